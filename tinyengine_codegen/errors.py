@@ -1,0 +1,13 @@
+"""The two error types of the toolchain.
+
+`TinyMLError` is a problem the user can fix; `str(err)` is one line naming what, where, the limit and the way out.
+`InternalError` is a broken invariant (a bug); the CLI prints it with a traceback and asks for a report.
+"""
+
+
+class TinyMLError(Exception):
+    """A problem the user can fix. str(err) is one line: what happened, where, the limit, the way out."""
+
+
+class InternalError(Exception):
+    """A broken invariant inside the toolchain: a bug, never the user's fault."""

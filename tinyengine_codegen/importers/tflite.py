@@ -1,0 +1,196 @@
+""".tflite → Graph, through the flatbuffer schema that LiteRT maintains (`ai_edge_litert.schema_py_generated`).
+
+The importer translates, it does not optimise: one IR op per model op, except that shape arithmetic on
+constants (SHAPE, PACK, STRIDED_SLICE, CONCATENATION ... feeding a RESHAPE) is evaluated and dropped, and the
+constant operands that only carry shapes or axes become attributes (see ir/ops.py).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import TinyMLError
+from ..ir.graph import Graph, Op, Tensor
+from ..ir.ops import OpKind
+from ..ir.verify import verify
+from . import tflite_ops
+from .tflite_ops import BUILTIN, SUPPORTED, ModelError
+
+_DTYPES = {0: "float32", 2: "int32", 3: "uint8", 4: "int64", 6: "bool", 7: "int16", 9: "int8"}
+_FOLDABLE = {"SHAPE", "PACK", "STRIDED_SLICE", "CONCATENATION", "RESHAPE", "CAST", "GATHER", "SQUEEZE",
+             "EXPAND_DIMS", "MUL", "ADD"}
+
+
+def load_tflite(src: str | Path | bytes, name: str | None = None) -> Graph:
+    """Read a .tflite file (a path or its bytes) into a verified Graph; TinyMLError for anything unusable."""
+    if isinstance(src, (bytes, bytearray, memoryview)):
+        buf, label = bytes(src), name or "model"
+    else:
+        path = Path(src)
+        label = name or path.stem
+        if not path.is_file():
+            raise TinyMLError(f"model file '{path}' not found")
+        buf = path.read_bytes()
+    model = _parse(buf, label)
+    graph = _Importer(model, label).graph()
+    verify(graph)
+    return graph
+
+
+def _parse(buf: bytes, label: str):
+    from ai_edge_litert import schema_py_generated as schema
+
+    if len(buf) < 16:
+        raise TinyMLError(f"'{label}': {len(buf)} bytes is too short to be a .tflite model")
+    if buf[4:8] != b"TFL3":
+        raise TinyMLError(f"'{label}': not a TFLite flatbuffer (file identifier {buf[4:8]!r}, expected b'TFL3')")
+    try:
+        model = schema.ModelT.InitFromPackedBuf(buf, 0)
+    except Exception as exc:  # a corrupt flatbuffer can fail in many ways inside the generated code
+        raise TinyMLError(f"'{label}': corrupt or truncated .tflite file ({type(exc).__name__}); "
+                          f"re-export the model") from None
+    if not model.subgraphs:
+        raise TinyMLError(f"'{label}': the model has no subgraph")
+    return model
+
+
+class _Importer:
+    """Walks subgraph 0 once: tensors, constant folding of shape arithmetic, then one IR op per model op."""
+
+    def __init__(self, model, label: str) -> None:
+        self.model, self.label = model, label
+        self.sg = model.subgraphs[0]
+        if len(model.subgraphs) > 1:
+            raise TinyMLError(f"'{label}': {len(model.subgraphs)} subgraphs (control flow) are not supported; "
+                              "export a model with a single subgraph")
+        self.names = self._unique_names()
+        self.consts: dict[int, np.ndarray] = {}
+        self.tensors: dict[str, Tensor] = {}
+
+    def _unique_names(self) -> list[str]:
+        seen: dict[str, int] = {}
+        out = []
+        for i, t in enumerate(self.sg.tensors or []):
+            base = _decode(t.name) or f"tensor_{i}"
+            n = seen.get(base, 0)
+            seen[base] = n + 1
+            out.append(base if n == 0 else f"{base}_{n}")
+        return out
+
+    def _opcode(self, op) -> str:
+        code = self.model.operatorCodes[op.opcodeIndex]
+        value = max(int(code.builtinCode), int(code.deprecatedBuiltinCode))
+        if value == 32:
+            return "CUSTOM:" + _decode(code.customCode)
+        return BUILTIN.get(value, f"BUILTIN_{value}")
+
+    def _const_data(self, index: int) -> np.ndarray | None:
+        if index in self.consts:
+            return self.consts[index]
+        t = self.sg.tensors[index]
+        buffers = self.model.buffers or []
+        if t.buffer <= 0 or t.buffer >= len(buffers) or buffers[t.buffer].data is None:
+            return None
+        raw = np.asarray(buffers[t.buffer].data, dtype=np.uint8)
+        if len(raw) == 0:
+            return None
+        dtype = _dtype(t, self.label, self.names[index])
+        shape = tuple(int(d) for d in (t.shape if t.shape is not None else ()))
+        arr = np.frombuffer(raw.tobytes(), dtype=np.dtype(dtype).newbyteorder("<"))
+        if arr.size != int(np.prod(shape, dtype=np.int64)):
+            raise TinyMLError(f"'{self.label}': constant tensor '{self.names[index]}' holds {arr.size} values "
+                              f"but its shape {shape} needs {int(np.prod(shape))}; the file is corrupt")
+        arr = arr.astype(dtype).reshape(shape)
+        arr.setflags(write=False)
+        self.consts[index] = arr
+        return arr
+
+    def _tensor(self, index: int) -> Tensor:
+        name = self.names[index]
+        if name not in self.tensors:
+            t = self.sg.tensors[index]
+            shape = tuple(max(int(d), 1) for d in (t.shape if t.shape is not None else ()))
+            self.tensors[name] = Tensor(name, shape, _dtype(t, self.label, name), _quant(t), self._const_data(index))
+        return self.tensors[name]
+
+    def graph(self) -> Graph:
+        ops: list[Op] = []
+        for i, op in enumerate(self.sg.operators or []):
+            kind = self._opcode(op)
+            ins = [int(x) for x in (op.inputs if op.inputs is not None else ())]
+            outs = [int(x) for x in (op.outputs if op.outputs is not None else ())]
+            if kind in _FOLDABLE and self._fold(kind, op, ins, outs):
+                continue
+            ops.append(self._convert(i, kind, op, ins, outs))
+        inputs = tuple(self._tensor(int(i)).name for i in self.sg.inputs)
+        outputs = tuple(self._tensor(int(i)).name for i in self.sg.outputs)
+        for name in inputs:
+            if self.tensors[name].is_const:
+                raise TinyMLError(f"'{self.label}': graph input '{name}' is a constant")
+        return Graph(self.label, dict(self.tensors), tuple(ops), inputs, outputs)
+
+    def _fold(self, kind: str, op, ins: list[int], outs: list[int]) -> bool:
+        """Evaluate shape arithmetic whose operands are all known at import; True when the op was folded."""
+        values = []
+        for j, t in enumerate(ins):
+            if t < 0:
+                values.append(None)
+                continue
+            data = self._const_data(t)
+            if data is None and kind == "SHAPE" and j == 0:
+                data = np.zeros(self._tensor(t).shape, np.int8)  # only the shape is read
+            if data is None:
+                return False
+            values.append(data)
+        if kind != "SHAPE" and any(v is not None and v.dtype not in (np.int32, np.int64) for v in values):
+            return False
+        result = tflite_ops.fold_constant(kind, op, values)
+        if result is None:
+            return False
+        out_t = self.sg.tensors[outs[0]]
+        dtype = _dtype(out_t, self.label, self.names[outs[0]])
+        result = np.asarray(result).astype(dtype)
+        result.setflags(write=False)
+        self.consts[outs[0]] = result
+        return True
+
+    def _convert(self, i: int, kind: str, op, ins: list[int], outs: list[int]) -> Op:
+        opname = f"op{i}_{kind.lower()}"
+        where = f"'{self.label}': operator #{i} {kind}"
+        if kind not in SUPPORTED:
+            in_names = [self.names[t] for t in ins if t >= 0]
+            out_names = [self.names[t] for t in outs]
+            raise TinyMLError(f"{where} (inputs {in_names}, outputs {out_names}) is not supported; "
+                              f"supported operators: {', '.join(sorted(SUPPORTED))}")
+        tensors = [self._tensor(t) if t >= 0 else None for t in ins]
+        out_tensors = [self._tensor(t) for t in outs]
+        try:
+            op_kind, attrs, keep = tflite_ops.convert(kind, op, tensors, out_tensors)
+        except ModelError as exc:
+            raise TinyMLError(f"{where} ({opname}): {exc}") from None
+        inputs = tuple(self.names[ins[j]] if ins[j] >= 0 else "" for j in keep if j < len(ins))
+        return Op(opname, OpKind(op_kind), inputs, tuple(self.names[t] for t in outs), attrs)
+
+
+def _decode(raw) -> str:
+    if raw is None:
+        return ""
+    return raw.decode("utf-8", "replace") if isinstance(raw, (bytes, bytearray)) else str(raw)
+
+
+def _dtype(t, label: str, name: str) -> str:
+    if t.type not in _DTYPES:
+        raise TinyMLError(f"'{label}': tensor '{name}' has unsupported element type {t.type}; "
+                          f"supported: {', '.join(sorted(set(_DTYPES.values())))}")
+    return _DTYPES[t.type]
+
+
+def _quant(t):
+    from ..ir.graph import QuantParams
+
+    q = t.quantization
+    if q is None or q.scale is None or len(q.scale) == 0:
+        return None
+    zp = q.zeroPoint if q.zeroPoint is not None and len(q.zeroPoint) else [0] * len(q.scale)
+    return QuantParams(tuple(float(s) for s in q.scale), tuple(int(z) for z in zp), int(q.quantizedDimension))

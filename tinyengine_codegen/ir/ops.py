@@ -1,0 +1,179 @@
+"""Operator kinds and one frozen attribute record per operator.
+
+Layout conventions (the same as TFLite, so importers and exporters stay simple):
+activations are NHWC; CONV_2D filters are OHWI; DEPTHWISE_CONV_2D filters are 1 x H x W x (C*M);
+FULLY_CONNECTED weights are (out_features, in_features); biases are int32 with scale = s_in * s_w.
+Constant operands that only carry shapes or axes (RESHAPE shape, PAD paddings, MEAN axes, TRANSPOSE perm,
+STRIDED_SLICE begin/end/strides) are folded into the attributes at import and are not op inputs.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+
+class OpKind(Enum):
+    CONV_2D = "CONV_2D"
+    DEPTHWISE_CONV_2D = "DEPTHWISE_CONV_2D"
+    FULLY_CONNECTED = "FULLY_CONNECTED"
+    ADD = "ADD"
+    MUL = "MUL"
+    AVERAGE_POOL_2D = "AVERAGE_POOL_2D"
+    MAX_POOL_2D = "MAX_POOL_2D"
+    MEAN = "MEAN"
+    RESHAPE = "RESHAPE"
+    SOFTMAX = "SOFTMAX"
+    LOGISTIC = "LOGISTIC"
+    HARD_SWISH = "HARD_SWISH"
+    RELU = "RELU"
+    RELU6 = "RELU6"
+    PAD = "PAD"
+    CONCATENATION = "CONCATENATION"
+    TRANSPOSE = "TRANSPOSE"
+    STRIDED_SLICE = "STRIDED_SLICE"
+    RESIZE_NEAREST_NEIGHBOR = "RESIZE_NEAREST_NEIGHBOR"
+    QUANTIZE = "QUANTIZE"
+    DEQUANTIZE = "DEQUANTIZE"
+
+
+class Padding(Enum):
+    SAME = "SAME"
+    VALID = "VALID"
+
+
+class Activation(Enum):
+    """A fused activation: clamps the quantized output to the float range it stands for."""
+
+    NONE = "NONE"
+    RELU = "RELU"
+    RELU6 = "RELU6"
+    RELU_N1_TO_1 = "RELU_N1_TO_1"
+
+
+@dataclass(frozen=True, slots=True)
+class NoAttrs:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Conv2DAttrs:
+    stride_h: int = 1
+    stride_w: int = 1
+    dilation_h: int = 1
+    dilation_w: int = 1
+    padding: Padding = Padding.SAME
+    activation: Activation = Activation.NONE
+
+
+@dataclass(frozen=True, slots=True)
+class DepthwiseConv2DAttrs:
+    stride_h: int = 1
+    stride_w: int = 1
+    dilation_h: int = 1
+    dilation_w: int = 1
+    padding: Padding = Padding.SAME
+    depth_multiplier: int = 1
+    activation: Activation = Activation.NONE
+
+
+@dataclass(frozen=True, slots=True)
+class FullyConnectedAttrs:
+    activation: Activation = Activation.NONE
+    keep_num_dims: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ElementwiseAttrs:
+    """ADD and MUL (with broadcasting as TFLite allows it)."""
+
+    activation: Activation = Activation.NONE
+
+
+@dataclass(frozen=True, slots=True)
+class Pool2DAttrs:
+    filter_h: int
+    filter_w: int
+    stride_h: int = 1
+    stride_w: int = 1
+    padding: Padding = Padding.VALID
+    activation: Activation = Activation.NONE
+
+
+@dataclass(frozen=True, slots=True)
+class MeanAttrs:
+    axes: tuple[int, ...]
+    keep_dims: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ReshapeAttrs:
+    new_shape: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SoftmaxAttrs:
+    beta: float = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class PadAttrs:
+    """Per-dimension (before, after) padding; the pad value is the output zero point (PAD) or `value` (PADV2)."""
+
+    paddings: tuple[tuple[int, int], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ConcatAttrs:
+    axis: int
+    activation: Activation = Activation.NONE
+
+
+@dataclass(frozen=True, slots=True)
+class TransposeAttrs:
+    perm: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class StridedSliceAttrs:
+    """Resolved per input dimension: masks and negative indices are already applied at import.
+    `shrink_axis` lists the dimensions dropped from the output (stride 1, length 1)."""
+
+    begin: tuple[int, ...]
+    end: tuple[int, ...]
+    strides: tuple[int, ...]
+    shrink_axis: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ResizeNearestAttrs:
+    align_corners: bool = False
+    half_pixel_centers: bool = False
+
+
+OpAttrs = (NoAttrs | Conv2DAttrs | DepthwiseConv2DAttrs | FullyConnectedAttrs | ElementwiseAttrs | Pool2DAttrs
+           | MeanAttrs | ReshapeAttrs | SoftmaxAttrs | PadAttrs | ConcatAttrs | TransposeAttrs | StridedSliceAttrs
+           | ResizeNearestAttrs)
+
+ATTRS_OF: dict[OpKind, type] = {
+    OpKind.CONV_2D: Conv2DAttrs,
+    OpKind.DEPTHWISE_CONV_2D: DepthwiseConv2DAttrs,
+    OpKind.FULLY_CONNECTED: FullyConnectedAttrs,
+    OpKind.ADD: ElementwiseAttrs,
+    OpKind.MUL: ElementwiseAttrs,
+    OpKind.AVERAGE_POOL_2D: Pool2DAttrs,
+    OpKind.MAX_POOL_2D: Pool2DAttrs,
+    OpKind.MEAN: MeanAttrs,
+    OpKind.RESHAPE: ReshapeAttrs,
+    OpKind.SOFTMAX: SoftmaxAttrs,
+    OpKind.LOGISTIC: NoAttrs,
+    OpKind.HARD_SWISH: NoAttrs,
+    OpKind.RELU: NoAttrs,
+    OpKind.RELU6: NoAttrs,
+    OpKind.PAD: PadAttrs,
+    OpKind.CONCATENATION: ConcatAttrs,
+    OpKind.TRANSPOSE: TransposeAttrs,
+    OpKind.STRIDED_SLICE: StridedSliceAttrs,
+    OpKind.RESIZE_NEAREST_NEIGHBOR: ResizeNearestAttrs,
+    OpKind.QUANTIZE: NoAttrs,
+    OpKind.DEQUANTIZE: NoAttrs,
+}
