@@ -1,0 +1,160 @@
+/* tinyml_runtime.h: fixed-point helpers shared by the generated layers (portable C99).
+ *
+ * Every helper reproduces the integer arithmetic of TensorFlow Lite Micro's int8 reference kernels bit for bit:
+ * requantization is a rounding doubling high multiply followed by a rounding right shift ("double rounding"),
+ * and the softmax/logistic paths use Q-format fixed-point exp and reciprocal approximations.
+ * Target-specific helpers (e.g. Cortex-M DSP intrinsics) go in the TINYML_HAVE_DSP block at the end.
+ */
+#ifndef TINYML_RUNTIME_H
+#define TINYML_RUNTIME_H
+
+#include <stdint.h>
+#include <string.h>
+#include <math.h>
+
+#if defined(__GNUC__) || defined(__clang__)
+#define TINYML_ALIGNED(n) __attribute__((aligned(n)))
+#else
+#define TINYML_ALIGNED(n)
+#endif
+
+static inline int32_t tinyml_min_i32(int32_t a, int32_t b) { return a < b ? a : b; }
+static inline int32_t tinyml_max_i32(int32_t a, int32_t b) { return a > b ? a : b; }
+static inline int32_t tinyml_clamp(int32_t x, int32_t lo, int32_t hi) { return x < lo ? lo : (x > hi ? hi : x); }
+
+/* Left shift that wraps like the two's complement hardware instead of overflowing. */
+static inline int32_t tinyml_shl(int32_t x, int s) { return (int32_t)((uint32_t)x << s); }
+
+/* round(a * b / 2^31) with the single overflow case (INT32_MIN * INT32_MIN) saturated. */
+static inline int32_t tinyml_srdhm(int32_t a, int32_t b) {
+    if (a == b && a == INT32_MIN) return INT32_MAX;
+    {
+        const int64_t ab = (int64_t)a * (int64_t)b;
+        const int64_t nudge = ab >= 0 ? (1 << 30) : (1 - (1 << 30));
+        return (int32_t)((ab + nudge) / ((int64_t)1 << 31));
+    }
+}
+
+/* x / 2^e rounded to nearest, ties away from zero. */
+static inline int32_t tinyml_rdbypot(int32_t x, int e) {
+    const int32_t mask = (int32_t)(((int64_t)1 << e) - 1);
+    const int32_t rem = x & mask;
+    const int32_t threshold = (mask >> 1) + (x < 0 ? 1 : 0);
+    return (x >> e) + (rem > threshold ? 1 : 0);
+}
+
+/* x * m * 2^shift, m a Q31 multiplier: the requantization step of every int8 kernel. */
+static inline int32_t tinyml_mbqm(int32_t x, int32_t m, int shift) {
+    const int left = shift > 0 ? shift : 0;
+    const int right = shift > 0 ? 0 : -shift;
+    return tinyml_rdbypot(tinyml_srdhm(tinyml_shl(x, left), m), right);
+}
+
+/* Requantize an accumulator and clamp it to the activation range. */
+static inline int8_t tinyml_requant_s8(int32_t acc, int32_t m, int shift, int32_t zp, int32_t lo, int32_t hi) {
+    return (int8_t)tinyml_clamp(tinyml_mbqm(acc, m, shift) + zp, lo, hi);
+}
+
+/* x * 2^e with saturation (e > 0), the rounding division for e < 0. */
+static inline int32_t tinyml_sat_pot(int32_t x, int e) {
+    if (e <= 0) return e == 0 ? x : tinyml_rdbypot(x, -e);
+    {
+        const int32_t threshold = (int32_t)(((int64_t)1 << (31 - e)) - 1);
+        if (x > threshold) return INT32_MAX;
+        if (x < -threshold) return INT32_MIN;
+        return tinyml_shl(x, e);
+    }
+}
+
+/* exp(a) for a in [-1/4, 0), Q0.31 in and out. */
+static inline int32_t tinyml_exp_quarter(int32_t a) {
+    const int32_t x = a + (1 << 28);
+    const int32_t x2 = tinyml_srdhm(x, x);
+    const int32_t x3 = tinyml_srdhm(x2, x);
+    const int32_t x4 = tinyml_srdhm(x2, x2);
+    const int32_t x4_over_4 = tinyml_rdbypot(x4, 2);
+    const int32_t poly = tinyml_rdbypot(tinyml_srdhm(x4_over_4 + x3, 715827883) + x2, 1);
+    return 1895147668 + tinyml_srdhm(1895147668, x + poly);
+}
+
+/* exp(a) for a <= 0 given with `int_bits` integer bits (Q int_bits . 31-int_bits); result in Q0.31. */
+static inline int32_t tinyml_exp_neg(int32_t a, int int_bits) {
+    static const int32_t mult[7] = {1672461947, 1302514674, 790015084, 290630308, 39332535, 720401, 242};
+    const int frac = 31 - int_bits;
+    const int32_t quarter = (int32_t)1 << (frac - 2);
+    const int32_t a_mod = (a & (quarter - 1)) - quarter;
+    int32_t result = tinyml_exp_quarter(tinyml_sat_pot(a_mod, int_bits));
+    const int32_t rem = a_mod - a;
+    int k;
+    for (k = -2; k <= 4; ++k) {
+        if (int_bits > k && (rem & ((int32_t)1 << (frac + k)))) result = tinyml_srdhm(result, mult[k + 2]);
+    }
+    if (int_bits > 5 && a < -((int32_t)1 << (36 - int_bits))) result = 0;
+    return a == 0 ? INT32_MAX : result;
+}
+
+/* 1 / (1 + a) for a in [0, 1), Q0.31 in and out (Newton-Raphson in Q2.29). */
+static inline int32_t tinyml_one_over_one_plus(int32_t a) {
+    const int64_t sum = (int64_t)a + INT32_MAX;
+    const int32_t half_den = (int32_t)((sum + (sum >= 0 ? 1 : -1)) / 2);
+    int32_t x = 1515870810 + tinyml_srdhm(half_den, -1010580540);
+    int i;
+    for (i = 0; i < 3; ++i) {
+        const int32_t one_minus = ((int32_t)1 << 29) - tinyml_srdhm(half_den, x);
+        x = x + tinyml_sat_pot(tinyml_srdhm(x, one_minus), 2);
+    }
+    return tinyml_sat_pot(x, 1);
+}
+
+/* 1 / x for a Q(int_digits) positive sum x: Q0.31 mantissa and the count of bits above one. */
+static inline int32_t tinyml_reciprocal(int32_t x, int int_digits, int *bits_over_unit) {
+    int headroom = 0;
+    uint32_t ux = (uint32_t)x;
+    while (headroom < 32 && !(ux & 0x80000000u)) { ux <<= 1; ++headroom; }
+    *bits_over_unit = int_digits - headroom;
+    return tinyml_one_over_one_plus((int32_t)(ux - 0x80000000u));
+}
+
+/* logistic(a), a in Q4.27; result in Q0.31. */
+static inline int32_t tinyml_logistic_q4(int32_t a) {
+    const int32_t abs_a = a > 0 ? a : -a;
+    const int32_t pos = tinyml_one_over_one_plus(tinyml_exp_neg(-abs_a, 4));
+    if (a == 0) return (int32_t)1 << 30;
+    return a > 0 ? pos : INT32_MAX - pos;
+}
+
+/* 16-bit helpers of the hard-swish kernel. */
+static inline int16_t tinyml_srdhm16(int16_t a, int16_t b) {
+    if (a == b && a == INT16_MIN) return INT16_MAX;
+    {
+        const int32_t ab = (int32_t)a * (int32_t)b;
+        const int32_t nudge = ab >= 0 ? (1 << 14) : (1 - (1 << 14));
+        return (int16_t)((ab + nudge) / (1 << 15));
+    }
+}
+
+static inline int16_t tinyml_sdhm16(int16_t a, int16_t b) {
+    if (a == b && a == INT16_MIN) return INT16_MAX;
+    return (int16_t)(((int32_t)a * (int32_t)b) / (1 << 15));
+}
+
+static inline int16_t tinyml_rdbypot16(int16_t x, int e) {
+    const int16_t mask = (int16_t)((1 << e) - 1);
+    const int16_t rem = (int16_t)(x & mask);
+    const int16_t threshold = (int16_t)((mask >> 1) + (x < 0 ? 1 : 0));
+    return (int16_t)((x >> e) + (rem > threshold ? 1 : 0));
+}
+
+static inline int16_t tinyml_sat_shl16(int16_t x, int s) {
+    return (int16_t)tinyml_clamp((int32_t)x * (1 << s), INT16_MIN, INT16_MAX);
+}
+
+/* Little-endian float access through bytes, so float tensors may live in the int8 arena. */
+static inline float tinyml_load_f32(const int8_t *p) { float v; memcpy(&v, p, sizeof v); return v; }
+static inline void tinyml_store_f32(int8_t *p, float v) { memcpy(p, &v, sizeof v); }
+
+#ifdef TINYML_HAVE_DSP
+/* Cortex-M DSP-extension helpers (ACLE __smlad, __sxtb16, ...) are added here by SIMD kernels. */
+#endif
+
+#endif /* TINYML_RUNTIME_H */

@@ -1,0 +1,85 @@
+"""Shared fixtures for the firmware tests: a hand-written model folder implementing the generated C API.
+
+The fake model has 5 layers, each bracketed by TINYML_LAYER_BEGIN/END like generated code:
+  0: arena[i] = input[i] + 1 (int8 wrap-around)    1: a 1000-iteration `subs/bne` loop (2001 instructions)
+  2: nothing (0 instructions)                        3: output[i] = arena[i]
+  4: a 3000-iteration `subs/bne` loop (6001 instructions)
+so the firmware output is input + 1 and layers 1, 2 and 4 have known exact instruction counts.
+"""
+
+from pathlib import Path
+
+import pytest
+
+FAKE_INPUT_SIZE = 37
+
+_MODEL_H = """#ifndef MODEL_H
+#define MODEL_H
+#include <stdint.h>
+#define TINYML_INPUT_SIZE {size}
+#define TINYML_OUTPUT_SIZE {size}
+#define TINYML_ARENA_SIZE {arena}
+#define TINYML_NUM_LAYERS 5
+typedef int8_t tinyml_input_t;
+typedef int8_t tinyml_output_t;
+int tinyml_init(void);
+int tinyml_invoke(const tinyml_input_t *input, tinyml_output_t *output);
+#endif
+"""
+
+_MODEL_C = """#include "model.h"
+#ifdef TINYML_HOOKS
+#include "tinyml_hooks.h"
+#else
+#define TINYML_LAYER_BEGIN(i)
+#define TINYML_LAYER_END(i)
+#endif
+
+static int8_t arena[TINYML_ARENA_SIZE];
+static int initialised;
+
+/* n iterations of `subs; bne`: 2 instructions each, plus 1 to load n */
+static inline __attribute__((always_inline)) void spin(uint32_t n) {
+#if defined(__thumb2__)
+    __asm__ volatile("1: subs %0, %0, #1\\n\\tbne 1b" : "+l"(n) : : "cc");
+#else /* Thumb-1: GCC hands inline asm to the assembler in divided syntax */
+    __asm__ volatile(".syntax unified\\n1: subs %0, %0, #1\\n\\tbne 1b\\n.syntax divided" : "+l"(n) : : "cc");
+#endif
+}
+
+int tinyml_init(void) {
+    initialised = 1;
+    return 0;
+}
+
+int tinyml_invoke(const tinyml_input_t *input, tinyml_output_t *output) {
+    if (!initialised) return -100;
+    TINYML_LAYER_BEGIN(0);
+    for (int i = 0; i < TINYML_INPUT_SIZE; ++i) arena[i] = (int8_t)(input[i] + 1);
+    TINYML_LAYER_END(0);
+    TINYML_LAYER_BEGIN(1);
+    spin(1000);
+    TINYML_LAYER_END(1);
+    TINYML_LAYER_BEGIN(2);
+    TINYML_LAYER_END(2);
+    TINYML_LAYER_BEGIN(3);
+    for (int i = 0; i < TINYML_OUTPUT_SIZE; ++i) output[i] = arena[i];
+    TINYML_LAYER_END(3);
+    TINYML_LAYER_BEGIN(4);
+    spin(3000);
+    TINYML_LAYER_END(4);
+    return 0;
+}
+"""
+
+
+def write_fake_model(folder: Path, *, arena_bytes: int = 64, size: int = FAKE_INPUT_SIZE) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "model.h").write_text(_MODEL_H.format(size=size, arena=max(arena_bytes, size)))
+    (folder / "model.c").write_text(_MODEL_C)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def fake_model_dir(tmp_path_factory) -> Path:
+    return write_fake_model(tmp_path_factory.mktemp("fake_model"))

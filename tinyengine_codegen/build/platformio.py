@@ -1,0 +1,227 @@
+"""Fill the firmware/ PlatformIO template with a generated model and build it with `pio run`.
+
+`prepare_project` writes a self-contained PlatformIO project: the model sources and the test firmware in src/,
+the embedded test input (input_data.h), a linker script from the board's memory map, a board manifest for the
+project's offline platform and platformio.ini. `build` runs `pio run` on it and returns the ELF and its sizes.
+Only the public model API (docs/c_api.md) is used: model.h's TINYML_INPUT_SIZE and tinyml_input_t.
+"""
+
+from __future__ import annotations
+
+import configparser
+import json
+import re
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from string import Template
+
+import numpy as np
+
+from tinyengine_codegen.boards import Board
+from tinyengine_codegen.build.setup_tools import FIRMWARE_DIR, core_dir, ensure_tool_scons, pio_command, pio_env
+from tinyengine_codegen.errors import TinyMLError
+
+STACK_BYTES = 8192
+BUILD_TIMEOUT_S = 600
+_FIRMWARE_SOURCES = ("src/main.c", "src/startup.c", "src/tinyml_port.c", "src/tcmark.S")
+_FIRMWARE_HEADERS = ("include/tinyml_hooks.h", "include/tinyml_port.h")
+_C_TYPES = {"int8_t": np.int8, "uint8_t": np.uint8, "int16_t": np.int16, "int32_t": np.int32, "float": np.float32}
+
+
+@dataclass(frozen=True, slots=True)
+class BuildResult:
+    """A linked firmware image. text_bytes: code + constants in flash; data_bytes: initialised RAM (its load
+    image also occupies flash); bss_bytes: zeroed RAM, without the stack reserve."""
+
+    elf_path: Path
+    text_bytes: int
+    data_bytes: int
+    bss_bytes: int
+
+
+def read_model_io(model_dir: Path) -> tuple[int, np.dtype]:
+    """(TINYML_INPUT_SIZE, numpy dtype of tinyml_input_t) from the model's public header."""
+    header = Path(model_dir) / "model.h"
+    if not header.is_file() or not (Path(model_dir) / "model.c").is_file():
+        raise TinyMLError(f"{model_dir} is not a generated model folder (model.h and model.c expected); "
+                          "run `tinyml compile MODEL --out DIR` first")
+    text = header.read_text(encoding="utf-8", errors="replace")
+    size = re.search(r"#define\s+TINYML_INPUT_SIZE\s+\(?\s*(\d+)", text)
+    ctype = re.search(r"typedef\s+(\w+)\s+tinyml_input_t\s*;", text)
+    if size is None or ctype is None or ctype.group(1) not in _C_TYPES:
+        raise TinyMLError(f"{header}: cannot read TINYML_INPUT_SIZE and the tinyml_input_t typedef "
+                          f"(supported element types: {', '.join(_C_TYPES)})")
+    return int(size.group(1)), np.dtype(_C_TYPES[ctype.group(1)])
+
+
+def _input_header(model_dir: Path, input_array: np.ndarray | None) -> str:
+    size, dtype = read_model_io(model_dir)
+    if input_array is None:
+        values = np.zeros(size, dtype=dtype)
+    else:
+        arr = np.asarray(input_array)
+        if arr.size != size:
+            raise TinyMLError(f"test input has {arr.size} elements (shape {arr.shape}) but the model expects "
+                              f"TINYML_INPUT_SIZE = {size}; pass an array of that size")
+        values = arr.reshape(-1).astype(dtype)
+        if dtype.kind in "iu" and not np.array_equal(values.astype(np.int64), arr.reshape(-1).astype(np.int64)):
+            raise TinyMLError(f"test input values do not fit the model's input type {dtype} "
+                              f"(range {np.iinfo(dtype).min}..{np.iinfo(dtype).max}); quantize the input first")
+    if dtype.kind == "f":
+        items = [f"{float(v).hex()}f" if np.isfinite(v) else ("(0.0f/0.0f)" if np.isnan(v) else
+                 f"({'-' if v < 0 else ''}1.0f/0.0f)") for v in values]
+    else:
+        items = [str(int(v)) for v in values]
+    rows = [", ".join(items[i:i + 16]) for i in range(0, len(items), 16)]
+    body = ",\n    ".join(rows)
+    return ("/* Test input embedded in the firmware (generated). */\n#ifndef INPUT_DATA_H\n#define INPUT_DATA_H\n"
+            "#include \"model.h\"\n"
+            f"static const tinyml_input_t tinyml_test_input[TINYML_INPUT_SIZE] = {{\n    {body}\n}};\n"
+            "_Static_assert(sizeof(tinyml_test_input) / sizeof(tinyml_test_input[0]) == TINYML_INPUT_SIZE,\n"
+            "               \"test input size\");\n#endif\n")
+
+
+def _board_manifest(board: Board) -> dict:
+    build = {"cpu": board.core, "fpu": board.fpu, "mcu": board.mcu.lower(), "f_cpu": f"{board.clock_mhz * 1_000_000}L"}
+    if board.qemu_machine:
+        build["qemu_machine"] = board.qemu_machine
+    if board.openocd_target:
+        build["openocd_target"] = board.openocd_target
+    upload = {"maximum_size": board.memory.flash_length, "maximum_ram_size": board.memory.ram_length,
+              "protocol": board.upload_protocol, "protocols": [board.upload_protocol]}
+    return {"build": build, "frameworks": [], "name": board.name, "upload": upload, "url": "", "vendor": "tinyml"}
+
+
+def _ini_text(board: Board, official: bool) -> str:
+    defines = "-DTINYML_SEMIHOSTING -DTINYML_TCMARK" if board.is_virtual else ""
+    official_env = ""
+    if not board.is_virtual:
+        official_env = Template((FIRMWARE_DIR / "official_env.ini.tmpl").read_text()).substitute(
+            board_id=board.id, platform=board.platformio_platform, official_board=board.platformio_board,
+            upload_protocol=board.upload_protocol, machine_flags=" ".join(board.machine_flags))
+    return Template((FIRMWARE_DIR / "platformio.ini.tmpl").read_text()).substitute(
+        board_id=board.id, board_name=board.name, core_dir=core_dir(), default_env=_env_name(board, official),
+        defines=defines, platform_dir=FIRMWARE_DIR / "platform", local_board=board.local_board_id,
+        upload_protocol=board.upload_protocol, official_env=official_env)
+
+
+def _env_name(board: Board, official: bool) -> str:
+    return f"{board.id}-official" if official else board.id
+
+
+def _ldscript_text(board: Board) -> str:
+    mem = board.memory
+    return Template((FIRMWARE_DIR / "ldscript.ld.tmpl").read_text()).substitute(
+        board_id=board.id, board_name=board.name, stack_size=STACK_BYTES,
+        flash_origin=f"0x{mem.flash_origin:08X}", flash_length=f"0x{mem.flash_length:08X}",
+        ram_origin=f"0x{mem.ram_origin:08X}", ram_length=f"0x{mem.ram_length:08X}")
+
+
+def _copy_model(model_dir: Path, src: Path) -> None:
+    reserved = {Path(p).name for p in _FIRMWARE_SOURCES + _FIRMWARE_HEADERS} | {"input_data.h"}
+    for path in sorted(Path(model_dir).iterdir()):
+        if path.is_file() and path.suffix in (".c", ".h"):
+            if path.name in reserved:
+                raise TinyMLError(f"{path}: the model folder may not contain {path.name}, a firmware file name")
+            shutil.copyfile(path, src / path.name)
+
+
+def prepare_project(model_dir: Path, board: Board, out_dir: Path, input_array: np.ndarray | None,
+                    *, official: bool = False) -> Path:
+    """Write a complete PlatformIO project for `board` into out_dir (replaced atomically); returns out_dir.
+
+    input_array is the embedded test input (None: zeros). official=True makes the official-platform environment
+    the default one (real boards only); the offline environment is always present.
+    """
+    if official and board.is_virtual:
+        raise TinyMLError(f"{board.id} is a virtual board: it has no official PlatformIO platform")
+    out_dir = Path(out_dir).resolve()
+    input_h = _input_header(Path(model_dir), input_array)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
+    try:
+        for sub in ("src", "include", "boards"):
+            (tmp / sub).mkdir()
+        for rel in _FIRMWARE_SOURCES + _FIRMWARE_HEADERS:
+            shutil.copyfile(FIRMWARE_DIR / rel, tmp / rel)
+        shutil.copyfile(FIRMWARE_DIR / "fpu_link.py", tmp / "fpu_link.py")
+        _copy_model(Path(model_dir), tmp / "src")
+        (tmp / "src" / "input_data.h").write_text(input_h)
+        (tmp / "ldscript.ld").write_text(_ldscript_text(board))
+        (tmp / "platformio.ini").write_text(_ini_text(board, official))
+        manifest = json.dumps(_board_manifest(board), indent=2)
+        (tmp / "boards" / f"{board.local_board_id}.json").write_text(manifest)
+        if (out_dir / ".pio").is_dir():  # keep PlatformIO's build cache for incremental builds
+            (out_dir / ".pio").rename(tmp / ".pio")
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        tmp.rename(out_dir)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out_dir
+
+
+def _default_env(project_dir: Path) -> str:
+    ini = configparser.ConfigParser(interpolation=None)
+    ini.read(project_dir / "platformio.ini")
+    env = ini.get("platformio", "default_envs", fallback="").split(",")[0].strip()
+    if not env:
+        raise TinyMLError(f"{project_dir}/platformio.ini has no default_envs; prepare the project again")
+    return env
+
+
+def _build_error(output: str, board: Board) -> TinyMLError:
+    overflow = re.search(r"region `(\w+)' overflowed by (\d+) bytes", output)
+    if overflow:
+        region, excess = overflow.group(1), int(overflow.group(2))
+        size = board.memory.ram_length if region == "RAM" else board.memory.flash_length
+        return TinyMLError(f"the model does not fit board {board.id}: {region} ({size:,} B) overflowed by "
+                           f"{excess:,} B; use a smaller model or a board with more {region}")
+    for pattern in (r"^.*\berror:.*$", r"^.*undefined reference to.*$", r"^.*(?:Error|HTTPClientError).*$"):
+        line = re.search(pattern, output, flags=re.MULTILINE)
+        if line:
+            return TinyMLError(f"firmware build for {board.id} failed: {line.group(0).strip()}")
+    tail = " | ".join(output.strip().splitlines()[-3:])
+    return TinyMLError(f"firmware build for {board.id} failed: {tail}")
+
+
+def section_sizes(elf: Path) -> dict[str, int]:
+    """Section name -> size in bytes of an ELF file (arm-none-eabi-size -A)."""
+    proc = subprocess.run(["arm-none-eabi-size", "-A", "-d", str(elf)], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise TinyMLError(f"arm-none-eabi-size failed on {elf}: {proc.stderr.strip()}")
+    sizes = {}
+    for line in proc.stdout.splitlines():
+        parts = line.split()
+        if len(parts) >= 3 and parts[0].startswith(".") and parts[1].isdigit():
+            sizes[parts[0]] = int(parts[1])
+    return sizes
+
+
+def build(project_dir: Path, board: Board) -> BuildResult:
+    """Run `pio run` for the project's default environment; TinyMLError on compile or link errors."""
+    project_dir = Path(project_dir).resolve()
+    if not (project_dir / "platformio.ini").is_file():
+        raise TinyMLError(f"{project_dir} is not a PlatformIO project; call prepare_project first")
+    if shutil.which("arm-none-eabi-gcc") is None:
+        raise TinyMLError("arm-none-eabi-gcc not found; run `python -m tinyengine_codegen.build.setup_tools`")
+    ensure_tool_scons()
+    env_name = _default_env(project_dir)
+    cmd = [*pio_command(), "run", "-d", str(project_dir), "-e", env_name]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=pio_env(), timeout=BUILD_TIMEOUT_S)
+    except subprocess.TimeoutExpired as err:
+        raise TinyMLError(f"firmware build for {board.id} took over {BUILD_TIMEOUT_S} s; see `pio run` in "
+                          f"{project_dir}") from err
+    if proc.returncode != 0:
+        raise _build_error(proc.stdout + "\n" + proc.stderr, board)
+    elf = project_dir / ".pio" / "build" / env_name / "firmware.elf"
+    if not elf.is_file():
+        raise TinyMLError(f"pio run succeeded but {elf} is missing")
+    sizes = section_sizes(elf)
+    text = sum(sizes.get(s, 0) for s in (".isr_vector", ".text", ".rodata", ".ARM.exidx"))
+    return BuildResult(elf_path=elf, text_bytes=text, data_bytes=sizes.get(".data", 0),
+                       bss_bytes=sizes.get(".bss", 0))

@@ -1,0 +1,168 @@
+"""Graph → Buffer records: the bytes and the live op interval of every activation and scratch buffer.
+
+Time is the op index in execution order. A buffer is live on the closed interval [first, last]:
+1. A graph input is live from op 0 (it is in the arena before the first op runs); any other tensor from the op
+   that writes it.
+2. A tensor is live until the last op that reads it; a graph output until the last op (it is read after it).
+3. Op i's scratch buffer (from `scratch`, op index → bytes) is live on [i, i] only.
+4. Sizes are rounded up to `alignment`, so every offset a strategy builds from them stays aligned.
+
+Two kinds of buffers share bytes with another one; they name it in `alias_of` and must sit at its offset:
+- a RESHAPE output is a zero-copy view of its (non-constant) input;
+- the output of an in-place op (its index is in `inplace`) overwrites its input: a depthwise conv
+  (depth multiplier 1, any stride: the output is never larger) or an elementwise op whose output has the
+  bytes of the input it overwrites (residual ADD, MUL, activations). The op's small temporary, if any,
+  is its scratch buffer. An op may only overwrite a buffer that nothing reads after it; asking for more
+  is a bug in the pass that marked it and raises InternalError.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping
+
+from ..errors import InternalError
+from ..ir.graph import Graph, Op
+from ..ir.ops import OpKind
+
+SCRATCH_SUFFIX = ":scratch"
+
+# Ops that may write their output over one of their inputs (listed as op indices in `inplace`).
+INPLACE_KINDS = frozenset({OpKind.DEPTHWISE_CONV_2D, OpKind.ADD, OpKind.MUL, OpKind.RELU, OpKind.RELU6,
+                           OpKind.LOGISTIC, OpKind.HARD_SWISH})
+_ELEMENTWISE_BINARY = frozenset({OpKind.ADD, OpKind.MUL})
+
+
+@dataclass(frozen=True, slots=True)
+class Buffer:
+    """One arena buffer: `size` bytes live on ops [first, last]; `alias_of` names the buffer whose offset it shares."""
+
+    name: str
+    size: int
+    first: int
+    last: int
+    alias_of: str | None = None
+    scratch: bool = False
+
+    def __post_init__(self) -> None:
+        if self.size < 0 or self.first > self.last:
+            raise InternalError(f"buffer '{self.name}': bad record size={self.size} live [{self.first}, {self.last}]")
+
+    def overlaps_in_time(self, other: Buffer) -> bool:
+        return self.first <= other.last and other.first <= self.last
+
+
+def scratch_name(op: Op) -> str:
+    """The name of op's scratch buffer in a Plan."""
+    return op.name + SCRATCH_SUFFIX
+
+
+def lifetimes(graph: Graph, *, scratch: Mapping[int, int] | None = None, inplace: frozenset[int] = frozenset(),
+              alignment: int = 4) -> tuple[Buffer, ...]:
+    """Buffers of `graph` in first-appearance order, then the scratch buffers in op order."""
+    if alignment < 1:
+        raise InternalError(f"alignment must be >= 1, got {alignment}")
+    scratch = scratch or {}
+    n = len(graph.ops)
+    end = max(n - 1, 0)
+    acts = graph.activations()
+    first = {t.name: (0 if t.name in graph.inputs else graph.producer(t.name) or 0) for t in acts}
+    last = {t.name: end if t.name in graph.outputs else max(graph.last_use(t.name), first[t.name]) for t in acts}
+    size = {t.name: _round_up(t.nbytes, alignment) for t in acts}
+    alias = _aliases(graph, inplace, _read_until(graph), size)
+    bufs = [Buffer(t.name, size[t.name], first[t.name], last[t.name], alias.get(t.name)) for t in acts]
+    bufs += _scratch_buffers(graph, scratch, alignment, {b.name for b in bufs})
+    return tuple(bufs)
+
+
+def inplace_candidates(graph: Graph, kinds: frozenset[OpKind] = INPLACE_KINDS, alignment: int = 4) -> frozenset[int]:
+    """Indices of the ops of `kinds` that `lifetimes` accepts in `inplace` (all of them at once), chosen in op order."""
+    last = _read_until(graph)
+    size = {t.name: _round_up(t.nbytes, alignment) for t in graph.activations()}
+    chosen: set[int] = set()
+    for i, op in enumerate(graph.ops):
+        if op.kind in kinds:
+            try:
+                _aliases(graph, frozenset(chosen | {i}), last, size)
+            except InternalError:
+                continue
+            chosen.add(i)
+    return frozenset(chosen)
+
+
+def _read_until(graph: Graph) -> dict[str, int]:
+    """The last op that reads each activation; graph outputs are read after the last op (len(ops))."""
+    return {t.name: graph.last_use(t.name) for t in graph.activations()}
+
+
+def _round_up(nbytes: int, alignment: int) -> int:
+    return -(-nbytes // alignment) * alignment
+
+
+def _scratch_buffers(graph: Graph, scratch: Mapping[int, int], alignment: int, taken: set[str]) -> list[Buffer]:
+    out = []
+    for i in sorted(scratch):
+        if not 0 <= i < len(graph.ops):
+            raise InternalError(f"scratch given for op index {i}, but the graph has {len(graph.ops)} ops")
+        if scratch[i] < 0:
+            raise InternalError(f"op {i} '{graph.ops[i].name}': negative scratch size {scratch[i]}")
+        if scratch[i] == 0:
+            continue
+        name = scratch_name(graph.ops[i])
+        if name in taken:
+            raise InternalError(f"scratch buffer name '{name}' clashes with a tensor name")
+        out.append(Buffer(name, _round_up(scratch[i], alignment), i, i, scratch=True))
+    return out
+
+
+def _aliases(graph: Graph, inplace: frozenset[int], last: Mapping[str, int], size: Mapping[str, int]) -> dict[str, str]:
+    """Map each aliasing tensor to the tensor whose bytes it shares, walking the ops in order."""
+    for i in inplace:
+        if not 0 <= i < len(graph.ops):
+            raise InternalError(f"in-place op index {i} out of range (the graph has {len(graph.ops)} ops)")
+    alias: dict[str, str] = {}
+    members: dict[str, list[str]] = {}  # alias group root → every tensor in the group
+
+    def root(t: str) -> str:
+        while t in alias:
+            t = alias[t]
+        return t
+
+    def join(out: str, src: str) -> None:
+        alias[out] = src
+        members.setdefault(root(src), [root(src)]).append(out)
+
+    for i, op in enumerate(graph.ops):
+        if op.kind is OpKind.RESHAPE and i not in inplace:
+            src, out = op.inputs[0], op.outputs[0]
+            if not graph.tensor(src).is_const and graph.tensor(src).nbytes == graph.tensor(out).nbytes:
+                join(out, src)
+        elif i in inplace:
+            src = _inplace_source(graph, i, op, lambda t: max(last[m] for m in members.get(root(t), [t])), size)
+            join(op.outputs[0], src)
+    return alias
+
+
+def _inplace_source(graph: Graph, i: int, op: Op, group_last, size: Mapping[str, int]) -> str:
+    """The input that op i overwrites; InternalError when the op may not run in place."""
+    def refuse(why: str) -> InternalError:
+        return InternalError(f"op {i} '{op.name}' ({op.kind.value}) cannot run in place: {why}")
+
+    if op.kind not in INPLACE_KINDS or len(op.outputs) != 1:
+        raise refuse("only depthwise conv and elementwise ops with one output can")
+    if op.kind is OpKind.DEPTHWISE_CONV_2D and op.attrs.depth_multiplier != 1:
+        raise refuse(f"depth multiplier {op.attrs.depth_multiplier} != 1")
+    out = op.outputs[0]
+    candidates = op.inputs[:2] if op.kind in _ELEMENTWISE_BINARY else op.inputs[:1]
+    why = "no input"
+    for src in candidates:
+        if not src or graph.tensor(src).is_const:
+            why = f"input '{src}' is a constant"
+        elif op.kind is not OpKind.DEPTHWISE_CONV_2D and size[src] != size[out]:
+            why = f"input '{src}' has {size[src]} bytes, output '{out}' {size[out]}"
+        elif size[src] < size[out]:
+            why = f"output '{out}' ({size[out]} B) is larger than input '{src}' ({size[src]} B)"
+        elif group_last(src) > i:
+            why = f"input '{src}' (or a view of it) is still read after this op"
+        else:
+            return src
+    raise refuse(why)

@@ -1,0 +1,128 @@
+"""gemmlowp-style fixed-point transcendental functions used by TFLM's int8 SOFTMAX, LOGISTIC and HARD_SWISH.
+
+A value with k integer bits is an int32 `raw` standing for raw / 2**(31 - k). Every function takes and returns
+int64 NumPy arrays holding int32 values and reproduces the gemmlowp/TFLite reference bit for bit.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..quant import INT32_MAX, INT32_MIN, rounding_divide_by_pot, saturating_rounding_doubling_high_mul
+
+_srdhm = saturating_rounding_doubling_high_mul
+
+
+def saturating_rounding_multiply_by_pot(x, exponent: int):
+    """x * 2**exponent: a saturating left shift for exponent > 0, a rounding right shift for exponent < 0."""
+    x = np.asarray(x, dtype=np.int64)
+    if exponent == 0:
+        return x
+    if exponent < 0:
+        return rounding_divide_by_pot(x, -exponent)
+    threshold = (1 << (31 - exponent)) - 1
+    out = np.where(x > threshold, INT32_MAX, x << exponent)
+    return np.where(x < -threshold, INT32_MIN, out)
+
+
+def rescale(x, src_integer_bits: int, dst_integer_bits: int):
+    """gemmlowp Rescale: the same real value in a format with another number of integer bits (saturating)."""
+    return saturating_rounding_multiply_by_pot(x, src_integer_bits - dst_integer_bits)
+
+
+def rounding_half_sum(a, b):
+    """(a + b) / 2 rounded away from zero, computed in 64 bits."""
+    s = np.asarray(a, np.int64) + np.asarray(b, np.int64)
+    v = s + np.where(s >= 0, 1, -1)
+    return np.where(v >= 0, v // 2, -((-v) // 2))
+
+
+def _exp_on_interval_between_negative_one_quarter_and_0_excl(a):
+    """exp(a) for a in [-1/4, 0), Q0.31 in and out: Taylor expansion around -1/8."""
+    constant_term = 1895147668  # exp(-1/8)
+    constant_1_over_3 = 715827883
+    x = a + (1 << 28)  # a + 1/8
+    x2 = _srdhm(x, x)
+    x3 = _srdhm(x2, x)
+    x4 = _srdhm(x2, x2)
+    x4_over_4 = saturating_rounding_multiply_by_pot(x4, -2)
+    poly = saturating_rounding_multiply_by_pot(_srdhm(x4_over_4 + x3, constant_1_over_3) + x2, -1)
+    return constant_term + _srdhm(constant_term, poly)
+
+
+_EXP_BARREL = ((-2, 1672461947), (-1, 1302514674), (0, 790015084), (1, 290630308), (2, 39332535),
+               (3, 720401), (4, 242))
+
+
+def exp_on_negative_values(a, integer_bits: int):
+    """exp(a) for a <= 0 given with `integer_bits` integer bits; result in Q0.31."""
+    a = np.asarray(a, dtype=np.int64)
+    frac_bits = 31 - integer_bits
+    one_quarter = 1 << (frac_bits - 2)
+    a_mod_quarter_minus_one_quarter = (a & (one_quarter - 1)) - one_quarter
+    result = _exp_on_interval_between_negative_one_quarter_and_0_excl(
+        rescale(a_mod_quarter_minus_one_quarter, integer_bits, 0))
+    remainder = a_mod_quarter_minus_one_quarter - a
+    for exponent, multiplier in _EXP_BARREL:
+        if integer_bits > exponent:
+            bit = np.int64(1) << (frac_bits + exponent)
+            result = np.where((remainder & bit) != 0, _srdhm(result, multiplier), result)
+    if integer_bits > 5:
+        result = np.where(a < -(1 << (36 - integer_bits)), 0, result)
+    return np.where(a == 0, INT32_MAX, result)
+
+
+def one_over_one_plus_x_for_x_in_0_1(a):
+    """1 / (1 + a) for a in [0, 1), Q0.31 in and out: three Newton-Raphson steps from 48/17 - 32/17 * d."""
+    half_denominator = rounding_half_sum(a, INT32_MAX)
+    x = 1515870810 + _srdhm(half_denominator, -1010580540)  # Q2.29
+    for _ in range(3):
+        one_minus = (1 << 29) - _srdhm(half_denominator, x)
+        x = x + rescale(_srdhm(x, one_minus), 4, 2)
+    return rescale(x, 1, 0)
+
+
+def reciprocal(x, integer_bits: int):
+    """TFLite GetReciprocal of positive x (with `integer_bits`): (scale in Q0.31, num_bits_over_unit)."""
+    x = np.asarray(x, dtype=np.int64)
+    _, exponent = np.frexp(x.astype(np.float64))  # bit length of x (exact for x < 2**53)
+    headroom_plus_one = 32 - exponent.astype(np.int64)
+    num_bits_over_unit = integer_bits - headroom_plus_one
+    shifted_minus_one = ((x << headroom_plus_one) & 0xFFFFFFFF) - (1 << 31)
+    return one_over_one_plus_x_for_x_in_0_1(shifted_minus_one), num_bits_over_unit
+
+
+def logistic(a, integer_bits: int):
+    """gemmlowp logistic: 1 / (1 + exp(-a)) for a with `integer_bits` integer bits; result in Q0.31."""
+    a = np.asarray(a, dtype=np.int64)
+    positive = a > 0
+    abs_a = np.where(positive, a, -a)
+    result_if_positive = one_over_one_plus_x_for_x_in_0_1(exp_on_negative_values(-abs_a, integer_bits))
+    result = np.where(positive, result_if_positive, INT32_MAX - result_if_positive)
+    return np.where(a == 0, 1 << 30, result)
+
+
+# int16 helpers of TFLite's reference HARD_SWISH ------------------------------------------------------------
+
+
+def srdhm_int16(a, b):
+    """gemmlowp SaturatingRoundingDoublingHighMul for int16."""
+    a = np.asarray(a, np.int64)
+    b = np.asarray(b, np.int64)
+    ab = a * b
+    v = ab + np.where(ab >= 0, 1 << 14, 1 - (1 << 14))
+    high = np.where(v >= 0, v >> 15, -((-v) >> 15))
+    return np.where((a == b) & (a == -32768), 32767, high)
+
+
+def saturating_doubling_high_mul_int16(a, b):
+    """Like srdhm_int16 but rounding toward zero (ARM SQDMULH)."""
+    a = np.asarray(a, np.int64)
+    b = np.asarray(b, np.int64)
+    ab = a * b
+    high = np.where(ab >= 0, ab >> 15, -((-ab) >> 15))
+    return np.where((a == b) & (a == -32768), 32767, high)
+
+
+def saturating_left_shift_int16(x, amount: int):
+    """x * 2**amount clamped to the int16 range."""
+    return np.clip(np.asarray(x, np.int64) * (1 << amount), -32768, 32767)
