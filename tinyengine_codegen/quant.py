@@ -128,9 +128,8 @@ def conv_output_multipliers(input_scale: float, weight_scales, output_scale: flo
 
 
 def fully_connected_multiplier(input_scale: float, weight_scale: float, output_scale: float) -> tuple[int, int]:
-    """Per-tensor FULLY_CONNECTED (multiplier, shift): the product s_in * s_w is taken in float32 (TFLM quirk)."""
-    product = float(np.float32(input_scale) * np.float32(weight_scale))
-    return quantize_multiplier(product / f32(output_scale))
+    """Per-tensor FULLY_CONNECTED (multiplier, shift): s_in * s_w / s_out in double from float32 scales."""
+    return quantize_multiplier(f32(input_scale) * f32(weight_scale) / f32(output_scale))
 
 
 def requantize_multiplier(input_scale: float, output_scale: float) -> tuple[int, int]:

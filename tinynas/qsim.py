@@ -62,9 +62,15 @@ def _add(g: Graph, op: Op, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return _requant(real, torch.tensor(1.0 / out.scale(), dtype=torch.float64), out, op.attrs.activation)
 
 
-def run_int8(graph: Graph, x: np.ndarray) -> np.ndarray:
-    """Run `graph` on an int8 NHWC batch (N, H, W, C); returns the int8 output batch (N, ...)."""
-    vals = {graph.inputs[0]: torch.from_numpy(x.astype(np.float64)).permute(0, 3, 1, 2)}   # NCHW internally
+def _nchw(a: np.ndarray) -> torch.Tensor:
+    t = torch.from_numpy(a.astype(np.float64))
+    return t.permute(0, 3, 1, 2) if t.ndim == 4 else t
+
+
+def run_int8(graph: Graph, x: np.ndarray | dict[str, np.ndarray]) -> np.ndarray:
+    """Run `graph` on an int8 NHWC batch (N, H, W, C), or a dict of batches by input name; returns the int8
+    output batch (N, ...)."""
+    vals = {k: _nchw(v) for k, v in (x if isinstance(x, dict) else {graph.inputs[0]: x}).items()}  # NCHW inside
     for op in graph.ops:
         ins = [vals[t] for t in op.inputs if t and not graph.tensors[t].is_const]
         if op.kind in (OpKind.CONV_2D, OpKind.DEPTHWISE_CONV_2D):

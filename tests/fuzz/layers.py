@@ -25,7 +25,6 @@ if TYPE_CHECKING:
 
 OUT_PROB = QuantParams((1.0 / 256.0,), (-128,))   # SOFTMAX and LOGISTIC outputs, as TFLite requires
 ACTIVATIONS = (Activation.NONE, Activation.NONE, Activation.RELU, Activation.RELU6)
-CONCAT_SAME_QUANT = True   # TFLite's int8 CONCATENATION requires every input to share the output's quantization
 
 
 def conv2d(b: Builder, x: str, k: int | None = None, cout: int | None = None, plain: bool = False) -> str | None:
@@ -33,14 +32,14 @@ def conv2d(b: Builder, x: str, k: int | None = None, cout: int | None = None, pl
         return None
     _, h, w, c = b.shape(x)
     pad = Padding.SAME if plain else b.pick(Padding)
-    dh, dw = (1, 1) if plain or b.rng.random() < 0.75 else (b.int(1, 2), b.int(1, 2))
-    kh = k or b.int(1, 7)
-    kw = k or (kh if b.rng.random() < 0.7 else b.int(1, 7))
+    dh, dw = (1, 1) if plain or b.rng.random() < 0.75 else (b.randint(1, 2), b.randint(1, 2))
+    kh = k or b.randint(1, 7)
+    kw = k or (kh if b.rng.random() < 0.7 else b.randint(1, 7))
     if pad is Padding.VALID:
         kh, kw = min(kh, (h - 1) // dh + 1), min(kw, (w - 1) // dw + 1)
-    strides = (1, 1) if plain else (b.int(1, 2), b.int(1, 2))
+    strides = (1, 1) if plain else (b.randint(1, 2), b.randint(1, 2))
     attrs = Conv2DAttrs(*strides, dh, dw, pad, Activation.NONE if plain else b.pick(ACTIVATIONS))
-    cout = cout or b.int(1, 12)
+    cout = cout or b.randint(1, 12)
     name = b.op_name(OpKind.CONV_2D)
     wn, wf = b.weights(name, (cout, kh, kw, c), 0, kh * kw * c)
     bn, bf = b.bias(name, x, wn, cout, optional=False)  # converters always give CONV_2D a bias (LiteRT needs it)
@@ -53,12 +52,12 @@ def depthwise(b: Builder, x: str, plain: bool = False) -> str | None:
     _, h, w, c = b.shape(x)
     mult = 1 if plain else b.pick((1, 1, 2))
     pad = Padding.SAME if plain else b.pick(Padding)
-    dh, dw = (1, 1) if plain or b.rng.random() < 0.75 else (b.int(1, 2), b.int(1, 2))
-    kh = 3 if plain else b.int(1, 5)
-    kw = 3 if plain else (kh if b.rng.random() < 0.7 else b.int(1, 5))
+    dh, dw = (1, 1) if plain or b.rng.random() < 0.75 else (b.randint(1, 2), b.randint(1, 2))
+    kh = 3 if plain else b.randint(1, 5)
+    kw = 3 if plain else (kh if b.rng.random() < 0.7 else b.randint(1, 5))
     if pad is Padding.VALID:
         kh, kw = min(kh, (h - 1) // dh + 1), min(kw, (w - 1) // dw + 1)
-    strides = (1, 1) if plain else (b.int(1, 2), b.int(1, 2))
+    strides = (1, 1) if plain else (b.randint(1, 2), b.randint(1, 2))
     attrs = DepthwiseConv2DAttrs(*strides, dh, dw, pad, mult, Activation.NONE if plain else b.pick(ACTIVATIONS))
     name = b.op_name(OpKind.DEPTHWISE_CONV_2D)
     wn, wf = b.weights(name, (1, kh, kw, c * mult), 3, kh * kw)
@@ -70,7 +69,7 @@ def fully_connected(b: Builder, x: str, out: int | None = None, plain: bool = Fa
     shape = b.shape(x)
     keep = not plain and len(shape) == 4 and b.rng.random() < 0.2
     in_f = shape[-1] if keep else math.prod(shape[1:])
-    out = out or b.int(1, 16)
+    out = out or b.randint(1, 16)
     out_shape = shape[:-1] + (out,) if keep else (1, out)
     attrs = FullyConnectedAttrs(Activation.NONE if plain else b.pick(ACTIVATIONS), keep)
     name = b.op_name(OpKind.FULLY_CONNECTED)
@@ -129,11 +128,11 @@ def _pool(kind: OpKind):
     def build(b: Builder, x: str) -> str:
         _, h, w, _ = b.shape(x)
         pad = b.pick(Padding)
-        kh, kw = b.int(1, 4), b.int(1, 4)
+        kh, kw = b.randint(1, 4), b.randint(1, 4)
         if pad is Padding.VALID:
             kh, kw = min(kh, h), min(kw, w)
         act = b.pick(ACTIVATIONS)
-        attrs = Pool2DAttrs(kh, kw, b.int(1, 2), b.int(1, 2), pad, act)
+        attrs = Pool2DAttrs(kh, kw, b.randint(1, 2), b.randint(1, 2), pad, act)
         return b.emit(kind, (x,), fs.pool(b.values[x], attrs, kind), attrs, quant=b.quant(x))
     return build
 
@@ -179,27 +178,28 @@ def relu6(b: Builder, x: str) -> str:
 
 
 def pad(b: Builder, x: str) -> str:
-    rest = tuple((b.int(0, 2), b.int(0, 2)) if b.rng.random() < 0.7 else (0, 0) for _ in b.shape(x)[1:])
+    rest = tuple((b.randint(0, 2), b.randint(0, 2)) if b.rng.random() < 0.7 else (0, 0) for _ in b.shape(x)[1:])
     paddings = ((0, 0),) + rest
     return b.emit(OpKind.PAD, (x,), np.pad(b.values[x], paddings), PadAttrs(paddings), quant=b.quant(x))
 
 
 def concatenation(b: Builder, x: str) -> str:
     shape = b.shape(x)
-    axis = b.int(1, len(shape) - 1)
+    axis = b.randint(1, len(shape) - 1)
     parts = [x]
-    for _ in range(b.int(1, 2)):
+    for _ in range(b.randint(1, 2)):
         if axis == len(shape) - 1 and b.rng.random() < 0.6:
-            parts.append(conv2d(b, x, 1, b.int(1, 8), plain=True) if len(shape) == 4
-                         else fully_connected(b, x, b.int(1, 8), plain=True))
+            parts.append(conv2d(b, x, 1, b.randint(1, 8), plain=True) if len(shape) == 4
+                         else fully_connected(b, x, b.randint(1, 8), plain=True))
         else:
             parts.append(x if b.rng.random() < 0.4 else _sibling(b, x))
     parts = [parts[i] for i in b.rng.permutation(len(parts))]
     v = np.concatenate([b.values[p] for p in parts], axis=axis)
     q = b.calibrate(v)
-    if CONCAT_SAME_QUANT:
-        parts = [p if b.quant(p) == q else b.emit(OpKind.QUANTIZE, (p,), b.values[p], NoAttrs(), quant=q)
-                 for p in parts]
+    # TFLM and LiteRT require every int8 input to share the output's quantization, so inputs with other scales
+    # are requantized first, as the TFLite converter does
+    parts = [p if b.quant(p) == q else b.emit(OpKind.QUANTIZE, (p,), b.values[p], NoAttrs(), quant=q)
+             for p in parts]
     return b.emit(OpKind.CONCATENATION, tuple(parts), v, ConcatAttrs(axis), quant=q)
 
 
@@ -210,10 +210,10 @@ def transpose(b: Builder, x: str) -> str:
 
 def _slice_dim(b: Builder, n: int) -> tuple[int, int, int]:
     if n > 1 and b.rng.random() < 0.15:
-        begin = b.int(0, n - 1)
-        return begin, b.int(-1, begin - 1), -b.int(1, 2)
-    begin = b.int(0, n - 1)
-    return begin, b.int(begin + 1, n), b.pick((1, 1, 2))
+        begin = b.randint(0, n - 1)
+        return begin, b.randint(-1, begin - 1), -b.randint(1, 2)
+    begin = b.randint(0, n - 1)
+    return begin, b.randint(begin + 1, n), b.pick((1, 1, 2))
 
 
 def strided_slice(b: Builder, x: str) -> str:
@@ -221,8 +221,8 @@ def strided_slice(b: Builder, x: str) -> str:
     dims = [(0, 1, 1)] + [_slice_dim(b, n) for n in shape[1:]]
     shrink: tuple[int, ...] = ()
     if b.rng.random() < 0.2:
-        d = b.int(1, len(shape) - 1)
-        begin = b.int(0, shape[d] - 1)
+        d = b.randint(1, len(shape) - 1)
+        begin = b.randint(0, shape[d] - 1)
         dims[d], shrink = (begin, begin + 1, 1), (d,)
     begin, end, strides = (tuple(t) for t in zip(*dims))
     attrs = StridedSliceAttrs(begin, end, strides, shrink)
@@ -238,8 +238,8 @@ def strided_slice(b: Builder, x: str) -> str:
 
 def resize_nearest(b: Builder, x: str) -> str:
     _, h, w, c = b.shape(x)
-    oh = 2 * h if b.rng.random() < 0.4 else b.int(1, 2 * h + 1)
-    ow = 2 * w if b.rng.random() < 0.4 else b.int(1, 2 * w + 1)
+    oh = 2 * h if b.rng.random() < 0.4 else b.randint(1, 2 * h + 1)
+    ow = 2 * w if b.rng.random() < 0.4 else b.randint(1, 2 * w + 1)
     mode = b.pick(("none", "none", "align", "half"))
     attrs = ResizeNearestAttrs(mode == "align", mode == "half")
     v = fs.resize_nearest(b.values[x], attrs, (1, oh, ow, c))
@@ -249,7 +249,7 @@ def resize_nearest(b: Builder, x: str) -> str:
 def requantize(b: Builder, x: str) -> str:
     q = b.quant(x)
     scale = q.scale[0] * float(np.exp(b.rng.uniform(-0.7, 0.7)))
-    zp = int(np.clip(q.zero_point[0] + b.int(-20, 20), -128, 127))
+    zp = int(np.clip(q.zero_point[0] + b.randint(-20, 20), -128, 127))
     return b.emit(OpKind.QUANTIZE, (x,), b.values[x], NoAttrs(), quant=QuantParams((scale,), (zp,)))
 
 

@@ -23,6 +23,7 @@ PROB_FLOAT_IN = 0.2
 PROB_FLOAT_OUT = 0.2
 PROB_EXTRA_OUTPUT = 0.15
 MAX_TRIES = 20       # bounded retries when a drawn layer does not fit the current tensor
+PICK_WEIGHT = {OpKind.CONV_2D: 4, OpKind.DEPTHWISE_CONV_2D: 3, OpKind.FULLY_CONNECTED: 2, OpKind.ADD: 2}
 
 
 @dataclass
@@ -40,7 +41,7 @@ class Builder:
         seq = list(seq)
         return seq[int(self.rng.integers(len(seq)))]
 
-    def int(self, lo: int, hi: int) -> int:
+    def randint(self, lo: int, hi: int) -> int:
         """A uniform integer in [lo, hi] (both ends included)."""
         return int(self.rng.integers(lo, hi + 1))
 
@@ -143,6 +144,8 @@ def random_model(rng: np.random.Generator, *, ops: Iterable[OpKind] | None = Non
     if require in LAYERS and not (require is OpKind.QUANTIZE and float_in):
         plan[int(rng.integers(len(plan)))] = require
     candidates = sorted((k for k in kinds if k in LAYERS), key=lambda k: k.value)
+    if not candidates:  # only boundary kinds (QUANTIZE/DEQUANTIZE) were asked for
+        plan = [k for k in plan if k is not None]
     for wanted in plan:
         x = _layer(b, x, wanted, candidates)
     outputs = [x]
@@ -157,9 +160,9 @@ def random_model(rng: np.random.Generator, *, ops: Iterable[OpKind] | None = Non
 
 def _input(b: Builder, four_d: bool, float_in: bool) -> tuple[str, str]:
     """The graph input (float32 or int8) and the int8 tensor the first layer reads."""
-    shape = (b.int(1, 9), b.int(1, 9), b.int(1, 8)) if four_d else (b.int(1, 32),)
+    shape = (b.randint(1, 9), b.randint(1, 9), b.randint(1, 8)) if four_d else (b.randint(1, 32),)
     scale = float(np.exp(b.rng.uniform(np.log(0.01), np.log(0.2))))
-    quant = QuantParams((scale,), (b.int(-30, 30),))
+    quant = QuantParams((scale,), (b.randint(-30, 30),))
     lo, hi = (-128 - quant.zero_point[0]) * scale, (127 - quant.zero_point[0]) * scale
     v = b.rng.uniform(lo, hi, (N_CALIB,) + shape)
     if not float_in:
@@ -172,15 +175,18 @@ def _input(b: Builder, four_d: bool, float_in: bool) -> tuple[str, str]:
 def _layer(b: Builder, x: str, wanted: OpKind | None, candidates: list[OpKind]) -> str:
     """Apply `wanted` (or a random applicable kind) to `x`; a 2-D tensor is reshaped first if it must be 4-D."""
     for _ in range(MAX_TRIES):
-        kind = wanted if wanted is not None else b.pick(candidates)
+        kind = wanted if wanted is not None else _draw(b, candidates)
         if kind in NEEDS_4D and len(b.shape(x)) != 4:
-            if wanted is None:
-                continue
             x = LAYERS[OpKind.RESHAPE](b, x, to_4d=True)
         y = LAYERS[kind](b, x)
         if y is not None:
             return y
     raise AssertionError(f"no layer fits tensor {x} {b.shape(x)} after {MAX_TRIES} tries (wanted {wanted})")
+
+
+def _draw(b: Builder, candidates: list[OpKind]) -> OpKind:
+    weights = np.array([PICK_WEIGHT.get(k, 1) for k in candidates], dtype=float)
+    return candidates[int(b.rng.choice(len(candidates), p=weights / weights.sum()))]
 
 
 def random_input(graph: Graph, rng: np.random.Generator) -> list[np.ndarray]:

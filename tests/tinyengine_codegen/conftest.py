@@ -54,6 +54,7 @@ int tinyml_init(void) {
 
 int tinyml_invoke(const tinyml_input_t *input, tinyml_output_t *output) {
     if (!initialised) return -100;
+    {prologue}
     TINYML_LAYER_BEGIN(0);
     for (int i = 0; i < TINYML_INPUT_SIZE; ++i) arena[i] = (int8_t)(input[i] + 1);
     TINYML_LAYER_END(0);
@@ -73,10 +74,12 @@ int tinyml_invoke(const tinyml_input_t *input, tinyml_output_t *output) {
 """
 
 
-def write_fake_model(folder: Path, *, arena_bytes: int = 64, size: int = FAKE_INPUT_SIZE) -> Path:
+def write_fake_model(folder: Path, *, arena_bytes: int = 64, size: int = FAKE_INPUT_SIZE,
+                     prologue: str = "") -> Path:
+    """Write the fake model into folder. prologue: C statements run first in tinyml_invoke (e.g. a fault)."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "model.h").write_text(_MODEL_H.format(size=size, arena=max(arena_bytes, size)))
-    (folder / "model.c").write_text(_MODEL_C)
+    (folder / "model.c").write_text(_MODEL_C.replace("{prologue}", prologue))
     return folder
 
 

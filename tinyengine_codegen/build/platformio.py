@@ -164,7 +164,7 @@ def prepare_project(model_dir: Path, board: Board, out_dir: Path, input_array: n
     return out_dir
 
 
-def _default_env(project_dir: Path) -> str:
+def default_env(project_dir: Path) -> str:
     ini = configparser.ConfigParser(interpolation=None)
     ini.read(project_dir / "platformio.ini")
     env = ini.get("platformio", "default_envs", fallback="").split(",")[0].strip()
@@ -209,7 +209,7 @@ def build(project_dir: Path, board: Board) -> BuildResult:
     if shutil.which("arm-none-eabi-gcc") is None:
         raise TinyMLError("arm-none-eabi-gcc not found; run `python -m tinyengine_codegen.build.setup_tools`")
     ensure_tool_scons()
-    env_name = _default_env(project_dir)
+    env_name = default_env(project_dir)
     cmd = [*pio_command(), "run", "-d", str(project_dir), "-e", env_name]
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, env=pio_env(), timeout=BUILD_TIMEOUT_S)

@@ -260,17 +260,24 @@ def build_plugin(*, builtin_header: bool = False) -> tuple[Path, str]:
     if (out.is_file() and stamp.is_file() and stamp.read_text() == kind
             and all(out.stat().st_mtime >= p.stat().st_mtime for p in inputs)):
         return out, kind
+    compile_plugin(out, include if kind == "qemu-source" else None)
+    stamp.write_text(kind)
+    return out, kind
+
+
+def compile_plugin(out: Path, qemu_include: Path | None) -> Path:
+    """Compile firmware/qemu_plugin/tcount.c into `out`, against QEMU's qemu-plugin.h found in qemu_include,
+    or against the project's API declarations (tc_plugin_api.h) when qemu_include is None."""
     compiler = shutil.which("cc") or shutil.which("gcc")
     if compiler is None:
         raise TinyMLError("no host C compiler (cc/gcc) to build the QEMU plugin; install gcc and run setup again")
-    flags = [f"-I{include}", "-DTC_USE_QEMU_HEADER"] if kind == "qemu-source" else [f"-I{PLUGIN_SOURCE_DIR}"]
-    tools.mkdir(parents=True, exist_ok=True)
-    tmp_out = tools / ".libtcount.so.tmp"
-    _run([compiler, "-shared", "-fPIC", "-O2", "-Wall", *flags, str(source), "-o", str(tmp_out)],
-         "building the QEMU counting plugin")
+    flags = [f"-I{qemu_include}", "-DTC_USE_QEMU_HEADER"] if qemu_include else [f"-I{PLUGIN_SOURCE_DIR}"]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp_out = out.with_name(f".{out.name}.tmp")
+    _run([compiler, "-shared", "-fPIC", "-O2", "-Wall", *flags, str(PLUGIN_SOURCE_DIR / "tcount.c"), "-o",
+          str(tmp_out)], "building the QEMU counting plugin")
     tmp_out.replace(out)
-    stamp.write_text(kind)
-    return out, kind
+    return out
 
 
 def setup_tools(*, apt: bool = True, pip: bool = True, builtin_header: bool = False) -> ToolPaths:

@@ -77,7 +77,10 @@ class _ModelWriter:
         self.buffers: list = [schema.BufferT()]  # buffer 0: the empty sentinel
         self.opcodes: dict[tuple[int, int], int] = {}
         self.codes: list = []
-        self.used_names: set[str] = set(graph.tensors)
+        # names the new constants must avoid: every tensor the ops or the boundaries use (unused entries of
+        # graph.tensors, such as the shape operands an importer folded, may be reused so re-exports are identical)
+        self.used_names: set[str] = {t for op in graph.ops for t in op.inputs + op.outputs if t}
+        self.used_names.update(graph.inputs + graph.outputs)
 
     def model(self, description: str):
         sg = schema.SubGraphT()

@@ -6,6 +6,7 @@ operator an int8 group computes whatever the encoding (QDQ or QOperator) was.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -160,3 +161,39 @@ class Builder:
 
     def graph(self, name: str, inputs: tuple[str, ...], outputs: tuple[str, ...]) -> Graph:
         return Graph(name, dict(self.tensors), tuple(self.ops), inputs, outputs)
+
+
+def text(v) -> str:
+    return v.decode() if isinstance(v, bytes) else str(v)
+
+
+def real_const(b: Builder, name: str) -> np.ndarray:
+    """A constant's real value (dequantized when it is a quantized constant)."""
+    data = b.const(name)
+    if name in b.cquant:
+        scales, zps, axis = b.cquant[name]
+        shape = [1] * data.ndim
+        if data.ndim and scales.size > 1:
+            shape[axis] = scales.size
+        return (data.astype(np.float64) - zps.reshape(shape)) * scales.reshape(shape)
+    return data.astype(np.float64)
+
+
+def opt_input(b: Builder, n: QNode, i: int, attr: str | None = None, default=None):
+    """Operand i as a real array (opset >= 10 style), else attribute `attr`, else default."""
+    if len(n.inputs) > i and n.inputs[i]:
+        return real_const(b, n.inputs[i])
+    if attr is not None and attr in n.attrs:
+        return np.asarray(n.attrs[attr])
+    return default
+
+
+def clip_activation(b: Builder, n: QNode) -> Activation | None:
+    """The fused activation a Relu or Clip node stands for, or None when it is no TFLite activation."""
+    if n.op_type == "Relu":
+        return Activation.RELU
+    lo = opt_input(b, n, 1, "min", np.array(-np.inf))
+    hi = opt_input(b, n, 2, "max", np.array(np.inf))
+    bounds = (float(np.asarray(lo).reshape(-1)[0]), float(np.asarray(hi).reshape(-1)[0]))
+    return {(0.0, math.inf): Activation.RELU, (0.0, 6.0): Activation.RELU6,
+            (-1.0, 1.0): Activation.RELU_N1_TO_1}.get(bounds)

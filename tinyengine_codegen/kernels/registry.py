@@ -7,6 +7,7 @@ so fast variants (e.g. SIMD kernels for cores with the DSP extension) slot in as
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Protocol
 
@@ -107,6 +108,7 @@ def no_scratch(op: Op, graph: Graph) -> int:
     return 0
 
 
+@functools.cache
 def _families() -> Mapping[OpKind, tuple[KernelSpec, ...]]:
     from . import conv, depthwise, elementwise, misc, movement
 

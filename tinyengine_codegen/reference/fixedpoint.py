@@ -46,7 +46,7 @@ def _exp_on_interval_between_negative_one_quarter_and_0_excl(a):
     x4 = _srdhm(x2, x2)
     x4_over_4 = saturating_rounding_multiply_by_pot(x4, -2)
     poly = saturating_rounding_multiply_by_pot(_srdhm(x4_over_4 + x3, constant_1_over_3) + x2, -1)
-    return constant_term + _srdhm(constant_term, poly)
+    return constant_term + _srdhm(constant_term, x + poly)
 
 
 _EXP_BARREL = ((-2, 1672461947), (-1, 1302514674), (0, 790015084), (1, 290630308), (2, 39332535),

@@ -55,18 +55,14 @@ def mul(op: Op, graph: Graph, a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def mean(op: Op, graph: Graph, x: np.ndarray) -> np.ndarray:
-    """MEAN: with equal input/output quantization the int32 sum is divided by the count (truncating);
-    otherwise the sum minus zero points is requantized with 1/count folded into the multiplier."""
+    """MEAN: the int32 sum minus zero points, requantized by s_in / s_out with 1/count folded into the multiplier
+    (TFLM's QuantizedMeanOrSum, used whatever the quantization)."""
     t, out = _in(graph, op), _out(graph, op)
     axes = tuple(op.attrs.axes)
     count = int(np.prod([x.shape[a] for a in axes], dtype=np.int64)) if axes else 1
     total = np.sum(x.astype(np.int64), axis=axes, keepdims=True)
-    if t.zero_point == out.zero_point and np.float32(t.scale()) == np.float32(out.scale()):
-        q = np.where(total >= 0, total // count, -((-total) // count))
-    else:
-        m, s = mean_multiplier(*requantize_multiplier(t.scale(), out.scale()), count)
-        shifted = wrap_int32(total - t.zero_point * count)
-        q = multiply_by_quantized_multiplier(shifted, m, s) + out.zero_point
+    m, s = mean_multiplier(*requantize_multiplier(t.scale(), out.scale()), count)
+    q = multiply_by_quantized_multiplier(wrap_int32(total - t.zero_point * count), m, s) + out.zero_point
     return _clamp_int8(q).reshape(out.shape)
 
 
@@ -138,8 +134,20 @@ def pad(op: Op, graph: Graph, x: np.ndarray) -> np.ndarray:
 
 
 def concatenation(op: Op, graph: Graph, *xs: np.ndarray) -> np.ndarray:
-    """CONCATENATION: TFLM copies the int8 bytes as they are (no requantization, whatever the scales)."""
-    return np.concatenate(xs, axis=op.attrs.axis)
+    """CONCATENATION: a byte copy when every input shares the output quantization (the only case TFLM and
+    TFLite accept for int8); any other input is first requantized exactly as an int8 QUANTIZE op would."""
+    out = _out(graph, op)
+    parts = []
+    for name, x in zip([n for n in op.inputs if n], xs):
+        t = graph.tensor(name)
+        same = t.zero_point == out.zero_point and np.float32(t.scale()) == np.float32(out.scale())
+        parts.append(x if same else _requantize_int8(x, t, out))
+    return np.concatenate(parts, axis=op.attrs.axis)
+
+
+def _requantize_int8(x: np.ndarray, t, out) -> np.ndarray:
+    m, s = requantize_multiplier(t.scale(), out.scale())
+    return _clamp_int8(multiply_by_quantized_multiplier(x.astype(np.int64) - t.zero_point, m, s) + out.zero_point)
 
 
 def reshape(op: Op, graph: Graph, x: np.ndarray) -> np.ndarray:
@@ -184,9 +192,7 @@ def quantize(op: Op, graph: Graph, x: np.ndarray) -> np.ndarray:
     t, out = _in(graph, op), _out(graph, op)
     if t.dtype == "float32":
         return quantize_float(x, out.scale(), out.zero_point)
-    m, s = requantize_multiplier(t.scale(), out.scale())
-    y = multiply_by_quantized_multiplier(x.astype(np.int64) - t.zero_point, m, s) + out.zero_point
-    return _clamp_int8(y)
+    return _requantize_int8(x, t, out)
 
 
 def dequantize_op(op: Op, graph: Graph, x: np.ndarray) -> np.ndarray:

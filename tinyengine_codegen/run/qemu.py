@@ -117,10 +117,11 @@ def _check_exit(proc_rc: int, text: str, stderr: str, board: Board, elf: Path) -
         raise TinyMLError(f"QEMU exited with status {proc_rc} running {elf.name} on {board.id}: {tail}")
 
 
-def run_qemu(elf: Path, board: Board, *, count: bool = True, timeout_s: float = 120,
-             check: bool = True) -> QemuResult:
+def run_qemu(elf: Path, board: Board, *, count: bool = True, timeout_s: float = 120, check: bool = True,
+             plugin: Path | None = None) -> QemuResult:
     """Run the firmware once. Timeouts, lockups and faults raise TinyMLError; so do init/invoke failures
-    (exit codes 1 and 2) unless check=False, which returns them in QemuResult.exit_code/status."""
+    (exit codes 1 and 2) unless check=False, which returns them in QemuResult.exit_code/status.
+    plugin: the counting plugin to load (default: the one setup_tools builds in .tools/)."""
     elf = Path(elf)
     if not board.is_virtual:
         raise TinyMLError(f"{board.id} is a real board; QEMU runs only virtual boards (qemu-m4, qemu-m7). "
@@ -133,11 +134,12 @@ def run_qemu(elf: Path, board: Board, *, count: bool = True, timeout_s: float = 
         counts_file = Path(tmp) / "counts.txt"
         plugin_args = None
         if count:
-            if not plugin_path().is_file():
-                raise TinyMLError(f"QEMU counting plugin {plugin_path()} is missing; run "
+            plugin = Path(plugin) if plugin is not None else plugin_path()
+            if not plugin.is_file():
+                raise TinyMLError(f"QEMU counting plugin {plugin} is missing; run "
                                   "`python -m tinyengine_codegen.build.setup_tools`")
             slots, nslots = marker_table(elf)
-            plugin_args = f"{plugin_path()},slots=0x{slots:x},nslots={nslots},out={counts_file}"
+            plugin_args = f"{plugin},slots=0x{slots:x},nslots={nslots},out={counts_file}"
         try:
             proc = subprocess.run(qemu_command(elf, board, plugin_args), capture_output=True, text=True,
                                   timeout=timeout_s, stdin=subprocess.DEVNULL)

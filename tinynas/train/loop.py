@@ -24,6 +24,7 @@ from torch.utils.data import DistributedSampler
 from ..data import Dataset, augment, resize_uint8, to_input
 from ..space import sample
 from ..supernet.mbv2 import Supernet
+from .bn_calib import recalibrate
 from .schedule import Phase, restrict
 
 Progress = Callable[[dict], None]
@@ -168,7 +169,8 @@ def evaluate(forward: Callable[[torch.Tensor], torch.Tensor], images: np.ndarray
 
 def finetune(net: torch.nn.Module, data: Dataset, cfg: TrainConfig, epochs: int, lr: float,
              device: str | torch.device = "cpu", progress: Progress | None = None) -> torch.nn.Module:
-    """Plain training of an extracted static network (cosine rate from `lr`); single process."""
+    """Plain training of an extracted static network (cosine rate from `lr`), single process; batch norm is
+    recalibrated on the (unaugmented) training images at the end. Returns the network in eval mode."""
     device = torch.device(device)
     net.to(device).train()
     x_all = torch.from_numpy(resize_uint8(data.x_train, cfg.resolution)).to(device)
@@ -189,4 +191,4 @@ def finetune(net: torch.nn.Module, data: Dataset, cfg: TrainConfig, epochs: int,
             opt.step()
         if progress:
             progress({"phase": "finetune", "epoch": epoch + 1, "epochs": epochs})
-    return net.eval()
+    return recalibrate(net, resize_uint8(data.x_train, cfg.resolution), device=device)

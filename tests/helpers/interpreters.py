@@ -1,0 +1,29 @@
+"""Run .tflite bytes in the two interpreters the tests compare against: TFLM (the golden reference) and LiteRT."""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+
+def tflm_run(model: bytes, inputs: Sequence[np.ndarray], n_outputs: int) -> tuple[np.ndarray, ...]:
+    """Outputs of one TFLM inference (the tflite-micro Python interpreter)."""
+    from tflite_micro.python.tflite_micro import runtime
+
+    it = runtime.Interpreter.from_bytes(model)
+    for i, x in enumerate(inputs):
+        it.set_input(x, i)
+    it.invoke()
+    return tuple(it.get_output(i) for i in range(n_outputs))
+
+
+def litert_run(model: bytes, inputs: Sequence[np.ndarray]) -> tuple[np.ndarray, ...]:
+    """Outputs of one LiteRT inference with the reference (BUILTIN_REF) kernels."""
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    ip = Interpreter(model_content=model, experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
+    ip.allocate_tensors()
+    for d, x in zip(ip.get_input_details(), inputs):
+        ip.set_tensor(d["index"], x)
+    ip.invoke()
+    return tuple(ip.get_tensor(d["index"]) for d in ip.get_output_details())

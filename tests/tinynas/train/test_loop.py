@@ -1,0 +1,105 @@
+import socket
+
+import pytest
+import torch
+import torch.multiprocessing as mp
+
+from tinynas.data import Dataset, load_digits
+from tinynas.space import quick_space
+from tinynas.supernet.mbv2 import Supernet
+from tinynas.train.bn_calib import recalibrate
+from tinynas.train.loop import TrainConfig, evaluate, finetune, train_supernet
+from tinynas.train.schedule import Phase, progressive_shrinking, restrict
+
+SPACE = quick_space()
+
+
+def tiny_data(n: int = 96) -> Dataset:
+    d = load_digits(12)
+    return Dataset("tiny", d.x_train[:n], d.y_train[:n], d.x_test[:64], d.y_test[:64], d.class_names, False)
+
+
+def phases():
+    return (Phase("full", 1, 0.05, (5,), (4,), (3,), 0, False), Phase("kernel", 2, 0.05, (3, 5), (4,), (3,), 1))
+
+
+def _net():
+    torch.manual_seed(0)
+    return Supernet(SPACE, 1.0)
+
+
+def test_schedule_opens_the_space_phase_by_phase():
+    ps = progressive_shrinking(SPACE, 3, 2, 0.1)
+    assert [p.name for p in ps] == ["full", "kernel", "depth", "expand"]
+    assert ps[0].subnets_per_step == 0 and ps[0].kernel_sizes == (5,)
+    assert ps[-1].expand_ratios == SPACE.expand_ratios and ps[-1].lr < ps[0].lr
+    assert restrict(SPACE, ps[1]).expand_ratios == (4,) and restrict(SPACE, ps[1]).kernel_sizes == (3, 5)
+    assert [p.name for p in progressive_shrinking(SPACE, 0, 1, 0.1)] == ["kernel", "depth", "expand"]
+
+
+def test_training_learns():
+    data, net = tiny_data(), _net()
+    cfg = TrainConfig(12, batch_size=32, augment_pad=0)
+    big = SPACE.largest(1.0, 12)
+    before = evaluate(lambda x: net.eval()(x, big), data.x_train, data.y_train)
+    hist = train_supernet(net, data, (Phase("full", 6, 0.1, (5,), (4,), (3,), 0, False),), cfg)
+    after = evaluate(recalibrate(net.extract(big), data.x_train), data.x_train, data.y_train)
+    assert len(hist) == 6 and hist[-1]["loss"] < hist[0]["loss"]
+    assert after > max(before, 0.5)
+
+
+def test_resume_mid_phase_gives_the_same_weights(tmp_path):
+    data = tiny_data()
+    straight = _net()
+    train_supernet(straight, data, phases(), TrainConfig(12, batch_size=32))
+    ck = tmp_path / "ck.pt"
+    first = _net()
+    # interrupt after the first epoch of the "kernel" phase: train that far, then resume in a fresh net
+    partial = (phases()[0], Phase("kernel", 2, 0.05, (3, 5), (4,), (3,), 1))
+    state = {}
+
+    class Stop(Exception):
+        pass
+
+    def stop(rec):
+        if rec["phase"] == "kernel" and rec["epoch"] == 1:
+            raise Stop
+
+    with pytest.raises(Stop):
+        train_supernet(first, data, partial, TrainConfig(12, batch_size=32, checkpoint=ck), progress=stop)
+    resumed = _net()
+    hist = train_supernet(resumed, data, phases(), TrainConfig(12, batch_size=32, checkpoint=ck),
+                          progress=lambda r: state.setdefault("seen", []).append((r["phase"], r["epoch"])))
+    assert state["seen"] == [("kernel", 2)] and len(hist) == 1
+    for (k, a), b in zip(straight.state_dict().items(), resumed.state_dict().values()):
+        assert torch.equal(a, b), k
+
+
+def test_finetune_static_network():
+    data, net = tiny_data(), _net()
+    sub = net.extract(SPACE.smallest(1.0, 12))
+    before = evaluate(sub.eval(), data.x_train, data.y_train)
+    finetune(sub, data, TrainConfig(12, batch_size=32, augment_pad=0), epochs=6, lr=0.1)
+    assert evaluate(sub, data.x_train, data.y_train) > max(before, 0.4)
+
+
+def _worker(rank: int, world: int, port: int, out: str) -> None:
+    import torch.distributed as dist
+
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world)
+    net = _net()
+    train_supernet(net, tiny_data(64), phases()[:2], TrainConfig(12, batch_size=16))
+    torch.save(net.state_dict(), f"{out}/rank{rank}.pt")
+    dist.destroy_process_group()
+
+
+@pytest.mark.slow
+def test_two_processes_stay_in_sync(tmp_path):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    mp.spawn(_worker, args=(2, port, str(tmp_path)), nprocs=2, join=True)
+    a, b = (torch.load(tmp_path / f"rank{r}.pt") for r in range(2))
+    assert all(torch.equal(a[k], b[k]) for k in a if "running" not in k and "num_batches" not in k)
+    assert any(not torch.equal(a[k], b[k]) for k in a if "running_mean" in k)   # each rank saw its own shard

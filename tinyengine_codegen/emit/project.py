@@ -1,0 +1,46 @@
+"""Write a generated project folder atomically: build it in a temporary sibling folder, then rename it in place.
+
+On any failure the temporary folder is removed and an existing folder at the destination is left as it was.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Mapping
+
+from ..errors import TinyMLError
+
+
+def write_folder(files: Mapping[str, str | bytes], out_dir: str | Path) -> Path:
+    """Create (or replace) `out_dir` holding exactly `files` (relative name → text or bytes)."""
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise TinyMLError(f"cannot write the project to '{out}': it is a file; choose another --out folder")
+    parent = out.parent if str(out.parent) else Path(".")
+    if not parent.is_dir():
+        raise TinyMLError(f"cannot write the project to '{out}': folder '{parent}' does not exist; create it first")
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=parent))
+    old = None
+    try:
+        for name, content in files.items():
+            path = tmp / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if isinstance(content, str):
+                path.write_text(content)
+            else:
+                path.write_bytes(content)
+        if out.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=parent))
+            os.rename(out, old / out.name)
+        os.rename(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if old is not None and (old / out.name).exists() and not out.exists():
+            os.rename(old / out.name, out)
+        raise
+    finally:
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    return out

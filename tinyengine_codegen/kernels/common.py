@@ -1,0 +1,54 @@
+"""Numbers shared by the context builders: activation ranges, requantization multipliers, flattened shapes.
+
+Every multiplier is computed the way TFLite Micro prepares it (same float/double steps), through quant.py.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import quant
+from ..ir.graph import Graph, Op, Tensor
+from ..ir.ops import Activation
+
+INT8_MIN, INT8_MAX = -128, 127
+
+def act_range(activation: Activation, out: Tensor) -> tuple[int, int]:
+    """The int8 clamp range of a fused activation on `out`'s quantization."""
+    return quant.activation_range(activation, out.scale(), out.zero_point)
+
+
+def channel_multipliers(x: Tensor, w: Tensor, y: Tensor, channels: int) -> tuple[list[int], list[int]]:
+    """Per-output-channel (multiplier, shift) lists of a conv/depthwise (and per-channel fully connected)."""
+    m, s = quant.conv_output_multipliers(x.scale(), w.quant.scale, y.scale(), channels)
+    return [int(v) for v in m], [int(v) for v in s]
+
+
+def out_tensor(graph: Graph, op: Op, j: int = 0) -> Tensor:
+    return graph.tensor(op.outputs[j])
+
+
+def in_tensor(graph: Graph, op: Op, j: int = 0) -> Tensor:
+    return graph.tensor(op.inputs[j])
+
+
+def pad6(shape: tuple[int, ...]) -> list[int]:
+    """A shape left-padded with ones to rank 6 (the rank of the generic N-d loops)."""
+    return [1] * (6 - len(shape)) + list(shape)
+
+
+def strides_of(shape: list[int]) -> list[int]:
+    out, acc = [0] * len(shape), 1
+    for d in range(len(shape) - 1, -1, -1):
+        out[d] = acc
+        acc *= shape[d]
+    return out
+
+
+def c_float(value: float) -> str:
+    """An exact C float literal (hexadecimal) of the float32 nearest to `value`."""
+    return float(np.float32(value)).hex() + "f"
+
+
+def c_double(value: float) -> str:
+    """An exact C double literal (hexadecimal)."""
+    return float(value).hex()
