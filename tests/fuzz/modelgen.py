@@ -136,14 +136,16 @@ def random_model(rng: np.random.Generator, *, ops: Iterable[OpKind] | None = Non
     if require is not None:
         kinds.add(require)
     b = Builder(rng)
-    float_in = OpKind.QUANTIZE in kinds and rng.random() < (0.5 if require is OpKind.QUANTIZE else PROB_FLOAT_IN)
-    float_out = OpKind.DEQUANTIZE in kinds and (require is OpKind.DEQUANTIZE or rng.random() < PROB_FLOAT_OUT)
+    candidates = sorted((k for k in kinds if k in LAYERS), key=lambda k: k.value)
+    float_in = OpKind.QUANTIZE in kinds and (
+        not candidates or rng.random() < (0.5 if require is OpKind.QUANTIZE else PROB_FLOAT_IN))
+    float_out = OpKind.DEQUANTIZE in kinds and (
+        not candidates or require is OpKind.DEQUANTIZE or rng.random() < PROB_FLOAT_OUT)
     four_d = require in NEEDS_4D or rng.random() < 0.8
     graph_in, x = _input(b, four_d, float_in)
     plan = [None] * (int(rng.integers(1, 5)) if num_layers is None else num_layers)
     if require in LAYERS and not (require is OpKind.QUANTIZE and float_in):
         plan[int(rng.integers(len(plan)))] = require
-    candidates = sorted((k for k in kinds if k in LAYERS), key=lambda k: k.value)
     if not candidates:  # only boundary kinds (QUANTIZE/DEQUANTIZE) were asked for
         plan = [k for k in plan if k is not None]
     for wanted in plan:

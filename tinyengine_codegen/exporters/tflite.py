@@ -9,6 +9,7 @@ import os
 import tempfile
 from pathlib import Path
 
+import flatbuffers
 import numpy as np
 from ai_edge_litert import schema_py_generated as schema
 
@@ -25,8 +26,6 @@ SCHEMA_VERSION = 3
 
 def export_tflite(graph: Graph, description: str = "tinyengine_codegen") -> bytes:
     """Serialise `graph` as .tflite bytes that TFLM and LiteRT load and run."""
-    import flatbuffers
-
     model = _ModelWriter(graph).model(description)
     builder = flatbuffers.Builder(1024)
     builder.Finish(model.Pack(builder), file_identifier=b"TFL3")

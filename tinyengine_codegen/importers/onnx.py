@@ -148,7 +148,7 @@ class _Importer:
         if not kinds & ({"QuantizeLinear", "DequantizeLinear"} | set(_QLINEAR)):
             raise TinyMLError(f"'{self.label}': the model is float (no QuantizeLinear, DequantizeLinear or "
                               f"QLinear* nodes); {_FLOAT_HINT}")
-        for i, node in enumerate(self.g.node):
+        for i, node in _topological(self.g, set(self.b.consts) | set(self.float_in) | set(self.inputs)):
             supported = node.op_type in SUPPORTED and node.domain in ("", "ai.onnx", "com.microsoft")
             if not supported and not self._foldable(node):
                 raise TinyMLError(f"{self._where(i)} is not supported (inputs {list(node.input)}); supported "
@@ -225,6 +225,10 @@ class _Importer:
             self.int8.add(out)
             self.inputs.append(out)
             self.rename[out], self.alias[src] = src, out
+        elif src in self.b.consts:  # a float constant the quantizer left to be quantized at run time
+            q = np.round(self.b.consts[src].astype(np.float64) / quant.scale[0]) + quant.zero_point[0]
+            self.b.consts[out] = np.clip(q, -128, 127).astype(np.int8)
+            self.b.cquant[out] = (np.array(quant.scale), np.array(quant.zero_point), 0)
         elif src in self.int8:
             if quant == self.b.aquant[src]:
                 self.alias[out] = src
@@ -340,6 +344,35 @@ class _Importer:
         if self.b.aquant.setdefault(name, quant) != quant:
             raise ModelError(f"reads '{name}' with other quantization than it was written with")
         return name
+
+
+def _topological(g, available: set[str]) -> list[tuple[int, object]]:
+    """(index, node) in an order where every input is written first; the file order wherever it allows."""
+    import heapq
+
+    waiting: dict[str, list[int]] = {}
+    missing = []
+    for i, node in enumerate(g.node):
+        needs = {x for x in node.input if x and x not in available}
+        missing.append(len(needs))
+        for x in needs:
+            waiting.setdefault(x, []).append(i)
+    ready = [i for i, m in enumerate(missing) if m == 0]
+    heapq.heapify(ready)
+    order = []
+    while ready:
+        i = heapq.heappop(ready)
+        order.append((i, g.node[i]))
+        for x in g.node[i].output:
+            for j in waiting.pop(x, ()):
+                missing[j] -= 1
+                if missing[j] == 0:
+                    heapq.heappush(ready, j)
+    if len(order) != len(g.node):
+        stuck = next(i for i, m in enumerate(missing) if m)
+        raise TinyMLError(f"'{g.name}': node #{stuck} '{g.node[stuck].name}' ({g.node[stuck].op_type}) reads a "
+                          "tensor that no node writes, or the graph has a cycle; the file is corrupt")
+    return order
 
 
 def _renamed(graph: Graph, rename: dict[str, str]) -> Graph:

@@ -38,9 +38,9 @@ def pool_context(op: Op, graph: Graph, b: Binding) -> Context:
 
 
 def _mean_mode(op: Op, graph: Graph) -> str:
-    """TFLM's three int8 MEAN paths: 4-d over H and W with keep_dims, same quantization, or float rescale."""
+    """TFLM's three int8 MEAN paths: 4-d over H and W, same quantization, or float rescale."""
     x, y = in_tensor(graph, op), out_tensor(graph, op)
-    if len(x.shape) == 4 and op.attrs.axes == (1, 2) and op.attrs.keep_dims:
+    if len(x.shape) == 4 and op.attrs.axes == (1, 2):
         return "requant"
     if x.zero_point == y.zero_point and np.float32(x.scale()) == np.float32(y.scale()):
         return "integer"

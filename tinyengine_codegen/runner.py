@@ -1,0 +1,93 @@
+"""Generate, build and run a model on a target: the host compiler, or a board's firmware in QEMU.
+
+Used by `tinyml run`, `tinyml bench` and `tinyml simulate --run`; returns data, prints nothing.
+"""
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import TinyMLError
+from .ir.graph import Graph
+from .options import CompileOptions
+
+_NP = {"int8": np.int8, "float32": np.float32, "uint8": np.uint8, "int16": np.int16, "int32": np.int32}
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """Outputs of one run; instruction counts and section sizes only for QEMU targets."""
+
+    output: np.ndarray
+    target: str
+    arena_bytes: int
+    instructions: int | None = None
+    layer_instructions: tuple[int, ...] = ()
+    text_bytes: int | None = None
+    data_bytes: int | None = None
+    bss_bytes: int | None = None
+    kernels: tuple[str, ...] = ()
+
+
+def check_input(graph: Graph, x: np.ndarray) -> np.ndarray:
+    """`x` cast to the model input's shape; TinyMLError naming both shapes/dtypes when it does not fit."""
+    t = graph.tensors[graph.inputs[0]]
+    want = np.dtype(_NP[t.dtype])
+    x = np.asarray(x)
+    if x.dtype != want:
+        if x.dtype.kind == want.kind == "i" and x.size and x.min() >= np.iinfo(want).min and x.max() <= np.iinfo(want).max:
+            x = x.astype(want)
+        else:
+            raise TinyMLError(f"input has dtype {x.dtype}; model input '{t.name}' is {t.dtype}{list(t.shape)}")
+    if x.size != t.size:
+        raise TinyMLError(f"input has shape {list(x.shape)} ({x.size} values); model input '{t.name}' is "
+                          f"{t.dtype}{list(t.shape)} ({t.size} values)")
+    return x.reshape(t.shape)
+
+
+def run_model(graph: Graph, x: np.ndarray, options: CompileOptions, *, count: bool = True) -> RunResult:
+    """Generate C for `options.target`, build it, run it on `x`; the output has the model output's shape."""
+    x = check_input(graph, x)
+    if options.target == "host":
+        return _run_host(graph, x, options)
+    return _run_board(graph, x, options, count)
+
+
+def _run_host(graph: Graph, x: np.ndarray, options: CompileOptions) -> RunResult:
+    from .build.host import build_host, run_host
+    from .compile import write_project
+
+    with tempfile.TemporaryDirectory(prefix="tinyml-host-") as tmp:
+        project = write_project(graph, Path(tmp) / "model", options)
+        exe = build_host(Path(tmp) / "model", Path(tmp) / "model.exe")
+        y = run_host(exe, x)
+    out_t = graph.tensors[graph.outputs[0]]
+    return RunResult(np.asarray(y).reshape(out_t.shape), "host", project.arena_bytes, kernels=project.kernels)
+
+
+def _run_board(graph: Graph, x: np.ndarray, options: CompileOptions, count: bool) -> RunResult:
+    from .boards import load_board
+    from .build.platformio import build, prepare_project
+    from .compile import write_project
+    from .run.qemu import run_qemu
+
+    board = load_board(options.target)
+    if not board.is_virtual:
+        raise TinyMLError(f"board '{board.id}' is a real board: `tinyml run` executes in QEMU only "
+                          f"(--target qemu-m4 or qemu-m7); use `tinyml flash MODEL --board {board.id}`")
+    with tempfile.TemporaryDirectory(prefix="tinyml-fw-") as tmp:
+        project = write_project(graph, Path(tmp) / "model", options)
+        fw = prepare_project(Path(tmp) / "model", board, Path(tmp) / "fw", x)
+        built = build(fw, board)
+        res = run_qemu(built.elf_path, board, count=count)
+    out_t = graph.tensors[graph.outputs[0]]
+    y = np.frombuffer(res.output_bytes, dtype=_NP[out_t.dtype])
+    if y.size != out_t.size:
+        raise TinyMLError(f"the firmware printed {y.size} output values; model output '{out_t.name}' has "
+                          f"{out_t.size}")
+    return RunResult(y.reshape(out_t.shape), board.id, project.arena_bytes, res.instructions,
+                     tuple(res.layer_instructions), built.text_bytes, built.data_bytes, built.bss_bytes,
+                     project.kernels)
