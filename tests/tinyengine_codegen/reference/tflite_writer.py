@@ -93,6 +93,8 @@ class _Writer:
         s = self.s
         o = s.OperatorT()
         ins = [self.tensor(self.graph.tensor(n)) if n else -1 for n in op.inputs]
+        while ins and ins[-1] == -1:  # TFLM's depthwise conv crashes on an explicit absent bias (-1)
+            ins.pop()
         extra, name, opt_type, opts = _options(self, op)
         o.opcodeIndex = self.opcode(name)
         o.inputs = np.array(ins + extra, np.int32)
