@@ -299,13 +299,16 @@ def _pad(b: Builder, n: QNode) -> None:
     if text(n.attrs.get("mode", "constant")) != "constant" or (len(n.inputs) > 3 and n.inputs[3]):
         raise ModelError("only constant-mode Pad over all axes is supported")
     pads = [int(p) for p in np.ravel(opt_input(b, n, 1, "pads", np.zeros(2 * rank)))]
+    x = b.act(n.inputs[0])
     value = float(np.ravel(opt_input(b, n, 2, "value", np.zeros(1)))[0])
+    raw = b.consts.get(n.inputs[2]) if len(n.inputs) > 2 and n.inputs[2] else None
+    if raw is not None and raw.dtype in (np.int8, np.uint8) and n.inputs[2] not in b.cquant:  # QOperator
+        value = (value - (128 if raw.dtype == np.uint8 else 0) - x.zero_point) * x.scale()
     if value != 0.0 or min(pads) < 0:
         raise ModelError(f"Pad value {value} with pads {pads}: only non-negative padding with 0 is supported")
     pairs = [(pads[d], pads[d + rank]) for d in range(rank)]
     out = tuple(s + p + q for s, (p, q) in zip(xs, pairs))
     ir_pairs = tuple(pairs[d] for d in TO_NHWC) if rank == 4 else tuple(pairs)
-    x = b.act(n.inputs[0])
     b.finish(n, OpKind.PAD, (x.name,), PadAttrs(ir_pairs), out, x.quant)
 
 

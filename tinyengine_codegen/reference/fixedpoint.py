@@ -123,6 +123,16 @@ def saturating_doubling_high_mul_int16(a, b):
     return np.where((a == b) & (a == -32768), 32767, high)
 
 
+def rounding_divide_by_pot_int16(x, exponent: int):
+    """gemmlowp RoundingDivideByPOT instantiated for int16: the mask (2**exponent - 1) is itself an int16, so for
+    exponents of 16 or more it wraps to -1 and every result becomes +1 (x >= 0) or -1 (x < 0)."""
+    x = np.asarray(x, np.int64)
+    mask = (((1 << exponent) - 1 + (1 << 15)) & 0xFFFF) - (1 << 15)
+    remainder = x & mask
+    threshold = (mask >> 1) + (x < 0)
+    return (x >> min(exponent, 31)) + (remainder > threshold)
+
+
 def saturating_left_shift_int16(x, amount: int):
     """x * 2**amount clamped to the int16 range."""
     return np.clip(np.asarray(x, np.int64) * (1 << amount), -32768, 32767)

@@ -106,10 +106,10 @@ def hard_swish(op: Op, graph: Graph, x: np.ndarray) -> np.ndarray:
     if p.reluish_multiplier_exponent > 0:
         reluish = fp.saturating_left_shift_int16(reluish, 1)
     if p.reluish_multiplier_exponent < 0:
-        reluish = rounding_divide_by_pot(reluish, -p.reluish_multiplier_exponent)
+        reluish = fp.rounding_divide_by_pot_int16(reluish, -p.reluish_multiplier_exponent)
     reluish = (reluish + (1 << 15)) >> 1
     pre = fp.saturating_doubling_high_mul_int16(reluish, preshift_out)
-    y = rounding_divide_by_pot(pre, -p.output_multiplier_exponent) + p.output_zero_point
+    y = fp.rounding_divide_by_pot_int16(pre, -p.output_multiplier_exponent) + p.output_zero_point
     return _clamp_int8(y)
 
 

@@ -220,17 +220,19 @@ def test_matmul_on_rank3_input_matches_onnxruntime(tmp_path):
     _assert_close(ours, theirs)
 
 
-@pytest.mark.parametrize("op_type,kind", [("HardSwish", OpKind.HARD_SWISH), ("Sigmoid", OpKind.LOGISTIC)])
-def test_unary_activations_match_onnxruntime(op_type, kind):
+@pytest.mark.parametrize("op_type,kind,out_q", [("HardSwish", OpKind.HARD_SWISH, (0.01, 0)),
+                                                ("Sigmoid", OpKind.LOGISTIC, (1 / 256, -128))])
+def test_unary_activations_match_onnxruntime(op_type, kind, out_q):
     model = _qdq_model([helper.make_node(op_type, ["xd"], ["m"], name="act")], out_shape=(1, 3, 4, 4),
-                       opset=14)
+                       opset=14, out_q=out_q)
     graph = load_onnx(model)
     assert kind in [op.kind for op in graph.ops]
     sess = ort.InferenceSession(model, providers=["CPUExecutionProvider"])
     xq = np.arange(-128, 128, 5, dtype=np.int8)[:48].reshape(1, 3, 4, 4)
     y = sess.run(None, {"x": xq.astype(np.float32) * 0.02})[0]
     ours = from_ir_array(run_graph(graph, [to_ir_array(xq)])[0]).astype(int)
-    _assert_close(ours, np.clip(np.round(y / 0.01), -128, 127).astype(int))
+    assert [op.kind for op in graph.ops] == [kind]  # no requantization when the model uses TFLite's scale
+    _assert_close(ours, np.clip(np.round(y / out_q[0]) + out_q[1], -128, 127).astype(int))
 
 
 def test_qoperator_format_matches_onnxruntime(tmp_path):
@@ -256,11 +258,11 @@ def test_uint8_activations_become_int8(tmp_path):
     _assert_close(ours, np.round(y / qo.scale[0]).astype(int) + qo.zero_point[0])
 
 
-def _qdq_model(middle: list, extra_inits=(), out_shape=(1, 4, 4, 4), opset: int = 13):
+def _qdq_model(middle: list, extra_inits=(), out_shape=(1, 4, 4, 4), opset: int = 13, out_q=(0.01, 0)):
     """x → Q → DQ → [middle nodes reading 'xd', writing 'm'] → Q → DQ → y, with a 4x3x1x1 weight 'w'."""
     s = lambda n, v: numpy_helper.from_array(np.array(v, np.float32), n)  # noqa: E731
-    z = lambda n: numpy_helper.from_array(np.array(0, np.int8), n)  # noqa: E731
-    inits = [s("sx", 0.02), z("zx"), s("sm", 0.01), z("zm"), s("sw", [0.01] * 4), numpy_helper.from_array(
+    z = lambda n, v=0: numpy_helper.from_array(np.array(v, np.int8), n)  # noqa: E731
+    inits = [s("sx", 0.02), z("zx"), s("sm", out_q[0]), z("zm", out_q[1]), s("sw", [0.01] * 4), numpy_helper.from_array(
         np.zeros(4, np.int8), "zw"), numpy_helper.from_array(np.arange(-6, 6, dtype=np.int8).reshape(4, 3, 1, 1), "wq"),
         *extra_inits]
     nodes = [helper.make_node("QuantizeLinear", ["x", "sx", "zx"], ["xq"], name="qx"),

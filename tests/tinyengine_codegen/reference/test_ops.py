@@ -141,3 +141,12 @@ def test_fully_connected_multiplier_uses_double_scale_product():
     graph = single_op(OpKind.FULLY_CONNECTED, FullyConnectedAttrs(), [x, wt, bias], y)
     out = assert_matches_tflm(graph, [np.ones((1, 1), np.int8)])
     assert out.reshape(-1).tolist() == [-96, -89, -83, -76, -70, -57]
+
+
+def test_grouped_conv2d_matches_tflm():
+    # filter input depth 2 on a 4-channel input: two groups of 3 output channels
+    rng = np.random.default_rng(0)
+    wt = const("w", weights(rng, (6, 3, 3, 2)), rng.uniform(0.01, 0.02, 6))
+    graph = single_op(OpKind.CONV_2D, Conv2DAttrs(), [act("x", (1, 5, 5, 4), 0.05, 2), wt, None],
+                      act("y", (1, 5, 5, 6), 0.5, 0))
+    check_random(graph, seed=1)

@@ -110,6 +110,14 @@ def test_hard_swish_all_values_match_tflm(s_in, zp_in, s_out, zp_out):
     assert_matches_tflm(single_op(OpKind.HARD_SWISH, NoAttrs(), [x], y), [ALL_INT8])
 
 
+def test_hard_swish_output_shift_of_16_or_more_matches_tflm():
+    # s_in / 128 / s_out < 2**-16: TFLM's int16 RoundingDivideByPOT then yields only +-1 around the zero point
+    x = act("x", ALL_INT8.shape, 0.0035351751877235283, -19)
+    y = act("y", ALL_INT8.shape, 2.48, 0)
+    out = assert_matches_tflm(single_op(OpKind.HARD_SWISH, NoAttrs(), [x], y), [ALL_INT8])
+    assert sorted(np.unique(out).tolist()) == [-1, 1]
+
+
 @pytest.mark.parametrize("s_in,zp_in", UNARY_QUANT)
 @pytest.mark.parametrize("kind", [OpKind.RELU, OpKind.RELU6])
 def test_relu_all_values_match_tflm(kind, s_in, zp_in):
