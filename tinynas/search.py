@@ -86,6 +86,8 @@ class SearchResult:
     test_images: np.ndarray          # uint8 NHWC test images at the model's resolution (int8 input = pixel - 128)
     test_labels: np.ndarray
     timings: dict = field(default_factory=dict)
+    measured: tuple = ()             # (arch, validation accuracy, cost) of every measured sub-network
+    evolution_history: tuple[float, ...] = ()   # best predicted accuracy after each generation
 
 
 def graph_cost(space: SearchSpace, cost_of_graph: Callable[[Graph], Cost]) -> CostFn:
@@ -163,5 +165,6 @@ def run_search(cfg: SearchConfig, cost_of_graph: Callable[[Graph], Cost], limits
     f_acc = evaluate(sub, test_x, data.y_test)
     q_acc = int8_accuracy(graph, test_x, data.y_test)
     times["export"] = time.time() - t
+    measured_rows = tuple((a, acc, cost(a)) for a, acc in measured.values()) + ((evo.arch, evo_acc, evo.cost),)
     return SearchResult(best_arch, space, choice, sub, graph, cost(best_arch), f_acc, q_acc, macs(best_arch, space),
-                        cfg.seed, test_x, data.y_test, times)
+                        cfg.seed, test_x, data.y_test, times, measured_rows, tuple(evo.history))

@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
-import pytest
 
 from tinyengine_codegen.exporters.tflite import export_tflite
 
@@ -41,7 +40,6 @@ def test_random_models_bit_exact_with_tflm(tmp_path):
     assert not failures, f"{len(failures)} of {N_MODELS} models differ from TFLM:\n" + "\n".join(failures)
 
 
-@pytest.mark.slow
 def test_random_models_under_sanitizers(tmp_path):
     """A smaller batch under AddressSanitizer and UBSan: no out-of-bounds access or undefined behaviour."""
     cases = [_case(i) for i in range(0, N_MODELS, 5)]

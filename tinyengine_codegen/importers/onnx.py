@@ -74,7 +74,7 @@ def _parse(buf: bytes, label: str):
                           "re-export the model") from None
     if not model.graph.node:
         raise TinyMLError(f"'{label}': not an ONNX model or an empty graph ({len(buf)} bytes, no nodes)")
-    if len(model.graph.node) and any(n.op_type in ("If", "Loop", "Scan") for n in model.graph.node):
+    if any(n.op_type in ("If", "Loop", "Scan") for n in model.graph.node):
         raise TinyMLError(f"'{label}': control flow (If/Loop/Scan) is not supported; export a static graph")
     return model
 
@@ -135,7 +135,8 @@ class _Importer:
                 self.int8.add(vi.name)
                 self.inputs.append(vi.name)
             else:
-                raise TinyMLError(f"'{self.label}': input '{vi.name}' has element type {tt.elem_type}; "
+                kind = TensorProto.DataType.Name(tt.elem_type)
+                raise TinyMLError(f"'{self.label}': input '{vi.name}' is {kind}; "
                                   "only float32 (before a QuantizeLinear) and int8/uint8 inputs are supported")
 
     def _id(self, name: str) -> str:
@@ -148,7 +149,7 @@ class _Importer:
         if not kinds & ({"QuantizeLinear", "DequantizeLinear"} | set(_QLINEAR)):
             raise TinyMLError(f"'{self.label}': the model is float (no QuantizeLinear, DequantizeLinear or "
                               f"QLinear* nodes); {_FLOAT_HINT}")
-        for i, node in _topological(self.g, set(self.b.consts) | set(self.float_in) | set(self.inputs)):
+        for i, node in _topological(self.g, set(self.b.consts) | set(self.float_in) | set(self.inputs), self.label):
             supported = node.op_type in SUPPORTED and node.domain in ("", "ai.onnx", "com.microsoft")
             if not supported and not self._foldable(node):
                 raise TinyMLError(f"{self._where(i)} is not supported (inputs {list(node.input)}); supported "
@@ -189,7 +190,9 @@ class _Importer:
         elif t == "DequantizeLinear":
             self._dequantize(node, attrs)
         elif t == "Shape":
-            self.b.consts[out] = np.array(self.b.shape(self._value(self._id(node.input[0]))), np.int64)
+            src = self._id(node.input[0])
+            shape = self.float_in[src] if src in self.float_in else self.b.shape(self._value(src))
+            self.b.consts[out] = np.array(shape, np.int64)
         elif self._foldable(node):
             self._fold(node)
         elif t in _QLINEAR:
@@ -331,7 +334,8 @@ class _Importer:
         out = node.output[0]
         self.b.aquant[out] = self._act_quant(ins[ys], ins[yz], {"output_dtype": 3})
         self.int8.add(out)
-        self._convert(QNode(i, node.name, float_op, tuple(values), (out,), {**attrs, "_opset": self.opset}))
+        opset = int(attrs.get("opset", self.opset))  # QLinearSoftmax states the Softmax semantics it follows
+        self._convert(QNode(i, node.name, float_op, tuple(values), (out,), {**attrs, "_opset": opset}))
 
     def _qoperand(self, t: str, attrs, name: str, scale: str, zp: str) -> str:
         if name in self.b.consts:
@@ -346,7 +350,7 @@ class _Importer:
         return name
 
 
-def _topological(g, available: set[str]) -> list[tuple[int, object]]:
+def _topological(g, available: set[str], label: str) -> list[tuple[int, object]]:
     """(index, node) in an order where every input is written first; the file order wherever it allows."""
     import heapq
 
@@ -370,7 +374,7 @@ def _topological(g, available: set[str]) -> list[tuple[int, object]]:
                     heapq.heappush(ready, j)
     if len(order) != len(g.node):
         stuck = next(i for i, m in enumerate(missing) if m)
-        raise TinyMLError(f"'{g.name}': node #{stuck} '{g.node[stuck].name}' ({g.node[stuck].op_type}) reads a "
+        raise TinyMLError(f"'{label}': node #{stuck} '{g.node[stuck].name}' ({g.node[stuck].op_type}) reads a "
                           "tensor that no node writes, or the graph has a cycle; the file is corrupt")
     return order
 

@@ -93,7 +93,7 @@ def _window(b: Builder, n: QNode, x: Tensor, kernel, strides, dilations, pad_op_
     if not pad_op_ok:
         raise ModelError(f"pads {pads} (top, left, bottom, right) differ from TFLite SAME padding "
                          f"{[same[0][0], same[1][0], same[0][1], same[1][1]]} and cannot be expressed; "
-                         "use symmetric-free padding or zero padding")
+                         "pad with TFLite SAME placement (extra row/column at the end) or use no padding")
     paddings = ((0, 0), (pads[0], pads[2]), (pads[1], pads[3]), (0, 0))
     shape = tuple(d + p + q for d, (p, q) in zip(x.shape, paddings))
     padded = b.temp(f"{x.name}_pad", shape, x.quant)

@@ -26,6 +26,7 @@ from onnxruntime.quantization import (CalibrationDataReader, QuantFormat, QuantT
 
 run_graph = pytest.importorskip("tinyengine_codegen.reference.run").run_graph
 nn, F = torch.nn, torch.nn.functional
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # torch's legacy (TorchScript) exporter
 
 
 class _Reader(CalibrationDataReader):
@@ -171,6 +172,27 @@ def test_flatten_of_nchw_map_inserts_transpose(tmp_path):
     kinds = [op.kind for op in graph.ops]
     i = kinds.index(OpKind.RESHAPE)
     assert kinds[i - 1] is OpKind.TRANSPOSE and graph.ops[i - 1].attrs.perm == (0, 3, 1, 2)
+    _assert_close(ours, theirs)
+
+
+class _Unflatten(nn.Module):
+    """A linear layer reshaped into a 4x2x2 NCHW map: the RESHAPE writes NCHW order, a TRANSPOSE makes NHWC."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(12, 16)
+        self.conv = nn.Conv2d(4, 3, 1)
+
+    def forward(self, x):
+        return self.conv(F.relu(self.fc(x)).reshape(1, 4, 2, 2))
+
+
+def test_reshape_into_nchw_map_transposes_after(tmp_path):
+    graph, ours, theirs = _compare(_quantized(_Unflatten(), (1, 12), tmp_path), batches=4)
+    kinds = [op.kind for op in graph.ops]
+    i = kinds.index(OpKind.RESHAPE)
+    assert kinds[i + 1] is OpKind.TRANSPOSE and graph.ops[i + 1].attrs.perm == (0, 2, 3, 1)
+    assert graph.tensors["y"].shape == (1, 2, 2, 3)
     _assert_close(ours, theirs)
 
 

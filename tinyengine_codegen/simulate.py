@@ -1,0 +1,147 @@
+"""Simulate a model on a board without building it: the exact arena of the plan the code generator uses, an
+estimate of the flash image, whether both fit, and per-layer memory rows.
+
+peak SRAM is exact: it is `arena_bytes` of `plan_model`'s plan (in-place ops, kernel scratch, patch stage).
+flash is weights (every constant tensor) + requantization tables (two int32 per output channel of each conv,
+depthwise conv and fully connected layer) + an ESTIMATE of the code: a conservative per-layer size for each
+operator kind (every layer is its own specialised C function) plus the runtime. Only the code part is estimated.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from .ir.cost import graph_macs, op_macs, weight_bytes
+from .ir.graph import Graph
+from .ir.ops import OpKind
+from .options import CompileOptions
+from .planner.model_plan import ModelPlan, plan_model
+from .planner.report import op_rows
+
+# Conservative Thumb-2 (-Os) bytes of one specialised layer function and its call, by operator kind.
+CODE_BYTES_PER_LAYER = {
+    OpKind.CONV_2D: 1400, OpKind.DEPTHWISE_CONV_2D: 1200, OpKind.FULLY_CONNECTED: 700, OpKind.ADD: 500,
+    OpKind.MUL: 500, OpKind.AVERAGE_POOL_2D: 600, OpKind.MAX_POOL_2D: 600, OpKind.MEAN: 700, OpKind.SOFTMAX: 1500,
+    OpKind.LOGISTIC: 1000, OpKind.HARD_SWISH: 900, OpKind.RELU: 300, OpKind.RELU6: 300, OpKind.PAD: 500,
+    OpKind.RESHAPE: 200, OpKind.CONCATENATION: 500, OpKind.TRANSPOSE: 600, OpKind.STRIDED_SLICE: 600,
+    OpKind.RESIZE_NEAREST_NEIGHBOR: 600, OpKind.QUANTIZE: 500, OpKind.DEQUANTIZE: 500,
+}
+RUNTIME_CODE_BYTES = 2048          # init/invoke, the I/O API, the requantization helpers
+PATCH_LOOP_CODE_BYTES = 1024       # the patch loop and the region/padding tables of a patch stage
+_CHANNEL_TABLES = frozenset({OpKind.CONV_2D, OpKind.DEPTHWISE_CONV_2D, OpKind.FULLY_CONNECTED})
+
+
+@dataclass(frozen=True, slots=True)
+class LayerRow:
+    index: int
+    name: str
+    op: str
+    output_shape: tuple[int, ...]
+    kernel: str | None
+    macs: int
+    live_bytes: int
+    high_water: int
+    scratch_bytes: int
+    in_patch_stage: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PatchSummary:
+    split_op: int
+    split_layer: str
+    patches: int                 # p: the stage runs on p x p patches
+    stage_ops: int
+    extra_macs: int
+    extra_mac_fraction: float
+    patch_buffer_bytes: int      # bytes of all per-patch buffers together
+    peak_without_patches: int
+
+
+@dataclass(frozen=True, slots=True)
+class FlashEstimate:
+    weight_bytes: int
+    table_bytes: int
+    code_bytes_estimate: int
+
+    @property
+    def total(self) -> int:
+        return self.weight_bytes + self.table_bytes + self.code_bytes_estimate
+
+
+@dataclass(frozen=True)
+class SimulationResult:
+    model: str
+    board: str
+    sram_limit: int
+    flash_limit: int
+    peak_sram_bytes: int
+    lower_bound: int
+    peak_layer: str
+    flash: FlashEstimate
+    macs: int
+    layers: tuple[LayerRow, ...]
+    patches: PatchSummary | None
+    notes: tuple[str, ...]
+    model_plan: ModelPlan = field(compare=False, repr=False)
+
+    @property
+    def arena_bytes(self) -> int:
+        return self.model_plan.plan.arena_bytes
+
+    @property
+    def flash_bytes(self) -> int:
+        return self.flash.total
+
+    @property
+    def sram_margin_bytes(self) -> int:
+        return self.sram_limit - self.peak_sram_bytes
+
+    @property
+    def flash_margin_bytes(self) -> int:
+        return self.flash_limit - self.flash_bytes
+
+    @property
+    def fits(self) -> bool:
+        return self.sram_margin_bytes >= 0 and self.flash_margin_bytes >= 0
+
+    def to_dict(self) -> dict:
+        """Plain JSON-ready data (the CLI's --json)."""
+        return {"model": self.model, "board": self.board, "peak_sram_bytes": self.peak_sram_bytes,
+                "arena_bytes": self.arena_bytes, "lower_bound_bytes": self.lower_bound, "peak_layer": self.peak_layer,
+                "sram_limit_bytes": self.sram_limit, "sram_margin_bytes": self.sram_margin_bytes,
+                "flash_bytes": self.flash_bytes, "flash_is_estimate": True,
+                "flash": {**asdict(self.flash), "total": self.flash.total},
+                "flash_limit_bytes": self.flash_limit, "flash_margin_bytes": self.flash_margin_bytes,
+                "fits": self.fits, "macs": self.macs, "inplace_ops": sorted(self.model_plan.inplace),
+                "patches": asdict(self.patches) if self.patches else None,
+                "layers": [dict(asdict(r), output_shape=list(r.output_shape)) for r in self.layers],
+                "notes": list(self.notes)}
+
+
+def flash_estimate(graph: Graph, mp: ModelPlan) -> FlashEstimate:
+    """Weights and tables exactly, code by the conservative per-layer table above."""
+    tables = sum(8 * graph.tensor(op.outputs[0]).shape[-1] for op in graph.ops if op.kind in _CHANNEL_TABLES)
+    code = RUNTIME_CODE_BYTES + sum(CODE_BYTES_PER_LAYER.get(op.kind, 800) for op in graph.ops)
+    if mp.patches is not None:
+        code += PATCH_LOOP_CODE_BYTES + 24 * len(mp.patches.patches) * (mp.patches.split_op + 1)
+    return FlashEstimate(weight_bytes(graph), tables, code)
+
+
+def simulate(graph: Graph, board, options: CompileOptions = CompileOptions()) -> SimulationResult:
+    """Plan `graph` for `board` (anything with id, sram_bytes, flash_bytes and dsp) and report the fit."""
+    mp = plan_model(graph, options, board)
+    g, plan = mp.graph, mp.plan
+    stage = set(mp.patches.stage) if mp.patches else set()
+    layers = tuple(LayerRow(r.index, r.name, r.kind, tuple(r.output_shape), mp.kernels[r.index],
+                            op_macs(g, g.ops[r.index]), r.live_bytes, r.high_water, r.scratch_bytes,
+                            r.index in stage) for r in op_rows(g, plan))
+    patches = None
+    if mp.patches is not None:
+        s = mp.patches
+        patches = PatchSummary(s.split_op, g.ops[s.split_op].name, s.p, s.split_op + 1, s.extra_macs,
+                               s.extra_mac_fraction, sum(s.buffer_bytes.values()), mp.plain.arena_bytes)
+    notes = mp.notes + ("flash code size is an estimate (per-layer table); weights and tables are exact",)
+    macs = graph_macs(g) + (mp.patches.extra_macs if mp.patches else 0)
+    peak = next((r.name for r in layers if r.high_water == plan.arena_bytes), "")
+    return SimulationResult(g.name, board.id, board.sram_bytes, board.flash_bytes, plan.arena_bytes,
+                            plan.lower_bound, peak, flash_estimate(g, mp),
+                            macs, layers, patches, notes, mp)

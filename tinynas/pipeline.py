@@ -1,0 +1,137 @@
+"""`tinyml search` end to end: search for a board, export the int8 winner, measure it, write the run folder.
+
+The memory constraint is the code generator's own simulation (`tinyengine_codegen.simulate`), with the same
+options the generated C will use, so the reported peak SRAM is what the firmware gets. The int8 accuracy is
+measured by running the exported .tflite, re-imported, through the bit-exact reference executor.
+The run folder is written next to its final place and renamed at the end: nothing half-written on failure.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from tinyengine_codegen.errors import TinyMLError
+from tinyengine_codegen.ir.graph import Graph
+from tinyengine_codegen.options import CompileOptions
+
+from .evolution import Cost, Limits
+from .search import SearchConfig, SearchResult, run_search
+
+
+@dataclass(frozen=True)
+class BoardBudget:
+    """The constraint of a search: a board, its SRAM/flash budget (may be tighter than the board) and options."""
+
+    board_id: str
+    sram_bytes: int
+    flash_bytes: int
+    options: CompileOptions
+
+
+def board_budget(board_id: str, sram_bytes: int | None = None, flash_bytes: int | None = None) -> BoardBudget:
+    from tinyengine_codegen.boards import load_board
+
+    board = load_board(board_id)
+    return BoardBudget(board.id, min(sram_bytes or board.sram_bytes, board.sram_bytes),
+                       min(flash_bytes or board.flash_bytes, board.flash_bytes), CompileOptions(target=board.id))
+
+
+def cost_function(budget: BoardBudget) -> Callable[[Graph], Cost]:
+    """Graph → Cost from the code generator's exact memory plan (in-place and patches as compile uses them)."""
+    from tinyengine_codegen.boards import load_board
+    from tinyengine_codegen.simulate import simulate
+
+    board = load_board(budget.board_id)
+
+    def cost(graph: Graph) -> Cost:
+        sim = simulate(graph, board, budget.options)
+        return Cost(sim.peak_sram_bytes, sim.flash_bytes, sim.macs)
+
+    return cost
+
+
+def int8_accuracy(model_path: Path, images: np.ndarray, labels: np.ndarray) -> float:
+    """Top-1 of the exported .tflite on uint8 NHWC images (int8 input = pixel - 128), by the reference executor."""
+    from tinyengine_codegen.importers.tflite import load_tflite
+    from tinyengine_codegen.reference.run import run_graph
+
+    graph = load_tflite(model_path)
+    shape = graph.tensors[graph.inputs[0]].shape
+    correct = 0
+    for img, label in zip(images, labels):
+        x = (img.astype(np.int16) - 128).astype(np.int8).reshape(shape)
+        correct += int(np.argmax(run_graph(graph, [x])[0].reshape(-1)) == int(label))
+    return correct / max(len(labels), 1)
+
+
+def run_to_folder(cfg: SearchConfig, budget: BoardBudget, out: Path,
+                  progress: Callable[[dict], None] | None = None) -> dict:
+    """Search, export and measure; write model.tflite, report.json, search_log.jsonl and plots into `out`."""
+    from tinyengine_codegen.boards import load_board
+    from tinyengine_codegen.exporters.tflite import save_tflite
+    from tinyengine_codegen.model_io import load_model
+    from tinyengine_codegen.simulate import simulate
+
+    out = Path(out)
+    tmp = out.parent / f".{out.name}.partial"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    log: list[dict] = []
+
+    def note(event: dict) -> None:
+        log.append({"t": round(time.time() - t0, 3), **event})
+        if progress:
+            progress(event)
+
+    t0 = time.time()
+    try:
+        limits = Limits(budget.sram_bytes, budget.flash_bytes)
+        result = run_search(cfg, cost_function(budget), limits, note)
+        model_path = save_tflite(result.graph, tmp / "model.tflite")
+        note({"stage": "measure"})
+        q_acc = int8_accuracy(model_path, result.test_images, result.test_labels)
+        sim = simulate(load_model(model_path), load_board(budget.board_id), budget.options)
+        report = _report(cfg, budget, result, q_acc, sim, time.time() - t0)
+        (tmp / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+        (tmp / "search_log.jsonl").write_text("".join(json.dumps(e, default=str) + "\n" for e in log))
+        _plots(result, budget, tmp)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if out.exists():
+        shutil.rmtree(out)
+    tmp.rename(out)
+    return report
+
+
+def _report(cfg: SearchConfig, budget: BoardBudget, r: SearchResult, q_acc: float, sim, wall: float) -> dict:
+    return {
+        "board": budget.board_id, "sram_budget_bytes": budget.sram_bytes, "flash_budget_bytes": budget.flash_bytes,
+        "dataset": cfg.dataset, "accuracy": q_acc, "float_accuracy": r.float_accuracy,
+        "int8_accuracy_method": "exported model.tflite re-imported and run by the bit-exact reference executor",
+        "test_images": int(len(r.test_labels)), "peak_sram_bytes": sim.peak_sram_bytes,
+        "flash_bytes": sim.flash_bytes, "fits": bool(sim.fits), "macs": r.macs,
+        "resolution": r.arch.resolution, "width_multiplier": r.arch.width, "architecture": r.arch.describe(),
+        "space_choice": {"width": r.space_choice.width, "resolution": r.space_choice.resolution},
+        "seed": r.seed, "timings_s": {k: round(v, 2) for k, v in r.timings.items()}, "wall_s": round(wall, 2),
+        "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(cfg).items()},
+    }
+
+
+def _plots(r: SearchResult, budget: BoardBudget, folder: Path) -> None:
+    from .viz import plot_pareto, plot_progress, plot_space_cdf
+
+    plot_space_cdf(r.space_choice, folder / "space_cdf.png")
+    plot_progress(r.evolution_history, folder / "search_progress.png")
+    plot_pareto([(acc, c.peak_sram_bytes) for _, acc, c in r.measured], budget.sram_bytes, folder / "pareto.png")
+
+
+def check_budget(budget: BoardBudget) -> None:
+    if budget.sram_bytes <= 0 or budget.flash_bytes <= 0:
+        raise TinyMLError(f"board '{budget.board_id}': the SRAM and flash budgets must be positive")
