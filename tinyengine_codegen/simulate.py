@@ -145,3 +145,62 @@ def simulate(graph: Graph, board, options: CompileOptions = CompileOptions()) ->
     return SimulationResult(g.name, board.id, board.sram_bytes, board.flash_bytes, plan.arena_bytes,
                             plan.lower_bound, peak, flash_estimate(g, mp),
                             macs, layers, patches, notes, mp)
+
+
+@dataclass(frozen=True, slots=True)
+class RunCheck:
+    """`simulate --run`: the generated C built for the host and run on one seeded random input, against the
+    NumPy reference executor; with a patch stage also the NumPy patch-by-patch executor against it."""
+
+    seed: int
+    c_plan: str                          # which plan the C was generated with
+    c_arena_bytes: int
+    c_mismatches: int                    # output elements where the C differs from the reference
+    patched_reference_mismatches: int | None
+
+    @property
+    def ok(self) -> bool:
+        return self.c_mismatches == 0 and not self.patched_reference_mismatches
+
+
+def check_run(result: SimulationResult, seed: int = 0, alignment: int = 4) -> RunCheck:
+    """Generate, build and run the C of the simulated plan on the host and compare it with the reference.
+
+    The C generator does not emit patch stages yet: with a patch schedule the C is generated with the plan
+    without patches (c_plan says so), and the schedule itself is checked by the NumPy patched executor."""
+    import tempfile
+    from pathlib import Path
+
+    import numpy as np
+
+    from .build.host import build_host, run_host
+    from .compile import compile_model
+    from .emit.project import write_folder
+    from .errors import InternalError
+    from .reference.patched import run_patched
+    from .reference.run import run_graph
+
+    mp = result.model_plan
+    g = mp.graph
+    x_t = g.tensor(g.inputs[0])
+    rng = np.random.default_rng(seed)
+    if x_t.dtype == "float32":
+        x = rng.normal(size=x_t.shape).astype(np.float32)
+    else:
+        info = np.iinfo(x_t.dtype)
+        x = rng.integers(info.min, info.max + 1, size=x_t.shape).astype(x_t.dtype)
+    ref = run_graph(g, [x])[0]
+    patched_bad = None
+    plan, label = mp.plan, "model plan"
+    if mp.patches is not None:
+        patched_bad = int(np.sum(run_patched(g, mp.patches, [x])[0] != ref))
+        plan, label = mp.plain, "plan without patches (the C patch stage is not generated yet)"
+    project = compile_model(g, CompileOptions(target="host", alignment=alignment), plan=plan, target="host")
+    chosen = tuple(k for k in mp.kernels)
+    if mp.patches is None and tuple(project.kernels) != chosen:
+        raise InternalError(f"the code generator chose kernels {project.kernels}, the plan assumed {chosen}")
+    with tempfile.TemporaryDirectory(prefix="tinyml-simulate-") as tmp:
+        write_folder(project.files, Path(tmp) / "model")
+        y = run_host(build_host(Path(tmp) / "model", Path(tmp) / "model.exe"), x)
+    bad = int(np.sum(np.asarray(y).reshape(ref.shape) != ref))
+    return RunCheck(seed, label, project.arena_bytes, bad, patched_bad)

@@ -20,7 +20,7 @@ def demo(board: str = typer.Option("qemu-m4", "--board", help="board to search a
          out: Path = typer.Option(Path("runs/demo"), "--out", help="run folder"),
          as_json: bool = typer.Option(False, "--json", help="print one JSON object for scripts")) -> None:
     """Quick TinyNAS search on the bundled digits data, compile the winner, run it on the virtual board, check it."""
-    from ..demo import run_demo
+    from tinynas.demo import run_demo
     from .console import err, print_json
 
     result = run_demo(board, out)

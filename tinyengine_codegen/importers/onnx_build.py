@@ -71,7 +71,7 @@ def same_quant(a: QuantParams | None, b: QuantParams | None) -> bool:
 
 
 class Builder:
-    """Collects IR tensors and ops. ONNX-layout facts (shapes, quantization, constants) are filled in by the importer."""
+    """Collects IR tensors and ops; the importer fills in the ONNX-layout facts (shapes, quantization, constants)."""
 
     def __init__(self) -> None:
         self.shapes: dict[str, tuple[int, ...]] = {}     # ONNX shapes of activations
