@@ -11,7 +11,7 @@ from pathlib import Path
 
 import flatbuffers
 import numpy as np
-from ai_edge_litert import schema_py_generated as schema
+from ..schema import schema
 
 from ..errors import InternalError, TinyMLError
 from ..ir.graph import Graph, Op, Tensor

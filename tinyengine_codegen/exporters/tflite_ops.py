@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
-from ai_edge_litert import schema_py_generated as schema
+from ..schema import schema
 
 from ..errors import InternalError
 from ..ir.graph import Graph, Op, QuantParams

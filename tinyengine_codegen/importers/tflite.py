@@ -1,4 +1,4 @@
-""".tflite → Graph, through the flatbuffer schema that LiteRT maintains (`ai_edge_litert.schema_py_generated`).
+""".tflite → Graph, through the maintained TFLite flatbuffer schema (see schema.py).
 
 The importer translates, it does not optimise: one IR op per model op, except that shape arithmetic on
 constants (SHAPE, PACK, STRIDED_SLICE, CONCATENATION ... feeding a RESHAPE) is evaluated and dropped, and the
@@ -39,7 +39,7 @@ def load_tflite(src: str | Path | bytes, name: str | None = None) -> Graph:
 
 
 def _parse(buf: bytes, label: str):
-    from ai_edge_litert import schema_py_generated as schema
+    from ..schema import schema
 
     if len(buf) < 16:
         raise TinyMLError(f"'{label}': {len(buf)} bytes is too short to be a .tflite model")

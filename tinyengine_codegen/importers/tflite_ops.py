@@ -18,7 +18,7 @@ class ModelError(Exception):
 
 
 def _builtin_names() -> dict[int, str]:
-    from ai_edge_litert import schema_py_generated as schema
+    from ..schema import schema
 
     return {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_") and isinstance(v, int)}
 

@@ -1,0 +1,98 @@
+"""Numbers shared by the Cortex-M SIMD kernels: offline weight packing, folded biases, the fast requant epilogue.
+
+The SIMD kernels multiply int8 activations (sign-extended in registers with SXTB16) by weights stored
+pre-extended as int16 pairs, so one SMLAD does two multiply-accumulates with no unpacking of weights at run time.
+The input offset is folded into the bias offline: sum_k w_k (x_k + off) = sum_k w_k x_k + off * sum_k w_k; padded
+taps then read a row of bytes equal to the input zero point, whose contribution cancels exactly.
+
+Requantization is TFLM's MultiplyByQuantizedMultiplier (double rounding). When the accumulator provably stays
+below 2^30 after the left shift and every channel shifts right by at least one bit, it is computed exactly by
+SMMULR(acc << (left + 1), m) followed by (x + 2^(e-1) + (x >> 31)) >> e; otherwise the portable helper is used.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..ir.graph import Graph, Op, Tensor
+from .common import INT8_MAX, INT8_MIN
+
+ACC_LIMIT = 1 << 30
+
+
+def has_dsp(target) -> bool:
+    return bool(getattr(target, "dsp", False))
+
+
+def folded_bias(bias: np.ndarray | None, w_rows: np.ndarray, in_offset: int) -> np.ndarray:
+    """bias + in_offset * sum(w) per output channel (w_rows: channels x K, int)."""
+    sums = w_rows.astype(np.int64).sum(axis=1)
+    base = np.zeros(len(sums), np.int64) if bias is None else np.asarray(bias, np.int64)
+    out = base + in_offset * sums
+    assert np.all(np.abs(out) < 2 ** 31), "folded bias overflows int32"
+    return out.astype(np.int32)
+
+
+def acc_bounds(bias: np.ndarray, w_rows: np.ndarray) -> np.ndarray:
+    """Largest |accumulator| per channel for raw int8 inputs (|x| <= 128) on top of the folded bias."""
+    return np.abs(bias.astype(np.int64)) + 128 * np.abs(w_rows.astype(np.int64)).sum(axis=1)
+
+
+def requant_fast(q: dict, bounds: np.ndarray) -> dict:
+    """The epilogue record of the SIMD kernels: q (per_channel, mult, shift, zp, lo, hi) plus the fast path.
+
+    fast=True adds per-channel right shifts `rs`, rounding constants `rnd`, and the pre-shift `ls` (one value
+    when all channels agree, else a table)."""
+    n = len(bounds)
+    mult = list(q["mult"]) if q["per_channel"] else [q["mult"]] * n
+    shift = list(q["shift"]) if q["per_channel"] else [q["shift"]] * n
+    left = [max(s, 0) for s in shift]
+    right = [max(-s, 0) for s in shift]
+    ok = all(r >= 1 for r in right) and all(int(b) << l < ACC_LIMIT for b, l in zip(bounds, left))
+    out = dict(q, per_channel=True, mult=mult, shift=shift, fast=ok, ssat=q["lo"] == INT8_MIN and q["hi"] == INT8_MAX)
+    if ok:
+        ls = sorted({l + 1 for l in left})
+        out.update(rs=right, rnd=[1 << (r - 1) for r in right], ls=ls[0] if len(ls) == 1 else None,
+                   ls_table=[l + 1 for l in left], lo_clip=q["lo"] > INT8_MIN, hi_clip=q["hi"] < INT8_MAX)
+    return out
+
+
+def pack_pairs(w_rows: np.ndarray, tile: int, interleave: bool = True) -> np.ndarray:
+    """Rows (channels x K, K % 4 == 0) → int16 in the SIMD order [row/tile][K/4][tile][4 values].
+
+    interleave=True stores each group of four as (k0, k2, k1, k3), the order SXTB16 / SXTB16 ROR #8 produce
+    from one activation word; False keeps (k0, k1, k2, k3) for activations already stored as int16."""
+    rows, k = w_rows.shape
+    assert rows % tile == 0 and k % 4 == 0, (rows, k, tile)
+    w = w_rows.astype(np.int16).reshape(rows // tile, tile, k // 4, 4)
+    if interleave:
+        w = w[..., [0, 2, 1, 3]]
+    return np.ascontiguousarray(w.transpose(0, 2, 1, 3)).reshape(-1)
+
+
+def pad_row(in_zp: int, n: int) -> np.ndarray:
+    """n bytes equal to the input zero point: what a padded tap reads (its offset-added value is 0)."""
+    return np.full(max(n, 4), in_zp, np.int8)
+
+
+def live_bytes(graph: Graph) -> list[int]:
+    """Activation bytes live while each op runs (its inputs, outputs and everything still needed later)."""
+    first: dict[str, int] = {n: -1 for n in graph.inputs}
+    for i, op in enumerate(graph.ops):
+        for t in op.outputs:
+            first.setdefault(t, i)
+    out = []
+    for i in range(len(graph.ops)):
+        total = 0
+        for name, f in first.items():
+            t: Tensor = graph.tensor(name)
+            if not t.is_const and f <= i <= graph.last_use(name):
+                total += (t.nbytes + 3) // 4 * 4
+        out.append(total)
+    return out
+
+
+def scratch_is_free(op: Op, graph: Graph, scratch: int) -> bool:
+    """True when op's live bytes plus `scratch` stay within the graph's per-op activation bound (its peak)."""
+    live = live_bytes(graph)
+    i = graph.ops.index(op)
+    return live[i] + (scratch + 3) // 4 * 4 <= max(live)

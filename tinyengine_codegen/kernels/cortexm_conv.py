@@ -1,0 +1,105 @@
+"""CONV_2D and DEPTHWISE_CONV_2D kernel specs for Cortex-M cores with the DSP extension (SXTB16 + SMLAD).
+
+conv2d_s8_direct_simd: no scratch; SIMD over input channels (cin % 4 == 0), one pixel x `nch` output channels.
+conv2d_s8_im2col_simd: any cin (first layers); the window of two pixels is copied as int16 into scratch, which
+is only chosen when the scratch fits under the graph's per-op activation bound.
+dwconv_s8_simd: NHWC depthwise, four channels per word, SMLABB/SMLATT per channel.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..ir.graph import Graph, Op
+from ..ir.ops import OpKind
+from .common import in_tensor
+from .conv import geometry, requant_q
+from .cortexm import acc_bounds, folded_bias, has_dsp, pack_pairs, pad_row, requant_fast, scratch_is_free
+from .registry import Binding, Context, KernelSpec, TargetLike, no_scratch
+
+
+def _bias_values(op: Op, graph: Graph) -> np.ndarray | None:
+    return np.asarray(graph.tensor(op.inputs[2]).data) if len(op.inputs) > 2 and op.inputs[2] else None
+
+
+def _plain(op: Op, graph: Graph) -> bool:
+    x, w = in_tensor(graph, op, 0), in_tensor(graph, op, 1)
+    return x.shape[0] == 1 and x.dtype == "int8" and w.dtype == "int8" and w.quant is not None \
+        and all(z == 0 for z in w.quant.zero_point)
+
+
+def _conv_ok(op: Op, graph: Graph, target: TargetLike) -> bool:
+    x, w, y = in_tensor(graph, op, 0), in_tensor(graph, op, 1), graph.tensor(op.outputs[0])
+    return has_dsp(target) and _plain(op, graph) and w.shape[3] == x.shape[3] and y.shape[3] % 2 == 0
+
+
+def is_direct(op: Op, graph: Graph, target: TargetLike) -> bool:
+    return _conv_ok(op, graph, target) and in_tensor(graph, op, 0).shape[3] % 4 == 0
+
+
+def _nch(cout: int) -> int:
+    return next(n for n in (8, 4, 2) if cout % n == 0)
+
+
+def _conv_common(op: Op, graph: Graph, b: Binding, kpad: int, interleave: bool, nch: int) -> Context:
+    g = geometry(op, graph)
+    w = np.asarray(in_tensor(graph, op, 1).data).reshape(g["cout"], -1)
+    rows = np.zeros((g["cout"], kpad), np.int16)
+    rows[:, :w.shape[1]] = w
+    bias = folded_bias(_bias_values(op, graph), w, g["in_offset"])
+    q = requant_fast(requant_q(op, graph, g["cout"]), acc_bounds(bias, w))
+    packed = pack_pairs(rows, nch, interleave)
+    return dict(g=g, **g, pixels=g["oh"] * g["ow"], taps=g["kh"] * g["kw"], nch=nch, bias=bias.tolist(), q=q,
+                weights=b.weights.add(f"{op.inputs[1]}#cm{nch}{'i' if interleave else 'n'}", packed))
+
+
+def direct_context(op: Op, graph: Graph, b: Binding) -> Context:
+    g = geometry(op, graph)
+    ctx = _conv_common(op, graph, b, g["kh"] * g["kw"] * g["cin"], True, _nch(g["cout"]))
+    pointwise = g["kh"] == g["kw"] == 1 and g["sh"] == g["sw"] == 1 and g["pad_t"] == g["pad_l"] == 0
+    zp = -g["in_offset"]
+    pad = b.weights.add(f"cm_pad_{zp}_{g['cin']}", pad_row(zp, g["cin"]))
+    return dict(ctx, pointwise=pointwise, pad=pad, unroll=min(g["cin"] // 4, 8))
+
+
+def _kpad(op: Op, graph: Graph) -> int:
+    w = in_tensor(graph, op, 1)
+    return (w.shape[1] * w.shape[2] * w.shape[3] + 3) // 4 * 4
+
+
+def im2col_scratch(op: Op, graph: Graph) -> int:
+    return 2 * 2 * _kpad(op, graph)
+
+
+def is_im2col(op: Op, graph: Graph, target: TargetLike) -> bool:
+    return _conv_ok(op, graph, target) and scratch_is_free(op, graph, im2col_scratch(op, graph))
+
+
+def im2col_context(op: Op, graph: Graph, b: Binding) -> Context:
+    ctx = _conv_common(op, graph, b, _kpad(op, graph), False, 2)
+    return dict(ctx, kpad=_kpad(op, graph), zp=-ctx["in_offset"])
+
+
+def _dw_ok(op: Op, graph: Graph, target: TargetLike) -> bool:
+    x = in_tensor(graph, op, 0)
+    return has_dsp(target) and _plain(op, graph) and op.attrs.depth_multiplier == 1 and x.shape[3] % 4 == 0
+
+
+def dw_context(op: Op, graph: Graph, b: Binding) -> Context:
+    g = geometry(op, graph)
+    c, taps = g["cout"], g["kh"] * g["kw"]
+    w = np.asarray(in_tensor(graph, op, 1).data).reshape(taps, c).T           # channels x taps
+    bias = folded_bias(_bias_values(op, graph), w, g["in_offset"])
+    q = requant_fast(requant_q(op, graph, c), acc_bounds(bias, w))
+    # [c/4][tap][(c0, c2), (c1, c3)] as int16
+    packed = w.astype(np.int16).reshape(c // 4, 4, taps)[:, [0, 2, 1, 3], :].transpose(0, 2, 1).reshape(-1)
+    zp = -g["in_offset"]
+    pad = b.weights.add(f"cm_pad_{zp}_{c}", pad_row(zp, c))
+    return dict(g=g, **g, pixels=g["oh"] * g["ow"], taps=taps, bias=bias.tolist(), q=q, pad=pad,
+                weights=b.weights.add(f"{op.inputs[1]}#cmdw", np.ascontiguousarray(packed)))
+
+
+CONV2D_SIMD = (
+    KernelSpec("conv2d_s8_im2col_simd", is_im2col, im2col_scratch, im2col_context),
+    KernelSpec("conv2d_s8_direct_simd", is_direct, no_scratch, direct_context),
+)
+DEPTHWISE_SIMD = (KernelSpec("dwconv_s8_simd", _dw_ok, no_scratch, dw_context),)

@@ -1,0 +1,54 @@
+"""FULLY_CONNECTED kernel spec for Cortex-M cores with the DSP extension: four units per pass, int16 weights."""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import quant
+from ..ir.graph import Graph, Op
+from ..ir.ops import OpKind
+from .common import act_range, channel_multipliers, in_tensor, out_tensor
+from .cortexm import acc_bounds, folded_bias, has_dsp, pack_pairs, requant_fast
+from .registry import Binding, Context, KernelSpec, TargetLike, no_scratch
+
+
+def is_fc_simd(op: Op, graph: Graph, target: TargetLike) -> bool:
+    x, w = in_tensor(graph, op, 0), in_tensor(graph, op, 1)
+    return (has_dsp(target) and x.dtype == w.dtype == "int8" and w.quant is not None and len(w.shape) == 2
+            and all(z == 0 for z in w.quant.zero_point) and w.shape[1] % 4 == 0)
+
+
+def fc_simd_context(op: Op, graph: Graph, b: Binding) -> Context:
+    x, w, y = in_tensor(graph, op, 0), in_tensor(graph, op, 1), out_tensor(graph, op)
+    units, depth = w.shape
+    lo, hi = act_range(op.attrs.activation, y)
+    q = dict(per_channel=False, zp=y.zero_point, lo=lo, hi=hi)
+    if w.quant.per_channel:
+        mult, shift = channel_multipliers(x, w, y, units)
+        q.update(per_channel=True, mult=mult, shift=shift)
+    else:
+        q["mult"], q["shift"] = quant.fully_connected_multiplier(x.scale(), w.scale(), y.scale())
+    rows = np.asarray(w.data).astype(np.int64)
+    bias_t = np.asarray(graph.tensor(op.inputs[2]).data) if len(op.inputs) > 2 and op.inputs[2] else None
+    bias = folded_bias(bias_t, rows, -x.zero_point)
+    units4 = units // 4 * 4
+    parts = [pack_pairs(rows[:units4], 4)] if units4 else []
+    if units4 < units:
+        parts.append(pack_pairs(rows[units4:], 1))
+    packed = np.concatenate(parts).astype(np.int16)
+    return dict(rows=x.size // depth, depth=depth, units=units, units4=units4, bias=bias.tolist(),
+                q=requant_fast(q, acc_bounds(bias, rows)),
+                weights=b.weights.add(f"{op.inputs[1]}#cmfc", packed))
+
+
+FC_SIMD = (KernelSpec("fc_s8_simd", is_fc_simd, no_scratch, fc_simd_context),)
+
+
+def with_cortexm(families):
+    """`families` (OpKind → specs) with the Cortex-M SIMD specs placed first in their families."""
+    from .cortexm_conv import CONV2D_SIMD, DEPTHWISE_SIMD
+
+    extra = {OpKind.CONV_2D: CONV2D_SIMD, OpKind.DEPTHWISE_CONV_2D: DEPTHWISE_SIMD, OpKind.FULLY_CONNECTED: FC_SIMD}
+    out = dict(families)
+    for kind, specs in extra.items():
+        out[kind] = tuple(specs) + tuple(out.get(kind, ()))
+    return out
