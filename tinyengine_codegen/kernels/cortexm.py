@@ -40,18 +40,20 @@ def acc_bounds(bias: np.ndarray, w_rows: np.ndarray) -> np.ndarray:
 def requant_fast(q: dict, bounds: np.ndarray) -> dict:
     """The epilogue record of the SIMD kernels: q (per_channel, mult, shift, zp, lo, hi) plus the fast path.
 
-    fast=True adds per-channel right shifts `rs`, rounding constants `rnd`, and the pre-shift `ls` (one value
-    when all channels agree, else a table)."""
+    fast=True adds per-channel right shifts `rs`, rounding constants `rnd` (2^(rs-1) plus the output zero point
+    shifted left by rs, so one add does both), and the pre-shift `ls` (one value when all channels agree, else a
+    table)."""
     n = len(bounds)
     mult = list(q["mult"]) if q["per_channel"] else [q["mult"]] * n
     shift = list(q["shift"]) if q["per_channel"] else [q["shift"]] * n
     left = [max(s, 0) for s in shift]
     right = [max(-s, 0) for s in shift]
-    ok = all(r >= 1 for r in right) and all(int(b) << l < ACC_LIMIT for b, l in zip(bounds, left))
+    ok = (all(1 <= r <= 22 for r in right) and all(int(b) << l < ACC_LIMIT for b, l in zip(bounds, left))
+          and abs(q["zp"]) <= 128)
     out = dict(q, per_channel=True, mult=mult, shift=shift, fast=ok, ssat=q["lo"] == INT8_MIN and q["hi"] == INT8_MAX)
     if ok:
         ls = sorted({l + 1 for l in left})
-        out.update(rs=right, rnd=[1 << (r - 1) for r in right], ls=ls[0] if len(ls) == 1 else None,
+        out.update(rs=right, rnd=[(1 << (r - 1)) + (q["zp"] << r) for r in right], ls=ls[0] if len(ls) == 1 else None,
                    ls_table=[l + 1 for l in left], lo_clip=q["lo"] > INT8_MIN, hi_clip=q["hi"] < INT8_MAX)
     return out
 

@@ -35,7 +35,7 @@ def fc_simd_context(op: Op, graph: Graph, b: Binding) -> Context:
     if units4 < units:
         parts.append(pack_pairs(rows[units4:], 1))
     packed = np.concatenate(parts).astype(np.int16)
-    return dict(rows=x.size // depth, depth=depth, units=units, units4=units4, bias=bias.tolist(),
+    return dict(rows=x.size // depth, depth=depth, unroll=2 if depth % 8 == 0 else 1, units=units, units4=units4, bias=bias.tolist(),
                 q=requant_fast(q, acc_bounds(bias, rows)),
                 weights=b.weights.add(f"{op.inputs[1]}#cmfc", packed))
 

@@ -1,0 +1,107 @@
+"""The core commands through the real console script: results on stdout, one-line errors, exit codes."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from tests.conftest import mlperf_path
+
+TINYML = [sys.executable, "-m", "tinyengine_codegen.cli.main"]
+
+
+def tinyml(*args, **kw):
+    return subprocess.run([*TINYML, *map(str, args)], capture_output=True, text=True, timeout=300, **kw)
+
+
+def test_inspect_json_counts_macs():
+    r = tinyml("inspect", mlperf_path("kws"), "--json")
+    assert r.returncode == 0, r.stderr
+    info = json.loads(r.stdout)
+    assert info["macs"] == 2656768 and info["operators"] == 13
+    assert [row["op"] for row in info["layers"]][:2] == ["CONV_2D", "DEPTHWISE_CONV_2D"]
+
+
+def test_run_host_matches_tflm(tmp_path):
+    from tflite_micro.python.tflite_micro import runtime
+
+    model = mlperf_path("ic")
+    x = np.random.default_rng(5).integers(-128, 128, (1, 32, 32, 3)).astype(np.int8)
+    np.save(tmp_path / "x.npy", x)
+    r = tinyml("run", model, "--target", "host", "--input", tmp_path / "x.npy", "--output", tmp_path / "y.npy", "--json")
+    assert r.returncode == 0, r.stderr
+    it = runtime.Interpreter.from_file(str(model))
+    it.set_input(x, 0)
+    it.invoke()
+    assert np.array_equal(np.load(tmp_path / "y.npy"), it.get_output(0))
+    assert json.loads(r.stdout)["shape"] == [1, 10]
+
+
+def test_compile_writes_project(tmp_path):
+    r = tinyml("compile", mlperf_path("ad"), "--target", "host", "--out", tmp_path / "ad", "--json")
+    assert r.returncode == 0, r.stderr
+    files = set(os.listdir(tmp_path / "ad"))
+    assert {"model.c", "model.h", "weights.c", "tinyml_runtime.h"} <= files
+    assert "#define TINYML_ARENA_SIZE" in (tmp_path / "ad" / "model.h").read_text()
+
+
+@pytest.mark.parametrize("content", [b"", b"TFL3 but not really a model at all", b"\x00" * 64])
+def test_bad_model_one_line_no_folder(tmp_path, content):
+    bad = tmp_path / "bad.tflite"
+    bad.write_bytes(content)
+    r = tinyml("compile", bad, "--target", "host", "--out", tmp_path / "out")
+    assert r.returncode == 2
+    assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()
+
+
+def test_unsupported_operator_names_it(tmp_path):
+    import flatbuffers
+
+    from tinyengine_codegen.schema import schema
+
+    data = bytearray(mlperf_path("kws").read_bytes())
+    model = schema.ModelT.InitFromPackedBuf(bytes(data), 0)
+    model.operatorCodes[0].deprecatedBuiltinCode = schema.BuiltinOperator.LSTM
+    model.operatorCodes[0].builtinCode = schema.BuiltinOperator.LSTM
+    b = flatbuffers.Builder(0)
+    b.Finish(model.Pack(b), b"TFL3")
+    path = tmp_path / "lstm.tflite"
+    path.write_bytes(bytes(b.Output()))
+    r = tinyml("compile", path, "--out", tmp_path / "o")
+    assert r.returncode == 2 and "LSTM" in r.stderr and "#0" in r.stderr and "supported operators" in r.stderr
+    assert not (tmp_path / "o").exists()
+
+
+def test_float_model_is_refused(tmp_path):
+    from tinyengine_codegen.exporters.tflite import export_tflite
+    from tinyengine_codegen.importers.tflite import load_tflite
+    from dataclasses import replace
+
+    g = load_tflite(mlperf_path("ad"))
+    def as_float(t):
+        data = None if t.data is None else t.data.astype(np.float32)
+        return replace(t, dtype="float32", quant=None, data=data) if t.dtype in ("int8", "int32") else t
+
+    tensors = {n: as_float(t) for n, t in g.tensors.items()}
+    path = tmp_path / "float.tflite"
+    path.write_bytes(export_tflite(replace(g, tensors=tensors)))
+    r = tinyml("compile", path, "--out", tmp_path / "o")
+    assert r.returncode == 2 and "float32" in r.stderr and "quantiz" in r.stderr
+
+
+def test_missing_model_and_input(tmp_path):
+    r = tinyml("run", tmp_path / "none.tflite", "--input", tmp_path / "x.npy", "--output", tmp_path / "y.npy")
+    assert r.returncode == 2 and "not found" in r.stderr
+    r = tinyml("run", mlperf_path("ad"), "--input", tmp_path / "x.npy", "--output", tmp_path / "y.npy")
+    assert r.returncode == 2 and "input file" in r.stderr
+
+
+def test_wrong_input_shape_is_a_user_error(tmp_path):
+    np.save(tmp_path / "x.npy", np.zeros((3, 3), np.int8))
+    r = tinyml("run", mlperf_path("ad"), "--input", tmp_path / "x.npy", "--output", tmp_path / "y.npy")
+    assert r.returncode == 2 and "640" in r.stderr
+    assert shutil.which("cc") or shutil.which("gcc")
