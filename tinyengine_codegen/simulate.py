@@ -196,9 +196,8 @@ def check_run(result: SimulationResult, seed: int = 0, alignment: int = 4) -> Ru
         patched_bad = int(np.sum(run_patched(g, mp.patches, [x])[0] != ref))
         plan, label = mp.plain, "plan without patches (the C patch stage is not generated yet)"
     project = compile_model(g, CompileOptions(target="host", alignment=alignment), plan=plan, target="host")
-    chosen = tuple(k for k in mp.kernels)
-    if mp.patches is None and tuple(project.kernels) != chosen:
-        raise InternalError(f"the code generator chose kernels {project.kernels}, the plan assumed {chosen}")
+    if mp.patches is None and tuple(project.kernels) != mp.kernels:
+        raise InternalError(f"the code generator chose kernels {project.kernels}, the plan assumed {mp.kernels}")
     with tempfile.TemporaryDirectory(prefix="tinyml-simulate-") as tmp:
         write_folder(project.files, Path(tmp) / "model")
         y = run_host(build_host(Path(tmp) / "model", Path(tmp) / "model.exe"), x)

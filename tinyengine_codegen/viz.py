@@ -13,7 +13,7 @@ from .planner.report import live_split, op_rows
 from .simulate import SimulationResult
 
 _ROLES = (("inputs", "#4C72B0", "inputs of the layer"), ("outputs", "#DD8452", "outputs of the layer"),
-          ("kept", "#8FBC8F", "kept for later layers"), ("scratch", "#C44E52", "kernel scratch"))
+          ("kept", "#8FBC8F", "kept for later layers"), ("scratch", "#555555", "kernel scratch"))
 _SHORT = {"CONV_2D": "conv", "DEPTHWISE_CONV_2D": "dw", "FULLY_CONNECTED": "fc", "AVERAGE_POOL_2D": "avgpool",
           "MAX_POOL_2D": "maxpool", "RESHAPE": "reshape", "SOFTMAX": "softmax", "ADD": "add", "MUL": "mul",
           "MEAN": "mean", "PAD": "pad", "CONCATENATION": "concat"}
@@ -44,7 +44,7 @@ def plot_memory(result: SimulationResult, path: str | Path) -> Path:
     import matplotlib.pyplot as plt
 
     n = len(result.layers)
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(max(11.0, 0.32 * n + 7), 10), constrained_layout=True)
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(min(max(11.0, 0.32 * n + 7), 26.0), 10), constrained_layout=True)
     _memory_panel(top, result)
     _lifetime_panel(bottom, result)
     for ax in (top, bottom):
@@ -80,12 +80,12 @@ def _memory_panel(ax, result: SimulationResult) -> None:
     peak = max(result.arena_bytes, 1)
     limit = result.sram_limit
     if limit <= 4 * peak:
-        ax.axhline(limit, color="#C00000", ls="--", lw=1.5, zorder=3, label=f"{result.board} SRAM ({_kib(limit)})")
+        ax.axhline(limit, color="#C00000", ls="--", lw=1.5, zorder=3, label=f"{result.board} SRAM ({limit:,} B)")
         ax.set_ylim(0, max(limit, peak) * 1.12)
     else:
         ax.set_ylim(0, peak * 1.3)
         ax.axhline(peak * 1.27, color="#C00000", ls="--", lw=1.5, zorder=3,
-                   label=f"{result.board} SRAM ({_kib(limit)}):\nabove the chart, drawn at its top")
+                   label=f"{result.board} SRAM ({limit:,} B):\nabove the chart, drawn at its top")
     ax.set_xlim(-0.6, len(xs) - 0.4)
     ax.set_xticks(xs)
     ax.set_xticklabels([f"{r.index} {_SHORT.get(r.op, r.op.lower())}" for r in result.layers], rotation=60,
@@ -110,10 +110,10 @@ def _lifetime_panel(ax, result: SimulationResult) -> None:
         if not b.size:
             continue
         off = plan.offsets[b.name]
-        color = "#C44E52" if b.scratch else cmap(k % 20)
+        color = "#555555" if b.scratch else cmap(k % 20)
+        hatch = "xx" if b.scratch else "//" if b.name in stage_tensors else None
         ax.add_patch(Rectangle((b.first - 0.45, off), b.last - b.first + 0.9, b.size, facecolor=color,
-                               edgecolor="black", lw=0.6, alpha=0.85, hatch="//" if b.name in stage_tensors else None,
-                               zorder=2))
+                               edgecolor="black", lw=0.6, alpha=0.85, hatch=hatch, zorder=2))
         if b.size >= 0.06 * plan.arena_bytes:
             ax.text((b.first + b.last) / 2, off + b.size / 2, _label(mp.graph, b.name), ha="center", va="center",
                     fontsize=7, zorder=3, clip_on=True)
@@ -123,7 +123,7 @@ def _lifetime_panel(ax, result: SimulationResult) -> None:
     ax.set_xlabel("layer (execution order)")
     ax.set_ylabel("arena address")
     note = "; hatched: per-patch buffers" if stage_tensors else ""
-    ax.set_title(f"buffer lifetimes and placement (one rectangle per buffer, red: scratch{note})", fontsize=10)
+    ax.set_title(f"buffer lifetimes and placement (one rectangle per buffer, grey cross-hatched: scratch{note})", fontsize=10)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
     ax.grid(alpha=0.25, zorder=0)
 

@@ -1,7 +1,7 @@
 """CONV_2D and DEPTHWISE_CONV_2D kernel specs for Cortex-M cores with the DSP extension (SXTB16 + SMLAD).
 
 conv2d_s8_direct_simd: no scratch; SIMD over input channels (cin % 4 == 0), one pixel x `nch` output channels.
-conv2d_s8_im2col_simd: any cin (first layers); the window of two pixels is copied as int16 into scratch, which
+conv2d_s8_im2col_simd: cin % 4 != 0 (first layers); the window of two pixels is copied as int16 into scratch, which
 is only chosen when the scratch fits under the graph's per-op activation bound.
 dwconv_s8_simd: NHWC depthwise, four channels per word, SMLABB/SMLATT per channel.
 """
@@ -33,11 +33,8 @@ def _conv_ok(op: Op, graph: Graph, target: TargetLike) -> bool:
 
 
 def is_direct(op: Op, graph: Graph, target: TargetLike) -> bool:
-    return _conv_ok(op, graph, target) and in_tensor(graph, op, 0).shape[3] % 4 == 0
-
-
-def _nch(cout: int) -> int:
-    return next(n for n in (8, 4, 2) if cout % n == 0)
+    return (_conv_ok(op, graph, target) and in_tensor(graph, op, 0).shape[3] % 4 == 0
+            and graph.tensor(op.outputs[0]).shape[3] % 4 == 0)
 
 
 def _conv_common(op: Op, graph: Graph, b: Binding, kpad: int, interleave: bool, nch: int) -> Context:
@@ -54,11 +51,11 @@ def _conv_common(op: Op, graph: Graph, b: Binding, kpad: int, interleave: bool, 
 
 def direct_context(op: Op, graph: Graph, b: Binding) -> Context:
     g = geometry(op, graph)
-    ctx = _conv_common(op, graph, b, g["kh"] * g["kw"] * g["cin"], True, _nch(g["cout"]))
+    ctx = _conv_common(op, graph, b, g["kh"] * g["kw"] * g["cin"], True, 4)
     pointwise = g["kh"] == g["kw"] == 1 and g["sh"] == g["sw"] == 1 and g["pad_t"] == g["pad_l"] == 0
     zp = -g["in_offset"]
     pad = b.weights.add(f"cm_pad_{zp}_{g['cin']}", pad_row(zp, g["cin"]))
-    return dict(ctx, pointwise=pointwise, pad=pad, unroll=min(g["cin"] // 4, 8))
+    return dict(ctx, pointwise=pointwise, pad=pad, unroll=2 if g["cin"] % 8 == 0 else 1)
 
 
 def _kpad(op: Op, graph: Graph) -> int:
@@ -71,12 +68,14 @@ def im2col_scratch(op: Op, graph: Graph) -> int:
 
 
 def is_im2col(op: Op, graph: Graph, target: TargetLike) -> bool:
-    return _conv_ok(op, graph, target) and scratch_is_free(op, graph, im2col_scratch(op, graph))
+    return (_conv_ok(op, graph, target) and in_tensor(graph, op, 0).shape[3] % 4 != 0 and _kpad(op, graph) <= 252
+            and scratch_is_free(op, graph, im2col_scratch(op, graph)))
 
 
 def im2col_context(op: Op, graph: Graph, b: Binding) -> Context:
     ctx = _conv_common(op, graph, b, _kpad(op, graph), False, 2)
-    return dict(ctx, kpad=_kpad(op, graph), zp=-ctx["in_offset"])
+    kpad = _kpad(op, graph)
+    return dict(ctx, kpad=kpad, zp=-ctx["in_offset"], unroll=2 if kpad % 8 == 0 else 1)
 
 
 def _dw_ok(op: Op, graph: Graph, target: TargetLike) -> bool:

@@ -45,9 +45,10 @@ FC_SIMD = (KernelSpec("fc_s8_simd", is_fc_simd, no_scratch, fc_simd_context),)
 
 def with_cortexm(families):
     """`families` (OpKind → specs) with the Cortex-M SIMD specs placed first in their families."""
+    from .cortexm_add import ADD_SIMD
     from .cortexm_conv import CONV2D_SIMD, DEPTHWISE_SIMD
 
-    extra = {OpKind.CONV_2D: CONV2D_SIMD, OpKind.DEPTHWISE_CONV_2D: DEPTHWISE_SIMD, OpKind.FULLY_CONNECTED: FC_SIMD}
+    extra = {OpKind.ADD: ADD_SIMD, OpKind.CONV_2D: CONV2D_SIMD, OpKind.DEPTHWISE_CONV_2D: DEPTHWISE_SIMD, OpKind.FULLY_CONNECTED: FC_SIMD}
     out = dict(families)
     for kind, specs in extra.items():
         out[kind] = tuple(specs) + tuple(out.get(kind, ()))

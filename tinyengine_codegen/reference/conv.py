@@ -29,6 +29,13 @@ def _windows(x: np.ndarray, kh: int, kw: int, sh: int, sw: int, dh: int, dw: int
     return taps, oh, ow
 
 
+def to_shape(y: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """`y` reshaped to a tensor's `shape`, or, for a batch of N items stacked on axis 0, to (N, *shape[1:])."""
+    if y.size == int(np.prod(shape, dtype=np.int64)):
+        return y.reshape(shape)
+    return y.reshape((-1,) + tuple(shape[1:]))
+
+
 def _requantize(acc: np.ndarray, op: Op, graph: Graph, multipliers, shifts) -> np.ndarray:
     """int32 accumulator -> int8 output: per-channel MultiplyByQuantizedMultiplier, + zero point, clamp."""
     out_t = graph.tensor(op.outputs[0])
@@ -101,7 +108,7 @@ def fully_connected(op: Op, graph: Graph, x: np.ndarray) -> np.ndarray:
         m, s = conv_output_multipliers(in_t.scale(), scales, out_t.scale(), cout)
     else:
         m, s = fully_connected_multiplier(in_t.scale(), scales[0], out_t.scale())
-    return _requantize(acc, op, graph, m, s).reshape(out_t.shape)
+    return to_shape(_requantize(acc, op, graph, m, s), out_t.shape)
 
 
 def average_pool2d(op: Op, graph: Graph, x: np.ndarray) -> np.ndarray:

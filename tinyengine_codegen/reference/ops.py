@@ -17,7 +17,7 @@ from ..quant import (activation_range, add_params, dequantize, hard_swish_params
                      round_half_away, rounding_divide_by_pot, saturating_rounding_doubling_high_mul, softmax_params,
                      wrap_int32)
 from . import fixedpoint as fp
-from .conv import average_pool2d, conv2d, depthwise_conv2d, fully_connected, max_pool2d
+from .conv import average_pool2d, conv2d, depthwise_conv2d, fully_connected, max_pool2d, to_shape
 
 
 def _out(graph: Graph, op: Op, index: int = 0):
@@ -63,7 +63,7 @@ def mean(op: Op, graph: Graph, x: np.ndarray) -> np.ndarray:
     total = np.sum(x.astype(np.int64), axis=axes, keepdims=True)
     m, s = mean_multiplier(*requantize_multiplier(t.scale(), out.scale()), count)
     q = multiply_by_quantized_multiplier(wrap_int32(total - t.zero_point * count), m, s) + out.zero_point
-    return _clamp_int8(q).reshape(out.shape)
+    return to_shape(_clamp_int8(q), out.shape)
 
 
 def softmax(op: Op, graph: Graph, x: np.ndarray) -> np.ndarray:
@@ -151,7 +151,7 @@ def _requantize_int8(x: np.ndarray, t, out) -> np.ndarray:
 
 
 def reshape(op: Op, graph: Graph, x: np.ndarray) -> np.ndarray:
-    return x.reshape(_out(graph, op).shape)
+    return to_shape(x, _out(graph, op).shape)
 
 
 def transpose(op: Op, graph: Graph, x: np.ndarray) -> np.ndarray:
@@ -159,12 +159,14 @@ def transpose(op: Op, graph: Graph, x: np.ndarray) -> np.ndarray:
 
 
 def strided_slice(op: Op, graph: Graph, x: np.ndarray) -> np.ndarray:
-    """STRIDED_SLICE with begin/end/strides already resolved per dimension."""
+    """STRIDED_SLICE with begin/end/strides already resolved per dimension (a batch keeps its axis 0)."""
     a = op.attrs
+    batched = x.shape[0] != _in(graph, op).shape[0]
     y = x
     for d, (b, e, s) in enumerate(zip(a.begin, a.end, a.strides)):
-        y = np.take(y, np.arange(b, e, s), axis=d)
-    return y.reshape(_out(graph, op).shape)
+        if not (batched and d == 0):
+            y = np.take(y, np.arange(b, e, s), axis=d)
+    return to_shape(y, _out(graph, op).shape)
 
 
 def resize_nearest_neighbor(op: Op, graph: Graph, x: np.ndarray) -> np.ndarray:

@@ -1,0 +1,116 @@
+"""plan_model: kernel choice under the live-tensor peak, in-place rules, patch requests, the MLPerf Tiny plans."""
+import json
+
+import pytest
+
+from tinyengine_codegen.errors import TinyMLError
+from tinyengine_codegen.ir.ops import OpKind
+from tinyengine_codegen.kernels import registry
+from tinyengine_codegen.kernels.registry import KernelSpec, always
+from tinyengine_codegen.options import CompileOptions
+from tinyengine_codegen.planner import Buffer, check_plan, lifetimes, plan_memory
+from tinyengine_codegen.planner.model_plan import (choose_inplace, choose_kernels, kernel_candidates, patch_request,
+                                                   plan_model)
+from tinyengine_codegen.planner.patches import patched_buffers, plan_patched
+from tests.conftest import SHARED_DATA, mlperf_path
+
+from .graphs import GraphBuilder, inverted_residual
+
+
+def test_kernel_choice_under_the_live_peak():
+    bufs = [Buffer("a", 500, 0, 0), Buffer("b", 1000, 1, 1), Buffer("c", 200, 2, 2)]
+    cands = ((("fast", 100, False), ("slow", 0, False)),      # 500 + 100 <= 1000: the fast one
+             (("fast", 100, False), ("slow", 0, False)),      # 1000 + 100 > 1000: the zero-scratch one
+             (("big", 900, False), ("bigger", 950, False)),   # neither fits: the least scratch
+             ())                                              # no kernel for this op
+    bufs.append(Buffer("d", 4, 3, 3))
+    names, scratch = choose_kernels(cands, frozenset(), bufs)
+    assert names == ("fast", "slow", "big", None)
+    assert scratch == {0: 100, 2: 900}
+
+
+def test_inplace_ops_keep_an_inplace_kernel():
+    bufs = [Buffer("a", 100, 0, 0)]
+    cands = ((("fast", 0, False), ("dw_inplace", 40, True)),)
+    assert choose_kernels(cands, frozenset({0}), bufs) == (("dw_inplace",), {0: 40})
+    assert choose_kernels(cands, frozenset(), bufs) == (("fast",), {})
+
+
+def _residual_graph():
+    g = GraphBuilder("res", (1, 12, 12, 8))
+    x = inverted_residual(g, g.input, 8, 2, 1)
+    return g.graph(g.conv(x, 4))
+
+
+def test_inplace_choice():
+    graph = _residual_graph()
+    kinds = [op.kind for op in graph.ops]
+    add, dw = kinds.index(OpKind.ADD), kinds.index(OpKind.DEPTHWISE_CONV_2D)
+    cands, _ = kernel_candidates(graph, registry.HOST)
+    assert choose_inplace(graph, cands) == frozenset({add})            # no depthwise spec runs in place
+    marked = tuple(c + (("dwconv_kxk_s8_inplace_test", 64, True),) if i == dw else c for i, c in enumerate(cands))
+    assert choose_inplace(graph, marked) == frozenset({add, dw})
+
+
+@pytest.mark.parametrize("text,want", [("off", (False, None)), ("auto", (True, None)), ("4", (True, 4)),
+                                       (" AUTO ", (True, None))])
+def test_patch_request(text, want):
+    assert patch_request(text) == want
+
+
+@pytest.mark.parametrize("text", ["1", "0", "-3", "many", "2.5"])
+def test_patch_request_refuses(text):
+    with pytest.raises(TinyMLError, match="off, auto or a patch count"):
+        patch_request(text)
+
+
+def test_scratch_that_would_raise_the_peak_takes_the_zero_scratch_kernel(monkeypatch):
+    graph = _residual_graph()
+    table = dict(registry.families())
+    fast = KernelSpec("conv2d_fast_test", always, lambda op, g: 1500, table[OpKind.CONV_2D][0].context)
+    table[OpKind.CONV_2D] = (fast,) + tuple(table[OpKind.CONV_2D])
+    monkeypatch.setattr(registry, "families", lambda: table)
+    mp = plan_model(graph, CompileOptions(patches="off", inplace=False))
+    bare = plan_memory(mp.graph)
+    live = {i: sum(b.size for b in bare.buffers if b.first <= i <= b.last) for i in range(len(mp.graph.ops))}
+    for i, op in enumerate(mp.graph.ops):
+        if op.kind is OpKind.CONV_2D:
+            fits = live[i] + 1500 <= bare.lower_bound
+            assert mp.kernels[i] == ("conv2d_fast_test" if fits else "conv2d_1x1_s8_ref"), (i, live[i])
+    assert mp.plan.arena_bytes == bare.arena_bytes
+    assert "conv2d_fast_test" in mp.kernels and "conv2d_1x1_s8_ref" in mp.kernels
+
+
+def test_without_a_registry_scratch_is_zero(monkeypatch):
+    def broken():
+        raise ImportError("no kernels")
+
+    monkeypatch.setattr(registry, "families", broken)
+    mp = plan_model(_residual_graph(), CompileOptions(patches="off"))
+    assert mp.kernels == (None,) * len(mp.graph.ops) and not mp.scratch
+    assert "scratch assumed 0" in mp.notes[0]
+
+
+REF = {"ic": "IC", "vww": "VWW", "kws": "KWS", "ad": "AD"}
+
+
+@pytest.mark.parametrize("key", sorted(REF))
+def test_mlperf_plans(key):
+    from tinyengine_codegen.importers.tflite import load_tflite
+
+    graph = load_tflite(mlperf_path(key))
+    ref = json.loads((SHARED_DATA / "reference" / "mlperf_tiny.json").read_text())[REF[key]]
+    plain = plan_model(graph, CompileOptions(patches="off"))
+    check_plan(lifetimes(plain.graph, scratch=plain.scratch, inplace=plain.inplace), plain.plan, alignment=4)
+    assert plain.plan.arena_bytes <= ref["per_op_activation_lower_bound_bytes"]
+    assert None not in plain.kernels
+    auto = plan_model(graph)
+    if auto.patches is None:
+        assert auto.plan.arena_bytes == plain.plan.arena_bytes
+    else:
+        bufs = patched_buffers(auto.graph, auto.patches, scratch=auto.scratch, inplace=auto.inplace)
+        check_plan(bufs, auto.plan, alignment=4)
+        assert auto.plan.arena_bytes < plain.plan.arena_bytes
+        assert auto.plan.arena_bytes == plan_patched(auto.graph, auto.patches, scratch=auto.scratch,
+                                                     inplace=auto.inplace).arena_bytes
+        assert not any(i <= auto.patches.split_op for i in auto.inplace)
