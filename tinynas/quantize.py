@@ -3,7 +3,7 @@
 Batch norm is folded into the conv before it; conv and depthwise weights are per-channel symmetric int8, the
 classifier per-tensor symmetric; biases are int32 with scale s_in * s_w. Activations are per-tensor asymmetric int8
 with ranges calibrated on images (min/max or a percentile); ReLU6 outputs use the range [0, min(max, 6)] and are
-clamped by the fused activation. Average pooling and reshape keep their input's quantization (TFLite requires it).
+clamped by the fused activation (ReLU outputs [0, max]); a residual ADD gets its own output range, as in TFLite. Average pooling and reshape keep their input's quantization (TFLite requires it).
 """
 from __future__ import annotations
 
@@ -30,8 +30,11 @@ class QuantConfig:
 
 
 def fold_bn(m: ConvBN) -> tuple[np.ndarray, np.ndarray]:
-    """Float conv weight (OIHW) and bias with the (eval-mode) batch norm folded in."""
+    """Float conv weight (OIHW) and bias with the (eval-mode) batch norm folded in (a conv without batch norm
+    gives its own weight and bias)."""
     bn = m.bn
+    if bn is None:
+        return m.conv.weight.detach().double().numpy(), m.conv.bias.detach().double().numpy()
     scale = (bn.weight / torch.sqrt(bn.running_var + bn.eps)).detach()
     w = m.conv.weight.detach() * scale[:, None, None, None]
     b = bn.bias.detach() - bn.running_mean.detach() * scale
@@ -89,7 +92,7 @@ def quantize(net: StaticNet, images: np.ndarray, cfg: QuantConfig = QuantConfig(
     steps = net.steps
     quant: dict[str, QuantParams] = {"input": QuantParams((INPUT_SCALE,), (INPUT_ZERO_POINT,))}
     for st in steps:
-        quant[st.name] = quant[st.inputs[0]] if st.kind == "pool" else act_quant(*ranges[st.name], relu6=st.act)
+        quant[st.name] = quant[st.inputs[0]] if st.kind == "pool" else act_quant(*ranges[st.name], relu6=st.act and st.relu6)
 
     def consts(st: Step) -> LayerConsts:
         s_in = quant[st.inputs[0]].scale[0]

@@ -154,7 +154,8 @@ def with_depths(arch: Arch, depths: tuple[int, ...]) -> Arch:
 
 @dataclass(frozen=True, slots=True)
 class Step:
-    """One layer of a static network. kind: conv, dw, add, pool, fc. Spatial sizes are the input's."""
+    """One layer of a static network. kind: conv, dw, add, pool, fc. Spatial sizes are the input's.
+    `act` applies the activation to the step's output (conv, dw and add steps)."""
 
     name: str
     kind: str
@@ -167,6 +168,8 @@ class Step:
     height: int = 0
     width: int = 0
     slot: int = -1          # supernet block slot, -1 for stem, first block, head and classifier
+    relu6: bool = True      # the activation (when act) is ReLU6; False: plain ReLU
+    bn: bool = True         # conv and dw steps: batch norm after the conv; False: the conv has a bias instead
 
     @property
     def out_hw(self) -> tuple[int, int]:

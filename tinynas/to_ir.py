@@ -2,8 +2,8 @@
 
 `build_graph` turns a step list plus per-layer constants and per-tensor quantization into a `Graph`:
 conv steps become CONV_2D (OHWI filters), dw steps DEPTHWISE_CONV_2D (1HWC filters), residuals ADD, the global pool
-AVERAGE_POOL_2D + RESHAPE, the classifier FULLY_CONNECTED, and optionally a final SOFTMAX. ReLU6 is fused as the
-op's activation. `arch_to_graph` builds the same graph with placeholder weights for the memory constraint.
+AVERAGE_POOL_2D + RESHAPE, the classifier FULLY_CONNECTED, and optionally a final SOFTMAX. ReLU6 (or ReLU) is fused
+as the op's activation. `arch_to_graph` builds the same graph with placeholder weights for the memory constraint.
 """
 from __future__ import annotations
 
@@ -46,8 +46,14 @@ def _out_shape(st: Step) -> tuple[int, ...]:
     return (1, oh, ow, st.cout)
 
 
+def activation(st: Step) -> Activation:
+    if not st.act:
+        return Activation.NONE
+    return Activation.RELU6 if st.relu6 else Activation.RELU
+
+
 def _op(st: Step, inputs: tuple[str, ...]) -> Op:
-    act = Activation.RELU6 if st.act else Activation.NONE
+    act = activation(st)
     if st.kind == "conv":
         attrs = Conv2DAttrs(st.stride, st.stride, 1, 1, Padding.SAME, act)
         return Op(st.name, OpKind.CONV_2D, inputs, (st.name,), attrs)
@@ -55,9 +61,9 @@ def _op(st: Step, inputs: tuple[str, ...]) -> Op:
         attrs = DepthwiseConv2DAttrs(st.stride, st.stride, 1, 1, Padding.SAME, 1, act)
         return Op(st.name, OpKind.DEPTHWISE_CONV_2D, inputs, (st.name,), attrs)
     if st.kind == "add":
-        return Op(st.name, OpKind.ADD, inputs, (st.name,), ElementwiseAttrs())
+        return Op(st.name, OpKind.ADD, inputs, (st.name,), ElementwiseAttrs(act))
     if st.kind == "pool":
-        attrs = Pool2DAttrs(st.height, st.width, 1, 1, Padding.VALID)
+        attrs = Pool2DAttrs(st.height, st.width, st.stride, st.stride, Padding.VALID)
         return Op(st.name, OpKind.AVERAGE_POOL_2D, inputs, (st.name,), attrs)
     return Op(st.name, OpKind.FULLY_CONNECTED, inputs, (st.name,), FullyConnectedAttrs())
 

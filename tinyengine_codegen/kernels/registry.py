@@ -111,11 +111,12 @@ def no_scratch(op: Op, graph: Graph) -> int:
 @functools.cache
 def _families() -> Mapping[OpKind, tuple[KernelSpec, ...]]:
     from . import conv, depthwise, elementwise, misc, movement
+    from .cortexm_fc import with_cortexm
 
     table: dict[OpKind, tuple[KernelSpec, ...]] = {}
     for module in (conv, depthwise, elementwise, misc, movement):
         table.update(module.FAMILIES)
-    return table
+    return with_cortexm(table)  # the Cortex-M SIMD variants (DSP cores only) come first
 
 
 def families() -> Mapping[OpKind, tuple[KernelSpec, ...]]:

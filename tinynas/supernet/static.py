@@ -32,7 +32,7 @@ def run_steps(steps: tuple[Step, ...], x: torch.Tensor, layer: Callable[[Step, t
         record("input", x)
     for i, st in enumerate(steps):
         if st.kind == "add":
-            y = vals[st.inputs[0]] + vals[st.inputs[1]]
+            y = activation(st, vals[st.inputs[0]] + vals[st.inputs[1]])
         elif st.kind == "pool":
             y = vals[st.inputs[0]].mean(dim=(2, 3))
         else:
@@ -46,19 +46,26 @@ def run_steps(steps: tuple[Step, ...], x: torch.Tensor, layer: Callable[[Step, t
     return vals[steps[-1].name]
 
 
+def activation(step: Step, y: torch.Tensor) -> torch.Tensor:
+    """The step's output activation: ReLU6, ReLU, or none."""
+    if not step.act:
+        return y
+    return y.clamp(0.0, 6.0) if step.relu6 else y.clamp(min=0.0)
+
+
 class ConvBN(nn.Module):
-    """conv (TFLite SAME padding) -> batch norm -> optional ReLU6."""
+    """conv (TFLite SAME padding) -> batch norm (or a conv bias when step.bn is False) -> optional activation."""
 
     def __init__(self, step: Step):
         super().__init__()
         groups = step.cin if step.kind == "dw" else 1
-        self.kernel, self.stride, self.act = step.kernel, step.stride, step.act
-        self.conv = nn.Conv2d(step.cin, step.cout, step.kernel, step.stride, 0, groups=groups, bias=False)
-        self.bn = nn.BatchNorm2d(step.cout)
+        self.step, self.kernel, self.stride, self.act = step, step.kernel, step.stride, step.act
+        self.conv = nn.Conv2d(step.cin, step.cout, step.kernel, step.stride, 0, groups=groups, bias=not step.bn)
+        self.bn = nn.BatchNorm2d(step.cout) if step.bn else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.bn(self.conv(same_pad(x, self.kernel, self.stride)))
-        return y.clamp(0.0, 6.0) if self.act else y
+        y = self.conv(same_pad(x, self.kernel, self.stride))
+        return activation(self.step, self.bn(y) if self.bn is not None else y)
 
 
 class StaticNet(nn.Module):

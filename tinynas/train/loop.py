@@ -73,13 +73,15 @@ def _sync_grads(net: Supernet, world: int) -> None:
 
 
 def _step(net: Supernet, phase: Phase, x: torch.Tensor, y: torch.Tensor, rng: np.random.Generator,
-          cfg: TrainConfig, amp: bool) -> float:
+          cfg: TrainConfig, amp: bool) -> torch.Tensor:
+    """Backward of the largest network and the sampled sub-networks; returns their mean loss (on the device: no
+    host synchronisation per step)."""
     space = restrict(net.space, phase)
     with torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp):
         logits = net(x, space.largest(net.width, cfg.resolution))
         loss = F.cross_entropy(logits.float(), y, label_smoothing=cfg.label_smoothing)
     loss.backward()
-    total = float(loss.detach())
+    total = loss.detach()
     soft = logits.detach().float().softmax(1)
     for _ in range(phase.subnets_per_step):
         arch = sample(space, rng, width=net.width, resolution=cfg.resolution)
@@ -90,7 +92,7 @@ def _step(net: Supernet, phase: Phase, x: torch.Tensor, y: torch.Tensor, rng: np
         else:
             sub = F.cross_entropy(out, y, label_smoothing=cfg.label_smoothing)
         sub.backward()
-        total += float(sub.detach())
+        total = total + sub.detach()
     return total / (1 + phase.subnets_per_step)
 
 
@@ -146,7 +148,8 @@ def train_supernet(net: Supernet, data: Dataset, phases: tuple[Phase, ...], cfg:
                 losses.append(_step(net, phase, x, y_all[idx], rng, cfg, amp))
                 _sync_grads(net, world)
                 opt.step()
-            rec = {"phase": phase.name, "epoch": epoch + 1, "epochs": phase.epochs, "loss": float(np.mean(losses)),
+            rec = {"phase": phase.name, "epoch": epoch + 1, "epochs": phase.epochs,
+                   "loss": float(torch.stack(losses).mean()),
                    "seconds": time.time() - t0}
             history.append(rec)
             if cfg.checkpoint is not None and rank == 0:
@@ -169,9 +172,11 @@ def evaluate(forward: Callable[[torch.Tensor], torch.Tensor], images: np.ndarray
 
 def finetune(net: torch.nn.Module, data: Dataset, cfg: TrainConfig, epochs: int, lr: float,
              device: str | torch.device = "cpu", progress: Progress | None = None) -> torch.nn.Module:
-    """Plain training of an extracted static network (cosine rate from `lr`), single process; batch norm is
-    recalibrated on the (unaugmented) training images at the end. Returns the network in eval mode."""
+    """Plain training of a static network (cosine rate from `lr`, bfloat16 autocast on CUDA), single process;
+    batch norm is recalibrated on the (unaugmented) training images at the end. Returns the network in eval mode.
+    Progress records carry the epoch's mean loss and seconds."""
     device = torch.device(device)
+    amp = cfg.amp and device.type == "cuda"
     net.to(device).train()
     x_all = torch.from_numpy(resize_uint8(data.x_train, cfg.resolution)).to(device)
     y_all = torch.from_numpy(data.y_train).to(device)
@@ -180,15 +185,21 @@ def finetune(net: torch.nn.Module, data: Dataset, cfg: TrainConfig, epochs: int,
     gen = torch.Generator().manual_seed(cfg.seed + 7)
     steps = max(1, len(y_all) // cfg.batch_size)
     for epoch in range(epochs):
+        t0 = time.time()
         order = torch.randperm(len(y_all), generator=gen).to(device)
+        losses = []
         for s in range(steps):
             for g in opt.param_groups:
                 g["lr"] = 0.5 * lr * (1 + math.cos(math.pi * (epoch * steps + s) / (epochs * steps)))
             idx = order[s * cfg.batch_size:(s + 1) * cfg.batch_size]
             x = augment(to_input(x_all[idx]), gen, cfg.augment_pad, data.flip)
             opt.zero_grad(set_to_none=True)
-            F.cross_entropy(net(x), y_all[idx], label_smoothing=cfg.label_smoothing).backward()
+            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp):
+                loss = F.cross_entropy(net(x).float(), y_all[idx], label_smoothing=cfg.label_smoothing)
+            loss.backward()
             opt.step()
+            losses.append(loss.detach())
         if progress:
-            progress({"phase": "finetune", "epoch": epoch + 1, "epochs": epochs})
+            progress({"phase": "finetune", "epoch": epoch + 1, "epochs": epochs,
+                      "loss": float(torch.stack(losses).mean()), "seconds": time.time() - t0})
     return recalibrate(net, resize_uint8(data.x_train, cfg.resolution), device=device)
