@@ -5,11 +5,12 @@ from pathlib import Path
 
 from .emit.model import GeneratedProject, generate
 from .emit.project import write_folder
-from .errors import TinyMLError
+from .errors import InternalError, TinyMLError
 from .ir.graph import Graph
 from .ir.verify import verify
 from .kernels.registry import HOST, Target, TargetLike
 from .options import CompileOptions
+from .planner.model_plan import ModelPlan, plan_model
 
 
 def resolve_target(target: str | TargetLike) -> TargetLike:
@@ -25,12 +26,17 @@ def resolve_target(target: str | TargetLike) -> TargetLike:
     return load_board(target)
 
 
-def compile_model(graph: Graph, options: CompileOptions = CompileOptions(), *, plan=None,
+def compile_model(graph: Graph, options: CompileOptions = CompileOptions(), *, plan: ModelPlan | None = None,
                   prefix: str = "tinyml", target: str | TargetLike | None = None) -> GeneratedProject:
-    """Generate the C sources of `graph` (verified first); `plan` overrides the memory plan."""
+    """Generate the C sources of `graph` (verified first) from `plan_model(graph, options, target)`, the plan
+    `tinyml simulate` reports: same op order, kernels, in-place ops, patch stage and arena bytes.
+    `plan` passes a ModelPlan made already (it must come from this graph and target)."""
     verify(graph)
-    return generate(graph, resolve_target(target if target is not None else options.target), plan=plan,
-                    prefix=prefix, alignment=options.alignment, canaries=options.debug_canaries)
+    tgt = resolve_target(target if target is not None else options.target)
+    mp = plan if plan is not None else plan_model(graph, options, tgt)
+    if not isinstance(mp, ModelPlan):
+        raise InternalError(f"compile_model takes a ModelPlan as plan, got {type(mp).__name__}")
+    return generate(mp, tgt, prefix=prefix, canaries=options.debug_canaries)
 
 
 def write_project(graph: Graph, out_dir: str | Path, options: CompileOptions = CompileOptions(), **kwargs

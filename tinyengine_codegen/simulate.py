@@ -26,7 +26,8 @@ CODE_BYTES_PER_LAYER = {
     OpKind.RESIZE_NEAREST_NEIGHBOR: 600, OpKind.QUANTIZE: 500, OpKind.DEQUANTIZE: 500,
 }
 RUNTIME_CODE_BYTES = 2048          # init/invoke, the I/O API, the requantization helpers
-PATCH_LOOP_CODE_BYTES = 1024       # the patch loop and the region/padding tables of a patch stage
+PATCH_LOOP_CODE_BYTES = 1024       # the patch loop of a patch stage
+REGION_ROW_BYTES = 40              # one tinyml_region_t: a stage op's geometry in one patch
 _CHANNEL_TABLES = frozenset({OpKind.CONV_2D, OpKind.DEPTHWISE_CONV_2D, OpKind.FULLY_CONNECTED})
 
 
@@ -82,6 +83,8 @@ class SimulationResult:
     patches: PatchSummary | None
     notes: tuple[str, ...]
     model_plan: ModelPlan = field(compare=False, repr=False)
+    options: CompileOptions = field(default=CompileOptions(), compare=False, repr=False)
+    target: object = field(default=None, compare=False, repr=False)
 
     @property
     def arena_bytes(self) -> int:
@@ -122,7 +125,7 @@ def flash_estimate(graph: Graph, mp: ModelPlan) -> FlashEstimate:
     tables = sum(8 * graph.tensor(op.outputs[0]).shape[-1] for op in graph.ops if op.kind in _CHANNEL_TABLES)
     code = RUNTIME_CODE_BYTES + sum(CODE_BYTES_PER_LAYER.get(op.kind, 800) for op in graph.ops)
     if mp.patches is not None:
-        code += PATCH_LOOP_CODE_BYTES + 24 * len(mp.patches.patches) * (mp.patches.split_op + 1)
+        code += PATCH_LOOP_CODE_BYTES + REGION_ROW_BYTES * len(mp.patches.patches) * (mp.patches.split_op + 1)
     return FlashEstimate(weight_bytes(graph), tables, code)
 
 
@@ -144,7 +147,7 @@ def simulate(graph: Graph, board, options: CompileOptions = CompileOptions()) ->
     peak = next((r.name for r in layers if r.high_water == plan.arena_bytes), "")
     return SimulationResult(g.name, board.id, board.sram_bytes, board.flash_bytes, plan.arena_bytes,
                             plan.lower_bound, peak, flash_estimate(g, mp),
-                            macs, layers, patches, notes, mp)
+                            macs, layers, patches, notes, mp, options, board)
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,11 +166,21 @@ class RunCheck:
         return self.c_mismatches == 0 and not self.patched_reference_mismatches
 
 
-def check_run(result: SimulationResult, seed: int = 0, alignment: int = 4) -> RunCheck:
-    """Generate, build and run the C of the simulated plan on the host and compare it with the reference.
+def _portable(mp: ModelPlan) -> bool:
+    """True when every kernel of the plan is portable C (it also matches the host target)."""
+    from .kernels.registry import HOST, spec_named
 
-    The C generator does not emit patch stages yet: with a patch schedule the C is generated with the plan
-    without patches (c_plan says so), and the schedule itself is checked by the NumPy patched executor."""
+    stage = set(mp.patches.stage) if mp.patches is not None else set()
+    return all(name is not None and spec_named(op, name, stage=i in stage).matches(op, mp.graph, HOST)
+               for i, (op, name) in enumerate(zip(mp.graph.ops, mp.kernels)))
+
+
+def check_run(result: SimulationResult, seed: int = 0, alignment: int = 4) -> RunCheck:
+    """Generate, build and run the C of the simulated plan (patch stage included) on the host and compare it
+    with the reference executor; with a patch stage also the NumPy patch-by-patch executor against it.
+    The C is generated from the simulated ModelPlan itself (same op order, kernels, in-place ops, patch schedule
+    and arena bytes). For a board with the DSP extension, whose SIMD kernels do not build for the host, the model
+    is planned again with the same options for portable kernels (c_plan and c_arena_bytes say so)."""
     import tempfile
     from pathlib import Path
 
@@ -177,6 +190,7 @@ def check_run(result: SimulationResult, seed: int = 0, alignment: int = 4) -> Ru
     from .compile import compile_model
     from .emit.project import write_folder
     from .errors import InternalError
+    from .planner.model_plan import plan_model
     from .reference.patched import run_patched
     from .reference.run import run_graph
 
@@ -191,13 +205,17 @@ def check_run(result: SimulationResult, seed: int = 0, alignment: int = 4) -> Ru
         x = rng.integers(info.min, info.max + 1, size=x_t.shape).astype(x_t.dtype)
     ref = run_graph(g, [x])[0]
     patched_bad = None
-    plan, label = mp.plan, "model plan"
     if mp.patches is not None:
         patched_bad = int(np.sum(run_patched(g, mp.patches, [x])[0] != ref))
-        plan, label = mp.plain, "plan without patches (the C patch stage is not generated yet)"
-    project = compile_model(g, CompileOptions(target="host", alignment=alignment), plan=plan, target="host")
-    if mp.patches is None and tuple(project.kernels) != mp.kernels:
-        raise InternalError(f"the code generator chose kernels {project.kernels}, the plan assumed {mp.kernels}")
+    label = "model plan"
+    if not _portable(mp):           # Cortex-M SIMD kernels do not build for the host: the same options, host kernels
+        mp = plan_model(g, result.options, None)
+        label = "plan with portable kernels"
+    label += f" ({mp.patches.p}x{mp.patches.p} patches)" if mp.patches is not None else ""
+    project = compile_model(g, CompileOptions(target="host", alignment=alignment), plan=mp, target="host")
+    if project.arena_bytes != mp.plan.arena_bytes or tuple(project.kernels) != mp.kernels:
+        raise InternalError(f"the C uses {project.arena_bytes} arena bytes and kernels {project.kernels}; the plan "
+                            f"says {mp.plan.arena_bytes} and {mp.kernels}")
     with tempfile.TemporaryDirectory(prefix="tinyml-simulate-") as tmp:
         write_folder(project.files, Path(tmp) / "model")
         y = run_host(build_host(Path(tmp) / "model", Path(tmp) / "model.exe"), x)

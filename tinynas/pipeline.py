@@ -23,6 +23,7 @@ from tinyengine_codegen.options import CompileOptions
 
 from .evolution import Cost, Limits
 from .search import SearchConfig, SearchResult, run_search
+from .train.loop import device_name
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,8 @@ def int8_accuracy(model_path: Path, images: np.ndarray, labels: np.ndarray, batc
 
     graph = load_tflite(model_path)
     chunks = [(i, min(i + batch_size, len(labels))) for i in range(0, len(labels), batch_size)]
-    workers = max(1, min(workers or min(os.cpu_count() or 1, 16), len(chunks)))
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    workers = max(1, min(workers or min(cores, 16), len(chunks)))
     with ThreadPoolExecutor(workers) as pool:
         correct = sum(pool.map(lambda c: _count_correct(graph, images[c[0]:c[1]], labels[c[0]:c[1]]), chunks))
     return correct / max(len(labels), 1)
@@ -133,9 +135,22 @@ def _report(cfg: SearchConfig, budget: BoardBudget, r: SearchResult, q_acc: floa
         "flash_bytes": sim.flash_bytes, "fits": bool(sim.fits), "macs": r.macs,
         "resolution": r.arch.resolution, "width_multiplier": r.arch.width, "architecture": r.arch.describe(),
         "space_choice": {"width": r.space_choice.width, "resolution": r.space_choice.resolution},
-        "seed": r.seed, "timings_s": {k: round(v, 2) for k, v in r.timings.items()}, "wall_s": round(wall, 2),
+        "epochs": training_epochs(cfg),
+        "epochs_detail": {"full": cfg.full_epochs, "per_elastic_phase": cfg.phase_epochs,
+                          "finetune": cfg.finetune_epochs},
+        "train_images": r.train_images, "hardware": device_name(cfg.device), "seed": r.seed,
+        "timings_s": {k: round(v, 2) for k, v in r.timings.items()}, "wall_s": round(wall, 2),
         "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(cfg).items()},
     }
+
+
+def training_epochs(cfg: SearchConfig) -> int:
+    """Epochs of training behind the winner's weights: the supernet phases (progressive shrinking) plus fine-tuning."""
+    from .search import SPACES
+    from .train.schedule import progressive_shrinking
+
+    phases = progressive_shrinking(SPACES[cfg.space](), cfg.full_epochs, cfg.phase_epochs, cfg.lr)
+    return sum(p.epochs for p in phases) + cfg.finetune_epochs
 
 
 def _plots(r: SearchResult, budget: BoardBudget, folder: Path) -> list[str]:

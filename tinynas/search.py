@@ -88,6 +88,7 @@ class SearchResult:
     timings: dict = field(default_factory=dict)
     measured: tuple = ()             # (arch, validation accuracy, cost) of every measured sub-network
     evolution_history: tuple[float, ...] = ()   # best predicted accuracy after each generation
+    train_images: int = 0            # images the supernet and the winner were trained on (validation held out)
 
 
 def graph_cost(space: SearchSpace, cost_of_graph: Callable[[Graph], Cost]) -> CostFn:
@@ -167,4 +168,5 @@ def run_search(cfg: SearchConfig, cost_of_graph: Callable[[Graph], Cost], limits
     times["export"] = time.time() - t
     measured_rows = tuple((a, acc, cost(a)) for a, acc in measured.values()) + ((evo.arch, evo_acc, evo.cost),)
     return SearchResult(best_arch, space, choice, sub, graph, cost(best_arch), f_acc, q_acc, macs(best_arch, space),
-                        cfg.seed, test_x, data.y_test, times, measured_rows, tuple(evo.history))
+                        cfg.seed, test_x, data.y_test, times, measured_rows, tuple(evo.history),
+                        len(train.y_train))

@@ -153,6 +153,20 @@ static inline int16_t tinyml_sat_shl16(int16_t x, int s) {
 static inline float tinyml_load_f32(const int8_t *p) { float v; memcpy(&v, p, sizeof v); return v; }
 static inline void tinyml_store_f32(int8_t *p, float v) { memcpy(p, &v, sizeof v); }
 
+/* Where one patch-stage layer works in one patch (all numbers precomputed by the code generator): the region of
+ * each activation operand starts in_off bytes into its buffer, whose rows are in_row bytes apart; the first
+ * operand's region has in_h x in_w pixels and is padded by pad_t/pad_b/pad_l/pad_r pixels; the output region of
+ * out_h x out_w pixels starts out_off bytes into the output buffer, whose rows are out_row bytes apart. */
+typedef struct {
+    int32_t in_off[2];
+    int32_t in_row[2];
+    int32_t out_off;
+    int32_t out_row;
+    int16_t in_h, in_w;
+    int16_t pad_t, pad_b, pad_l, pad_r;
+    int16_t out_h, out_w;
+} tinyml_region_t;
+
 #ifdef TINYML_HAVE_DSP
 /* Cortex-M DSP-extension helpers (ACLE __smlad, __sxtb16, ...) are added here by SIMD kernels. */
 #endif

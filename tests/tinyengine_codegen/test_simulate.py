@@ -41,7 +41,7 @@ def test_vww_with_patches():
     assert p.extra_macs == 674912 and p.extra_mac_fraction == pytest.approx(674912 / 7489664)
     assert res.macs == graph_macs(graph) + p.extra_macs
     assert [r.in_patch_stage for r in res.layers[:5]] == [True] * 4 + [False]
-    assert res.layers[0].output_shape == (1, 48, 48, 8) and res.layers[0].kernel == "conv2d_kxk_s8_ref"
+    assert res.layers[0].output_shape == (1, 48, 48, 8) and res.layers[0].kernel == "conv2d_s8_region"
 
 
 def _tiny_graph():
@@ -95,5 +95,5 @@ def test_run_check_on_the_host():
                for n, t in graph.tensors.items()}
     graph = dataclasses.replace(graph, tensors=tensors)
     check = check_run(simulate(graph, load_board("qemu-m4"), CompileOptions(patches="off")))
-    assert check.ok and check.c_mismatches == 0 and check.c_plan == "model plan"
+    assert check.ok and check.c_mismatches == 0 and check.c_plan == "model plan"  # portable kernels only
     assert check.c_arena_bytes == 108 + 144

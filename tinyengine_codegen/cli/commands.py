@@ -10,7 +10,7 @@ def register(app: typer.Typer) -> None:
     app.command("inspect")(inspect_cmd.inspect)
     for module_name, names in (("compile_cmd", ("compile", "run")), ("simulate_cmd", ("simulate",)),
                                ("boards_cmd", ("boards",)), ("bench_cmd", ("bench",)), ("flash_cmd", ("flash",)),
-                               ("search_cmd", ("search",)), ("demo_cmd", ("demo", "setup"))):
+                               ("search_cmd", ("search",)), ("baseline_cmd", ("baseline",)), ("demo_cmd", ("demo", "setup"))):
         try:
             module = __import__(f"{__package__}.{module_name}", fromlist=["_"])
         except ModuleNotFoundError as exc:

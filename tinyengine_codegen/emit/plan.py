@@ -1,10 +1,10 @@
 """Arena placement as the emitter sees it, and `linear_plan`, the simple baseline placement.
 
 The emitter needs three things from a memory plan: the arena offset of every activation tensor, the offset of
-each op's scratch buffer, and the arena size. `ArenaPlan` is that interface; `adapt` wraps the planner's Plan
-(tinyengine_codegen.planner) into it, and `linear_plan` is the baseline used when no planner is importable:
-buffers in order of first use, each at the lowest aligned offset that overlaps no buffer live at the same time
-(first fit over lifetimes). It is correct, not optimal.
+each op's scratch buffer, and the arena size. `ArenaPlan` is that interface; `from_model_plan` takes them from
+the planner's ModelPlan (the plan `tinyml simulate` reports), `adapt` wraps any plan with offsets. `linear_plan`
+is a baseline for comparisons: buffers in order of first use, each at the lowest aligned offset that overlaps no
+buffer live at the same time (first fit over lifetimes). It is correct, not optimal.
 """
 from __future__ import annotations
 
@@ -78,38 +78,29 @@ def linear_plan(graph: Graph, scratch: Mapping[int, int] | None = None, alignmen
                     {int(k[1:]): v for k, v in offsets.items() if k.startswith("#")}, arena, "linear")
 
 
-def planned(graph: Graph, scratch: Mapping[int, int], alignment: int) -> EmitPlan:
-    """The planner's plan when the planner package provides one, else `linear_plan`."""
-    try:
-        from ..planner.arena import plan_arena
-        from ..planner.buffers import lifetimes, scratch_name
-    except ImportError:
-        return linear_plan(graph, scratch, alignment)
-    plan = plan_arena(lifetimes(graph, scratch=dict(scratch), alignment=alignment))
-    return adapt(plan, graph, scratch_key=lambda i: scratch_name(graph.ops[i]))
+def from_model_plan(mp) -> EmitPlan:
+    """The offsets, scratch offsets and arena size of a planner.model_plan.ModelPlan, exactly as planned."""
+    from ..planner.buffers import scratch_name
 
-
-def adapt(plan, graph: Graph, scratch_key=None) -> EmitPlan:
-    """Wrap any plan with `offsets` (name → offset) and `arena_bytes` into an EmitPlan."""
-    if isinstance(plan, EmitPlan):
-        return plan
-    offsets = dict(plan.offsets)
+    offsets = dict(mp.plan.offsets)
     scratch = {}
-    for i, op in enumerate(graph.ops):
-        key = scratch_key(i) if scratch_key else f"{op.name}:scratch"
+    for i, op in enumerate(mp.graph.ops):
+        key = scratch_name(op)
         if key in offsets:
             scratch[i] = offsets.pop(key)
-    return EmitPlan(offsets, scratch, int(plan.arena_bytes), str(getattr(plan, "strategy", "planner")))
+    return EmitPlan(offsets, scratch, int(mp.plan.arena_bytes), str(mp.plan.strategy))
 
 
-def check_covers(plan: ArenaPlan, graph: Graph, scratch: Mapping[int, int]) -> None:
-    """InternalError unless every activation and scratch buffer has an offset inside the arena."""
+def check_covers(plan: ArenaPlan, graph: Graph, scratch: Mapping[int, int],
+                 sizes: Mapping[str, int] | None = None) -> None:
+    """InternalError unless every activation (`sizes` overrides its bytes, e.g. per-patch buffers) and scratch
+    buffer has an offset inside the arena."""
     for t in graph.activations():
         try:
             off = plan.offset(t.name)
         except KeyError:
             raise InternalError(f"memory plan has no offset for tensor '{t.name}'") from None
-        if off < 0 or off + t.nbytes > plan.arena_bytes:
+        if off < 0 or off + (sizes or {}).get(t.name, t.nbytes) > plan.arena_bytes:
             raise InternalError(f"tensor '{t.name}' at [{off}, {off + t.nbytes}) is outside the "
                                 f"{plan.arena_bytes}-byte arena")
     for i, size in scratch.items():

@@ -89,8 +89,9 @@ def _expected_shape(graph: Graph, op: Op, ins: tuple[Tensor | None, ...], outs: 
             raise _fail(op, f"{len(a.paddings)} paddings for a rank-{len(x.shape)} input")
         return tuple(n + b + e for n, (b, e) in zip(x.shape, a.paddings))
     if k is OpKind.CONCATENATION:
-        total = sum(t.shape[a.axis] for t in ins)
-        return x.shape[:a.axis] + (total,) + x.shape[a.axis + 1:]
+        axis = a.axis % len(x.shape)
+        total = sum(t.shape[axis] for t in ins)
+        return x.shape[:axis] + (total,) + x.shape[axis + 1:]
     if k is OpKind.TRANSPOSE:
         if sorted(a.perm) != list(range(len(x.shape))):
             raise _fail(op, f"permutation {a.perm} does not fit a rank-{len(x.shape)} input")

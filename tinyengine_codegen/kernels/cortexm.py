@@ -7,12 +7,17 @@ taps then read a row of bytes equal to the input zero point, whose contribution 
 
 Requantization is TFLM's MultiplyByQuantizedMultiplier (double rounding). When the accumulator provably stays
 below 2^30 after the left shift and every channel shifts right by at least one bit, it is computed exactly by
-SMMULR(acc << (left + 1), m) followed by (x + 2^(e-1) + (x >> 31)) >> e; otherwise the portable helper is used.
+t = SMMLAR(acc << (left + 1), m, rnd) = round(acc * m * 2^(left+1) / 2^32) + rnd, then (t + (acc >> 31)) >> e, where
+rnd = 2^(e-1) + zp * 2^e. The sign of acc may stand in for the sign of the rounded product (m >= 0): they differ
+only when the product rounds to 0, and then both give zp because 2^(e-1) - 1 < 2^e. Channels with all-zero weights
+become constants. A uniform left shift is folded into the weights offline (`prescale`). Otherwise the portable
+helper is used.
 """
 from __future__ import annotations
 
 import numpy as np
 
+from .. import quant
 from ..ir.graph import Graph, Op, Tensor
 from .common import INT8_MAX, INT8_MIN
 
@@ -37,25 +42,57 @@ def acc_bounds(bias: np.ndarray, w_rows: np.ndarray) -> np.ndarray:
     return np.abs(bias.astype(np.int64)) + 128 * np.abs(w_rows.astype(np.int64)).sum(axis=1)
 
 
-def requant_fast(q: dict, bounds: np.ndarray) -> dict:
+def requant_fast(q: dict, bounds: np.ndarray, const_out: dict[int, int] | None = None) -> dict:
     """The epilogue record of the SIMD kernels: q (per_channel, mult, shift, zp, lo, hi) plus the fast path.
 
     fast=True adds per-channel right shifts `rs`, rounding constants `rnd` (2^(rs-1) plus the output zero point
-    shifted left by rs, so one add does both), and the pre-shift `ls` (one value when all channels agree, else a
-    table)."""
+    shifted left by rs, so SMMLAR adds both) and the pre-shift `ls` (one value when all channels agree, else a
+    table). const_out maps channels whose accumulator is a constant (all-zero weights) to their output byte:
+    they get mult 0, rs 1 and rnd 2c + 1, so the same sequence yields c whatever the accumulator's sign."""
     n = len(bounds)
+    const_out = const_out or {}
     mult = list(q["mult"]) if q["per_channel"] else [q["mult"]] * n
     shift = list(q["shift"]) if q["per_channel"] else [q["shift"]] * n
+    live = [c for c in range(n) if c not in const_out]
     left = [max(s, 0) for s in shift]
     right = [max(-s, 0) for s in shift]
-    ok = (all(1 <= r <= 22 for r in right) and all(int(b) << l < ACC_LIMIT for b, l in zip(bounds, left))
+    ok = (all(1 <= right[c] <= 22 and int(bounds[c]) << left[c] < ACC_LIMIT for c in live)
           and abs(q["zp"]) <= 128)
     out = dict(q, per_channel=True, mult=mult, shift=shift, fast=ok, ssat=q["lo"] == INT8_MIN and q["hi"] == INT8_MAX)
     if ok:
-        ls = sorted({l + 1 for l in left})
-        out.update(rs=right, rnd=[(1 << (r - 1)) + (q["zp"] << r) for r in right], ls=ls[0] if len(ls) == 1 else None,
-                   ls_table=[l + 1 for l in left], lo_clip=q["lo"] > INT8_MIN, hi_clip=q["hi"] < INT8_MAX)
+        ls = sorted({left[c] + 1 for c in live}) or [1]
+        rs = [1 if c in const_out else right[c] for c in range(n)]
+        rnd = [2 * const_out[c] + 1 if c in const_out else (1 << (r - 1)) + (q["zp"] << r) for c, r in enumerate(rs)]
+        out.update(mult=[0 if c in const_out else m for c, m in enumerate(mult)], rs=rs, rnd=rnd,
+                   ls=ls[0] if len(ls) == 1 else None, ls_table=[ls[0] if c in const_out else left[c] + 1
+                                                                for c in range(n)],
+                   lo_clip=q["lo"] > INT8_MIN, hi_clip=q["hi"] < INT8_MAX, prescaled=0)
     return out
+
+
+def constant_channels(q: dict, w_rows: np.ndarray, bias: np.ndarray) -> dict[int, int]:
+    """Channels whose weights are all zero → their (constant) output byte, computed the reference way."""
+    zero = np.flatnonzero(~np.any(np.asarray(w_rows) != 0, axis=1))
+    out = {}
+    for c in zero.tolist():
+        m = q["mult"][c] if q["per_channel"] else q["mult"]
+        s = q["shift"][c] if q["per_channel"] else q["shift"]
+        v = int(quant.multiply_by_quantized_multiplier(np.int64(bias[c]), m, s)) + q["zp"]
+        out[c] = min(max(v, q["lo"]), q["hi"])
+    return out
+
+
+def prescale(q: dict, rows: np.ndarray, bias: np.ndarray) -> tuple[dict, np.ndarray, np.ndarray]:
+    """Fold a uniform pre-shift `ls` (<= 8) into int16 weights and the int32 bias, so the epilogue skips it.
+
+    Exact: the fast path already proved |acc| << ls < 2^31, and |w| << 8 fits int16."""
+    if not q["fast"] or q["ls"] is None or q["ls"] > 8:
+        return q, rows, bias
+    ls = q["ls"]
+    const = np.asarray(q["mult"]) == 0
+    b = np.where(const, 0, np.asarray(bias, np.int64) << ls)
+    assert np.all(np.abs(b) < 2 ** 31)
+    return dict(q, ls=0, prescaled=ls), np.asarray(rows, np.int64) << ls, b.astype(np.int32)
 
 
 def pack_pairs(w_rows: np.ndarray, tile: int, interleave: bool = True) -> np.ndarray:

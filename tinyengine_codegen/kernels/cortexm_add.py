@@ -35,7 +35,10 @@ def add_lut_context(op: Op, graph: Graph, b: Binding) -> Context:
     lb = input_table(e["b_offset"], e["left_shift"], e["b_mult"], e["b_shift"])
     bound = np.array([int(np.abs(la.astype(np.int64)).max() + np.abs(lb.astype(np.int64)).max())])
     q = dict(per_channel=False, mult=e["mult"], shift=e["shift"], zp=e["out_zp"], lo=e["lo"], hi=e["hi"])
-    return dict(size=out_tensor(graph, op).size, q=requant_fast(q, bound),
+    q = requant_fast(q, bound)
+    if q["fast"] and q["ls"] is not None:  # fold the pre-shift into the tables (exact: |la + lb| << ls < 2^31)
+        la, lb, q = la << q["ls"], lb << q["ls"], dict(q, ls=0, prescaled=q["ls"])
+    return dict(size=out_tensor(graph, op).size, q=q,
                 la=b.weights.add(f"{op.name}#cm_la", la), lb=b.weights.add(f"{op.name}#cm_lb", lb))
 
 

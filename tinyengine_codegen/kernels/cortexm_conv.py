@@ -13,12 +13,18 @@ from ..ir.graph import Graph, Op
 from ..ir.ops import OpKind
 from .common import in_tensor
 from .conv import geometry, requant_q
-from .cortexm import acc_bounds, folded_bias, has_dsp, pack_pairs, pad_row, requant_fast, scratch_is_free
+from .cortexm import (acc_bounds, constant_channels, folded_bias, has_dsp, pack_pairs, pad_row, prescale, requant_fast,
+                      scratch_is_free)
 from .registry import Binding, Context, KernelSpec, TargetLike, no_scratch
 
 
 def _bias_values(op: Op, graph: Graph) -> np.ndarray | None:
     return np.asarray(graph.tensor(op.inputs[2]).data) if len(op.inputs) > 2 and op.inputs[2] else None
+
+
+def _epilogue(q: dict, w: np.ndarray, bias: np.ndarray, rows: np.ndarray) -> tuple[dict, np.ndarray, np.ndarray]:
+    """The fast requant record (constant channels found from w), with the pre-shift folded into rows and bias."""
+    return prescale(requant_fast(q, acc_bounds(bias, w), constant_channels(q, w, bias)), rows, bias)
 
 
 def _plain(op: Op, graph: Graph) -> bool:
@@ -43,10 +49,10 @@ def _conv_common(op: Op, graph: Graph, b: Binding, kpad: int, interleave: bool, 
     rows = np.zeros((g["cout"], kpad), np.int16)
     rows[:, :w.shape[1]] = w
     bias = folded_bias(_bias_values(op, graph), w, g["in_offset"])
-    q = requant_fast(requant_q(op, graph, g["cout"]), acc_bounds(bias, w))
+    q, rows, bias = _epilogue(requant_q(op, graph, g["cout"]), w, bias, rows)
     packed = pack_pairs(rows, nch, interleave)
     return dict(g=g, **g, pixels=g["oh"] * g["ow"], taps=g["kh"] * g["kw"], nch=nch, bias=bias.tolist(), q=q,
-                weights=b.weights.add(f"{op.inputs[1]}#cm{nch}{'i' if interleave else 'n'}", packed))
+                weights=b.weights.add(f"{op.inputs[1]}#cm{nch}{'i' if interleave else 'n'}p{q.get('prescaled', 0)}", packed))
 
 
 def direct_context(op: Op, graph: Graph, b: Binding) -> Context:
@@ -55,7 +61,9 @@ def direct_context(op: Op, graph: Graph, b: Binding) -> Context:
     pointwise = g["kh"] == g["kw"] == 1 and g["sh"] == g["sw"] == 1 and g["pad_t"] == g["pad_l"] == 0
     zp = -g["in_offset"]
     pad = b.weights.add(f"cm_pad_{zp}_{g['cin']}", pad_row(zp, g["cin"]))
-    return dict(ctx, pointwise=pointwise, pad=pad, unroll=2 if g["cin"] % 8 == 0 else 1)
+    # the dot over cin is fully unrolled up to 32 words (no loop branch), else two words per iteration
+    unroll = g["cin"] // 4 if g["cin"] <= 128 else (2 if g["cin"] % 8 == 0 else 1)
+    return dict(ctx, pointwise=pointwise, pad=pad, unroll=unroll)
 
 
 def _kpad(op: Op, graph: Graph) -> int:
@@ -83,22 +91,60 @@ def _dw_ok(op: Op, graph: Graph, target: TargetLike) -> bool:
     return has_dsp(target) and _plain(op, graph) and op.attrs.depth_multiplier == 1 and x.shape[3] % 4 == 0
 
 
-def dw_context(op: Op, graph: Graph, b: Binding) -> Context:
+def _dw_inplace_ok(op: Op, graph: Graph, target: TargetLike) -> bool:
+    y = graph.tensor(op.outputs[0])
+    return _dw_ok(op, graph, target) and y.nbytes <= in_tensor(graph, op, 0).nbytes
+
+
+def _inside(n_out: int, n_in: int, stride: int, pad: int, k: int, dil: int) -> tuple[int, int]:
+    """[lo, hi): the output positions whose whole window lies inside the input (lo == hi when none)."""
+    ok = [o for o in range(n_out) if o * stride - pad >= 0 and o * stride - pad + (k - 1) * dil < n_in]
+    return (ok[0], ok[-1] + 1) if ok else (0, 0)
+
+
+def ring_rows(g: dict) -> int:
+    """Output rows an in-place depthwise keeps buffered: row r is written once no later row reads input bytes
+    below the end of output row r."""
+    row_out, row_in = g["ow"] * g["cout"], g["iw"] * g["cin"]
+    delay = 0
+    for r in range(g["oh"]):
+        while r + delay + 1 < g["oh"] and (r + 1) * row_out > max(0, (r + delay + 1) * g["sh"] - g["pad_t"]) * row_in:
+            delay += 1
+    return delay + 1
+
+
+def dw_inplace_scratch(op: Op, graph: Graph) -> int:
+    g = geometry(op, graph)
+    return ring_rows(g) * g["ow"] * g["cout"]
+
+
+def dw_context(op: Op, graph: Graph, b: Binding, inplace: bool = False) -> Context:
     g = geometry(op, graph)
     c, taps = g["cout"], g["kh"] * g["kw"]
     w = np.asarray(in_tensor(graph, op, 1).data).reshape(taps, c).T           # channels x taps
     bias = folded_bias(_bias_values(op, graph), w, g["in_offset"])
-    q = requant_fast(requant_q(op, graph, c), acc_bounds(bias, w))
+    q, w, bias = _epilogue(requant_q(op, graph, c), w, bias, w)
     # [c/4][tap][(c0, c2), (c1, c3)] as int16
     packed = w.astype(np.int16).reshape(c // 4, 4, taps)[:, [0, 2, 1, 3], :].transpose(0, 2, 1).reshape(-1)
     zp = -g["in_offset"]
     pad = b.weights.add(f"cm_pad_{zp}_{c}", pad_row(zp, c))
-    return dict(g=g, **g, pixels=g["oh"] * g["ow"], taps=taps, bias=bias.tolist(), q=q, pad=pad,
-                weights=b.weights.add(f"{op.inputs[1]}#cmdw", np.ascontiguousarray(packed)))
+    offs = [(ky * g["dh"] * g["iw"] + kx * g["dw"]) * c for ky in range(g["kh"]) for kx in range(g["kw"])]
+    return dict(g=g, **g, pixels=g["oh"] * g["ow"], taps=taps, bias=bias.tolist(), q=q, pad=pad, offs=offs,
+                rows_in=_inside(g["oh"], g["ih"], g["sh"], g["pad_t"], g["kh"], g["dh"]),
+                cols_in=_inside(g["ow"], g["iw"], g["sw"], g["pad_l"], g["kw"], g["dw"]),
+                inplace=inplace, ring=ring_rows(g) if inplace else 0,
+                weights=b.weights.add(f"{op.inputs[1]}#cmdwp{q.get('prescaled', 0)}", np.ascontiguousarray(packed)))
+
+
+def dw_inplace_context(op: Op, graph: Graph, b: Binding) -> Context:
+    return dw_context(op, graph, b, inplace=True)
 
 
 CONV2D_SIMD = (
     KernelSpec("conv2d_s8_im2col_simd", is_im2col, im2col_scratch, im2col_context),
     KernelSpec("conv2d_s8_direct_simd", is_direct, no_scratch, direct_context),
 )
-DEPTHWISE_SIMD = (KernelSpec("dwconv_s8_simd", _dw_ok, no_scratch, dw_context),)
+DEPTHWISE_SIMD = (
+    KernelSpec("dwconv_s8_simd_inplace", _dw_inplace_ok, dw_inplace_scratch, dw_inplace_context, inplace=True),
+    KernelSpec("dwconv_s8_simd", _dw_ok, no_scratch, dw_context),
+)

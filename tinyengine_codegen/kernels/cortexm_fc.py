@@ -7,7 +7,7 @@ from .. import quant
 from ..ir.graph import Graph, Op
 from ..ir.ops import OpKind
 from .common import act_range, channel_multipliers, in_tensor, out_tensor
-from .cortexm import acc_bounds, folded_bias, has_dsp, pack_pairs, requant_fast
+from .cortexm import acc_bounds, constant_channels, folded_bias, has_dsp, pack_pairs, prescale, requant_fast
 from .registry import Binding, Context, KernelSpec, TargetLike, no_scratch
 
 
@@ -30,14 +30,15 @@ def fc_simd_context(op: Op, graph: Graph, b: Binding) -> Context:
     rows = np.asarray(w.data).astype(np.int64)
     bias_t = np.asarray(graph.tensor(op.inputs[2]).data) if len(op.inputs) > 2 and op.inputs[2] else None
     bias = folded_bias(bias_t, rows, -x.zero_point)
+    q, rows, bias = prescale(requant_fast(q, acc_bounds(bias, rows), constant_channels(q, rows, bias)), rows, bias)
     units4 = units // 4 * 4
     parts = [pack_pairs(rows[:units4], 4)] if units4 else []
     if units4 < units:
         parts.append(pack_pairs(rows[units4:], 1))
     packed = np.concatenate(parts).astype(np.int16)
     return dict(rows=x.size // depth, depth=depth, unroll=2 if depth % 8 == 0 else 1, units=units, units4=units4, bias=bias.tolist(),
-                q=requant_fast(q, acc_bounds(bias, rows)),
-                weights=b.weights.add(f"{op.inputs[1]}#cmfc", packed))
+                q=q,
+                weights=b.weights.add(f"{op.inputs[1]}#cmfcp{q.get('prescaled', 0)}", packed))
 
 
 FC_SIMD = (KernelSpec("fc_s8_simd", is_fc_simd, no_scratch, fc_simd_context),)

@@ -94,10 +94,15 @@ Context = dict[str, Any]
 
 @dataclass(frozen=True)
 class KernelSpec:
+    """One C kernel variant. `inplace=True` marks a variant written to overwrite its input with its output
+    (the layer gets the same arena offset for both); such a variant is chosen only for ops the memory plan
+    makes in place, never by `select`."""
+
     name: str                                               # template: templates/kernels/<name>.c.j2
     matches: Callable[[Op, Graph, TargetLike], bool]
     scratch_bytes: Callable[[Op, Graph], int]
     context: Callable[[Op, Graph, Binding], Context]
+    inplace: bool = False
 
 
 def always(op: Op, graph: Graph, target: TargetLike) -> bool:
@@ -131,7 +136,31 @@ def select(op: Op, graph: Graph, target: TargetLike) -> KernelSpec:
         raise TinyMLError(f"{op.name} ({op.kind.value}): no C kernel for this operator; supported: "
                           f"{', '.join(sorted(k.value for k in _families()))}")
     for spec in family:
-        if spec.matches(op, graph, target):
+        if not spec.inplace and spec.matches(op, graph, target):
             return spec
     raise InternalError(f"{op.name} ({op.kind.value}): no kernel of the family matched; its last entry must "
                         f"always match")
+
+
+# Every kernel of these kinds reads element i of each input before it writes element i of the output, so it may
+# overwrite an input of the output's size (tests/tinyengine_codegen/kernels/test_inplace.py runs each in place).
+ELEMENTWISE_INPLACE_KINDS = frozenset({OpKind.ADD, OpKind.MUL, OpKind.RELU, OpKind.RELU6, OpKind.LOGISTIC,
+                                       OpKind.HARD_SWISH})
+
+
+def may_run_in_place(spec: KernelSpec, op: Op) -> bool:
+    """True when `spec` stays correct with its output at its (overwritten) input's offset."""
+    return spec.inplace or op.kind in ELEMENTWISE_INPLACE_KINDS
+
+
+def spec_named(op: Op, name: str, *, stage: bool = False) -> KernelSpec:
+    """The spec called `name` in op's family (the patch-stage family when `stage`); InternalError if none."""
+    if stage:
+        from .region import STAGE_FAMILIES as table
+    else:
+        table = _families()
+    for spec in table.get(op.kind, ()):
+        if spec.name == name:
+            return spec
+    raise InternalError(f"{op.name} ({op.kind.value}): the plan names kernel '{name}', which is not in its "
+                        f"{'patch-stage ' if stage else ''}family")

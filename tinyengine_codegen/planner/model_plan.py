@@ -10,8 +10,10 @@ The steps, in order:
    alone give a peak P; each op takes the first spec whose scratch still fits under P beside the tensors live
    at that op, else the spec with the least scratch. If placement still ends above the arena planned without
    scratch, every op falls back to its least-scratch spec (kept when that arena is smaller).
-4. Patches (options.patches "auto" or a count): `choose_patches`; the kernels are chosen again against the
-   patched live bytes, and the patched plan is kept only when its arena is strictly smaller.
+4. Patches (options.patches "auto" or a count): `choose_patches`; the stage ops take patch-stage (region)
+   kernels (kernels/region.py), the other kernels are chosen again against the patched live bytes, and the
+   patched plan is kept only when its arena is strictly smaller.
+In-place variants (KernelSpec.inplace) are only chosen for in-place ops; ordinary ops take ordinary specs.
 """
 from __future__ import annotations
 
@@ -84,11 +86,36 @@ def _runs_in_place(spec) -> bool:
     return bool(getattr(spec, "inplace", False)) or "inplace" in spec.name
 
 
+def stage_candidates(graph: Graph, sched: PatchSchedule, cands: Candidates, target) -> Candidates | None:
+    """`cands` with the stage ops' candidates replaced by the patch-stage (region) kernels; None when a stage op
+    has none (or no registry is importable)."""
+    try:
+        from ..kernels.region import stage_specs
+    except ImportError:
+        return None
+    out = list(cands)
+    for i in sched.stage:
+        op = graph.ops[i]
+        specs = stage_specs(op, graph, target)
+        if not specs:
+            return None
+        out[i] = tuple((s.name, int(s.scratch_bytes(op, graph)), False) for s in specs)
+    return tuple(out)
+
+
 def choose_inplace(graph: Graph, cands: Candidates, alignment: int = 4) -> frozenset[int]:
     """Elementwise ops always; depthwise convs only where a matching kernel runs in place (see step 2)."""
     dw = {i for i, c in enumerate(cands) if graph.ops[i].kind is OpKind.DEPTHWISE_CONV_2D and any(x[2] for x in c)}
     allowed = inplace_candidates(graph, INPLACE_KINDS, alignment)
     return frozenset(i for i in allowed if graph.ops[i].kind in ELEMENTWISE_INPLACE or i in dw)
+
+
+def _pool(c, in_place: bool) -> list:
+    """The specs an op may take: an in-place variant when the plan runs it in place (if it has one), otherwise
+    only the ordinary ones (in-place variants assume their output sits on their input)."""
+    if in_place and any(x[2] for x in c):
+        return [x for x in c if x[2]]
+    return [x for x in c if not x[2]]
 
 
 def choose_kernels(cands: Candidates, inplace: frozenset[int], buffers: Sequence[Buffer],
@@ -100,7 +127,7 @@ def choose_kernels(cands: Candidates, inplace: frozenset[int], buffers: Sequence
     names: list[str | None] = []
     scratch: dict[int, int] = {}
     for i, c in enumerate(cands):
-        pool = [x for x in c if x[2]] if i in inplace and any(x[2] for x in c) else list(c)
+        pool = _pool(c, i in inplace)
         if not pool:
             names.append(None)
             continue
@@ -115,7 +142,7 @@ def choose_kernels(cands: Candidates, inplace: frozenset[int], buffers: Sequence
 def _least_scratch(cands: Candidates, inplace: frozenset[int]) -> tuple[tuple[str | None, ...], dict[int, int]]:
     names, scratch = [], {}
     for i, c in enumerate(cands):
-        pool = [x for x in c if x[2]] if i in inplace and any(x[2] for x in c) else list(c)
+        pool = _pool(c, i in inplace)
         pick = min(pool, key=lambda x: x[1]) if pool else None
         names.append(pick[0] if pick else None)
         if pick and pick[1]:
@@ -165,11 +192,15 @@ def plan_model(graph: Graph, options: CompileOptions = CompileOptions(), target=
     if sched is None:
         return replace(result, notes=notes + (why,))
 
-    def stage_buffers(scratch):
-        return patched_buffers(graph, sched, scratch=scratch, inplace=inplace, alignment=align)
+    kept = frozenset(i for i in inplace if i > sched.split_op)
+    s_cands = stage_candidates(graph, sched, cands, target)
+    if s_cands is None:
+        return replace(result, notes=notes + ("a patch-stage op has no region kernel; planned without patches",))
 
-    p_names, p_scratch, patched = _plan_with_kernels(stage_buffers, cands, inplace, align)
+    def stage_buffers(scratch):
+        return patched_buffers(graph, sched, scratch=scratch, inplace=kept, alignment=align)
+
+    p_names, p_scratch, patched = _plan_with_kernels(stage_buffers, s_cands, kept, align)
     if patched.arena_bytes >= plain.arena_bytes:
         return replace(result, notes=notes + (why,))
-    kept = frozenset(i for i in inplace if i > sched.split_op)
     return ModelPlan(graph, p_names, p_scratch, kept, sched, patched, plain, notes)

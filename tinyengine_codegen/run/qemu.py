@@ -88,13 +88,16 @@ def parse_counts(text: str) -> tuple[int, tuple[int, ...]]:
     cost = marks[1][1] - marks[0][1]
     begin, end = ids.index(MARK_INVOKE_BEGIN), ids.index(MARK_INVOKE_END)
     inner = marks[begin + 1:end]
-    layers = []
+    layers: list[int] = []
     for k in range(0, len(inner) - 1, 2):
         (b_id, b_count), (e_id, e_count) = inner[k], inner[k + 1]
-        if b_id != MARK_LAYER_BASE + 2 * len(layers) or e_id != b_id + 1:
+        layer = (b_id - MARK_LAYER_BASE) // 2
+        if b_id < MARK_LAYER_BASE or (b_id - MARK_LAYER_BASE) % 2 or e_id != b_id + 1 or layer > len(layers):
             raise TinyMLError(f"layer markers out of order at layer {len(layers)} (ids {b_id}, {e_id}); "
-                              "each layer must be bracketed once by TINYML_LAYER_BEGIN/END in execution order")
-        layers.append(e_count - b_count - cost)
+                              "each layer must be bracketed by TINYML_LAYER_BEGIN/END, first seen in execution order")
+        if layer == len(layers):
+            layers.append(0)
+        layers[layer] += e_count - b_count - cost  # patch-stage layers run once per patch: their counts add up
     if len(inner) % 2:
         raise TinyMLError(f"unpaired layer marker {inner[-1][0]} inside tinyml_invoke")
     total = marks[end][1] - marks[begin][1] - (len(inner) + 1) * cost

@@ -43,6 +43,16 @@ class TrainConfig:
     checkpoint: Path | None = None
 
 
+def device_name(device: str | torch.device) -> str:
+    """What a run trained on, for reports: the GPU's name, or the CPU architecture."""
+    d = torch.device(device)
+    if d.type == "cuda" and torch.cuda.is_available():
+        return torch.cuda.get_device_name(d)
+    import platform
+
+    return f"cpu ({platform.machine() or 'unknown'})"
+
+
 def _world() -> tuple[int, int]:
     if dist.is_available() and dist.is_initialized():
         return dist.get_rank(), dist.get_world_size()
