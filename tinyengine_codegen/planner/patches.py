@@ -33,6 +33,7 @@ from ..ir.graph import DTYPE_BYTES, Graph, Op
 from ..ir.ops import OpKind, Padding
 from ..ir.shapes import conv_out_pad
 from .arena import Plan, plan_arena
+from .patch_fast import stage_figures
 from .buffers import Buffer, lifetimes
 from .check import lower_bound
 
@@ -261,7 +262,7 @@ def build_schedule(graph: Graph, split_op: int, p: int) -> PatchSchedule:
     return _schedule(graph, _geometry(graph, split_op), p)
 
 
-def _schedule(graph: Graph, geos: tuple[_Geo, ...], p: int) -> PatchSchedule:
+def _schedule(graph: Graph, geos: tuple[_Geo, ...], p: int, total_macs: int | None = None) -> PatchSchedule:
     split = graph.tensor(geos[-1].output)
     _, h, w, _ = split.shape
     rows = [r * h // p for r in range(p + 1)]
@@ -279,7 +280,14 @@ def _schedule(graph: Graph, geos: tuple[_Geo, ...], p: int) -> PatchSchedule:
         patched_macs += sum(_area(po.out_region) * g.per_pixel_macs for po, g in zip(patch.ops, geos))
     stage_macs = sum(op_macs(graph, op) for op in graph.ops[:len(geos)])
     return PatchSchedule(len(geos) - 1, p, split.name, full, nbytes, patches, stage_macs, patched_macs,
-                         graph_macs(graph))
+                         graph_macs(graph) if total_macs is None else total_macs)
+
+
+def _whole_bytes(graph: Graph, split: int, alignment: int) -> int:
+    """Bytes that stay whole during a stage ending at `split`: the split output and the graph inputs it reads."""
+    stage = graph.ops[:split + 1]
+    names = {graph.ops[split].outputs[0]} | {t for op in stage for t in op.inputs if t in graph.inputs}
+    return sum(-(-graph.tensor(t).nbytes // alignment) * alignment for t in names)
 
 
 def _area(r: Region) -> int:
@@ -318,15 +326,23 @@ def choose_patches(graph: Graph, *, max_extra_macs: float = 0.10, forced: int | 
     if forced is not None and forced < 2:
         raise TinyMLError(f"patch count {forced}: use 2 or more (or patches off)")
     plain = plan_arena(lifetimes(graph, scratch=scratch, inplace=inplace, alignment=alignment)).arena_bytes
-    limit = max_extra_macs * graph_macs(graph)
+    total = graph_macs(graph)
+    limit = max_extra_macs * total
     best: tuple[tuple[int, int, int], PatchSchedule] | None = None
     for s in split_points(graph):
         _, h, w, _ = graph.tensor(graph.ops[s].outputs[0]).shape
+        # The split tensor (and any graph input the stage reads) stays whole for the whole stage, so their
+        # bytes bound the stage's peak from below: a split that cannot beat the best so far is skipped unbuilt.
+        whole = _whole_bytes(graph, s, alignment)
+        if whole >= plain or (best is not None and whole > best[0][0]):
+            continue
         geos = _geometry(graph, s)
         for p in ((forced,) if forced else range(2, MAX_PATCHES + 1)):
             if p > min(h, w):
                 break
-            sched = _schedule(graph, geos, p)
+            sched = stage_figures(graph, geos, p, frozenset(graph.inputs), _span, lambda op: op_macs(graph, op))
+            if sched is None:  # an interval wholly in the padding: build the exact 2-D schedule
+                sched = _schedule(graph, geos, p, total)
             if sched.extra_macs > limit:
                 continue
             bufs = patched_buffers(graph, sched, scratch=scratch, inplace=inplace, alignment=alignment)
@@ -335,5 +351,8 @@ def choose_patches(graph: Graph, *, max_extra_macs: float = 0.10, forced: int | 
                 continue
             key = (plan_arena(bufs).arena_bytes, sched.extra_macs, p)
             if best is None or key < best[0]:
-                best = (key, sched)
-    return best[1] if best is not None and best[0][0] < plain else None
+                best = (key, (s, p))
+    if best is None or best[0][0] >= plain:
+        return None
+    split, p = best[1]
+    return _schedule(graph, _geometry(graph, split), p, total)

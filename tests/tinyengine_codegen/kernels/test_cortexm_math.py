@@ -5,15 +5,15 @@ import numpy as np
 import pytest
 
 from tinyengine_codegen import quant
-from tinyengine_codegen.kernels.cortexm import folded_bias, pack_pairs, requant_fast
+from tinyengine_codegen.kernels.cortexm import constant_channels, folded_bias, pack_pairs, prescale, requant_fast
 from tinyengine_codegen.kernels.cortexm_add import input_table
 
 
 def fast_requant(acc: np.ndarray, mult: int, ls: int, rs: int, rnd: int) -> np.ndarray:
-    """What the C epilogue computes: SMMULR(acc << ls, m), then (x + rnd + (x >> 31)) >> rs."""
+    """What the C epilogue computes: t = SMMLAR(acc << ls, m, rnd), then (t + (acc >> 31)) >> rs."""
     a = acc.astype(np.int64) << ls
-    x = (a * mult + (1 << 31)) >> 32
-    return (x + rnd + np.where(x < 0, -1, 0)) >> rs
+    t = ((a * mult + (1 << 31)) >> 32) + rnd
+    return (t + np.where(acc < 0, -1, 0)) >> rs
 
 
 @pytest.mark.parametrize("mult,shift,zp", [(1073741824, -1, 0), (2147483647, -7, -128), (1518500250, -12, 5),
@@ -29,6 +29,29 @@ def test_fast_requant_equals_tflm(mult, shift, zp):
     want = quant.multiply_by_quantized_multiplier(acc, mult, shift) + zp
     got = fast_requant(acc, mult, q["ls"], q["rs"][0], q["rnd"][0])
     np.testing.assert_array_equal(got, want)
+
+
+def test_zero_weight_channels_become_exact_constants():
+    q = dict(per_channel=True, mult=[1 << 30, 1500000000], shift=[-3, -29], zp=-128, lo=-128, hi=127)
+    w = np.array([[1, -2, 3], [0, 0, 0]])
+    bias = np.array([100, -7000])
+    const = constant_channels(q, w, bias)
+    want = int(quant.multiply_by_quantized_multiplier(np.int64(-7000), 1500000000, -29)) - 128
+    assert const == {1: want}
+    r = requant_fast(q, np.array([10_000, 7000]), const)
+    assert r["fast"] and r["mult"][1] == 0 and r["rs"][1] == 1           # shift -29 alone would refuse the fast path
+    for acc in (-7000, 7000, 0, -1):                                   # any accumulator sign gives the constant
+        assert fast_requant(np.array([acc]), 0, r["ls"], r["rs"][1], r["rnd"][1])[0] == want
+
+
+def test_prescale_folds_uniform_shift_into_weights():
+    q = requant_fast(dict(per_channel=False, mult=1 << 30, shift=-4, zp=3, lo=-128, hi=127), np.array([5000, 5000]))
+    q2, rows, bias = prescale(q, np.array([[1, -128], [127, 0]]), np.array([10, -20]))
+    assert q["ls"] == 1 and q2["ls"] == 0 and q2["prescaled"] == 1
+    assert rows.tolist() == [[2, -256], [254, 0]] and bias.tolist() == [20, -40]
+    acc = np.arange(-5000, 5000)
+    np.testing.assert_array_equal(fast_requant(2 * acc, 1 << 30, 0, q["rs"][0], q["rnd"][0]),
+                                  quant.multiply_by_quantized_multiplier(acc, 1 << 30, -4) + 3)
 
 
 def test_fast_requant_refused_when_unprovable():

@@ -1,5 +1,5 @@
 """Cortex-M SIMD kernels in QEMU (qemu-m4) against the numpy reference: named edge cases, a few hypothesis shapes,
-and two MLPerf Tiny models with their instruction budgets (half of TFLM + CMSIS-NN)."""
+an in-place depthwise chain, and three MLPerf Tiny models with their instruction budgets (half of TFLM + CMSIS-NN)."""
 from __future__ import annotations
 
 import shutil
@@ -8,10 +8,13 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from tinyengine_codegen.ir.ops import Activation, Conv2DAttrs, DepthwiseConv2DAttrs, FullyConnectedAttrs, OpKind, \
+from tinyengine_codegen.ir.graph import Graph, Op
+from tinyengine_codegen.ir.ops import Activation, Conv2DAttrs, DepthwiseConv2DAttrs, ElementwiseAttrs, \
+    FullyConnectedAttrs, OpKind, \
     Padding
 from tinyengine_codegen.kernels import registry
 from tinyengine_codegen.kernels.cortexm_fc import with_cortexm
+from tinyengine_codegen.ir.verify import verify
 from tinyengine_codegen.model_io import load_model
 from tinyengine_codegen.options import CompileOptions
 from tinyengine_codegen.reference.run import run_graph
@@ -81,7 +84,7 @@ def test_depthwise_stride2_and_fc_leftover_rows():
     bias = const("b", rng.integers(-500, 500, c, dtype=np.int32), scales=[1.0] * c)
     dw = single_op(OpKind.DEPTHWISE_CONV_2D, DepthwiseConv2DAttrs(2, 2, 1, 1, Padding.SAME, 1, Activation.RELU6),
                    [act("x", (1, 7, 6, c), 0.05, 7), wt, bias], act("y", (1, 4, 3, c), 0.04, -20))
-    assert _run(dw).kernels == ("dwconv_s8_simd",)
+    _run(dw)   # a lone layer: no room for the SIMD kernels' scratch, so the planner's least-scratch in-place kernel
     wf = const("w", rng.integers(-127, 128, (7, 24), dtype=np.int8), scales=[0.01])
     bf = const("b", rng.integers(-900, 900, 7, dtype=np.int32), scales=[1.0])
     fc = single_op(OpKind.FULLY_CONNECTED, FullyConnectedAttrs(), [act("x", (2, 24), 0.07, -9), wf, bf],
@@ -89,8 +92,47 @@ def test_depthwise_stride2_and_fc_leftover_rows():
     assert _run(fc).kernels == ("fc_s8_simd",)
 
 
-@pytest.mark.parametrize("key,tflm", [("ad", 582_944), pytest.param("kws", 7_699_892, marks=pytest.mark.xfail(
-    strict=True, reason="kws runs at 0.57 of TFLM + CMSIS-NN: the depthwise kernel (5 instr/MAC) needs work"))])
+def _dw(name, src, shape, out_shape, stride, padding, rng, zero_channel=None):
+    c = shape[3]
+    w = rng.integers(-127, 128, (1, 3, 3, c), dtype=np.int8)
+    if zero_channel is not None:
+        w[..., zero_channel] = 0                   # a constant output channel (its requant folds offline)
+    wt = const(f"{name}_w", w, scales=rng.uniform(0.005, 0.03, c), axis=3)
+    bias = const(f"{name}_b", rng.integers(-500, 500, c, dtype=np.int32), scales=[1.0] * c)
+    y = act(name, out_shape, 0.04, -128)
+    op = Op(name, OpKind.DEPTHWISE_CONV_2D, (src, wt.name, bias.name), (name,),
+            DepthwiseConv2DAttrs(stride, stride, 1, 1, padding, 1, Activation.RELU))
+    return op, [wt, bias, y]
+
+
+def test_depthwise_in_place_chain_with_borders_and_constant_channel():
+    """pointwise -> three in-place depthwise layers (stride 1 SAME on a 5-wide map, stride 2 SAME, VALID):
+    the interior fast path, every border kind and the buffered-row write-back."""
+    rng = np.random.default_rng(11)
+    pw = conv(9, 5, 8, 8, (1, 1), 1, Padding.SAME, seed=3)
+    ops, tensors = list(pw.ops), dict(pw.tensors)
+    for op, ts in (_dw("d1", "y", (1, 9, 5, 8), (1, 9, 5, 8), 1, Padding.SAME, rng, zero_channel=5),
+                   _dw("d2", "d1", (1, 9, 5, 8), (1, 5, 3, 8), 2, Padding.SAME, rng),
+                   _dw("d3", "d2", (1, 5, 3, 8), (1, 3, 1, 8), 1, Padding.VALID, rng)):
+        ops.append(op)
+        tensors.update({t.name: t for t in ts})
+    graph = verify(Graph("dw_chain", tensors, tuple(ops), pw.inputs, ("d3",)))
+    res = _run(graph, seed=2)
+    assert res.kernels == ("conv2d_s8_direct_simd",) + ("dwconv_s8_simd_inplace",) * 3
+
+
+def test_depthwise_out_of_place_beside_residual_add():
+    """pointwise -> depthwise -> ADD(pointwise, depthwise): the depthwise input lives on, so it runs out of place."""
+    rng = np.random.default_rng(12)
+    pw = conv(6, 7, 8, 12, (1, 1), 1, Padding.SAME, seed=4)
+    op, ts = _dw("d1", "y", (1, 6, 7, 12), (1, 6, 7, 12), 1, Padding.SAME, rng)
+    add = Op("add", OpKind.ADD, ("y", "d1"), ("z",), ElementwiseAttrs())
+    tensors = dict(pw.tensors, **{t.name: t for t in ts}, z=act("z", (1, 6, 7, 12), 0.15, 2))
+    res = _run(verify(Graph("dw_add", tensors, (*pw.ops, op, add), pw.inputs, ("z",))), seed=3)
+    assert res.kernels == ("conv2d_s8_direct_simd", "dwconv_s8_simd", "add_s8_lut")
+
+
+@pytest.mark.parametrize("key,tflm", [("ad", 582_944), ("kws", 7_699_892), ("vww", 24_101_962)])
 def test_mlperf_exact_and_within_half_of_tflm(key, tflm):
     from tinyengine_codegen.run.measure import lcg_input
 

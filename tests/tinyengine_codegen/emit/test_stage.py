@@ -1,0 +1,82 @@
+"""Patch-stage emission: region tables worked by hand, and a stage through every region kernel, run under
+AddressSanitizer against the reference executor."""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from tinyengine_codegen.build.host import build_host, run_host
+from tinyengine_codegen.compile import compile_model, write_project
+from tinyengine_codegen.emit.stage import region_rows
+from tinyengine_codegen.errors import InternalError
+from tinyengine_codegen.ir.ops import OpKind, Padding
+from tinyengine_codegen.kernels.registry import HOST
+from tinyengine_codegen.planner import check_plan
+from tinyengine_codegen.planner.model_plan import ModelPlan, choose_kernels, kernel_candidates, stage_candidates
+from tinyengine_codegen.planner.patches import build_schedule, patched_buffers, plan_patched
+from tinyengine_codegen.reference.run import run_graph
+
+from ..kernels.graphs import conv_graph
+from ..planner.stacks import Stack
+
+
+def _staged(graph, split: int, p: int) -> ModelPlan:
+    """A ModelPlan that runs ops 0..split on p x p patches (whatever the peak), as plan_model would build it."""
+    sched = build_schedule(graph, split, p)
+    cands, _ = kernel_candidates(graph, HOST)
+    names, scratch = choose_kernels(stage_candidates(graph, sched, cands, HOST), frozenset(),
+                                    patched_buffers(graph, sched))
+    plan = plan_patched(graph, sched, scratch=scratch)
+    check_plan(patched_buffers(graph, sched, scratch=scratch), plan, alignment=4)
+    return ModelPlan(graph, names, scratch, frozenset(), sched, plan, plan, ())
+
+
+def test_region_rows_by_hand():
+    g = conv_graph(np.random.default_rng(0), h=4, w=4, cin=2, cout=3, k=3)
+    rows = region_rows(g, build_schedule(g, 0, 2))[0]
+    # in_off[2], in_row[2], out_off, out_row, in_h, in_w, pad t/b/l/r, out_h, out_w
+    assert rows[0] == (0, 0, 8, 0, 0, 12, 3, 3, 1, 0, 1, 0, 2, 2)        # reads rows/cols 0..2, pads top/left
+    assert rows[1] == (2, 0, 8, 0, 6, 12, 3, 3, 1, 0, 0, 1, 2, 2)        # cols 1..3, output at column 2
+    assert rows[3] == (10, 0, 8, 0, 30, 12, 3, 3, 0, 1, 0, 1, 2, 2)      # rows/cols 1..3, output at (2, 2)
+    code = compile_model(g, plan=_staged(g, 0, 2)).files["model.c"]
+    assert "{{10, 0}, {8, 0}, 30, 12, 3, 3, 0, 1, 0, 1, 2, 2}," in code
+
+
+def test_a_region_that_spills_is_an_internal_error():
+    g = conv_graph(np.random.default_rng(0), h=6, w=6, cin=2, cout=3, k=3)
+    g2 = Stack(np.random.default_rng(1), (1, 6, 6, 2))
+    y = g2.conv(g2.input, 3, 3)
+    graph = g2.graph(g2.conv(y, 2, 3))
+    sched = build_schedule(graph, 1, 2)
+    small = dataclasses.replace(sched, buffer_bytes={k: v - 4 for k, v in sched.buffer_bytes.items()})
+    with pytest.raises(InternalError, match="spills out of its"):
+        region_rows(graph, small)
+    assert region_rows(g, build_schedule(g, 0, 3))
+
+
+def _every_stage_kind():
+    s = Stack(np.random.default_rng(5), (1, 15, 13, 3))
+    x = s.pad(s.input, 1, 0, 2, 1)
+    x = s.conv(x, 4, 3, 2)
+    x = s.dw(x, 3, 1, 2)
+    x = s.pool(x, OpKind.MAX_POOL_2D, 3, 1, Padding.SAME)
+    x = s.pool(x, OpKind.AVERAGE_POOL_2D, 2, 1, Padding.VALID)
+    x = s.add(x, s.conv(s.dw(x, 5), s.shape(x)[3], 1))
+    split = len(s.ops) - 1
+    return s.graph(s.conv(s.conv(x, 3, 3, 2), 2, 1)), split
+
+
+@pytest.mark.parametrize("p", [2, 3])
+def test_a_stage_through_every_region_kernel_is_bit_exact_under_asan(tmp_path, p):
+    graph, split = _every_stage_kind()
+    mp = _staged(graph, split, p)
+    assert set(mp.kernels[:split + 1]) == {"pad_s8_region", "conv2d_s8_region", "dwconv_s8_region",
+                                           "maxpool_s8_region", "avgpool_s8_region", "pointwise_s8_region"}
+    project = write_project(graph, tmp_path / "m", plan=mp)
+    assert project.arena_bytes == mp.plan.arena_bytes
+    xs = np.random.default_rng(p).integers(-128, 128, (3,) + graph.tensor(graph.inputs[0]).shape, dtype=np.int8)
+    got = run_host(build_host(tmp_path / "m", tmp_path / "m.exe", sanitize=True, opt="-O1"), xs)
+    want = np.stack([run_graph(graph, [x])[0] for x in xs])
+    np.testing.assert_array_equal(got.reshape(want.shape), want)

@@ -1,0 +1,25 @@
+"""The separable figures used by the patch search equal those of the full p x p region walk."""
+import pytest
+
+from tinyengine_codegen.ir.cost import op_macs
+from tinyengine_codegen.planner import patches as P
+from tinyengine_codegen.planner.patch_fast import stage_figures
+from tests.conftest import mlperf_path
+
+
+@pytest.mark.parametrize("key", ["vww", "ic", "kws"])
+def test_fast_figures_equal_full_schedules(key):
+    from tinyengine_codegen.importers.tflite import load_tflite
+
+    g = load_tflite(mlperf_path(key))
+    checked = 0
+    for s in P.split_points(g):
+        geos = P._geometry(g, s)
+        for p in range(2, min(8, *g.tensor(g.ops[s].outputs[0]).shape[1:3]) + 1):
+            full = P._schedule(g, geos, p)
+            fast = stage_figures(g, geos, p, frozenset(g.inputs), P._span, lambda op: op_macs(g, op))
+            assert fast is not None
+            assert (fast.patched_macs, fast.stage_macs) == (full.patched_macs, full.stage_macs), (s, p)
+            assert dict(fast.buffer_bytes) == dict(full.buffer_bytes), (s, p)
+            checked += 1
+    assert checked > 0
