@@ -65,7 +65,7 @@ def quick_config(**changes) -> SearchConfig:
 def cifar_config(data: Path, **changes) -> SearchConfig:
     """A full CIFAR-10 run (meant for a GPU)."""
     base = SearchConfig(dataset="cifar10", data=data, space="cifar", full_epochs=60, phase_epochs=25, lr=0.1,
-                        batch_size=128, subnets_per_step=2, space_samples=300, measured_subnets=60,
+                        batch_size=128, subnets_per_step=2, space_samples=100, measured_subnets=60,
                         evolution=EvolutionBudget(population=64, generations=20), finetune_epochs=30,
                         finetune_lr=0.02, calib_images=1000, device="cuda")
     return replace(base, **changes)

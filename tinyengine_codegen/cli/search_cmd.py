@@ -50,6 +50,10 @@ def search(board: str = typer.Option(..., "--board", "-b", help="board id (tinym
         tasks: dict[str, int] = {}
 
         def on_event(e: dict) -> None:
+            if not err.is_terminal:  # logs and CI: one plain line per event instead of bars
+                err.print(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in e.items()),
+                          markup=False, highlight=False, soft_wrap=True)
+                return
             key = str(e.get("phase") or e.get("stage") or "search")
             total = e.get("epochs") or e.get("generations")
             done = e.get("epoch") or e.get("generation")
