@@ -16,6 +16,7 @@ def recalibrate(net: nn.Module, images: np.ndarray, batch_size: int = 256, forwa
     `forward(net, x)` runs the network (default `net(x)`); pass one that gives the arch to a supernet. The images
     must already be at the network's input resolution. Returns `net` in eval mode.
     """
+    net = net.to(device)
     bns = [m for m in net.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
     saved = [m.momentum for m in bns]
     for m in bns:
