@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -93,10 +92,8 @@ def run_to_folder(cfg: SearchConfig, budget: BoardBudget, out: Path,
     from tinyengine_codegen.model_io import load_model
     from tinyengine_codegen.simulate import simulate
 
-    out = Path(out)
-    tmp = out.parent / f".{out.name}.partial"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
+    from tinyengine_codegen.emit.project import atomic_folder
+
     log: list[dict] = []
 
     def note(event: dict) -> None:
@@ -105,7 +102,7 @@ def run_to_folder(cfg: SearchConfig, budget: BoardBudget, out: Path,
             progress(event)
 
     t0 = time.time()
-    try:
+    with atomic_folder(out, make_parents=True) as tmp:
         limits = Limits(budget.sram_bytes, budget.flash_bytes)
         result = run_search(cfg, cost_function(budget), limits, note)
         model_path = save_tflite(result.graph, tmp / "model.tflite")
@@ -117,12 +114,6 @@ def run_to_folder(cfg: SearchConfig, budget: BoardBudget, out: Path,
         report["notes"] = notes
         (tmp / "report.json").write_text(json.dumps(report, indent=2) + "\n")
         (tmp / "search_log.jsonl").write_text("".join(json.dumps(e, default=str) + "\n" for e in log))
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    if out.exists():
-        shutil.rmtree(out)
-    tmp.rename(out)
     return report
 
 

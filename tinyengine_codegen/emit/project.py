@@ -1,4 +1,4 @@
-"""Write a generated project folder atomically: build it in a temporary sibling folder, then rename it in place.
+"""Write an output folder atomically: build it in a temporary sibling folder, then rename it in place.
 
 On any failure the temporary folder is removed and an existing folder at the destination is left as it was.
 """
@@ -7,30 +7,28 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Mapping
+from typing import Iterator, Mapping
 
 from ..errors import TinyMLError
 
 
-def write_folder(files: Mapping[str, str | bytes], out_dir: str | Path) -> Path:
-    """Create (or replace) `out_dir` holding exactly `files` (relative name → text or bytes)."""
+@contextmanager
+def atomic_folder(out_dir: str | Path, *, make_parents: bool = False) -> Iterator[Path]:
+    """Yield an empty temporary sibling of `out_dir` to fill; on success it replaces `out_dir`, on error it goes."""
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
-        raise TinyMLError(f"cannot write the project to '{out}': it is a file; choose another --out folder")
+        raise TinyMLError(f"cannot write '{out}': it is a file; choose another output folder")
     parent = out.parent if str(out.parent) else Path(".")
+    if make_parents:
+        parent.mkdir(parents=True, exist_ok=True)
     if not parent.is_dir():
-        raise TinyMLError(f"cannot write the project to '{out}': folder '{parent}' does not exist; create it first")
+        raise TinyMLError(f"cannot write '{out}': folder '{parent}' does not exist; create it first")
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=parent))
     old = None
     try:
-        for name, content in files.items():
-            path = tmp / name
-            path.parent.mkdir(parents=True, exist_ok=True)
-            if isinstance(content, str):
-                path.write_text(content)
-            else:
-                path.write_bytes(content)
+        yield tmp
         if out.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=parent))
             os.rename(out, old / out.name)
@@ -43,4 +41,16 @@ def write_folder(files: Mapping[str, str | bytes], out_dir: str | Path) -> Path:
     finally:
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
-    return out
+
+
+def write_folder(files: Mapping[str, str | bytes], out_dir: str | Path) -> Path:
+    """Create (or replace) `out_dir` holding exactly `files` (relative name → text or bytes)."""
+    with atomic_folder(out_dir) as tmp:
+        for name, content in files.items():
+            path = tmp / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if isinstance(content, str):
+                path.write_text(content)
+            else:
+                path.write_bytes(content)
+    return Path(out_dir)

@@ -25,6 +25,7 @@ from ..errors import TinyMLError
 from ..ir.graph import Graph, Op, QuantParams
 from ..ir.ops import Activation
 from ..ir.verify import verify
+from .source import read_source
 from .onnx_build import Builder, ModelError, QNode, clip_activation, from_ir_array, to_ir_array
 from .onnx_ops import CONVERTERS, FUSABLE, TRANSPARENT
 
@@ -53,14 +54,7 @@ _QTYPES = {np.dtype(np.int8): 0, np.dtype(np.uint8): 128, np.dtype(np.int32): 0}
 
 def load_onnx(src: str | Path | bytes, name: str | None = None) -> Graph:
     """Read an int8 ONNX model (a path or its bytes) into a verified NHWC Graph; TinyMLError when unusable."""
-    if isinstance(src, (bytes, bytearray, memoryview)):
-        buf, label = bytes(src), name or "model"
-    else:
-        path = Path(src)
-        label = name or path.stem
-        if not path.is_file():
-            raise TinyMLError(f"model file '{path}' not found")
-        buf = path.read_bytes()
+    buf, label = read_source(src, name)
     return verify(_Importer(_parse(buf, label), label).graph())
 
 

@@ -14,6 +14,7 @@ from ..errors import TinyMLError
 from ..ir.graph import Graph, Op, Tensor
 from ..ir.ops import OpKind
 from ..ir.verify import verify
+from .source import read_source
 from . import tflite_ops
 from .tflite_ops import BUILTIN, SUPPORTED, ModelError
 
@@ -24,14 +25,7 @@ _FOLDABLE = {"SHAPE", "PACK", "STRIDED_SLICE", "CONCATENATION", "RESHAPE", "CAST
 
 def load_tflite(src: str | Path | bytes, name: str | None = None) -> Graph:
     """Read a .tflite file (a path or its bytes) into a verified Graph; TinyMLError for anything unusable."""
-    if isinstance(src, (bytes, bytearray, memoryview)):
-        buf, label = bytes(src), name or "model"
-    else:
-        path = Path(src)
-        label = name or path.stem
-        if not path.is_file():
-            raise TinyMLError(f"model file '{path}' not found")
-        buf = path.read_bytes()
+    buf, label = read_source(src, name)
     model = _parse(buf, label)
     graph = _Importer(model, label).graph()
     verify(graph)

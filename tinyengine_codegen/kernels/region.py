@@ -8,7 +8,8 @@ from the code generator's tables (emit/stage.py); the kernel itself only knows t
 of a convolution or pool are skipped, a PAD op writes its output zero point.
 
 These specs are used only for ops inside a patch stage and live apart from the ordinary families.
-Pointwise ops (elementwise and activations) reuse their ordinary flat kernel, row by row.
+Pointwise ops (elementwise and activations) reuse their ordinary flat kernel, row by row. On cores with the DSP
+extension the SIMD region kernels of kernels/cortexm_region.py come first in their families.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from ..ir.graph import DTYPE_BYTES, Graph, Op
 from ..ir.ops import OpKind
 from .common import in_tensor, out_tensor
 from .conv import generic_context
+from .cortexm_region import REGION_SIMD
 from .depthwise import reference_context
 from .misc import pool_context
 from .registry import HOST, Binding, Context, KernelSpec, TargetLike, activation_inputs, no_scratch, select
@@ -61,7 +63,7 @@ def _pointwise_ok(op: Op, graph: Graph, target: TargetLike) -> bool:
             and all(DTYPE_BYTES[graph.tensor(t).dtype] in (1, 4) for t in acts))
 
 
-STAGE_FAMILIES: dict[OpKind, tuple[KernelSpec, ...]] = {
+_PORTABLE: dict[OpKind, tuple[KernelSpec, ...]] = {
     OpKind.CONV_2D: (KernelSpec("conv2d_s8_region", _windowed, no_scratch, generic_context),),
     OpKind.DEPTHWISE_CONV_2D: (KernelSpec("dwconv_s8_region", _windowed, no_scratch, reference_context),),
     OpKind.MAX_POOL_2D: (KernelSpec("maxpool_s8_region", _windowed, no_scratch, pool_context),),
@@ -70,6 +72,9 @@ STAGE_FAMILIES: dict[OpKind, tuple[KernelSpec, ...]] = {
     **{kind: (KernelSpec("pointwise_s8_region", _pointwise_ok, no_scratch, pointwise_context),)
        for kind in _POINTWISE},
 }
+# The Cortex-M SIMD region kernels (DSP cores only) come first; the portable kernel stays last in each family.
+STAGE_FAMILIES: dict[OpKind, tuple[KernelSpec, ...]] = {
+    kind: REGION_SIMD.get(kind, ()) + specs for kind, specs in _PORTABLE.items()}
 
 
 def stage_specs(op: Op, graph: Graph, target: TargetLike) -> tuple[KernelSpec, ...]:

@@ -9,7 +9,6 @@ and flash by `tinyengine_codegen.simulate` for the board. The run folder is writ
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -58,11 +57,9 @@ def train_baseline(arch: str, cfg: BaselineConfig, out_dir: Path, progress: Prog
     t0 = time.time()
     net, graph, data, train_images, f_acc = _train_and_quantize(arch, cfg, note)
     timings = {"train_and_quantize": time.time() - t0}
-    out = Path(out_dir)
-    tmp = out.parent / f".{out.name}.partial"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    try:
+    from tinyengine_codegen.emit.project import atomic_folder
+
+    with atomic_folder(out_dir, make_parents=True) as tmp:
         note({"stage": "measure"})
         t1 = time.time()
         report = _measure(graph, data, board, tmp)
@@ -71,12 +68,6 @@ def train_baseline(arch: str, cfg: BaselineConfig, out_dir: Path, progress: Prog
                       hardware=device_name(cfg.device), seed=cfg.seed, timings_s={k: round(v, 2) for k, v in timings.items()},
                       wall_s=round(time.time() - t0, 2), config=_config_dict(cfg))
         (tmp / "report.json").write_text(json.dumps(report, indent=2) + "\n")
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    if out.exists():
-        shutil.rmtree(out)
-    tmp.rename(out)
     return report
 
 

@@ -1,0 +1,87 @@
+"""Patch-stage (region) kernel specs for Cortex-M cores with the DSP extension (SXTB16 + SMLAD).
+
+Same interface as the portable region kernels of kernels/region.py (operands plus a `const tinyml_region_t *r`),
+same arithmetic as the whole-tensor SIMD kernels of kernels/cortexm_conv.py, whose context builders they reuse:
+int16 weight pairs, the input offset folded into the bias (a padded tap reads a row of input-zero-point bytes,
+whose contribution cancels) and the fast exact requantization epilogue. Only the addressing differs: tap pointers
+come from the region's row stride and padding at run time.
+
+conv2d_s8_simd_region: cin % 4 == 0 and cout % 4 == 0; one pixel x four output channels (pointwise included).
+conv2d_s8_im2col_simd_region: cin % 4 != 0 (first layers); two pixels' windows as int16 columns in scratch
+    (2 x 2 x kpad bytes, independent of the region), then the 2 x 2 SIMD GEMM.
+dwconv_s8_simd_region: depth multiplier 1, channels % 4 == 0; interior pixels take their taps at offsets fixed per
+    call, border pixels read the zero-point row for taps in the padding.
+add_s8_lut_region: the ADD lookup-table kernel on each row of the region.
+"""
+from __future__ import annotations
+
+from ..ir.graph import Graph, Op
+from ..ir.ops import OpKind
+from .common import in_tensor, out_tensor
+from .conv import geometry
+from .cortexm import pad_row
+from .cortexm_add import add_lut_context, is_add_lut
+from .cortexm_conv import _conv_common, _conv_ok, _dw_ok, _kpad, dw_context, im2col_scratch, is_direct
+from .registry import Binding, Context, KernelSpec, TargetLike, no_scratch
+
+MAX_KPAD = 252          # the im2col columns of the whole-tensor kernel have the same limit
+
+
+def _nhwc(op: Op, graph: Graph) -> bool:
+    x, y = in_tensor(graph, op), out_tensor(graph, op)
+    return len(x.shape) == len(y.shape) == 4 and y.shape[0] == 1 and y.dtype == "int8"
+
+
+def is_direct_region(op: Op, graph: Graph, target: TargetLike) -> bool:
+    return _nhwc(op, graph) and is_direct(op, graph, target)
+
+
+def is_im2col_region(op: Op, graph: Graph, target: TargetLike) -> bool:
+    return (_nhwc(op, graph) and _conv_ok(op, graph, target) and in_tensor(graph, op).shape[3] % 4 != 0
+            and _kpad(op, graph) <= MAX_KPAD)
+
+
+def is_dw_region(op: Op, graph: Graph, target: TargetLike) -> bool:
+    return _nhwc(op, graph) and _dw_ok(op, graph, target)
+
+
+def is_add_region(op: Op, graph: Graph, target: TargetLike) -> bool:
+    return _nhwc(op, graph) and is_add_lut(op, graph, target)
+
+
+def _dot_unroll(cin: int) -> int:
+    """Words of the dot over cin per loop iteration: all of them up to 32 words, else two (or one)."""
+    return cin // 4 if cin <= 128 else (2 if cin % 8 == 0 else 1)
+
+
+def direct_region_context(op: Op, graph: Graph, b: Binding) -> Context:
+    g = geometry(op, graph)
+    ctx = _conv_common(op, graph, b, g["kh"] * g["kw"] * g["cin"], True, 4)
+    zp = -g["in_offset"]
+    return dict(ctx, pointwise=g["kh"] == g["kw"] == 1 and g["sh"] == g["sw"] == 1, zp=zp,
+                pad=b.weights.add(f"cm_pad_{zp}_{g['cin']}", pad_row(zp, g["cin"])), unroll=_dot_unroll(g["cin"]))
+
+
+def im2col_region_context(op: Op, graph: Graph, b: Binding) -> Context:
+    kpad = _kpad(op, graph)
+    ctx = _conv_common(op, graph, b, kpad, False, 2)
+    return dict(ctx, kpad=kpad, zp=-ctx["in_offset"], unroll=2 if kpad % 8 == 0 else 1)
+
+
+def dw_region_context(op: Op, graph: Graph, b: Binding) -> Context:
+    ctx = dw_context(op, graph, b)
+    return dict(ctx, tap_offsets=[(ky * ctx["dh"], kx * ctx["dw"] * ctx["cin"])
+                                  for ky in range(ctx["kh"]) for kx in range(ctx["kw"])])
+
+
+def add_region_context(op: Op, graph: Graph, b: Binding) -> Context:
+    return dict(add_lut_context(op, graph, b), inner="add_s8_lut", n_in=2, c=out_tensor(graph, op).shape[3],
+                row_params="const int8_t *in0, const int8_t *in1, int8_t *out0, int n")
+
+
+REGION_SIMD = {  # placed first in their patch-stage families (kernels/region.py)
+    OpKind.CONV_2D: (KernelSpec("conv2d_s8_im2col_simd_region", is_im2col_region, im2col_scratch, im2col_region_context),
+                KernelSpec("conv2d_s8_simd_region", is_direct_region, no_scratch, direct_region_context)),
+    OpKind.DEPTHWISE_CONV_2D: (KernelSpec("dwconv_s8_simd_region", is_dw_region, no_scratch, dw_region_context),),
+    OpKind.ADD: (KernelSpec("add_s8_lut_region", is_add_region, no_scratch, add_region_context),),
+}
