@@ -1,5 +1,5 @@
-"""`tinyml bench MODEL --board qemu-m4 [--json]`: exact instructions per inference and per layer in QEMU,
-code size and peak SRAM."""
+"""`tinyml bench MODEL --board qemu-m4 [--patches off|auto|N] [--json]`: exact instructions per inference and per
+layer in QEMU, code size and peak SRAM."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -9,6 +9,8 @@ import typer
 
 def bench(model: Path = typer.Argument(..., help="int8 model (.tflite)"),
           board: str = typer.Option("qemu-m4", "--board", "-b", help="virtual board: qemu-m4 or qemu-m7"),
+          patches: str = typer.Option("off", "--patches", help="patch-based inference: off, auto or a patch "
+                                      "count N (N x N patches)"),
           top: int = typer.Option(8, "--top", help="slowest layers to list"),
           as_json: bool = typer.Option(False, "--json", help="print one JSON object for scripts")) -> None:
     """Build the model for a virtual board, run it in QEMU and report exact instruction counts and sizes."""
@@ -18,7 +20,7 @@ def bench(model: Path = typer.Argument(..., help="int8 model (.tflite)"),
     from ..run.measure import bench_model
     from .console import err, out, print_json
 
-    result = bench_model(load_model(model), board)
+    result = bench_model(load_model(model), board, patches=patches)
     if as_json:
         print_json(result.to_json())
         return

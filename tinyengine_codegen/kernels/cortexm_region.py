@@ -65,13 +65,18 @@ def direct_region_context(op: Op, graph: Graph, b: Binding) -> Context:
 def im2col_region_context(op: Op, graph: Graph, b: Binding) -> Context:
     kpad = _kpad(op, graph)
     ctx = _conv_common(op, graph, b, kpad, False, 2)
-    return dict(ctx, kpad=kpad, zp=-ctx["in_offset"], unroll=2 if kpad % 8 == 0 else 1)
+    g = ctx["g"]
+    # (column index, kernel row, byte offset from that row's first tap) of every window value, in column order
+    col_taps = [((ky * g["kw"] + kx) * g["cin"] + ci, ky, kx * g["dw"] * g["cin"] + ci)
+                for ky in range(g["kh"]) for kx in range(g["kw"]) for ci in range(g["cin"])]
+    return dict(ctx, kpad=kpad, zp=-ctx["in_offset"], unroll=2 if kpad % 8 == 0 else 1, col_taps=col_taps)
 
 
 def dw_region_context(op: Op, graph: Graph, b: Binding) -> Context:
     ctx = dw_context(op, graph, b)
-    return dict(ctx, tap_offsets=[(ky * ctx["dh"], kx * ctx["dw"] * ctx["cin"])
-                                  for ky in range(ctx["kh"]) for kx in range(ctx["kw"])])
+    # interior taps: kernel row ky reads from its own pointer x<ky>, tap (ky, kx) at kx * dw * c bytes from it
+    taps = [(ky, kx) for ky in range(ctx["kh"]) for kx in range(ctx["kw"])]
+    return dict(ctx, row_bases=[f"x{ky}" for ky, _ in taps], row_offsets=[kx * ctx["dw"] * ctx["cin"] for _, kx in taps])
 
 
 def add_region_context(op: Op, graph: Graph, b: Binding) -> Context:

@@ -143,3 +143,35 @@ def test_mlperf_exact_and_within_half_of_tflm(key, tflm):
     assert res.instructions <= tflm // 2
     if key == "kws":
         assert res.kernels[0] == "conv2d_s8_im2col_simd"
+
+
+def _pointwise_chain(name, h, w, chans, acts, rng):
+    """x[1,h,w,chans[0]] -> 1x1 convs chans[i] -> chans[i+1] with activation acts[i] (ReLU outputs use zero point
+    -128, so the sign correction is skipped; NONE uses zero point 5, so it is kept)."""
+    tensors, ops, src, s_in = {}, [], "x", 0.05
+    tensors["x"] = act("x", (1, h, w, chans[0]), s_in, -128)
+    for i, (cin, cout, fn) in enumerate(zip(chans, chans[1:], acts)):
+        s_w = rng.uniform(0.002, 0.02, cout)
+        wt = const(f"w{i}", rng.integers(-127, 128, (cout, 1, 1, cin), dtype=np.int8), scales=s_w, axis=0)
+        bias = const(f"b{i}", rng.integers(-3000, 3000, cout, dtype=np.int32), scales=list(s_in * s_w))
+        s_out = float(s_in * np.mean(s_w) * 40 * np.sqrt(cin))
+        y = act(f"y{i}", (1, h, w, cout), s_out, -128 if fn is Activation.RELU else 5)
+        tensors.update({t.name: t for t in (wt, bias, y)})
+        ops.append(Op(f"pw{i}", OpKind.CONV_2D, (src, wt.name, bias.name), (y.name,),
+                      Conv2DAttrs(1, 1, 1, 1, Padding.SAME, fn)))
+        src, s_in = y.name, s_out
+    return verify(Graph(name, tensors, tuple(ops), ("x",), (src,)))
+
+
+def test_pointwise_chain_cin_8_16_32_64_odd_pixels_and_channel_tails():
+    """15 pixels. Chain 1: cin 8 and 4 (input held in registers, one with the sign correction), unrolled groups
+    (cin 16, 20, 32) and the looped groups of a large layer with a two-channel tail (64 -> 66).
+    Chain 2 (5 x 3 pixels): unrolled groups with a two-channel tail and the sign correction (32 -> 14)."""
+    relu, none = Activation.RELU, Activation.NONE
+    rng = np.random.default_rng(7)
+    chain = _pointwise_chain("pw_chain", 3, 5, (8, 16, 4, 8, 20, 32, 64, 66),
+                             (relu, none, relu, none, relu, relu, relu), rng)
+    narrow, wide = "conv2d_1x1_s8_simd_narrow", "conv2d_1x1_s8_simd"
+    assert _run(chain, seed=4).kernels == (narrow, wide, narrow, narrow, wide, wide, wide)
+    tail = _pointwise_chain("pw_tail", 5, 3, (16, 32, 14), (relu, none), rng)
+    assert _run(tail, seed=5).kernels == (wide, wide)

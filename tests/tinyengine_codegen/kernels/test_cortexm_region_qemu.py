@@ -1,0 +1,89 @@
+"""Cortex-M SIMD patch-stage kernels in QEMU (qemu-m4) against the numpy reference: two forced patch stages that
+run every SIMD region kernel (first conv through im2col incl. dilation, k x k direct with stride and VALID padding,
+pointwise, 3x3 and 5x5 depthwise, the ADD lookup table) on uneven patches, and two MLPerf Tiny models with
+`--patches auto`, bit-exact and within an instruction budget (the portable region kernels need 4x to 5x more)."""
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+
+from tinyengine_codegen.boards import load_board
+from tinyengine_codegen.build.platformio import build, prepare_project
+from tinyengine_codegen.compile import write_project
+from tinyengine_codegen.ir.ops import Padding
+from tinyengine_codegen.model_io import load_model
+from tinyengine_codegen.options import CompileOptions
+from tinyengine_codegen.planner.model_plan import ModelPlan, kernel_candidates, stage_candidates
+from tinyengine_codegen.planner.patches import build_schedule, plan_patched
+from tinyengine_codegen.reference.run import run_graph
+from tinyengine_codegen.run.measure import lcg_input
+from tinyengine_codegen.run.qemu import run_qemu
+from tinyengine_codegen.runner import run_model
+from tests.conftest import mlperf_path
+
+from ..planner.stacks import Stack
+
+pytestmark = [pytest.mark.qemu, pytest.mark.skipif(shutil.which("qemu-system-arm") is None
+                                                   or shutil.which("arm-none-eabi-gcc") is None,
+                                                   reason="Cortex-M toolchain or QEMU not installed")]
+BOARD = "qemu-m4"
+
+
+def _mobilenet_like():
+    """conv 3x3/2 (cin 3) -> dw 3x3 -> pointwise + residual ADD -> dw 3x3/2 -> conv 3x3 (split) -> 1x1."""
+    s = Stack(np.random.default_rng(21), (1, 19, 17, 3))
+    x = s.dw(s.conv(s.input, 8, 3, 2), 3)
+    x = s.add(x, s.conv(x, 8, 1))
+    x = s.conv(s.dw(x, 3, 2), 12, 3)
+    split = len(s.ops) - 1
+    return s.graph(s.conv(x, 4, 1)), split, ("conv2d_s8_im2col_simd_region", "dwconv_s8_simd_region",
+                                             "conv2d_s8_simd_region", "add_s8_lut_region", "dwconv_s8_simd_region",
+                                             "conv2d_s8_simd_region")
+
+
+def _odd_geometry():
+    """conv 3x3 dilation 2 (cin 1) -> conv 3x3/2 VALID -> dw 5x5 -> conv 1x1/2 (split) -> conv 3x3."""
+    s = Stack(np.random.default_rng(22), (1, 17, 15, 1))
+    x = s.conv(s.conv(s.input, 4, 3, 1, 2), 8, 3, 2, 1, Padding.VALID)
+    x = s.conv(s.dw(x, 5), 4, 1, 2)
+    split = len(s.ops) - 1
+    return s.graph(s.conv(x, 4, 3)), split, ("conv2d_s8_im2col_simd_region", "conv2d_s8_simd_region",
+                                             "dwconv_s8_simd_region", "conv2d_s8_simd_region")
+
+
+def _forced_plan(graph, split: int, p: int, board) -> ModelPlan:
+    """Ops 0..split on p x p patches, every op on its fastest ordinary (not in-place) kernel."""
+    sched = build_schedule(graph, split, p)
+    cands, _ = kernel_candidates(graph, board)
+    picks = [next(c for c in op_cands if not c[2]) for op_cands in stage_candidates(graph, sched, cands, board)]
+    scratch = {i: c[1] for i, c in enumerate(picks) if c[1]}
+    plan = plan_patched(graph, sched, scratch=scratch)
+    return ModelPlan(graph, tuple(c[0] for c in picks), scratch, frozenset(), sched, plan, plan, ())
+
+
+@pytest.mark.parametrize("make,p", [(_mobilenet_like, 3), (_odd_geometry, 2)], ids=["mobilenet_like_p3", "odd_p2"])
+def test_every_simd_stage_kernel_is_bit_exact_on_uneven_patches(tmp_path, make, p):
+    graph, split, stage_kernels = make()
+    board = load_board(BOARD)
+    mp = _forced_plan(graph, split, p, board)
+    assert mp.kernels[:split + 1] == stage_kernels
+    x = np.random.default_rng(p).integers(-128, 128, graph.tensor(graph.inputs[0]).shape, dtype=np.int8)
+    write_project(graph, tmp_path / "model", CompileOptions(target=BOARD), plan=mp)
+    fw = build(prepare_project(tmp_path / "model", board, tmp_path / "fw", x), board)
+    res = run_qemu(fw.elf_path, board, count=False)
+    want = run_graph(graph, [x])[0]
+    np.testing.assert_array_equal(np.frombuffer(res.output_bytes, np.int8).reshape(want.shape), want)
+
+
+@pytest.mark.parametrize("key,budget", [("vww", 13_000_000), ("ic", 15_000_000)])
+def test_mlperf_with_patches_is_exact_and_runs_the_simd_stage(key, budget):
+    graph = load_model(mlperf_path(key))
+    t = graph.tensor(graph.inputs[0])
+    x = lcg_input(t.size).reshape(t.shape)
+    res = run_model(graph, x, CompileOptions(target=BOARD, patches="auto"))
+    np.testing.assert_array_equal(res.output, run_graph(graph, [x])[0])
+    assert res.kernels[0] == "conv2d_s8_im2col_simd_region"
+    assert not any(k in ("conv2d_s8_region", "dwconv_s8_region") for k in res.kernels)
+    assert res.instructions <= budget
