@@ -18,7 +18,7 @@ from .registry import Binding, Context, KernelSpec, TargetLike, no_scratch
 
 def is_add_lut(op: Op, graph: Graph, target: TargetLike) -> bool:
     a, b, y = in_tensor(graph, op, 0), in_tensor(graph, op, 1), out_tensor(graph, op)
-    return (has_dsp(target) and a.shape == b.shape == y.shape
+    return (has_dsp(target) and a.shape == b.shape == y.shape and op.inputs[0] != op.inputs[1]
             and a.dtype == b.dtype == y.dtype == "int8" and not a.is_const and not b.is_const)
 
 
