@@ -9,8 +9,8 @@ come from the region's row stride and padding at run time.
 conv2d_s8_simd_region: cin % 4 == 0 and cout % 4 == 0; one pixel x four output channels (pointwise included).
 conv2d_s8_im2col_simd_region: cin % 4 != 0 (first layers); two pixels' windows as int16 columns in scratch
     (2 x 2 x kpad bytes, independent of the region), then the 2 x 2 SIMD GEMM.
-dwconv_s8_simd_region: depth multiplier 1, channels % 4 == 0; interior pixels take their taps at offsets fixed per
-    call, border pixels read the zero-point row for taps in the padding.
+dwconv_s8_simd_region: depth multiplier 1, channels % 4 == 0; an interior pixel reads each kernel row from one
+    pointer (taps at fixed offsets from it), a border pixel reads the zero-point row for taps in the padding.
 add_s8_lut_region: the ADD lookup-table kernel on each row of the region.
 """
 from __future__ import annotations
@@ -58,7 +58,7 @@ def direct_region_context(op: Op, graph: Graph, b: Binding) -> Context:
     g = geometry(op, graph)
     ctx = _conv_common(op, graph, b, g["kh"] * g["kw"] * g["cin"], True, 4)
     zp = -g["in_offset"]
-    return dict(ctx, pointwise=g["kh"] == g["kw"] == 1 and g["sh"] == g["sw"] == 1, zp=zp,
+    return dict(ctx, pointwise=g["kh"] == g["kw"] == 1 and g["sh"] == g["sw"] == 1,
                 pad=b.weights.add(f"cm_pad_{zp}_{g['cin']}", pad_row(zp, g["cin"])), unroll=_dot_unroll(g["cin"]))
 
 
@@ -76,7 +76,8 @@ def dw_region_context(op: Op, graph: Graph, b: Binding) -> Context:
     ctx = dw_context(op, graph, b)
     # interior taps: kernel row ky reads from its own pointer x<ky>, tap (ky, kx) at kx * dw * c bytes from it
     taps = [(ky, kx) for ky in range(ctx["kh"]) for kx in range(ctx["kw"])]
-    return dict(ctx, row_bases=[f"x{ky}" for ky, _ in taps], row_offsets=[kx * ctx["dw"] * ctx["cin"] for _, kx in taps])
+    return dict(ctx, row_bases=[f"x{ky}" for ky, _ in taps],
+                row_offsets=[kx * ctx["dw"] * ctx["cin"] for _, kx in taps])
 
 
 def add_region_context(op: Op, graph: Graph, b: Binding) -> Context:
@@ -85,8 +86,9 @@ def add_region_context(op: Op, graph: Graph, b: Binding) -> Context:
 
 
 REGION_SIMD = {  # placed first in their patch-stage families (kernels/region.py)
-    OpKind.CONV_2D: (KernelSpec("conv2d_s8_im2col_simd_region", is_im2col_region, im2col_scratch, im2col_region_context),
-                KernelSpec("conv2d_s8_simd_region", is_direct_region, no_scratch, direct_region_context)),
+    OpKind.CONV_2D: (
+        KernelSpec("conv2d_s8_im2col_simd_region", is_im2col_region, im2col_scratch, im2col_region_context),
+        KernelSpec("conv2d_s8_simd_region", is_direct_region, no_scratch, direct_region_context)),
     OpKind.DEPTHWISE_CONV_2D: (KernelSpec("dwconv_s8_simd_region", is_dw_region, no_scratch, dw_region_context),),
     OpKind.ADD: (KernelSpec("add_s8_lut_region", is_add_region, no_scratch, add_region_context),),
 }
