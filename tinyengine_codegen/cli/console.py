@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from contextlib import contextmanager
 
 from rich.console import Console
 
@@ -31,3 +32,27 @@ def progress(transient: bool = True):
 
     return Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                     TimeElapsedColumn(), console=err, transient=transient, disable=not err.is_terminal)
+
+
+@contextmanager
+def event_progress():
+    """A callback for long jobs that report events as dicts ({"stage"/"phase", "epoch"/"generation", ...}):
+    one progress bar per stage on a terminal, one plain line per event otherwise (logs, CI)."""
+    with progress(transient=False) as bar:
+        tasks: dict[str, int] = {}
+
+        def on_event(e: dict) -> None:
+            if not err.is_terminal:
+                err.print(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in e.items()),
+                          markup=False, highlight=False, soft_wrap=True)
+                return
+            key = str(e.get("phase") or e.get("stage") or "search")
+            total, done = e.get("epochs") or e.get("generations"), e.get("epoch") or e.get("generation")
+            if key not in tasks:
+                tasks[key] = bar.add_task(key, total=total or 1)
+            desc = key + "".join(f" {k}={v:.3f}" for k, v in e.items()
+                                 if isinstance(v, float) and k in ("loss", "best", "val_accuracy", "fit_ratio"))
+            bar.update(tasks[key], description=desc,
+                       completed=done if done is not None else bar.tasks[tasks[key]].total)
+
+        yield on_event

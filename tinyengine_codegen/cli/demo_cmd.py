@@ -21,9 +21,10 @@ def demo(board: str = typer.Option("qemu-m4", "--board", help="board to search a
          as_json: bool = typer.Option(False, "--json", help="print one JSON object for scripts")) -> None:
     """Quick TinyNAS search on the bundled digits data, compile the winner, run it on the virtual board, check it."""
     from tinynas.demo import run_demo
-    from .console import err, print_json
+    from .console import err, event_progress, print_json
 
-    result = run_demo(board, out)
+    with event_progress() as on_event:
+        result = run_demo(board, out, progress=on_event)
     if as_json:
         print_json(result)
         return

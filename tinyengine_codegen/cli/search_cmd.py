@@ -26,10 +26,10 @@ def search(board: str = typer.Option(..., "--board", "-b", help="board id (tinym
     import torch
 
     from tinynas.pipeline import board_budget, check_budget, run_to_folder
-    from tinynas.search import SearchConfig, cifar_config, quick_config
+    from tinynas.search import cifar_config, quick_config
 
     from ..errors import TinyMLError
-    from .console import err, print_json, progress
+    from .console import err, event_progress, print_json
 
     if dataset not in ("digits", "cifar10", "folder"):
         raise TinyMLError(f"--dataset '{dataset}': use digits, cifar10 or folder")
@@ -46,23 +46,7 @@ def search(board: str = typer.Option(..., "--board", "-b", help="board id (tinym
     cfg = replace(cfg, **changes)
     budget = board_budget(board, sram, flash)
     check_budget(budget)
-    with progress(transient=False) as bar:
-        tasks: dict[str, int] = {}
-
-        def on_event(e: dict) -> None:
-            if not err.is_terminal:  # logs and CI: one plain line per event instead of bars
-                err.print(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in e.items()),
-                          markup=False, highlight=False, soft_wrap=True)
-                return
-            key = str(e.get("phase") or e.get("stage") or "search")
-            total = e.get("epochs") or e.get("generations")
-            done = e.get("epoch") or e.get("generation")
-            if key not in tasks:
-                tasks[key] = bar.add_task(key, total=total or 1)
-            desc = key + "".join(f" {k}={v:.3f}" if isinstance(v, float) else "" for k, v in e.items()
-                                 if k in ("loss", "best", "val_accuracy", "fit_ratio"))
-            bar.update(tasks[key], description=desc, completed=done if done is not None else bar.tasks[tasks[key]].total)
-
+    with event_progress() as on_event:
         report = run_to_folder(cfg, budget, out, on_event)
     if as_json:
         print_json(report)

@@ -14,16 +14,30 @@ from tinyengine_codegen.ir.ops import Padding
 from tinyengine_codegen.ir.shapes import conv_out_pad
 
 
-def same_pad(x: torch.Tensor, kernel: int, stride: int) -> torch.Tensor:
-    """Zero-pad an NCHW tensor as TFLite's SAME padding does for this kernel and stride."""
+def same_padding(h: int, w: int, kernel: int, stride: int) -> tuple[int, int, int, int]:
+    """(left, right, top, bottom) zero padding of TFLite's SAME rule (the extra row/column at the bottom/right)."""
     if kernel == 1 and stride == 1:
-        return x
-    h, w = x.shape[-2:]
+        return 0, 0, 0, 0
     oh, top = conv_out_pad(h, kernel, stride, 1, Padding.SAME)
     ow, left = conv_out_pad(w, kernel, stride, 1, Padding.SAME)
     extra_h = max((oh - 1) * stride + kernel - h, 0)
     extra_w = max((ow - 1) * stride + kernel - w, 0)
-    return F.pad(x, (left, extra_w - left, top, extra_h - top))
+    return left, extra_w - left, top, extra_h - top
+
+
+def same_pad(x: torch.Tensor, kernel: int, stride: int) -> torch.Tensor:
+    """Zero-pad an NCHW tensor as TFLite's SAME padding does for this kernel and stride."""
+    pads = same_padding(x.shape[-2], x.shape[-1], kernel, stride)
+    return F.pad(x, pads) if any(pads) else x
+
+
+def conv_same(x: torch.Tensor, weight: torch.Tensor, stride: int, groups: int = 1,
+              bias: torch.Tensor | None = None) -> torch.Tensor:
+    """conv2d with TFLite SAME padding; symmetric padding is left to the convolution (no separate pad op)."""
+    left, right, top, bottom = same_padding(x.shape[-2], x.shape[-1], weight.shape[-1], stride)
+    if left == right and top == bottom:
+        return F.conv2d(x, weight, bias, stride, (top, left), 1, groups)
+    return F.conv2d(F.pad(x, (left, right, top, bottom)), weight, bias, stride, 0, 1, groups)
 
 
 def crop_kernel(w: torch.Tensor, k: int) -> torch.Tensor:
@@ -44,10 +58,11 @@ class ElasticDepthwise(nn.Module):
         self.transforms = nn.ParameterDict({
             f"{a}to{b}": nn.Parameter(torch.eye(b * b)) for a, b in zip(self.kernel_sizes, self.kernel_sizes[1:])})
 
-    def active_weight(self, channels: int, kernel: int) -> torch.Tensor:
+    def kernel_weight(self, kernel: int) -> torch.Tensor:
+        """The full-channel weight at an active kernel size (crop and transform, 7 -> 5 -> 3)."""
         if kernel not in self.kernel_sizes:
             raise ValueError(f"kernel {kernel} not in {self.kernel_sizes}")
-        w = self.weight[:channels]
+        w, channels = self.weight, self.weight.shape[0]
         for a, b in zip(self.kernel_sizes, self.kernel_sizes[1:]):
             if a == kernel:
                 break
@@ -55,9 +70,21 @@ class ElasticDepthwise(nn.Module):
             w = w.reshape(channels, 1, b, b)
         return w
 
-    def forward(self, x: torch.Tensor, kernel: int) -> torch.Tensor:
+    def active_weight(self, channels: int, kernel: int, cache: dict | None = None) -> torch.Tensor:
+        """The first `channels` channels at kernel size `kernel`. With `cache` (a dict kept for one training step,
+        while the weights do not change), each kernel size is transformed once for all the sub-networks of the step."""
+        if cache is None:
+            w = self.kernel_weight(kernel)
+        else:
+            key = (id(self), kernel)
+            if key not in cache:
+                cache[key] = self.kernel_weight(kernel)
+            w = cache[key]
+        return w if channels == w.shape[0] else w[:channels]
+
+    def forward(self, x: torch.Tensor, kernel: int, cache: dict | None = None) -> torch.Tensor:
         c = x.shape[1]
-        return F.conv2d(same_pad(x, kernel, self.stride), self.active_weight(c, kernel), None, self.stride, 0, 1, c)
+        return conv_same(x, self.active_weight(c, kernel, cache), self.stride, groups=c)
 
 
 class ElasticPointwise(nn.Module):
@@ -70,11 +97,13 @@ class ElasticPointwise(nn.Module):
         nn.init.kaiming_normal_(self.weight, mode="fan_out")
 
     def active_weight(self, cin: int, cout: int) -> torch.Tensor:
-        return self.weight[:cout, :cin]
+        w = self.weight
+        if cout == w.shape[0] and cin == w.shape[1]:
+            return w                 # the whole weight: no slice (and no slice backward) in the graph
+        return w[:cout, :cin]
 
     def forward(self, x: torch.Tensor, cout: int) -> torch.Tensor:
-        w = self.active_weight(x.shape[1], cout)
-        return F.conv2d(same_pad(x, self.kernel, self.stride), w, None, self.stride)
+        return conv_same(x, self.active_weight(x.shape[1], cout), self.stride)
 
 
 class ElasticBatchNorm(nn.Module):
@@ -110,4 +139,5 @@ class ElasticLinear(nn.Module):
         self.linear = nn.Linear(in_features, out_features)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.linear(x, self.linear.weight[:, :x.shape[1]], self.linear.bias)
+        w = self.linear.weight
+        return F.linear(x, w if x.shape[1] == w.shape[1] else w[:, :x.shape[1]], self.linear.bias)

@@ -7,6 +7,7 @@ slices its weights to the step's channels and kernel. No active-subnet state is 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from tinyengine_codegen.errors import TinyMLError
@@ -33,10 +34,10 @@ class ElasticConvBN(nn.Module):
             return self.conv.active_weight(step.cout, step.kernel)
         return self.conv.active_weight(step.cin, step.cout)
 
-    def forward(self, x: torch.Tensor, step: Step) -> torch.Tensor:
-        y = self.conv(x, step.kernel) if self.depthwise else self.conv(x, step.cout)
+    def forward(self, x: torch.Tensor, step: Step, cache: dict | None = None) -> torch.Tensor:
+        y = self.conv(x, step.kernel, cache) if self.depthwise else self.conv(x, step.cout)
         y = self.bn(y)
-        return y.clamp(0.0, 6.0) if step.act else y
+        return F.hardtanh(y, 0.0, 6.0) if step.act else y       # ReLU6 (one backward kernel, unlike clamp)
 
 
 class Supernet(nn.Module):
@@ -52,17 +53,28 @@ class Supernet(nn.Module):
                 self.layers[module_key(st.name)] = ElasticConvBN(st, ks)
             elif st.kind == "fc":
                 self.layers[module_key(st.name)] = ElasticLinear(st.cin, st.cout)
+        self._steps_memo: dict[Arch, tuple[Step, ...]] = {}    # arch -> its step list (pure; saves Python per call)
 
     def steps(self, arch: Arch) -> tuple[Step, ...]:
         if abs(arch.width - self.width) > 1e-9:
             raise TinyMLError(f"arch width {arch.width} differs from the supernet's width {self.width}; "
                               f"sample archs with width={self.width}")
-        return arch_steps(arch, self.space)
+        steps = self._steps_memo.get(arch)
+        if steps is None:
+            if len(self._steps_memo) >= 64:      # bounded: random sub-networks rarely repeat
+                self._steps_memo.clear()
+            steps = self._steps_memo[arch] = arch_steps(arch, self.space)
+        return steps
 
-    def forward(self, x: torch.Tensor, arch: Arch, record: Record | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, arch: Arch, record: Record | None = None,
+                cache: dict | None = None) -> torch.Tensor:
+        """The sub-network `arch` on x. `cache` (a dict for one training step) shares the transformed depthwise
+        kernels between the sub-networks run on the same weights; pass a fresh one after every optimizer step."""
+        layers = self.layers
+
         def layer(st: Step, v: torch.Tensor) -> torch.Tensor:
-            m = self.layers[module_key(st.name)]
-            return m(v) if st.kind == "fc" else m(v, st)
+            m = layers[module_key(st.name)]
+            return m(v) if st.kind == "fc" else m(v, st, cache)
 
         return run_steps(self.steps(arch), x, layer, record)
 

@@ -8,10 +8,11 @@ from __future__ import annotations
 from typing import Callable
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ..space import Step
-from .elastic import same_pad
+from .elastic import conv_same
 
 Record = Callable[[str, torch.Tensor], None]
 
@@ -50,7 +51,7 @@ def activation(step: Step, y: torch.Tensor) -> torch.Tensor:
     """The step's output activation: ReLU6, ReLU, or none."""
     if not step.act:
         return y
-    return y.clamp(0.0, 6.0) if step.relu6 else y.clamp(min=0.0)
+    return F.hardtanh(y, 0.0, 6.0) if step.relu6 else F.relu(y)   # one backward kernel each (clamp needs four)
 
 
 class ConvBN(nn.Module):
@@ -64,7 +65,7 @@ class ConvBN(nn.Module):
         self.bn = nn.BatchNorm2d(step.cout) if step.bn else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.conv(same_pad(x, self.kernel, self.stride))
+        y = conv_same(x, self.conv.weight, self.stride, self.conv.groups, self.conv.bias)
         return activation(self.step, self.bn(y) if self.bn is not None else y)
 
 

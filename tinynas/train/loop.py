@@ -40,7 +40,9 @@ class TrainConfig:
     augment_pad: int = 2
     seed: int = 0
     amp: bool = True                 # bfloat16 autocast, on CUDA only
-    checkpoint: Path | None = None
+    checkpoint: Path | None = None   # per-epoch checkpoint file: written atomically, resumed from when present
+    cudnn_benchmark: bool = True     # CUDA: let cuDNN time its algorithms per shape (not a training semantic)
+    channels_last: bool = False      # CUDA: NHWC activations and weights (same results, other kernels)
 
 
 def device_name(device: str | torch.device) -> str:
@@ -84,89 +86,128 @@ def _sync_grads(net: Supernet, world: int) -> None:
 
 def _step(net: Supernet, phase: Phase, x: torch.Tensor, y: torch.Tensor, rng: np.random.Generator,
           cfg: TrainConfig, amp: bool) -> torch.Tensor:
-    """Backward of the largest network and the sampled sub-networks; returns their mean loss (on the device: no
-    host synchronisation per step)."""
+    """Gradients of the largest network (on the labels) and of the sampled sub-networks (on the largest one's
+    predictions, or the labels without distillation); returns their mean loss (on the device: no host sync).
+
+    The largest network is trained, so its forward keeps its graph; its detached output is the teacher. All
+    losses go through one backward (the gradient of the sum is the sum of the gradients), so the depthwise kernel
+    transforms are computed once per step and shared by the sub-networks (`cache`)."""
     space = restrict(net.space, phase)
+    archs = [sample(space, rng, width=net.width, resolution=cfg.resolution) for _ in range(phase.subnets_per_step)]
+    cache: dict = {}
     with torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp):
-        logits = net(x, space.largest(net.width, cfg.resolution))
-        loss = F.cross_entropy(logits.float(), y, label_smoothing=cfg.label_smoothing)
-    loss.backward()
-    total = loss.detach()
-    soft = logits.detach().float().softmax(1)
-    for _ in range(phase.subnets_per_step):
-        arch = sample(space, rng, width=net.width, resolution=cfg.resolution)
-        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp):
-            out = net(x, arch).float()
-        if phase.distill:
-            sub = -(soft * out.log_softmax(1)).sum(1).mean()
-        else:
-            sub = F.cross_entropy(out, y, label_smoothing=cfg.label_smoothing)
-        sub.backward()
-        total = total + sub.detach()
-    return total / (1 + phase.subnets_per_step)
+        logits = net(x, space.largest(net.width, cfg.resolution), cache=cache).float()
+        losses = [F.cross_entropy(logits, y, label_smoothing=cfg.label_smoothing)]
+        soft = logits.detach().softmax(1)
+        for arch in archs:
+            out = net(x, arch, cache=cache).float()
+            if phase.distill:
+                losses.append(-(soft * out.log_softmax(1)).sum(1).mean())
+            else:
+                losses.append(F.cross_entropy(out, y, label_smoothing=cfg.label_smoothing))
+    total = losses[0] if len(losses) == 1 else torch.stack(losses).sum()
+    total.backward()
+    return total.detach() / len(losses)
 
 
-def _save(path: Path, net: Supernet, opt, phase_idx: int, epoch: int, cfg: TrainConfig) -> None:
+def save_checkpoint(path: Path, state: dict) -> None:
+    """torch.save to a temporary sibling, then rename: a killed process leaves the previous checkpoint intact."""
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save({"model": net.state_dict(), "optimizer": opt.state_dict(), "phase": phase_idx, "epoch": epoch,
-                "config": {k: str(v) for k, v in asdict(cfg).items()}}, tmp)
+    torch.save(state, tmp)
     tmp.replace(path)
 
 
-def _resume(path: Path | None, net: Supernet, opt, device) -> tuple[int, int]:
+def load_checkpoint(path: Path | None, device) -> dict | None:
     if path is None or not Path(path).is_file():
-        return 0, 0
-    state = torch.load(path, map_location=device, weights_only=False)
-    net.load_state_dict(state["model"])
-    opt.load_state_dict(state["optimizer"])
-    return int(state["phase"]), int(state["epoch"])
+        return None
+    return torch.load(path, map_location=device, weights_only=False)
+
+
+def saved_history(path: Path | None) -> list[dict]:
+    """The per-epoch records kept in a checkpoint of `train_supernet` or `finetune`, from every run that added to
+    it ([] without one). Older supernet checkpoints have no records: one placeholder per completed epoch then."""
+    state = load_checkpoint(path, "cpu")
+    if state is None:
+        return []
+    if "history" in state:
+        return list(state["history"])
+    return [{"epoch": None}] * int(state.get("epochs_done", 0))
+
+
+def _cuda_flags(cfg: TrainConfig, device: torch.device):
+    return torch.backends.cudnn.flags(enabled=torch.backends.cudnn.enabled,
+                                      benchmark=cfg.cudnn_benchmark and device.type == "cuda")
+
+
+def _memory_format(cfg: TrainConfig, device: torch.device) -> torch.memory_format:
+    return torch.channels_last if cfg.channels_last and device.type == "cuda" else torch.contiguous_format
 
 
 def train_supernet(net: Supernet, data: Dataset, phases: tuple[Phase, ...], cfg: TrainConfig,
                    device: str | torch.device = "cpu", progress: Progress | None = None) -> list[dict]:
-    """Train `net` through `phases` on the training split of `data`; returns one record per epoch."""
+    """Train `net` through `phases` on the training split of `data`; returns one record per epoch run by this
+    call (epochs restored from `cfg.checkpoint` are skipped; `saved_history` lists all of them)."""
     rank, world = _world()
     device = torch.device(device)
-    amp = cfg.amp and device.type == "cuda"
-    net.to(device)
+    fmt = _memory_format(cfg, device)
+    net.to(device, memory_format=fmt)
     x_all = torch.from_numpy(resize_uint8(data.x_train, cfg.resolution)).to(device)
     y_all = torch.from_numpy(data.y_train).to(device)
     opt = _optimizer(net, cfg)
-    start_phase, start_epoch = _resume(cfg.checkpoint, net, opt, device)
+    state = load_checkpoint(cfg.checkpoint, device)
+    start, done = (0, 0), []
+    if state is not None:
+        net.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        start, done = (int(state["phase"]), int(state["epoch"])), list(state.get("history", ()))
     sampler = DistributedSampler(range(len(y_all)), num_replicas=world, rank=rank, shuffle=True, seed=cfg.seed)
     history = []
-    for pi, phase in enumerate(phases):
-        for epoch in range(phase.epochs):
-            if (pi, epoch) < (start_phase, start_epoch):
-                continue
-            t0 = time.time()
-            net.train()
-            sampler.set_epoch(pi * 10_000 + epoch)
-            order = torch.tensor(list(sampler), device=device)
-            steps = max(1, len(order) // cfg.batch_size)
-            gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + pi * 10_007 + epoch * 101 + rank)
-            losses = []
-            for s in range(steps):
-                t = (epoch * steps + s) / (phase.epochs * steps)
-                for g in opt.param_groups:
-                    g["lr"] = 0.5 * phase.lr * (1 + math.cos(math.pi * t))
-                idx = order[s * cfg.batch_size:(s + 1) * cfg.batch_size]
-                x = augment(to_input(x_all[idx]), gen, cfg.augment_pad, data.flip)
-                opt.zero_grad(set_to_none=True)
-                rng = np.random.default_rng([cfg.seed, pi, epoch, s])
-                losses.append(_step(net, phase, x, y_all[idx], rng, cfg, amp))
-                _sync_grads(net, world)
-                opt.step()
-            rec = {"phase": phase.name, "epoch": epoch + 1, "epochs": phase.epochs,
-                   "loss": float(torch.stack(losses).mean()),
-                   "seconds": time.time() - t0}
-            history.append(rec)
-            if cfg.checkpoint is not None and rank == 0:
-                _save(Path(cfg.checkpoint), net, opt, pi, epoch + 1, cfg)
-            if progress:
-                progress(rec)
+    with _cuda_flags(cfg, device):
+        for pi, phase in enumerate(phases):
+            for epoch in range(phase.epochs):
+                if (pi, epoch) < start:
+                    continue
+                t0 = time.time()
+                sampler.set_epoch(pi * 10_000 + epoch)
+                loss = _supernet_epoch(net, opt, phase, (pi, epoch), (x_all, y_all, data.flip), sampler, cfg, fmt)
+                rec = {"phase": phase.name, "epoch": epoch + 1, "epochs": phase.epochs, "loss": loss,
+                       "seconds": time.time() - t0}
+                history.append(rec)
+                if cfg.checkpoint is not None and rank == 0:
+                    save_checkpoint(cfg.checkpoint, {
+                        "model": net.state_dict(), "optimizer": opt.state_dict(), "phase": pi, "epoch": epoch + 1,
+                        "history": done + history, "config": {k: str(v) for k, v in asdict(cfg).items()}})
+                if progress:
+                    progress(rec)
     return history
+
+
+def _supernet_epoch(net: Supernet, opt, phase: Phase, at: tuple[int, int], data: tuple, sampler,
+                    cfg: TrainConfig, fmt: torch.memory_format) -> float:
+    """One epoch of `phase` (index, epoch) = `at`; returns its mean loss."""
+    (pi, epoch), (x_all, y_all, flip) = at, data
+    rank, world = _world()
+    device = x_all.device
+    amp = cfg.amp and device.type == "cuda"
+    net.train()
+    order = torch.tensor(list(sampler), device=device)
+    steps = max(1, len(order) // cfg.batch_size)
+    gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + pi * 10_007 + epoch * 101 + rank)
+    losses = []
+    for s in range(steps):
+        t = (epoch * steps + s) / (phase.epochs * steps)
+        for g in opt.param_groups:
+            g["lr"] = 0.5 * phase.lr * (1 + math.cos(math.pi * t))
+        idx = order[s * cfg.batch_size:(s + 1) * cfg.batch_size]
+        x = augment(to_input(x_all[idx]), gen, cfg.augment_pad, flip).contiguous(memory_format=fmt)
+        opt.zero_grad(set_to_none=True)
+        rng = np.random.default_rng([cfg.seed, pi, epoch, s])
+        losses.append(_step(net, phase, x, y_all[idx], rng, cfg, amp))
+        _sync_grads(net, world)
+        opt.step()
+    return float(torch.stack(losses).mean())
 
 
 @torch.no_grad()
@@ -184,32 +225,47 @@ def finetune(net: torch.nn.Module, data: Dataset, cfg: TrainConfig, epochs: int,
              device: str | torch.device = "cpu", progress: Progress | None = None) -> torch.nn.Module:
     """Plain training of a static network (cosine rate from `lr`, bfloat16 autocast on CUDA), single process;
     batch norm is recalibrated on the (unaugmented) training images at the end. Returns the network in eval mode.
-    Progress records carry the epoch's mean loss and seconds."""
+    Progress records carry the epoch's mean loss and seconds. With `cfg.checkpoint`, the weights, optimizer,
+    random generator and epoch are saved after every epoch, and a later call resumes after the last saved epoch
+    (the result equals an uninterrupted run's)."""
     device = torch.device(device)
     amp = cfg.amp and device.type == "cuda"
-    net.to(device).train()
+    fmt = _memory_format(cfg, device)
+    net.to(device, memory_format=fmt).train()
     x_all = torch.from_numpy(resize_uint8(data.x_train, cfg.resolution)).to(device)
     y_all = torch.from_numpy(data.y_train).to(device)
     opt = torch.optim.SGD(net.parameters(), lr=lr, momentum=cfg.momentum, nesterov=True,
                           weight_decay=cfg.weight_decay)
     gen = torch.Generator().manual_seed(cfg.seed + 7)
     steps = max(1, len(y_all) // cfg.batch_size)
-    for epoch in range(epochs):
-        t0 = time.time()
-        order = torch.randperm(len(y_all), generator=gen).to(device)
-        losses = []
-        for s in range(steps):
-            for g in opt.param_groups:
-                g["lr"] = 0.5 * lr * (1 + math.cos(math.pi * (epoch * steps + s) / (epochs * steps)))
-            idx = order[s * cfg.batch_size:(s + 1) * cfg.batch_size]
-            x = augment(to_input(x_all[idx]), gen, cfg.augment_pad, data.flip)
-            opt.zero_grad(set_to_none=True)
-            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp):
-                loss = F.cross_entropy(net(x).float(), y_all[idx], label_smoothing=cfg.label_smoothing)
-            loss.backward()
-            opt.step()
-            losses.append(loss.detach())
-        if progress:
-            progress({"phase": "finetune", "epoch": epoch + 1, "epochs": epochs,
-                      "loss": float(torch.stack(losses).mean()), "seconds": time.time() - t0})
+    state, done = load_checkpoint(cfg.checkpoint, device), []
+    if state is not None:
+        net.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        gen.set_state(state["generator"])
+        done = list(state["history"])
+    with _cuda_flags(cfg, device):
+        for epoch in range(len(done), epochs):
+            t0 = time.time()
+            order = torch.randperm(len(y_all), generator=gen).to(device)
+            losses = []
+            for s in range(steps):
+                for g in opt.param_groups:
+                    g["lr"] = 0.5 * lr * (1 + math.cos(math.pi * (epoch * steps + s) / (epochs * steps)))
+                idx = order[s * cfg.batch_size:(s + 1) * cfg.batch_size]
+                x = augment(to_input(x_all[idx]), gen, cfg.augment_pad, data.flip).contiguous(memory_format=fmt)
+                opt.zero_grad(set_to_none=True)
+                with torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp):
+                    loss = F.cross_entropy(net(x).float(), y_all[idx], label_smoothing=cfg.label_smoothing)
+                loss.backward()
+                opt.step()
+                losses.append(loss.detach())
+            rec = {"phase": "finetune", "epoch": epoch + 1, "epochs": epochs,
+                   "loss": float(torch.stack(losses).mean()), "seconds": time.time() - t0}
+            done.append(rec)
+            if cfg.checkpoint is not None:
+                save_checkpoint(cfg.checkpoint, {"model": net.state_dict(), "optimizer": opt.state_dict(),
+                                                 "generator": gen.get_state(), "history": done})
+            if progress:
+                progress(rec)
     return recalibrate(net, resize_uint8(data.x_train, cfg.resolution), device=device)
