@@ -242,7 +242,7 @@ def finetune(net: torch.nn.Module, data: Dataset, cfg: TrainConfig, epochs: int,
     if state is not None:
         net.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
-        gen.set_state(state["generator"])
+        gen.set_state(state["generator"].cpu())
         done = list(state["history"])
     with _cuda_flags(cfg, device):
         for epoch in range(len(done), epochs):
