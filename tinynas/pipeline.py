@@ -104,7 +104,8 @@ def run_to_folder(cfg: SearchConfig, budget: BoardBudget, out: Path,
     t0 = time.time()
     with atomic_folder(out, make_parents=True) as tmp:
         limits = Limits(budget.sram_bytes, budget.flash_bytes)
-        result = run_search(cfg, cost_function(budget), limits, note)
+        context = {"board": budget.board_id, "options": asdict(budget.options)}
+        result = run_search(cfg, cost_function(budget), limits, note, context)
         model_path = save_tflite(result.graph, tmp / "model.tflite")
         note({"stage": "measure"})
         q_acc = int8_accuracy(model_path, result.test_images, result.test_labels)
@@ -113,7 +114,8 @@ def run_to_folder(cfg: SearchConfig, budget: BoardBudget, out: Path,
         report = _report(cfg, budget, result, q_acc, sim, time.time() - t0)
         report["notes"] = notes
         (tmp / "report.json").write_text(json.dumps(report, indent=2) + "\n")
-        (tmp / "search_log.jsonl").write_text("".join(json.dumps(e, default=str) + "\n" for e in log))
+        lines = [*result.earlier_log, *({"run": result.run, **e} for e in log)]   # every run on the state folder
+        (tmp / "search_log.jsonl").write_text("".join(json.dumps(e, default=str) + "\n" for e in lines))
     return report
 
 
@@ -126,13 +128,23 @@ def _report(cfg: SearchConfig, budget: BoardBudget, r: SearchResult, q_acc: floa
         "flash_bytes": sim.flash_bytes, "fits": bool(sim.fits), "macs": r.macs,
         "resolution": r.arch.resolution, "width_multiplier": r.arch.width, "architecture": r.arch.describe(),
         "space_choice": {"width": r.space_choice.width, "resolution": r.space_choice.resolution},
-        "epochs": training_epochs(cfg),
+        "epochs": training_epochs(cfg), "batch_size": cfg.batch_size,
+        "epochs_trained": _epochs_trained(r),
+        "resume": {"state": r.state or None, "run": r.run, "stages_resumed": list(r.resumed)},
         "epochs_detail": {"full": cfg.full_epochs, "per_elastic_phase": cfg.phase_epochs,
                           "finetune": cfg.finetune_epochs},
         "train_images": r.train_images, "hardware": device_name(cfg.device), "seed": r.seed,
         "timings_s": {k: round(v, 2) for k, v in r.timings.items()}, "wall_s": round(wall, 2),
         "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(cfg).items()},
     }
+
+
+def _epochs_trained(r: SearchResult) -> dict:
+    """Epochs actually trained behind the result, by every run on the state folder, and by this run alone."""
+    sn, ft = r.epochs.get("supernet", {}), r.epochs.get("finetune", {})
+    return {"supernet": sn.get("trained", 0), "finetune": ft.get("trained", 0),
+            "total": sn.get("trained", 0) + ft.get("trained", 0),
+            "this_run": sn.get("this_run", 0) + ft.get("this_run", 0)}
 
 
 def training_epochs(cfg: SearchConfig) -> int:

@@ -17,7 +17,10 @@ def search(board: str = typer.Option(..., "--board", "-b", help="board id (tinym
            phase_epochs: int = typer.Option(None, "--phase-epochs", help="epochs of each elastic phase"),
            finetune_epochs: int = typer.Option(None, "--finetune-epochs", help="fine-tuning epochs of the winner"),
            device: str = typer.Option(None, "--device", help="cpu or cuda (default: cuda when available)"),
-           checkpoint: Path = typer.Option(None, "--checkpoint", help="supernet checkpoint file (resumes if present)"),
+           checkpoint: Path = typer.Option(None, "--checkpoint", "--state",
+                                           help="state folder: each stage is saved as it completes and a rerun with "
+                                                "the same options resumes there (a .pt file: supernet only)"),
+           batch_size: int = typer.Option(None, "--batch-size", min=1, help="training batch size (per process)"),
            seed: int = typer.Option(0, "--seed", help="random seed (recorded in report.json)"),
            as_json: bool = typer.Option(False, "--json", help="print report.json on stdout")) -> None:
     """Search an int8 model that fits BOARD; writes model.tflite, report.json, the search log and plots."""
@@ -40,7 +43,8 @@ def search(board: str = typer.Option(..., "--board", "-b", help="board id (tinym
         cfg = replace(cfg, dataset="folder", space="quick" if quick else "cifar")
     dev = device or ("cuda" if torch.cuda.is_available() else "cpu")
     changes = {"device": dev, "seed": seed, "checkpoint": checkpoint}
-    for key, value in (("full_epochs", epochs), ("phase_epochs", phase_epochs), ("finetune_epochs", finetune_epochs)):
+    for key, value in (("full_epochs", epochs), ("phase_epochs", phase_epochs), ("finetune_epochs", finetune_epochs),
+                       ("batch_size", batch_size)):
         if value is not None:
             changes[key] = value
     cfg = replace(cfg, **changes)
@@ -55,3 +59,7 @@ def search(board: str = typer.Option(..., "--board", "-b", help="board id (tinym
               f"peak SRAM {report['peak_sram_bytes']:,} B of {budget.sram_bytes:,}, flash {report['flash_bytes']:,} B "
               f"of {budget.flash_bytes:,}, {report['macs']:,} MACs, {report['resolution']}px width "
               f"{report['width_multiplier']:g}; {report['wall_s']:.0f} s")
+    if report["resume"]["stages_resumed"]:
+        err.print(f"resumed from {report['resume']['state']} (run {report['resume']['run']}): "
+                  f"{', '.join(report['resume']['stages_resumed'])}; {report['epochs_trained']['total']} epochs "
+                  f"trained in all, {report['epochs_trained']['this_run']} in this run", markup=False, highlight=False)
