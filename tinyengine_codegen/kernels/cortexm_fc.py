@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import quant
 from ..ir.graph import Graph, Op
 from ..ir.ops import OpKind
-from .common import act_range, channel_multipliers, in_tensor, out_tensor
+from .common import in_tensor
 from .cortexm import acc_bounds, constant_channels, folded_bias, has_dsp, pack_pairs, prescale, requant_fast
+from .misc import fc_requant
 from .registry import Binding, Context, KernelSpec, TargetLike, no_scratch
 
 
@@ -18,15 +18,9 @@ def is_fc_simd(op: Op, graph: Graph, target: TargetLike) -> bool:
 
 
 def fc_simd_context(op: Op, graph: Graph, b: Binding) -> Context:
-    x, w, y = in_tensor(graph, op, 0), in_tensor(graph, op, 1), out_tensor(graph, op)
+    x, w = in_tensor(graph, op, 0), in_tensor(graph, op, 1)
     units, depth = w.shape
-    lo, hi = act_range(op.attrs.activation, y)
-    q = dict(per_channel=False, zp=y.zero_point, lo=lo, hi=hi)
-    if w.quant.per_channel:
-        mult, shift = channel_multipliers(x, w, y, units)
-        q.update(per_channel=True, mult=mult, shift=shift)
-    else:
-        q["mult"], q["shift"] = quant.fully_connected_multiplier(x.scale(), w.scale(), y.scale())
+    q = fc_requant(op, graph)
     rows = np.asarray(w.data).astype(np.int64)
     bias_t = np.asarray(graph.tensor(op.inputs[2]).data) if len(op.inputs) > 2 and op.inputs[2] else None
     bias = folded_bias(bias_t, rows, -x.zero_point)

@@ -11,16 +11,23 @@ from .common import act_range, c_double, c_float, channel_multipliers, in_tensor
 from .registry import Binding, Context, KernelSpec, TargetLike, always, no_scratch
 
 
-def fc_context(op: Op, graph: Graph, b: Binding) -> Context:
+def fc_requant(op: Op, graph: Graph) -> dict:
+    """The output stage of a FULLY_CONNECTED op as TFLM computes it: zero point, clamp, multiplier(s), shift(s)."""
     x, w, y = in_tensor(graph, op, 0), in_tensor(graph, op, 1), out_tensor(graph, op)
-    units, depth = w.shape[0], w.shape[-1]
     lo, hi = act_range(op.attrs.activation, y)
     q = dict(per_channel=False, zp=y.zero_point, lo=lo, hi=hi)
     if w.quant.per_channel:
-        mult, shift = channel_multipliers(x, w, y, units)
+        mult, shift = channel_multipliers(x, w, y, w.shape[0])
         q.update(per_channel=True, mult=mult, shift=shift)
     else:
         q["mult"], q["shift"] = quant.fully_connected_multiplier(x.scale(), w.scale(), y.scale())
+    return q
+
+
+def fc_context(op: Op, graph: Graph, b: Binding) -> Context:
+    x, w = in_tensor(graph, op, 0), in_tensor(graph, op, 1)
+    units, depth = w.shape[0], w.shape[-1]
+    q = fc_requant(op, graph)
     bias = b.const(op.inputs[2]) if len(op.inputs) > 2 and op.inputs[2] else None
     return dict(rows=x.size // depth, depth=depth, units=units, in_offset=-x.zero_point, w_offset=-w.zero_point,
                 weights=b.const(op.inputs[1]), bias=bias, q=q)
