@@ -103,3 +103,41 @@ def test_two_processes_stay_in_sync(tmp_path):
     a, b = (torch.load(tmp_path / f"rank{r}.pt") for r in range(2))
     assert all(torch.equal(a[k], b[k]) for k in a if "running" not in k and "num_batches" not in k)
     assert any(not torch.equal(a[k], b[k]) for k in a if "running_mean" in k)   # each rank saw its own shard
+
+
+def test_a_step_has_the_gradients_of_one_backward_per_network():
+    """_step shares kernel transforms and runs one backward; the sum of per-network backwards is the reference."""
+    import numpy as np
+    import torch.nn.functional as F
+
+    from tinynas.space import sample
+    from tinynas.train.loop import _step
+
+    phase = Phase("expand", 1, 0.05, (3, 5), (2, 3, 4), (1, 2, 3), 2)
+    g = torch.Generator().manual_seed(1)
+    x, y = torch.randn(6, 1, 12, 12, generator=g), torch.randint(0, 10, (6,), generator=g)
+    cfg = TrainConfig(12, batch_size=6)
+    fast, ref = _net(), _net()
+    with torch.no_grad():                     # non-identity transforms, so the 5 -> 3 path matters
+        for (name, p), q in zip(fast.named_parameters(), ref.parameters()):
+            if "transforms" in name:
+                noise = 0.1 * torch.randn(p.shape, generator=g)
+                p.add_(noise), q.add_(noise)
+    loss = _step(fast, phase, x, y, np.random.default_rng(5), cfg, False)
+
+    space, rng = restrict(SPACE, phase), np.random.default_rng(5)
+    archs = [sample(space, rng, width=1.0, resolution=12) for _ in range(2)]
+    logits = ref(x, space.largest(1.0, 12))
+    first = F.cross_entropy(logits, y, label_smoothing=cfg.label_smoothing)
+    first.backward()
+    soft, total = logits.detach().softmax(1), first.detach()
+    for arch in archs:
+        sub = -(soft * ref(x, arch).log_softmax(1)).sum(1).mean()
+        sub.backward()
+        total = total + sub.detach()
+    assert torch.allclose(loss, total / 3, rtol=1e-6, atol=0)
+    for (k, p), q in zip(fast.named_parameters(), ref.parameters()):
+        assert (p.grad is None) == (q.grad is None), k
+        assert p.grad is None or torch.allclose(p.grad, q.grad, rtol=1e-4, atol=1e-6), k
+    grads = [p.grad for n, p in fast.named_parameters() if "transforms" in n and p.grad is not None]
+    assert grads and all(gr.abs().sum() > 0 for gr in grads)        # 3x3 kernels were trained through the cache
