@@ -8,21 +8,12 @@ from tinyengine_codegen.build.host import build_host, run_host
 from tinyengine_codegen.compile import write_project
 from tinyengine_codegen.importers.tflite import load_tflite
 
+from ..helpers.interpreters import tflm_batch
 from ..conftest import MLPERF, mlperf_path
 
 N_RANDOM = 20
 
 
-def _tflm(path, xs: np.ndarray) -> np.ndarray:
-    from tflite_micro.python.tflite_micro import runtime
-
-    it = runtime.Interpreter.from_file(str(path))
-    out = []
-    for x in xs:
-        it.set_input(x, 0)
-        it.invoke()
-        out.append(it.get_output(0).copy())
-    return np.stack(out)
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +38,7 @@ def test_bit_exact_with_tflm_on_random_inputs(built, key):
     shape = graph.tensor(graph.inputs[0]).shape
     xs = np.random.default_rng(7).integers(-128, 128, (N_RANDOM,) + shape, dtype=np.int8)
     got = run_host(exe, xs)
-    want = _tflm(path, xs)
+    want = tflm_batch(path, xs)
     assert got.shape == want.shape
     mismatched = [i for i in range(N_RANDOM) if not np.array_equal(got[i], want[i])]
     assert not mismatched, f"{key}: inputs {mismatched} differ from TFLM"

@@ -15,6 +15,7 @@ from tinyengine_codegen.errors import InternalError
 from tinyengine_codegen.options import CompileOptions
 from tinyengine_codegen.reference.run import run_graph
 
+from ..helpers.interpreters import tflm_batch
 from ..conftest import mlperf_path
 from ..fuzz.modelgen import random_input, random_model
 from ..tinyengine_codegen.planner.stacks import random_stack
@@ -36,16 +37,6 @@ def _reference(graph, xs: np.ndarray) -> np.ndarray:
     return np.stack([run_graph(graph, [x])[0] for x in xs])
 
 
-def _tflm(path, xs: np.ndarray) -> np.ndarray:
-    from tflite_micro.python.tflite_micro import runtime
-
-    it = runtime.Interpreter.from_file(str(path))
-    out = []
-    for x in xs:
-        it.set_input(x, 0)
-        it.invoke()
-        out.append(it.get_output(0).copy())
-    return np.stack(out)
 
 
 def test_mlperf_planned_c_bit_exact_with_tflm_under_asan(tmp_path):
@@ -66,7 +57,7 @@ def test_mlperf_planned_c_bit_exact_with_tflm_under_asan(tmp_path):
     assert json.loads((tmp_path / "m1" / "manifest.json").read_text())["inplace_layers"]   # VWW's depthwise
     assert json.loads((tmp_path / "m2" / "manifest.json").read_text())["inplace_layers"]   # IC's ADDs in place
     for (graph, options, xs), path, got in zip(cases, paths, outs):
-        want = _tflm(path, xs)
+        want = tflm_batch(path, xs)
         np.testing.assert_array_equal(got.reshape(want.shape), want, err_msg=f"{graph.name} {options}")
 
 

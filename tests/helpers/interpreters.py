@@ -17,6 +17,19 @@ def tflm_run(model: bytes, inputs: Sequence[np.ndarray], n_outputs: int) -> tupl
     return tuple(it.get_output(i) for i in range(n_outputs))
 
 
+def tflm_batch(path, xs: np.ndarray) -> np.ndarray:
+    """TFLM's first output for each input of a batch, with one interpreter for the whole batch."""
+    from tflite_micro.python.tflite_micro import runtime
+
+    it = runtime.Interpreter.from_file(str(path))
+    out = []
+    for x in xs:
+        it.set_input(x, 0)
+        it.invoke()
+        out.append(it.get_output(0).copy())
+    return np.stack(out)
+
+
 def litert_run(model: bytes, inputs: Sequence[np.ndarray]) -> tuple[np.ndarray, ...]:
     """Outputs of one LiteRT inference with the reference (BUILTIN_REF) kernels."""
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
