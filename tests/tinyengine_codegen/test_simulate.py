@@ -94,6 +94,8 @@ def test_run_check_on_the_host():
     tensors = {n: (dataclasses.replace(t, data=rng.integers(-50, 50, t.shape).astype(t.dtype)) if t.is_const else t)
                for n, t in graph.tensors.items()}
     graph = dataclasses.replace(graph, tensors=tensors)
-    check = check_run(simulate(graph, load_board("qemu-m4"), CompileOptions(patches="off")))
-    assert check.ok and check.c_mismatches == 0 and check.c_plan == "model plan"  # portable kernels only
+    check = check_run(simulate(graph, load_board("pico"), CompileOptions(patches="off")))
+    assert check.ok and check.c_mismatches == 0 and check.c_plan == "model plan"  # no DSP: portable kernels only
+    simd = check_run(simulate(graph, load_board("qemu-m4"), CompileOptions(patches="off")))
+    assert simd.ok and simd.c_mismatches == 0 and simd.c_plan == "plan with portable kernels"  # SIMD: not on host
     assert check.c_arena_bytes == 108 + 144

@@ -1,6 +1,7 @@
 """CONV_2D and DEPTHWISE_CONV_2D kernel specs for Cortex-M cores with the DSP extension (SXTB16 + SMLAD).
 
-conv2d_1x1_s8_simd (kernels/cortexm_pointwise.py) comes first for 1x1 stride-1 layers.
+conv2d_1x1_s8_simd (kernels/cortexm_pointwise.py) comes first for 1x1 stride-1 layers, then
+conv2d_s8_rows_simd (kernels/cortexm_smallcin.py) for cin 1..3.
 conv2d_s8_direct_simd: no scratch; SIMD over input channels (cin % 4 == 0), one pixel x `nch` output channels.
 conv2d_s8_im2col_simd: cin % 4 != 0 (first layers); the window of two pixels is copied as int16 into scratch, which
 is only chosen when the scratch fits under the graph's per-op activation bound.
@@ -17,6 +18,7 @@ from .conv import geometry, requant_q
 from .cortexm import (acc_bounds, constant_channels, folded_bias, has_dsp, pack_pairs, pad_row, prescale, requant_fast,
                       scratch_is_free)
 from .cortexm_pointwise import POINTWISE_SIMD
+from .cortexm_smallcin import ROWS_SIMD
 from .registry import Binding, Context, KernelSpec, TargetLike, no_scratch
 
 
@@ -144,6 +146,7 @@ def dw_inplace_context(op: Op, graph: Graph, b: Binding) -> Context:
 
 CONV2D_SIMD = (
     *POINTWISE_SIMD,
+    *ROWS_SIMD,
     KernelSpec("conv2d_s8_im2col_simd", is_im2col, im2col_scratch, im2col_context),
     KernelSpec("conv2d_s8_direct_simd", is_direct, no_scratch, direct_context),
 )

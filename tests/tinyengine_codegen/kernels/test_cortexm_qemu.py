@@ -57,9 +57,8 @@ CONV_CASES = {  # name: (h, w, cin, cout, kernel, stride, padding) -> the kernel
     "k3_stride1_pad1_odd_width": ((6, 5, 8, 12, (3, 3), 1, Padding.SAME), "conv2d_s8_direct_simd"),
     "k3_stride2_pad": ((7, 7, 4, 4, (3, 3), 2, Padding.SAME), "conv2d_s8_direct_simd"),
     "k1x1_stride2": ((6, 6, 8, 4, (1, 1), 2, Padding.VALID), "conv2d_s8_direct_simd"),
-    # a lone layer is the graph's peak, so im2col scratch is never free here: the reference kernel runs
-    # (im2col itself is exercised by the kws/ic first layers below)
-    "cin3_no_spare_scratch": ((8, 8, 3, 8, (3, 3), 2, Padding.SAME), "conv2d_kxk_s8_ref"),
+    # cin 1..3 runs the no-scratch row kernel even in a lone layer (the graph's peak: no room for im2col)
+    "cin3_lone_layer": ((8, 8, 3, 8, (3, 3), 2, Padding.SAME), "conv2d_s8_rows_simd"),
 }
 
 
@@ -68,6 +67,17 @@ def test_conv_edge_cases(name):
     shape, kernel = CONV_CASES[name]
     res = _run(conv(*shape))
     assert res.kernels == (kernel,)
+
+
+def test_small_cin_rows_kernel_odd_sizes_both_strides():
+    """cin 3 and 1, stride 1 and 2, odd heights/widths, SAME and VALID, 3x3 and 5x5: interior rows read as words,
+    rows cut by every border, and the last image row (its word over-read would leave the tensor) copied."""
+    cases = [(7, 9, 3, 4, (3, 3), 1, Padding.SAME), (9, 7, 3, 8, (3, 3), 2, Padding.SAME),
+             (9, 7, 1, 8, (3, 3), 2, Padding.SAME), (5, 7, 1, 4, (3, 3), 1, Padding.VALID),
+             (7, 5, 2, 4, (5, 5), 1, Padding.SAME)]
+    for i, shape in enumerate(cases):
+        res = _run(conv(*shape, act_fn=Activation.NONE, seed=20 + i, zp=-3 + 7 * i), seed=i)
+        assert res.kernels == ("conv2d_s8_rows_simd",)
 
 
 @settings(max_examples=3, deadline=None)
