@@ -4,6 +4,7 @@
 Prints a table and writes bench/results/host.json. Wall-clock figures of this machine; the run time is the
 median of several runs of one inference each (the executable also includes process start-up).
 """
+
 from __future__ import annotations
 
 import json
@@ -17,8 +18,12 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-MODELS = {"ic": "pretrainedResnet_quant.tflite", "vww": "vww_96_int8.tflite", "kws": "kws_ref_model.tflite",
-          "ad": "ad01_int8.tflite"}
+MODELS = {
+    "ic": "pretrainedResnet_quant.tflite",
+    "vww": "vww_96_int8.tflite",
+    "kws": "kws_ref_model.tflite",
+    "ad": "ad01_int8.tflite",
+}
 
 
 def bench_model(path: Path, runs: int = 5) -> dict:
@@ -40,9 +45,14 @@ def bench_model(path: Path, runs: int = 5) -> dict:
             s = time.perf_counter()
             run_host(exe, x)
             times.append(time.perf_counter() - s)
-    return {"macs": graph_macs(graph), "weight_bytes": weight_bytes(graph), "arena_bytes": project.arena_bytes,
-            "codegen_s": round(t1 - t0, 4), "build_s": round(t2 - t1, 4),
-            "run_s": round(statistics.median(times), 4)}
+    return {
+        "macs": graph_macs(graph),
+        "weight_bytes": weight_bytes(graph),
+        "arena_bytes": project.arena_bytes,
+        "codegen_s": round(t1 - t0, 4),
+        "build_s": round(t2 - t1, 4),
+        "run_s": round(statistics.median(times), 4),
+    }
 
 
 def main() -> int:
@@ -58,8 +68,15 @@ def main() -> int:
     for col in ("model", "MACs", "weight B", "arena B", "codegen s", "build s", "run s"):
         table.add_column(col, justify="left" if col == "model" else "right")
     for key, r in results.items():
-        table.add_row(key, f"{r['macs']:,}", f"{r['weight_bytes']:,}", f"{r['arena_bytes']:,}", f"{r['codegen_s']:.3f}",
-                      f"{r['build_s']:.2f}", f"{r['run_s']:.3f}")
+        table.add_row(
+            key,
+            f"{r['macs']:,}",
+            f"{r['weight_bytes']:,}",
+            f"{r['arena_bytes']:,}",
+            f"{r['codegen_s']:.3f}",
+            f"{r['build_s']:.2f}",
+            f"{r['run_s']:.3f}",
+        )
     Console().print(table)
     out = REPO / "bench" / "results" / "host.json"
     out.write_text(json.dumps(results, indent=2) + "\n")

@@ -3,6 +3,7 @@
 Run from the repository root: python bench/mcu.py [--models ic vww kws ad] [--boards qemu-m4 qemu-m7] [--top 5]
 Prints a rich table (and the slowest layers of each model) and writes bench/results/mcu.json.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,25 +38,66 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "mcu.json")
     args = ap.parse_args()
     tflm, console, rows = baseline(), Console(stderr=True), []
-    table = Table("model", "board", "instructions", "instr/MAC", "TFLM+CMSIS-NN", "ratio", "peak SRAM", "text",
-                  "data", "bss", "exact", title="generated C vs TFLM + CMSIS-NN (QEMU instruction counts)")
+    table = Table(
+        "model",
+        "board",
+        "instructions",
+        "instr/MAC",
+        "TFLM+CMSIS-NN",
+        "ratio",
+        "peak SRAM",
+        "text",
+        "data",
+        "bss",
+        "exact",
+        title="generated C vs TFLM + CMSIS-NN (QEMU instruction counts)",
+    )
     for m in args.models:
         graph = load_model(DATA / "mlperf_tiny" / f"{MODELS[m]}.tflite")
         for board in args.boards:
             r = bench_model(graph, board)
             ref = tflm.get(CORE[board], {}).get(m, {})
             base = ref.get("instructions_per_inference")
-            rows.append(dict(r.to_json(), key=m, tflm_cmsisnn=ref and {k: ref[k] for k in (
-                "instructions_per_inference", "text_bytes", "data_bytes", "bss_bytes", "arena_used_bytes")},
-                ratio=r.instructions / base if base else None))
-            table.add_row(m, board, f"{r.instructions:,}", f"{r.instructions_per_mac:.2f}",
-                          f"{base:,}" if base else "-", f"{r.instructions / base:.3f}" if base else "-",
-                          f"{r.peak_sram_bytes:,}", f"{r.text_bytes:,}", f"{r.data_bytes:,}", f"{r.bss_bytes:,}",
-                          "yes" if r.output_matches_reference else "NO")
+            rows.append(
+                dict(
+                    r.to_json(),
+                    key=m,
+                    tflm_cmsisnn=ref
+                    and {
+                        k: ref[k]
+                        for k in (
+                            "instructions_per_inference",
+                            "text_bytes",
+                            "data_bytes",
+                            "bss_bytes",
+                            "arena_used_bytes",
+                        )
+                    },
+                    ratio=r.instructions / base if base else None,
+                )
+            )
+            table.add_row(
+                m,
+                board,
+                f"{r.instructions:,}",
+                f"{r.instructions_per_mac:.2f}",
+                f"{base:,}" if base else "-",
+                f"{r.instructions / base:.3f}" if base else "-",
+                f"{r.peak_sram_bytes:,}",
+                f"{r.text_bytes:,}",
+                f"{r.data_bytes:,}",
+                f"{r.bss_bytes:,}",
+                "yes" if r.output_matches_reference else "NO",
+            )
             slow = Table("#", "op", "kernel", "instructions", "instr/MAC", title=f"{m} on {board}: slowest layers")
-            for layer in sorted(r.layers, key=lambda l: -l.instructions)[:args.top]:
-                slow.add_row(str(layer.index), layer.op, layer.kernel, f"{layer.instructions:,}",
-                             f"{layer.instructions / layer.macs:.2f}" if layer.macs else "-")
+            for layer in sorted(r.layers, key=lambda row: -row.instructions)[: args.top]:
+                slow.add_row(
+                    str(layer.index),
+                    layer.op,
+                    layer.kernel,
+                    f"{layer.instructions:,}",
+                    f"{layer.instructions / layer.macs:.2f}" if layer.macs else "-",
+                )
             console.print(slow)
     console.print(table)
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -4,6 +4,7 @@ writes bench/results/memory.json (or --json PATH).
 
 Run from the repository root: python bench/memory.py [--board qemu-m4] [--max-extra-macs 0.1] [--json PATH]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -20,24 +21,40 @@ from tinyengine_codegen.options import CompileOptions  # noqa: E402
 from tinyengine_codegen.simulate import simulate  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
-MODELS = {"IC": "pretrainedResnet_quant.tflite", "VWW": "vww_96_int8.tflite", "KWS": "kws_ref_model.tflite",
-          "AD": "ad01_int8.tflite"}
-VARIANTS = (("plain", False, "off"), ("inplace", True, "off"), ("patches", False, "auto"),
-            ("inplace+patches", True, "auto"))
+MODELS = {
+    "IC": "pretrainedResnet_quant.tflite",
+    "VWW": "vww_96_int8.tflite",
+    "KWS": "kws_ref_model.tflite",
+    "AD": "ad01_int8.tflite",
+}
+VARIANTS = (
+    ("plain", False, "off"),
+    ("inplace", True, "off"),
+    ("patches", False, "auto"),
+    ("inplace+patches", True, "auto"),
+)
 
 
 def measure(key: str, board, ref: dict, max_extra_macs: float) -> dict:
     graph = load_tflite(DATA / "mlperf_tiny" / MODELS[key])
-    row = {"model": key, "file": MODELS[key], "ops": len(graph.ops),
-           "per_op_lower_bound": ref.get("per_op_activation_lower_bound_bytes"),
-           "tflm_arena_used": ref.get("tflm_arena_used_bytes"), "tflm_arena_head": ref.get("tflm_arena_head_bytes")}
+    row = {
+        "model": key,
+        "file": MODELS[key],
+        "ops": len(graph.ops),
+        "per_op_lower_bound": ref.get("per_op_activation_lower_bound_bytes"),
+        "tflm_arena_used": ref.get("tflm_arena_used_bytes"),
+        "tflm_arena_head": ref.get("tflm_arena_head_bytes"),
+    }
     for name, inplace, patches in VARIANTS:
         res = simulate(graph, board, CompileOptions(inplace=inplace, patches=patches, max_extra_macs=max_extra_macs))
         row[name] = res.peak_sram_bytes
         if res.patches is not None:
-            row[f"{name}_schedule"] = {"split_op": res.patches.split_op, "p": res.patches.patches,
-                                       "extra_macs": res.patches.extra_macs,
-                                       "extra_mac_fraction": round(res.patches.extra_mac_fraction, 4)}
+            row[f"{name}_schedule"] = {
+                "split_op": res.patches.split_op,
+                "p": res.patches.patches,
+                "extra_macs": res.patches.extra_macs,
+                "extra_mac_fraction": round(res.patches.extra_mac_fraction, 4),
+            }
     best = min(row[name] for name, _, _ in VARIANTS)
     row["best"] = best
     row["tflm_over_best"] = round(row["tflm_arena_used"] / best, 3) if row["tflm_arena_used"] else None
@@ -48,16 +65,36 @@ def _table(rows: list[dict], board_id: str):
     from rich.table import Table
 
     table = Table(title=f"peak SRAM (bytes) of the MLPerf Tiny models, planned for {board_id}")
-    for col in ("model", "per-op bound", "TFLM arena", "plain", "in-place", "patches", "in-place+patches",
-                "patch schedule", "TFLM / best"):
+    for col in (
+        "model",
+        "per-op bound",
+        "TFLM arena",
+        "plain",
+        "in-place",
+        "patches",
+        "in-place+patches",
+        "patch schedule",
+        "TFLM / best",
+    ):
         table.add_column(col, justify="left" if col in ("model", "patch schedule") else "right")
     for r in rows:
         sched = r.get("inplace+patches_schedule")
-        text = (f"{sched['p']}x{sched['p']} to op {sched['split_op']}, +{sched['extra_mac_fraction']:.1%} MACs"
-                if sched else "none lowers the peak")
-        table.add_row(r["model"], f"{r['per_op_lower_bound']:,}", f"{r['tflm_arena_used']:,}", f"{r['plain']:,}",
-                      f"{r['inplace']:,}", f"{r['patches']:,}", f"{r['inplace+patches']:,}", text,
-                      f"{r['tflm_over_best']:.2f}x")
+        text = (
+            f"{sched['p']}x{sched['p']} to op {sched['split_op']}, +{sched['extra_mac_fraction']:.1%} MACs"
+            if sched
+            else "none lowers the peak"
+        )
+        table.add_row(
+            r["model"],
+            f"{r['per_op_lower_bound']:,}",
+            f"{r['tflm_arena_used']:,}",
+            f"{r['plain']:,}",
+            f"{r['inplace']:,}",
+            f"{r['patches']:,}",
+            f"{r['inplace+patches']:,}",
+            text,
+            f"{r['tflm_over_best']:.2f}x",
+        )
     return table
 
 
@@ -77,8 +114,9 @@ def main() -> None:
 
     Console(width=170).print(_table(rows, board.id))
     args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps({"board": board.id, "max_extra_macs": args.max_extra_macs, "models": rows},
-                                    indent=2) + "\n")
+    args.json.write_text(
+        json.dumps({"board": board.id, "max_extra_macs": args.max_extra_macs, "models": rows}, indent=2) + "\n"
+    )
     print(f"wrote {args.json}")
 
 

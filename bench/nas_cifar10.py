@@ -9,6 +9,7 @@ bench/results/nas_cifar10.json. Prints a markdown table for the README on stdout
 Run from the repository root: python bench/nas_cifar10.py SEARCH_DIR BASELINE_DIR [--board qemu-m4] [--gpu NAME]
 [--no-qemu] [--results DIR]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,8 +39,14 @@ def entry(run: Path, model: Path, board: str, qemu: bool) -> dict:
     graph = load_model(model)
     sim = simulate(graph, load_board(board), CompileOptions())
     row = {k: report.get(k) for k in FROM_REPORT}
-    row.update(peak_sram_bytes=sim.peak_sram_bytes, flash_bytes=sim.flash_bytes, macs=graph_macs(graph),
-               board=board, wall_s=report.get("wall_s"), instructions=None)
+    row.update(
+        peak_sram_bytes=sim.peak_sram_bytes,
+        flash_bytes=sim.flash_bytes,
+        macs=graph_macs(graph),
+        board=board,
+        wall_s=report.get("wall_s"),
+        instructions=None,
+    )
     if qemu:
         row.update(qemu_instructions(graph, board))
     return row
@@ -53,14 +60,25 @@ def qemu_instructions(graph, board: str) -> dict:
         r = bench_model(graph, board)
     except (TinyMLError, OSError) as exc:
         return {"instructions": None, "instructions_note": f"not measured: {exc}"}
-    return {"instructions": r.instructions, "instructions_per_mac": round(r.instructions_per_mac, 3),
-            "output_matches_reference": r.output_matches_reference}
+    return {
+        "instructions": r.instructions,
+        "instructions_per_mac": round(r.instructions_per_mac, 3),
+        "output_matches_reference": r.output_matches_reference,
+    }
 
 
 def table(result: dict) -> str:
     rows = [("", "searched (TinyNAS)", "ResNet-8 (MLPerf Tiny)")]
-    fmt = {"accuracy": "{:.2%}", "float_accuracy": "{:.2%}", "peak_sram_bytes": "{:,}", "flash_bytes": "{:,}",
-           "macs": "{:,}", "instructions": "{:,}", "epochs": "{}", "train_images": "{:,}"}
+    fmt = {
+        "accuracy": "{:.2%}",
+        "float_accuracy": "{:.2%}",
+        "peak_sram_bytes": "{:,}",
+        "flash_bytes": "{:,}",
+        "macs": "{:,}",
+        "instructions": "{:,}",
+        "epochs": "{}",
+        "train_images": "{:,}",
+    }
     for key, f in fmt.items():
         vals = [result[m].get(key) for m in MODELS]
         rows.append((key.replace("_", " "), *("-" if v is None else f.format(v) for v in vals)))
@@ -91,7 +109,9 @@ def main() -> None:
     search = json.loads((args.search_dir / "report.json").read_text())
     result["search_wall_s"] = search.get("wall_s")
     result["gpu"] = args.gpu or search.get("hardware") or search.get("config", {}).get("device")
-    result["sram_ratio"] = round(result["resnet8"]["peak_sram_bytes"] / max(1, result["searched"]["peak_sram_bytes"]), 3)
+    result["sram_ratio"] = round(
+        result["resnet8"]["peak_sram_bytes"] / max(1, result["searched"]["peak_sram_bytes"]), 3
+    )
     out = args.results / "nas_cifar10.json"
     out.write_text(json.dumps(result, indent=2) + "\n")
     print(table(result))

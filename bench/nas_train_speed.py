@@ -7,6 +7,7 @@ Each step is what `train_supernet` runs: the largest network on the labels plus 
 sub-networks (in-place distillation in the elastic phases), then the optimizer step. Images are random (timing only);
 the first `--warmup` steps are not timed. Prints one table row per run and the first losses (for comparing versions).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -18,12 +19,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-sys.path.append(str(Path(__file__).resolve().parents[1]))   # after PYTHONPATH: compare versions
+sys.path.append(str(Path(__file__).resolve().parents[1]))  # after PYTHONPATH: compare versions
 
-from tinynas.space import cifar_space  # noqa: E402
-from tinynas.supernet.mbv2 import Supernet  # noqa: E402
-from tinynas.train import loop  # noqa: E402
-from tinynas.train.schedule import progressive_shrinking  # noqa: E402
+from tinynas.space import cifar_space
+from tinynas.supernet.mbv2 import Supernet
+from tinynas.train import loop
+from tinynas.train.schedule import progressive_shrinking
 
 
 def measure(args: argparse.Namespace) -> dict:
@@ -56,11 +57,17 @@ def measure(args: argparse.Namespace) -> dict:
                 torch.cuda.synchronize()
             times.append(time.perf_counter() - t)
             losses.append(float(loss))
-    timed = np.asarray(times[args.warmup:])
-    return {"phase": args.phase, "device": loop.device_name(device), "batch": args.batch,
-            "channels_last": args.channels_last, "cudnn_benchmark": args.cudnn_benchmark,
-            "ms_per_step": round(1000 * float(np.median(timed)), 2), "steps_per_s": round(1 / float(np.median(timed)), 2),
-            "first_losses": [round(v, 6) for v in losses[:4]]}
+    timed = np.asarray(times[args.warmup :])
+    return {
+        "phase": args.phase,
+        "device": loop.device_name(device),
+        "batch": args.batch,
+        "channels_last": args.channels_last,
+        "cudnn_benchmark": args.cudnn_benchmark,
+        "ms_per_step": round(1000 * float(np.median(timed)), 2),
+        "steps_per_s": round(1 / float(np.median(timed)), 2),
+        "first_losses": [round(v, 6) for v in losses[:4]],
+    }
 
 
 def main() -> None:

@@ -1,6 +1,12 @@
-"""Shared fixtures: where the reference data lives (../shared/data beside the project), skipped when absent."""
+"""Shared fixtures: where the reference data lives (../shared/data beside the project).
+
+Locally, tests that need it skip when it is absent (the reason shows in the summary). With `CI` set, a missing
+../shared/data fails the whole run at start: a CI run that skips its data-dependent tests proves nothing.
+"""
+
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -13,6 +19,15 @@ MLPERF = {
     "kws": "kws_ref_model.tflite",
     "ad": "ad01_int8.tflite",
 }
+
+
+def pytest_configure(config) -> None:
+    if os.environ.get("CI") and not SHARED_DATA.is_dir():
+        pytest.exit(
+            f"CI is set but the shared reference data {SHARED_DATA} (../shared/data beside the project) is absent; "
+            "the data-dependent tests cannot run, so the test run fails",
+            returncode=4,
+        )
 
 
 def mlperf_path(key: str) -> Path:

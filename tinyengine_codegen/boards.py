@@ -8,9 +8,10 @@ id of a built-in board replaces it. `load_board` also accepts the path of a sing
 from __future__ import annotations
 
 import os
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+
+import tomllib
 
 from tinyengine_codegen.errors import TinyMLError
 
@@ -28,10 +29,24 @@ CORES = {
     "cortex-m55": ("cortex-m55", True),
 }
 FPUS = ("none", "fpv4-sp-d16", "fpv5-sp-d16", "fpv5-d16")
-QEMU_MACHINES = {"mps2-an385": "cortex-m3", "mps2-an386": "cortex-m4", "mps2-an500": "cortex-m7",
-                 "mps2-an505": "cortex-m33"}
-_REQUIRED = {"id": str, "name": str, "mcu": str, "core": str, "fpu": str, "dsp": bool, "clock_mhz": int,
-             "sram_bytes": int, "flash_bytes": int, "upload_protocol": str}
+QEMU_MACHINES = {
+    "mps2-an385": "cortex-m3",
+    "mps2-an386": "cortex-m4",
+    "mps2-an500": "cortex-m7",
+    "mps2-an505": "cortex-m33",
+}
+_REQUIRED = {
+    "id": str,
+    "name": str,
+    "mcu": str,
+    "core": str,
+    "fpu": str,
+    "dsp": bool,
+    "clock_mhz": int,
+    "sram_bytes": int,
+    "flash_bytes": int,
+    "upload_protocol": str,
+}
 _OPTIONAL = {"platformio_platform": str, "platformio_board": str, "qemu_machine": str, "openocd_target": str}
 _MEMORY_KEYS = ("flash_origin", "flash_length", "ram_origin", "ram_length")
 
@@ -86,7 +101,7 @@ class Board:
 
 
 def _check_types(data: dict, where: str) -> None:
-    for key, kind in _REQUIRED.items():
+    for key in _REQUIRED:
         if key not in data:
             raise TinyMLError(f"board file {where}: missing key '{key}'; add it (see boards/qemu-m4.toml)")
     for key, kind in {**_REQUIRED, **_OPTIONAL}.items():
@@ -106,14 +121,18 @@ def _check_values(board: Board, where: str) -> None:
         raise TinyMLError(f"board file {where}: dsp = true but {board.core} has no DSP extension; set dsp = false")
     mem = board.memory
     if board.sram_bytes <= 0 or board.sram_bytes > mem.ram_length:
-        raise TinyMLError(f"board file {where}: sram_bytes {board.sram_bytes} must be in 1..ram_length "
-                          f"({mem.ram_length})")
+        raise TinyMLError(
+            f"board file {where}: sram_bytes {board.sram_bytes} must be in 1..ram_length ({mem.ram_length})"
+        )
     if board.flash_bytes <= 0 or board.flash_bytes > mem.flash_length:
-        raise TinyMLError(f"board file {where}: flash_bytes {board.flash_bytes} must be in 1..flash_length "
-                          f"({mem.flash_length})")
+        raise TinyMLError(
+            f"board file {where}: flash_bytes {board.flash_bytes} must be in 1..flash_length ({mem.flash_length})"
+        )
     if board.qemu_machine is not None and QEMU_MACHINES.get(board.qemu_machine) != board.core:
-        raise TinyMLError(f"board file {where}: qemu_machine '{board.qemu_machine}' does not emulate "
-                          f"{board.core}; known: {QEMU_MACHINES}")
+        raise TinyMLError(
+            f"board file {where}: qemu_machine '{board.qemu_machine}' does not emulate "
+            f"{board.core}; known: {QEMU_MACHINES}"
+        )
     if board.qemu_machine is None and not (board.platformio_platform and board.platformio_board):
         raise TinyMLError(f"board file {where}: a real board needs platformio_platform and platformio_board")
 

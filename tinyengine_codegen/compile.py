@@ -1,4 +1,5 @@
 """Top-level code generation API: Graph + CompileOptions → generated C project (in memory or on disk)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -14,7 +15,7 @@ from .planner.model_plan import ModelPlan, plan_model
 
 
 def resolve_target(target: str | TargetLike) -> TargetLike:
-    """"host" → the portable-C target; a board id → its Board (anything with `.dsp` is used as is)."""
+    """ "host" → the portable-C target; a board id → its Board (anything with `.dsp` is used as is)."""
     if not isinstance(target, str):
         return target
     if target == "host":
@@ -26,8 +27,14 @@ def resolve_target(target: str | TargetLike) -> TargetLike:
     return load_board(target)
 
 
-def compile_model(graph: Graph, options: CompileOptions = CompileOptions(), *, plan: ModelPlan | None = None,
-                  prefix: str = "tinyml", target: str | TargetLike | None = None) -> GeneratedProject:
+def compile_model(
+    graph: Graph,
+    options: CompileOptions = CompileOptions(),
+    *,
+    plan: ModelPlan | None = None,
+    prefix: str = "tinyml",
+    target: str | TargetLike | None = None,
+) -> GeneratedProject:
     """Generate the C sources of `graph` (verified first) from `plan_model(graph, options, target)`, the plan
     `tinyml simulate` reports: same op order, kernels, in-place ops, patch stage and arena bytes.
     `plan` passes a ModelPlan made already (it must come from this graph and target)."""
@@ -39,8 +46,9 @@ def compile_model(graph: Graph, options: CompileOptions = CompileOptions(), *, p
     return generate(mp, tgt, prefix=prefix, canaries=options.debug_canaries)
 
 
-def write_project(graph: Graph, out_dir: str | Path, options: CompileOptions = CompileOptions(), **kwargs
-                  ) -> GeneratedProject:
+def write_project(
+    graph: Graph, out_dir: str | Path, options: CompileOptions = CompileOptions(), **kwargs
+) -> GeneratedProject:
     """compile_model, then write its files into `out_dir` atomically; returns the project."""
     project = compile_model(graph, options, **kwargs)
     write_folder(project.files, out_dir)

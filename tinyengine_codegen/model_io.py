@@ -1,4 +1,5 @@
 """Load a model file of any supported format into the IR."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -21,8 +22,9 @@ def load_model(path: str | Path) -> Graph:
         try:
             from .importers.onnx import load_onnx
         except ImportError:
-            raise TinyMLError(f"'{p}': ONNX import is not available in this installation; convert the model "
-                              "to an int8 .tflite") from None
+            raise TinyMLError(
+                f"'{p}': ONNX import is not available in this installation; convert the model to an int8 .tflite"
+            ) from None
         return load_onnx(p)
     if suffix not in (".tflite", ".lite", ""):
         head = p.read_bytes()[:8]

@@ -1,4 +1,5 @@
 """Frozen option records for compile, simulate and run; every default lives here."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

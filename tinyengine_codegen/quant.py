@@ -9,6 +9,7 @@ multiplier M is represented as `multiplier * 2**(shift - 31)`. Vectorised functi
 arrays whose values stay in the int32 range, emulating int32 C arithmetic. Scales are rounded to float32 first,
 because that is how a .tflite file stores them and how TFLM reads them.
 """
+
 from __future__ import annotations
 
 import math
@@ -113,8 +114,9 @@ def activation_range(activation: Activation, scale: float, zero_point: int, dtyp
     return qmin, qmax
 
 
-def conv_output_multipliers(input_scale: float, weight_scales, output_scale: float,
-                            channels: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+def conv_output_multipliers(
+    input_scale: float, weight_scales, output_scale: float, channels: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Per-output-channel (multiplier, shift) of CONV_2D / DEPTHWISE_CONV_2D (and per-channel FULLY_CONNECTED).
 
     real[c] = s_in * s_w[c] / s_out in double from float32 scales; a single weight scale is broadcast to
@@ -169,8 +171,7 @@ def mul_multiplier(scale1: float, scale2: float, output_scale: float) -> tuple[i
 
 def calculate_input_radius(integer_bits: int, left_shift: int, total_signed_bits: int = 31) -> int:
     """TFLite CalculateInputRadius: the largest |input| whose rescaled value still fits the fixed-point format."""
-    max_rescaled = (1.0 * ((1 << integer_bits) - 1) * (1 << (total_signed_bits - integer_bits))
-                    / (1 << left_shift))
+    max_rescaled = 1.0 * ((1 << integer_bits) - 1) * (1 << (total_signed_bits - integer_bits)) / (1 << left_shift)
     return int(math.floor(max_rescaled))
 
 
@@ -229,14 +230,21 @@ def downscale_int32_to_int16_multiplier(multiplier: int) -> int:
     return (multiplier + (1 << 15)) >> 16
 
 
-def hard_swish_params(input_scale: float, input_zero_point: int, output_scale: float,
-                      output_zero_point: int) -> HardSwishParams:
+def hard_swish_params(
+    input_scale: float, input_zero_point: int, output_scale: float, output_zero_point: int
+) -> HardSwishParams:
     """Multipliers computed in float32 (hires input scale = s_in / 128, reluish scale = 3 / 32768)."""
     hires = np.float32(1.0 / 128.0) * np.float32(input_scale)
     out_m, out_e = quantize_multiplier(float(hires / np.float32(output_scale)))
     relu_m, relu_e = quantize_multiplier(float(hires / np.float32(3.0 / 32768.0)))
-    return HardSwishParams(input_zero_point, output_zero_point, downscale_int32_to_int16_multiplier(out_m), out_e,
-                           downscale_int32_to_int16_multiplier(relu_m), relu_e)
+    return HardSwishParams(
+        input_zero_point,
+        output_zero_point,
+        downscale_int32_to_int16_multiplier(out_m),
+        out_e,
+        downscale_int32_to_int16_multiplier(relu_m),
+        relu_e,
+    )
 
 
 def mean_multiplier(multiplier: int, shift: int, count: int) -> tuple[int, int]:

@@ -2,6 +2,7 @@
 
 Used by `tinyml run`, `tinyml bench` and `tinyml simulate --run`; returns data, prints nothing.
 """
+
 from __future__ import annotations
 
 import tempfile
@@ -38,13 +39,20 @@ def check_input(graph: Graph, x: np.ndarray) -> np.ndarray:
     want = np.dtype(_NP[t.dtype])
     x = np.asarray(x)
     if x.dtype != want:
-        if x.dtype.kind == want.kind == "i" and x.size and x.min() >= np.iinfo(want).min and x.max() <= np.iinfo(want).max:
+        if (
+            x.dtype.kind == want.kind == "i"
+            and x.size
+            and x.min() >= np.iinfo(want).min
+            and x.max() <= np.iinfo(want).max
+        ):
             x = x.astype(want)
         else:
             raise TinyMLError(f"input has dtype {x.dtype}; model input '{t.name}' is {t.dtype}{list(t.shape)}")
     if x.size != t.size:
-        raise TinyMLError(f"input has shape {list(x.shape)} ({x.size} values); model input '{t.name}' is "
-                          f"{t.dtype}{list(t.shape)} ({t.size} values)")
+        raise TinyMLError(
+            f"input has shape {list(x.shape)} ({x.size} values); model input '{t.name}' is "
+            f"{t.dtype}{list(t.shape)} ({t.size} values)"
+        )
     return x.reshape(t.shape)
 
 
@@ -76,8 +84,10 @@ def _run_board(graph: Graph, x: np.ndarray, options: CompileOptions, count: bool
 
     board = load_board(options.target)
     if not board.is_virtual:
-        raise TinyMLError(f"board '{board.id}' is a real board: `tinyml run` executes in QEMU only "
-                          f"(--target qemu-m4 or qemu-m7); use `tinyml flash MODEL --board {board.id}`")
+        raise TinyMLError(
+            f"board '{board.id}' is a real board: `tinyml run` executes in QEMU only "
+            f"(--target qemu-m4 or qemu-m7); use `tinyml flash MODEL --board {board.id}`"
+        )
     with tempfile.TemporaryDirectory(prefix="tinyml-fw-") as tmp:
         project = write_project(graph, Path(tmp) / "model", options)
         fw = prepare_project(Path(tmp) / "model", board, Path(tmp) / "fw", x)
@@ -86,8 +96,15 @@ def _run_board(graph: Graph, x: np.ndarray, options: CompileOptions, count: bool
     out_t = graph.tensors[graph.outputs[0]]
     y = np.frombuffer(res.output_bytes, dtype=_NP[out_t.dtype])
     if y.size != out_t.size:
-        raise TinyMLError(f"the firmware printed {y.size} output values; model output '{out_t.name}' has "
-                          f"{out_t.size}")
-    return RunResult(y.reshape(out_t.shape), board.id, project.arena_bytes, res.instructions,
-                     tuple(res.layer_instructions), built.text_bytes, built.data_bytes, built.bss_bytes,
-                     project.kernels)
+        raise TinyMLError(f"the firmware printed {y.size} output values; model output '{out_t.name}' has {out_t.size}")
+    return RunResult(
+        y.reshape(out_t.shape),
+        board.id,
+        project.arena_bytes,
+        res.instructions,
+        tuple(res.layer_instructions),
+        built.text_bytes,
+        built.data_bytes,
+        built.bss_bytes,
+        project.kernels,
+    )

@@ -3,6 +3,7 @@
 LiteRT (`ai-edge-litert`) ships it as `ai_edge_litert.schema_py_generated`; TensorFlow Lite Micro's package ships
 the same generated module. Either serves the importer and the exporter; LiteRT's is preferred when installed.
 """
+
 from __future__ import annotations
 
 try:

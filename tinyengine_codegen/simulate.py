@@ -6,6 +6,7 @@ flash is weights (every constant tensor) + requantization tables (two int32 per 
 depthwise conv and fully connected layer) + an ESTIMATE of the code: a conservative per-layer size for each
 operator kind (every layer is its own specialised C function) plus the runtime. Only the code part is estimated.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
@@ -19,15 +20,31 @@ from .planner.report import op_rows
 
 # Conservative Thumb-2 (-Os) bytes of one specialised layer function and its call, by operator kind.
 CODE_BYTES_PER_LAYER = {
-    OpKind.CONV_2D: 1400, OpKind.DEPTHWISE_CONV_2D: 1200, OpKind.FULLY_CONNECTED: 700, OpKind.ADD: 500,
-    OpKind.MUL: 500, OpKind.AVERAGE_POOL_2D: 600, OpKind.MAX_POOL_2D: 600, OpKind.MEAN: 700, OpKind.SOFTMAX: 1500,
-    OpKind.LOGISTIC: 1000, OpKind.HARD_SWISH: 900, OpKind.RELU: 300, OpKind.RELU6: 300, OpKind.PAD: 500,
-    OpKind.RESHAPE: 200, OpKind.CONCATENATION: 500, OpKind.TRANSPOSE: 600, OpKind.STRIDED_SLICE: 600,
-    OpKind.RESIZE_NEAREST_NEIGHBOR: 600, OpKind.QUANTIZE: 500, OpKind.DEQUANTIZE: 500,
+    OpKind.CONV_2D: 1400,
+    OpKind.DEPTHWISE_CONV_2D: 1200,
+    OpKind.FULLY_CONNECTED: 700,
+    OpKind.ADD: 500,
+    OpKind.MUL: 500,
+    OpKind.AVERAGE_POOL_2D: 600,
+    OpKind.MAX_POOL_2D: 600,
+    OpKind.MEAN: 700,
+    OpKind.SOFTMAX: 1500,
+    OpKind.LOGISTIC: 1000,
+    OpKind.HARD_SWISH: 900,
+    OpKind.RELU: 300,
+    OpKind.RELU6: 300,
+    OpKind.PAD: 500,
+    OpKind.RESHAPE: 200,
+    OpKind.CONCATENATION: 500,
+    OpKind.TRANSPOSE: 600,
+    OpKind.STRIDED_SLICE: 600,
+    OpKind.RESIZE_NEAREST_NEIGHBOR: 600,
+    OpKind.QUANTIZE: 500,
+    OpKind.DEQUANTIZE: 500,
 }
-RUNTIME_CODE_BYTES = 2048          # init/invoke, the I/O API, the requantization helpers
-PATCH_LOOP_CODE_BYTES = 1024       # the patch loop of a patch stage
-REGION_ROW_BYTES = 40              # one tinyml_region_t: a stage op's geometry in one patch
+RUNTIME_CODE_BYTES = 2048  # init/invoke, the I/O API, the requantization helpers
+PATCH_LOOP_CODE_BYTES = 1024  # the patch loop of a patch stage
+REGION_ROW_BYTES = 40  # one tinyml_region_t: a stage op's geometry in one patch
 _CHANNEL_TABLES = frozenset({OpKind.CONV_2D, OpKind.DEPTHWISE_CONV_2D, OpKind.FULLY_CONNECTED})
 
 
@@ -49,11 +66,11 @@ class LayerRow:
 class PatchSummary:
     split_op: int
     split_layer: str
-    patches: int                 # p: the stage runs on p x p patches
+    patches: int  # p: the stage runs on p x p patches
     stage_ops: int
     extra_macs: int
     extra_mac_fraction: float
-    patch_buffer_bytes: int      # bytes of all per-patch buffers together
+    patch_buffer_bytes: int  # bytes of all per-patch buffers together
     peak_without_patches: int
 
 
@@ -108,16 +125,27 @@ class SimulationResult:
 
     def to_dict(self) -> dict:
         """Plain JSON-ready data (the CLI's --json)."""
-        return {"model": self.model, "board": self.board, "peak_sram_bytes": self.peak_sram_bytes,
-                "arena_bytes": self.arena_bytes, "lower_bound_bytes": self.lower_bound, "peak_layer": self.peak_layer,
-                "sram_limit_bytes": self.sram_limit, "sram_margin_bytes": self.sram_margin_bytes,
-                "flash_bytes": self.flash_bytes, "flash_is_estimate": True,
-                "flash": {**asdict(self.flash), "total": self.flash.total},
-                "flash_limit_bytes": self.flash_limit, "flash_margin_bytes": self.flash_margin_bytes,
-                "fits": self.fits, "macs": self.macs, "inplace_ops": sorted(self.model_plan.inplace),
-                "patches": asdict(self.patches) if self.patches else None,
-                "layers": [dict(asdict(r), output_shape=list(r.output_shape)) for r in self.layers],
-                "notes": list(self.notes)}
+        return {
+            "model": self.model,
+            "board": self.board,
+            "peak_sram_bytes": self.peak_sram_bytes,
+            "arena_bytes": self.arena_bytes,
+            "lower_bound_bytes": self.lower_bound,
+            "peak_layer": self.peak_layer,
+            "sram_limit_bytes": self.sram_limit,
+            "sram_margin_bytes": self.sram_margin_bytes,
+            "flash_bytes": self.flash_bytes,
+            "flash_is_estimate": True,
+            "flash": {**asdict(self.flash), "total": self.flash.total},
+            "flash_limit_bytes": self.flash_limit,
+            "flash_margin_bytes": self.flash_margin_bytes,
+            "fits": self.fits,
+            "macs": self.macs,
+            "inplace_ops": sorted(self.model_plan.inplace),
+            "patches": asdict(self.patches) if self.patches else None,
+            "layers": [dict(asdict(r), output_shape=list(r.output_shape)) for r in self.layers],
+            "notes": list(self.notes),
+        }
 
 
 def flash_estimate(graph: Graph, mp: ModelPlan) -> FlashEstimate:
@@ -134,20 +162,54 @@ def simulate(graph: Graph, board, options: CompileOptions = CompileOptions()) ->
     mp = plan_model(graph, options, board)
     g, plan = mp.graph, mp.plan
     stage = set(mp.patches.stage) if mp.patches else set()
-    layers = tuple(LayerRow(r.index, r.name, r.kind, tuple(r.output_shape), mp.kernels[r.index],
-                            op_macs(g, g.ops[r.index]), r.live_bytes, r.high_water, r.scratch_bytes,
-                            r.index in stage) for r in op_rows(g, plan))
+    layers = tuple(
+        LayerRow(
+            r.index,
+            r.name,
+            r.kind,
+            tuple(r.output_shape),
+            mp.kernels[r.index],
+            op_macs(g, g.ops[r.index]),
+            r.live_bytes,
+            r.high_water,
+            r.scratch_bytes,
+            r.index in stage,
+        )
+        for r in op_rows(g, plan)
+    )
     patches = None
     if mp.patches is not None:
         s = mp.patches
-        patches = PatchSummary(s.split_op, g.ops[s.split_op].name, s.p, s.split_op + 1, s.extra_macs,
-                               s.extra_mac_fraction, sum(s.buffer_bytes.values()), mp.plain.arena_bytes)
+        patches = PatchSummary(
+            s.split_op,
+            g.ops[s.split_op].name,
+            s.p,
+            s.split_op + 1,
+            s.extra_macs,
+            s.extra_mac_fraction,
+            sum(s.buffer_bytes.values()),
+            mp.plain.arena_bytes,
+        )
     notes = mp.notes + ("flash code size is an estimate (per-layer table); weights and tables are exact",)
     macs = graph_macs(g) + (mp.patches.extra_macs if mp.patches else 0)
     peak = next((r.name for r in layers if r.high_water == plan.arena_bytes), "")
-    return SimulationResult(g.name, board.id, board.sram_bytes, board.flash_bytes, plan.arena_bytes,
-                            plan.lower_bound, peak, flash_estimate(g, mp),
-                            macs, layers, patches, notes, mp, options, board)
+    return SimulationResult(
+        g.name,
+        board.id,
+        board.sram_bytes,
+        board.flash_bytes,
+        plan.arena_bytes,
+        plan.lower_bound,
+        peak,
+        flash_estimate(g, mp),
+        macs,
+        layers,
+        patches,
+        notes,
+        mp,
+        options,
+        board,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,9 +218,9 @@ class RunCheck:
     NumPy reference executor; with a patch stage also the NumPy patch-by-patch executor against it."""
 
     seed: int
-    c_plan: str                          # which plan the C was generated with
+    c_plan: str  # which plan the C was generated with
     c_arena_bytes: int
-    c_mismatches: int                    # output elements where the C differs from the reference
+    c_mismatches: int  # output elements where the C differs from the reference
     patched_reference_mismatches: int | None
 
     @property
@@ -171,8 +233,10 @@ def _portable(mp: ModelPlan) -> bool:
     from .kernels.registry import HOST, spec_named
 
     stage = set(mp.patches.stage) if mp.patches is not None else set()
-    return all(name is not None and spec_named(op, name, stage=i in stage).matches(op, mp.graph, HOST)
-               for i, (op, name) in enumerate(zip(mp.graph.ops, mp.kernels)))
+    return all(
+        name is not None and spec_named(op, name, stage=i in stage).matches(op, mp.graph, HOST)
+        for i, (op, name) in enumerate(zip(mp.graph.ops, mp.kernels))
+    )
 
 
 def check_run(result: SimulationResult, seed: int = 0, alignment: int = 4) -> RunCheck:
@@ -208,14 +272,16 @@ def check_run(result: SimulationResult, seed: int = 0, alignment: int = 4) -> Ru
     if mp.patches is not None:
         patched_bad = int(np.sum(run_patched(g, mp.patches, [x])[0] != ref))
     label = "model plan"
-    if not _portable(mp):           # Cortex-M SIMD kernels do not build for the host: the same options, host kernels
+    if not _portable(mp):  # Cortex-M SIMD kernels do not build for the host: the same options, host kernels
         mp = plan_model(g, result.options, None)
         label = "plan with portable kernels"
     label += f" ({mp.patches.p}x{mp.patches.p} patches)" if mp.patches is not None else ""
     project = compile_model(g, CompileOptions(target="host", alignment=alignment), plan=mp, target="host")
     if project.arena_bytes != mp.plan.arena_bytes or tuple(project.kernels) != mp.kernels:
-        raise InternalError(f"the C uses {project.arena_bytes} arena bytes and kernels {project.kernels}; the plan "
-                            f"says {mp.plan.arena_bytes} and {mp.kernels}")
+        raise InternalError(
+            f"the C uses {project.arena_bytes} arena bytes and kernels {project.kernels}; the plan "
+            f"says {mp.plan.arena_bytes} and {mp.kernels}"
+        )
     with tempfile.TemporaryDirectory(prefix="tinyml-simulate-") as tmp:
         write_folder(project.files, Path(tmp) / "model")
         y = run_host(build_host(Path(tmp) / "model", Path(tmp) / "model.exe"), x)

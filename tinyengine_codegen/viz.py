@@ -5,6 +5,7 @@
    arena high-water mark, the board's SRAM limit and the patch stage shaded;
 2. lifetimes (TinyEngine style): one rectangle per buffer, time (layers) across and arena address up.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -12,11 +13,26 @@ from pathlib import Path
 from .planner.report import live_split, op_rows
 from .simulate import SimulationResult
 
-_ROLES = (("inputs", "#4C72B0", "inputs of the layer"), ("outputs", "#DD8452", "outputs of the layer"),
-          ("kept", "#8FBC8F", "kept for later layers"), ("scratch", "#555555", "kernel scratch"))
-_SHORT = {"CONV_2D": "conv", "DEPTHWISE_CONV_2D": "dw", "FULLY_CONNECTED": "fc", "AVERAGE_POOL_2D": "avgpool",
-          "MAX_POOL_2D": "maxpool", "RESHAPE": "reshape", "SOFTMAX": "softmax", "ADD": "add", "MUL": "mul",
-          "MEAN": "mean", "PAD": "pad", "CONCATENATION": "concat"}
+_ROLES = (
+    ("inputs", "#4C72B0", "inputs of the layer"),
+    ("outputs", "#DD8452", "outputs of the layer"),
+    ("kept", "#8FBC8F", "kept for later layers"),
+    ("scratch", "#555555", "kernel scratch"),
+)
+_SHORT = {
+    "CONV_2D": "conv",
+    "DEPTHWISE_CONV_2D": "dw",
+    "FULLY_CONNECTED": "fc",
+    "AVERAGE_POOL_2D": "avgpool",
+    "MAX_POOL_2D": "maxpool",
+    "RESHAPE": "reshape",
+    "SOFTMAX": "softmax",
+    "ADD": "add",
+    "MUL": "mul",
+    "MEAN": "mean",
+    "PAD": "pad",
+    "CONCATENATION": "concat",
+}
 
 
 def _kib(v: float, _pos=None) -> str:
@@ -40,6 +56,7 @@ def _kib_ticks(ax) -> None:
 def plot_memory(result: SimulationResult, path: str | Path) -> Path:
     """Write the two-panel memory PNG of a simulation to `path`; returns the path."""
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -59,8 +76,14 @@ def plot_memory(result: SimulationResult, path: str | Path) -> Path:
 def _stage_span(ax, result: SimulationResult) -> None:
     if result.patches is not None:
         p = result.patches
-        ax.axvspan(-0.5, p.split_op + 0.5, color="#FFE9A8", alpha=0.6, zorder=0,
-                   label=f"patch stage ({p.patches}x{p.patches} patches,\n+{p.extra_mac_fraction:.1%} MACs)")
+        ax.axvspan(
+            -0.5,
+            p.split_op + 0.5,
+            color="#FFE9A8",
+            alpha=0.6,
+            zorder=0,
+            label=f"patch stage ({p.patches}x{p.patches} patches,\n+{p.extra_mac_fraction:.1%} MACs)",
+        )
 
 
 def _memory_panel(ax, result: SimulationResult) -> None:
@@ -75,8 +98,15 @@ def _memory_panel(ax, result: SimulationResult) -> None:
             ax.bar(xs, vals, bottom=base, color=color, width=0.8, label=label, zorder=2)
             base = [b + v for b, v in zip(base, vals)]
     rows = op_rows(mp.graph, mp.plan)
-    ax.step(xs, [r.high_water for r in rows], where="mid", color="black", lw=1.8, zorder=3,
-            label=f"arena high-water mark\n({result.arena_bytes:,} B)")
+    ax.step(
+        xs,
+        [r.high_water for r in rows],
+        where="mid",
+        color="black",
+        lw=1.8,
+        zorder=3,
+        label=f"arena high-water mark\n({result.arena_bytes:,} B)",
+    )
     peak = max(result.arena_bytes, 1)
     limit = result.sram_limit
     if limit <= 4 * peak:
@@ -84,16 +114,26 @@ def _memory_panel(ax, result: SimulationResult) -> None:
         ax.set_ylim(0, max(limit, peak) * 1.12)
     else:
         ax.set_ylim(0, peak * 1.3)
-        ax.axhline(peak * 1.27, color="#C00000", ls="--", lw=1.5, zorder=3,
-                   label=f"{result.board} SRAM ({limit:,} B):\nabove the chart, drawn at its top")
+        ax.axhline(
+            peak * 1.27,
+            color="#C00000",
+            ls="--",
+            lw=1.5,
+            zorder=3,
+            label=f"{result.board} SRAM ({limit:,} B):\nabove the chart, drawn at its top",
+        )
     ax.set_xlim(-0.6, len(xs) - 0.4)
     ax.set_xticks(xs)
-    ax.set_xticklabels([f"{r.index} {_SHORT.get(r.op, r.op.lower())}" for r in result.layers], rotation=60,
-                       ha="right", fontsize=8)
+    ax.set_xticklabels(
+        [f"{r.index} {_SHORT.get(r.op, r.op.lower())}" for r in result.layers], rotation=60, ha="right", fontsize=8
+    )
     ax.set_ylabel("bytes live")
     fit = "fits" if result.fits else "does NOT fit"
-    ax.set_title(f"{result.model} on {result.board}: peak SRAM {result.peak_sram_bytes:,} B "
-                 f"(margin {result.sram_margin_bytes:,} B), {fit}", fontsize=11)
+    ax.set_title(
+        f"{result.model} on {result.board}: peak SRAM {result.peak_sram_bytes:,} B "
+        f"(margin {result.sram_margin_bytes:,} B), {fit}",
+        fontsize=11,
+    )
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, framealpha=0.9)
     ax.grid(axis="y", alpha=0.3, zorder=0)
 
@@ -112,18 +152,39 @@ def _lifetime_panel(ax, result: SimulationResult) -> None:
         off = plan.offsets[b.name]
         color = "#555555" if b.scratch else cmap(k % 20)
         hatch = "xx" if b.scratch else "//" if b.name in stage_tensors else None
-        ax.add_patch(Rectangle((b.first - 0.45, off), b.last - b.first + 0.9, b.size, facecolor=color,
-                               edgecolor="black", lw=0.6, alpha=0.85, hatch=hatch, zorder=2))
+        ax.add_patch(
+            Rectangle(
+                (b.first - 0.45, off),
+                b.last - b.first + 0.9,
+                b.size,
+                facecolor=color,
+                edgecolor="black",
+                lw=0.6,
+                alpha=0.85,
+                hatch=hatch,
+                zorder=2,
+            )
+        )
         if b.size >= 0.06 * plan.arena_bytes:
-            ax.text((b.first + b.last) / 2, off + b.size / 2, _label(mp.graph, b.name), ha="center", va="center",
-                    fontsize=7, zorder=3, clip_on=True)
+            ax.text(
+                (b.first + b.last) / 2,
+                off + b.size / 2,
+                _label(mp.graph, b.name),
+                ha="center",
+                va="center",
+                fontsize=7,
+                zorder=3,
+                clip_on=True,
+            )
     ax.axhline(plan.arena_bytes, color="black", lw=1.2, label=f"arena {plan.arena_bytes:,} B")
     ax.set_xlim(-0.6, len(mp.graph.ops) - 0.4)
     ax.set_ylim(0, plan.arena_bytes * 1.08 + 1)
     ax.set_xlabel("layer (execution order)")
     ax.set_ylabel("arena address")
     note = "; hatched: per-patch buffers" if stage_tensors else ""
-    ax.set_title(f"buffer lifetimes and placement (one rectangle per buffer, grey cross-hatched: scratch{note})", fontsize=10)
+    ax.set_title(
+        f"buffer lifetimes and placement (one rectangle per buffer, grey cross-hatched: scratch{note})", fontsize=10
+    )
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
     ax.grid(alpha=0.25, zorder=0)
 

@@ -5,6 +5,7 @@ Sources: the embedded default (scikit-learn's bundled 8x8 digits, resized), CIFA
 (train/<class>/*, test/<class>/*, or one folder of class subfolders split deterministically).
 A pixel p becomes the network input (p - 128) / 128, so the int8 model input is exactly p - 128.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -21,18 +22,18 @@ from tinyengine_codegen.errors import TinyMLError
 
 IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".bmp", ".gif"}
 DEFAULT_CACHE = Path(__file__).resolve().parents[1] / ".cache" / "tinynas"
-INPUT_SCALE, INPUT_ZERO_POINT = 1.0 / 128.0, 0     # int8 input quantization: q = p - 128
+INPUT_SCALE, INPUT_ZERO_POINT = 1.0 / 128.0, 0  # int8 input quantization: q = p - 128
 
 
 @dataclass(frozen=True, eq=False)
 class Dataset:
     name: str
-    x_train: np.ndarray      # uint8 (N, H, W, C)
-    y_train: np.ndarray      # int64 (N,)
+    x_train: np.ndarray  # uint8 (N, H, W, C)
+    y_train: np.ndarray  # int64 (N,)
     x_test: np.ndarray
     y_test: np.ndarray
     class_names: tuple[str, ...]
-    flip: bool = True        # horizontal flips are a valid augmentation
+    flip: bool = True  # horizontal flips are a valid augmentation
 
     @property
     def channels(self) -> int:
@@ -42,15 +43,23 @@ class Dataset:
     def num_classes(self) -> int:
         return len(self.class_names)
 
-    def split_validation(self, fraction: float, seed: int = 0) -> tuple["Dataset", "Dataset"]:
+    def split_validation(self, fraction: float, seed: int = 0) -> tuple[Dataset, Dataset]:
         """(train minus a held-out part, a dataset whose test set is that held-out part)."""
         idx = np.random.default_rng(seed).permutation(len(self.y_train))
         n_val = max(1, int(round(fraction * len(idx))))
         val, tr = idx[:n_val], idx[n_val:]
-        keep = Dataset(self.name, self.x_train[tr], self.y_train[tr], self.x_test, self.y_test, self.class_names,
-                       self.flip)
-        held = Dataset(self.name + "-val", self.x_train[tr], self.y_train[tr], self.x_train[val], self.y_train[val],
-                       self.class_names, self.flip)
+        keep = Dataset(
+            self.name, self.x_train[tr], self.y_train[tr], self.x_test, self.y_test, self.class_names, self.flip
+        )
+        held = Dataset(
+            self.name + "-val",
+            self.x_train[tr],
+            self.y_train[tr],
+            self.x_train[val],
+            self.y_train[val],
+            self.class_names,
+            self.flip,
+        )
         return keep, held
 
 
@@ -82,7 +91,7 @@ def load_cifar10_batches(folder: Path) -> Dataset:
                 d = pickle.load(f, encoding="bytes")
             x = np.asarray(d[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
             y = np.asarray(d[b"labels"], dtype=np.int64)
-        except Exception as exc:  # noqa: BLE001 - any unreadable pickle is the user's data problem
+        except Exception as exc:
             raise TinyMLError(f"CIFAR-10 batch '{p}' is not a valid python batch ({exc}); re-download it") from None
         xs.append(x)
         ys.append(y)
@@ -104,23 +113,32 @@ def load_cifar10_npz(path: Path, cache_dir: Path = DEFAULT_CACHE) -> Dataset:
             c = np.load(cached)
             x_tr, x_te = c["x_train"], c["x_test"]
         else:
-            x_tr, x_te = _decode_jpegs(d["train_jpeg"], d["train_offsets"]), _decode_jpegs(d["test_jpeg"], d["test_offsets"])
+            x_tr, x_te = (
+                _decode_jpegs(d["train_jpeg"], d["train_offsets"]),
+                _decode_jpegs(d["test_jpeg"], d["test_offsets"]),
+            )
             cached.parent.mkdir(parents=True, exist_ok=True)
             tmp = cached.with_suffix(".tmp.npz")
             np.savez(tmp, x_train=x_tr, x_test=x_te)
             tmp.replace(cached)
         y_tr, y_te = d["y_train"].astype(np.int64), d["y_test"].astype(np.int64)
     except (KeyError, ValueError, OSError) as exc:
-        raise TinyMLError(f"CIFAR-10 npz '{path}' is malformed ({exc}); expected train_jpeg, train_offsets, "
-                          "test_jpeg, test_offsets, y_train, y_test, class_names") from None
+        raise TinyMLError(
+            f"CIFAR-10 npz '{path}' is malformed ({exc}); expected train_jpeg, train_offsets, "
+            "test_jpeg, test_offsets, y_train, y_test, class_names"
+        ) from None
     return _checked("cifar10", x_tr, y_tr, x_te, y_te, classes, True)
 
 
 def _decode_jpegs(blob: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     from PIL import Image
 
-    return np.stack([np.asarray(Image.open(io.BytesIO(blob[offsets[i]:offsets[i + 1]].tobytes())).convert("RGB"))
-                     for i in range(len(offsets) - 1)])
+    return np.stack(
+        [
+            np.asarray(Image.open(io.BytesIO(blob[offsets[i] : offsets[i + 1]].tobytes())).convert("RGB"))
+            for i in range(len(offsets) - 1)
+        ]
+    )
 
 
 def load_image_folder(folder: Path, size: int | None = None, channels: int = 3, test_fraction: float = 0.2) -> Dataset:
@@ -153,7 +171,9 @@ def _read_images(folder: Path, classes: tuple[str, ...], size: int | None, chann
 
     xs, ys = [], []
     for label, c in enumerate(classes):
-        files = sorted(p for p in (folder / c).glob("*") if p.suffix.lower() in IMAGE_EXTS) if (folder / c).is_dir() else []
+        files = (
+            sorted(p for p in (folder / c).glob("*") if p.suffix.lower() in IMAGE_EXTS) if (folder / c).is_dir() else []
+        )
         if not files:
             raise TinyMLError(f"class folder '{folder / c}' has no images ({', '.join(sorted(IMAGE_EXTS))})")
         for p in files:
@@ -205,6 +225,7 @@ def load_dataset(name: str, data: Path | None = None, size: int | None = None) -
 
 # ---------------------------------------------------------------------------------------------- tensors
 
+
 def resize_uint8(x: np.ndarray, size: int) -> np.ndarray:
     """Bilinear resize of uint8 NHWC images to size x size (identity when already that size)."""
     if x.shape[1] == size and x.shape[2] == size:
@@ -233,7 +254,7 @@ def augment(x: torch.Tensor, gen: torch.Generator, pad: int, flip: bool) -> torc
     n, c, h, w = x.shape
     dev = x.device
     if pad:
-        xp = F.pad(x, (pad, pad, pad, pad), value=-1.0)   # black, like padding the raw pixels
+        xp = F.pad(x, (pad, pad, pad, pad), value=-1.0)  # black, like padding the raw pixels
         dy = torch.randint(0, 2 * pad + 1, (n,), generator=gen).to(dev)
         dx = torch.randint(0, 2 * pad + 1, (n,), generator=gen).to(dev)
         rows = (dy[:, None] + torch.arange(h, device=dev)[None, :])[:, None, :, None].expand(n, c, h, w + 2 * pad)

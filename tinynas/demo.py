@@ -1,10 +1,11 @@
 """The README's main job: a quick search for a board on the bundled digits data, then the winner compiled,
 built for the board and run (in QEMU for a virtual board) on held-out test images, each output checked bit for
 bit against TFLM's interpreter."""
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -27,8 +28,14 @@ def run_demo(board: str, out: Path, images: int = 8, progress: Callable[[dict], 
         res = run_model(graph, x, CompileOptions(target=board))
         exact += int(np.array_equal(res.output.reshape(-1), _tflm(model_path, x).reshape(-1)))
         instructions = res.instructions
-    return {**report, "model": str(model_path), "checked_images": len(xs), "bit_exact_images": exact,
-            "bit_exact": exact == len(xs), "instructions": instructions}
+    return {
+        **report,
+        "model": str(model_path),
+        "checked_images": len(xs),
+        "bit_exact_images": exact,
+        "bit_exact": exact == len(xs),
+        "instructions": instructions,
+    }
 
 
 def _test_inputs(graph, n: int) -> list[np.ndarray]:

@@ -5,10 +5,11 @@ SRAM and flash from the code generator's planner, injected by the caller). Paren
 each generation; children are mutations and crossovers that must satisfy the limits. Every draw is bounded: when
 no candidate fits after the allowed tries, a TinyMLError says so.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 
@@ -45,10 +46,10 @@ class Limits:
 class EvolutionBudget:
     population: int = 32
     generations: int = 10
-    mutate_ratio: float = 0.5       # share of children made by mutation (the rest by crossover)
+    mutate_ratio: float = 0.5  # share of children made by mutation (the rest by crossover)
     mutate_prob: float = 0.15
     parent_ratio: float = 0.25
-    tries_per_child: int = 200      # bounded retries for a fitting candidate
+    tries_per_child: int = 200  # bounded retries for a fitting candidate
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,7 @@ class EvolutionResult:
     arch: Arch
     score: float
     cost: Cost
-    history: tuple[float, ...] = field(default=())       # best score after each generation
+    history: tuple[float, ...] = field(default=())  # best score after each generation
     evaluated: int = 0
 
 
@@ -71,8 +72,9 @@ def _fitting(draw: Callable[[], Arch], cost: CostFn, limits: Limits, tries: int,
         if why is None:
             return a
         last = why
-    raise TinyMLError(f"no {what} fits after {tries} tries (last: {last}); raise the limits, or choose a smaller "
-                      "width or resolution")
+    raise TinyMLError(
+        f"no {what} fits after {tries} tries (last: {last}); raise the limits, or choose a smaller width or resolution"
+    )
 
 
 def _cached(space: SearchSpace, fn: Callable[[Arch], object]) -> Callable[[Arch], object]:
@@ -87,37 +89,66 @@ def _cached(space: SearchSpace, fn: Callable[[Arch], object]) -> Callable[[Arch]
     return call
 
 
-def evolve(space: SearchSpace, score_fn: Callable[[Arch], float], cost_fn: CostFn, limits: Limits,
-           rng: np.random.Generator, budget: EvolutionBudget = EvolutionBudget(), width: float | None = None,
-           resolution: int | None = None, progress: Callable[[dict], None] | None = None) -> EvolutionResult:
+def evolve(
+    space: SearchSpace,
+    score_fn: Callable[[Arch], float],
+    cost_fn: CostFn,
+    limits: Limits,
+    rng: np.random.Generator,
+    budget: EvolutionBudget = EvolutionBudget(),
+    width: float | None = None,
+    resolution: int | None = None,
+    progress: Callable[[dict], None] | None = None,
+) -> EvolutionResult:
     """Best-scoring fitting arch found in population x generations score evaluations."""
     cost, score = _cached(space, cost_fn), _cached(space, score_fn)
     tries = budget.tries_per_child
-    pop = [_fitting(lambda: sample(space, rng, width, resolution), cost, limits, tries, "random sub-network")
-           for _ in range(budget.population)]
+    pop = [
+        _fitting(lambda: sample(space, rng, width, resolution), cost, limits, tries, "random sub-network")
+        for _ in range(budget.population)
+    ]
     scored = sorted(((score(a), i, a) for i, a in enumerate(pop)), key=lambda t: -t[0])
     history, n_parents = [scored[0][0]], max(2, int(round(budget.parent_ratio * budget.population)))
     n_mut = int(round(budget.mutate_ratio * (budget.population - n_parents)))
     for gen in range(1, budget.generations):
         parents = [a for _, _, a in scored[:n_parents]]
-        pick = lambda: parents[int(rng.integers(len(parents)))]  # noqa: E731
-        children = [_fitting(lambda: mutate(space, pick(), rng, budget.mutate_prob, resolution is None), cost,
-                             limits, tries, "mutation") for _ in range(n_mut)]
-        children += [_fitting(lambda: crossover(pick(), pick(), rng), cost, limits, tries, "crossover")
-                     for _ in range(budget.population - n_parents - n_mut)]
-        scored = sorted(scored[:n_parents] + [(score(a), gen * 10_000 + i, a) for i, a in enumerate(children)],
-                        key=lambda t: -t[0])
+        children = [
+            _fitting(
+                lambda ps=parents: mutate(space, _pick(ps, rng), rng, budget.mutate_prob, resolution is None),
+                cost,
+                limits,
+                tries,
+                "mutation",
+            )
+            for _ in range(n_mut)
+        ]
+        children += [
+            _fitting(
+                lambda ps=parents: crossover(_pick(ps, rng), _pick(ps, rng), rng), cost, limits, tries, "crossover"
+            )
+            for _ in range(budget.population - n_parents - n_mut)
+        ]
+        scored = sorted(
+            scored[:n_parents] + [(score(a), gen * 10_000 + i, a) for i, a in enumerate(children)], key=lambda t: -t[0]
+        )
         history.append(scored[0][0])
         if progress:
             progress({"generation": gen + 1, "generations": budget.generations, "best": scored[0][0]})
     best = scored[0]
-    return EvolutionResult(best[2], best[0], cost(best[2]), tuple(history),
-                           budget.population * budget.generations)
+    return EvolutionResult(best[2], best[0], cost(best[2]), tuple(history), budget.population * budget.generations)
 
 
-def random_search(space: SearchSpace, score_fn: Callable[[Arch], float], cost_fn: CostFn, limits: Limits,
-                  rng: np.random.Generator, count: int, width: float | None = None,
-                  resolution: int | None = None, tries: int = 200) -> EvolutionResult:
+def random_search(
+    space: SearchSpace,
+    score_fn: Callable[[Arch], float],
+    cost_fn: CostFn,
+    limits: Limits,
+    rng: np.random.Generator,
+    count: int,
+    width: float | None = None,
+    resolution: int | None = None,
+    tries: int = 200,
+) -> EvolutionResult:
     """The baseline: the best of `count` random fitting archs."""
     best = None
     for _ in range(count):
@@ -126,3 +157,8 @@ def random_search(space: SearchSpace, score_fn: Callable[[Arch], float], cost_fn
         if best is None or s > best[0]:
             best = (s, a)
     return EvolutionResult(best[1], best[0], cost_fn(best[1]), (best[0],), count)
+
+
+def _pick(parents: list, rng: np.random.Generator):
+    """One parent drawn uniformly with `rng`."""
+    return parents[int(rng.integers(len(parents)))]

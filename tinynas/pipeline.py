@@ -5,14 +5,15 @@ options the generated C will use, so the reported peak SRAM is what the firmware
 measured by running the exported .tflite, re-imported, through the bit-exact reference executor.
 The run folder is written next to its final place and renamed at the end: nothing half-written on failure.
 """
+
 from __future__ import annotations
 
 import json
 import os
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -39,8 +40,12 @@ def board_budget(board_id: str, sram_bytes: int | None = None, flash_bytes: int 
     from tinyengine_codegen.boards import load_board
 
     board = load_board(board_id)
-    return BoardBudget(board.id, min(sram_bytes or board.sram_bytes, board.sram_bytes),
-                       min(flash_bytes or board.flash_bytes, board.flash_bytes), CompileOptions(target=board.id))
+    return BoardBudget(
+        board.id,
+        min(sram_bytes or board.sram_bytes, board.sram_bytes),
+        min(flash_bytes or board.flash_bytes, board.flash_bytes),
+        CompileOptions(target=board.id),
+    )
 
 
 def cost_function(budget: BoardBudget) -> Callable[[Graph], Cost]:
@@ -57,8 +62,9 @@ def cost_function(budget: BoardBudget) -> Callable[[Graph], Cost]:
     return cost
 
 
-def int8_accuracy(model_path: Path, images: np.ndarray, labels: np.ndarray, batch_size: int = 100,
-                  workers: int | None = None) -> float:
+def int8_accuracy(
+    model_path: Path, images: np.ndarray, labels: np.ndarray, batch_size: int = 100, workers: int | None = None
+) -> float:
     """Top-1 of the exported .tflite on uint8 NHWC images (int8 input = pixel - 128), by the reference executor.
 
     Batches of `batch_size` images run through the executor at once (bit-exact with single-image runs), on
@@ -73,7 +79,7 @@ def int8_accuracy(model_path: Path, images: np.ndarray, labels: np.ndarray, batc
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     workers = max(1, min(workers or min(cores, 16), len(chunks)))
     with ThreadPoolExecutor(workers) as pool:
-        correct = sum(pool.map(lambda c: _count_correct(graph, images[c[0]:c[1]], labels[c[0]:c[1]]), chunks))
+        correct = sum(pool.map(lambda c: _count_correct(graph, images[c[0] : c[1]], labels[c[0] : c[1]]), chunks))
     return correct / max(len(labels), 1)
 
 
@@ -84,15 +90,15 @@ def _count_correct(graph: Graph, images: np.ndarray, labels: np.ndarray) -> int:
     return int(np.sum(logits.reshape(len(labels), -1).argmax(axis=1) == labels))
 
 
-def run_to_folder(cfg: SearchConfig, budget: BoardBudget, out: Path,
-                  progress: Callable[[dict], None] | None = None) -> dict:
+def run_to_folder(
+    cfg: SearchConfig, budget: BoardBudget, out: Path, progress: Callable[[dict], None] | None = None
+) -> dict:
     """Search, export and measure; write model.tflite, report.json, search_log.jsonl and plots into `out`."""
     from tinyengine_codegen.boards import load_board
+    from tinyengine_codegen.emit.project import atomic_folder
     from tinyengine_codegen.exporters.tflite import save_tflite
     from tinyengine_codegen.model_io import load_model
     from tinyengine_codegen.simulate import simulate
-
-    from tinyengine_codegen.emit.project import atomic_folder
 
     log: list[dict] = []
 
@@ -114,27 +120,43 @@ def run_to_folder(cfg: SearchConfig, budget: BoardBudget, out: Path,
         report = _report(cfg, budget, result, q_acc, sim, time.time() - t0)
         report["notes"] = notes
         (tmp / "report.json").write_text(json.dumps(report, indent=2) + "\n")
-        lines = [*result.earlier_log, *({"run": result.run, **e} for e in log)]   # every run on the state folder
+        lines = [*result.earlier_log, *({"run": result.run, **e} for e in log)]  # every run on the state folder
         (tmp / "search_log.jsonl").write_text("".join(json.dumps(e, default=str) + "\n" for e in lines))
     return report
 
 
 def _report(cfg: SearchConfig, budget: BoardBudget, r: SearchResult, q_acc: float, sim, wall: float) -> dict:
     return {
-        "board": budget.board_id, "sram_budget_bytes": budget.sram_bytes, "flash_budget_bytes": budget.flash_bytes,
-        "dataset": cfg.dataset, "accuracy": q_acc, "float_accuracy": r.float_accuracy,
+        "board": budget.board_id,
+        "sram_budget_bytes": budget.sram_bytes,
+        "flash_budget_bytes": budget.flash_bytes,
+        "dataset": cfg.dataset,
+        "accuracy": q_acc,
+        "float_accuracy": r.float_accuracy,
         "int8_accuracy_method": "exported model.tflite re-imported and run by the bit-exact reference executor",
-        "test_images": int(len(r.test_labels)), "peak_sram_bytes": sim.peak_sram_bytes,
-        "flash_bytes": sim.flash_bytes, "fits": bool(sim.fits), "macs": r.macs,
-        "resolution": r.arch.resolution, "width_multiplier": r.arch.width, "architecture": r.arch.describe(),
+        "test_images": int(len(r.test_labels)),
+        "peak_sram_bytes": sim.peak_sram_bytes,
+        "flash_bytes": sim.flash_bytes,
+        "fits": bool(sim.fits),
+        "macs": r.macs,
+        "resolution": r.arch.resolution,
+        "width_multiplier": r.arch.width,
+        "architecture": r.arch.describe(),
         "space_choice": {"width": r.space_choice.width, "resolution": r.space_choice.resolution},
-        "epochs": training_epochs(cfg), "batch_size": cfg.batch_size,
+        "epochs": training_epochs(cfg),
+        "batch_size": cfg.batch_size,
         "epochs_trained": _epochs_trained(r),
         "resume": {"state": r.state or None, "run": r.run, "stages_resumed": list(r.resumed)},
-        "epochs_detail": {"full": cfg.full_epochs, "per_elastic_phase": cfg.phase_epochs,
-                          "finetune": cfg.finetune_epochs},
-        "train_images": r.train_images, "hardware": device_name(cfg.device), "seed": r.seed,
-        "timings_s": {k: round(v, 2) for k, v in r.timings.items()}, "wall_s": round(wall, 2),
+        "epochs_detail": {
+            "full": cfg.full_epochs,
+            "per_elastic_phase": cfg.phase_epochs,
+            "finetune": cfg.finetune_epochs,
+        },
+        "train_images": r.train_images,
+        "hardware": device_name(cfg.device),
+        "seed": r.seed,
+        "timings_s": {k: round(v, 2) for k, v in r.timings.items()},
+        "wall_s": round(wall, 2),
         "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(cfg).items()},
     }
 
@@ -142,9 +164,12 @@ def _report(cfg: SearchConfig, budget: BoardBudget, r: SearchResult, q_acc: floa
 def _epochs_trained(r: SearchResult) -> dict:
     """Epochs actually trained behind the result, by every run on the state folder, and by this run alone."""
     sn, ft = r.epochs.get("supernet", {}), r.epochs.get("finetune", {})
-    return {"supernet": sn.get("trained", 0), "finetune": ft.get("trained", 0),
-            "total": sn.get("trained", 0) + ft.get("trained", 0),
-            "this_run": sn.get("this_run", 0) + ft.get("this_run", 0)}
+    return {
+        "supernet": sn.get("trained", 0),
+        "finetune": ft.get("trained", 0),
+        "total": sn.get("trained", 0) + ft.get("trained", 0),
+        "this_run": sn.get("this_run", 0) + ft.get("this_run", 0),
+    }
 
 
 def training_epochs(cfg: SearchConfig) -> int:

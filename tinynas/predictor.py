@@ -1,4 +1,5 @@
 """Accuracy predictor: ridge regression on a one-hot encoding of the arch, fit to measured sub-network accuracies."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -42,7 +43,9 @@ class AccuracyPredictor:
         return float(self.predict([arch])[0])
 
 
-def fit_predictor(space: SearchSpace, archs: list[Arch], accuracies: list[float], alpha: float = 1.0) -> AccuracyPredictor:
+def fit_predictor(
+    space: SearchSpace, archs: list[Arch], accuracies: list[float], alpha: float = 1.0
+) -> AccuracyPredictor:
     """Closed-form ridge regression (the intercept is not penalised)."""
     if len(archs) < 2 or len(archs) != len(accuracies):
         raise TinyMLError(f"the accuracy predictor needs at least 2 measured sub-networks (got {len(archs)})")

@@ -5,6 +5,7 @@ instead of TFLite's fixed-point multiplier, so outputs can differ from TFLite ke
 Only the operators tinynas emits are supported: CONV_2D, DEPTHWISE_CONV_2D, ADD, AVERAGE_POOL_2D, RESHAPE,
 FULLY_CONNECTED, SOFTMAX.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -38,10 +39,10 @@ def _conv(g: Graph, op: Op, x: torch.Tensor) -> torch.Tensor:
     out, a = g.tensor(op.outputs[0]), op.attrs
     wd = torch.from_numpy(w.data.astype(np.float64))
     if op.kind is OpKind.DEPTHWISE_CONV_2D:
-        wd, groups = wd.permute(3, 0, 1, 2), x.shape[1]           # 1HWC -> C1HW
+        wd, groups = wd.permute(3, 0, 1, 2), x.shape[1]  # 1HWC -> C1HW
     else:
-        wd, groups = wd.permute(0, 3, 1, 2), 1                    # OHWI -> OIHW
-    xs = same_pad(x - xt.zero_point, wd.shape[-1], a.stride_h)   # padding holds the real value 0
+        wd, groups = wd.permute(0, 3, 1, 2), 1  # OHWI -> OIHW
+    xs = same_pad(x - xt.zero_point, wd.shape[-1], a.stride_h)  # padding holds the real value 0
     acc = F.conv2d(xs, wd, torch.from_numpy(b.data.astype(np.float64)), a.stride_h, 0, 1, groups)
     mult = torch.tensor(w.quant.scale, dtype=torch.float64) * xt.scale() / out.scale()
     return _requant(acc, mult[None, :, None, None], out, a.activation)
@@ -50,7 +51,9 @@ def _conv(g: Graph, op: Op, x: torch.Tensor) -> torch.Tensor:
 def _fc(g: Graph, op: Op, x: torch.Tensor) -> torch.Tensor:
     xt, w, b = g.op_inputs(op)
     out = g.tensor(op.outputs[0])
-    acc = (x - xt.zero_point) @ torch.from_numpy(w.data.astype(np.float64)).T + torch.from_numpy(b.data.astype(np.float64))
+    acc = (x - xt.zero_point) @ torch.from_numpy(w.data.astype(np.float64)).T + torch.from_numpy(
+        b.data.astype(np.float64)
+    )
     mult = torch.tensor(w.quant.scale, dtype=torch.float64) * xt.scale() / out.scale()
     return _requant(acc, mult, out, op.attrs.activation)
 
@@ -105,6 +108,6 @@ def int8_accuracy(graph: Graph, images_uint8: np.ndarray, labels: np.ndarray, ba
     """Top-1 accuracy of the int8 graph on uint8 NHWC images at the graph's input resolution."""
     correct = 0
     for i in range(0, len(labels), batch_size):
-        x = to_int8_input(images_uint8[i:i + batch_size])
-        correct += int((run_int8(graph, x).argmax(axis=1) == labels[i:i + batch_size]).sum())
+        x = to_int8_input(images_uint8[i : i + batch_size])
+        correct += int((run_int8(graph, x).argmax(axis=1) == labels[i : i + batch_size]).sum())
     return correct / max(1, len(labels))

@@ -3,8 +3,10 @@
 Batch norm is folded into the conv before it; conv and depthwise weights are per-channel symmetric int8, the
 classifier per-tensor symmetric; biases are int32 with scale s_in * s_w. Activations are per-tensor asymmetric int8
 with ranges calibrated on images (min/max or a percentile); ReLU6 outputs use the range [0, min(max, 6)] and are
-clamped by the fused activation (ReLU outputs [0, max]); a residual ADD gets its own output range, as in TFLite. Average pooling and reshape keep their input's quantization (TFLite requires it).
+clamped by the fused activation (ReLU outputs [0, max]); a residual ADD gets its own output range, as in TFLite.
+Average pooling and reshape keep their input's quantization (TFLite requires it).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -23,8 +25,8 @@ from .to_ir import LayerConsts, build_graph
 
 @dataclass(frozen=True, slots=True)
 class QuantConfig:
-    method: str = "minmax"          # or "percentile"
-    percentile: float = 99.99       # of |values| per side, averaged over batches, for method="percentile"
+    method: str = "minmax"  # or "percentile"
+    percentile: float = 99.99  # of |values| per side, averaged over batches, for method="percentile"
     batch_size: int = 128
     softmax: bool = False
 
@@ -69,7 +71,7 @@ def calibrate_ranges(net: StaticNet, images: np.ndarray, cfg: QuantConfig) -> di
     def record(name: str, v: torch.Tensor) -> None:
         v = v.detach().float().reshape(-1)
         if cfg.method == "percentile":
-            q = torch.quantile(v[:1 << 24], torch.tensor([1 - cfg.percentile / 100, cfg.percentile / 100]))
+            q = torch.quantile(v[: 1 << 24], torch.tensor([1 - cfg.percentile / 100, cfg.percentile / 100]))
             lo, hi = float(q[0]), float(q[1])
         else:
             lo, hi = float(v.min()), float(v.max())
@@ -77,7 +79,7 @@ def calibrate_ranges(net: StaticNet, images: np.ndarray, cfg: QuantConfig) -> di
 
     net.eval()
     for i in range(0, len(images), cfg.batch_size):
-        net(to_input(images[i:i + cfg.batch_size]), record)
+        net(to_input(images[i : i + cfg.batch_size]), record)
     agg = np.mean if cfg.method == "percentile" else None
     out = {}
     for name, r in seen.items():
@@ -92,7 +94,9 @@ def quantize(net: StaticNet, images: np.ndarray, cfg: QuantConfig = QuantConfig(
     steps = net.steps
     quant: dict[str, QuantParams] = {"input": QuantParams((INPUT_SCALE,), (INPUT_ZERO_POINT,))}
     for st in steps:
-        quant[st.name] = quant[st.inputs[0]] if st.kind == "pool" else act_quant(*ranges[st.name], relu6=st.act and st.relu6)
+        quant[st.name] = (
+            quant[st.inputs[0]] if st.kind == "pool" else act_quant(*ranges[st.name], relu6=st.act and st.relu6)
+        )
 
     def consts(st: Step) -> LayerConsts:
         s_in = quant[st.inputs[0]].scale[0]
@@ -103,15 +107,19 @@ def quantize(net: StaticNet, images: np.ndarray, cfg: QuantConfig = QuantConfig(
             axis = 0
         else:
             w, b = fold_bn(net.layer(st.name))
-            if st.kind == "dw":     # (C,1,k,k) -> 1 x k x k x C
+            if st.kind == "dw":  # (C,1,k,k) -> 1 x k x k x C
                 q, s = _quantize_weight(w, True)
                 q, axis = np.ascontiguousarray(q.transpose(1, 2, 3, 0)), 3
-            else:                   # OIHW -> OHWI
+            else:  # OIHW -> OHWI
                 q, s = _quantize_weight(w, True)
                 q, axis = np.ascontiguousarray(q.transpose(0, 2, 3, 1)), 0
         bias_scale = s_in * s
-        qb = np.clip(np.round(b / np.broadcast_to(bias_scale, b.shape)), -2**31, 2**31 - 1).astype(np.int32)
-        return LayerConsts(q, QuantParams(tuple(float(v) for v in s), (0,) * len(s), axis), qb,
-                           QuantParams(tuple(float(v) for v in bias_scale), (0,) * len(s), 0))
+        qb = np.clip(np.round(b / np.broadcast_to(bias_scale, b.shape)), -(2**31), 2**31 - 1).astype(np.int32)
+        return LayerConsts(
+            q,
+            QuantParams(tuple(float(v) for v in s), (0,) * len(s), axis),
+            qb,
+            QuantParams(tuple(float(v) for v in bias_scale), (0,) * len(s), 0),
+        )
 
     return build_graph(name, steps, consts, lambda st: quant[st.name], cfg.softmax)

@@ -3,13 +3,14 @@
 `run_search(config, cost_fn, limits, progress)`: cost_fn maps an IR graph (built by `arch_to_graph`) to a `Cost`
 from the code generator's planner; progress receives small dicts ({"stage": ..., ...}) and nothing is printed.
 """
+
 from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -56,7 +57,7 @@ class SearchConfig:
     val_fraction: float = 0.15
     seed: int = 0
     device: str = "cpu"
-    checkpoint: Path | None = None   # state folder: every stage saved as it completes and resumed (see state.py)
+    checkpoint: Path | None = None  # state folder: every stage saved as it completes and resumed (see state.py)
 
 
 def quick_config(**changes) -> SearchConfig:
@@ -66,10 +67,23 @@ def quick_config(**changes) -> SearchConfig:
 
 def cifar_config(data: Path, **changes) -> SearchConfig:
     """A full CIFAR-10 run (meant for a GPU)."""
-    base = SearchConfig(dataset="cifar10", data=data, space="cifar", full_epochs=60, phase_epochs=25, lr=0.1,
-                        batch_size=128, subnets_per_step=2, space_samples=100, measured_subnets=60,
-                        evolution=EvolutionBudget(population=64, generations=20), finetune_epochs=30,
-                        finetune_lr=0.02, calib_images=1000, device="cuda")
+    base = SearchConfig(
+        dataset="cifar10",
+        data=data,
+        space="cifar",
+        full_epochs=60,
+        phase_epochs=25,
+        lr=0.1,
+        batch_size=128,
+        subnets_per_step=2,
+        space_samples=100,
+        measured_subnets=60,
+        evolution=EvolutionBudget(population=64, generations=20),
+        finetune_epochs=30,
+        finetune_lr=0.02,
+        calib_images=1000,
+        device="cuda",
+    )
     return replace(base, **changes)
 
 
@@ -78,24 +92,24 @@ class SearchResult:
     arch: Arch
     space: SearchSpace
     space_choice: SpaceChoice
-    net: StaticNet                   # the fine-tuned float network (eval mode)
-    graph: Graph                     # its int8 IR graph
+    net: StaticNet  # the fine-tuned float network (eval mode)
+    graph: Graph  # its int8 IR graph
     cost: Cost
-    float_accuracy: float            # test split
-    int8_accuracy: float             # test split, integer simulation of `graph`
+    float_accuracy: float  # test split
+    int8_accuracy: float  # test split, integer simulation of `graph`
     macs: int
     seed: int
-    test_images: np.ndarray          # uint8 NHWC test images at the model's resolution (int8 input = pixel - 128)
+    test_images: np.ndarray  # uint8 NHWC test images at the model's resolution (int8 input = pixel - 128)
     test_labels: np.ndarray
     timings: dict = field(default_factory=dict)
-    measured: tuple = ()             # (arch, validation accuracy, cost) of every measured sub-network
-    evolution_history: tuple[float, ...] = ()   # best predicted accuracy after each generation
-    train_images: int = 0            # images the supernet and the winner were trained on (validation held out)
-    resumed: tuple[str, ...] = ()    # stages restored from the state folder ("train (partial)": some epochs)
-    epochs: dict = field(default_factory=dict)   # {"supernet"|"finetune": {"planned", "trained", "this_run"}}
-    run: int = 1                     # how many runs have used the state folder, this one included
-    earlier_log: tuple[dict, ...] = ()   # progress events of the earlier runs on the state folder
-    state: str = ""                  # the state folder (or older supernet checkpoint file); "" without one
+    measured: tuple = ()  # (arch, validation accuracy, cost) of every measured sub-network
+    evolution_history: tuple[float, ...] = ()  # best predicted accuracy after each generation
+    train_images: int = 0  # images the supernet and the winner were trained on (validation held out)
+    resumed: tuple[str, ...] = ()  # stages restored from the state folder ("train (partial)": some epochs)
+    epochs: dict = field(default_factory=dict)  # {"supernet"|"finetune": {"planned", "trained", "this_run"}}
+    run: int = 1  # how many runs have used the state folder, this one included
+    earlier_log: tuple[dict, ...] = ()  # progress events of the earlier runs on the state folder
+    state: str = ""  # the state folder (or older supernet checkpoint file); "" without one
 
 
 def graph_cost(space: SearchSpace, cost_of_graph: Callable[[Graph], Cost]) -> CostFn:
@@ -138,11 +152,16 @@ class _Ctx:
     rng: np.random.Generator
     state: SearchState
     note: Callable[[dict], None]
-    resumed: list                     # names of the stages restored from the state folder (appended to)
+    resumed: list  # names of the stages restored from the state folder (appended to)
 
 
-def run_search(cfg: SearchConfig, cost_of_graph: Callable[[Graph], Cost], limits: Limits,
-               progress: Callable[[dict], None] | None = None, context: dict | None = None) -> SearchResult:
+def run_search(
+    cfg: SearchConfig,
+    cost_of_graph: Callable[[Graph], Cost],
+    limits: Limits,
+    progress: Callable[[dict], None] | None = None,
+    context: dict | None = None,
+) -> SearchResult:
     """The whole search. With `cfg.checkpoint` (a state folder, see tinynas.state) every stage is saved as it
     completes and restored on a later call with the same configuration; `context` identifies the cost function
     (board, compile options) in the state's fingerprint."""
@@ -186,11 +205,29 @@ def run_search(cfg: SearchConfig, cost_of_graph: Callable[[Graph], Cost], limits
     times["export"] = time.time() - t
     cost = c.cost
     measured_rows = tuple((a, acc, cost(a)) for a, acc in measured.values()) + ((evo.arch, evo_acc, evo.cost),)
-    return SearchResult(best_arch, space, choice, sub, graph, cost(best_arch), f_acc, q_acc, macs(best_arch, space),
-                        cfg.seed, test_x, data.y_test, times, measured_rows, tuple(evo.history),
-                        len(train.y_train), tuple(c.resumed), {"supernet": supernet_epochs,
-                                                               "finetune": finetune_epochs},
-                        state.run, state.earlier_log, str(state.folder or state.supernet_file or ""))
+    return SearchResult(
+        best_arch,
+        space,
+        choice,
+        sub,
+        graph,
+        cost(best_arch),
+        f_acc,
+        q_acc,
+        macs(best_arch, space),
+        cfg.seed,
+        test_x,
+        data.y_test,
+        times,
+        measured_rows,
+        tuple(evo.history),
+        len(train.y_train),
+        tuple(c.resumed),
+        {"supernet": supernet_epochs, "finetune": finetune_epochs},
+        state.run,
+        state.earlier_log,
+        str(state.folder or state.supernet_file or ""),
+    )
 
 
 def _space_stage(c: _Ctx) -> SpaceChoice:
@@ -200,11 +237,17 @@ def _space_stage(c: _Ctx) -> SpaceChoice:
         c.rng.bit_generator.state = saved["rng"]
         c.resumed.append("space")
     else:
-        choice = optimize_space(c.space, c.cost, c.limits, c.rng, c.cfg.space_samples, c.cfg.space_criterion,
-                                progress=lambda e: c.note({"stage": "space", **e}))
+        choice = optimize_space(
+            c.space,
+            c.cost,
+            c.limits,
+            c.rng,
+            c.cfg.space_samples,
+            c.cfg.space_criterion,
+            progress=lambda e: c.note({"stage": "space", **e}),
+        )
         c.state.save("space", {**space_choice_to_json(choice), "rng": c.rng.bit_generator.state})
-    c.note({"stage": "space", "width": choice.width, "resolution": choice.resolution,
-            "resumed": "space" in c.resumed})
+    c.note({"stage": "space", "width": choice.width, "resolution": choice.resolution, "resumed": "space" in c.resumed})
     return choice
 
 
@@ -215,7 +258,7 @@ def _epochs_done(path: Path | None, phases) -> int:
         return 0
     if "history" in st:
         return len(st["history"])
-    return sum(p.epochs for p in phases[:int(st["phase"])]) + int(st["epoch"])     # older supernet checkpoints
+    return sum(p.epochs for p in phases[: int(st["phase"])]) + int(st["epoch"])  # older supernet checkpoints
 
 
 def _train_stage(c: _Ctx, net: Supernet, train: Dataset, tcfg: TrainConfig) -> dict:
@@ -248,8 +291,10 @@ def _measure_stage(c: _Ctx, measure: Callable[[Arch], float], width: float, res:
             a = arch_from_json(d["arch"])
             measured[a.key(c.space)] = (a, d["accuracy"])
     if len(measured) < 2:
-        raise TinyMLError(f"only {len(measured)} of {c.cfg.measured_subnets} sampled sub-networks fit the limits; "
-                          "relax the limits or use a smaller space")
+        raise TinyMLError(
+            f"only {len(measured)} of {c.cfg.measured_subnets} sampled sub-networks fit the limits; "
+            "relax the limits or use a smaller space"
+        )
     return measured
 
 
@@ -259,21 +304,45 @@ def _evolution_stage(c: _Ctx, measured: dict, measure: Callable[[Arch], float], 
     if saved is not None:
         c.rng.bit_generator.state = saved["rng"]
         c.resumed.append("evolution")
-        evo = EvolutionResult(arch_from_json(saved["arch"]), saved["score"], Cost(**saved["cost"]),
-                              tuple(saved["history"]), saved["evaluated"])
+        evo = EvolutionResult(
+            arch_from_json(saved["arch"]),
+            saved["score"],
+            Cost(**saved["cost"]),
+            tuple(saved["history"]),
+            saved["evaluated"],
+        )
         c.note({"stage": "evolution", "resumed": True, "best": evo.score})
         return evo, saved["accuracy"], arch_from_json(saved["chosen"]), saved["chosen_accuracy"]
     pred = fit_predictor(c.space, [a for a, _ in measured.values()], [s for _, s in measured.values()])
-    evo = evolve(c.space, pred, c.cost, c.limits, c.rng, c.cfg.evolution, width, res,
-                 lambda e: c.note({"stage": "evolution", **e}))
+    evo = evolve(
+        c.space,
+        pred,
+        c.cost,
+        c.limits,
+        c.rng,
+        c.cfg.evolution,
+        width,
+        res,
+        lambda e: c.note({"stage": "evolution", **e}),
+    )
     best_arch, best_acc = max(measured.values(), key=lambda v: v[1])
     evo_acc = measure(evo.arch)
     if evo_acc >= best_acc:
         best_arch, best_acc = evo.arch, evo_acc
-    c.state.save("evolution", {"arch": evo.arch.describe(), "score": evo.score, "cost": asdict(evo.cost),
-                               "history": list(evo.history), "evaluated": evo.evaluated, "accuracy": evo_acc,
-                               "chosen": best_arch.describe(), "chosen_accuracy": best_acc,
-                               "rng": c.rng.bit_generator.state})
+    c.state.save(
+        "evolution",
+        {
+            "arch": evo.arch.describe(),
+            "score": evo.score,
+            "cost": asdict(evo.cost),
+            "history": list(evo.history),
+            "evaluated": evo.evaluated,
+            "accuracy": evo_acc,
+            "chosen": best_arch.describe(),
+            "chosen_accuracy": best_acc,
+            "rng": c.rng.bit_generator.state,
+        },
+    )
     return evo, evo_acc, best_arch, best_acc
 
 
@@ -285,7 +354,11 @@ def _finetune_stage(c: _Ctx, sub: StaticNet, train: Dataset, tcfg: TrainConfig) 
     if before:
         c.resumed.append("finetune" if before >= epochs else "finetune (partial)")
         c.note({"stage": "finetune", "resumed_epochs": before})
-    sub = finetune(sub, train, tcfg, epochs, c.cfg.finetune_lr, c.cfg.device,
-                   lambda e: c.note({"stage": "finetune", **e}))
-    return sub, {"planned": epochs, "trained": len(saved_history(tcfg.checkpoint)) if tcfg.checkpoint else epochs,
-            "this_run": epochs - before}
+    sub = finetune(
+        sub, train, tcfg, epochs, c.cfg.finetune_lr, c.cfg.device, lambda e: c.note({"stage": "finetune", **e})
+    )
+    return sub, {
+        "planned": epochs,
+        "trained": len(saved_history(tcfg.checkpoint)) if tcfg.checkpoint else epochs,
+        "this_run": epochs - before,
+    }

@@ -4,6 +4,7 @@ geometry both imply (`arch_steps`), from which MACs, the supernet's static extra
 Every block slot of every stage carries a kernel size and an expand ratio; a stage of depth d runs its first d slots.
 Randomness always comes from an explicit numpy Generator.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
@@ -15,8 +16,8 @@ from tinyengine_codegen.errors import TinyMLError
 
 @dataclass(frozen=True, slots=True)
 class StageSpec:
-    channels: int      # output channels at width 1.0
-    stride: int        # stride of the stage's first block
+    channels: int  # output channels at width 1.0
+    stride: int  # stride of the stage's first block
     max_depth: int
 
 
@@ -30,22 +31,32 @@ class Arch:
     expands: tuple[int, ...]
     depths: tuple[int, ...]
 
-    def active_slots(self, space: "SearchSpace") -> tuple[int, ...]:
+    def active_slots(self, space: SearchSpace) -> tuple[int, ...]:
         out, start = [], 0
         for st, d in zip(space.stages, self.depths):
             out.extend(range(start, start + d))
             start += st.max_depth
         return tuple(out)
 
-    def key(self, space: "SearchSpace") -> tuple:
+    def key(self, space: SearchSpace) -> tuple:
         """Identity of the network this arch describes (inactive slots do not matter)."""
         slots = self.active_slots(space)
-        return (self.resolution, self.width, self.depths,
-                tuple(self.kernels[i] for i in slots), tuple(self.expands[i] for i in slots))
+        return (
+            self.resolution,
+            self.width,
+            self.depths,
+            tuple(self.kernels[i] for i in slots),
+            tuple(self.expands[i] for i in slots),
+        )
 
     def describe(self) -> dict:
-        return {"resolution": self.resolution, "width": self.width, "kernels": list(self.kernels),
-                "expands": list(self.expands), "depths": list(self.depths)}
+        return {
+            "resolution": self.resolution,
+            "width": self.width,
+            "kernels": list(self.kernels),
+            "expands": list(self.expands),
+            "depths": list(self.depths),
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +69,7 @@ class SearchSpace:
     stem_stride: int
     first_channels: int
     stages: tuple[StageSpec, ...]
-    head_channels: int                      # 0: no 1x1 feature-mixing conv before pooling
+    head_channels: int  # 0: no 1x1 feature-mixing conv before pooling
     kernel_sizes: tuple[int, ...] = (3, 5, 7)
     expand_ratios: tuple[int, ...] = (3, 4, 6)
     depths: tuple[int, ...] = (2, 3, 4)
@@ -75,19 +86,31 @@ class SearchSpace:
 
     def largest(self, width: float | None = None, resolution: int | None = None) -> Arch:
         n = self.num_slots
-        return Arch(resolution or max(self.resolutions), width or max(self.widths), (max(self.kernel_sizes),) * n,
-                    (max(self.expand_ratios),) * n, tuple(min(max(self.depths), s.max_depth) for s in self.stages))
+        return Arch(
+            resolution or max(self.resolutions),
+            width or max(self.widths),
+            (max(self.kernel_sizes),) * n,
+            (max(self.expand_ratios),) * n,
+            tuple(min(max(self.depths), s.max_depth) for s in self.stages),
+        )
 
     def smallest(self, width: float | None = None, resolution: int | None = None) -> Arch:
         n = self.num_slots
-        return Arch(resolution or min(self.resolutions), width or min(self.widths), (min(self.kernel_sizes),) * n,
-                    (min(self.expand_ratios),) * n, tuple(min(min(self.depths), s.max_depth) for s in self.stages))
+        return Arch(
+            resolution or min(self.resolutions),
+            width or min(self.widths),
+            (min(self.kernel_sizes),) * n,
+            (min(self.expand_ratios),) * n,
+            tuple(min(min(self.depths), s.max_depth) for s in self.stages),
+        )
 
     def validate(self, arch: Arch) -> Arch:
         n = self.num_slots
         if len(arch.kernels) != n or len(arch.expands) != n or len(arch.depths) != len(self.stages):
-            raise TinyMLError(f"arch has {len(arch.kernels)} slots and {len(arch.depths)} stages; the space has "
-                              f"{n} slots and {len(self.stages)} stages; use an arch sampled from this space")
+            raise TinyMLError(
+                f"arch has {len(arch.kernels)} slots and {len(arch.depths)} stages; the space has "
+                f"{n} slots and {len(self.stages)} stages; use an arch sampled from this space"
+            )
         for d, st in zip(arch.depths, self.stages):
             if not 1 <= d <= st.max_depth:
                 raise TinyMLError(f"arch depth {d} outside 1..{st.max_depth}; use a depth from {self.depths}")
@@ -103,47 +126,91 @@ def cifar_space(in_channels: int = 3, num_classes: int = 10) -> SearchSpace:
 def quick_space(in_channels: int = 1, num_classes: int = 10) -> SearchSpace:
     """A very small space for 16x16 inputs (the embedded digits data): trains in about a minute on a CPU."""
     stages = (StageSpec(16, 2, 3), StageSpec(24, 2, 3), StageSpec(32, 1, 2))
-    return SearchSpace(in_channels, num_classes, 8, 1, 8, stages, 0, kernel_sizes=(3, 5), expand_ratios=(2, 3, 4),
-                       depths=(1, 2, 3), widths=(0.75, 1.0), resolutions=(12, 14, 16))
+    return SearchSpace(
+        in_channels,
+        num_classes,
+        8,
+        1,
+        8,
+        stages,
+        0,
+        kernel_sizes=(3, 5),
+        expand_ratios=(2, 3, 4),
+        depths=(1, 2, 3),
+        widths=(0.75, 1.0),
+        resolutions=(12, 14, 16),
+    )
 
 
 def mcunet_space(in_channels: int = 3, num_classes: int = 1000) -> SearchSpace:
     """An MCUNet-like space for larger images (96..176 pixels)."""
-    stages = (StageSpec(24, 2, 4), StageSpec(40, 2, 4), StageSpec(80, 2, 4), StageSpec(96, 1, 4),
-              StageSpec(192, 2, 4), StageSpec(320, 1, 1))
-    return SearchSpace(in_channels, num_classes, 32, 2, 16, stages, 0, widths=(0.3, 0.4, 0.5, 0.75, 1.0),
-                       resolutions=(96, 112, 128, 144, 160, 176))
+    stages = (
+        StageSpec(24, 2, 4),
+        StageSpec(40, 2, 4),
+        StageSpec(80, 2, 4),
+        StageSpec(96, 1, 4),
+        StageSpec(192, 2, 4),
+        StageSpec(320, 1, 1),
+    )
+    return SearchSpace(
+        in_channels,
+        num_classes,
+        32,
+        2,
+        16,
+        stages,
+        0,
+        widths=(0.3, 0.4, 0.5, 0.75, 1.0),
+        resolutions=(96, 112, 128, 144, 160, 176),
+    )
 
 
 # ---------------------------------------------------------------------------------------------- sampling
 
-def sample(space: SearchSpace, rng: np.random.Generator, width: float | None = None,
-           resolution: int | None = None) -> Arch:
+
+def sample(
+    space: SearchSpace, rng: np.random.Generator, width: float | None = None, resolution: int | None = None
+) -> Arch:
     """A uniformly random arch; width and resolution are drawn too unless fixed."""
     n = space.num_slots
-    depths = tuple(int(rng.choice([d for d in space.depths if d <= s.max_depth] or [s.max_depth]))
-                   for s in space.stages)
-    return Arch(int(resolution if resolution is not None else rng.choice(space.resolutions)),
-                float(width if width is not None else rng.choice(space.widths)),
-                tuple(int(k) for k in rng.choice(space.kernel_sizes, n)),
-                tuple(int(e) for e in rng.choice(space.expand_ratios, n)), depths)
+    depths = tuple(
+        int(rng.choice([d for d in space.depths if d <= s.max_depth] or [s.max_depth])) for s in space.stages
+    )
+    return Arch(
+        int(resolution if resolution is not None else rng.choice(space.resolutions)),
+        float(width if width is not None else rng.choice(space.widths)),
+        tuple(int(k) for k in rng.choice(space.kernel_sizes, n)),
+        tuple(int(e) for e in rng.choice(space.expand_ratios, n)),
+        depths,
+    )
 
 
-def mutate(space: SearchSpace, arch: Arch, rng: np.random.Generator, prob: float = 0.1,
-           elastic_res: bool = False) -> Arch:
+def mutate(
+    space: SearchSpace, arch: Arch, rng: np.random.Generator, prob: float = 0.1, elastic_res: bool = False
+) -> Arch:
     """Resample each gene with probability `prob` (width is never mutated: it is fixed per supernet)."""
     fresh = sample(space, rng, width=arch.width)
     pick = lambda old, new: tuple(b if rng.random() < prob else a for a, b in zip(old, new))  # noqa: E731
     res = fresh.resolution if elastic_res and rng.random() < prob else arch.resolution
-    return Arch(res, arch.width, pick(arch.kernels, fresh.kernels), pick(arch.expands, fresh.expands),
-                pick(arch.depths, fresh.depths))
+    return Arch(
+        res,
+        arch.width,
+        pick(arch.kernels, fresh.kernels),
+        pick(arch.expands, fresh.expands),
+        pick(arch.depths, fresh.depths),
+    )
 
 
 def crossover(a: Arch, b: Arch, rng: np.random.Generator) -> Arch:
     """Each gene from either parent with equal probability."""
     pick = lambda x, y: tuple(p if rng.random() < 0.5 else q for p, q in zip(x, y))  # noqa: E731
-    return Arch(a.resolution if rng.random() < 0.5 else b.resolution, a.width, pick(a.kernels, b.kernels),
-                pick(a.expands, b.expands), pick(a.depths, b.depths))
+    return Arch(
+        a.resolution if rng.random() < 0.5 else b.resolution,
+        a.width,
+        pick(a.kernels, b.kernels),
+        pick(a.expands, b.expands),
+        pick(a.depths, b.depths),
+    )
 
 
 def with_depths(arch: Arch, depths: tuple[int, ...]) -> Arch:
@@ -151,6 +218,7 @@ def with_depths(arch: Arch, depths: tuple[int, ...]) -> Arch:
 
 
 # ---------------------------------------------------------------------------------------------- geometry
+
 
 @dataclass(frozen=True, slots=True)
 class Step:
@@ -167,9 +235,9 @@ class Step:
     act: bool = False
     height: int = 0
     width: int = 0
-    slot: int = -1          # supernet block slot, -1 for stem, first block, head and classifier
-    relu6: bool = True      # the activation (when act) is ReLU6; False: plain ReLU
-    bn: bool = True         # conv and dw steps: batch norm after the conv; False: the conv has a bias instead
+    slot: int = -1  # supernet block slot, -1 for stem, first block, head and classifier
+    relu6: bool = True  # the activation (when act) is ReLU6; False: plain ReLU
+    bn: bool = True  # conv and dw steps: batch norm after the conv; False: the conv has a bias instead
 
     @property
     def out_hw(self) -> tuple[int, int]:

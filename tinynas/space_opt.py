@@ -4,10 +4,11 @@ the most computation.
 For each (width, resolution) candidate, sample sub-networks, keep those the cost function says fit, and compare the
 MACs distributions (CDFs) of the fitting ones: more MACs under the same memory limits predicts higher accuracy.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
@@ -22,7 +23,7 @@ class Candidate:
     width: float
     resolution: int
     sampled: int
-    fitting_macs: np.ndarray       # sorted MACs of the sampled sub-networks that fit (the CDF's x values)
+    fitting_macs: np.ndarray  # sorted MACs of the sampled sub-networks that fit (the CDF's x values)
 
     @property
     def fit_ratio(self) -> float:
@@ -46,9 +47,16 @@ class SpaceChoice:
     candidates: tuple[Candidate, ...]
 
 
-def optimize_space(space: SearchSpace, cost_fn: CostFn, limits: Limits, rng: np.random.Generator,
-                   samples: int = 200, criterion: str = "mean", min_fit_ratio: float = 0.05,
-                   progress: Callable[[dict], None] | None = None) -> SpaceChoice:
+def optimize_space(
+    space: SearchSpace,
+    cost_fn: CostFn,
+    limits: Limits,
+    rng: np.random.Generator,
+    samples: int = 200,
+    criterion: str = "mean",
+    min_fit_ratio: float = 0.05,
+    progress: Callable[[dict], None] | None = None,
+) -> SpaceChoice:
     """Choose (width, resolution) by `criterion` over the MACs of fitting sub-networks."""
     cands = []
     for w in space.widths:
@@ -64,8 +72,10 @@ def optimize_space(space: SearchSpace, cost_fn: CostFn, limits: Limits, rng: np.
     ok = [c for c in cands if len(c.fitting_macs) and c.fit_ratio >= min_fit_ratio]
     if not ok:
         best = max(cands, key=lambda c: c.fit_ratio)
-        raise TinyMLError(f"no width/resolution lets {min_fit_ratio:.0%} of sub-networks fit (best: width "
-                          f"{best.width}, resolution {best.resolution}, {best.fit_ratio:.1%}); the board is too small "
-                          "for this space: use a smaller space or relax the limits")
+        raise TinyMLError(
+            f"no width/resolution lets {min_fit_ratio:.0%} of sub-networks fit (best: width "
+            f"{best.width}, resolution {best.resolution}, {best.fit_ratio:.1%}); the board is too small "
+            "for this space: use a smaller space or relax the limits"
+        )
     best = max(ok, key=lambda c: (c.statistic(criterion), c.fit_ratio))
     return SpaceChoice(best.width, best.resolution, criterion, tuple(cands))

@@ -12,13 +12,14 @@ resumes stage by stage, and a resumed run gives what an uninterrupted one gives.
 A state that belongs to another configuration raises TinyMLError naming the differing keys. A path that is a file
 (or ends in .pt/.pth) is an older supernet-only checkpoint: only the supernet is saved and resumed then.
 """
+
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from tinyengine_codegen.errors import TinyMLError
 
@@ -50,7 +51,7 @@ class SearchState:
     earlier_log: tuple[dict, ...] = ()
 
     @staticmethod
-    def open(path: Path | None, fingerprint: dict) -> "SearchState":
+    def open(path: Path | None, fingerprint: dict) -> SearchState:
         """Open (or create) the state at `path` for a configuration; raises TinyMLError on another one's state."""
         if path is None:
             return SearchState()
@@ -68,8 +69,9 @@ class SearchState:
         run = (head or {}).get("runs", 0) + 1
         _write_json(head_path, {"version": VERSION, "fingerprint": fingerprint, "runs": run})
         log = path / "log.jsonl"
-        earlier = tuple(json.loads(line) for line in log.read_text().splitlines() if line.strip()) \
-            if log.is_file() else ()
+        earlier = (
+            tuple(json.loads(line) for line in log.read_text().splitlines() if line.strip()) if log.is_file() else ()
+        )
         return SearchState(path, None, run, earlier)
 
     @property
@@ -95,6 +97,7 @@ class SearchState:
     def logger(self, progress: Callable[[dict], None] | None) -> Callable[[dict], None]:
         """A progress callback that tags each event with this run's number, keeps it in log.jsonl (when there is
         a folder) and passes it on."""
+
         def note(event: dict) -> None:
             event = {"run": self.run, **event}
             if self.folder is not None:
@@ -110,8 +113,10 @@ def _check_same(path: Path, saved: dict, current: dict) -> None:
     keys = sorted(k for k in set(saved) | set(current) if saved.get(k) != current.get(k))
     if keys:
         shown = "; ".join(f"{k}: saved {_short(saved.get(k))}, now {_short(current.get(k))}" for k in keys[:6])
-        raise TinyMLError(f"state folder {path} belongs to another configuration (differs in {', '.join(keys)}: "
-                          f"{shown}); rerun with the same options or give a new --checkpoint folder")
+        raise TinyMLError(
+            f"state folder {path} belongs to another configuration (differs in {', '.join(keys)}: "
+            f"{shown}); rerun with the same options or give a new --checkpoint folder"
+        )
 
 
 def _short(value) -> str:
@@ -121,19 +126,33 @@ def _short(value) -> str:
 
 # ---------------------------------------------------------------------------------------------- (de)serialising
 
+
 def arch_from_json(d: dict) -> Arch:
     return Arch(int(d["resolution"]), float(d["width"]), tuple(d["kernels"]), tuple(d["expands"]), tuple(d["depths"]))
 
 
 def space_choice_to_json(c: SpaceChoice) -> dict:
-    return {"width": c.width, "resolution": c.resolution, "criterion": c.criterion,
-            "candidates": [{"width": k.width, "resolution": k.resolution, "sampled": k.sampled,
-                            "fitting_macs": [int(m) for m in k.fitting_macs]} for k in c.candidates]}
+    return {
+        "width": c.width,
+        "resolution": c.resolution,
+        "criterion": c.criterion,
+        "candidates": [
+            {
+                "width": k.width,
+                "resolution": k.resolution,
+                "sampled": k.sampled,
+                "fitting_macs": [int(m) for m in k.fitting_macs],
+            }
+            for k in c.candidates
+        ],
+    }
 
 
 def space_choice_from_json(d: dict) -> SpaceChoice:
     import numpy as np
 
-    cands = tuple(Candidate(k["width"], k["resolution"], k["sampled"], np.asarray(k["fitting_macs"], dtype=np.int64))
-                  for k in d["candidates"])
+    cands = tuple(
+        Candidate(k["width"], k["resolution"], k["sampled"], np.asarray(k["fitting_macs"], dtype=np.int64))
+        for k in d["candidates"]
+    )
     return SpaceChoice(d["width"], d["resolution"], d["criterion"], cands)

@@ -5,16 +5,27 @@ conv steps become CONV_2D (OHWI filters), dw steps DEPTHWISE_CONV_2D (1HWC filte
 AVERAGE_POOL_2D + RESHAPE, the classifier FULLY_CONNECTED, and optionally a final SOFTMAX. ReLU6 (or ReLU) is fused
 as the op's activation. `arch_to_graph` builds the same graph with placeholder weights for the memory constraint.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
 from tinyengine_codegen.ir.graph import Graph, Op, QuantParams, Tensor
-from tinyengine_codegen.ir.ops import (Activation, Conv2DAttrs, DepthwiseConv2DAttrs, ElementwiseAttrs,
-                                       FullyConnectedAttrs, OpKind, Padding, Pool2DAttrs, ReshapeAttrs, SoftmaxAttrs)
+from tinyengine_codegen.ir.ops import (
+    Activation,
+    Conv2DAttrs,
+    DepthwiseConv2DAttrs,
+    ElementwiseAttrs,
+    FullyConnectedAttrs,
+    OpKind,
+    Padding,
+    Pool2DAttrs,
+    ReshapeAttrs,
+    SoftmaxAttrs,
+)
 
 from .data import INPUT_SCALE, INPUT_ZERO_POINT
 from .space import Arch, SearchSpace, Step, arch_steps
@@ -68,16 +79,24 @@ def _op(st: Step, inputs: tuple[str, ...]) -> Op:
     return Op(st.name, OpKind.FULLY_CONNECTED, inputs, (st.name,), FullyConnectedAttrs())
 
 
-def build_graph(name: str, steps: tuple[Step, ...], consts: Callable[[Step], LayerConsts],
-                act_quant: Callable[[Step], QuantParams], softmax: bool = False) -> Graph:
+def build_graph(
+    name: str,
+    steps: tuple[Step, ...],
+    consts: Callable[[Step], LayerConsts],
+    act_quant: Callable[[Step], QuantParams],
+    softmax: bool = False,
+) -> Graph:
     """The int8 graph of a step list. `consts` gives conv/dw/fc constants, `act_quant` each step's output quant."""
     first = steps[0]
-    tensors = {"input": Tensor("input", (1, first.height, first.width, first.cin), "int8",
-                               QuantParams((INPUT_SCALE,), (INPUT_ZERO_POINT,)))}
+    tensors = {
+        "input": Tensor(
+            "input", (1, first.height, first.width, first.cin), "int8", QuantParams((INPUT_SCALE,), (INPUT_ZERO_POINT,))
+        )
+    }
     ops = []
     for st in steps:
         src = st.inputs
-        if st.kind == "fc":                  # flatten the pooled [1,1,1,C] to [1,C] first
+        if st.kind == "fc":  # flatten the pooled [1,1,1,C] to [1,C] first
             flat = f"{st.inputs[0]}.flat"
             tensors[flat] = Tensor(flat, (1, st.cin), "int8", tensors[st.inputs[0]].quant)
             ops.append(Op(flat, OpKind.RESHAPE, st.inputs, (flat,), ReshapeAttrs((1, st.cin))))
@@ -110,8 +129,9 @@ def _placeholder(st: Step) -> LayerConsts:
     per_channel = st.kind != "fc"
     n = st.cout if per_channel else 1
     wq = QuantParams((1.0,) * n, (0,) * n, 3 if st.kind == "dw" else 0)
-    return LayerConsts(np.zeros(weight_shape(st), np.int8), wq, np.zeros(st.cout, np.int32),
-                       QuantParams((1.0,) * n, (0,) * n, 0))
+    return LayerConsts(
+        np.zeros(weight_shape(st), np.int8), wq, np.zeros(st.cout, np.int32), QuantParams((1.0,) * n, (0,) * n, 0)
+    )
 
 
 _RELU_Q, _PLAIN_Q = QuantParams((6.0 / 255.0,), (-128,)), QuantParams((1.0 / 16.0,), (0,))

@@ -1,4 +1,5 @@
 """Plots for people (the only tinynas module that imports matplotlib): the MACs CDF of the space candidates."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -20,8 +21,13 @@ def plot_space_cdf(choice: SpaceChoice, path: Path) -> Path:
             continue
         y = np.arange(1, len(c.fitting_macs) + 1) / len(c.fitting_macs)
         chosen = (c.width, c.resolution) == (choice.width, choice.resolution)
-        ax.step(c.fitting_macs / 1e6, y, where="post", lw=2.5 if chosen else 1.0,
-                label=f"w{c.width:g}-r{c.resolution} ({c.fit_ratio:.0%} fit)")
+        ax.step(
+            c.fitting_macs / 1e6,
+            y,
+            where="post",
+            lw=2.5 if chosen else 1.0,
+            label=f"w{c.width:g}-r{c.resolution} ({c.fit_ratio:.0%} fit)",
+        )
     ax.set_xlabel("MMACs of fitting sub-networks")
     ax.set_ylabel("cumulative probability")
     ax.legend(fontsize=7)

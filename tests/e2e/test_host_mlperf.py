@@ -1,4 +1,5 @@
 """The generated C of each MLPerf Tiny model builds with -Wall -Wextra -Werror and is bit-exact with TFLM."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -8,12 +9,10 @@ from tinyengine_codegen.build.host import build_host, run_host
 from tinyengine_codegen.compile import write_project
 from tinyengine_codegen.importers.tflite import load_tflite
 
-from ..helpers.interpreters import tflm_batch
 from ..conftest import MLPERF, mlperf_path
+from ..helpers.interpreters import tflm_batch
 
 N_RANDOM = 20
-
-
 
 
 @pytest.fixture(scope="module")
@@ -29,6 +28,7 @@ def built(tmp_path_factory):
             write_project(graph, work / "model")
             cache[key] = (path, graph, build_host(work / "model", work / "model.exe"))
         return cache[key]
+
     return get
 
 

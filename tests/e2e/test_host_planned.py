@@ -1,5 +1,6 @@
 """The generated C runs plan_model's plan (in-place layers, patch stage) bit-exactly, with an arena of exactly the
 planned size that AddressSanitizer guards (build_host(sanitize=True) puts it in its own heap block)."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -15,9 +16,9 @@ from tinyengine_codegen.errors import InternalError
 from tinyengine_codegen.options import CompileOptions
 from tinyengine_codegen.reference.run import run_graph
 
-from ..helpers.interpreters import tflm_batch
 from ..conftest import mlperf_path
 from ..fuzz.modelgen import random_input, random_model
+from ..helpers.interpreters import tflm_batch
 from ..tinyengine_codegen.planner.stacks import random_stack
 
 
@@ -37,14 +38,17 @@ def _reference(graph, xs: np.ndarray) -> np.ndarray:
     return np.stack([run_graph(graph, [x])[0] for x in xs])
 
 
-
-
 def test_mlperf_planned_c_bit_exact_with_tflm_under_asan(tmp_path):
     from tinyengine_codegen.importers.tflite import load_tflite
 
     rng = np.random.default_rng(11)
-    runs = [("vww", CompileOptions()), ("vww", CompileOptions(patches="off")), ("ic", CompileOptions()),
-            ("kws", CompileOptions()), ("ad", CompileOptions())]
+    runs = [
+        ("vww", CompileOptions()),
+        ("vww", CompileOptions(patches="off")),
+        ("ic", CompileOptions()),
+        ("kws", CompileOptions()),
+        ("ad", CompileOptions()),
+    ]
     cases, paths = [], []
     for key, options in runs:
         path = mlperf_path(key)
@@ -53,9 +57,9 @@ def test_mlperf_planned_c_bit_exact_with_tflm_under_asan(tmp_path):
         cases.append((graph, options, rng.integers(-128, 128, (3,) + shape, dtype=np.int8)))
         paths.append(path)
     outs = _run_all(cases, tmp_path)
-    assert json.loads((tmp_path / "m0" / "manifest.json").read_text())["patches"]["p"] == 8   # VWW runs patched
-    assert json.loads((tmp_path / "m1" / "manifest.json").read_text())["inplace_layers"]   # VWW's depthwise
-    assert json.loads((tmp_path / "m2" / "manifest.json").read_text())["inplace_layers"]   # IC's ADDs in place
+    assert json.loads((tmp_path / "m0" / "manifest.json").read_text())["patches"]["p"] == 8  # VWW runs patched
+    assert json.loads((tmp_path / "m1" / "manifest.json").read_text())["inplace_layers"]  # VWW's depthwise
+    assert json.loads((tmp_path / "m2" / "manifest.json").read_text())["inplace_layers"]  # IC's ADDs in place
     for (graph, options, xs), path, got in zip(cases, paths, outs):
         want = tflm_batch(path, xs)
         np.testing.assert_array_equal(got.reshape(want.shape), want, err_msg=f"{graph.name} {options}")
@@ -73,8 +77,9 @@ def test_random_stacks_patched_bit_exact_under_asan(tmp_path, patches):
     patched = 0
     for k, ((graph, _, xs), got) in enumerate(zip(cases, outs)):
         patched += json.loads((tmp_path / f"m{k}" / "manifest.json").read_text())["patches"] is not None
-        np.testing.assert_array_equal(got.reshape((len(xs),) + _reference(graph, xs).shape[1:]),
-                                      _reference(graph, xs), err_msg=graph.name)
+        np.testing.assert_array_equal(
+            got.reshape((len(xs),) + _reference(graph, xs).shape[1:]), _reference(graph, xs), err_msg=graph.name
+        )
     assert patched >= 3, f"only {patched} of 10 stacks got a patch stage"
 
 
@@ -107,11 +112,12 @@ def test_debug_canaries_catch_a_stage_layer_writing_past_the_arena(tmp_path):
     src = (tmp_path / "m" / "model.c").read_text()
     table = src.index(f"static const tinyml_region_t l{split}_")
     start = src.index("\n    {{", table) + 1
-    row = src[start:src.index("\n", start)]
+    row = src[start : src.index("\n", start)]
     fields = row.replace("{", "").replace("}", "").split(",")
-    fields[4] = f" {project.arena_bytes}"          # out_off: the output region starts at the arena end
-    bad = "    {{%s,%s}, {%s,%s}, %s}," % (fields[0].strip(), fields[1], fields[2].strip(), fields[3],
-                                           ",".join(fields[4:-1]))
-    (tmp_path / "m" / "model.c").write_text(src[:start] + bad + src[start + len(row):])
+    fields[4] = f" {project.arena_bytes}"  # out_off: the output region starts at the arena end
+    bad = "    {{{{{},{}}}, {{{},{}}}, {}}},".format(
+        fields[0].strip(), fields[1], fields[2].strip(), fields[3], ",".join(fields[4:-1])
+    )
+    (tmp_path / "m" / "model.c").write_text(src[:start] + bad + src[start + len(row) :])
     with pytest.raises(InternalError, match=f"returned {-(split + 1)}"):
         run_host(build_host(tmp_path / "m", tmp_path / "bad.exe"), xs[:1])

@@ -1,5 +1,6 @@
 """End to end on the virtual boards: generated C built with PlatformIO, run in QEMU (Cortex-M4 and M7), bit-exact
 with TFLM; the four MLPerf Tiny models and a few dozen random small models."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -17,9 +18,13 @@ from ..conftest import mlperf_path
 from ..fuzz.modelgen import ALL_KINDS, random_input, random_model
 from ..helpers.interpreters import tflm_run
 
-pytestmark = [pytest.mark.qemu,
-              pytest.mark.skipif(shutil.which("qemu-system-arm") is None or shutil.which("arm-none-eabi-gcc") is None,
-                                 reason="needs qemu-system-arm and arm-none-eabi-gcc (tinyml setup)")]
+pytestmark = [
+    pytest.mark.qemu,
+    pytest.mark.skipif(
+        shutil.which("qemu-system-arm") is None or shutil.which("arm-none-eabi-gcc") is None,
+        reason="needs qemu-system-arm and arm-none-eabi-gcc (tinyml setup)",
+    ),
+]
 BOARDS = ("qemu-m4", "qemu-m7")
 KINDS = tuple(sorted(ALL_KINDS, key=lambda k: k.value))
 
@@ -45,5 +50,6 @@ def test_random_model_bit_exact_in_qemu(i):
     x = random_input(graph, rng)[0]
     want = tflm_run(export_tflite(graph), [x], 1)[0]
     res = run_model(graph, x, CompileOptions(target=board))
-    assert np.array_equal(res.output.reshape(-1), np.asarray(want).reshape(-1)), \
+    assert np.array_equal(res.output.reshape(-1), np.asarray(want).reshape(-1)), (
         f"{board}: {[op.kind.value for op in graph.ops]}"
+    )

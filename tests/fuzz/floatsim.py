@@ -3,6 +3,7 @@
 This is not a bit-exact oracle: it only has to give the value range that each quantized tensor should cover.
 Every function takes arrays shaped like the IR tensors (batch included) and the op's attribute record.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -21,8 +22,9 @@ def activate(x: np.ndarray, act: Activation) -> np.ndarray:
     return x
 
 
-def _padded(x: np.ndarray, k: tuple[int, int], s: tuple[int, int], d: tuple[int, int], padding: Padding,
-            fill: float) -> tuple[np.ndarray, int, int]:
+def _padded(
+    x: np.ndarray, k: tuple[int, int], s: tuple[int, int], d: tuple[int, int], padding: Padding, fill: float
+) -> tuple[np.ndarray, int, int]:
     """Pad H and W as TFLite does for a window op; returns the padded input and the output size."""
     (_, h, w, _), pads, outs = x.shape, [], []
     for size, kk, ss, dd in ((h, k[0], s[0], d[0]), (w, k[1], s[1], d[1])):
@@ -39,7 +41,7 @@ def _windows(xp: np.ndarray, oh: int, ow: int, k, s, d):
     for i in range(k[0]):
         for j in range(k[1]):
             r0, c0 = i * d[0], j * d[1]
-            yield i, j, xp[:, r0:r0 + (oh - 1) * s[0] + 1:s[0], c0:c0 + (ow - 1) * s[1] + 1:s[1], :]
+            yield i, j, xp[:, r0 : r0 + (oh - 1) * s[0] + 1 : s[0], c0 : c0 + (ow - 1) * s[1] + 1 : s[1], :]
 
 
 def conv2d(x, w, b, a) -> np.ndarray:

@@ -5,6 +5,7 @@ ops or constants it needs) and returns the new current tensor, or None when the 
 Operators that only move data (pools, RESHAPE, PAD, TRANSPOSE, STRIDED_SLICE, RESIZE_NEAREST_NEIGHBOR) keep the
 input's quantization, as TFLite requires; the others get a scale calibrated from the float simulation.
 """
+
 from __future__ import annotations
 
 import math
@@ -13,17 +14,32 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from tinyengine_codegen.ir.graph import QuantParams
-from tinyengine_codegen.ir.ops import (Activation, ConcatAttrs, Conv2DAttrs, DepthwiseConv2DAttrs, ElementwiseAttrs,
-                                       FullyConnectedAttrs, MeanAttrs, NoAttrs, OpKind, PadAttrs, Padding,
-                                       Pool2DAttrs, ReshapeAttrs, ResizeNearestAttrs, SoftmaxAttrs, StridedSliceAttrs,
-                                       TransposeAttrs)
+from tinyengine_codegen.ir.ops import (
+    Activation,
+    ConcatAttrs,
+    Conv2DAttrs,
+    DepthwiseConv2DAttrs,
+    ElementwiseAttrs,
+    FullyConnectedAttrs,
+    MeanAttrs,
+    NoAttrs,
+    OpKind,
+    PadAttrs,
+    Padding,
+    Pool2DAttrs,
+    ReshapeAttrs,
+    ResizeNearestAttrs,
+    SoftmaxAttrs,
+    StridedSliceAttrs,
+    TransposeAttrs,
+)
 
 from . import floatsim as fs
 
 if TYPE_CHECKING:
     from .modelgen import Builder
 
-OUT_PROB = QuantParams((1.0 / 256.0,), (-128,))   # SOFTMAX and LOGISTIC outputs, as TFLite requires
+OUT_PROB = QuantParams((1.0 / 256.0,), (-128,))  # SOFTMAX and LOGISTIC outputs, as TFLite requires
 ACTIVATIONS = (Activation.NONE, Activation.NONE, Activation.RELU, Activation.RELU6)
 
 
@@ -121,6 +137,7 @@ def _binary(kind: OpKind):
         va, vb = b.values[lhs], b.values[rhs]
         v = va + vb if kind is OpKind.ADD else va * vb
         return b.emit(kind, (lhs, rhs), fs.activate(v, attrs.activation), attrs)
+
     return build
 
 
@@ -134,6 +151,7 @@ def _pool(kind: OpKind):
         act = b.pick(ACTIVATIONS)
         attrs = Pool2DAttrs(kh, kw, b.randint(1, 2), b.randint(1, 2), pad, act)
         return b.emit(kind, (x,), fs.pool(b.values[x], attrs, kind), attrs, quant=b.quant(x))
+
     return build
 
 
@@ -169,6 +187,7 @@ def _unary(kind: OpKind, fn, quant=None):
         if quant is None:
             return b.emit(kind, (x,), fn(b.values[x]), NoAttrs())
         return b.emit(kind, (x,), fn(b.values[x]), NoAttrs(), quant=quant)
+
     return build
 
 
@@ -189,8 +208,11 @@ def concatenation(b: Builder, x: str) -> str:
     parts = [x]
     for _ in range(b.randint(1, 2)):
         if axis == len(shape) - 1 and b.rng.random() < 0.6:
-            parts.append(conv2d(b, x, 1, b.randint(1, 8), plain=True) if len(shape) == 4
-                         else fully_connected(b, x, b.randint(1, 8), plain=True))
+            parts.append(
+                conv2d(b, x, 1, b.randint(1, 8), plain=True)
+                if len(shape) == 4
+                else fully_connected(b, x, b.randint(1, 8), plain=True)
+            )
         else:
             parts.append(x if b.rng.random() < 0.4 else _sibling(b, x))
     parts = [parts[i] for i in b.rng.permutation(len(parts))]
@@ -198,8 +220,7 @@ def concatenation(b: Builder, x: str) -> str:
     q = b.calibrate(v)
     # TFLM and LiteRT require every int8 input to share the output's quantization, so inputs with other scales
     # are requantized first, as the TFLite converter does
-    parts = [p if b.quant(p) == q else b.emit(OpKind.QUANTIZE, (p,), b.values[p], NoAttrs(), quant=q)
-             for p in parts]
+    parts = [p if b.quant(p) == q else b.emit(OpKind.QUANTIZE, (p,), b.values[p], NoAttrs(), quant=q) for p in parts]
     return b.emit(OpKind.CONCATENATION, tuple(parts), v, ConcatAttrs(axis), quant=q)
 
 
@@ -232,7 +253,7 @@ def strided_slice(b: Builder, x: str) -> str:
         v = v.reshape(tuple(n for i, n in enumerate(v.shape) if i not in shrink))
     y = b.emit(OpKind.STRIDED_SLICE, (x,), v, attrs, quant=b.quant(x))
     if shrink:  # back to the rank the next layers expect
-        y = reshape(b, y, new_shape=(1,) + tuple(v.shape[1:shrink[0]]) + (1,) + tuple(v.shape[shrink[0]:]))
+        y = reshape(b, y, new_shape=(1,) + tuple(v.shape[1 : shrink[0]]) + (1,) + tuple(v.shape[shrink[0] :]))
     return y
 
 
@@ -275,5 +296,14 @@ LAYERS = {
     OpKind.RESIZE_NEAREST_NEIGHBOR: resize_nearest,
     OpKind.QUANTIZE: requantize,
 }
-NEEDS_4D = frozenset({OpKind.CONV_2D, OpKind.DEPTHWISE_CONV_2D, OpKind.AVERAGE_POOL_2D, OpKind.MAX_POOL_2D,
-                      OpKind.MEAN, OpKind.TRANSPOSE, OpKind.RESIZE_NEAREST_NEIGHBOR})
+NEEDS_4D = frozenset(
+    {
+        OpKind.CONV_2D,
+        OpKind.DEPTHWISE_CONV_2D,
+        OpKind.AVERAGE_POOL_2D,
+        OpKind.MAX_POOL_2D,
+        OpKind.MEAN,
+        OpKind.TRANSPOSE,
+        OpKind.RESIZE_NEAREST_NEIGHBOR,
+    }
+)

@@ -6,23 +6,25 @@ use most of the int8 range instead of saturating. Two-input operators (ADD, MUL,
 operand from a small side branch, the input itself or a constant. Some models start from float32 (QUANTIZE) and
 some end in float32 (DEQUANTIZE). `random_input(graph, rng)` draws inputs that cover each input's range.
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable
 
 import numpy as np
 
 from tinyengine_codegen.ir.graph import Graph, Op, QuantParams, Tensor
 from tinyengine_codegen.ir.ops import NoAttrs, OpKind
+
 from .layers import LAYERS, NEEDS_4D
 
 ALL_KINDS: tuple[OpKind, ...] = tuple(OpKind)
-N_CALIB = 3          # calibration samples, stacked along the batch axis of the float values
+N_CALIB = 3  # calibration samples, stacked along the batch axis of the float values
 PROB_FLOAT_IN = 0.2
 PROB_FLOAT_OUT = 0.2
 PROB_EXTRA_OUTPUT = 0.15
-MAX_TRIES = 20       # bounded retries when a drawn layer does not fit the current tensor
+MAX_TRIES = 20  # bounded retries when a drawn layer does not fit the current tensor
 PICK_WEIGHT = {OpKind.CONV_2D: 4, OpKind.DEPTHWISE_CONV_2D: 3, OpKind.FULLY_CONNECTED: 2, OpKind.ADD: 2}
 
 
@@ -109,8 +111,15 @@ class Builder:
         quant = QuantParams(tuple(float(s) for s in scales), (0,) * len(scales), 0)
         return self.const(opname, "bias", bq, quant), bq * s_b
 
-    def emit(self, kind: OpKind, inputs: Iterable[str], v: np.ndarray, attrs,
-             quant: QuantParams | None | str = "calibrate", dtype: str = "int8") -> str:
+    def emit(
+        self,
+        kind: OpKind,
+        inputs: Iterable[str],
+        v: np.ndarray,
+        attrs,
+        quant: QuantParams | str | None = "calibrate",
+        dtype: str = "int8",
+    ) -> str:
         """Append an op with one output holding float values `v`; its quant is calibrated unless given."""
         name = self.op_name(kind)
         if isinstance(quant, str):
@@ -125,8 +134,14 @@ def fake_quant(v: np.ndarray, quant: QuantParams) -> np.ndarray:
     return (np.clip(np.round(v / s) + zp, -128, 127) - zp) * s
 
 
-def random_model(rng: np.random.Generator, *, ops: Iterable[OpKind] | None = None, require: OpKind | None = None,
-                 num_layers: int | None = None, name: str = "random_model") -> Graph:
+def random_model(
+    rng: np.random.Generator,
+    *,
+    ops: Iterable[OpKind] | None = None,
+    require: OpKind | None = None,
+    num_layers: int | None = None,
+    name: str = "random_model",
+) -> Graph:
     """A valid random int8 graph drawing its layers from `ops` (default: every OpKind).
 
     `require` is a kind that must appear (QUANTIZE/DEQUANTIZE then mean a float input/output or a requantize).
@@ -138,9 +153,11 @@ def random_model(rng: np.random.Generator, *, ops: Iterable[OpKind] | None = Non
     b = Builder(rng)
     candidates = sorted((k for k in kinds if k in LAYERS), key=lambda k: k.value)
     float_in = OpKind.QUANTIZE in kinds and (
-        not candidates or rng.random() < (0.5 if require is OpKind.QUANTIZE else PROB_FLOAT_IN))
+        not candidates or rng.random() < (0.5 if require is OpKind.QUANTIZE else PROB_FLOAT_IN)
+    )
     float_out = OpKind.DEQUANTIZE in kinds and (
-        not candidates or require is OpKind.DEQUANTIZE or rng.random() < PROB_FLOAT_OUT)
+        not candidates or require is OpKind.DEQUANTIZE or rng.random() < PROB_FLOAT_OUT
+    )
     four_d = require in NEEDS_4D or rng.random() < 0.8
     graph_in, x = _input(b, four_d, float_in)
     plan = [None] * (int(rng.integers(1, 5)) if num_layers is None else num_layers)
@@ -153,8 +170,9 @@ def random_model(rng: np.random.Generator, *, ops: Iterable[OpKind] | None = Non
     outputs = [x]
     if float_out:
         outputs[0] = b.emit(OpKind.DEQUANTIZE, (x,), b.values[x], NoAttrs(), quant=None, dtype="float32")
-    extra = [t for t in b.tensors if not b.tensors[t].is_const and t not in (graph_in, x)
-             and b.tensors[t].dtype == "int8"]
+    extra = [
+        t for t in b.tensors if not b.tensors[t].is_const and t not in (graph_in, x) and b.tensors[t].dtype == "int8"
+    ]
     if extra and rng.random() < PROB_EXTRA_OUTPUT:
         outputs.append(b.pick(extra))
     return Graph(name, b.tensors, tuple(b.ops), (graph_in,), tuple(outputs))
@@ -207,4 +225,3 @@ def random_input(graph: Graph, rng: np.random.Generator) -> list[np.ndarray]:
         margin = 0.1 * (hi - lo)
         arrays.append(rng.uniform(lo - margin, hi + margin, t.shape).astype(np.float32))
     return arrays
-

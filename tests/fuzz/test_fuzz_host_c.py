@@ -1,6 +1,7 @@
 """Fuzzing the C generator: random small int8 models, compiled together into ONE host executable (symbol
 prefix per model), must give TFLM's exact outputs. Model i is built from seed SEED + i and must contain the
 operator KINDS[i % len(KINDS)], so every operator is covered about N_MODELS / 21 times."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -35,8 +36,7 @@ def test_random_models_bit_exact_with_tflm(tmp_path):
     failures = []
     for i, ((graph, _, want), got) in enumerate(zip(cases, outs)):
         if not np.array_equal(got.reshape(want.shape), want):
-            failures.append(f"seed {SEED + i} ({KINDS[i % len(KINDS)].value}): "
-                            f"{[op.kind.value for op in graph.ops]}")
+            failures.append(f"seed {SEED + i} ({KINDS[i % len(KINDS)].value}): {[op.kind.value for op in graph.ops]}")
     assert not failures, f"{len(failures)} of {N_MODELS} models differ from TFLM:\n" + "\n".join(failures)
 
 

@@ -4,6 +4,7 @@ round trip, and give TFLM's exact outputs through our reference executor.
 Model i is `random_model(default_rng(SEED + i), require=KINDS[i % len(KINDS)])`, so every operator appears in
 at least N_MODELS // len(KINDS) models and a failure names the seed that rebuilds it.
 """
+
 from __future__ import annotations
 
 import functools
@@ -24,6 +25,7 @@ from .modelgen import ALL_KINDS, random_input, random_model
 
 try:
     from tinyengine_codegen.reference.run import run_graph
+
     _NO_REFERENCE = ""
 except ImportError as exc:  # the reference executor is optional for the rest of this file
     run_graph = None
@@ -50,7 +52,7 @@ def build(i: int) -> Graph:
     return random_model(np.random.default_rng(SEED + i), require=KINDS[i % len(KINDS)], name=f"fuzz{i}")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def case(i: int) -> Case:
     graph = build(i)
     model = export_tflite(graph)
@@ -106,8 +108,10 @@ def test_reference_matches_tflm_bit_exact(i):
             assert b.shape == a.shape and b.dtype == a.dtype, f"model {i} output '{name}': {b.dtype}{b.shape}"
             if not np.array_equal(a, b):
                 k = int(np.flatnonzero(a.reshape(-1) != b.reshape(-1))[0])
-                pytest.fail(f"model {i} ({[op.kind.value for op in c.graph.ops]}) output '{name}' differs at "
-                            f"flat index {k}: TFLM {a.reshape(-1)[k]}, reference {b.reshape(-1)[k]}")
+                pytest.fail(
+                    f"model {i} ({[op.kind.value for op in c.graph.ops]}) output '{name}' differs at "
+                    f"flat index {k}: TFLM {a.reshape(-1)[k]}, reference {b.reshape(-1)[k]}"
+                )
 
 
 def _features(g: Graph) -> set[str]:
@@ -116,18 +120,22 @@ def _features(g: Graph) -> set[str]:
     for op in g.ops:
         a, ins = op.attrs, [g.tensors[t] for t in op.inputs if t]
         if op.kind in (OpKind.CONV_2D, OpKind.DEPTHWISE_CONV_2D):
-            found |= {f"stride{max(a.stride_h, a.stride_w)}", f"dilation{max(a.dilation_h, a.dilation_w)}",
-                      f"{op.kind.value}:{a.padding.value}", f"act:{a.activation.value}",
-                      f"k{max(ins[1].shape[1:3])}"}
+            found |= {
+                f"stride{max(a.stride_h, a.stride_w)}",
+                f"dilation{max(a.dilation_h, a.dilation_w)}",
+                f"{op.kind.value}:{a.padding.value}",
+                f"act:{a.activation.value}",
+                f"k{max(ins[1].shape[1:3])}",
+            }
             if op.kind is OpKind.DEPTHWISE_CONV_2D:
                 found.add(f"multiplier{a.depth_multiplier}")
         if op.kind in (OpKind.ADD, OpKind.MUL):
             found.add(f"{op.kind.value}:{'same' if ins[0].shape == ins[1].shape else 'broadcast'}")
         if op.kind is OpKind.MEAN:
             found.add(f"MEAN:keep_dims={a.keep_dims}")
-        if op.kind is OpKind.CONCATENATION and any(g.producer(t) is not None and
-                                                   g.ops[g.producer(t)].kind is OpKind.QUANTIZE
-                                                   for t in op.inputs):
+        if op.kind is OpKind.CONCATENATION and any(
+            g.producer(t) is not None and g.ops[g.producer(t)].kind is OpKind.QUANTIZE for t in op.inputs
+        ):
             found.add("CONCATENATION:requantized input")
         if op.kind is OpKind.STRIDED_SLICE:
             found |= {"STRIDED_SLICE:shrink"} if a.shrink_axis else set()
@@ -142,10 +150,28 @@ def _features(g: Graph) -> set[str]:
 def test_models_cover_every_operator_and_edge_case():
     seen = set().union(*(_features(build(i)) for i in SEEDS))
     wanted = {k.value for k in ALL_KINDS} | {
-        "stride2", "dilation2", "CONV_2D:SAME", "CONV_2D:VALID", "k1", "k3", "k7", "multiplier2",
-        "act:RELU", "act:RELU6", "ADD:same", "ADD:broadcast", "MUL:same", "MUL:broadcast",
-        "MEAN:keep_dims=True", "MEAN:keep_dims=False", "CONCATENATION:requantized input",
-        "STRIDED_SLICE:shrink", "STRIDED_SLICE:negative stride", "float input", "float output"}
+        "stride2",
+        "dilation2",
+        "CONV_2D:SAME",
+        "CONV_2D:VALID",
+        "k1",
+        "k3",
+        "k7",
+        "multiplier2",
+        "act:RELU",
+        "act:RELU6",
+        "ADD:same",
+        "ADD:broadcast",
+        "MUL:same",
+        "MUL:broadcast",
+        "MEAN:keep_dims=True",
+        "MEAN:keep_dims=False",
+        "CONCATENATION:requantized input",
+        "STRIDED_SLICE:shrink",
+        "STRIDED_SLICE:negative stride",
+        "float input",
+        "float output",
+    }
     assert wanted <= seen, f"never generated: {sorted(wanted - seen)}"
 
 

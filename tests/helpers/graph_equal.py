@@ -5,6 +5,7 @@ attributes, operand and result names) and, for every tensor those ops or the bou
 dtype, quantization and constant data. Tensors nobody uses are ignored, and so is the graph's name.
 Scales are compared as float32, the precision a .tflite file stores them in.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -74,8 +75,11 @@ def _role(g: Graph, name: str) -> str:
     if p is not None:
         return f"output of op '{g.ops[p].name}'"
     users = g.consumers(name)
-    return f"{'constant' if g.tensors[name].is_const else 'tensor'} read by op '{g.ops[users[0]].name}'" if users \
+    return (
+        f"{'constant' if g.tensors[name].is_const else 'tensor'} read by op '{g.ops[users[0]].name}'"
+        if users
         else "unused"
+    )
 
 
 def _tensor_difference(x: Tensor, y: Tensor | None) -> str | None:

@@ -1,8 +1,9 @@
 """Generate, build and run many graphs as C on the host in ONE executable (symbol prefix m<k> per graph)."""
+
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -11,8 +12,9 @@ from tinyengine_codegen.compile import write_project
 from tinyengine_codegen.ir.graph import Graph
 
 
-def run_graphs_in_c(graphs: Sequence[Graph], inputs: Sequence[np.ndarray], work: Path, *, opt: str = "-O1",
-                    sanitize: bool = False) -> list[np.ndarray]:
+def run_graphs_in_c(
+    graphs: Sequence[Graph], inputs: Sequence[np.ndarray], work: Path, *, opt: str = "-O1", sanitize: bool = False
+) -> list[np.ndarray]:
     """Output batch of graphs[k] on inputs[k] (a batch of inputs with a leading axis) through the generated C."""
     dirs = []
     for k, g in enumerate(graphs):

@@ -1,7 +1,8 @@
 """Run .tflite bytes in the two interpreters the tests compare against: TFLM (the golden reference) and LiteRT."""
+
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

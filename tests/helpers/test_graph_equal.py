@@ -1,4 +1,5 @@
 """graph_difference finds the first difference and names the op or tensor it is in."""
+
 from __future__ import annotations
 
 from dataclasses import replace

@@ -74,8 +74,7 @@ int tinyml_invoke(const tinyml_input_t *input, tinyml_output_t *output) {
 """
 
 
-def write_fake_model(folder: Path, *, arena_bytes: int = 64, size: int = FAKE_INPUT_SIZE,
-                     prologue: str = "") -> Path:
+def write_fake_model(folder: Path, *, arena_bytes: int = 64, size: int = FAKE_INPUT_SIZE, prologue: str = "") -> Path:
     """Write the fake model into folder. prologue: C statements run first in tinyml_invoke (e.g. a fault)."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "model.h").write_text(_MODEL_H.format(size=size, arena=max(arena_bytes, size)))

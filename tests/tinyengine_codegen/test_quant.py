@@ -1,4 +1,5 @@
 """Fixed-point primitives of tinyengine_codegen.quant, on hand-worked values and against exact arithmetic."""
+
 from __future__ import annotations
 
 from fractions import Fraction
@@ -9,27 +10,42 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tinyengine_codegen.ir.ops import Activation
-from tinyengine_codegen.quant import (INT32_MAX, INT32_MIN, activation_range, add_params, conv_output_multipliers,
-                                      downscale_int32_to_int16_multiplier, mean_multiplier,
-                                      multiply_by_quantized_multiplier, quantize_float, quantize_multiplier,
-                                      round_half_away, rounding_divide_by_pot, saturating_rounding_doubling_high_mul,
-                                      softmax_params, wrap_int32)
+from tinyengine_codegen.quant import (
+    INT32_MAX,
+    INT32_MIN,
+    activation_range,
+    add_params,
+    conv_output_multipliers,
+    downscale_int32_to_int16_multiplier,
+    mean_multiplier,
+    multiply_by_quantized_multiplier,
+    quantize_float,
+    quantize_multiplier,
+    round_half_away,
+    rounding_divide_by_pot,
+    saturating_rounding_doubling_high_mul,
+    softmax_params,
+    wrap_int32,
+)
 
 
-@pytest.mark.parametrize("real,expected", [
-    (0.5, (1 << 30, 0)),
-    (1.0, (1 << 30, 1)),
-    (0.75, (3 << 29, 0)),
-    (0.0, (0, 0)),
-    (2.0 ** -40, (0, 0)),                         # below 2**-31: flushed to zero
-    (1.0 - 2.0 ** -33, (1 << 30, 1)),             # mantissa rounds up to 2**31: halved, shift + 1
-    (3.0, (3 << 29, 2)),
-])
+@pytest.mark.parametrize(
+    "real,expected",
+    [
+        (0.5, (1 << 30, 0)),
+        (1.0, (1 << 30, 1)),
+        (0.75, (3 << 29, 0)),
+        (0.0, (0, 0)),
+        (2.0**-40, (0, 0)),  # below 2**-31: flushed to zero
+        (1.0 - 2.0**-33, (1 << 30, 1)),  # mantissa rounds up to 2**31: halved, shift + 1
+        (3.0, (3 << 29, 2)),
+    ],
+)
 def test_quantize_multiplier_hand_values(real, expected):
     assert quantize_multiplier(real) == expected
 
 
-@given(st.floats(min_value=2.0 ** -30, max_value=2.0 ** 20, allow_nan=False))
+@given(st.floats(min_value=2.0**-30, max_value=2.0**20, allow_nan=False))
 def test_quantize_multiplier_is_within_half_a_unit(real):
     m, shift = quantize_multiplier(real)
     assert (1 << 30) <= m < (1 << 31)
@@ -71,8 +87,8 @@ def test_round_half_away_is_exact_near_ties():
 def test_activation_range():
     assert activation_range(Activation.NONE, 0.1, 3) == (-128, 127)
     assert activation_range(Activation.RELU, 0.1, -10) == (-10, 127)
-    assert activation_range(Activation.RELU6, 0.05, -128) == (-128, -8)     # 6 / 0.05 = 120
-    assert activation_range(Activation.RELU6, 0.01, 0) == (0, 127)          # 600 saturates
+    assert activation_range(Activation.RELU6, 0.05, -128) == (-128, -8)  # 6 / 0.05 = 120
+    assert activation_range(Activation.RELU6, 0.01, 0) == (0, 127)  # 600 saturates
     assert activation_range(Activation.RELU_N1_TO_1, 0.25, 2) == (-2, 6)
 
 
@@ -83,9 +99,9 @@ def test_conv_output_multipliers_broadcast_a_single_scale():
 
 def test_add_params():
     p = add_params(0.5, 0.25, 1.0)
-    assert (p.left_shift, p.input1_multiplier, p.input1_shift) == (20, 1 << 30, 0)      # 0.5 / 1.0 = 2**-1
-    assert (p.input2_multiplier, p.input2_shift) == (1 << 30, -1)                        # 0.25
-    assert (p.output_multiplier, p.output_shift) == (1 << 30, -19)                       # 1 / 2**20
+    assert (p.left_shift, p.input1_multiplier, p.input1_shift) == (20, 1 << 30, 0)  # 0.5 / 1.0 = 2**-1
+    assert (p.input2_multiplier, p.input2_shift) == (1 << 30, -1)  # 0.25
+    assert (p.output_multiplier, p.output_shift) == (1 << 30, -19)  # 1 / 2**20
 
 
 def test_softmax_params_of_kws():
@@ -95,7 +111,7 @@ def test_softmax_params_of_kws():
 
 
 def test_mean_multiplier_folds_the_count():
-    assert mean_multiplier(1 << 30, 1, 4) == (1 << 30, -1)   # x / 4 * 2
+    assert mean_multiplier(1 << 30, 1, 4) == (1 << 30, -1)  # x / 4 * 2
     assert mean_multiplier(1 << 30, 0, 3) == ((1 << 31) // 3, -1)
 
 

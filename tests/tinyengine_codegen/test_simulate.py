@@ -1,16 +1,17 @@
 """simulate: the peak is the planned arena, flash adds up, fit and margins, rows and the patch summary."""
+
 import dataclasses
 import json
 
 import numpy as np
 import pytest
 
+from tests.conftest import SHARED_DATA, mlperf_path
+from tests.tinyengine_codegen.planner.graphs import GraphBuilder
 from tinyengine_codegen.boards import load_board
 from tinyengine_codegen.ir.cost import graph_macs, weight_bytes
 from tinyengine_codegen.options import CompileOptions
 from tinyengine_codegen.simulate import CODE_BYTES_PER_LAYER, RUNTIME_CODE_BYTES, simulate
-from tests.conftest import SHARED_DATA, mlperf_path
-from tests.tinyengine_codegen.planner.graphs import GraphBuilder
 
 REF = {"ic": "IC", "vww": "VWW", "kws": "KWS", "ad": "AD"}
 
@@ -74,8 +75,17 @@ def test_does_not_fit_a_small_board():
 def test_to_dict_is_json():
     res = simulate(_tiny_graph(), load_board("qemu-m4"))
     d = json.loads(json.dumps(res.to_dict()))
-    for key in ("peak_sram_bytes", "arena_bytes", "flash_bytes", "fits", "layers", "patches", "sram_margin_bytes",
-                "flash_margin_bytes", "flash_is_estimate"):
+    for key in (
+        "peak_sram_bytes",
+        "arena_bytes",
+        "flash_bytes",
+        "fits",
+        "layers",
+        "patches",
+        "sram_margin_bytes",
+        "flash_margin_bytes",
+        "flash_is_estimate",
+    ):
         assert key in d
     assert len(d["layers"]) == 2 and d["layers"][0]["output_shape"] == [1, 8, 8, 8]
 
@@ -91,8 +101,10 @@ def test_run_check_on_the_host():
     g = GraphBuilder("runnable", (1, 6, 6, 3))
     graph = g.graph(g.conv(g.input, 4, 3))
     rng = np.random.default_rng(0)
-    tensors = {n: (dataclasses.replace(t, data=rng.integers(-50, 50, t.shape).astype(t.dtype)) if t.is_const else t)
-               for n, t in graph.tensors.items()}
+    tensors = {
+        n: (dataclasses.replace(t, data=rng.integers(-50, 50, t.shape).astype(t.dtype)) if t.is_const else t)
+        for n, t in graph.tensors.items()
+    }
     graph = dataclasses.replace(graph, tensors=tensors)
     check = check_run(simulate(graph, load_board("pico"), CompileOptions(patches="off")))
     assert check.ok and check.c_mismatches == 0 and check.c_plan == "model plan"  # no DSP: portable kernels only

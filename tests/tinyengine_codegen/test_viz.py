@@ -1,13 +1,14 @@
 """The memory plot: a PNG of the expected size is written, with or without a patch stage."""
+
 import dataclasses
 
 import pytest
 
+from tests.tinyengine_codegen.planner.graphs import mbv2_like
 from tinyengine_codegen.boards import load_board
 from tinyengine_codegen.options import CompileOptions
 from tinyengine_codegen.simulate import simulate
 from tinyengine_codegen.viz import plot_memory
-from tests.tinyengine_codegen.planner.graphs import mbv2_like
 
 
 @pytest.mark.parametrize("patches,sram", [("off", 327680), ("auto", 150000)])

@@ -6,8 +6,17 @@ import torch
 from PIL import Image
 
 from tinyengine_codegen.errors import TinyMLError
-from tinynas.data import (augment, load_cifar10_batches, load_cifar10_npz, load_dataset, load_digits,
-                          load_image_folder, resize_uint8, to_input, to_int8_input)
+from tinynas.data import (
+    augment,
+    load_cifar10_batches,
+    load_cifar10_npz,
+    load_dataset,
+    load_digits,
+    load_image_folder,
+    resize_uint8,
+    to_input,
+    to_int8_input,
+)
 
 
 def _write_folder(root, split, classes, n, size=(6, 6)):
@@ -63,7 +72,7 @@ def test_cifar_python_batches(tmp_path):
     assert d.x_train.shape == (20, 32, 32, 3) and d.x_test.shape == (4, 32, 32, 3)
     with open(tmp_path / "test_batch", "rb") as f:
         raw = pickle.load(f)[b"data"][0]
-    assert d.x_test[0, 0, 1, 2] == raw[2 * 1024 + 1]          # channel-major rows to NHWC
+    assert d.x_test[0, 0, 1, 2] == raw[2 * 1024 + 1]  # channel-major rows to NHWC
     (tmp_path / "data_batch_3").write_bytes(b"garbage")
     with pytest.raises(TinyMLError, match="data_batch_3"):
         load_cifar10_batches(tmp_path)
@@ -71,6 +80,7 @@ def test_cifar_python_batches(tmp_path):
 
 def test_cifar_npz_is_decoded_and_cached(tmp_path):
     import io
+
     rng = np.random.default_rng(0)
     blobs = []
     for _ in range(3):
@@ -78,9 +88,16 @@ def test_cifar_npz_is_decoded_and_cached(tmp_path):
         Image.fromarray(rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)).save(buf, "PNG")
         blobs.append(np.frombuffer(buf.getvalue(), np.uint8))
     off = np.concatenate([[0], np.cumsum([len(b) for b in blobs])])
-    np.savez(tmp_path / "c.npz", train_jpeg=np.concatenate(blobs), train_offsets=off,
-             test_jpeg=np.concatenate(blobs[:1]), test_offsets=off[:2], y_train=np.array([1, 2, 3], np.uint8),
-             y_test=np.array([4], np.uint8), class_names=np.array([str(i) for i in range(10)]))
+    np.savez(
+        tmp_path / "c.npz",
+        train_jpeg=np.concatenate(blobs),
+        train_offsets=off,
+        test_jpeg=np.concatenate(blobs[:1]),
+        test_offsets=off[:2],
+        y_train=np.array([1, 2, 3], np.uint8),
+        y_test=np.array([4], np.uint8),
+        class_names=np.array([str(i) for i in range(10)]),
+    )
     d = load_cifar10_npz(tmp_path / "c.npz", cache_dir=tmp_path / "cache")
     assert d.x_train.shape == (3, 32, 32, 3) and list(d.y_train) == [1, 2, 3]
     assert np.array_equal(d.x_test[0], d.x_train[0])

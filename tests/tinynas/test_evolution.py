@@ -29,7 +29,7 @@ def test_evolution_beats_random_sampling_with_the_same_budget():
         evo = evolve(SPACE, score, cost, LIMITS, np.random.default_rng(seed), budget, width=1.0, resolution=32)
         rnd = random_search(SPACE, score, cost, LIMITS, np.random.default_rng(seed), evo.evaluated, 1.0, 32)
         assert LIMITS.violation(evo.cost) is None and evo.cost == cost(evo.arch)
-        assert list(evo.history) == sorted(evo.history)          # elitist: best never gets worse
+        assert list(evo.history) == sorted(evo.history)  # elitist: best never gets worse
         wins += evo.score > rnd.score
     assert wins == 3
 
@@ -44,10 +44,18 @@ def test_every_candidate_respects_the_limits():
 
     res = evolve(SPACE, score, spy, LIMITS, np.random.default_rng(0), EvolutionBudget(8, 3), 1.0, 32)
     assert res.cost.peak_sram_bytes <= LIMITS.peak_sram_bytes
-    assert any(c.peak_sram_bytes > LIMITS.peak_sram_bytes for c in seen)   # the limit did reject some
+    assert any(c.peak_sram_bytes > LIMITS.peak_sram_bytes for c in seen)  # the limit did reject some
 
 
 def test_nothing_fits_is_a_clear_error():
     with pytest.raises(TinyMLError, match="no random sub-network fits after 5 tries.*peak SRAM"):
-        evolve(SPACE, score, cost, Limits(10, 10), np.random.default_rng(0),
-               EvolutionBudget(4, 2, tries_per_child=5), 1.0, 32)
+        evolve(
+            SPACE,
+            score,
+            cost,
+            Limits(10, 10),
+            np.random.default_rng(0),
+            EvolutionBudget(4, 2, tries_per_child=5),
+            1.0,
+            32,
+        )

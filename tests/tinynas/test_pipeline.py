@@ -1,4 +1,5 @@
 """pipeline: batched, threaded int8 accuracy of an exported model; plots skipped with a note without matplotlib."""
+
 from __future__ import annotations
 
 import sys
@@ -18,17 +19,18 @@ def test_int8_accuracy_equals_one_image_at_a_time(tmp_path):
     images = rng.integers(0, 256, (23, 32, 32, 3)).astype(np.uint8)
     path = save_tflite(quantize_resnet8(resnet8().eval(), images[:8]), tmp_path / "m.tflite")
     graph = load_tflite(path)
-    preds = np.array([np.argmax(run_graph(graph, [(x[None].astype(np.int16) - 128).astype(np.int8)])[0])
-                      for x in images])
+    preds = np.array(
+        [np.argmax(run_graph(graph, [(x[None].astype(np.int16) - 128).astype(np.int8)])[0]) for x in images]
+    )
     labels = preds.copy()
-    labels[::3] = (labels[::3] + 1) % 10                 # 8 of 23 wrong
+    labels[::3] = (labels[::3] + 1) % 10  # 8 of 23 wrong
     expected = 15 / 23
     assert int8_accuracy(path, images, labels, batch_size=5, workers=1) == expected
     assert int8_accuracy(path, images, labels, batch_size=4, workers=3) == expected
 
 
 def test_plots_are_skipped_with_a_note_without_matplotlib(tmp_path, monkeypatch):
-    monkeypatch.setitem(sys.modules, "matplotlib", None)      # `import matplotlib` raises ImportError
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # `import matplotlib` raises ImportError
     assert _plots(None, None, tmp_path) == ["plots skipped: matplotlib is not installed"]
     assert list(tmp_path.iterdir()) == []
 

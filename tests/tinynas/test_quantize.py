@@ -30,7 +30,7 @@ def setup():
 
 
 def test_graph_is_valid_and_structured_like_the_arch_graph(setup):
-    net, graph, _ = setup
+    _net, graph, _ = setup
     verify(graph)
     shape = arch_to_graph(ARCH, SPACE)
     verify(shape)
@@ -39,7 +39,7 @@ def test_graph_is_valid_and_structured_like_the_arch_graph(setup):
     kinds = [o.kind for o in graph.ops]
     assert kinds[:3] == [OpKind.CONV_2D, OpKind.DEPTHWISE_CONV_2D, OpKind.CONV_2D]
     assert kinds[-3:] == [OpKind.AVERAGE_POOL_2D, OpKind.RESHAPE, OpKind.FULLY_CONNECTED]
-    assert kinds.count(OpKind.ADD) == 3            # second block of each stage (stage 3 keeps 32 -> 32)
+    assert kinds.count(OpKind.ADD) == 3  # second block of each stage (stage 3 keeps 32 -> 32)
     assert graph.tensor("b0.dw.weight").shape == (1, 5, 5, 32) and graph.tensor("b0.dw.weight").quant.axis == 3
     assert graph.tensor("b0.expand.weight").shape == (32, 1, 1, 8)
     assert graph.tensor("pool").quant == graph.tensor(graph.ops[-4].outputs[0]).quant
@@ -52,10 +52,10 @@ def test_int8_graph_agrees_with_float_network(setup):
         want = net.eval()(to_input(test)).double().numpy()
     got = dequantize(graph, run_int8(graph, to_int8_input(test)))
     span = want.max() - want.min()
-    err = np.abs(got - want) / span          # a layout or scale bug makes this O(1); quantization noise ~1e-2
+    err = np.abs(got - want) / span  # a layout or scale bug makes this O(1); quantization noise ~1e-2
     assert err.mean() < 0.03 and err.max() < 0.15, (err.mean(), err.max())
     assert np.corrcoef(got.ravel(), want.ravel())[0, 1] > 0.98
-    assert (got.argmax(1) == want.argmax(1)).mean() >= 0.8     # random weights: logits are close together
+    assert (got.argmax(1) == want.argmax(1)).mean() >= 0.8  # random weights: logits are close together
 
 
 def test_folded_and_quantized_weights_by_hand(setup):
@@ -69,7 +69,7 @@ def test_folded_and_quantized_weights_by_hand(setup):
         got = torch.nn.functional.conv2d(x.double(), torch.from_numpy(w), torch.from_numpy(b), m.stride, groups=32)
     assert got.shape == want.shape == (1, 32, 1, 1) and torch.allclose(got.float(), want, atol=1e-5)
     q = graph.tensor("b0.dw.weight")
-    deq = q.data.astype(np.float64) * np.asarray(q.quant.scale)            # 1HWC, scale per channel (last axis)
+    deq = q.data.astype(np.float64) * np.asarray(q.quant.scale)  # 1HWC, scale per channel (last axis)
     assert np.abs(deq - w.transpose(1, 2, 3, 0)).max() <= max(q.quant.scale) / 2 + 1e-12
     assert np.abs(q.data).max() == 127
     bias = graph.tensor("b0.dw.bias")
@@ -81,7 +81,7 @@ def test_folded_and_quantized_weights_by_hand(setup):
 def test_activation_quant_by_hand():
     q = act_quant(-1.0, 3.0)
     assert q.scale[0] == pytest.approx(4 / 255) and q.zero_point[0] == round(-128 + 255 / 4)
-    r = act_quant(0.2, 9.0, relu6=True)        # ReLU6 range is [0, 6]
+    r = act_quant(0.2, 9.0, relu6=True)  # ReLU6 range is [0, 6]
     assert r.scale[0] == pytest.approx(6 / 255) and r.zero_point == (-128,)
 
 
@@ -93,8 +93,10 @@ def test_arch_graph_of_the_cifar_space():
     assert sum(t.nbytes for t in g.constants() if t.dtype == "int8") > 100_000
 
 
-@pytest.mark.skipif(importlib.util.find_spec("tinyengine_codegen.reference.run") is None,
-                    reason="tinyengine_codegen.reference.run is not available")
+@pytest.mark.skipif(
+    importlib.util.find_spec("tinyengine_codegen.reference.run") is None,
+    reason="tinyengine_codegen.reference.run is not available",
+)
 def test_each_op_matches_the_reference_executor_within_one_step(setup):
     """Op by op on the reference's own intermediate tensors (end to end, 1-step differences compound)."""
     from tinyengine_codegen.reference.run import run_graph

@@ -1,5 +1,6 @@
 """A tiny real search end to end: the int8 winner fits, its cost equals the planner's on the exported model, and
 the generated C is bit-exact with TFLM."""
+
 import json
 
 import numpy as np
@@ -13,8 +14,15 @@ from tinynas.search import quick_config
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("search") / "run"
-    cfg = quick_config(full_epochs=1, phase_epochs=1, finetune_epochs=1, space_samples=4, measured_subnets=4,
-                       evolution=EvolutionBudget(population=6, generations=2), calib_images=64)
+    cfg = quick_config(
+        full_epochs=1,
+        phase_epochs=1,
+        finetune_epochs=1,
+        space_samples=4,
+        measured_subnets=4,
+        evolution=EvolutionBudget(population=6, generations=2),
+        calib_images=64,
+    )
     report = run_to_folder(cfg, board_budget("qemu-m4", sram_bytes=64 * 1024), out)
     return out, report
 

@@ -1,6 +1,7 @@
 """A search killed in each stage in turn and resumed from its state folder ends exactly where an uninterrupted
 search ends: the same arch and the same fine-tuned weights; the report and log tell which stages were resumed.
 (run_to_folder's files are covered by test_search_e2e; its report is built by `_report`, checked here.)"""
+
 import json
 from types import SimpleNamespace
 
@@ -23,8 +24,15 @@ class Killed(Exception):
 
 
 def _cfg(**changes):
-    base = dict(full_epochs=1, phase_epochs=1, finetune_epochs=2, space_samples=3, measured_subnets=4,
-                evolution=EvolutionBudget(population=6, generations=3), calib_images=64)
+    base = dict(
+        full_epochs=1,
+        phase_epochs=1,
+        finetune_epochs=2,
+        space_samples=3,
+        measured_subnets=4,
+        evolution=EvolutionBudget(population=6, generations=3),
+        calib_images=64,
+    )
     return quick_config(**{**base, **changes})
 
 
@@ -39,7 +47,7 @@ def _run(cfg, kill_at=None):
 @pytest.fixture(scope="module")
 def straight():
     old = torch.get_num_threads()
-    torch.set_num_threads(1)          # as the tests run: float sums (and so evolution's ties) depend on threads
+    torch.set_num_threads(1)  # as the tests run: float sums (and so evolution's ties) depend on threads
     try:
         return _run(_cfg())
     finally:
@@ -48,11 +56,13 @@ def straight():
 
 def test_resume_after_a_kill_in_every_stage(straight, tmp_path, monkeypatch):
     cfg = _cfg(checkpoint=tmp_path / "state")
-    kills = [lambda e: e["stage"] == "space" and "fit_ratio" in e,                      # mid space choice
-             lambda e: e["stage"] == "train" and e.get("phase") == "kernel",            # after 2 of 4 epochs
-             None,                                                                       # mid measurement
-             lambda e: e["stage"] == "evolution" and e.get("generation") == 2,          # mid evolution
-             lambda e: e["stage"] == "finetune" and e.get("epoch") == 1]                 # after 1 of 2 epochs
+    kills = [
+        lambda e: e["stage"] == "space" and "fit_ratio" in e,  # mid space choice
+        lambda e: e["stage"] == "train" and e.get("phase") == "kernel",  # after 2 of 4 epochs
+        None,  # mid measurement
+        lambda e: e["stage"] == "evolution" and e.get("generation") == 2,  # mid evolution
+        lambda e: e["stage"] == "finetune" and e.get("epoch") == 1,
+    ]  # after 1 of 2 epochs
     real_measure, calls = search._measure, []
 
     def measure_then_die(*args):
@@ -61,7 +71,7 @@ def test_resume_after_a_kill_in_every_stage(straight, tmp_path, monkeypatch):
             raise Killed("measure")
         return real_measure(*args)
 
-    for i, kill in enumerate(kills):
+    for _i, kill in enumerate(kills):
         with monkeypatch.context() as m:
             if kill is None:
                 m.setattr(search, "_measure", measure_then_die)
@@ -72,8 +82,10 @@ def test_resume_after_a_kill_in_every_stage(straight, tmp_path, monkeypatch):
     resumed = _run(cfg)
     assert resumed.resumed == ("space", "train", "measured", "evolution", "finetune (partial)")
     assert resumed.run == 6
-    assert resumed.epochs == {"supernet": {"planned": 4, "trained": 4, "this_run": 0},
-                              "finetune": {"planned": 2, "trained": 2, "this_run": 1}}
+    assert resumed.epochs == {
+        "supernet": {"planned": 4, "trained": 4, "this_run": 0},
+        "finetune": {"planned": 2, "trained": 2, "this_run": 1},
+    }
     assert resumed.arch == straight.arch and resumed.space_choice.width == straight.space_choice.width
     assert [a for a, _, _ in resumed.measured] == [a for a, _, _ in straight.measured]
     assert resumed.evolution_history == straight.evolution_history
@@ -83,12 +95,15 @@ def test_resume_after_a_kill_in_every_stage(straight, tmp_path, monkeypatch):
 
     log = [json.loads(line) for line in (tmp_path / "state" / "log.jsonl").read_text().splitlines()]
     assert {e["run"] for e in log} == set(range(1, 7))
-    assert sum(1 for e in log if e["stage"] == "train" and "loss" in e) == 4      # each epoch trained once
+    assert sum(1 for e in log if e["stage"] == "train" and "loss" in e) == 4  # each epoch trained once
     assert [e["epoch"] for e in log if e["stage"] == "finetune" and "loss" in e] == [1, 2]
     sim = SimpleNamespace(peak_sram_bytes=1, flash_bytes=2, fits=True)
     report = _report(cfg, BUDGET, resumed, 0.5, sim, 1.0)
-    assert report["resume"] == {"state": str(tmp_path / "state"), "run": 6,
-                                "stages_resumed": ["space", "train", "measured", "evolution", "finetune (partial)"]}
+    assert report["resume"] == {
+        "state": str(tmp_path / "state"),
+        "run": 6,
+        "stages_resumed": ["space", "train", "measured", "evolution", "finetune (partial)"],
+    }
     assert report["epochs_trained"] == {"supernet": 4, "finetune": 2, "total": 6, "this_run": 1}
     assert report["batch_size"] == cfg.batch_size
 

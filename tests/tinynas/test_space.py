@@ -2,11 +2,33 @@ import numpy as np
 import pytest
 
 from tinyengine_codegen.errors import TinyMLError
-from tinynas.space import (Arch, SearchSpace, StageSpec, arch_steps, cifar_space, crossover, macs, mutate,
-                           quick_space, sample)
+from tinynas.space import (
+    Arch,
+    SearchSpace,
+    StageSpec,
+    arch_steps,
+    cifar_space,
+    crossover,
+    macs,
+    mutate,
+    quick_space,
+    sample,
+)
 
-TINY = SearchSpace(1, 4, 8, 1, 8, (StageSpec(16, 2, 2),), 0, kernel_sizes=(3, 5), expand_ratios=(2, 3),
-                   depths=(1, 2), widths=(1.0,), resolutions=(8,))
+TINY = SearchSpace(
+    1,
+    4,
+    8,
+    1,
+    8,
+    (StageSpec(16, 2, 2),),
+    0,
+    kernel_sizes=(3, 5),
+    expand_ratios=(2, 3),
+    depths=(1, 2),
+    widths=(1.0,),
+    resolutions=(8,),
+)
 
 
 def test_sample_is_valid_and_seeded():
@@ -28,8 +50,12 @@ def test_mutate_and_crossover_keep_width_and_mix_parents():
     assert m.width == a.width and m.resolution == a.resolution and m != a
     assert mutate(sp, a, rng, prob=0.0) == a
     c = crossover(a, b, rng)
-    assert all(x in (p, q) for x, p, q in zip(c.kernels + c.expands + c.depths, a.kernels + a.expands + a.depths,
-                                               b.kernels + b.expands + b.depths))
+    assert all(
+        x in (p, q)
+        for x, p, q in zip(
+            c.kernels + c.expands + c.depths, a.kernels + a.expands + a.depths, b.kernels + b.expands + b.depths
+        )
+    )
 
 
 def test_steps_and_macs_by_hand():
@@ -37,13 +63,21 @@ def test_steps_and_macs_by_hand():
     # dw 5x5 stride 2 -> 4x4, project 16->16; pool; fc 16->4
     arch = Arch(8, 1.0, (5, 3), (2, 3), (1,))
     steps = arch_steps(arch, TINY)
-    assert [s.name for s in steps] == ["stem", "first.dw", "first.project", "b0.expand", "b0.dw", "b0.project",
-                                       "pool", "classifier"]
+    assert [s.name for s in steps] == [
+        "stem",
+        "first.dw",
+        "first.project",
+        "b0.expand",
+        "b0.dw",
+        "b0.project",
+        "pool",
+        "classifier",
+    ]
     expected = 64 * 8 * 9 + 64 * 8 * 9 + 64 * 8 * 8 + 64 * 16 * 8 + 16 * 16 * 25 + 16 * 16 * 16 + 16 * 4
     assert macs(arch, TINY) == expected
     deeper = Arch(8, 1.0, (5, 3), (2, 3), (2,))
     names = [s.name for s in arch_steps(deeper, TINY)]
-    assert "b1.add" in names and macs(deeper, TINY) > expected   # second block is residual
+    assert "b1.add" in names and macs(deeper, TINY) > expected  # second block is residual
 
 
 def test_inactive_slots_do_not_change_the_key():

@@ -1,4 +1,5 @@
 """state: a search's state folder checks its configuration and writes each stage atomically."""
+
 import json
 
 import numpy as np
@@ -17,7 +18,7 @@ def test_other_configuration_is_refused_naming_the_keys(tmp_path):
     msg = str(e.value)
     assert "full_epochs, seed" in msg and "saved 4, now 5" in msg and "\n" not in msg
     again = SearchState.open(tmp_path / "st", {"full_epochs": 4, "lr": 0.1, "seed": 0})
-    assert again.run == 2                       # the refused open did not count as a run
+    assert again.run == 2  # the refused open did not count as a run
 
 
 def test_stages_round_trip_and_the_log_keeps_every_run(tmp_path):
@@ -27,7 +28,7 @@ def test_stages_round_trip_and_the_log_keeps_every_run(tmp_path):
     seen = []
     st.logger(seen.append)({"stage": "train", "epoch": 1})
     assert seen == [{"run": 1, "stage": "train", "epoch": 1}]
-    st2 = SearchState.open(tmp_path / "st", {"a": [1, 2]})      # tuples and lists are the same in JSON
+    st2 = SearchState.open(tmp_path / "st", {"a": [1, 2]})  # tuples and lists are the same in JSON
     assert st2.load("measured")["draws"][0]["accuracy"] == 0.1 + 0.2
     assert st2.earlier_log == ({"run": 1, "stage": "train", "epoch": 1},) and st2.run == 2
     assert not any(p.name.endswith(".tmp") for p in (tmp_path / "st").iterdir())
@@ -38,7 +39,7 @@ def test_stages_round_trip_and_the_log_keeps_every_run(tmp_path):
 def test_a_pt_file_is_an_older_supernet_only_checkpoint(tmp_path):
     st = SearchState.open(tmp_path / "supernet.pt", {"x": 1})
     assert st.folder is None and st.supernet_path == tmp_path / "supernet.pt" and st.finetune_path is None
-    st.save("space", {"width": 1.0})            # nothing is kept without a folder
+    st.save("space", {"width": 1.0})  # nothing is kept without a folder
     assert st.load("space") is None and not (tmp_path / "supernet.pt").exists()
 
 

@@ -4,6 +4,7 @@ The executable wraps one or more generated project folders (each with its own sy
 (templates/model/host_main.c.j2) that reads a batch of input records from a file and writes the outputs, so one
 build serves many inputs and, for tests, many models.
 """
+
 from __future__ import annotations
 
 import json
@@ -11,9 +12,9 @@ import os
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -45,9 +46,17 @@ def _driver(model_dirs: Sequence[Path]) -> str:
     models = []
     for d in model_dirs:
         m = _manifest(d)
-        models.append(dict(p=m["prefix"], P=m["prefix"].upper(), header=str((d / "model.h").resolve()),
-                           in_dtype=m["input"]["dtype"], in_shape=",".join(map(str, m["input"]["shape"])),
-                           out_dtype=m["output"]["dtype"], out_shape=",".join(map(str, m["output"]["shape"]))))
+        models.append(
+            dict(
+                p=m["prefix"],
+                P=m["prefix"].upper(),
+                header=str((d / "model.h").resolve()),
+                in_dtype=m["input"]["dtype"],
+                in_shape=",".join(map(str, m["input"]["shape"])),
+                out_dtype=m["output"]["dtype"],
+                out_shape=",".join(map(str, m["output"]["shape"])),
+            )
+        )
     return render("model/host_main.c.j2", models=models)
 
 
@@ -57,8 +66,9 @@ def _compile(cc: str, flags: Sequence[str], src: Path, obj: Path) -> None:
         raise InternalError(f"generated C failed to compile ({src}):\n{proc.stderr[-4000:]}")
 
 
-def build_host_many(model_dirs: Sequence[str | Path], out_exe: str | Path, *, sanitize: bool = False,
-                    opt: str = "-O2", jobs: int = 2) -> Path:
+def build_host_many(
+    model_dirs: Sequence[str | Path], out_exe: str | Path, *, sanitize: bool = False, opt: str = "-O2", jobs: int = 2
+) -> Path:
     """One executable driving every model folder in `model_dirs` (model K = the K-th folder)."""
     dirs = [Path(d) for d in model_dirs]
     out_exe = Path(out_exe)
@@ -107,8 +117,9 @@ def run_host(exe: str | Path, x: np.ndarray, *, model: int = 0, timeout: float =
     with tempfile.TemporaryDirectory(prefix="tinyml-run-") as tmp:
         fin, fout = Path(tmp) / "in.bin", Path(tmp) / "out.bin"
         fin.write_bytes(np.ascontiguousarray(batch).tobytes())
-        proc = subprocess.run([str(exe), "run", str(model), str(fin), str(fout)], capture_output=True, text=True,
-                              timeout=timeout)
+        proc = subprocess.run(
+            [str(exe), "run", str(model), str(fin), str(fout)], capture_output=True, text=True, timeout=timeout
+        )
         if proc.returncode != 0:
             raise InternalError(f"'{exe}' exited with {proc.returncode}: {proc.stderr.strip()[-2000:]}")
         y = np.frombuffer(fout.read_bytes(), dtype=_NP[out_dtype]).reshape((len(batch),) + out_shape)

@@ -46,14 +46,18 @@ def read_model_io(model_dir: Path) -> tuple[int, np.dtype]:
     """(TINYML_INPUT_SIZE, numpy dtype of tinyml_input_t) from the model's public header."""
     header = Path(model_dir) / "model.h"
     if not header.is_file() or not (Path(model_dir) / "model.c").is_file():
-        raise TinyMLError(f"{model_dir} is not a generated model folder (model.h and model.c expected); "
-                          "run `tinyml compile MODEL --out DIR` first")
+        raise TinyMLError(
+            f"{model_dir} is not a generated model folder (model.h and model.c expected); "
+            "run `tinyml compile MODEL --out DIR` first"
+        )
     text = header.read_text(encoding="utf-8", errors="replace")
     size = re.search(r"#define\s+TINYML_INPUT_SIZE\s+\(?\s*(\d+)", text)
     ctype = re.search(r"typedef\s+(\w+)\s+tinyml_input_t\s*;", text)
     if size is None or ctype is None or ctype.group(1) not in _C_TYPES:
-        raise TinyMLError(f"{header}: cannot read TINYML_INPUT_SIZE and the tinyml_input_t typedef "
-                          f"(supported element types: {', '.join(_C_TYPES)})")
+        raise TinyMLError(
+            f"{header}: cannot read TINYML_INPUT_SIZE and the tinyml_input_t typedef "
+            f"(supported element types: {', '.join(_C_TYPES)})"
+        )
     return int(size.group(1)), np.dtype(_C_TYPES[ctype.group(1)])
 
 
@@ -64,24 +68,34 @@ def _input_header(model_dir: Path, input_array: np.ndarray | None) -> str:
     else:
         arr = np.asarray(input_array)
         if arr.size != size:
-            raise TinyMLError(f"test input has {arr.size} elements (shape {arr.shape}) but the model expects "
-                              f"TINYML_INPUT_SIZE = {size}; pass an array of that size")
+            raise TinyMLError(
+                f"test input has {arr.size} elements (shape {arr.shape}) but the model expects "
+                f"TINYML_INPUT_SIZE = {size}; pass an array of that size"
+            )
         values = arr.reshape(-1).astype(dtype)
         if dtype.kind in "iu" and not np.array_equal(values.astype(np.int64), arr.reshape(-1).astype(np.int64)):
-            raise TinyMLError(f"test input values do not fit the model's input type {dtype} "
-                              f"(range {np.iinfo(dtype).min}..{np.iinfo(dtype).max}); quantize the input first")
+            raise TinyMLError(
+                f"test input values do not fit the model's input type {dtype} "
+                f"(range {np.iinfo(dtype).min}..{np.iinfo(dtype).max}); quantize the input first"
+            )
     if dtype.kind == "f":
-        items = [f"{float(v).hex()}f" if np.isfinite(v) else ("(0.0f/0.0f)" if np.isnan(v) else
-                 f"({'-' if v < 0 else ''}1.0f/0.0f)") for v in values]
+        items = [
+            f"{float(v).hex()}f"
+            if np.isfinite(v)
+            else ("(0.0f/0.0f)" if np.isnan(v) else f"({'-' if v < 0 else ''}1.0f/0.0f)")
+            for v in values
+        ]
     else:
         items = [str(int(v)) for v in values]
-    rows = [", ".join(items[i:i + 16]) for i in range(0, len(items), 16)]
+    rows = [", ".join(items[i : i + 16]) for i in range(0, len(items), 16)]
     body = ",\n    ".join(rows)
-    return ("/* Test input embedded in the firmware (generated). */\n#ifndef INPUT_DATA_H\n#define INPUT_DATA_H\n"
-            "#include \"model.h\"\n"
-            f"static const tinyml_input_t tinyml_test_input[TINYML_INPUT_SIZE] = {{\n    {body}\n}};\n"
-            "_Static_assert(sizeof(tinyml_test_input) / sizeof(tinyml_test_input[0]) == TINYML_INPUT_SIZE,\n"
-            "               \"test input size\");\n#endif\n")
+    return (
+        "/* Test input embedded in the firmware (generated). */\n#ifndef INPUT_DATA_H\n#define INPUT_DATA_H\n"
+        '#include "model.h"\n'
+        f"static const tinyml_input_t tinyml_test_input[TINYML_INPUT_SIZE] = {{\n    {body}\n}};\n"
+        "_Static_assert(sizeof(tinyml_test_input) / sizeof(tinyml_test_input[0]) == TINYML_INPUT_SIZE,\n"
+        '               "test input size");\n#endif\n'
+    )
 
 
 def _board_manifest(board: Board) -> dict:
@@ -90,8 +104,12 @@ def _board_manifest(board: Board) -> dict:
         build["qemu_machine"] = board.qemu_machine
     if board.openocd_target:
         build["openocd_target"] = board.openocd_target
-    upload = {"maximum_size": board.memory.flash_length, "maximum_ram_size": board.memory.ram_length,
-              "protocol": board.upload_protocol, "protocols": [board.upload_protocol]}
+    upload = {
+        "maximum_size": board.memory.flash_length,
+        "maximum_ram_size": board.memory.ram_length,
+        "protocol": board.upload_protocol,
+        "protocols": [board.upload_protocol],
+    }
     return {"build": build, "frameworks": [], "name": board.name, "upload": upload, "url": "", "vendor": "tinyml"}
 
 
@@ -100,12 +118,23 @@ def _ini_text(board: Board, official: bool) -> str:
     official_env = ""
     if not board.is_virtual:
         official_env = Template((FIRMWARE_DIR / "official_env.ini.tmpl").read_text()).substitute(
-            board_id=board.id, platform=board.platformio_platform, official_board=board.platformio_board,
-            upload_protocol=board.upload_protocol, machine_flags=" ".join(board.machine_flags))
+            board_id=board.id,
+            platform=board.platformio_platform,
+            official_board=board.platformio_board,
+            upload_protocol=board.upload_protocol,
+            machine_flags=" ".join(board.machine_flags),
+        )
     return Template((FIRMWARE_DIR / "platformio.ini.tmpl").read_text()).substitute(
-        board_id=board.id, board_name=board.name, core_dir=core_dir(), default_env=_env_name(board, official),
-        defines=defines, platform_dir=FIRMWARE_DIR / "platform", local_board=board.local_board_id,
-        upload_protocol=board.upload_protocol, official_env=official_env)
+        board_id=board.id,
+        board_name=board.name,
+        core_dir=core_dir(),
+        default_env=_env_name(board, official),
+        defines=defines,
+        platform_dir=FIRMWARE_DIR / "platform",
+        local_board=board.local_board_id,
+        upload_protocol=board.upload_protocol,
+        official_env=official_env,
+    )
 
 
 def _env_name(board: Board, official: bool) -> str:
@@ -115,9 +144,14 @@ def _env_name(board: Board, official: bool) -> str:
 def _ldscript_text(board: Board) -> str:
     mem = board.memory
     return Template((FIRMWARE_DIR / "ldscript.ld.tmpl").read_text()).substitute(
-        board_id=board.id, board_name=board.name, stack_size=STACK_BYTES,
-        flash_origin=f"0x{mem.flash_origin:08X}", flash_length=f"0x{mem.flash_length:08X}",
-        ram_origin=f"0x{mem.ram_origin:08X}", ram_length=f"0x{mem.ram_length:08X}")
+        board_id=board.id,
+        board_name=board.name,
+        stack_size=STACK_BYTES,
+        flash_origin=f"0x{mem.flash_origin:08X}",
+        flash_length=f"0x{mem.flash_length:08X}",
+        ram_origin=f"0x{mem.ram_origin:08X}",
+        ram_length=f"0x{mem.ram_length:08X}",
+    )
 
 
 def _copy_model(model_dir: Path, src: Path) -> None:
@@ -129,8 +163,9 @@ def _copy_model(model_dir: Path, src: Path) -> None:
             shutil.copyfile(path, src / path.name)
 
 
-def prepare_project(model_dir: Path, board: Board, out_dir: Path, input_array: np.ndarray | None,
-                    *, official: bool = False) -> Path:
+def prepare_project(
+    model_dir: Path, board: Board, out_dir: Path, input_array: np.ndarray | None, *, official: bool = False
+) -> Path:
     """Write a complete PlatformIO project for `board` into out_dir (replaced atomically); returns out_dir.
 
     input_array is the embedded test input (None: zeros). official=True makes the official-platform environment
@@ -178,8 +213,10 @@ def _build_error(output: str, board: Board) -> TinyMLError:
     if overflow:
         region, excess = overflow.group(1), int(overflow.group(2))
         size = board.memory.ram_length if region == "RAM" else board.memory.flash_length
-        return TinyMLError(f"the model does not fit board {board.id}: {region} ({size:,} B) overflowed by "
-                           f"{excess:,} B; use a smaller model or a board with more {region}")
+        return TinyMLError(
+            f"the model does not fit board {board.id}: {region} ({size:,} B) overflowed by "
+            f"{excess:,} B; use a smaller model or a board with more {region}"
+        )
     for pattern in (r"^.*\berror:.*$", r"^.*undefined reference to.*$", r"^.*(?:Error|HTTPClientError).*$"):
         line = re.search(pattern, output, flags=re.MULTILINE)
         if line:
@@ -214,8 +251,9 @@ def build(project_dir: Path, board: Board) -> BuildResult:
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, env=pio_env(), timeout=BUILD_TIMEOUT_S)
     except subprocess.TimeoutExpired as err:
-        raise TinyMLError(f"firmware build for {board.id} took over {BUILD_TIMEOUT_S} s; see `pio run` in "
-                          f"{project_dir}") from err
+        raise TinyMLError(
+            f"firmware build for {board.id} took over {BUILD_TIMEOUT_S} s; see `pio run` in {project_dir}"
+        ) from err
     if proc.returncode != 0:
         raise _build_error(proc.stdout + "\n" + proc.stderr, board)
     elf = project_dir / ".pio" / "build" / env_name / "firmware.elf"
@@ -223,5 +261,4 @@ def build(project_dir: Path, board: Board) -> BuildResult:
         raise TinyMLError(f"pio run succeeded but {elf} is missing")
     sizes = section_sizes(elf)
     text = sum(sizes.get(s, 0) for s in (".isr_vector", ".text", ".rodata", ".ARM.exidx"))
-    return BuildResult(elf_path=elf, text_bytes=text, data_bytes=sizes.get(".data", 0),
-                       bss_bytes=sizes.get(".bss", 0))
+    return BuildResult(elf_path=elf, text_bytes=text, data_bytes=sizes.get(".data", 0), bss_bytes=sizes.get(".bss", 0))

@@ -15,6 +15,7 @@ Run it as `python -m tinyengine_codegen.build.setup_tools`.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.metadata
 import importlib.util
 import json
@@ -65,8 +66,12 @@ def plugin_path() -> Path:
 def pio_env() -> dict[str, str]:
     """Environment for every `pio` call: project core dir, no upgrade check (61 s offline), no telemetry."""
     env = dict(os.environ)
-    env.update(PLATFORMIO_CORE_DIR=str(core_dir()), PLATFORMIO_DISABLE_UPGRADE_CHECK="true",
-               PLATFORMIO_SETTING_ENABLE_TELEMETRY="No", PLATFORMIO_NO_ANSI="true")
+    env.update(
+        PLATFORMIO_CORE_DIR=str(core_dir()),
+        PLATFORMIO_DISABLE_UPGRADE_CHECK="true",
+        PLATFORMIO_SETTING_ENABLE_TELEMETRY="No",
+        PLATFORMIO_NO_ANSI="true",
+    )
     return env
 
 
@@ -89,8 +94,12 @@ def _run(cmd: list[str], what: str, timeout: float = 600, **kw) -> subprocess.Co
 def missing_apt_packages() -> tuple[str, ...]:
     """The required Debian packages that are not installed."""
     if shutil.which("dpkg-query") is None:
-        probes = {"gcc-arm-none-eabi": "arm-none-eabi-gcc", "binutils-arm-none-eabi": "arm-none-eabi-ld",
-                  "qemu-system-arm": "qemu-system-arm", "libnewlib-arm-none-eabi": "arm-none-eabi-gcc"}
+        probes = {
+            "gcc-arm-none-eabi": "arm-none-eabi-gcc",
+            "binutils-arm-none-eabi": "arm-none-eabi-ld",
+            "qemu-system-arm": "qemu-system-arm",
+            "libnewlib-arm-none-eabi": "arm-none-eabi-gcc",
+        }
         return tuple(p for p, exe in probes.items() if shutil.which(exe) is None)
     missing = []
     for pkg in APT_PACKAGES:
@@ -107,8 +116,10 @@ def ensure_apt_packages() -> tuple[str, ...]:
         return ()
     names = " ".join(missing)
     if shutil.which("apt-get") is None or os.geteuid() != 0:
-        raise TinyMLError(f"missing system packages: {names}; install them (Debian/Ubuntu: "
-                          f"sudo apt-get install -y --no-install-recommends {names}) and run setup again")
+        raise TinyMLError(
+            f"missing system packages: {names}; install them (Debian/Ubuntu: "
+            f"sudo apt-get install -y --no-install-recommends {names}) and run setup again"
+        )
     install = ["apt-get", "install", "-y", "--no-install-recommends", *missing]
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     if subprocess.run(install, capture_output=True, env=env).returncode != 0:
@@ -137,7 +148,8 @@ def tool_scons_versions() -> tuple[str, str]:
     """(PlatformIO package version, SCons version) that this PlatformIO needs, e.g. ("4.41101.0", "4.11.1")."""
     spec = TOOL_SCONS_RANGE
     try:
-        from platformio.dependencies import get_core_dependencies  # noqa: PLC0415 (heavy, optional import)
+        from platformio.dependencies import get_core_dependencies
+
         spec = get_core_dependencies()["tool-scons"]
     except ImportError:
         pass
@@ -156,9 +168,9 @@ def ensure_tool_scons(core: Path | None = None) -> Path:
     pkg_version, scons_version = tool_scons_versions()
     dest = core / "packages" / "tool-scons"
     manifest = dest / "package.json"
-    if manifest.is_file() and (dest / "scons.py").is_file():
-        if json.loads(manifest.read_text()).get("version") == pkg_version:
-            return dest
+    fresh = manifest.is_file() and (dest / "scons.py").is_file()
+    if fresh and json.loads(manifest.read_text()).get("version") == pkg_version:
+        return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".tool-scons-", dir=dest.parent))
     try:
@@ -174,22 +186,28 @@ def ensure_tool_scons(core: Path | None = None) -> Path:
 def _fill_tool_scons(folder: Path, scons_version: str, pkg_version: str) -> None:
     spec = importlib.util.find_spec("SCons")
     installed = None
-    try:
+    with contextlib.suppress(importlib.metadata.PackageNotFoundError):
         installed = importlib.metadata.version("scons")
-    except importlib.metadata.PackageNotFoundError:
-        pass
     if spec is not None and spec.submodule_search_locations and installed == scons_version:
-        shutil.copytree(list(spec.submodule_search_locations)[0], folder / "SCons",
-                        ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copytree(
+            next(iter(spec.submodule_search_locations)), folder / "SCons", ignore=shutil.ignore_patterns("__pycache__")
+        )
     else:
-        _run([sys.executable, "-m", "pip", "install", "--no-deps", "--target", str(folder),
-              f"scons=={scons_version}"], f"pip install scons=={scons_version} into tool-scons")
+        _run(
+            [sys.executable, "-m", "pip", "install", "--no-deps", "--target", str(folder), f"scons=={scons_version}"],
+            f"pip install scons=={scons_version} into tool-scons",
+        )
     (folder / "scons.py").write_text(
         "import os, sys\nsys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))\n"
-        "from SCons.Script.Main import main\nsys.exit(main())\n")
+        "from SCons.Script.Main import main\nsys.exit(main())\n"
+    )
     (folder / "package.json").write_text(json.dumps({"name": "tool-scons", "version": pkg_version}))
-    piopm = {"type": "tool", "name": "tool-scons", "version": pkg_version,
-             "spec": {"owner": "platformio", "id": None, "name": "tool-scons", "requirements": None, "uri": None}}
+    piopm = {
+        "type": "tool",
+        "name": "tool-scons",
+        "version": pkg_version,
+        "spec": {"owner": "platformio", "id": None, "name": "tool-scons", "requirements": None, "uri": None},
+    }
     (folder / ".piopm").write_text(json.dumps(piopm))
 
 
@@ -201,8 +219,7 @@ def _deb_src_entries() -> str:
         parts.append(re.sub(r"(?m)^Types:\s*deb\s*$", "Types: deb-src", path.read_text()))
     for path in [Path("/etc/apt/sources.list"), *sorted(Path("/etc/apt/sources.list.d").glob("*.list"))]:
         if path.is_file():
-            lines = [re.sub(r"^deb\s", "deb-src ", ln) for ln in path.read_text().splitlines()
-                     if ln.startswith("deb ")]
+            lines = [re.sub(r"^deb\s", "deb-src ", ln) for ln in path.read_text().splitlines() if ln.startswith("deb ")]
             parts.append("\n".join(lines))
     return "\n\n".join(p for p in parts if p.strip())
 
@@ -211,8 +228,9 @@ def fetch_qemu_plugin_header(dest_dir: Path) -> Path | None:
     """Extract qemu-plugin.h from the Debian source package of the installed QEMU; None when that fails."""
     if shutil.which("apt-get") is None or shutil.which("dpkg-query") is None:
         return None
-    proc = subprocess.run(["dpkg-query", "-W", "-f=${source:Version}", "qemu-system-arm"],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        ["dpkg-query", "-W", "-f=${source:Version}", "qemu-system-arm"], capture_output=True, text=True
+    )
     if proc.returncode != 0 or not proc.stdout.strip():
         return None
     with tempfile.TemporaryDirectory(prefix="qemu-src-") as tmp:
@@ -220,10 +238,20 @@ def fetch_qemu_plugin_header(dest_dir: Path) -> Path | None:
         for sub in ("parts", "lists/partial", "cache/archives/partial", "src"):
             (work / sub).mkdir(parents=True)
         (work / "parts" / "deb-src.sources").write_text(_deb_src_entries())
-        opts = ["-o", "Dir::Etc::SourceList=/dev/null", "-o", f"Dir::Etc::SourceParts={work / 'parts'}",
-                "-o", f"Dir::State::Lists={work / 'lists'}", "-o", f"Dir::Cache={work / 'cache'}"]
-        steps = (["apt-get", *opts, "update"],
-                 ["apt-get", *opts, "source", "--download-only", f"qemu={proc.stdout.strip()}"])
+        opts = [
+            "-o",
+            "Dir::Etc::SourceList=/dev/null",
+            "-o",
+            f"Dir::Etc::SourceParts={work / 'parts'}",
+            "-o",
+            f"Dir::State::Lists={work / 'lists'}",
+            "-o",
+            f"Dir::Cache={work / 'cache'}",
+        ]
+        steps = (
+            ["apt-get", *opts, "update"],
+            ["apt-get", *opts, "source", "--download-only", f"qemu={proc.stdout.strip()}"],
+        )
         for cmd in steps:
             if subprocess.run(cmd, cwd=work / "src", capture_output=True, timeout=600).returncode != 0:
                 return None
@@ -257,8 +285,12 @@ def build_plugin(*, builtin_header: bool = False) -> tuple[Path, str]:
     inputs = [source, PLUGIN_SOURCE_DIR / "tc_plugin_api.h"] + ([header] if header.is_file() else [])
     out = plugin_path()
     stamp = tools / "libtcount.header"
-    if (out.is_file() and stamp.is_file() and stamp.read_text() == kind
-            and all(out.stat().st_mtime >= p.stat().st_mtime for p in inputs)):
+    if (
+        out.is_file()
+        and stamp.is_file()
+        and stamp.read_text() == kind
+        and all(out.stat().st_mtime >= p.stat().st_mtime for p in inputs)
+    ):
         return out, kind
     compile_plugin(out, include if kind == "qemu-source" else None)
     stamp.write_text(kind)
@@ -274,8 +306,10 @@ def compile_plugin(out: Path, qemu_include: Path | None) -> Path:
     flags = [f"-I{qemu_include}", "-DTC_USE_QEMU_HEADER"] if qemu_include else [f"-I{PLUGIN_SOURCE_DIR}"]
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp_out = out.with_name(f".{out.name}.tmp")
-    _run([compiler, "-shared", "-fPIC", "-O2", "-Wall", *flags, str(PLUGIN_SOURCE_DIR / "tcount.c"), "-o",
-          str(tmp_out)], "building the QEMU counting plugin")
+    _run(
+        [compiler, "-shared", "-fPIC", "-O2", "-Wall", *flags, str(PLUGIN_SOURCE_DIR / "tcount.c"), "-o", str(tmp_out)],
+        "building the QEMU counting plugin",
+    )
     tmp_out.replace(out)
     return out
 
@@ -295,12 +329,18 @@ def setup_tools(*, apt: bool = True, pip: bool = True, builtin_header: bool = Fa
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tinyengine_codegen.build.setup_tools", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m tinyengine_codegen.build.setup_tools",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--no-apt", action="store_true", help="do not apt-get install (fail if packages are missing)")
     parser.add_argument("--no-pip", action="store_true", help="do not pip install platformio/scons")
-    parser.add_argument("--builtin-header", action="store_true",
-                        help="build the plugin against the project's API declarations, fetch nothing")
+    parser.add_argument(
+        "--builtin-header",
+        action="store_true",
+        help="build the plugin against the project's API declarations, fetch nothing",
+    )
     args = parser.parse_args(argv)
     try:
         paths = setup_tools(apt=not args.no_apt, pip=not args.no_pip, builtin_header=args.builtin_header)

@@ -1,4 +1,5 @@
 """The one jinja2 Environment of the code generator, and its C filters."""
+
 from __future__ import annotations
 
 import functools
@@ -26,29 +27,36 @@ def c_string_lines(data: bytes, indent: str = "    ") -> str:
         return indent + '""'
     lines = []
     for i in range(0, len(data), _BYTES_PER_LINE):
-        lines.append(indent + '"' + "".join(map(_HEX.__getitem__, data[i:i + _BYTES_PER_LINE])) + '"')
+        lines.append(indent + '"' + "".join(map(_HEX.__getitem__, data[i : i + _BYTES_PER_LINE])) + '"')
     return "\n".join(lines)
 
 
 def c_int_lines(values: np.ndarray, indent: str = "    ") -> str:
     """Integers as a comma-separated initializer body, 16 a line."""
     flat = [str(int(v)) for v in np.asarray(values).reshape(-1)]
-    return ",\n".join(indent + ", ".join(flat[i:i + _INTS_PER_LINE]) for i in range(0, len(flat), _INTS_PER_LINE))
+    return ",\n".join(indent + ", ".join(flat[i : i + _INTS_PER_LINE]) for i in range(0, len(flat), _INTS_PER_LINE))
 
 
 def c_float_lines(values: np.ndarray, indent: str = "    ") -> str:
     """float32 values as exact hexadecimal float literals, 8 a line."""
     flat = [float(v).hex() + "f" for v in np.asarray(values, np.float32).reshape(-1)]
-    return ",\n".join(indent + ", ".join(flat[i:i + 8]) for i in range(0, len(flat), 8))
+    return ",\n".join(indent + ", ".join(flat[i : i + 8]) for i in range(0, len(flat), 8))
 
 
 @functools.cache
 def environment() -> jinja2.Environment:
     """The shared Environment: StrictUndefined, trim_blocks, lstrip_blocks, keep_trailing_newline, no escaping."""
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)), undefined=jinja2.StrictUndefined,
-                             trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True, autoescape=False)
-    env.filters.update(c_ident=c_ident, c_string_lines=c_string_lines, c_int_lines=c_int_lines,
-                       c_float_lines=c_float_lines)
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+    env.filters.update(
+        c_ident=c_ident, c_string_lines=c_string_lines, c_int_lines=c_int_lines, c_float_lines=c_float_lines
+    )
     return env
 
 

@@ -5,17 +5,26 @@ sequence with TINYML_LAYER_BEGIN/END hooks, the I/O API of docs/c_api.md and opt
 `generate` takes a planner.model_plan.ModelPlan and emits exactly it: the plan's op order, the kernel it chose for
 each op (bound by name, never selected again), its in-place ops, scratch buffers, patch schedule and arena.
 """
+
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Mapping
 
 from ..errors import InternalError, TinyMLError
 from ..ir.graph import Graph, Op
-from ..kernels.registry import (Binding, KernelSpec, TargetLike, WeightTable, activation_inputs, may_run_in_place,
-                                select, spec_named)
+from ..kernels.registry import (
+    Binding,
+    KernelSpec,
+    TargetLike,
+    WeightTable,
+    activation_inputs,
+    may_run_in_place,
+    select,
+    spec_named,
+)
 from .env import TEMPLATES_DIR, c_ident, render
 from .plan import ArenaPlan, check_covers, from_model_plan
 from .stage import region_rows
@@ -31,7 +40,7 @@ class GeneratedProject:
     files: Mapping[str, str]
     prefix: str
     arena_bytes: int
-    kernels: tuple[str, ...]            # kernel name per op, in execution order
+    kernels: tuple[str, ...]  # kernel name per op, in execution order
     plan: ArenaPlan
     manifest: Mapping[str, object]
 
@@ -46,39 +55,49 @@ def bind_kernels(mp, target: TargetLike) -> tuple[KernelSpec, ...]:
     out = []
     for i, (op, name) in enumerate(zip(graph.ops, mp.kernels)):
         if name is None:
-            select(op, graph, target)           # raises the user-facing error for an op without a C kernel
+            select(op, graph, target)  # raises the user-facing error for an op without a C kernel
             raise InternalError(f"op {i} '{op.name}': the plan has no kernel for it")
         spec = spec_named(op, name, stage=i in stage)
         if i in mp.inplace and not may_run_in_place(spec, op):
-            raise InternalError(f"op {i} '{op.name}': the plan runs it in place, but kernel '{name}' does not "
-                                "write its output over its input")
+            raise InternalError(
+                f"op {i} '{op.name}': the plan runs it in place, but kernel '{name}' does not "
+                "write its output over its input"
+            )
         if spec.inplace and i not in mp.inplace:
-            raise InternalError(f"op {i} '{op.name}': in-place kernel '{name}' bound to an op the plan gives its "
-                                "own output buffer")
+            raise InternalError(
+                f"op {i} '{op.name}': in-place kernel '{name}' bound to an op the plan gives its own output buffer"
+            )
         if int(spec.scratch_bytes(op, graph)) != mp.scratch.get(i, 0):
-            raise InternalError(f"op {i} '{op.name}': kernel '{name}' needs {spec.scratch_bytes(op, graph)} scratch "
-                                f"bytes, the plan reserved {mp.scratch.get(i, 0)}")
+            raise InternalError(
+                f"op {i} '{op.name}': kernel '{name}' needs {spec.scratch_bytes(op, graph)} scratch "
+                f"bytes, the plan reserved {mp.scratch.get(i, 0)}"
+            )
         out.append(spec)
     return tuple(out)
 
 
 def _boundary(graph: Graph, names: tuple[str, ...], what: str):
     if len(names) != 1:
-        raise TinyMLError(f"graph '{graph.name}' has {len(names)} {what}s; the generated C API takes exactly one "
-                          f"{what} (split the model or merge its {what}s)")
+        raise TinyMLError(
+            f"graph '{graph.name}' has {len(names)} {what}s; the generated C API takes exactly one "
+            f"{what} (split the model or merge its {what}s)"
+        )
     t = graph.tensor(names[0])
     if t.dtype not in _C_TYPES:
-        raise TinyMLError(f"graph '{graph.name}': {what} '{t.name}' is {t.dtype}; only int8 or float32 {what}s "
-                          "are supported")
+        raise TinyMLError(
+            f"graph '{graph.name}': {what} '{t.name}' is {t.dtype}; only int8 or float32 {what}s are supported"
+        )
     return t
 
 
 def _c_row(row: tuple[int, ...]) -> str:
-    return "{{%d, %d}, {%d, %d}, %s}" % (row[0], row[1], row[2], row[3], ", ".join(map(str, row[4:])))
+    rest = ", ".join(map(str, row[4:]))
+    return f"{{{{{row[0]}, {row[1]}}}, {{{row[2]}, {row[3]}}}, {rest}}}"
 
 
-def _layer(i: int, op: Op, spec: KernelSpec, graph: Graph, plan: ArenaPlan, weights: WeightTable,
-           rows: list | None) -> dict:
+def _layer(
+    i: int, op: Op, spec: KernelSpec, graph: Graph, plan: ArenaPlan, weights: WeightTable, rows: list | None
+) -> dict:
     """Render one layer function and describe its call (and its region table inside a patch stage)."""
     fn = f"l{i}_{c_ident(op.kind.value.lower())}"
     ins = activation_inputs(graph, op)
@@ -99,8 +118,15 @@ def _layer(i: int, op: Op, spec: KernelSpec, graph: Graph, plan: ArenaPlan, weig
     ctx = dict(spec.context(op, graph, binding))
     ctx.update(fn=fn, layer=op.name, kind=op.kind.value, params=", ".join(params) or "void")
     code = render(f"kernels/{spec.name}.c.j2", **ctx)
-    return dict(index=i, fn=fn, args=args, code=code, kernel=spec.name, name=op.name,
-                regions=None if rows is None else [_c_row(r) for r in rows])
+    return dict(
+        index=i,
+        fn=fn,
+        args=args,
+        code=code,
+        kernel=spec.name,
+        name=op.name,
+        regions=None if rows is None else [_c_row(r) for r in rows],
+    )
 
 
 def generate(mp, target: TargetLike, *, prefix: str = "tinyml", canaries: bool = False) -> GeneratedProject:
@@ -118,20 +144,50 @@ def generate(mp, target: TargetLike, *, prefix: str = "tinyml", canaries: bool =
     rows = region_rows(graph, sched) if sched is not None else {}
     weights = WeightTable(prefix)
     layers = [_layer(i, op, s, graph, plan, weights, rows.get(i)) for i, (op, s) in enumerate(zip(graph.ops, specs))]
-    io = dict(in_type=_C_TYPES[x.dtype], in_size=x.size, in_offset=plan.offset(x.name), out_type=_C_TYPES[y.dtype],
-              out_size=y.size, out_offset=plan.offset(y.name))
-    stage = None if sched is None else dict(patches=len(sched.patches), p=sched.p, split=sched.split_op,
-                                            split_layer=graph.ops[sched.split_op].name)
-    ctx = dict(p=prefix, P=prefix.upper(), graph=graph.name, arena=plan.arena_bytes, layers=layers, io=io,
-               externs=declarations(weights), canaries=canaries, bad_args_rc=-(len(layers) + 1),
-               strategy=plan.strategy, stage=stage, inplace=sorted(mp.inplace))
-    manifest = dict(name=graph.name, prefix=prefix, arena_bytes=plan.arena_bytes,
-                    input=dict(name=x.name, dtype=x.dtype, shape=list(x.shape)),
-                    output=dict(name=y.name, dtype=y.dtype, shape=list(y.shape)),
-                    inplace_layers=sorted(mp.inplace), patches=stage,
-                    layers=[dict(name=l["name"], kernel=l["kernel"]) for l in layers])
-    files = {"model.c": render("model/model.c.j2", **ctx), "model.h": render("model/model.h.j2", **ctx),
-             "weights.c": render_weights(weights, f"model '{graph.name}'"),
-             "tinyml_runtime.h": (TEMPLATES_DIR / "runtime" / "tinyml_runtime.h").read_text(),
-             "manifest.json": json.dumps(manifest, indent=2) + "\n"}
-    return GeneratedProject(files, prefix, plan.arena_bytes, tuple(l["kernel"] for l in layers), plan, manifest)
+    io = dict(
+        in_type=_C_TYPES[x.dtype],
+        in_size=x.size,
+        in_offset=plan.offset(x.name),
+        out_type=_C_TYPES[y.dtype],
+        out_size=y.size,
+        out_offset=plan.offset(y.name),
+    )
+    stage = (
+        None
+        if sched is None
+        else dict(
+            patches=len(sched.patches), p=sched.p, split=sched.split_op, split_layer=graph.ops[sched.split_op].name
+        )
+    )
+    ctx = dict(
+        p=prefix,
+        P=prefix.upper(),
+        graph=graph.name,
+        arena=plan.arena_bytes,
+        layers=layers,
+        io=io,
+        externs=declarations(weights),
+        canaries=canaries,
+        bad_args_rc=-(len(layers) + 1),
+        strategy=plan.strategy,
+        stage=stage,
+        inplace=sorted(mp.inplace),
+    )
+    manifest = dict(
+        name=graph.name,
+        prefix=prefix,
+        arena_bytes=plan.arena_bytes,
+        input=dict(name=x.name, dtype=x.dtype, shape=list(x.shape)),
+        output=dict(name=y.name, dtype=y.dtype, shape=list(y.shape)),
+        inplace_layers=sorted(mp.inplace),
+        patches=stage,
+        layers=[dict(name=lay["name"], kernel=lay["kernel"]) for lay in layers],
+    )
+    files = {
+        "model.c": render("model/model.c.j2", **ctx),
+        "model.h": render("model/model.h.j2", **ctx),
+        "weights.c": render_weights(weights, f"model '{graph.name}'"),
+        "tinyml_runtime.h": (TEMPLATES_DIR / "runtime" / "tinyml_runtime.h").read_text(),
+        "manifest.json": json.dumps(manifest, indent=2) + "\n",
+    }
+    return GeneratedProject(files, prefix, plan.arena_bytes, tuple(lay["kernel"] for lay in layers), plan, manifest)

@@ -6,11 +6,13 @@ the planner's ModelPlan (the plan `tinyml simulate` reports), `adapt` wraps any 
 is a baseline for comparisons: buffers in order of first use, each at the lowest aligned offset that overlaps no
 buffer live at the same time (first fit over lifetimes). It is correct, not optimal.
 """
+
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Mapping, Protocol
+from typing import Protocol
 
 from ..errors import InternalError
 from ..ir.graph import Graph
@@ -65,7 +67,7 @@ def linear_plan(graph: Graph, scratch: Mapping[int, int] | None = None, alignmen
     placed: list[tuple[int, int, int, int]] = []  # (offset, size, first, last)
     offsets: dict[str, int] = {}
     for key, size, first, last in sorted(intervals(graph, scratch or {}, alignment), key=lambda r: (r[2], -r[1])):
-        busy = sorted((o, o + s) for o, s, f, l in placed if f <= last and first <= l)
+        busy = sorted((o, o + s) for o, s, f, end in placed if f <= last and first <= end)
         at = 0
         for lo, hi in busy:
             if at + size <= lo:
@@ -74,8 +76,12 @@ def linear_plan(graph: Graph, scratch: Mapping[int, int] | None = None, alignmen
         placed.append((at, size, first, last))
         offsets[key] = at
     arena = max((o + s for o, s, _, _ in placed), default=0)
-    return EmitPlan({k: v for k, v in offsets.items() if not k.startswith("#")},
-                    {int(k[1:]): v for k, v in offsets.items() if k.startswith("#")}, arena, "linear")
+    return EmitPlan(
+        {k: v for k, v in offsets.items() if not k.startswith("#")},
+        {int(k[1:]): v for k, v in offsets.items() if k.startswith("#")},
+        arena,
+        "linear",
+    )
 
 
 def from_model_plan(mp) -> EmitPlan:
@@ -91,8 +97,9 @@ def from_model_plan(mp) -> EmitPlan:
     return EmitPlan(offsets, scratch, int(mp.plan.arena_bytes), str(mp.plan.strategy))
 
 
-def check_covers(plan: ArenaPlan, graph: Graph, scratch: Mapping[int, int],
-                 sizes: Mapping[str, int] | None = None) -> None:
+def check_covers(
+    plan: ArenaPlan, graph: Graph, scratch: Mapping[int, int], sizes: Mapping[str, int] | None = None
+) -> None:
     """InternalError unless every activation (`sizes` overrides its bytes, e.g. per-patch buffers) and scratch
     buffer has an offset inside the arena."""
     for t in graph.activations():
@@ -101,8 +108,9 @@ def check_covers(plan: ArenaPlan, graph: Graph, scratch: Mapping[int, int],
         except KeyError:
             raise InternalError(f"memory plan has no offset for tensor '{t.name}'") from None
         if off < 0 or off + (sizes or {}).get(t.name, t.nbytes) > plan.arena_bytes:
-            raise InternalError(f"tensor '{t.name}' at [{off}, {off + t.nbytes}) is outside the "
-                                f"{plan.arena_bytes}-byte arena")
+            raise InternalError(
+                f"tensor '{t.name}' at [{off}, {off + t.nbytes}) is outside the {plan.arena_bytes}-byte arena"
+            )
     for i, size in scratch.items():
         off = plan.scratch_offset(i) if size else 0
         if size and (off is None or off + size > plan.arena_bytes):

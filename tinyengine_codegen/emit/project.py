@@ -2,14 +2,15 @@
 
 On any failure the temporary folder is removed and an existing folder at the destination is left as it was.
 """
+
 from __future__ import annotations
 
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, Mapping
 
 from ..errors import TinyMLError
 

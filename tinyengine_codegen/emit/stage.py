@@ -6,6 +6,7 @@ or the operand's per-patch buffer, a dense block of its region for this patch), 
 op's per-patch buffer or, for the split op, inside the whole split tensor. Every number comes from the
 PatchSchedule; `region_rows` checks that each region stays inside the buffer the plan reserved for it.
 """
+
 from __future__ import annotations
 
 from ..errors import InternalError
@@ -13,7 +14,7 @@ from ..ir.graph import DTYPE_BYTES, Graph, Op
 from ..kernels.registry import activation_inputs
 from ..planner.patches import Patch, PatchOp, PatchSchedule, Region
 
-Row = tuple[int, ...]   # in_off[2], in_row[2], out_off, out_row, in_h, in_w, pad_t, pad_b, pad_l, pad_r, out_h, out_w
+Row = tuple[int, ...]  # in_off[2], in_row[2], out_off, out_row, in_h, in_w, pad_t, pad_b, pad_l, pad_r, out_h, out_w
 
 
 def _pixel_bytes(graph: Graph, name: str) -> int:
@@ -27,12 +28,11 @@ def _buffer(graph: Graph, sched: PatchSchedule, patch: Patch, name: str) -> tupl
     if name in sched.full_tensors:
         _, h, w, _ = graph.tensor(name).shape
         return 0, 0, w * pixel, h * w * pixel
-    y0, y1, x0, x1 = patch.region(name)
+    y0, _y1, x0, x1 = patch.region(name)
     return y0, x0, (x1 - x0) * pixel, sched.buffer_bytes[name]
 
 
-def _place(graph: Graph, sched: PatchSchedule, patch: Patch, name: str, region: Region, origin=None
-           ) -> tuple[int, int]:
+def _place(graph: Graph, sched: PatchSchedule, patch: Patch, name: str, region: Region, origin=None) -> tuple[int, int]:
     """(byte offset of the region's first pixel, row bytes) inside name's buffer; InternalError when it spills."""
     by, bx, row, size = _buffer(graph, sched, patch, name)
     oy, ox = origin if origin is not None else (region[0] - by, region[2] - bx)
@@ -40,8 +40,9 @@ def _place(graph: Graph, sched: PatchSchedule, patch: Patch, name: str, region: 
     pixel = _pixel_bytes(graph, name)
     off = oy * row + ox * pixel
     if h > 0 and w > 0 and (oy < 0 or ox < 0 or off + (h - 1) * row + w * pixel > size or w * pixel > row):
-        raise InternalError(f"patch ({patch.row}, {patch.col}): region {region} of '{name}' spills out of its "
-                            f"{size}-byte buffer")
+        raise InternalError(
+            f"patch ({patch.row}, {patch.col}): region {region} of '{name}' spills out of its {size}-byte buffer"
+        )
     return off, row
 
 
@@ -55,8 +56,20 @@ def _row(graph: Graph, sched: PatchSchedule, patch: Patch, op: Op, po: PatchOp) 
     out_off, out_row = _place(graph, sched, patch, out, po.out_region)
     r0, (top, bottom, left, right) = po.in_regions[0], po.pads
     o = po.out_region
-    row = (*in_off, *in_row, out_off, out_row, r0[1] - r0[0], r0[3] - r0[2], top, bottom, left, right,
-           o[1] - o[0], o[3] - o[2])
+    row = (
+        *in_off,
+        *in_row,
+        out_off,
+        out_row,
+        r0[1] - r0[0],
+        r0[3] - r0[2],
+        top,
+        bottom,
+        left,
+        right,
+        o[1] - o[0],
+        o[3] - o[2],
+    )
     if any(not -32768 <= v <= 32767 for v in row[6:]):
         raise InternalError(f"'{op.name}': a region size or padding does not fit the 16-bit table fields")
     return row

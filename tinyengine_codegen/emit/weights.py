@@ -1,4 +1,5 @@
 """Constant tensors → weights.c: aligned C arrays; int8 data as string literals, wider types as numbers."""
+
 from __future__ import annotations
 
 from ..kernels.registry import WeightTable
@@ -27,5 +28,6 @@ def declarations(table: WeightTable) -> list[str]:
 
 
 def render_weights(table: WeightTable, header_comment: str) -> str:
-    return render("model/weights.c.j2", entries=weight_entries(table), alignment=WEIGHT_ALIGNMENT,
-                  comment=header_comment)
+    return render(
+        "model/weights.c.j2", entries=weight_entries(table), alignment=WEIGHT_ALIGNMENT, comment=header_comment
+    )

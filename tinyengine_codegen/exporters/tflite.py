@@ -3,6 +3,7 @@
 One model operator per IR op, in IR order, in a single subgraph. Every constant gets its own buffer (16-byte
 aligned); buffer 0 is the empty sentinel that activations point to. The per-operator rules live in tflite_ops.py.
 """
+
 from __future__ import annotations
 
 import os
@@ -11,15 +12,21 @@ from pathlib import Path
 
 import flatbuffers
 import numpy as np
-from ..schema import schema
 
 from ..errors import InternalError, TinyMLError
 from ..ir.graph import Graph, Op, Tensor
+from ..schema import schema
 from .tflite_ops import ConstInput, lower
 
-_TENSOR_TYPES = {"float32": schema.TensorType.FLOAT32, "int32": schema.TensorType.INT32,
-                 "uint8": schema.TensorType.UINT8, "int64": schema.TensorType.INT64, "bool": schema.TensorType.BOOL,
-                 "int16": schema.TensorType.INT16, "int8": schema.TensorType.INT8}
+_TENSOR_TYPES = {
+    "float32": schema.TensorType.FLOAT32,
+    "int32": schema.TensorType.INT32,
+    "uint8": schema.TensorType.UINT8,
+    "int64": schema.TensorType.INT64,
+    "bool": schema.TensorType.BOOL,
+    "int16": schema.TensorType.INT16,
+    "int8": schema.TensorType.INT8,
+}
 _BUFFER_ALIGNMENT = 16
 SCHEMA_VERSION = 3
 
@@ -52,13 +59,13 @@ def save_tflite(graph: Graph, path: str | Path) -> Path:
 class _AlignedBufferT(schema.BufferT):
     """A BufferT whose data vector starts on a 16-byte boundary, as the TFLite converter writes it."""
 
-    def Pack(self, builder):  # noqa: N802 (the flatbuffers object API name)
+    def Pack(self, builder):
         data = None
         if self.data is not None:
             payload = self.data.tobytes()
             builder.StartVector(1, len(payload), _BUFFER_ALIGNMENT)  # also sets the element count
             builder.head = builder.head - len(payload)
-            builder.Bytes[builder.head:builder.head + len(payload)] = payload
+            builder.Bytes[builder.head : builder.head + len(payload)] = payload
             data = builder.EndVector()
         schema.BufferStart(builder)
         if data is not None:
@@ -109,8 +116,10 @@ class _ModelWriter:
         if t.name in self.index:
             return self.index[t.name]
         if t.dtype not in _TENSOR_TYPES:
-            raise TinyMLError(f"tensor '{t.name}': element type {t.dtype} cannot be written to .tflite; "
-                              f"supported: {', '.join(sorted(_TENSOR_TYPES))}")
+            raise TinyMLError(
+                f"tensor '{t.name}': element type {t.dtype} cannot be written to .tflite; "
+                f"supported: {', '.join(sorted(_TENSOR_TYPES))}"
+            )
         tt = schema.TensorT()
         tt.name = t.name
         tt.shape = [int(d) for d in t.shape]

@@ -4,17 +4,18 @@ Shape-carrying operands that the IR keeps as attributes (RESHAPE shape, PAD padd
 STRIDED_SLICE begin/end/strides, RESIZE_NEAREST_NEIGHBOR size) come back as int32 constant operands.
 Versions follow the rules the TFLite converter applies to int8 operators, so LiteRT's op resolver accepts them.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
-from ..schema import schema
 
 from ..errors import InternalError
 from ..ir.graph import Graph, Op, QuantParams
 from ..ir.ops import Activation, OpKind, Padding
+from ..schema import schema
 
 _ACTIVATION = {
     Activation.NONE: schema.ActivationFunctionType.NONE,
@@ -63,25 +64,38 @@ def _rank(graph: Graph, op: Op) -> int:
 
 def _simple(kind: OpKind, options_cls, int8_version: int = 2):
     """An operator whose only operand is its input and whose options (if any) are empty."""
+
     def lower(graph: Graph, op: Op) -> Lowered:
         opts_type = getattr(schema.BuiltinOptions, options_cls.__name__[:-1]) if options_cls else 0
         version = int8_version if _int8_in(graph, op) else 1
-        return Lowered(getattr(schema.BuiltinOperator, kind.value), op.inputs, opts_type,
-                       options_cls() if options_cls else None, version)
+        return Lowered(
+            getattr(schema.BuiltinOperator, kind.value),
+            op.inputs,
+            opts_type,
+            options_cls() if options_cls else None,
+            version,
+        )
+
     return lower
 
 
 def _conv(graph: Graph, op: Op) -> Lowered:
     a = op.attrs
-    opts = schema.Conv2DOptionsT(padding=_PADDING[a.padding], strideW=a.stride_w, strideH=a.stride_h,
-                                 fusedActivationFunction=_ACTIVATION[a.activation],
-                                 dilationWFactor=a.dilation_w, dilationHFactor=a.dilation_h)
+    opts = schema.Conv2DOptionsT(
+        padding=_PADDING[a.padding],
+        strideW=a.stride_w,
+        strideH=a.stride_h,
+        fusedActivationFunction=_ACTIVATION[a.activation],
+        dilationWFactor=a.dilation_w,
+        dilationHFactor=a.dilation_h,
+    )
     int8 = _int8_in(graph, op) and _dtype(graph, op.inputs[1]) == "int8"
     operands: tuple = _with_bias(op)
     if int8 and len(operands) == 2:  # LiteRT's int8 CONV_2D insists on a bias: write zeros
         operands += (_zero_bias(graph, op),)
-    return Lowered(schema.BuiltinOperator.CONV_2D, operands, schema.BuiltinOptions.Conv2DOptions, opts,
-                   3 if int8 else 1)
+    return Lowered(
+        schema.BuiltinOperator.CONV_2D, operands, schema.BuiltinOptions.Conv2DOptions, opts, 3 if int8 else 1
+    )
 
 
 def _zero_bias(graph: Graph, op: Op) -> ConstInput:
@@ -94,16 +108,26 @@ def _zero_bias(graph: Graph, op: Op) -> ConstInput:
 
 def _depthwise(graph: Graph, op: Op) -> Lowered:
     a = op.attrs
-    opts = schema.DepthwiseConv2DOptionsT(padding=_PADDING[a.padding], strideW=a.stride_w, strideH=a.stride_h,
-                                          depthMultiplier=a.depth_multiplier,
-                                          fusedActivationFunction=_ACTIVATION[a.activation],
-                                          dilationWFactor=a.dilation_w, dilationHFactor=a.dilation_h)
+    opts = schema.DepthwiseConv2DOptionsT(
+        padding=_PADDING[a.padding],
+        strideW=a.stride_w,
+        strideH=a.stride_h,
+        depthMultiplier=a.depth_multiplier,
+        fusedActivationFunction=_ACTIVATION[a.activation],
+        dilationWFactor=a.dilation_w,
+        dilationHFactor=a.dilation_h,
+    )
     if _int8_in(graph, op):
         version = 3
     else:
         version = 2 if (a.dilation_h, a.dilation_w) != (1, 1) else 1
-    return Lowered(schema.BuiltinOperator.DEPTHWISE_CONV_2D, _with_bias(op),
-                   schema.BuiltinOptions.DepthwiseConv2DOptions, opts, version)
+    return Lowered(
+        schema.BuiltinOperator.DEPTHWISE_CONV_2D,
+        _with_bias(op),
+        schema.BuiltinOptions.DepthwiseConv2DOptions,
+        opts,
+        version,
+    )
 
 
 def _with_bias(op: Op, keep_absent: bool = False) -> tuple[str, ...]:
@@ -123,14 +147,20 @@ def _fully_connected(graph: Graph, op: Op) -> Lowered:
         version = 4
     else:
         version = 1
-    return Lowered(schema.BuiltinOperator.FULLY_CONNECTED, _with_bias(op, keep_absent=True),
-                   schema.BuiltinOptions.FullyConnectedOptions, opts, version)
+    return Lowered(
+        schema.BuiltinOperator.FULLY_CONNECTED,
+        _with_bias(op, keep_absent=True),
+        schema.BuiltinOptions.FullyConnectedOptions,
+        opts,
+        version,
+    )
 
 
 def _add(graph: Graph, op: Op) -> Lowered:
     opts = schema.AddOptionsT(fusedActivationFunction=_ACTIVATION[op.attrs.activation])
-    return Lowered(schema.BuiltinOperator.ADD, op.inputs, schema.BuiltinOptions.AddOptions, opts,
-                   2 if _int8_in(graph, op) else 1)
+    return Lowered(
+        schema.BuiltinOperator.ADD, op.inputs, schema.BuiltinOptions.AddOptions, opts, 2 if _int8_in(graph, op) else 1
+    )
 
 
 def _mul(graph: Graph, op: Op) -> Lowered:
@@ -144,51 +174,91 @@ def _mul(graph: Graph, op: Op) -> Lowered:
 
 def _pool(graph: Graph, op: Op) -> Lowered:
     a = op.attrs
-    opts = schema.Pool2DOptionsT(padding=_PADDING[a.padding], strideW=a.stride_w, strideH=a.stride_h,
-                                 filterWidth=a.filter_w, filterHeight=a.filter_h,
-                                 fusedActivationFunction=_ACTIVATION[a.activation])
-    return Lowered(getattr(schema.BuiltinOperator, op.kind.value), op.inputs, schema.BuiltinOptions.Pool2DOptions,
-                   opts, 2 if _int8_in(graph, op) else 1)
+    opts = schema.Pool2DOptionsT(
+        padding=_PADDING[a.padding],
+        strideW=a.stride_w,
+        strideH=a.stride_h,
+        filterWidth=a.filter_w,
+        filterHeight=a.filter_h,
+        fusedActivationFunction=_ACTIVATION[a.activation],
+    )
+    return Lowered(
+        getattr(schema.BuiltinOperator, op.kind.value),
+        op.inputs,
+        schema.BuiltinOptions.Pool2DOptions,
+        opts,
+        2 if _int8_in(graph, op) else 1,
+    )
 
 
 def _mean(graph: Graph, op: Op) -> Lowered:
     opts = schema.ReducerOptionsT(keepDims=op.attrs.keep_dims)
     axes = ConstInput("axes", _i32(op.attrs.axes))
-    return Lowered(schema.BuiltinOperator.MEAN, (op.inputs[0], axes), schema.BuiltinOptions.ReducerOptions, opts,
-                   2 if _int8_in(graph, op) else 1)
+    return Lowered(
+        schema.BuiltinOperator.MEAN,
+        (op.inputs[0], axes),
+        schema.BuiltinOptions.ReducerOptions,
+        opts,
+        2 if _int8_in(graph, op) else 1,
+    )
 
 
 def _reshape(graph: Graph, op: Op) -> Lowered:
     shape = list(op.attrs.new_shape)
     opts = schema.ReshapeOptionsT(newShape=shape)
-    return Lowered(schema.BuiltinOperator.RESHAPE, (op.inputs[0], ConstInput("shape", _i32(shape))),
-                   schema.BuiltinOptions.ReshapeOptions, opts, 1)
+    return Lowered(
+        schema.BuiltinOperator.RESHAPE,
+        (op.inputs[0], ConstInput("shape", _i32(shape))),
+        schema.BuiltinOptions.ReshapeOptions,
+        opts,
+        1,
+    )
 
 
 def _softmax(graph: Graph, op: Op) -> Lowered:
     opts = schema.SoftmaxOptionsT(beta=float(op.attrs.beta))
-    return Lowered(schema.BuiltinOperator.SOFTMAX, op.inputs, schema.BuiltinOptions.SoftmaxOptions, opts,
-                   2 if _int8_in(graph, op) else 1)
+    return Lowered(
+        schema.BuiltinOperator.SOFTMAX,
+        op.inputs,
+        schema.BuiltinOptions.SoftmaxOptions,
+        opts,
+        2 if _int8_in(graph, op) else 1,
+    )
 
 
 def _pad(graph: Graph, op: Op) -> Lowered:
     paddings = ConstInput("paddings", _i32(op.attrs.paddings).reshape(-1, 2))
     version = 4 if _rank(graph, op) > 4 else (2 if _int8_in(graph, op) else 1)
-    return Lowered(schema.BuiltinOperator.PAD, (op.inputs[0], paddings), schema.BuiltinOptions.PadOptions,
-                   schema.PadOptionsT(), version)
+    return Lowered(
+        schema.BuiltinOperator.PAD,
+        (op.inputs[0], paddings),
+        schema.BuiltinOptions.PadOptions,
+        schema.PadOptionsT(),
+        version,
+    )
 
 
 def _concat(graph: Graph, op: Op) -> Lowered:
     opts = schema.ConcatenationOptionsT(axis=op.attrs.axis, fusedActivationFunction=_ACTIVATION[op.attrs.activation])
-    return Lowered(schema.BuiltinOperator.CONCATENATION, op.inputs, schema.BuiltinOptions.ConcatenationOptions, opts,
-                   2 if _int8_in(graph, op) else 1)
+    return Lowered(
+        schema.BuiltinOperator.CONCATENATION,
+        op.inputs,
+        schema.BuiltinOptions.ConcatenationOptions,
+        opts,
+        2 if _int8_in(graph, op) else 1,
+    )
 
 
 def _transpose(graph: Graph, op: Op) -> Lowered:
     rank = _rank(graph, op)
     version = 6 if rank > 5 else 4 if rank > 4 else (2 if _int8_in(graph, op) else 1)
-    return Lowered(schema.BuiltinOperator.TRANSPOSE, (op.inputs[0], ConstInput("perm", _i32(op.attrs.perm))),
-                   schema.BuiltinOptions.TransposeOptions, schema.TransposeOptionsT(), version)
+    return Lowered(
+        schema.BuiltinOperator.TRANSPOSE,
+        (op.inputs[0], ConstInput("perm", _i32(op.attrs.perm))),
+        schema.BuiltinOptions.TransposeOptions,
+        schema.TransposeOptionsT(),
+        version,
+    )
 
 
 def _strided_slice(graph: Graph, op: Op) -> Lowered:
@@ -201,11 +271,16 @@ def _strided_slice(graph: Graph, op: Op) -> Lowered:
             end[d] = 0
     shrink = sum(1 << d for d in a.shrink_axis)
     opts = schema.StridedSliceOptionsT(beginMask=0, endMask=end_mask, shrinkAxisMask=shrink)
-    operands = (op.inputs[0], ConstInput("begin", _i32(a.begin)), ConstInput("end", _i32(end)),
-                ConstInput("strides", _i32(a.strides)))
+    operands = (
+        op.inputs[0],
+        ConstInput("begin", _i32(a.begin)),
+        ConstInput("end", _i32(end)),
+        ConstInput("strides", _i32(a.strides)),
+    )
     version = 4 if _rank(graph, op) > 4 else (2 if _int8_in(graph, op) else 1)
-    return Lowered(schema.BuiltinOperator.STRIDED_SLICE, operands, schema.BuiltinOptions.StridedSliceOptions, opts,
-                   version)
+    return Lowered(
+        schema.BuiltinOperator.STRIDED_SLICE, operands, schema.BuiltinOptions.StridedSliceOptions, opts, version
+    )
 
 
 def _resize_nearest(graph: Graph, op: Op) -> Lowered:
@@ -216,16 +291,25 @@ def _resize_nearest(graph: Graph, op: Op) -> Lowered:
         version = 3
     else:
         version = 2 if _int8_in(graph, op) else 1
-    return Lowered(schema.BuiltinOperator.RESIZE_NEAREST_NEIGHBOR,
-                   (op.inputs[0], ConstInput("size", _i32(out_shape[1:3]))),
-                   schema.BuiltinOptions.ResizeNearestNeighborOptions, opts, version)
+    return Lowered(
+        schema.BuiltinOperator.RESIZE_NEAREST_NEIGHBOR,
+        (op.inputs[0], ConstInput("size", _i32(out_shape[1:3]))),
+        schema.BuiltinOptions.ResizeNearestNeighborOptions,
+        opts,
+        version,
+    )
 
 
 def _quantize(graph: Graph, op: Op) -> Lowered:
     out = graph.tensors[op.outputs[0]]
     version = 3 if out.quant is not None and out.quant.per_channel else 2 if out.dtype == "int16" else 1
-    return Lowered(schema.BuiltinOperator.QUANTIZE, op.inputs, schema.BuiltinOptions.QuantizeOptions,
-                   schema.QuantizeOptionsT(), version)
+    return Lowered(
+        schema.BuiltinOperator.QUANTIZE,
+        op.inputs,
+        schema.BuiltinOptions.QuantizeOptions,
+        schema.QuantizeOptionsT(),
+        version,
+    )
 
 
 def _dequantize(graph: Graph, op: Op) -> Lowered:
@@ -233,8 +317,13 @@ def _dequantize(graph: Graph, op: Op) -> Lowered:
     version = 3 if src.dtype == "int16" else 2 if src.dtype == "int8" else 1
     if src.dtype == "int8" and src.quant is not None and src.quant.per_channel:
         version = 5
-    return Lowered(schema.BuiltinOperator.DEQUANTIZE, op.inputs, schema.BuiltinOptions.DequantizeOptions,
-                   schema.DequantizeOptionsT(), version)
+    return Lowered(
+        schema.BuiltinOperator.DEQUANTIZE,
+        op.inputs,
+        schema.BuiltinOptions.DequantizeOptions,
+        schema.DequantizeOptionsT(),
+        version,
+    )
 
 
 LOWER: dict[OpKind, Callable[[Graph, Op], Lowered]] = {

@@ -14,8 +14,10 @@ Boundaries are int8: the QuantizeLinear after a float graph input and the Dequan
 output are absorbed (the tensors keep the ONNX input/output names), so `graph.tensors[name].quant` says how
 to quantize an input and read an output. uint8 tensors become int8 exactly (values and zero point - 128).
 """
+
 from __future__ import annotations
 
+import heapq
 from dataclasses import replace
 from pathlib import Path
 
@@ -25,11 +27,11 @@ from ..errors import TinyMLError
 from ..ir.graph import Graph, Op, QuantParams
 from ..ir.ops import Activation
 from ..ir.verify import verify
-from .source import read_source
 from .onnx_build import Builder, ModelError, QNode, clip_activation, from_ir_array, to_ir_array
 from .onnx_ops import CONVERTERS, FUSABLE, TRANSPARENT
+from .source import read_source
 
-__all__ = ["load_onnx", "to_ir_array", "from_ir_array", "SUPPORTED"]
+__all__ = ["SUPPORTED", "from_ir_array", "load_onnx", "to_ir_array"]
 
 # QOperator node: (float op, (value, scale, zero point) input positions, output (scale, zp) positions, extras)
 _QLINEAR = {
@@ -47,8 +49,10 @@ _QLINEAR = {
 }
 _STRUCTURAL = {"QuantizeLinear", "DequantizeLinear", "Constant", "Identity", "Shape"}
 SUPPORTED = tuple(sorted(set(CONVERTERS) | set(_QLINEAR) | _STRUCTURAL))
-_FLOAT_HINT = ("quantize it to int8 first, e.g. onnxruntime.quantization.quantize_static(..., "
-               "quant_format=QuantFormat.QDQ, activation_type=QuantType.QInt8, weight_type=QuantType.QInt8)")
+_FLOAT_HINT = (
+    "quantize it to int8 first, e.g. onnxruntime.quantization.quantize_static(..., "
+    "quant_format=QuantFormat.QDQ, activation_type=QuantType.QInt8, weight_type=QuantType.QInt8)"
+)
 _QTYPES = {np.dtype(np.int8): 0, np.dtype(np.uint8): 128, np.dtype(np.int32): 0}
 
 
@@ -64,8 +68,9 @@ def _parse(buf: bytes, label: str):
     try:
         model = onnx.load_model_from_string(buf)
     except Exception as exc:  # protobuf reports corrupt input with several exception types
-        raise TinyMLError(f"'{label}': corrupt or truncated ONNX file ({type(exc).__name__}); "
-                          "re-export the model") from None
+        raise TinyMLError(
+            f"'{label}': corrupt or truncated ONNX file ({type(exc).__name__}); re-export the model"
+        ) from None
     if not model.graph.node:
         raise TinyMLError(f"'{label}': not an ONNX model or an empty graph ({len(buf)} bytes, no nodes)")
     if any(n.op_type in ("If", "Loop", "Scan") for n in model.graph.node):
@@ -95,8 +100,8 @@ class _Importer:
         for init in self.g.initializer:
             self.b.consts[init.name] = numpy_helper.to_array(init)
         self.alias: dict[str, str] = {}
-        self.pending: dict[str, QNode] = {}   # float output of a QDQ op → the op, until its QuantizeLinear
-        self.int8: set[str] = set()           # int8 activations of the ONNX graph
+        self.pending: dict[str, QNode] = {}  # float output of a QDQ op → the op, until its QuantizeLinear
+        self.int8: set[str] = set()  # int8 activations of the ONNX graph
         self.float_in: dict[str, tuple[int, ...]] = {}
         self.inputs: list[str] = []
         self.rename: dict[str, str] = {}
@@ -119,8 +124,10 @@ class _Importer:
             tt = vi.type.tensor_type
             dims = [d.dim_value if d.HasField("dim_value") else -1 for d in tt.shape.dim]
             if -1 in dims[1:]:
-                raise TinyMLError(f"'{self.label}': input '{vi.name}' has a dynamic shape {dims} (ONNX NCHW); "
-                                  "export it with fixed sizes (only the batch may be dynamic; it becomes 1)")
+                raise TinyMLError(
+                    f"'{self.label}': input '{vi.name}' has a dynamic shape {dims} (ONNX NCHW); "
+                    "export it with fixed sizes (only the batch may be dynamic; it becomes 1)"
+                )
             shape = tuple(1 if d == -1 else d for d in dims)
             if tt.elem_type == TensorProto.FLOAT:
                 self.float_in[vi.name] = shape
@@ -130,8 +137,10 @@ class _Importer:
                 self.inputs.append(vi.name)
             else:
                 kind = TensorProto.DataType.Name(tt.elem_type)
-                raise TinyMLError(f"'{self.label}': input '{vi.name}' is {kind}; "
-                                  "only float32 (before a QuantizeLinear) and int8/uint8 inputs are supported")
+                raise TinyMLError(
+                    f"'{self.label}': input '{vi.name}' is {kind}; "
+                    "only float32 (before a QuantizeLinear) and int8/uint8 inputs are supported"
+                )
 
     def _id(self, name: str) -> str:
         while name in self.alias:
@@ -141,13 +150,17 @@ class _Importer:
     def graph(self) -> Graph:
         kinds = {n.op_type for n in self.g.node}
         if not kinds & ({"QuantizeLinear", "DequantizeLinear"} | set(_QLINEAR)):
-            raise TinyMLError(f"'{self.label}': the model is float (no QuantizeLinear, DequantizeLinear or "
-                              f"QLinear* nodes); {_FLOAT_HINT}")
+            raise TinyMLError(
+                f"'{self.label}': the model is float (no QuantizeLinear, DequantizeLinear or "
+                f"QLinear* nodes); {_FLOAT_HINT}"
+            )
         for i, node in _topological(self.g, set(self.b.consts) | set(self.float_in) | set(self.inputs), self.label):
             supported = node.op_type in SUPPORTED and node.domain in ("", "ai.onnx", "com.microsoft")
             if not supported and not self._foldable(node):
-                raise TinyMLError(f"{self._where(i)} is not supported (inputs {list(node.input)}); supported "
-                                  f"operators: {', '.join(SUPPORTED)}")
+                raise TinyMLError(
+                    f"{self._where(i)} is not supported (inputs {list(node.input)}); supported "
+                    f"operators: {', '.join(SUPPORTED)}"
+                )
             try:
                 self._node(i, node)
             except ModelError as exc:
@@ -175,8 +188,9 @@ class _Importer:
         attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
         if t == "Constant":
             value = attrs.get("value")
-            self.b.consts[out] = (numpy_helper.to_array(value) if value is not None
-                                  else np.asarray(next(iter(attrs.values()))))
+            self.b.consts[out] = (
+                numpy_helper.to_array(value) if value is not None else np.asarray(next(iter(attrs.values())))
+            )
         elif t == "Identity":
             self.alias[out] = node.input[0]
         elif t == "QuantizeLinear":
@@ -280,8 +294,10 @@ class _Importer:
             self._finish(name, name, self.b.aquant[p.inputs[0]])
             return name
         if p is not None:
-            raise ModelError(f"'{name}' is the float output of node #{p.index} ({p.op_type}) and no "
-                             f"QuantizeLinear follows it: the model is only partly quantized; {_FLOAT_HINT}")
+            raise ModelError(
+                f"'{name}' is the float output of node #{p.index} ({p.op_type}) and no "
+                f"QuantizeLinear follows it: the model is only partly quantized; {_FLOAT_HINT}"
+            )
         if name in self.float_in:
             raise ModelError(f"reads the float input '{name}' without a QuantizeLinear; {_FLOAT_HINT}")
         raise ModelError(f"'{name}' is not produced by any supported node")
@@ -300,8 +316,9 @@ class _Importer:
         n = replace(n, inputs=tuple(self._value(x) for x in ins))
         if node.input[0] in self.int8:  # QOperator style: a data-movement op on the int8 tensor itself
             if t not in TRANSPARENT:
-                raise ModelError(f"reads the int8 tensor '{node.input[0]}' directly; only "
-                                 f"{', '.join(sorted(TRANSPARENT))} can")
+                raise ModelError(
+                    f"reads the int8 tensor '{node.input[0]}' directly; only {', '.join(sorted(TRANSPARENT))} can"
+                )
             self.b.aquant[node.output[0]] = self.b.aquant[n.inputs[0]]
             self.int8.add(node.output[0])
             self._convert(n)
@@ -318,8 +335,7 @@ class _Importer:
             raise ModelError("channels_last=1 is not supported; the importer expects NCHW")
         if len(ins) <= yz:
             raise ModelError("a float output (no output scale) is not supported")
-        values = [self._qoperand(t, attrs, ins[v], ins[s], ins[z] if z < len(ins) else "")
-                  for v, s, z in triples]
+        values = [self._qoperand(t, attrs, ins[v], ins[s], ins[z] if z < len(ins) else "") for v, s, z in triples]
         for e in extras:
             if e < len(ins) and ins[e]:
                 x_scale, w_scales = self.b.aquant[values[0]].scale[0], self.b.cquant[values[1]][0]
@@ -346,8 +362,6 @@ class _Importer:
 
 def _topological(g, available: set[str], label: str) -> list[tuple[int, object]]:
     """(index, node) in an order where every input is written first; the file order wherever it allows."""
-    import heapq
-
     waiting: dict[str, list[int]] = {}
     missing = []
     for i, node in enumerate(g.node):
@@ -368,8 +382,10 @@ def _topological(g, available: set[str], label: str) -> list[tuple[int, object]]
                     heapq.heappush(ready, j)
     if len(order) != len(g.node):
         stuck = next(i for i, m in enumerate(missing) if m)
-        raise TinyMLError(f"'{label}': node #{stuck} '{g.node[stuck].name}' ({g.node[stuck].op_type}) reads a "
-                          "tensor that no node writes, or the graph has a cycle; the file is corrupt")
+        raise TinyMLError(
+            f"'{label}': node #{stuck} '{g.node[stuck].name}' ({g.node[stuck].op_type}) reads a "
+            "tensor that no node writes, or the graph has a cycle; the file is corrupt"
+        )
     return order
 
 
@@ -380,6 +396,5 @@ def _renamed(graph: Graph, rename: dict[str, str]) -> Graph:
         return graph
     r = lambda name: rename.get(name, name)  # noqa: E731
     tensors = {r(k): replace(t, name=r(k)) for k, t in graph.tensors.items()}
-    ops = tuple(Op(op.name, op.kind, tuple(map(r, op.inputs)), tuple(map(r, op.outputs)), op.attrs)
-                for op in graph.ops)
+    ops = tuple(Op(op.name, op.kind, tuple(map(r, op.inputs)), tuple(map(r, op.outputs)), op.attrs) for op in graph.ops)
     return Graph(graph.name, tensors, ops, tuple(map(r, graph.inputs)), tuple(map(r, graph.outputs)))

@@ -4,20 +4,22 @@ Every rank-4 ONNX activation is stored in the IR as the ONNX tensor transposed b
 tensors of any other rank keep the ONNX element order. Converters work on `QNode`s, which describe the float
 operator an int8 group computes whatever the encoding (QDQ or QOperator) was.
 """
+
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
 from ..ir.graph import Graph, Op, QuantParams, Tensor
 from ..ir.ops import Activation, NoAttrs, OpAttrs, OpKind, TransposeAttrs
 
-TO_NHWC = (0, 2, 3, 1)   # ir = onnx.transpose(TO_NHWC)
-TO_NCHW = (0, 3, 1, 2)   # onnx = ir.transpose(TO_NCHW)
-IR_AXIS = (0, 3, 1, 2)   # IR_AXIS[onnx_axis] is where that axis of a rank-4 tensor lives in the IR
+TO_NHWC = (0, 2, 3, 1)  # ir = onnx.transpose(TO_NHWC)
+TO_NCHW = (0, 3, 1, 2)  # onnx = ir.transpose(TO_NCHW)
+IR_AXIS = (0, 3, 1, 2)  # IR_AXIS[onnx_axis] is where that axis of a rank-4 tensor lives in the IR
 
 
 class ModelError(Exception):
@@ -66,17 +68,20 @@ def ir_axis(axis: int, rank: int) -> int:
 def same_quant(a: QuantParams | None, b: QuantParams | None) -> bool:
     if a is None or b is None:
         return a is b
-    return (a.zero_point == b.zero_point and len(a.scale) == len(b.scale)
-            and all(abs(x - y) <= 1e-6 * max(abs(x), abs(y)) for x, y in zip(a.scale, b.scale)))
+    return (
+        a.zero_point == b.zero_point
+        and len(a.scale) == len(b.scale)
+        and all(abs(x - y) <= 1e-6 * max(abs(x), abs(y)) for x, y in zip(a.scale, b.scale))
+    )
 
 
 class Builder:
     """Collects IR tensors and ops; the importer fills in the ONNX-layout facts (shapes, quantization, constants)."""
 
     def __init__(self) -> None:
-        self.shapes: dict[str, tuple[int, ...]] = {}     # ONNX shapes of activations
-        self.aquant: dict[str, QuantParams] = {}         # quantization of int8 activations
-        self.consts: dict[str, np.ndarray] = {}          # constants in ONNX layout
+        self.shapes: dict[str, tuple[int, ...]] = {}  # ONNX shapes of activations
+        self.aquant: dict[str, QuantParams] = {}  # quantization of int8 activations
+        self.consts: dict[str, np.ndarray] = {}  # constants in ONNX layout
         self.cquant: dict[str, tuple[np.ndarray, np.ndarray, int]] = {}  # constant: (scales, zero points, axis)
         self.tensors: dict[str, Tensor] = {}
         self.ops: list[Op] = []
@@ -126,8 +131,9 @@ class Builder:
         return name
 
     # -- ops ----------------------------------------------------------------------------------------------
-    def emit(self, n: QNode, kind: OpKind, inputs: tuple[str, ...], outputs: tuple[str, ...],
-             attrs: OpAttrs = NoAttrs()) -> None:
+    def emit(
+        self, n: QNode, kind: OpKind, inputs: tuple[str, ...], outputs: tuple[str, ...], attrs: OpAttrs = NoAttrs()
+    ) -> None:
         name = self._unique(f"op{n.index}_{kind.value.lower()}", self._op_names)
         self._op_names.add(name)
         self.ops.append(Op(name, kind, tuple(inputs), tuple(outputs), attrs))
@@ -138,8 +144,15 @@ class Builder:
         self.emit(n, OpKind.TRANSPOSE, (x.name,), (out.name,), TransposeAttrs(tuple(perm)))
         return out
 
-    def finish(self, n: QNode, kind: OpKind, inputs: tuple[str, ...], attrs: OpAttrs,
-               onnx_shape: tuple[int, ...], out_quant: QuantParams | None = None) -> Tensor:
+    def finish(
+        self,
+        n: QNode,
+        kind: OpKind,
+        inputs: tuple[str, ...],
+        attrs: OpAttrs,
+        onnx_shape: tuple[int, ...],
+        out_quant: QuantParams | None = None,
+    ) -> Tensor:
         """Emit the op that writes n's output. When the IR op needs `out_quant` (pools, reshapes, softmax ...)
         and the model's output quantization differs, the op writes a temporary and a QUANTIZE requantizes it."""
         out = self.output(n.outputs[0], onnx_shape)
@@ -195,5 +208,6 @@ def clip_activation(b: Builder, n: QNode) -> Activation | None:
     lo = opt_input(b, n, 1, "min", np.array(-np.inf))
     hi = opt_input(b, n, 2, "max", np.array(np.inf))
     bounds = (float(np.asarray(lo).reshape(-1)[0]), float(np.asarray(hi).reshape(-1)[0]))
-    return {(0.0, math.inf): Activation.RELU, (0.0, 6.0): Activation.RELU6,
-            (-1.0, 1.0): Activation.RELU_N1_TO_1}.get(bounds)
+    return {(0.0, math.inf): Activation.RELU, (0.0, 6.0): Activation.RELU6, (-1.0, 1.0): Activation.RELU_N1_TO_1}.get(
+        bounds
+    )

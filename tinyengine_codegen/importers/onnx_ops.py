@@ -5,6 +5,7 @@ are rewritten for NHWC instead of inserting ops. The only ops added are the ones
 thing: a PAD before a window whose ONNX padding is not TFLite SAME, a TRANSPOSE around a RESHAPE that changes
 the rank of an NCHW tensor, and a QUANTIZE where an IR op needs other output quantization than the model's.
 """
+
 from __future__ import annotations
 
 import math
@@ -12,21 +13,26 @@ import math
 import numpy as np
 
 from ..ir.graph import QuantParams, Tensor
-from ..ir.ops import (Activation, ConcatAttrs, Conv2DAttrs, DepthwiseConv2DAttrs, ElementwiseAttrs,
-                      FullyConnectedAttrs, MeanAttrs, NoAttrs, OpKind, PadAttrs, Padding, Pool2DAttrs,
-                      ReshapeAttrs, ResizeNearestAttrs, SoftmaxAttrs, StridedSliceAttrs, TransposeAttrs)
+from ..ir.ops import (
+    Activation,
+    ConcatAttrs,
+    Conv2DAttrs,
+    DepthwiseConv2DAttrs,
+    ElementwiseAttrs,
+    FullyConnectedAttrs,
+    MeanAttrs,
+    NoAttrs,
+    OpKind,
+    PadAttrs,
+    Padding,
+    Pool2DAttrs,
+    SoftmaxAttrs,
+)
 from ..ir.shapes import conv_out_pad
-from .onnx_build import (TO_NCHW, TO_NHWC, Builder, ModelError, QNode, clip_activation, ir_axis, layout_free,
-                         nhwc_shape, opt_input, real_const, text)
+from .onnx_build import TO_NHWC, Builder, ModelError, QNode, clip_activation, ir_axis, opt_input, real_const, text
+from .onnx_movement import _pad, _rank4, _reshape, _resize, _slice, _transpose
 
 _FIXED_01 = QuantParams((1 / 256,), (-128,))  # TFLite's int8 output quantization of SOFTMAX and LOGISTIC
-
-
-def _rank4(b: Builder, name: str) -> tuple[int, ...]:
-    shape = b.shape(name)
-    if len(shape) != 4:
-        raise ModelError(f"input '{name}' has shape {shape}; only 2-D (NCHW, rank-4) windows are supported")
-    return shape
 
 
 def _weight(b: Builder, name: str) -> tuple[np.ndarray, np.ndarray, int]:
@@ -37,15 +43,18 @@ def _weight(b: Builder, name: str) -> tuple[np.ndarray, np.ndarray, int]:
     if data.dtype != np.int8:
         raise ModelError(f"weight '{name}' is {data.dtype}; only int8 weights are supported")
     if np.any(zps != 0):
-        raise ModelError(f"weight '{name}' has non-zero zero points; quantize weights symmetrically "
-                         "(weight_type=QInt8)")
+        raise ModelError(
+            f"weight '{name}' has non-zero zero points; quantize weights symmetrically (weight_type=QInt8)"
+        )
     return data, scales.astype(np.float64), axis
 
 
 def _check_per_channel(name: str, scales: np.ndarray, axis: int, expected_axis: int, channels: int) -> None:
     if scales.size != 1 and (scales.size != channels or axis != expected_axis):
-        raise ModelError(f"weight '{name}' has {scales.size} scales on axis {axis}; per-channel quantization "
-                         f"must run along the {channels} output channels (axis {expected_axis})")
+        raise ModelError(
+            f"weight '{name}' has {scales.size} scales on axis {axis}; per-channel quantization "
+            f"must run along the {channels} output channels (axis {expected_axis})"
+        )
 
 
 def _bias(b: Builder, name: str, s_in: float, w_scales: np.ndarray, cout: int) -> str:
@@ -59,12 +68,16 @@ def _bias(b: Builder, name: str, s_in: float, w_scales: np.ndarray, cout: int) -
     if data.size != cout:
         raise ModelError(f"bias '{name}' has {data.size} values for {cout} output channels")
     scales = b.cquant.get(name, (None, None, 0))[0]
-    if (data.dtype == np.int32 and scales is not None and np.all(b.cquant[name][1] == 0)
-            and np.allclose(np.broadcast_to(scales, (cout,)), np.broadcast_to(target, (cout,)), rtol=1e-5)):
+    if (
+        data.dtype == np.int32
+        and scales is not None
+        and np.all(b.cquant[name][1] == 0)
+        and np.allclose(np.broadcast_to(scales, (cout,)), np.broadcast_to(target, (cout,)), rtol=1e-5)
+    ):
         q = data.astype(np.int64)
     else:
         q = np.round(real_const(b, name).reshape(-1) / target)
-    q = np.clip(q, -2**31, 2**31 - 1)
+    q = np.clip(q, -(2**31), 2**31 - 1)
     quant = QuantParams(tuple(float(s) for s in target), (0,) * target.size)
     return b.add_const(name, q, "int32", quant).name
 
@@ -91,9 +104,11 @@ def _window(b: Builder, n: QNode, x: Tensor, kernel, strides, dilations, pad_op_
     if [(pads[0], pads[2]), (pads[1], pads[3])] == same:
         return x, Padding.SAME
     if not pad_op_ok:
-        raise ModelError(f"pads {pads} (top, left, bottom, right) differ from TFLite SAME padding "
-                         f"{[same[0][0], same[1][0], same[0][1], same[1][1]]} and cannot be expressed; "
-                         "pad with TFLite SAME placement (extra row/column at the end) or use no padding")
+        raise ModelError(
+            f"pads {pads} (top, left, bottom, right) differ from TFLite SAME padding "
+            f"{[same[0][0], same[1][0], same[0][1], same[1][1]]} and cannot be expressed; "
+            "pad with TFLite SAME placement (extra row/column at the end) or use no padding"
+        )
     paddings = ((0, 0), (pads[0], pads[2]), (pads[1], pads[3]), (0, 0))
     shape = tuple(d + p + q for d, (p, q) in zip(x.shape, paddings))
     padded = b.temp(f"{x.name}_pad", shape, x.quant)
@@ -130,8 +145,10 @@ def _conv(b: Builder, n: QNode) -> None:
         attrs = DepthwiseConv2DAttrs(*strides, *dil, padding, cout // C, n.activation)
         kind = OpKind.DEPTHWISE_CONV_2D
     else:
-        raise ModelError(f"grouped convolution (group={group}, {C} input channels) is not supported; only "
-                         "group=1 and depthwise (group = input channels)")
+        raise ModelError(
+            f"grouped convolution (group={group}, {C} input channels) is not supported; only "
+            "group=1 and depthwise (group = input channels)"
+        )
     b.finish(n, kind, (xin.name, wt.name, bias), attrs, (N, cout, oh, ow))
 
 
@@ -149,14 +166,16 @@ def _pool(kind: OpKind):
         else:  # padding with the zero point is exact for max pooling when it is the int8 minimum
             pad_ok = x.zero_point == -128
         pads = [int(p) for p in n.attrs.get("pads", (0, 0, 0, 0))]
-        if int(n.attrs.get("ceil_mode", 0)) and any((L + pads[a] + pads[a + 2] - kk) % ss
-                                                   for a, (L, kk, ss) in enumerate(zip((H, W), k, s))):
+        if int(n.attrs.get("ceil_mode", 0)) and any(
+            (L + pads[a] + pads[a + 2] - kk) % ss for a, (L, kk, ss) in enumerate(zip((H, W), k, s))
+        ):
             raise ModelError("ceil_mode=1 changes the output size here; TFLite pools round down")
         xin, padding = _window(b, n, x, k, s, (1, 1), pad_ok)
         oh, _ = conv_out_pad(xin.shape[1], k[0], s[0], 1, padding)
         ow, _ = conv_out_pad(xin.shape[2], k[1], s[1], 1, padding)
         attrs = Pool2DAttrs(k[0], k[1], s[0], s[1], padding, n.activation)
         b.finish(n, kind, (xin.name,), attrs, (N, C, oh, ow), x.quant)
+
     return convert
 
 
@@ -172,8 +191,10 @@ def _fully_connected(b: Builder, n: QNode) -> None:
         transposed = bool(int(n.attrs.get("transB", 0)))
     else:
         if len(xs) not in (2, 3) or w.ndim != 2:
-            raise ModelError(f"MatMul of a rank-{len(xs)} input by a rank-{w.ndim} constant is not supported; "
-                             "only (M, K) or (B, M, K) inputs times a (K, N) constant")
+            raise ModelError(
+                f"MatMul of a rank-{len(xs)} input by a rank-{w.ndim} constant is not supported; "
+                "only (M, K) or (B, M, K) inputs times a (K, N) constant"
+            )
         transposed = False
     if not transposed:
         w = w.T
@@ -189,8 +210,10 @@ def _operand(b: Builder, name: str, rank: int) -> Tensor:
     """An elementwise operand in IR layout; constants are broadcast to `rank` and transposed, never ops."""
     if name not in b.consts:
         if len(b.shape(name)) != rank and rank == 4 and math.prod(b.shape(name)) > 1:
-            raise ModelError(f"broadcasting the rank-{len(b.shape(name))} activation '{name}' against a "
-                             "rank-4 NCHW tensor is not supported")
+            raise ModelError(
+                f"broadcasting the rank-{len(b.shape(name))} activation '{name}' against a "
+                "rank-4 NCHW tensor is not supported"
+            )
         return b.act(name)
     data = b.const(name)
     if name not in b.cquant or data.dtype != np.int8 or b.cquant[name][0].size != 1:
@@ -206,6 +229,7 @@ def _elementwise(kind: OpKind):
         shape = tuple(np.broadcast_shapes(*(b.shape(t) for t in n.inputs[:2])))
         a, c = (_operand(b, t, len(shape)) for t in n.inputs[:2])
         b.finish(n, kind, (a.name, c.name), ElementwiseAttrs(n.activation), shape)
+
     return convert
 
 
@@ -220,69 +244,32 @@ def _mean(b: Builder, n: QNode) -> None:
         axes, keep = tuple(sorted({a % rank for a in axes})), bool(int(n.attrs.get("keepdims", 1)))
     kept = [d for d in range(rank) if d not in axes]
     if rank == 4 and not keep and kept != [d for d in TO_NHWC if d not in axes]:
-        raise ModelError(f"ReduceMean over axes {axes} without keepdims would change the NCHW order of "
-                         "the remaining axes; use keepdims=1")
+        raise ModelError(
+            f"ReduceMean over axes {axes} without keepdims would change the NCHW order of "
+            "the remaining axes; use keepdims=1"
+        )
     out = tuple(1 if d in axes else xs[d] for d in range(rank)) if keep else tuple(xs[d] for d in kept)
     ir_axes = tuple(sorted(ir_axis(a, rank) for a in axes))
     b.finish(n, OpKind.MEAN, (b.act(n.inputs[0]).name,), MeanAttrs(ir_axes, keep), out)
-
-
-def _reshape_shape(b: Builder, n: QNode) -> tuple[int, ...]:
-    """The ONNX output shape of Reshape, Flatten, Squeeze and Unsqueeze."""
-    xs = b.shape(n.inputs[0])
-    if n.op_type == "Flatten":
-        axis = int(n.attrs.get("axis", 1)) % (len(xs) + 1)
-        return (math.prod(xs[:axis]), math.prod(xs[axis:]))
-    if n.op_type == "Reshape":
-        target = [int(d) for d in b.const(n.inputs[1]).reshape(-1)]
-        if not int(n.attrs.get("allowzero", 0)):
-            target = [xs[i] if d == 0 else d for i, d in enumerate(target)]
-        if -1 in target:
-            known = math.prod(d for d in target if d != -1)
-            target[target.index(-1)] = math.prod(xs) // max(known, 1)
-        return tuple(target)
-    raw = opt_input(b, n, 1, "axes", None)
-    axes = [] if raw is None else [int(a) for a in np.ravel(raw)]
-    if n.op_type == "Squeeze":
-        axes = [a % len(xs) for a in axes] or [d for d, s in enumerate(xs) if s == 1]
-        return tuple(s for d, s in enumerate(xs) if d not in axes)
-    out = list(xs)
-    rank = len(xs) + len(axes)
-    for a in sorted(a % rank for a in axes):
-        out.insert(a, 1)
-    return tuple(out)
-
-
-def _reshape(b: Builder, n: QNode) -> None:
-    """A RESHAPE, with TRANSPOSEs around it when a rank-4 side would otherwise read NHWC element order."""
-    xs, out_shape = b.shape(n.inputs[0]), _reshape_shape(b, n)
-    if math.prod(xs) != math.prod(out_shape):
-        raise ModelError(f"reshape of {xs} into {out_shape} changes the element count")
-    x = src = b.act(n.inputs[0])
-    if len(xs) == 4 and not layout_free(xs):
-        src = b.transpose(n, x, TO_NCHW)
-    if len(out_shape) == 4 and not layout_free(out_shape):
-        mid = b.temp(f"{n.outputs[0]}_nchw", out_shape, x.quant)
-        b.emit(n, OpKind.RESHAPE, (src.name,), (mid.name,), ReshapeAttrs(tuple(out_shape)))
-        b.finish(n, OpKind.TRANSPOSE, (mid.name,), TransposeAttrs(TO_NHWC), out_shape, x.quant)
-    else:
-        b.finish(n, OpKind.RESHAPE, (src.name,), ReshapeAttrs(nhwc_shape(out_shape)), out_shape, x.quant)
 
 
 def _softmax(b: Builder, n: QNode) -> None:
     xs = b.shape(n.inputs[0])
     rank = len(xs)
     axis = int(n.attrs.get("axis", -1 if n.attrs.get("_opset", 13) >= 13 else 1)) % rank
-    whole = n.attrs.get("_opset", 13) < 13 and any(d != 1 for d in xs[axis + 1:])
+    whole = n.attrs.get("_opset", 13) < 13 and any(d != 1 for d in xs[axis + 1 :])
     if ir_axis(axis, rank) != rank - 1 or whole:
-        raise ModelError(f"Softmax over axis {axis} of {xs} is not the channel/last axis in NHWC; TFLite "
-                         "SOFTMAX runs over the last axis")
+        raise ModelError(
+            f"Softmax over axis {axis} of {xs} is not the channel/last axis in NHWC; TFLite "
+            "SOFTMAX runs over the last axis"
+        )
     b.finish(n, OpKind.SOFTMAX, (b.act(n.inputs[0]).name,), SoftmaxAttrs(1.0), xs, _FIXED_01)
 
 
 def _unary(kind: OpKind, out_quant: QuantParams | None = None):
     def convert(b: Builder, n: QNode) -> None:
         b.finish(n, kind, (b.act(n.inputs[0]).name,), NoAttrs(), b.shape(n.inputs[0]), out_quant)
+
     return convert
 
 
@@ -293,89 +280,14 @@ def _clip(b: Builder, n: QNode) -> None:
     _unary(OpKind.RELU if act is Activation.RELU else OpKind.RELU6)(b, n)
 
 
-def _pad(b: Builder, n: QNode) -> None:
-    xs = b.shape(n.inputs[0])
-    rank = len(xs)
-    if text(n.attrs.get("mode", "constant")) != "constant" or (len(n.inputs) > 3 and n.inputs[3]):
-        raise ModelError("only constant-mode Pad over all axes is supported")
-    pads = [int(p) for p in np.ravel(opt_input(b, n, 1, "pads", np.zeros(2 * rank)))]
-    x = b.act(n.inputs[0])
-    value = float(np.ravel(opt_input(b, n, 2, "value", np.zeros(1)))[0])
-    raw = b.consts.get(n.inputs[2]) if len(n.inputs) > 2 and n.inputs[2] else None
-    if raw is not None and raw.dtype in (np.int8, np.uint8) and n.inputs[2] not in b.cquant:  # QOperator
-        value = (value - (128 if raw.dtype == np.uint8 else 0) - x.zero_point) * x.scale()
-    if value != 0.0 or min(pads) < 0:
-        raise ModelError(f"Pad value {value} with pads {pads}: only non-negative padding with 0 is supported")
-    pairs = [(pads[d], pads[d + rank]) for d in range(rank)]
-    out = tuple(s + p + q for s, (p, q) in zip(xs, pairs))
-    ir_pairs = tuple(pairs[d] for d in TO_NHWC) if rank == 4 else tuple(pairs)
-    b.finish(n, OpKind.PAD, (x.name,), PadAttrs(ir_pairs), out, x.quant)
-
-
 def _concat(b: Builder, n: QNode) -> None:
     shapes = [b.shape(t) for t in n.inputs]
     rank = len(shapes[0])
     axis = int(n.attrs["axis"]) % rank
-    out = shapes[0][:axis] + (sum(s[axis] for s in shapes),) + shapes[0][axis + 1:]
+    out = shapes[0][:axis] + (sum(s[axis] for s in shapes),) + shapes[0][axis + 1 :]
     quant = b.aquant[n.outputs[0]]
     ins = tuple(b.requantize(n, _operand(b, t, rank), quant).name for t in n.inputs)
     b.finish(n, OpKind.CONCATENATION, ins, ConcatAttrs(ir_axis(axis, rank), n.activation), out)
-
-
-def _transpose(b: Builder, n: QNode) -> None:
-    xs = b.shape(n.inputs[0])
-    perm = tuple(int(p) for p in n.attrs.get("perm", range(len(xs) - 1, -1, -1)))
-    out = tuple(xs[p] for p in perm)
-    ir_perm = tuple(TO_NCHW[perm[TO_NHWC[i]]] for i in range(4)) if len(xs) == 4 else perm
-    x = b.act(n.inputs[0])
-    b.finish(n, OpKind.TRANSPOSE, (x.name,), TransposeAttrs(ir_perm), out, x.quant)
-
-
-def _slice(b: Builder, n: QNode) -> None:
-    xs = b.shape(n.inputs[0])
-    rank = len(xs)
-    starts = np.ravel(opt_input(b, n, 1, "starts")).astype(np.int64)
-    ends = np.ravel(opt_input(b, n, 2, "ends")).astype(np.int64)
-    axes = np.ravel(opt_input(b, n, 3, "axes", np.arange(len(starts)))).astype(np.int64)
-    steps = np.ravel(opt_input(b, n, 4, None, np.ones(len(starts)))).astype(np.int64)
-    begin, end, stride = [0] * rank, list(xs), [1] * rank
-    for s, e, a, st in zip(starts, ends, axes, steps):
-        a, dim = int(a) % rank, xs[int(a) % rank]
-        if st == 0:
-            raise ModelError(f"Slice step 0 on axis {a}")
-        s, e = int(s) + (dim if s < 0 else 0), int(e) + (dim if e < 0 else 0)
-        lo, hi = (0, dim) if st > 0 else (-1, dim - 1)
-        begin[a], end[a], stride[a] = min(max(s, 0), hi), min(max(e, lo), hi), int(st)
-    out = tuple(max(0, -(-(e - s) // st)) for s, e, st in zip(begin, end, stride))
-    order = TO_NHWC if rank == 4 else tuple(range(rank))
-    attrs = StridedSliceAttrs(*(tuple(v[d] for d in order) for v in (begin, end, stride)))
-    x = b.act(n.inputs[0])
-    b.finish(n, OpKind.STRIDED_SLICE, (x.name,), attrs, out, x.quant)
-
-
-def _resize(b: Builder, n: QNode) -> None:
-    N, C, H, W = _rank4(b, n.inputs[0])
-    mode, ctm = text(n.attrs.get("mode", "nearest")), text(n.attrs.get("coordinate_transformation_mode",
-                                                                          "half_pixel"))
-    nearest = text(n.attrs.get("nearest_mode", "round_prefer_floor"))
-    scales_at = 1 if n.attrs.get("_opset", 13) < 11 else 2
-    sizes = opt_input(b, n, 3, None, None)
-    if sizes is not None and np.size(sizes):
-        out = tuple(int(v) for v in np.ravel(sizes))
-    else:
-        out = tuple(int(math.floor(d * s)) for d, s in zip((N, C, H, W), np.ravel(opt_input(b, n, scales_at))))
-    if mode != "nearest" or out[:2] != (N, C):
-        raise ModelError(f"Resize mode '{mode}' to {out}: only nearest-neighbour resizing of H and W is supported")
-    if ctm == "asymmetric" and nearest == "floor":
-        attrs = ResizeNearestAttrs(False, False)
-    elif (ctm in ("half_pixel", "pytorch_half_pixel") and nearest.startswith("round_")
-          and out[2] % H == 0 and out[3] % W == 0):
-        attrs = ResizeNearestAttrs(False, True)
-    else:
-        raise ModelError(f"Resize coordinate mode '{ctm}' with nearest_mode '{nearest}' has no TFLite equivalent; "
-                         "use asymmetric/floor, or half_pixel with an integer upscale")
-    x = b.act(n.inputs[0])
-    b.finish(n, OpKind.RESIZE_NEAREST_NEIGHBOR, (x.name,), attrs, out, x.quant)
 
 
 def _requantize(b: Builder, n: QNode) -> None:
@@ -383,17 +295,34 @@ def _requantize(b: Builder, n: QNode) -> None:
 
 
 CONVERTERS = {
-    "Conv": _conv, "Gemm": _fully_connected, "MatMul": _fully_connected,
-    "Add": _elementwise(OpKind.ADD), "Mul": _elementwise(OpKind.MUL),
-    "AveragePool": _pool(OpKind.AVERAGE_POOL_2D), "MaxPool": _pool(OpKind.MAX_POOL_2D),
-    "GlobalAveragePool": _mean, "ReduceMean": _mean,
-    "Reshape": _reshape, "Flatten": _reshape, "Squeeze": _reshape, "Unsqueeze": _reshape,
-    "Softmax": _softmax, "Sigmoid": _unary(OpKind.LOGISTIC, _FIXED_01), "HardSwish": _unary(OpKind.HARD_SWISH),
-    "Relu": _unary(OpKind.RELU), "Clip": _clip, "Pad": _pad, "Concat": _concat, "Transpose": _transpose,
-    "Slice": _slice, "Resize": _resize, "QuantizeLinear": _requantize,
+    "Conv": _conv,
+    "Gemm": _fully_connected,
+    "MatMul": _fully_connected,
+    "Add": _elementwise(OpKind.ADD),
+    "Mul": _elementwise(OpKind.MUL),
+    "AveragePool": _pool(OpKind.AVERAGE_POOL_2D),
+    "MaxPool": _pool(OpKind.MAX_POOL_2D),
+    "GlobalAveragePool": _mean,
+    "ReduceMean": _mean,
+    "Reshape": _reshape,
+    "Flatten": _reshape,
+    "Squeeze": _reshape,
+    "Unsqueeze": _reshape,
+    "Softmax": _softmax,
+    "Sigmoid": _unary(OpKind.LOGISTIC, _FIXED_01),
+    "HardSwish": _unary(OpKind.HARD_SWISH),
+    "Relu": _unary(OpKind.RELU),
+    "Clip": _clip,
+    "Pad": _pad,
+    "Concat": _concat,
+    "Transpose": _transpose,
+    "Slice": _slice,
+    "Resize": _resize,
+    "QuantizeLinear": _requantize,
 }
 # Ops whose int8 output may simply keep the input's quantization when the model does not quantize it.
-TRANSPARENT = frozenset({"Reshape", "Flatten", "Squeeze", "Unsqueeze", "Transpose", "MaxPool", "Slice", "Pad",
-                         "Resize"})
+TRANSPARENT = frozenset(
+    {"Reshape", "Flatten", "Squeeze", "Unsqueeze", "Transpose", "MaxPool", "Slice", "Pad", "Resize"}
+)
 # Ops with a fused-activation field that a following Relu/Clip can fold into.
 FUSABLE = frozenset({"Conv", "Gemm", "MatMul", "Add", "Mul", "AveragePool", "MaxPool", "Concat"})

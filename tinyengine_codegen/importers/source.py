@@ -1,4 +1,5 @@
 """Read a model given as a path or as its bytes: (bytes, label for messages); TinyMLError when the file is missing."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -4,6 +4,7 @@ The importer translates, it does not optimise: one IR op per model op, except th
 constants (SHAPE, PACK, STRIDED_SLICE, CONCATENATION ... feeding a RESHAPE) is evaluated and dropped, and the
 constant operands that only carry shapes or axes become attributes (see ir/ops.py).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -14,13 +15,24 @@ from ..errors import TinyMLError
 from ..ir.graph import Graph, Op, Tensor
 from ..ir.ops import OpKind
 from ..ir.verify import verify
-from .source import read_source
 from . import tflite_ops
+from .source import read_source
 from .tflite_ops import BUILTIN, SUPPORTED, ModelError
 
 _DTYPES = {0: "float32", 2: "int32", 3: "uint8", 4: "int64", 6: "bool", 7: "int16", 9: "int8"}
-_FOLDABLE = {"SHAPE", "PACK", "STRIDED_SLICE", "CONCATENATION", "RESHAPE", "CAST", "GATHER", "SQUEEZE",
-             "EXPAND_DIMS", "MUL", "ADD"}
+_FOLDABLE = {
+    "SHAPE",
+    "PACK",
+    "STRIDED_SLICE",
+    "CONCATENATION",
+    "RESHAPE",
+    "CAST",
+    "GATHER",
+    "SQUEEZE",
+    "EXPAND_DIMS",
+    "MUL",
+    "ADD",
+}
 
 
 def load_tflite(src: str | Path | bytes, name: str | None = None) -> Graph:
@@ -42,8 +54,9 @@ def _parse(buf: bytes, label: str):
     try:
         model = schema.ModelT.InitFromPackedBuf(buf, 0)
     except Exception as exc:  # a corrupt flatbuffer can fail in many ways inside the generated code
-        raise TinyMLError(f"'{label}': corrupt or truncated .tflite file ({type(exc).__name__}); "
-                          f"re-export the model") from None
+        raise TinyMLError(
+            f"'{label}': corrupt or truncated .tflite file ({type(exc).__name__}); re-export the model"
+        ) from None
     if not model.subgraphs:
         raise TinyMLError(f"'{label}': the model has no subgraph")
     return model
@@ -56,8 +69,10 @@ class _Importer:
         self.model, self.label = model, label
         self.sg = model.subgraphs[0]
         if len(model.subgraphs) > 1:
-            raise TinyMLError(f"'{label}': {len(model.subgraphs)} subgraphs (control flow) are not supported; "
-                              "export a model with a single subgraph")
+            raise TinyMLError(
+                f"'{label}': {len(model.subgraphs)} subgraphs (control flow) are not supported; "
+                "export a model with a single subgraph"
+            )
         self.names = self._unique_names()
         self.consts: dict[int, np.ndarray] = {}
         self.tensors: dict[str, Tensor] = {}
@@ -93,8 +108,10 @@ class _Importer:
         shape = tuple(int(d) for d in (t.shape if t.shape is not None else ()))
         arr = np.frombuffer(raw.tobytes(), dtype=np.dtype(dtype).newbyteorder("<"))
         if arr.size != int(np.prod(shape, dtype=np.int64)):
-            raise TinyMLError(f"'{self.label}': constant tensor '{self.names[index]}' holds {arr.size} values "
-                              f"but its shape {shape} needs {int(np.prod(shape))}; the file is corrupt")
+            raise TinyMLError(
+                f"'{self.label}': constant tensor '{self.names[index]}' holds {arr.size} values "
+                f"but its shape {shape} needs {int(np.prod(shape))}; the file is corrupt"
+            )
         arr = arr.astype(dtype).reshape(shape)
         arr.setflags(write=False)
         self.consts[index] = arr
@@ -155,8 +172,10 @@ class _Importer:
         if kind not in SUPPORTED:
             in_names = [self.names[t] for t in ins if t >= 0]
             out_names = [self.names[t] for t in outs]
-            raise TinyMLError(f"{where} (inputs {in_names}, outputs {out_names}) is not supported; "
-                              f"supported operators: {', '.join(sorted(SUPPORTED))}")
+            raise TinyMLError(
+                f"{where} (inputs {in_names}, outputs {out_names}) is not supported; "
+                f"supported operators: {', '.join(sorted(SUPPORTED))}"
+            )
         tensors = [self._tensor(t) if t >= 0 else None for t in ins]
         out_tensors = [self._tensor(t) for t in outs]
         try:
@@ -175,8 +194,10 @@ def _decode(raw) -> str:
 
 def _dtype(t, label: str, name: str) -> str:
     if t.type not in _DTYPES:
-        raise TinyMLError(f"'{label}': tensor '{name}' has unsupported element type {t.type}; "
-                          f"supported: {', '.join(sorted(set(_DTYPES.values())))}")
+        raise TinyMLError(
+            f"'{label}': tensor '{name}' has unsupported element type {t.type}; "
+            f"supported: {', '.join(sorted(set(_DTYPES.values())))}"
+        )
     return _DTYPES[t.type]
 
 

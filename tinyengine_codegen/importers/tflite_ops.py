@@ -3,14 +3,31 @@
 `convert` returns (IR op kind, attrs, indices of the model inputs the IR op keeps); the dropped inputs are the
 shape-carrying constants that became attributes.
 """
+
 from __future__ import annotations
 
 import numpy as np
 
 from ..ir.graph import Tensor
-from ..ir.ops import (Activation, ConcatAttrs, Conv2DAttrs, DepthwiseConv2DAttrs, ElementwiseAttrs,
-                      FullyConnectedAttrs, MeanAttrs, NoAttrs, OpKind, PadAttrs, Padding, Pool2DAttrs,
-                      ReshapeAttrs, ResizeNearestAttrs, SoftmaxAttrs, StridedSliceAttrs, TransposeAttrs)
+from ..ir.ops import (
+    Activation,
+    ConcatAttrs,
+    Conv2DAttrs,
+    DepthwiseConv2DAttrs,
+    ElementwiseAttrs,
+    FullyConnectedAttrs,
+    MeanAttrs,
+    NoAttrs,
+    OpKind,
+    PadAttrs,
+    Padding,
+    Pool2DAttrs,
+    ReshapeAttrs,
+    ResizeNearestAttrs,
+    SoftmaxAttrs,
+    StridedSliceAttrs,
+    TransposeAttrs,
+)
 
 
 class ModelError(Exception):
@@ -32,8 +49,9 @@ _PAD = {0: Padding.SAME, 1: Padding.VALID}
 def _act(opts) -> Activation:
     code = int(getattr(opts, "fusedActivationFunction", 0) or 0)
     if code not in _ACT:
-        raise ModelError(f"fused activation {code} (TANH/SIGN_BIT) is not supported; only NONE, RELU, RELU6, "
-                         "RELU_N1_TO_1")
+        raise ModelError(
+            f"fused activation {code} (TANH/SIGN_BIT) is not supported; only NONE, RELU, RELU6, RELU_N1_TO_1"
+        )
     return _ACT[code]
 
 
@@ -46,9 +64,11 @@ def _require_int8(kind: str, tensors: list[Tensor | None], outs: list[Tensor]) -
         if t is None:
             continue
         if t.dtype == "float32":
-            raise ModelError(f"tensor '{t.name}' is float32: the model is not quantized; convert it with "
-                             "full-integer int8 quantization (float inputs/outputs around QUANTIZE/DEQUANTIZE "
-                             "are fine)")
+            raise ModelError(
+                f"tensor '{t.name}' is float32: the model is not quantized; convert it with "
+                "full-integer int8 quantization (float inputs/outputs around QUANTIZE/DEQUANTIZE "
+                "are fine)"
+            )
         if t.dtype != "int8":
             raise ModelError(f"tensor '{t.name}' is {t.dtype}; only int8 activations are supported")
         if t.quant is None:
@@ -73,8 +93,18 @@ def convert(kind: str, op, tensors: list[Tensor | None], outs: list[Tensor]):
 
 def _conv(opts, tensors, outs):
     _check_weights(tensors)
-    return "CONV_2D", Conv2DAttrs(int(opts.strideH), int(opts.strideW), int(opts.dilationHFactor or 1),
-                                  int(opts.dilationWFactor or 1), _padding(opts), _act(opts)), (0, 1, 2)
+    return (
+        "CONV_2D",
+        Conv2DAttrs(
+            int(opts.strideH),
+            int(opts.strideW),
+            int(opts.dilationHFactor or 1),
+            int(opts.dilationWFactor or 1),
+            _padding(opts),
+            _act(opts),
+        ),
+        (0, 1, 2),
+    )
 
 
 def _depthwise(opts, tensors, outs):
@@ -82,9 +112,19 @@ def _depthwise(opts, tensors, outs):
     cin, cout = tensors[0].shape[-1], tensors[1].shape[-1]
     if cout % cin:
         raise ModelError(f"depthwise filter has {cout} channels, not a multiple of the {cin} input channels")
-    return "DEPTHWISE_CONV_2D", DepthwiseConv2DAttrs(
-        int(opts.strideH), int(opts.strideW), int(opts.dilationHFactor or 1), int(opts.dilationWFactor or 1),
-        _padding(opts), cout // cin, _act(opts)), (0, 1, 2)
+    return (
+        "DEPTHWISE_CONV_2D",
+        DepthwiseConv2DAttrs(
+            int(opts.strideH),
+            int(opts.strideW),
+            int(opts.dilationHFactor or 1),
+            int(opts.dilationWFactor or 1),
+            _padding(opts),
+            cout // cin,
+            _act(opts),
+        ),
+        (0, 1, 2),
+    )
 
 
 def _check_weights(tensors) -> None:
@@ -110,13 +150,25 @@ def _elementwise(kind):
             if t is not None and t.dtype != "int8":
                 raise ModelError(f"operand '{t.name}' is {t.dtype}; only int8 operands are supported")
         return kind, ElementwiseAttrs(_act(opts) if opts is not None else Activation.NONE), (0, 1)
+
     return handler
 
 
 def _pool(kind):
     def handler(opts, tensors, outs):
-        return kind, Pool2DAttrs(int(opts.filterHeight), int(opts.filterWidth), int(opts.strideH),
-                                 int(opts.strideW), _padding(opts), _act(opts)), (0,)
+        return (
+            kind,
+            Pool2DAttrs(
+                int(opts.filterHeight),
+                int(opts.filterWidth),
+                int(opts.strideH),
+                int(opts.strideW),
+                _padding(opts),
+                _act(opts),
+            ),
+            (0,),
+        )
+
     return handler
 
 
@@ -158,13 +210,13 @@ def _transpose(opts, tensors, outs):
 def _strided_slice(opts, tensors, outs):
     shape = tensors[0].shape
     begin, end, strides, shrink = resolve_strided_slice(
-        shape, _const(tensors[1], "begin"), _const(tensors[2], "end"), _const(tensors[3], "strides"), opts)
+        shape, _const(tensors[1], "begin"), _const(tensors[2], "end"), _const(tensors[3], "strides"), opts
+    )
     return "STRIDED_SLICE", StridedSliceAttrs(begin, end, strides, shrink), (0,)
 
 
 def _resize_nearest(opts, tensors, outs):
-    return "RESIZE_NEAREST_NEIGHBOR", ResizeNearestAttrs(bool(opts.alignCorners),
-                                                         bool(opts.halfPixelCenters)), (0,)
+    return "RESIZE_NEAREST_NEIGHBOR", ResizeNearestAttrs(bool(opts.alignCorners), bool(opts.halfPixelCenters)), (0,)
 
 
 def _quantize(opts, tensors, outs):
@@ -232,10 +284,22 @@ def fold_constant(kind: str, op, values: list):
 
 
 _HANDLERS = {
-    "CONV_2D": _conv, "DEPTHWISE_CONV_2D": _depthwise, "FULLY_CONNECTED": _fully_connected,
-    "ADD": _elementwise("ADD"), "MUL": _elementwise("MUL"),
-    "AVERAGE_POOL_2D": _pool("AVERAGE_POOL_2D"), "MAX_POOL_2D": _pool("MAX_POOL_2D"), "MEAN": _mean,
-    "RESHAPE": _reshape, "SOFTMAX": _softmax, "PAD": _pad, "PADV2": _pad, "CONCATENATION": _concat,
-    "TRANSPOSE": _transpose, "STRIDED_SLICE": _strided_slice, "RESIZE_NEAREST_NEIGHBOR": _resize_nearest,
-    "QUANTIZE": _quantize, "DEQUANTIZE": _dequantize,
+    "CONV_2D": _conv,
+    "DEPTHWISE_CONV_2D": _depthwise,
+    "FULLY_CONNECTED": _fully_connected,
+    "ADD": _elementwise("ADD"),
+    "MUL": _elementwise("MUL"),
+    "AVERAGE_POOL_2D": _pool("AVERAGE_POOL_2D"),
+    "MAX_POOL_2D": _pool("MAX_POOL_2D"),
+    "MEAN": _mean,
+    "RESHAPE": _reshape,
+    "SOFTMAX": _softmax,
+    "PAD": _pad,
+    "PADV2": _pad,
+    "CONCATENATION": _concat,
+    "TRANSPOSE": _transpose,
+    "STRIDED_SLICE": _strided_slice,
+    "RESIZE_NEAREST_NEIGHBOR": _resize_nearest,
+    "QUANTIZE": _quantize,
+    "DEQUANTIZE": _dequantize,
 }

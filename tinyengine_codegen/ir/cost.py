@@ -1,4 +1,5 @@
 """Per-operator MACs and weight bytes, counted as the MLPerf Tiny reference figures count them."""
+
 from __future__ import annotations
 
 from .graph import Graph, Op

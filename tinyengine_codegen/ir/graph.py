@@ -3,12 +3,13 @@
 Tensors are referred to by their stable name (the name in the model file, made unique at import). A graph is
 changed by building a new one with `dataclasses.replace`; nothing here is mutated after construction.
 """
+
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Mapping
 
 import numpy as np
 

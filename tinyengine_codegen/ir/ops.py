@@ -6,6 +6,7 @@ FULLY_CONNECTED weights are (out_features, in_features); biases are int32 with s
 Constant operands that only carry shapes or axes (RESHAPE shape, PAD paddings, MEAN axes, TRANSPOSE perm,
 STRIDED_SLICE begin/end/strides) are folded into the attributes at import and are not op inputs.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -150,9 +151,22 @@ class ResizeNearestAttrs:
     half_pixel_centers: bool = False
 
 
-OpAttrs = (NoAttrs | Conv2DAttrs | DepthwiseConv2DAttrs | FullyConnectedAttrs | ElementwiseAttrs | Pool2DAttrs
-           | MeanAttrs | ReshapeAttrs | SoftmaxAttrs | PadAttrs | ConcatAttrs | TransposeAttrs | StridedSliceAttrs
-           | ResizeNearestAttrs)
+OpAttrs = (
+    NoAttrs
+    | Conv2DAttrs
+    | DepthwiseConv2DAttrs
+    | FullyConnectedAttrs
+    | ElementwiseAttrs
+    | Pool2DAttrs
+    | MeanAttrs
+    | ReshapeAttrs
+    | SoftmaxAttrs
+    | PadAttrs
+    | ConcatAttrs
+    | TransposeAttrs
+    | StridedSliceAttrs
+    | ResizeNearestAttrs
+)
 
 ATTRS_OF: dict[OpKind, type] = {
     OpKind.CONV_2D: Conv2DAttrs,

@@ -1,4 +1,5 @@
 """Shape arithmetic shared by the verifier, the importers, the reference executor and the code generator."""
+
 from __future__ import annotations
 
 from .ops import Padding

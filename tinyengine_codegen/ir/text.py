@@ -1,4 +1,5 @@
 """Readable text dump of a graph, for --dump-ir and for test failure messages."""
+
 from __future__ import annotations
 
 from dataclasses import fields
@@ -12,8 +13,11 @@ def _tensor(t: Tensor | None) -> str:
     shape = "x".join(str(d) for d in t.shape) or "scalar"
     q = ""
     if t.quant is not None:
-        q = (f" q[{len(t.quant.scale)} ch, axis {t.quant.axis}]" if t.quant.per_channel
-             else f" q({t.quant.scale[0]:.6g}, {t.quant.zero_point[0]})")
+        q = (
+            f" q[{len(t.quant.scale)} ch, axis {t.quant.axis}]"
+            if t.quant.per_channel
+            else f" q({t.quant.scale[0]:.6g}, {t.quant.zero_point[0]})"
+        )
     return f"{'const ' if t.is_const else ''}{t.dtype}[{shape}]{q} {t.name}"
 
 

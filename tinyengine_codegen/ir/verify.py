@@ -1,4 +1,5 @@
 """verify(graph): shapes, dtypes and quantization of every operator; each error names the op and the tensor."""
+
 from __future__ import annotations
 
 from ..errors import TinyMLError
@@ -48,8 +49,11 @@ def _check_op(graph: Graph, op: Op, written: set[str]) -> None:
     if fixed and outs[0].quant is not None:
         scale, zp = fixed
         if abs(outs[0].scale() - scale) > 1e-6 * scale or outs[0].zero_point != zp:
-            raise _fail(op, f"int8 output '{outs[0].name}' must have scale 1/256 and zero point -128 "
-                            f"(has {outs[0].scale():g}, {outs[0].zero_point})")
+            raise _fail(
+                op,
+                f"int8 output '{outs[0].name}' must have scale 1/256 and zero point -128 "
+                f"(has {outs[0].scale():g}, {outs[0].zero_point})",
+            )
     expected = _expected_shape(graph, op, ins, outs)
     if expected is not None and tuple(expected) != outs[0].shape:
         raise _fail(op, f"output '{outs[0].name}' has shape {outs[0].shape}, the inputs give {tuple(expected)}")
@@ -91,7 +95,7 @@ def _expected_shape(graph: Graph, op: Op, ins: tuple[Tensor | None, ...], outs: 
     if k is OpKind.CONCATENATION:
         axis = a.axis % len(x.shape)
         total = sum(t.shape[axis] for t in ins)
-        return x.shape[:axis] + (total,) + x.shape[axis + 1:]
+        return x.shape[:axis] + (total,) + x.shape[axis + 1 :]
     if k is OpKind.TRANSPOSE:
         if sorted(a.perm) != list(range(len(x.shape))):
             raise _fail(op, f"permutation {a.perm} does not fit a rank-{len(x.shape)} input")
@@ -116,8 +120,9 @@ def _conv_shape(op: Op, x: Tensor, w: Tensor, bias: Tensor | None):
     depthwise = op.kind is OpKind.DEPTHWISE_CONV_2D
     cout = w.shape[3] if depthwise else w.shape[0]
     if depthwise and cout != x.shape[3] * a.depth_multiplier:
-        raise _fail(op, f"filter '{w.name}' has {cout} channels; input {x.shape[3]} x multiplier "
-                        f"{a.depth_multiplier} expected")
+        raise _fail(
+            op, f"filter '{w.name}' has {cout} channels; input {x.shape[3]} x multiplier {a.depth_multiplier} expected"
+        )
     if not depthwise and x.shape[3] % w.shape[3]:
         raise _fail(op, f"input '{x.name}' has {x.shape[3]} channels, filter '{w.name}' expects {w.shape[3]}")
     if w.quant is not None and w.quant.per_channel and len(w.quant.scale) != cout:

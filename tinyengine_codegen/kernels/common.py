@@ -2,6 +2,7 @@
 
 Every multiplier is computed the way TFLite Micro prepares it (same float/double steps), through quant.py.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -11,6 +12,7 @@ from ..ir.graph import Graph, Op, Tensor
 from ..ir.ops import Activation
 
 INT8_MIN, INT8_MAX = -128, 127
+
 
 def act_range(activation: Activation, out: Tensor) -> tuple[int, int]:
     """The int8 clamp range of a fused activation on `out`'s quantization."""

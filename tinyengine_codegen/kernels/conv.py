@@ -1,4 +1,5 @@
 """CONV_2D kernel specs and their template contexts (NHWC activations, OHWI filters)."""
+
 from __future__ import annotations
 
 from ..ir.graph import Graph, Op
@@ -23,10 +24,26 @@ def geometry(op: Op, graph: Graph) -> Context:
     kh, kw = w.shape[1], w.shape[2]
     _, pad_t = conv_out_pad(x.shape[1], kh, a.stride_h, a.dilation_h, a.padding)
     _, pad_l = conv_out_pad(x.shape[2], kw, a.stride_w, a.dilation_w, a.padding)
-    return dict(batches=x.shape[0], ih=x.shape[1], iw=x.shape[2], cin=x.shape[3], oh=y.shape[1], ow=y.shape[2],
-                cout=y.shape[3], kh=kh, kw=kw, sh=a.stride_h, sw=a.stride_w, dh=a.dilation_h, dw=a.dilation_w,
-                pad_t=pad_t, pad_l=pad_l, in_batch=x.shape[1] * x.shape[2] * x.shape[3],
-                out_batch=y.shape[1] * y.shape[2] * y.shape[3], in_offset=-x.zero_point)
+    return dict(
+        batches=x.shape[0],
+        ih=x.shape[1],
+        iw=x.shape[2],
+        cin=x.shape[3],
+        oh=y.shape[1],
+        ow=y.shape[2],
+        cout=y.shape[3],
+        kh=kh,
+        kw=kw,
+        sh=a.stride_h,
+        sw=a.stride_w,
+        dh=a.dilation_h,
+        dw=a.dilation_w,
+        pad_t=pad_t,
+        pad_l=pad_l,
+        in_batch=x.shape[1] * x.shape[2] * x.shape[3],
+        out_batch=y.shape[1] * y.shape[2] * y.shape[3],
+        in_offset=-x.zero_point,
+    )
 
 
 def _bias(op: Op, b: Binding) -> str | None:
@@ -37,21 +54,33 @@ def generic_context(op: Op, graph: Graph, b: Binding) -> Context:
     g = geometry(op, graph)
     w = in_tensor(graph, op, 1)
     groups = g["cin"] // w.shape[3]
-    return dict(g, fid=w.shape[3], filters_per_group=g["cout"] // groups, weights=b.const(op.inputs[1]),
-                bias=_bias(op, b), q=requant_q(op, graph, g["cout"]))
+    return dict(
+        g,
+        fid=w.shape[3],
+        filters_per_group=g["cout"] // groups,
+        weights=b.const(op.inputs[1]),
+        bias=_bias(op, b),
+        q=requant_q(op, graph, g["cout"]),
+    )
 
 
 def pointwise_context(op: Op, graph: Graph, b: Binding) -> Context:
     g = geometry(op, graph)
-    return dict(pixels=g["batches"] * g["ih"] * g["iw"], cin=g["cin"], cout=g["cout"], in_offset=g["in_offset"],
-                weights=b.const(op.inputs[1]), bias=_bias(op, b), q=requant_q(op, graph, g["cout"]))
+    return dict(
+        pixels=g["batches"] * g["ih"] * g["iw"],
+        cin=g["cin"],
+        cout=g["cout"],
+        in_offset=g["in_offset"],
+        weights=b.const(op.inputs[1]),
+        bias=_bias(op, b),
+        q=requant_q(op, graph, g["cout"]),
+    )
 
 
 def is_pointwise(op: Op, graph: Graph, target: TargetLike) -> bool:
     x, w = in_tensor(graph, op, 0), in_tensor(graph, op, 1)
     a = op.attrs
-    return (w.shape[1] == 1 and w.shape[2] == 1 and a.stride_h == 1 and a.stride_w == 1
-            and w.shape[3] == x.shape[3])
+    return w.shape[1] == 1 and w.shape[2] == 1 and a.stride_h == 1 and a.stride_w == 1 and w.shape[3] == x.shape[3]
 
 
 CONV2D = (  # first match wins; the last entry always matches

@@ -13,6 +13,7 @@ only when the product rounds to 0, and then both give zp because 2^(e-1) - 1 < 2
 become constants. A uniform left shift is folded into the weights offline (`prescale`). Otherwise the portable
 helper is used.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -33,7 +34,7 @@ def folded_bias(bias: np.ndarray | None, w_rows: np.ndarray, in_offset: int) -> 
     sums = w_rows.astype(np.int64).sum(axis=1)
     base = np.zeros(len(sums), np.int64) if bias is None else np.asarray(bias, np.int64)
     out = base + in_offset * sums
-    assert np.all(np.abs(out) < 2 ** 31), "folded bias overflows int32"
+    assert np.all(np.abs(out) < 2**31), "folded bias overflows int32"
     return out.astype(np.int32)
 
 
@@ -56,17 +57,22 @@ def requant_fast(q: dict, bounds: np.ndarray, const_out: dict[int, int] | None =
     live = [c for c in range(n) if c not in const_out]
     left = [max(s, 0) for s in shift]
     right = [max(-s, 0) for s in shift]
-    ok = (all(1 <= right[c] <= 22 and int(bounds[c]) << left[c] < ACC_LIMIT for c in live)
-          and abs(q["zp"]) <= 128)
+    ok = all(1 <= right[c] <= 22 and int(bounds[c]) << left[c] < ACC_LIMIT for c in live) and abs(q["zp"]) <= 128
     out = dict(q, per_channel=True, mult=mult, shift=shift, fast=ok, ssat=q["lo"] == INT8_MIN and q["hi"] == INT8_MAX)
     if ok:
         ls = sorted({left[c] + 1 for c in live}) or [1]
         rs = [1 if c in const_out else right[c] for c in range(n)]
         rnd = [2 * const_out[c] + 1 if c in const_out else (1 << (r - 1)) + (q["zp"] << r) for c, r in enumerate(rs)]
-        out.update(mult=[0 if c in const_out else m for c, m in enumerate(mult)], rs=rs, rnd=rnd,
-                   ls=ls[0] if len(ls) == 1 else None, ls_table=[ls[0] if c in const_out else left[c] + 1
-                                                                for c in range(n)],
-                   lo_clip=q["lo"] > INT8_MIN, hi_clip=q["hi"] < INT8_MAX, prescaled=0)
+        out.update(
+            mult=[0 if c in const_out else m for c, m in enumerate(mult)],
+            rs=rs,
+            rnd=rnd,
+            ls=ls[0] if len(ls) == 1 else None,
+            ls_table=[ls[0] if c in const_out else left[c] + 1 for c in range(n)],
+            lo_clip=q["lo"] > INT8_MIN,
+            hi_clip=q["hi"] < INT8_MAX,
+            prescaled=0,
+        )
     return out
 
 
@@ -91,7 +97,7 @@ def prescale(q: dict, rows: np.ndarray, bias: np.ndarray) -> tuple[dict, np.ndar
     ls = q["ls"]
     const = np.asarray(q["mult"]) == 0
     b = np.where(const, 0, np.asarray(bias, np.int64) << ls)
-    assert np.all(np.abs(b) < 2 ** 31)
+    assert np.all(np.abs(b) < 2**31)
     return dict(q, ls=0, prescaled=ls), np.asarray(rows, np.int64) << ls, b.astype(np.int32)
 
 
@@ -115,7 +121,7 @@ def pad_row(in_zp: int, n: int) -> np.ndarray:
 
 def live_bytes(graph: Graph) -> list[int]:
     """Activation bytes live while each op runs (its inputs, outputs and everything still needed later)."""
-    first: dict[str, int] = {n: -1 for n in graph.inputs}
+    first: dict[str, int] = dict.fromkeys(graph.inputs, -1)
     for i, op in enumerate(graph.ops):
         for t in op.outputs:
             first.setdefault(t, i)

@@ -4,6 +4,7 @@ TFLM's int8 ADD rescales each input with its own MultiplyByQuantizedMultiplier b
 depends only on the input byte, so it is tabulated offline (exactly, with quant.py) and only the output
 requantization runs per element (the fast SMMULR epilogue when it is provably exact).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -18,8 +19,14 @@ from .registry import Binding, Context, KernelSpec, TargetLike, no_scratch
 
 def is_add_lut(op: Op, graph: Graph, target: TargetLike) -> bool:
     a, b, y = in_tensor(graph, op, 0), in_tensor(graph, op, 1), out_tensor(graph, op)
-    return (has_dsp(target) and a.shape == b.shape == y.shape and op.inputs[0] != op.inputs[1]
-            and a.dtype == b.dtype == y.dtype == "int8" and not a.is_const and not b.is_const)
+    return (
+        has_dsp(target)
+        and a.shape == b.shape == y.shape
+        and op.inputs[0] != op.inputs[1]
+        and a.dtype == b.dtype == y.dtype == "int8"
+        and not a.is_const
+        and not b.is_const
+    )
 
 
 def input_table(offset: int, left_shift: int, mult: int, shift: int) -> np.ndarray:
@@ -38,8 +45,12 @@ def add_lut_context(op: Op, graph: Graph, b: Binding) -> Context:
     q = requant_fast(q, bound)
     if q["fast"] and q["ls"] is not None:  # fold the pre-shift into the tables (exact: |la + lb| << ls < 2^31)
         la, lb, q = la << q["ls"], lb << q["ls"], dict(q, ls=0, prescaled=q["ls"])
-    return dict(size=out_tensor(graph, op).size, q=q,
-                la=b.weights.add(f"{op.name}#cm_la", la), lb=b.weights.add(f"{op.name}#cm_lb", lb))
+    return dict(
+        size=out_tensor(graph, op).size,
+        q=q,
+        la=b.weights.add(f"{op.name}#cm_la", la),
+        lb=b.weights.add(f"{op.name}#cm_lb", lb),
+    )
 
 
 ADD_SIMD = (KernelSpec("add_s8_lut", is_add_lut, no_scratch, add_lut_context),)

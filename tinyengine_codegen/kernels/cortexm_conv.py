@@ -7,16 +7,25 @@ conv2d_s8_im2col_simd: cin % 4 != 0 (first layers); the window of two pixels is 
 is only chosen when the scratch fits under the graph's per-op activation bound.
 dwconv_s8_simd: NHWC depthwise, four channels per word, SMLABB/SMLATT per channel.
 """
+
 from __future__ import annotations
 
 import numpy as np
 
 from ..ir.graph import Graph, Op
-from ..ir.ops import OpKind
 from .common import in_tensor
 from .conv import geometry, requant_q
-from .cortexm import (acc_bounds, constant_channels, folded_bias, has_dsp, pack_pairs, pad_row, prescale, requant_fast,
-                      scratch_is_free)
+from .cortexm import (
+    acc_bounds,
+    constant_channels,
+    folded_bias,
+    has_dsp,
+    pack_pairs,
+    pad_row,
+    prescale,
+    requant_fast,
+    scratch_is_free,
+)
 from .cortexm_pointwise import POINTWISE_SIMD
 from .cortexm_smallcin import ROWS_SIMD
 from .registry import Binding, Context, KernelSpec, TargetLike, no_scratch
@@ -33,8 +42,13 @@ def _epilogue(q: dict, w: np.ndarray, bias: np.ndarray, rows: np.ndarray) -> tup
 
 def _plain(op: Op, graph: Graph) -> bool:
     x, w = in_tensor(graph, op, 0), in_tensor(graph, op, 1)
-    return x.shape[0] == 1 and x.dtype == "int8" and w.dtype == "int8" and w.quant is not None \
+    return (
+        x.shape[0] == 1
+        and x.dtype == "int8"
+        and w.dtype == "int8"
+        and w.quant is not None
         and all(z == 0 for z in w.quant.zero_point)
+    )
 
 
 def _conv_ok(op: Op, graph: Graph, target: TargetLike) -> bool:
@@ -43,20 +57,31 @@ def _conv_ok(op: Op, graph: Graph, target: TargetLike) -> bool:
 
 
 def is_direct(op: Op, graph: Graph, target: TargetLike) -> bool:
-    return (_conv_ok(op, graph, target) and in_tensor(graph, op, 0).shape[3] % 4 == 0
-            and graph.tensor(op.outputs[0]).shape[3] % 4 == 0)
+    return (
+        _conv_ok(op, graph, target)
+        and in_tensor(graph, op, 0).shape[3] % 4 == 0
+        and graph.tensor(op.outputs[0]).shape[3] % 4 == 0
+    )
 
 
 def _conv_common(op: Op, graph: Graph, b: Binding, kpad: int, interleave: bool, nch: int) -> Context:
     g = geometry(op, graph)
     w = np.asarray(in_tensor(graph, op, 1).data).reshape(g["cout"], -1)
     rows = np.zeros((g["cout"], kpad), np.int16)
-    rows[:, :w.shape[1]] = w
+    rows[:, : w.shape[1]] = w
     bias = folded_bias(_bias_values(op, graph), w, g["in_offset"])
     q, rows, bias = _epilogue(requant_q(op, graph, g["cout"]), w, bias, rows)
     packed = pack_pairs(rows, nch, interleave)
-    return dict(g=g, **g, pixels=g["oh"] * g["ow"], taps=g["kh"] * g["kw"], nch=nch, bias=bias.tolist(), q=q,
-                weights=b.weights.add(f"{op.inputs[1]}#cm{nch}{'i' if interleave else 'n'}p{q.get('prescaled', 0)}", packed))
+    return dict(
+        g=g,
+        **g,
+        pixels=g["oh"] * g["ow"],
+        taps=g["kh"] * g["kw"],
+        nch=nch,
+        bias=bias.tolist(),
+        q=q,
+        weights=b.weights.add(f"{op.inputs[1]}#cm{nch}{'i' if interleave else 'n'}p{q.get('prescaled', 0)}", packed),
+    )
 
 
 def direct_context(op: Op, graph: Graph, b: Binding) -> Context:
@@ -80,8 +105,12 @@ def im2col_scratch(op: Op, graph: Graph) -> int:
 
 
 def is_im2col(op: Op, graph: Graph, target: TargetLike) -> bool:
-    return (_conv_ok(op, graph, target) and in_tensor(graph, op, 0).shape[3] % 4 != 0 and _kpad(op, graph) <= 252
-            and scratch_is_free(op, graph, im2col_scratch(op, graph)))
+    return (
+        _conv_ok(op, graph, target)
+        and in_tensor(graph, op, 0).shape[3] % 4 != 0
+        and _kpad(op, graph) <= 252
+        and scratch_is_free(op, graph, im2col_scratch(op, graph))
+    )
 
 
 def im2col_context(op: Op, graph: Graph, b: Binding) -> Context:
@@ -125,7 +154,7 @@ def dw_inplace_scratch(op: Op, graph: Graph) -> int:
 def dw_context(op: Op, graph: Graph, b: Binding, inplace: bool = False) -> Context:
     g = geometry(op, graph)
     c, taps = g["cout"], g["kh"] * g["kw"]
-    w = np.asarray(in_tensor(graph, op, 1).data).reshape(taps, c).T           # channels x taps
+    w = np.asarray(in_tensor(graph, op, 1).data).reshape(taps, c).T  # channels x taps
     bias = folded_bias(_bias_values(op, graph), w, g["in_offset"])
     q, w, bias = _epilogue(requant_q(op, graph, c), w, bias, w)
     # [c/4][tap][(c0, c2), (c1, c3)] as int16
@@ -133,11 +162,21 @@ def dw_context(op: Op, graph: Graph, b: Binding, inplace: bool = False) -> Conte
     zp = -g["in_offset"]
     pad = b.weights.add(f"cm_pad_{zp}_{c}", pad_row(zp, c))
     offs = [(ky * g["dh"] * g["iw"] + kx * g["dw"]) * c for ky in range(g["kh"]) for kx in range(g["kw"])]
-    return dict(g=g, **g, pixels=g["oh"] * g["ow"], taps=taps, bias=bias.tolist(), q=q, pad=pad, offs=offs,
-                rows_in=_inside(g["oh"], g["ih"], g["sh"], g["pad_t"], g["kh"], g["dh"]),
-                cols_in=_inside(g["ow"], g["iw"], g["sw"], g["pad_l"], g["kw"], g["dw"]),
-                inplace=inplace, ring=ring_rows(g) if inplace else 0,
-                weights=b.weights.add(f"{op.inputs[1]}#cmdwp{q.get('prescaled', 0)}", np.ascontiguousarray(packed)))
+    return dict(
+        g=g,
+        **g,
+        pixels=g["oh"] * g["ow"],
+        taps=taps,
+        bias=bias.tolist(),
+        q=q,
+        pad=pad,
+        offs=offs,
+        rows_in=_inside(g["oh"], g["ih"], g["sh"], g["pad_t"], g["kh"], g["dh"]),
+        cols_in=_inside(g["ow"], g["iw"], g["sw"], g["pad_l"], g["kw"], g["dw"]),
+        inplace=inplace,
+        ring=ring_rows(g) if inplace else 0,
+        weights=b.weights.add(f"{op.inputs[1]}#cmdwp{q.get('prescaled', 0)}", np.ascontiguousarray(packed)),
+    )
 
 
 def dw_inplace_context(op: Op, graph: Graph, b: Binding) -> Context:

@@ -1,4 +1,5 @@
 """FULLY_CONNECTED kernel spec for Cortex-M cores with the DSP extension: four units per pass, int16 weights."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -13,8 +14,14 @@ from .registry import Binding, Context, KernelSpec, TargetLike, no_scratch
 
 def is_fc_simd(op: Op, graph: Graph, target: TargetLike) -> bool:
     x, w = in_tensor(graph, op, 0), in_tensor(graph, op, 1)
-    return (has_dsp(target) and x.dtype == w.dtype == "int8" and w.quant is not None and len(w.shape) == 2
-            and all(z == 0 for z in w.quant.zero_point) and w.shape[1] % 4 == 0)
+    return (
+        has_dsp(target)
+        and x.dtype == w.dtype == "int8"
+        and w.quant is not None
+        and len(w.shape) == 2
+        and all(z == 0 for z in w.quant.zero_point)
+        and w.shape[1] % 4 == 0
+    )
 
 
 def fc_simd_context(op: Op, graph: Graph, b: Binding) -> Context:
@@ -30,9 +37,16 @@ def fc_simd_context(op: Op, graph: Graph, b: Binding) -> Context:
     if units4 < units:
         parts.append(pack_pairs(rows[units4:], 1))
     packed = np.concatenate(parts).astype(np.int16)
-    return dict(rows=x.size // depth, depth=depth, unroll=2 if depth % 8 == 0 else 1, units=units, units4=units4, bias=bias.tolist(),
-                q=q,
-                weights=b.weights.add(f"{op.inputs[1]}#cmfcp{q.get('prescaled', 0)}", packed))
+    return dict(
+        rows=x.size // depth,
+        depth=depth,
+        unroll=2 if depth % 8 == 0 else 1,
+        units=units,
+        units4=units4,
+        bias=bias.tolist(),
+        q=q,
+        weights=b.weights.add(f"{op.inputs[1]}#cmfcp{q.get('prescaled', 0)}", packed),
+    )
 
 
 FC_SIMD = (KernelSpec("fc_s8_simd", is_fc_simd, no_scratch, fc_simd_context),)
@@ -43,7 +57,12 @@ def with_cortexm(families):
     from .cortexm_add import ADD_SIMD
     from .cortexm_conv import CONV2D_SIMD, DEPTHWISE_SIMD
 
-    extra = {OpKind.ADD: ADD_SIMD, OpKind.CONV_2D: CONV2D_SIMD, OpKind.DEPTHWISE_CONV_2D: DEPTHWISE_SIMD, OpKind.FULLY_CONNECTED: FC_SIMD}
+    extra = {
+        OpKind.ADD: ADD_SIMD,
+        OpKind.CONV_2D: CONV2D_SIMD,
+        OpKind.DEPTHWISE_CONV_2D: DEPTHWISE_SIMD,
+        OpKind.FULLY_CONNECTED: FC_SIMD,
+    }
     out = dict(families)
     for kind, specs in extra.items():
         out[kind] = tuple(specs) + tuple(out.get(kind, ()))

@@ -2,7 +2,8 @@
 
 One output pixel at a time; each group of four output channels is one asm block with fixed registers that reads a
 single int32 stream (bias, weights, requant constants) with LDM, so the bias costs one load per four channels and
-the accumulators start from it. The dot over cin is fully unrolled (LDR of an input word, SXTB16 twice, 2 LDM + 8 SMLAD).
+the accumulators start from it. The dot over cin is fully unrolled (LDR of an input word, SXTB16 twice,
+2 LDM + 8 SMLAD).
 Requantization is the fast exact path of kernels/cortexm.py with the pre-shift folded into the weights:
 SMMLAR, then SSAT with the per-channel right shift as an immediate when the groups are unrolled (small layers), or
 ASR by a streamed shift inside a loop over groups (large layers). The sign correction `+ (acc >> 31)` is dropped
@@ -10,6 +11,7 @@ when the lower clamp is at or above the output zero point: a negative rounded pr
 without it. A last group of fewer than four channels computes four (zero weights) and stores only its own.
 conv2d_1x1_s8_simd_narrow (cin 4 or 8) keeps the pixel's sign-extended input in registers and loops over channels.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -20,8 +22,8 @@ from .conv import geometry, requant_q
 from .cortexm import acc_bounds, constant_channels, folded_bias, has_dsp, pack_pairs, prescale, requant_fast
 from .registry import Binding, Context, KernelSpec, TargetLike, no_scratch
 
-UNROLL_MACS = 2048   # cin * cout up to which every channel group gets its own code (immediate shifts)
-MAX_CIN = 512        # the dot is fully unrolled: its code grows with cin
+UNROLL_MACS = 2048  # cin * cout up to which every channel group gets its own code (immediate shifts)
+MAX_CIN = 512  # the dot is fully unrolled: its code grows with cin
 
 
 def _bias_values(op: Op, graph: Graph) -> np.ndarray | None:
@@ -41,10 +43,18 @@ def _epilogue(op: Op, graph: Graph) -> tuple[dict, np.ndarray, np.ndarray, dict]
 def is_pointwise_simd(op: Op, graph: Graph, target: TargetLike) -> bool:
     x, w = in_tensor(graph, op, 0), in_tensor(graph, op, 1)
     a = op.attrs
-    if not (has_dsp(target) and x.shape[0] == 1 and x.dtype == w.dtype == "int8" and w.quant is not None
-            and all(z == 0 for z in w.quant.zero_point) and w.shape[1] == w.shape[2] == 1
-            and a.stride_h == a.stride_w == 1 and x.shape[3] % 4 == 0 and x.shape[3] <= MAX_CIN
-            and w.shape[3] == x.shape[3]):
+    if not (
+        has_dsp(target)
+        and x.shape[0] == 1
+        and x.dtype == w.dtype == "int8"
+        and w.quant is not None
+        and all(z == 0 for z in w.quant.zero_point)
+        and w.shape[1] == w.shape[2] == 1
+        and a.stride_h == a.stride_w == 1
+        and x.shape[3] % 4 == 0
+        and x.shape[3] <= MAX_CIN
+        and w.shape[3] == x.shape[3]
+    ):
         return False
     q = _epilogue(op, graph)[0]
     return q["fast"] and q["ls"] == 0 and not q["lo_clip"] and not q["hi_clip"]
@@ -74,17 +84,28 @@ def pointwise_context(op: Op, graph: Graph, b: Binding) -> Context:
     cin, cout = g["cin"], g["cout"]
     unrolled = cin * cout <= UNROLL_MACS
     stream = pointwise_stream(q, rows, bias, not unrolled)
-    groups = [dict(base=4 * i, n=min(4, cout - 4 * i), rs=q["rs"][4 * i:4 * i + 4]) for i in range((cout + 3) // 4)]
+    groups = [dict(base=4 * i, n=min(4, cout - 4 * i), rs=q["rs"][4 * i : 4 * i + 4]) for i in range((cout + 3) // 4)]
     words = cin // 4
-    return dict(pixels=g["oh"] * g["ow"], cin=cin, cout=cout, words=words,
-                sign=q["lo"] < q["zp"], unrolled=unrolled, groups=groups, full=cout // 4,
-                tail=groups[-1] if cout % 4 else None,
-                weights=b.weights.add(f"{op.inputs[1]}#cm1x1{'u' if unrolled else 'l'}", stream))
+    return dict(
+        pixels=g["oh"] * g["ow"],
+        cin=cin,
+        cout=cout,
+        words=words,
+        sign=q["lo"] < q["zp"],
+        unrolled=unrolled,
+        groups=groups,
+        full=cout // 4,
+        tail=groups[-1] if cout % 4 else None,
+        weights=b.weights.add(f"{op.inputs[1]}#cm1x1{'u' if unrolled else 'l'}", stream),
+    )
 
 
 def is_narrow_simd(op: Op, graph: Graph, target: TargetLike) -> bool:
-    return is_pointwise_simd(op, graph, target) and in_tensor(graph, op, 0).shape[3] <= 8 \
+    return (
+        is_pointwise_simd(op, graph, target)
+        and in_tensor(graph, op, 0).shape[3] <= 8
         and graph.tensor(op.outputs[0]).shape[3] <= 256
+    )
 
 
 def narrow_context(op: Op, graph: Graph, b: Binding) -> Context:
@@ -92,11 +113,31 @@ def narrow_context(op: Op, graph: Graph, b: Binding) -> Context:
     words, mult, rnd), cin/2 SMLAD, SMMLAR, SSAT with its immediate shift, STRB."""
     q, rows, bias, g = _epilogue(op, graph)
     w = pack_pairs(rows, 1).astype(np.int16).view(np.int32).astype(np.int64).reshape(g["cout"], -1)
-    stream = np.concatenate([np.asarray(bias, np.int64)[:, None], w, np.asarray(q["mult"], np.int64)[:, None],
-                             np.asarray(q["rnd"], np.int64)[:, None]], axis=1).reshape(-1).astype(np.int32)
-    return dict(pixels=g["oh"] * g["ow"], cin=g["cin"], cout=g["cout"], words=g["cin"] // 4, rs=q["rs"],
-                sign=q["lo"] < q["zp"], weights=b.weights.add(f"{op.inputs[1]}#cm1x1n", stream))
+    stream = (
+        np.concatenate(
+            [
+                np.asarray(bias, np.int64)[:, None],
+                w,
+                np.asarray(q["mult"], np.int64)[:, None],
+                np.asarray(q["rnd"], np.int64)[:, None],
+            ],
+            axis=1,
+        )
+        .reshape(-1)
+        .astype(np.int32)
+    )
+    return dict(
+        pixels=g["oh"] * g["ow"],
+        cin=g["cin"],
+        cout=g["cout"],
+        words=g["cin"] // 4,
+        rs=q["rs"],
+        sign=q["lo"] < q["zp"],
+        weights=b.weights.add(f"{op.inputs[1]}#cm1x1n", stream),
+    )
 
 
-POINTWISE_SIMD = (KernelSpec("conv2d_1x1_s8_simd_narrow", is_narrow_simd, no_scratch, narrow_context),
-                  KernelSpec("conv2d_1x1_s8_simd", is_pointwise_simd, no_scratch, pointwise_context))
+POINTWISE_SIMD = (
+    KernelSpec("conv2d_1x1_s8_simd_narrow", is_narrow_simd, no_scratch, narrow_context),
+    KernelSpec("conv2d_1x1_s8_simd", is_pointwise_simd, no_scratch, pointwise_context),
+)

@@ -13,6 +13,7 @@ dwconv_s8_simd_region: depth multiplier 1, channels % 4 == 0; an interior pixel 
     pointer (taps at fixed offsets from it), a border pixel reads the zero-point row for taps in the padding.
 add_s8_lut_region: the ADD lookup-table kernel on each row of the region.
 """
+
 from __future__ import annotations
 
 from ..ir.graph import Graph, Op
@@ -24,7 +25,7 @@ from .cortexm_add import add_lut_context, is_add_lut
 from .cortexm_conv import _conv_common, _conv_ok, _dw_ok, _kpad, dw_context, im2col_scratch, is_direct
 from .registry import Binding, Context, KernelSpec, TargetLike, no_scratch
 
-MAX_KPAD = 252          # the im2col columns of the whole-tensor kernel have the same limit
+MAX_KPAD = 252  # the im2col columns of the whole-tensor kernel have the same limit
 
 
 def _nhwc(op: Op, graph: Graph) -> bool:
@@ -37,8 +38,12 @@ def is_direct_region(op: Op, graph: Graph, target: TargetLike) -> bool:
 
 
 def is_im2col_region(op: Op, graph: Graph, target: TargetLike) -> bool:
-    return (_nhwc(op, graph) and _conv_ok(op, graph, target) and in_tensor(graph, op).shape[3] % 4 != 0
-            and _kpad(op, graph) <= MAX_KPAD)
+    return (
+        _nhwc(op, graph)
+        and _conv_ok(op, graph, target)
+        and in_tensor(graph, op).shape[3] % 4 != 0
+        and _kpad(op, graph) <= MAX_KPAD
+    )
 
 
 def is_dw_region(op: Op, graph: Graph, target: TargetLike) -> bool:
@@ -58,8 +63,12 @@ def direct_region_context(op: Op, graph: Graph, b: Binding) -> Context:
     g = geometry(op, graph)
     ctx = _conv_common(op, graph, b, g["kh"] * g["kw"] * g["cin"], True, 4)
     zp = -g["in_offset"]
-    return dict(ctx, pointwise=g["kh"] == g["kw"] == 1 and g["sh"] == g["sw"] == 1,
-                pad=b.weights.add(f"cm_pad_{zp}_{g['cin']}", pad_row(zp, g["cin"])), unroll=_dot_unroll(g["cin"]))
+    return dict(
+        ctx,
+        pointwise=g["kh"] == g["kw"] == 1 and g["sh"] == g["sw"] == 1,
+        pad=b.weights.add(f"cm_pad_{zp}_{g['cin']}", pad_row(zp, g["cin"])),
+        unroll=_dot_unroll(g["cin"]),
+    )
 
 
 def im2col_region_context(op: Op, graph: Graph, b: Binding) -> Context:
@@ -67,8 +76,12 @@ def im2col_region_context(op: Op, graph: Graph, b: Binding) -> Context:
     ctx = _conv_common(op, graph, b, kpad, False, 2)
     g = ctx["g"]
     # (column index, kernel row, byte offset from that row's first tap) of every window value, in column order
-    col_taps = [((ky * g["kw"] + kx) * g["cin"] + ci, ky, kx * g["dw"] * g["cin"] + ci)
-                for ky in range(g["kh"]) for kx in range(g["kw"]) for ci in range(g["cin"])]
+    col_taps = [
+        ((ky * g["kw"] + kx) * g["cin"] + ci, ky, kx * g["dw"] * g["cin"] + ci)
+        for ky in range(g["kh"])
+        for kx in range(g["kw"])
+        for ci in range(g["cin"])
+    ]
     return dict(ctx, kpad=kpad, zp=-ctx["in_offset"], unroll=2 if kpad % 8 == 0 else 1, col_taps=col_taps)
 
 
@@ -76,19 +89,26 @@ def dw_region_context(op: Op, graph: Graph, b: Binding) -> Context:
     ctx = dw_context(op, graph, b)
     # interior taps: kernel row ky reads from its own pointer x<ky>, tap (ky, kx) at kx * dw * c bytes from it
     taps = [(ky, kx) for ky in range(ctx["kh"]) for kx in range(ctx["kw"])]
-    return dict(ctx, row_bases=[f"x{ky}" for ky, _ in taps],
-                row_offsets=[kx * ctx["dw"] * ctx["cin"] for _, kx in taps])
+    return dict(
+        ctx, row_bases=[f"x{ky}" for ky, _ in taps], row_offsets=[kx * ctx["dw"] * ctx["cin"] for _, kx in taps]
+    )
 
 
 def add_region_context(op: Op, graph: Graph, b: Binding) -> Context:
-    return dict(add_lut_context(op, graph, b), inner="add_s8_lut", n_in=2, c=out_tensor(graph, op).shape[3],
-                row_params="const int8_t *in0, const int8_t *in1, int8_t *out0, int n")
+    return dict(
+        add_lut_context(op, graph, b),
+        inner="add_s8_lut",
+        n_in=2,
+        c=out_tensor(graph, op).shape[3],
+        row_params="const int8_t *in0, const int8_t *in1, int8_t *out0, int n",
+    )
 
 
 REGION_SIMD = {  # placed first in their patch-stage families (kernels/region.py)
     OpKind.CONV_2D: (
         KernelSpec("conv2d_s8_im2col_simd_region", is_im2col_region, im2col_scratch, im2col_region_context),
-        KernelSpec("conv2d_s8_simd_region", is_direct_region, no_scratch, direct_region_context)),
+        KernelSpec("conv2d_s8_simd_region", is_direct_region, no_scratch, direct_region_context),
+    ),
     OpKind.DEPTHWISE_CONV_2D: (KernelSpec("dwconv_s8_simd_region", is_dw_region, no_scratch, dw_region_context),),
     OpKind.ADD: (KernelSpec("add_s8_lut_region", is_add_region, no_scratch, add_region_context),),
 }

@@ -6,6 +6,7 @@ of the shared NHWC buffer. Only channel c bytes are overwritten, and every later
 bytes, so this is safe for any stride, padding and dilation (depth multiplier 1: output channels = input channels,
 and the output never has more pixels than the input).
 """
+
 from __future__ import annotations
 
 from ..ir.graph import Graph, Op
@@ -18,14 +19,25 @@ from .registry import Binding, Context, KernelSpec, TargetLike, always, no_scrat
 def reference_context(op: Op, graph: Graph, b: Binding) -> Context:
     g = geometry(op, graph)
     assert in_tensor(graph, op, 1).shape[3] == g["cout"]
-    return dict(g, mult=op.attrs.depth_multiplier, weights=b.const(op.inputs[1]), bias=_bias(op, b),
-                q=requant_q(op, graph, g["cout"]))
+    return dict(
+        g,
+        mult=op.attrs.depth_multiplier,
+        weights=b.const(op.inputs[1]),
+        bias=_bias(op, b),
+        q=requant_q(op, graph, g["cout"]),
+    )
 
 
 def can_run_in_place(op: Op, graph: Graph, target: TargetLike) -> bool:
     x, y = in_tensor(graph, op, 0), out_tensor(graph, op)
-    return (op.attrs.depth_multiplier == 1 and len(x.shape) == 4 and x.shape[0] == 1 and x.dtype == y.dtype == "int8"
-            and x.shape[3] == y.shape[3] and y.nbytes <= x.nbytes)
+    return (
+        op.attrs.depth_multiplier == 1
+        and len(x.shape) == 4
+        and x.shape[0] == 1
+        and x.dtype == y.dtype == "int8"
+        and x.shape[3] == y.shape[3]
+        and y.nbytes <= x.nbytes
+    )
 
 
 def inplace_scratch(op: Op, graph: Graph) -> int:

@@ -1,4 +1,5 @@
 """ADD and MUL kernel specs (int8, with TFLite broadcasting) and their template contexts."""
+
 from __future__ import annotations
 
 from .. import quant
@@ -15,9 +16,16 @@ def element_params(op: Op, graph: Graph) -> dict:
     e = dict(a_offset=-a.zero_point, b_offset=-b.zero_point, out_zp=y.zero_point, lo=lo, hi=hi)
     if op.kind is OpKind.ADD:
         p = quant.add_params(a.scale(), b.scale(), y.scale())
-        e.update(op="add", left_shift=p.left_shift, a_mult=p.input1_multiplier, a_shift=p.input1_shift,
-                 b_mult=p.input2_multiplier, b_shift=p.input2_shift, mult=p.output_multiplier,
-                 shift=p.output_shift)
+        e.update(
+            op="add",
+            left_shift=p.left_shift,
+            a_mult=p.input1_multiplier,
+            a_shift=p.input1_shift,
+            b_mult=p.input2_multiplier,
+            b_shift=p.input2_shift,
+            mult=p.output_multiplier,
+            shift=p.output_shift,
+        )
     else:
         e["op"] = "mul"
         e["mult"], e["shift"] = quant.mul_multiplier(a.scale(), b.scale(), y.scale())
@@ -29,8 +37,7 @@ def same_shapes(op: Op, graph: Graph, target: TargetLike) -> bool:
 
 
 def flat_context(op: Op, graph: Graph, b: Binding) -> Context:
-    return dict(size=out_tensor(graph, op).size, a=b.operand(op, 0), b=b.operand(op, 1),
-                e=element_params(op, graph))
+    return dict(size=out_tensor(graph, op).size, a=b.operand(op, 0), b=b.operand(op, 1), e=element_params(op, graph))
 
 
 def broadcast_strides(shape: tuple[int, ...], out6: list[int]) -> list[int]:
@@ -42,9 +49,16 @@ def broadcast_strides(shape: tuple[int, ...], out6: list[int]) -> list[int]:
 def bcast_context(op: Op, graph: Graph, b: Binding) -> Context:
     x1, x2, y = in_tensor(graph, op, 0), in_tensor(graph, op, 1), out_tensor(graph, op)
     out6 = pad6(y.shape)
-    return dict(a=b.operand(op, 0), b=b.operand(op, 1), a_shape=list(x1.shape), b_shape=list(x2.shape),
-                out_dims=out6, a_strides=broadcast_strides(x1.shape, out6),
-                b_strides=broadcast_strides(x2.shape, out6), e=element_params(op, graph))
+    return dict(
+        a=b.operand(op, 0),
+        b=b.operand(op, 1),
+        a_shape=list(x1.shape),
+        b_shape=list(x2.shape),
+        out_dims=out6,
+        a_strides=broadcast_strides(x1.shape, out6),
+        b_strides=broadcast_strides(x2.shape, out6),
+        e=element_params(op, graph),
+    )
 
 
 BINARY = (  # first match wins; the last entry always matches

@@ -1,4 +1,5 @@
 """Kernel specs of fully connected, pooling, MEAN, softmax, activations, QUANTIZE and DEQUANTIZE."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -29,8 +30,16 @@ def fc_context(op: Op, graph: Graph, b: Binding) -> Context:
     units, depth = w.shape[0], w.shape[-1]
     q = fc_requant(op, graph)
     bias = b.const(op.inputs[2]) if len(op.inputs) > 2 and op.inputs[2] else None
-    return dict(rows=x.size // depth, depth=depth, units=units, in_offset=-x.zero_point, w_offset=-w.zero_point,
-                weights=b.const(op.inputs[1]), bias=bias, q=q)
+    return dict(
+        rows=x.size // depth,
+        depth=depth,
+        units=units,
+        in_offset=-x.zero_point,
+        w_offset=-w.zero_point,
+        weights=b.const(op.inputs[1]),
+        bias=bias,
+        q=q,
+    )
 
 
 def pool_context(op: Op, graph: Graph, b: Binding) -> Context:
@@ -38,10 +47,24 @@ def pool_context(op: Op, graph: Graph, b: Binding) -> Context:
     _, pad_t = conv_out_pad(x.shape[1], a.filter_h, a.stride_h, 1, a.padding)
     _, pad_l = conv_out_pad(x.shape[2], a.filter_w, a.stride_w, 1, a.padding)
     lo, hi = act_range(a.activation, y)
-    return dict(batches=x.shape[0], ih=x.shape[1], iw=x.shape[2], c=x.shape[3], oh=y.shape[1], ow=y.shape[2],
-                fh=a.filter_h, fw=a.filter_w, sh=a.stride_h, sw=a.stride_w, pad_t=pad_t, pad_l=pad_l,
-                in_batch=x.shape[1] * x.shape[2] * x.shape[3], out_batch=y.shape[1] * y.shape[2] * y.shape[3],
-                lo=lo, hi=hi)
+    return dict(
+        batches=x.shape[0],
+        ih=x.shape[1],
+        iw=x.shape[2],
+        c=x.shape[3],
+        oh=y.shape[1],
+        ow=y.shape[2],
+        fh=a.filter_h,
+        fw=a.filter_w,
+        sh=a.stride_h,
+        sw=a.stride_w,
+        pad_t=pad_t,
+        pad_l=pad_l,
+        in_batch=x.shape[1] * x.shape[2] * x.shape[3],
+        out_batch=y.shape[1] * y.shape[2] * y.shape[3],
+        lo=lo,
+        hi=hi,
+    )
 
 
 def _mean_mode(op: Op, graph: Graph) -> str:
@@ -66,16 +89,29 @@ def mean_context(op: Op, graph: Graph, b: Binding) -> Context:
     out_strides = [0 if d in axes6 else s for d, s in enumerate(strides_of(kept))]
     count = int(np.prod([dims[d] for d in axes6]))
     mode = _mean_mode(op, graph)
-    ctx = dict(axes=list(op.attrs.axes), mode=mode, in_dims=dims, in_strides=strides_of(dims),
-               out_strides=out_strides, out_size=y.size, count=count, sub_zp="", out_zp=y.zero_point)
+    ctx = dict(
+        axes=list(op.attrs.axes),
+        mode=mode,
+        in_dims=dims,
+        in_strides=strides_of(dims),
+        out_strides=out_strides,
+        out_size=y.size,
+        count=count,
+        sub_zp="",
+        out_zp=y.zero_point,
+    )
     if mode == "requant":
         m, s = quant.requantize_multiplier(x.scale(), y.scale())
         ctx["mult"], ctx["shift"] = quant.mean_multiplier(m, s, count)
         ctx["sub_zp"] = f" - {x.zero_point}"
     elif mode == "float":
         scale = np.float32(x.scale()) / np.float32(y.scale())
-        ctx.update(count_f=c_float(float(count)), scale_f=c_float(float(scale)),
-                   bias_f=c_float(float(np.float32(-x.zero_point) * scale)), out_zp_f=c_float(float(y.zero_point)))
+        ctx.update(
+            count_f=c_float(float(count)),
+            scale_f=c_float(float(scale)),
+            bias_f=c_float(float(np.float32(-x.zero_point) * scale)),
+            out_zp_f=c_float(float(y.zero_point)),
+        )
     return ctx
 
 
@@ -83,24 +119,38 @@ def softmax_context(op: Op, graph: Graph, b: Binding) -> Context:
     x = in_tensor(graph, op)
     p = quant.softmax_params(x.scale(), op.attrs.beta)
     depth = x.shape[-1]
-    return dict(rows=x.size // depth, depth=depth, beta=op.attrs.beta, mult=p.input_multiplier,
-                shift=p.input_left_shift, diff_min=p.diff_min)
+    return dict(
+        rows=x.size // depth,
+        depth=depth,
+        beta=op.attrs.beta,
+        mult=p.input_multiplier,
+        shift=p.input_left_shift,
+        diff_min=p.diff_min,
+    )
 
 
 def logistic_context(op: Op, graph: Graph, b: Binding) -> Context:
     x = in_tensor(graph, op)
     p = quant.logistic_params(x.scale(), x.zero_point)
-    return dict(size=x.size, in_zp=x.zero_point, mult=p.input_multiplier, shift=p.input_left_shift,
-                radius=p.input_range_radius)
+    return dict(
+        size=x.size, in_zp=x.zero_point, mult=p.input_multiplier, shift=p.input_left_shift, radius=p.input_range_radius
+    )
 
 
 def hardswish_context(op: Op, graph: Graph, b: Binding) -> Context:
     x, y = in_tensor(graph, op), out_tensor(graph, op)
     p = quant.hard_swish_params(x.scale(), x.zero_point, y.scale(), y.zero_point)
-    return dict(size=x.size, in_zp=x.zero_point, out_zp=y.zero_point, out_m=p.output_multiplier_int16,
-                out_neg_e=-p.output_multiplier_exponent, relu_m=p.reluish_multiplier_int16,
-                relu_e=p.reluish_multiplier_exponent, relu_e_minus_1=p.reluish_multiplier_exponent - 1,
-                relu_neg_e=-p.reluish_multiplier_exponent)
+    return dict(
+        size=x.size,
+        in_zp=x.zero_point,
+        out_zp=y.zero_point,
+        out_m=p.output_multiplier_int16,
+        out_neg_e=-p.output_multiplier_exponent,
+        relu_m=p.reluish_multiplier_int16,
+        relu_e=p.reluish_multiplier_exponent,
+        relu_e_minus_1=p.reluish_multiplier_exponent - 1,
+        relu_neg_e=-p.reluish_multiplier_exponent,
+    )
 
 
 def relu_context(op: Op, graph: Graph, b: Binding) -> Context:
@@ -129,8 +179,7 @@ def quantize_context(op: Op, graph: Graph, b: Binding) -> Context:
 
 def dequantize_context(op: Op, graph: Graph, b: Binding) -> Context:
     x = in_tensor(graph, op)
-    return dict(size=x.size, in_zp=x.zero_point, scale_d=c_double(quant.f32(x.scale())),
-                scale_text=f"{x.scale():.6g}")
+    return dict(size=x.size, in_zp=x.zero_point, scale_d=c_double(quant.f32(x.scale())), scale_text=f"{x.scale():.6g}")
 
 
 def _float_input(op: Op, graph: Graph, target: TargetLike) -> bool:
@@ -147,7 +196,9 @@ FAMILIES = {
     OpKind.HARD_SWISH: (KernelSpec("hardswish_s8_ref", always, no_scratch, hardswish_context),),
     OpKind.RELU: (KernelSpec("relu_s8_ref", always, no_scratch, relu_context),),
     OpKind.RELU6: (KernelSpec("relu6_s8_ref", always, no_scratch, relu6_context),),
-    OpKind.QUANTIZE: (KernelSpec("quantize_f32_s8_ref", _float_input, no_scratch, quantize_context),
-                      KernelSpec("requantize_s8_ref", always, no_scratch, requantize_context)),
+    OpKind.QUANTIZE: (
+        KernelSpec("quantize_f32_s8_ref", _float_input, no_scratch, quantize_context),
+        KernelSpec("requantize_s8_ref", always, no_scratch, requantize_context),
+    ),
     OpKind.DEQUANTIZE: (KernelSpec("dequantize_s8_f32_ref", always, no_scratch, dequantize_context),),
 }

@@ -2,6 +2,7 @@
 
 None of them changes values (int8 in, int8 out on the same quantization, as TFLite Micro copies them).
 """
+
 from __future__ import annotations
 
 import math
@@ -25,9 +26,16 @@ def pad_context(op: Op, graph: Graph, b: Binding) -> Context:
     lead = 6 - len(x.shape)
     before = [0] * lead + [p[0] for p in op.attrs.paddings]
     out_strides = strides_of(pad6(y.shape))
-    return dict(paddings=[list(p) for p in op.attrs.paddings], value=y.zero_point, out_size=y.size,
-                in_dims=pad6(x.shape), in_strides=strides_of(pad6(x.shape)), out_strides=out_strides,
-                base=sum(p * s for p, s in zip(before, out_strides)), src=b.operand(op, 0))
+    return dict(
+        paddings=[list(p) for p in op.attrs.paddings],
+        value=y.zero_point,
+        out_size=y.size,
+        in_dims=pad6(x.shape),
+        in_strides=strides_of(pad6(x.shape)),
+        out_strides=out_strides,
+        base=sum(p * s for p, s in zip(before, out_strides)),
+        src=b.operand(op, 0),
+    )
 
 
 def concat_context(op: Op, graph: Graph, b: Binding) -> Context:
@@ -47,8 +55,13 @@ def transpose_context(op: Op, graph: Graph, b: Binding) -> Context:
     lead = 6 - len(x.shape)
     in_strides = strides_of(pad6(x.shape))
     perm6 = list(range(lead)) + [p + lead for p in op.attrs.perm]
-    return dict(what=f"permutation {list(op.attrs.perm)}", out_dims=pad6(y.shape), base=0,
-                src_strides=[in_strides[p] for p in perm6], src=b.operand(op, 0))
+    return dict(
+        what=f"permutation {list(op.attrs.perm)}",
+        out_dims=pad6(y.shape),
+        base=0,
+        src_strides=[in_strides[p] for p in perm6],
+        src=b.operand(op, 0),
+    )
 
 
 def slice_context(op: Op, graph: Graph, b: Binding) -> Context:
@@ -56,9 +69,13 @@ def slice_context(op: Op, graph: Graph, b: Binding) -> Context:
     lead = 6 - len(x.shape)
     in_strides = strides_of(pad6(x.shape))[lead:]
     counts = [max(0, -(-(e - s0) // st)) for s0, e, st in zip(a.begin, a.end, a.strides)]
-    return dict(what=f"begin {list(a.begin)} end {list(a.end)} strides {list(a.strides)}",
-                out_dims=pad6(tuple(counts)), base=sum(s0 * s for s0, s in zip(a.begin, in_strides)),
-                src_strides=[0] * lead + [st * s for st, s in zip(a.strides, in_strides)], src=b.operand(op, 0))
+    return dict(
+        what=f"begin {list(a.begin)} end {list(a.end)} strides {list(a.strides)}",
+        out_dims=pad6(tuple(counts)),
+        base=sum(s0 * s for s0, s in zip(a.begin, in_strides)),
+        src_strides=[0] * lead + [st * s for st, s in zip(a.strides, in_strides)],
+        src=b.operand(op, 0),
+    )
 
 
 def nearest_indices(in_size: int, out_size: int, align_corners: bool, half_pixel: bool) -> list[int]:
@@ -77,10 +94,17 @@ def nearest_indices(in_size: int, out_size: int, align_corners: bool, half_pixel
 
 def resize_context(op: Op, graph: Graph, b: Binding) -> Context:
     x, y, a = in_tensor(graph, op), out_tensor(graph, op), op.attrs
-    return dict(batches=x.shape[0], ih=x.shape[1], iw=x.shape[2], c=x.shape[3], oh=y.shape[1], ow=y.shape[2],
-                in_batch=x.shape[1] * x.shape[2] * x.shape[3],
-                ys=nearest_indices(x.shape[1], y.shape[1], a.align_corners, a.half_pixel_centers),
-                xs=nearest_indices(x.shape[2], y.shape[2], a.align_corners, a.half_pixel_centers))
+    return dict(
+        batches=x.shape[0],
+        ih=x.shape[1],
+        iw=x.shape[2],
+        c=x.shape[3],
+        oh=y.shape[1],
+        ow=y.shape[2],
+        in_batch=x.shape[1] * x.shape[2] * x.shape[3],
+        ys=nearest_indices(x.shape[1], y.shape[1], a.align_corners, a.half_pixel_centers),
+        xs=nearest_indices(x.shape[2], y.shape[2], a.align_corners, a.half_pixel_centers),
+    )
 
 
 FAMILIES = {

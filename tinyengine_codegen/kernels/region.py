@@ -11,6 +11,7 @@ These specs are used only for ops inside a patch stage and live apart from the o
 Pointwise ops (elementwise and activations) reuse their ordinary flat kernel, row by row. On cores with the DSP
 extension the SIMD region kernels of kernels/cortexm_region.py come first in their families.
 """
+
 from __future__ import annotations
 
 from ..ir.graph import DTYPE_BYTES, Graph, Op
@@ -22,8 +23,7 @@ from .depthwise import reference_context
 from .misc import pool_context
 from .registry import HOST, Binding, Context, KernelSpec, TargetLike, activation_inputs, no_scratch, select
 
-_POINTWISE = (OpKind.ADD, OpKind.MUL, OpKind.RELU, OpKind.RELU6, OpKind.LOGISTIC, OpKind.HARD_SWISH,
-              OpKind.QUANTIZE)
+_POINTWISE = (OpKind.ADD, OpKind.MUL, OpKind.RELU, OpKind.RELU6, OpKind.LOGISTIC, OpKind.HARD_SWISH, OpKind.QUANTIZE)
 
 
 def _nhwc_int8_out(op: Op, graph: Graph, target: TargetLike) -> bool:
@@ -44,7 +44,8 @@ def _flat_spec(op: Op, graph: Graph) -> KernelSpec:
     """The ordinary whole-tensor kernel a pointwise region kernel runs on each row."""
     if op.kind in (OpKind.ADD, OpKind.MUL):
         from .elementwise import BINARY
-        return BINARY[0]                            # binary_s8_flat: stage operands never broadcast
+
+        return BINARY[0]  # binary_s8_flat: stage operands never broadcast
     return select(op, graph, HOST)
 
 
@@ -52,15 +53,23 @@ def pointwise_context(op: Op, graph: Graph, b: Binding) -> Context:
     inner = _flat_spec(op, graph)
     n_in = len(activation_inputs(graph, op))
     row_params = ", ".join([f"const int8_t *in{k}" for k in range(n_in)] + ["int8_t *out0", "int n"])
-    return dict(inner.context(op, graph, b), inner=inner.name, n_in=n_in, row_params=row_params,
-                c=out_tensor(graph, op).shape[3])
+    return dict(
+        inner.context(op, graph, b),
+        inner=inner.name,
+        n_in=n_in,
+        row_params=row_params,
+        c=out_tensor(graph, op).shape[3],
+    )
 
 
 def _pointwise_ok(op: Op, graph: Graph, target: TargetLike) -> bool:
     acts = activation_inputs(graph, op)
-    return (_nhwc_int8_out(op, graph, target) and 1 <= len(acts) <= 2
-            and all(graph.tensor(t).shape == out_tensor(graph, op).shape for t in acts)
-            and all(DTYPE_BYTES[graph.tensor(t).dtype] in (1, 4) for t in acts))
+    return (
+        _nhwc_int8_out(op, graph, target)
+        and 1 <= len(acts) <= 2
+        and all(graph.tensor(t).shape == out_tensor(graph, op).shape for t in acts)
+        and all(DTYPE_BYTES[graph.tensor(t).dtype] in (1, 4) for t in acts)
+    )
 
 
 _PORTABLE: dict[OpKind, tuple[KernelSpec, ...]] = {
@@ -69,12 +78,12 @@ _PORTABLE: dict[OpKind, tuple[KernelSpec, ...]] = {
     OpKind.MAX_POOL_2D: (KernelSpec("maxpool_s8_region", _windowed, no_scratch, pool_context),),
     OpKind.AVERAGE_POOL_2D: (KernelSpec("avgpool_s8_region", _windowed, no_scratch, pool_context),),
     OpKind.PAD: (KernelSpec("pad_s8_region", _windowed, no_scratch, pad_context),),
-    **{kind: (KernelSpec("pointwise_s8_region", _pointwise_ok, no_scratch, pointwise_context),)
-       for kind in _POINTWISE},
+    **{kind: (KernelSpec("pointwise_s8_region", _pointwise_ok, no_scratch, pointwise_context),) for kind in _POINTWISE},
 }
 # The Cortex-M SIMD region kernels (DSP cores only) come first; the portable kernel stays last in each family.
 STAGE_FAMILIES: dict[OpKind, tuple[KernelSpec, ...]] = {
-    kind: REGION_SIMD.get(kind, ()) + specs for kind, specs in _PORTABLE.items()}
+    kind: REGION_SIMD.get(kind, ()) + specs for kind, specs in _PORTABLE.items()
+}
 
 
 def stage_specs(op: Op, graph: Graph, target: TargetLike) -> tuple[KernelSpec, ...]:

@@ -5,11 +5,13 @@ scratch bytes the planner must reserve, and builds the template context: every n
 Within a family the first matching spec wins, and the last spec of every family matches any op of its kind,
 so fast variants (e.g. SIMD kernels for cores with the DSP extension) slot in as earlier entries.
 """
+
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -47,8 +49,9 @@ class WeightTable:
         """The C symbol of `values` (stored once per key); int8 data becomes a string literal in weights.c."""
         if key in self._by_key:
             return self._by_key[key]
-        ctype = {"int8": "int8_t", "uint8": "uint8_t", "int16": "int16_t", "int32": "int32_t",
-                 "float32": "float"}.get(str(values.dtype))
+        ctype = {"int8": "int8_t", "uint8": "uint8_t", "int16": "int16_t", "int32": "int32_t", "float32": "float"}.get(
+            str(values.dtype)
+        )
         if ctype is None:
             raise InternalError(f"constant '{key}' has dtype {values.dtype}, which has no C array type here")
         symbol = f"{self.prefix}_w{len(self.entries)}"
@@ -65,7 +68,7 @@ class Binding:
     fn: str
     graph: Graph
     weights: WeightTable
-    offsets: Mapping[str, int]          # arena offset of every activation operand of this op
+    offsets: Mapping[str, int]  # arena offset of every activation operand of this op
     scratch_offset: int | None = None
 
     def operand(self, op: Op, j: int) -> str:
@@ -98,7 +101,7 @@ class KernelSpec:
     (the layer gets the same arena offset for both); such a variant is chosen only for ops the memory plan
     makes in place, never by `select`."""
 
-    name: str                                               # template: templates/kernels/<name>.c.j2
+    name: str  # template: templates/kernels/<name>.c.j2
     matches: Callable[[Op, Graph, TargetLike], bool]
     scratch_bytes: Callable[[Op, Graph], int]
     context: Callable[[Op, Graph, Binding], Context]
@@ -133,19 +136,23 @@ def select(op: Op, graph: Graph, target: TargetLike) -> KernelSpec:
     """The first spec of op's family whose predicate holds; the last entry of a family always matches."""
     family = _families().get(op.kind)
     if not family:
-        raise TinyMLError(f"{op.name} ({op.kind.value}): no C kernel for this operator; supported: "
-                          f"{', '.join(sorted(k.value for k in _families()))}")
+        raise TinyMLError(
+            f"{op.name} ({op.kind.value}): no C kernel for this operator; supported: "
+            f"{', '.join(sorted(k.value for k in _families()))}"
+        )
     for spec in family:
         if not spec.inplace and spec.matches(op, graph, target):
             return spec
-    raise InternalError(f"{op.name} ({op.kind.value}): no kernel of the family matched; its last entry must "
-                        f"always match")
+    raise InternalError(
+        f"{op.name} ({op.kind.value}): no kernel of the family matched; its last entry must always match"
+    )
 
 
 # Every kernel of these kinds reads element i of each input before it writes element i of the output, so it may
 # overwrite an input of the output's size (tests/tinyengine_codegen/kernels/test_inplace.py runs each in place).
-ELEMENTWISE_INPLACE_KINDS = frozenset({OpKind.ADD, OpKind.MUL, OpKind.RELU, OpKind.RELU6, OpKind.LOGISTIC,
-                                       OpKind.HARD_SWISH})
+ELEMENTWISE_INPLACE_KINDS = frozenset(
+    {OpKind.ADD, OpKind.MUL, OpKind.RELU, OpKind.RELU6, OpKind.LOGISTIC, OpKind.HARD_SWISH}
+)
 
 
 def may_run_in_place(spec: KernelSpec, op: Op) -> bool:
@@ -162,5 +169,7 @@ def spec_named(op: Op, name: str, *, stage: bool = False) -> KernelSpec:
     for spec in table.get(op.kind, ()):
         if spec.name == name:
             return spec
-    raise InternalError(f"{op.name} ({op.kind.value}): the plan names kernel '{name}', which is not in its "
-                        f"{'patch-stage ' if stage else ''}family")
+    raise InternalError(
+        f"{op.name} ({op.kind.value}): the plan names kernel '{name}', which is not in its "
+        f"{'patch-stage ' if stage else ''}family"
+    )

@@ -19,11 +19,12 @@ The algorithm, in plain steps (the placement core is explained in placement.py):
    bound; the op to shrink first in any case) and the winning strategy's name.
 Every step is deterministic: the same buffers always give the same plan.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Callable, Mapping, Sequence
 
 from ..errors import InternalError
 from .buffers import Buffer
@@ -65,6 +66,7 @@ Strategy = Callable[[Problem], list[int]]
 def _greedy(key: Callable[[Problem, int], tuple], fit=lowest) -> Strategy:
     def run(prob: Problem) -> list[int]:
         return place(sorted(range(len(prob.blocks)), key=lambda i: key(prob, i)), prob, fit)[0]
+
     return run
 
 
@@ -111,7 +113,8 @@ CHEAP: dict[str, Strategy] = {
     "two_ended": _two_ended,
 }
 STRATEGIES: Mapping[str, Strategy] = MappingProxyType(
-    {**CHEAP, "local_search": _local_search, "branch_and_bound": _branch_and_bound})
+    {**CHEAP, "local_search": _local_search, "branch_and_bound": _branch_and_bound}
+)
 
 
 def run_strategy(name: str, buffers: Sequence[Buffer]) -> Plan:

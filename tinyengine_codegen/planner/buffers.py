@@ -15,10 +15,11 @@ Two kinds of buffers share bytes with another one; they name it in `alias_of` an
   is its scratch buffer. An op may only overwrite a buffer that nothing reads after it; asking for more
   is a bug in the pass that marked it and raises InternalError.
 """
+
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 from ..errors import InternalError
 from ..ir.graph import Graph, Op
@@ -27,8 +28,9 @@ from ..ir.ops import OpKind
 SCRATCH_SUFFIX = ":scratch"
 
 # Ops that may write their output over one of their inputs (listed as op indices in `inplace`).
-INPLACE_KINDS = frozenset({OpKind.DEPTHWISE_CONV_2D, OpKind.ADD, OpKind.MUL, OpKind.RELU, OpKind.RELU6,
-                           OpKind.LOGISTIC, OpKind.HARD_SWISH})
+INPLACE_KINDS = frozenset(
+    {OpKind.DEPTHWISE_CONV_2D, OpKind.ADD, OpKind.MUL, OpKind.RELU, OpKind.RELU6, OpKind.LOGISTIC, OpKind.HARD_SWISH}
+)
 _ELEMENTWISE_BINARY = frozenset({OpKind.ADD, OpKind.MUL})
 
 
@@ -56,8 +58,9 @@ def scratch_name(op: Op) -> str:
     return op.name + SCRATCH_SUFFIX
 
 
-def lifetimes(graph: Graph, *, scratch: Mapping[int, int] | None = None, inplace: frozenset[int] = frozenset(),
-              alignment: int = 4) -> tuple[Buffer, ...]:
+def lifetimes(
+    graph: Graph, *, scratch: Mapping[int, int] | None = None, inplace: frozenset[int] = frozenset(), alignment: int = 4
+) -> tuple[Buffer, ...]:
     """Buffers of `graph` in first-appearance order, then the scratch buffers in op order."""
     if alignment < 1:
         raise InternalError(f"alignment must be >= 1, got {alignment}")
@@ -144,6 +147,7 @@ def _aliases(graph: Graph, inplace: frozenset[int], last: Mapping[str, int], siz
 
 def _inplace_source(graph: Graph, i: int, op: Op, group_last, size: Mapping[str, int]) -> str:
     """The input that op i overwrites; InternalError when the op may not run in place."""
+
     def refuse(why: str) -> InternalError:
         return InternalError(f"op {i} '{op.name}' ({op.kind.value}) cannot run in place: {why}")
 

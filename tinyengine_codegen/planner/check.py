@@ -2,9 +2,10 @@
 
 check_plan raises InternalError when a plan is unsafe or misreported; lower_bound is the most bytes live at one op.
 """
+
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from ..errors import InternalError
 from .arena import Plan
@@ -52,18 +53,21 @@ def check_plan(buffers: Sequence[Buffer], plan: Plan, alignment: int = 1) -> Non
             raise InternalError(f"plan has no offset for buffer '{b.name}'")
         o = off[b.name]
         if o < 0 or o % alignment or o + b.size > plan.arena_bytes:
-            raise InternalError(f"buffer '{b.name}' at [{o}, {o + b.size}) is misaligned or outside the "
-                                f"{plan.arena_bytes}-byte arena")
+            raise InternalError(
+                f"buffer '{b.name}' at [{o}, {o + b.size}) is misaligned or outside the {plan.arena_bytes}-byte arena"
+            )
         if b.alias_of is not None and o != off[b.alias_of]:
             raise InternalError(f"buffer '{b.name}' at {o} must share the bytes of '{b.alias_of}' at {off[b.alias_of]}")
     for k, a in enumerate(buffers):
-        for b in buffers[k + 1:]:
+        for b in buffers[k + 1 :]:
             if not (a.size and b.size and a.first <= b.last and b.first <= a.last) or roots[a.name] == roots[b.name]:
                 continue
             oa, ob = off[a.name], off[b.name]
             if oa < ob + b.size and ob < oa + a.size:
-                raise InternalError(f"overlap at op {max(a.first, b.first)}: '{a.name}' [{oa}, {oa + a.size}) "
-                                    f"conflicts with '{b.name}' [{ob}, {ob + b.size})")
+                raise InternalError(
+                    f"overlap at op {max(a.first, b.first)}: '{a.name}' [{oa}, {oa + a.size}) "
+                    f"conflicts with '{b.name}' [{ob}, {ob + b.size})"
+                )
     _check_reported(buffers, plan)
 
 

@@ -15,11 +15,12 @@ The steps, in order:
    patched plan is kept only when its arena is strictly smaller.
 In-place variants (KernelSpec.inplace) are only chosen for in-place ops; ordinary ops take ordinary specs.
 """
+
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from types import MappingProxyType
-from typing import Mapping, Sequence
 
 from ..errors import TinyMLError
 from ..ir.graph import Graph
@@ -32,7 +33,7 @@ from .patches import PatchSchedule, choose_patches, patched_buffers
 from .schedule import best_order, reorder
 
 ELEMENTWISE_INPLACE = INPLACE_KINDS - {OpKind.DEPTHWISE_CONV_2D}
-Candidates = tuple[tuple[tuple[str, int, bool], ...], ...]   # per op: (spec name, scratch bytes, runs in place)
+Candidates = tuple[tuple[tuple[str, int, bool], ...], ...]  # per op: (spec name, scratch bytes, runs in place)
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,7 @@ class ModelPlan:
     inplace: frozenset[int]
     patches: PatchSchedule | None
     plan: Plan
-    plain: Plan                     # the same ops without patches
+    plain: Plan  # the same ops without patches
     notes: tuple[str, ...]
 
     def __post_init__(self) -> None:
@@ -69,6 +70,7 @@ def kernel_candidates(graph: Graph, target) -> tuple[Candidates, tuple[str, ...]
     """Per op its matching kernel specs (name, scratch bytes, in place), fastest first, and notes on gaps."""
     try:
         from ..kernels.registry import families
+
         table = families()
     except ImportError as exc:
         return tuple(() for _ in graph.ops), (f"kernel registry not importable ({exc}); scratch assumed 0",)
@@ -118,8 +120,9 @@ def _pool(c, in_place: bool) -> list:
     return [x for x in c if not x[2]]
 
 
-def choose_kernels(cands: Candidates, inplace: frozenset[int], buffers: Sequence[Buffer],
-                   alignment: int = 4) -> tuple[tuple[str | None, ...], dict[int, int]]:
+def choose_kernels(
+    cands: Candidates, inplace: frozenset[int], buffers: Sequence[Buffer], alignment: int = 4
+) -> tuple[tuple[str | None, ...], dict[int, int]]:
     """Per op the first spec whose scratch fits under the live-tensor peak (step 3); in-place ops keep an
     in-place spec when they have one."""
     live = live_bytes(buffers)
@@ -131,8 +134,7 @@ def choose_kernels(cands: Candidates, inplace: frozenset[int], buffers: Sequence
         if not pool:
             names.append(None)
             continue
-        pick = next((x for x in pool if live.get(i, 0) + _round(x[1], alignment) <= cap),
-                    min(pool, key=lambda x: x[1]))
+        pick = next((x for x in pool if live.get(i, 0) + _round(x[1], alignment) <= cap), min(pool, key=lambda x: x[1]))
         names.append(pick[0])
         if pick[1]:
             scratch[i] = pick[1]
@@ -171,6 +173,7 @@ def plan_model(graph: Graph, options: CompileOptions = CompileOptions(), target=
     """The memory plan of `graph` for `target` (a Board or kernels.registry.Target; default: the host)."""
     if target is None:
         from ..kernels.registry import HOST
+
         target = HOST
     enabled, forced = patch_request(options.patches)
     graph = reorder(graph, best_order(graph))
@@ -185,10 +188,14 @@ def plan_model(graph: Graph, options: CompileOptions = CompileOptions(), target=
     result = ModelPlan(graph, names, scratch, inplace, None, plain, plain, notes)
     if not enabled:
         return result
-    sched = choose_patches(graph, max_extra_macs=options.max_extra_macs, forced=forced, inplace=inplace,
-                           scratch=scratch, alignment=align)
-    why = ("no split point and patch count lowers the peak" + ("" if forced is None else f" with {forced}x{forced}")
-           + f" within {options.max_extra_macs:.0%} extra MACs; planned without patches")
+    sched = choose_patches(
+        graph, max_extra_macs=options.max_extra_macs, forced=forced, inplace=inplace, scratch=scratch, alignment=align
+    )
+    why = (
+        "no split point and patch count lowers the peak"
+        + ("" if forced is None else f" with {forced}x{forced}")
+        + f" within {options.max_extra_macs:.0%} extra MACs; planned without patches"
+    )
     if sched is None:
         return replace(result, notes=notes + (why,))
 

@@ -7,10 +7,11 @@ row interval) x (longest column interval): p walks per axis instead of p^2 regio
 empty (a window wholly inside the padding) the 2-D emptiness rules differ, and None sends the caller to the full
 builder.
 """
+
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,5 +65,5 @@ def stage_figures(graph, geos, p: int, inputs: frozenset[str], span, op_macs_of)
     pixel = {g.output: g.item_bytes for g in geos}
     nbytes = {t: max(length[t]) * max(width[t]) * pixel[t] for t in pixel if t != split.name and t not in inputs}
     patched = sum(sum(length[g.output]) * sum(width[g.output]) * g.per_pixel_macs for g in geos)
-    stage = sum(op_macs_of(op) for op in graph.ops[:len(geos)])
+    stage = sum(op_macs_of(op) for op in graph.ops[: len(geos)])
     return StageFigures(len(geos) - 1, p, split.name, nbytes, stage, patched)

@@ -21,11 +21,12 @@ its tensor's region for that patch as a dense NHWC block of (y1 - y0) x (x1 - x0
 the split output are stored whole (row stride = tensor width x C). Extra MACs are exact: the sum over patches and
 stage ops of the computed output pixels times the op's MACs per output pixel, minus the stage's own MACs.
 """
+
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from types import MappingProxyType
-from typing import Mapping
 
 from ..errors import TinyMLError
 from ..ir.cost import graph_macs, op_macs
@@ -33,16 +34,17 @@ from ..ir.graph import DTYPE_BYTES, Graph, Op
 from ..ir.ops import OpKind, Padding
 from ..ir.shapes import conv_out_pad
 from .arena import Plan, plan_arena
-from .patch_fast import stage_figures
 from .buffers import Buffer, lifetimes
 from .check import lower_bound
+from .patch_fast import stage_figures
 
-Region = tuple[int, int, int, int]          # y0, y1, x0, x1: half-open, in the tensor's own coordinates
-Pads = tuple[int, int, int, int]            # top, bottom, left, right
+Region = tuple[int, int, int, int]  # y0, y1, x0, x1: half-open, in the tensor's own coordinates
+Pads = tuple[int, int, int, int]  # top, bottom, left, right
 
 _WINDOWED = frozenset({OpKind.CONV_2D, OpKind.DEPTHWISE_CONV_2D, OpKind.MAX_POOL_2D, OpKind.AVERAGE_POOL_2D})
-_POINTWISE = frozenset({OpKind.ADD, OpKind.MUL, OpKind.RELU, OpKind.RELU6, OpKind.LOGISTIC, OpKind.HARD_SWISH,
-                        OpKind.QUANTIZE})
+_POINTWISE = frozenset(
+    {OpKind.ADD, OpKind.MUL, OpKind.RELU, OpKind.RELU6, OpKind.LOGISTIC, OpKind.HARD_SWISH, OpKind.QUANTIZE}
+)
 STAGE_KINDS = _WINDOWED | _POINTWISE | {OpKind.PAD}
 MAX_PATCHES = 8
 
@@ -180,7 +182,7 @@ def _span(o0: int, o1: int, k: int, stride: int, before: int, size: int) -> tupl
     """Input rows [i0, i1) that output rows [o0, o1) read, and the padding (lo, hi) around them."""
     lo, hi = o0 * stride - before, (o1 - 1) * stride - before + k
     i0, i1 = min(max(lo, 0), size), max(min(hi, size), 0)
-    if i1 <= i0:                                            # the whole window lies in the padding
+    if i1 <= i0:  # the whole window lies in the padding
         return i0, i0, hi - lo, 0
     return i0, i1, i0 - lo, hi - i1
 
@@ -191,22 +193,30 @@ class _Geo:
 
     output: str
     acts: tuple[str, ...]
-    rows: tuple[int, int, int, int] | None     # kernel, stride, padding before, input size; None: pointwise
+    rows: tuple[int, int, int, int] | None  # kernel, stride, padding before, input size; None: pointwise
     cols: tuple[int, int, int, int] | None
     per_pixel_macs: int
-    item_bytes: int                             # bytes of one output pixel (all channels)
+    item_bytes: int  # bytes of one output pixel (all channels)
 
 
 def _geometry(graph: Graph, split: int) -> tuple[_Geo, ...]:
     out = []
-    for op in graph.ops[:split + 1]:
+    for op in graph.ops[: split + 1]:
         acts, t = activation_operands(graph, op), graph.tensor(op.outputs[0])
         rows = cols = None
         if op.kind not in _POINTWISE:
             shape = graph.tensor(acts[0]).shape
             rows, cols = (*_axis(graph, op, 1), shape[1]), (*_axis(graph, op, 2), shape[2])
-        out.append(_Geo(op.outputs[0], acts, rows, cols, op_macs(graph, op) // (t.shape[1] * t.shape[2]),
-                        t.shape[3] * DTYPE_BYTES[t.dtype]))
+        out.append(
+            _Geo(
+                op.outputs[0],
+                acts,
+                rows,
+                cols,
+                op_macs(graph, op) // (t.shape[1] * t.shape[2]),
+                t.shape[3] * DTYPE_BYTES[t.dtype],
+            )
+        )
     return tuple(out)
 
 
@@ -251,14 +261,22 @@ def build_schedule(graph: Graph, split_op: int, p: int) -> PatchSchedule:
     if not 0 <= split_op < len(graph.ops):
         raise TinyMLError(f"split op {split_op} is out of range: the graph has {len(graph.ops)} ops")
     if split_op not in split_points(graph):
-        why = next((f"op {i} ('{graph.ops[i].name}'): {stage_refusal(graph, i)}" for i in range(split_op + 1)
-                    if stage_refusal(graph, i)), "a stage tensor is read after the stage")
-        raise TinyMLError(f"cannot end a patch stage at op {split_op} ('{graph.ops[split_op].name}'): {why}; "
-                          "choose another split op")
+        why = next(
+            (
+                f"op {i} ('{graph.ops[i].name}'): {stage_refusal(graph, i)}"
+                for i in range(split_op + 1)
+                if stage_refusal(graph, i)
+            ),
+            "a stage tensor is read after the stage",
+        )
+        raise TinyMLError(
+            f"cannot end a patch stage at op {split_op} ('{graph.ops[split_op].name}'): {why}; choose another split op"
+        )
     _, h, w, _ = graph.tensor(graph.ops[split_op].outputs[0]).shape
     if not 1 <= p <= min(h, w):
-        raise TinyMLError(f"{p}x{p} patches do not fit the {h}x{w} output of '{graph.ops[split_op].name}'; "
-                          f"use 1..{min(h, w)}")
+        raise TinyMLError(
+            f"{p}x{p} patches do not fit the {h}x{w} output of '{graph.ops[split_op].name}'; use 1..{min(h, w)}"
+        )
     return _schedule(graph, _geometry(graph, split_op), p)
 
 
@@ -267,8 +285,9 @@ def _schedule(graph: Graph, geos: tuple[_Geo, ...], p: int, total_macs: int | No
     _, h, w, _ = split.shape
     rows = [r * h // p for r in range(p + 1)]
     cols = [c * w // p for c in range(p + 1)]
-    patches = tuple(_patch(graph, geos, r, c, (rows[r], rows[r + 1], cols[c], cols[c + 1]))
-                    for r in range(p) for c in range(p))
+    patches = tuple(
+        _patch(graph, geos, r, c, (rows[r], rows[r + 1], cols[c], cols[c + 1])) for r in range(p) for c in range(p)
+    )
     full = tuple(t for t in graph.inputs if any(t in g.acts for g in geos)) + (split.name,)
     pixel = {g.output: g.item_bytes for g in geos}
     nbytes: dict[str, int] = {}
@@ -278,14 +297,14 @@ def _schedule(graph: Graph, geos: tuple[_Geo, ...], p: int, total_macs: int | No
             if t not in full:
                 nbytes[t] = max(nbytes.get(t, 0), (y1 - y0) * (x1 - x0) * pixel[t])
         patched_macs += sum(_area(po.out_region) * g.per_pixel_macs for po, g in zip(patch.ops, geos))
-    stage_macs = sum(op_macs(graph, op) for op in graph.ops[:len(geos)])
-    return PatchSchedule(len(geos) - 1, p, split.name, full, nbytes, patches, stage_macs, patched_macs,
-                         graph_macs(graph) if total_macs is None else total_macs)
+    stage_macs = sum(op_macs(graph, op) for op in graph.ops[: len(geos)])
+    total = graph_macs(graph) if total_macs is None else total_macs
+    return PatchSchedule(len(geos) - 1, p, split.name, full, nbytes, patches, stage_macs, patched_macs, total)
 
 
 def _whole_bytes(graph: Graph, split: int, alignment: int) -> int:
     """Bytes that stay whole during a stage ending at `split`: the split output and the graph inputs it reads."""
-    stage = graph.ops[:split + 1]
+    stage = graph.ops[: split + 1]
     names = {graph.ops[split].outputs[0]} | {t for op in stage for t in op.inputs if t in graph.inputs}
     return sum(-(-graph.tensor(t).nbytes // alignment) * alignment for t in names)
 
@@ -294,8 +313,14 @@ def _area(r: Region) -> int:
     return max(r[1] - r[0], 0) * max(r[3] - r[2], 0)
 
 
-def patched_buffers(graph: Graph, schedule: PatchSchedule, *, scratch: Mapping[int, int] | None = None,
-                    inplace: frozenset[int] = frozenset(), alignment: int = 4) -> tuple[Buffer, ...]:
+def patched_buffers(
+    graph: Graph,
+    schedule: PatchSchedule,
+    *,
+    scratch: Mapping[int, int] | None = None,
+    inplace: frozenset[int] = frozenset(),
+    alignment: int = 4,
+) -> tuple[Buffer, ...]:
     """The arena buffers of `graph` run with `schedule` (see the module docstring for the lifetimes)."""
     inplace = frozenset(i for i in inplace if i > schedule.split_op)
     bufs = lifetimes(graph, scratch=scratch, inplace=inplace, alignment=alignment)
@@ -311,15 +336,27 @@ def patched_buffers(graph: Graph, schedule: PatchSchedule, *, scratch: Mapping[i
     return tuple(out)
 
 
-def plan_patched(graph: Graph, schedule: PatchSchedule, *, scratch: Mapping[int, int] | None = None,
-                 inplace: frozenset[int] = frozenset(), alignment: int = 4) -> Plan:
+def plan_patched(
+    graph: Graph,
+    schedule: PatchSchedule,
+    *,
+    scratch: Mapping[int, int] | None = None,
+    inplace: frozenset[int] = frozenset(),
+    alignment: int = 4,
+) -> Plan:
     """The arena plan of `graph` run with `schedule`: per-patch buffers and the later layers in one arena."""
     return plan_arena(patched_buffers(graph, schedule, scratch=scratch, inplace=inplace, alignment=alignment))
 
 
-def choose_patches(graph: Graph, *, max_extra_macs: float = 0.10, forced: int | None = None,
-                   inplace: frozenset[int] = frozenset(), scratch: Mapping[int, int] | None = None,
-                   alignment: int = 4) -> PatchSchedule | None:
+def choose_patches(
+    graph: Graph,
+    *,
+    max_extra_macs: float = 0.10,
+    forced: int | None = None,
+    inplace: frozenset[int] = frozenset(),
+    scratch: Mapping[int, int] | None = None,
+    alignment: int = 4,
+) -> PatchSchedule | None:
     """The schedule with the smallest peak SRAM whose extra MACs stay within `max_extra_macs` x the model's MACs
     (fewer extra MACs, then fewer patches break ties), over every split point and p in 2..8 (only `forced` when
     given). None unless its peak is strictly below the plan without patches."""
@@ -337,7 +374,7 @@ def choose_patches(graph: Graph, *, max_extra_macs: float = 0.10, forced: int | 
         if whole >= plain or (best is not None and whole > best[0][0]):
             continue
         geos = _geometry(graph, s)
-        for p in ((forced,) if forced else range(2, MAX_PATCHES + 1)):
+        for p in (forced,) if forced else range(2, MAX_PATCHES + 1):
             if p > min(h, w):
                 break
             sched = stage_figures(graph, geos, p, frozenset(graph.inputs), _span, lambda op: op_macs(graph, op))

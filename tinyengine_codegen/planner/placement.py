@@ -13,10 +13,11 @@
    solution, always at the lowest legal base, never puts a block above its optimal offset (each earlier
    neighbour lies below it there and can only have moved down), so searching over orders can reach the optimum.
 """
+
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from ..errors import InternalError
 from .buffers import Buffer
@@ -71,9 +72,14 @@ def build_problem(buffers: Sequence[Buffer]) -> Problem:
 
 def _block(group: list[Buffer]) -> Block:
     members = tuple((b.size, b.first, b.last) for b in group)
-    return Block(names=tuple(b.name for b in group), members=members, size=max(m[0] for m in members),
-                 first=min(m[1] for m in members), last=max(m[2] for m in members),
-                 area=sum(s * (hi - lo + 1) for s, lo, hi in members))
+    return Block(
+        names=tuple(b.name for b in group),
+        members=members,
+        size=max(m[0] for m in members),
+        first=min(m[1] for m in members),
+        last=max(m[2] for m in members),
+        area=sum(s * (hi - lo + 1) for s, lo, hi in members),
+    )
 
 
 def _conflicts(blocks: tuple[Block, ...]) -> tuple[tuple[tuple[int, int, int], ...], ...]:
@@ -81,7 +87,7 @@ def _conflicts(blocks: tuple[Block, ...]) -> tuple[tuple[tuple[int, int, int], .
     order = sorted(range(len(blocks)), key=lambda i: blocks[i].first)
     for k, i in enumerate(order):
         p = blocks[i]
-        for j in order[k + 1:]:
+        for j in order[k + 1 :]:
             q = blocks[j]
             if q.first > p.last:
                 break

@@ -1,4 +1,5 @@
 """Per-op memory rows of a plan, as data (the `simulate` report and the plots read them; nothing is printed)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -30,9 +31,18 @@ def op_rows(graph: Graph, plan: Plan) -> tuple[OpRow, ...]:
         spans = sorted((plan.offsets[b.name], plan.offsets[b.name] + b.size) for b in live)
         top = max((e for _, e in spans), default=0)
         high = max(high, top)
-        rows.append(OpRow(i, op.name, op.kind.value, _union_length(spans),
-                          sum(b.size for b in live if b.scratch and b.first == i), top, high,
-                          graph.tensor(op.outputs[0]).shape if op.outputs else ()))
+        rows.append(
+            OpRow(
+                i,
+                op.name,
+                op.kind.value,
+                _union_length(spans),
+                sum(b.size for b in live if b.scratch and b.first == i),
+                top,
+                high,
+                graph.tensor(op.outputs[0]).shape if op.outputs else (),
+            )
+        )
     return tuple(rows)
 
 
@@ -78,8 +88,15 @@ def live_split(graph: Graph, plan: Plan) -> tuple[LiveSplit, ...]:
         parts = {"inputs": 0, "outputs": 0, "kept": 0, "scratch": 0}
         for members in groups.values():
             names = {m.name for m in members}
-            role = ("outputs" if names & set(op.outputs) else "inputs" if names & set(op.inputs)
-                    else "scratch" if any(m.scratch for m in members) else "kept")
+            role = (
+                "outputs"
+                if names & set(op.outputs)
+                else "inputs"
+                if names & set(op.inputs)
+                else "scratch"
+                if any(m.scratch for m in members)
+                else "kept"
+            )
             parts[role] += max(m.size for m in members)
         out.append(LiveSplit(i, **parts))
     return tuple(out)

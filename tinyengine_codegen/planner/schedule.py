@@ -11,10 +11,11 @@ The algorithm, in plain steps:
 4. The result is a permutation of op indices; `reorder` applies it. In-place marks and scratch sizes are keyed
    by op index, so run this before choosing them.
 """
+
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
-from typing import Mapping
 
 from ..errors import InternalError
 from ..ir.graph import Graph
@@ -70,7 +71,7 @@ def best_order(graph: Graph, *, scratch: Mapping[int, int] | None = None, max_st
 
 def order_peak(graph: Graph, order: tuple[int, ...], scratch: Mapping[int, int] | None = None) -> int:
     """The most bytes live at one step when the ops run in `order`."""
-    deps, tensors = _masks(graph)
+    _deps, tensors = _masks(graph)
     s, peak = 0, 0
     for v in order:
         peak = max(peak, _step_bytes(s, v, tensors, scratch or {}))

@@ -3,17 +3,18 @@
 All three are deterministic (a fixed seed, budgets counted in placements, never in seconds), so one graph always
 gets the same plan. Each returns (base per block, arena bytes) and never does worse than the order it starts from.
 """
+
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
 from .placement import Problem, highest, lowest, place
 
-BNB_MAX_BLOCKS = 14        # the exact search runs only on problems this small ...
-BNB_BUDGET = 30_000        # ... and gives up after this many candidate placements
-LOCAL_BUDGET = 12_000      # block placements spent by the local search
+BNB_MAX_BLOCKS = 14  # the exact search runs only on problems this small ...
+BNB_BUDGET = 30_000  # ... and gives up after this many candidate placements
+LOCAL_BUDGET = 12_000  # block placements spent by the local search
 
 
 def order_of(off: Sequence[int], prob: Problem) -> list[int]:
@@ -98,8 +99,9 @@ def branch_and_bound(prob: Problem, order: Sequence[int], budget: int = BNB_BUDG
     return state["off"], state["peak"]
 
 
-def local_search(prob: Problem, order: Sequence[int], budget: int = LOCAL_BUDGET,
-                 seed: int = 0) -> tuple[list[int], int]:
+def local_search(
+    prob: Problem, order: Sequence[int], budget: int = LOCAL_BUDGET, seed: int = 0
+) -> tuple[list[int], int]:
     """Move blocks that touch the arena top to earlier places in the order; keep moves that do not raise the peak."""
     n = len(prob.blocks)
     cur = list(order)

@@ -3,18 +3,25 @@
 Products of int8 values are summed in float64 (exact below 2**53) so NumPy can use BLAS; accumulators are then
 wrapped to int32 like the C kernels' and requantized with the fixed-point helpers of `quant`.
 """
+
 from __future__ import annotations
 
 import numpy as np
 
 from ..ir.graph import Graph, Op, Tensor
 from ..ir.shapes import conv_out_pad
-from ..quant import (activation_range, conv_output_multipliers, fully_connected_multiplier,
-                     multiply_by_quantized_multiplier, wrap_int32)
+from ..quant import (
+    activation_range,
+    conv_output_multipliers,
+    fully_connected_multiplier,
+    multiply_by_quantized_multiplier,
+    wrap_int32,
+)
 
 
-def _windows(x: np.ndarray, kh: int, kw: int, sh: int, sw: int, dh: int, dw: int, padding,
-             pad_value) -> tuple[list[np.ndarray], int, int]:
+def _windows(
+    x: np.ndarray, kh: int, kw: int, sh: int, sw: int, dh: int, dw: int, padding, pad_value
+) -> tuple[list[np.ndarray], int, int]:
     """Pad NHWC x as TFLite does and return one strided (N, OH, OW, C) view per filter tap, row-major taps."""
     _, h, w, _ = x.shape
     oh, pad_t = conv_out_pad(h, kh, sh, dh, padding)
@@ -24,8 +31,11 @@ def _windows(x: np.ndarray, kh: int, kw: int, sh: int, sw: int, dh: int, dw: int
     pad_b = max(need_h - h - pad_t, 0)
     pad_r = max(need_w - w - pad_l, 0)
     xp = np.pad(x, ((0, 0), (pad_t, pad_b), (pad_l, pad_r), (0, 0)), constant_values=pad_value)
-    taps = [xp[:, ky * dh: ky * dh + (oh - 1) * sh + 1: sh, kx * dw: kx * dw + (ow - 1) * sw + 1: sw, :]
-            for ky in range(kh) for kx in range(kw)]
+    taps = [
+        xp[:, ky * dh : ky * dh + (oh - 1) * sh + 1 : sh, kx * dw : kx * dw + (ow - 1) * sw + 1 : sw, :]
+        for ky in range(kh)
+        for kx in range(kw)
+    ]
     return taps, oh, ow
 
 
@@ -69,9 +79,9 @@ def conv2d(op: Op, graph: Graph, x: np.ndarray) -> np.ndarray:
     acc = np.empty((n, oh, ow, cout), np.float64)
     per_group = cout // groups
     for g in range(groups):
-        patch = cols[..., g * cin_g:(g + 1) * cin_g].reshape(n * oh * ow, kh * kw * cin_g)
-        wg = w[g * per_group:(g + 1) * per_group].reshape(per_group, kh * kw * cin_g)
-        acc[..., g * per_group:(g + 1) * per_group] = (patch @ wg.T).reshape(n, oh, ow, per_group)
+        patch = cols[..., g * cin_g : (g + 1) * cin_g].reshape(n * oh * ow, kh * kw * cin_g)
+        wg = w[g * per_group : (g + 1) * per_group].reshape(per_group, kh * kw * cin_g)
+        acc[..., g * per_group : (g + 1) * per_group] = (patch @ wg.T).reshape(n, oh, ow, per_group)
     acc = wrap_int32(acc.astype(np.int64) + _bias(graph, op, cout))
     m, s = conv_output_multipliers(in_t.scale(), _weight_scales(w_t), graph.tensor(op.outputs[0]).scale(), cout)
     return _requantize(acc, op, graph, m, s)
@@ -129,8 +139,7 @@ def average_pool2d(op: Op, graph: Graph, x: np.ndarray) -> np.ndarray:
 def max_pool2d(op: Op, graph: Graph, x: np.ndarray) -> np.ndarray:
     """MAX_POOL_2D: maximum of the in-bounds taps, then the activation clamp."""
     a = op.attrs
-    taps, _, _ = _windows(x.astype(np.int16), a.filter_h, a.filter_w, a.stride_h, a.stride_w, 1, 1, a.padding,
-                          -128)
+    taps, _, _ = _windows(x.astype(np.int16), a.filter_h, a.filter_w, a.stride_h, a.stride_w, 1, 1, a.padding, -128)
     out_t = graph.tensor(op.outputs[0])
     lo, hi = activation_range(a.activation, out_t.scale(), out_t.zero_point)
     return np.clip(np.max(np.stack(taps), axis=0), lo, hi).astype(np.int8)

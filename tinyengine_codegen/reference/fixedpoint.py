@@ -3,6 +3,7 @@
 A value with k integer bits is an int32 `raw` standing for raw / 2**(31 - k). Every function takes and returns
 int64 NumPy arrays holding int32 values and reproduces the gemmlowp/TFLite reference bit for bit.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -49,8 +50,7 @@ def _exp_on_interval_between_negative_one_quarter_and_0_excl(a):
     return constant_term + _srdhm(constant_term, x + poly)
 
 
-_EXP_BARREL = ((-2, 1672461947), (-1, 1302514674), (0, 790015084), (1, 290630308), (2, 39332535),
-               (3, 720401), (4, 242))
+_EXP_BARREL = ((-2, 1672461947), (-1, 1302514674), (0, 790015084), (1, 290630308), (2, 39332535), (3, 720401), (4, 242))
 
 
 def exp_on_negative_values(a, integer_bits: int):
@@ -60,7 +60,8 @@ def exp_on_negative_values(a, integer_bits: int):
     one_quarter = 1 << (frac_bits - 2)
     a_mod_quarter_minus_one_quarter = (a & (one_quarter - 1)) - one_quarter
     result = _exp_on_interval_between_negative_one_quarter_and_0_excl(
-        rescale(a_mod_quarter_minus_one_quarter, integer_bits, 0))
+        rescale(a_mod_quarter_minus_one_quarter, integer_bits, 0)
+    )
     remainder = a_mod_quarter_minus_one_quarter - a
     for exponent, multiplier in _EXP_BARREL:
         if integer_bits > exponent:

@@ -4,18 +4,32 @@ Each function has the signature `fn(op, graph, *inputs) -> np.ndarray` (the inpu
 non-empty inputs that are not constants folded into attributes); `KERNELS` maps every OpKind to its function.
 Quantization parameters come from the graph's tensors; constants (weights, biases) from `Tensor.data`.
 """
+
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
 from ..ir.graph import Graph, Op
 from ..ir.ops import OpKind
-from ..quant import (activation_range, add_params, dequantize, hard_swish_params, logistic_params, mean_multiplier,
-                     mul_multiplier, multiply_by_quantized_multiplier, quantize_float, requantize_multiplier,
-                     round_half_away, rounding_divide_by_pot, saturating_rounding_doubling_high_mul, softmax_params,
-                     wrap_int32)
+from ..quant import (
+    activation_range,
+    add_params,
+    dequantize,
+    hard_swish_params,
+    logistic_params,
+    mean_multiplier,
+    mul_multiplier,
+    multiply_by_quantized_multiplier,
+    quantize_float,
+    requantize_multiplier,
+    round_half_away,
+    rounding_divide_by_pot,
+    saturating_rounding_doubling_high_mul,
+    softmax_params,
+    wrap_int32,
+)
 from . import fixedpoint as fp
 from .conv import average_pool2d, conv2d, depthwise_conv2d, fully_connected, max_pool2d, to_shape
 
@@ -72,8 +86,7 @@ def softmax(op: Op, graph: Graph, x: np.ndarray) -> np.ndarray:
     xi = x.astype(np.int64)
     diff = xi - np.max(xi, axis=-1, keepdims=True)
     used = diff >= p.diff_min
-    rescaled = saturating_rounding_doubling_high_mul(wrap_int32(diff * (1 << p.input_left_shift)),
-                                                     p.input_multiplier)
+    rescaled = saturating_rounding_doubling_high_mul(wrap_int32(diff * (1 << p.input_left_shift)), p.input_multiplier)
     exps = fp.exp_on_negative_values(np.where(used, rescaled, 0), 5)
     sum_of_exps = np.sum(np.where(used, fp.rescale(exps, 0, 12), 0), axis=-1, keepdims=True)
     scale, bits_over_unit = fp.reciprocal(sum_of_exps, 12)

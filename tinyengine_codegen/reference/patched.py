@@ -5,10 +5,11 @@ buffers (or from the whole graph input), padded explicitly as TFLite pads (a con
 -128 for max pooling, the output zero point for PAD), and handed to the ordinary reference kernel with VALID
 padding. The result must equal `run_graph` bit for bit; that checks the schedule's regions and pads.
 """
+
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from typing import Mapping, Sequence
 
 import numpy as np
 
@@ -23,28 +24,31 @@ _CONV = frozenset({OpKind.CONV_2D, OpKind.DEPTHWISE_CONV_2D})
 _POOL = frozenset({OpKind.MAX_POOL_2D, OpKind.AVERAGE_POOL_2D})
 
 
-def run_patched(graph: Graph, schedule: PatchSchedule,
-                inputs: Sequence[np.ndarray] | Mapping[str, np.ndarray]) -> list[np.ndarray]:
+def run_patched(
+    graph: Graph, schedule: PatchSchedule, inputs: Sequence[np.ndarray] | Mapping[str, np.ndarray]
+) -> list[np.ndarray]:
     """Run `graph` with its first ops patch by patch; return its outputs in graph.outputs order."""
     given = _bind(graph, inputs)
     full = _stage(graph, schedule, given)
-    tail_ops = graph.ops[schedule.split_op + 1:]
+    tail_ops = graph.ops[schedule.split_op + 1 :]
     produced = {t for op in tail_ops for t in op.outputs}
     feeds = {schedule.split_tensor: full}
     for op in tail_ops:
         for t in op.inputs:
             if t and t not in produced and not graph.tensor(t).is_const and t not in feeds:
                 if t not in given:
-                    raise InternalError(f"'{t}' is read after the patch stage but is neither a graph input "
-                                        "nor the split output")
+                    raise InternalError(
+                        f"'{t}' is read after the patch stage but is neither a graph input nor the split output"
+                    )
                 feeds[t] = given[t]
     tail = Graph(graph.name + ":tail", graph.tensors, tail_ops, tuple(feeds), graph.outputs)
     env = run_graph_all(tail, feeds)
     return [env[name] if name in env else given[name] for name in graph.outputs]
 
 
-def run_stage(graph: Graph, schedule: PatchSchedule,
-              inputs: Sequence[np.ndarray] | Mapping[str, np.ndarray]) -> np.ndarray:
+def run_stage(
+    graph: Graph, schedule: PatchSchedule, inputs: Sequence[np.ndarray] | Mapping[str, np.ndarray]
+) -> np.ndarray:
     """Run only the patch stage; return the split op's whole output, assembled from the patches."""
     return _stage(graph, schedule, _bind(graph, inputs))
 
@@ -69,8 +73,10 @@ def _bind(graph: Graph, inputs) -> dict[str, np.ndarray]:
         inputs = [inputs]
     if not isinstance(inputs, Mapping):
         if len(inputs) != len(graph.inputs):
-            raise TinyMLError(f"graph '{graph.name}': {len(inputs)} input arrays given, the graph has "
-                              f"{len(graph.inputs)} ({list(graph.inputs)})")
+            raise TinyMLError(
+                f"graph '{graph.name}': {len(inputs)} input arrays given, the graph has "
+                f"{len(graph.inputs)} ({list(graph.inputs)})"
+            )
         inputs = dict(zip(graph.inputs, inputs))
     out = {}
     for name in graph.inputs:
@@ -82,18 +88,23 @@ def _bind(graph: Graph, inputs) -> dict[str, np.ndarray]:
     return out
 
 
-def _run_patch(graph: Graph, schedule: PatchSchedule, patch: Patch, given: Mapping[str, np.ndarray],
-               full: np.ndarray) -> None:
+def _run_patch(
+    graph: Graph, schedule: PatchSchedule, patch: Patch, given: Mapping[str, np.ndarray], full: np.ndarray
+) -> None:
     bufs: dict[str, np.ndarray] = {}
     for po in patch.ops:
         op = graph.ops[po.index]
-        crops = [_crop(given[t] if t in given else bufs[t], r, origin)
-                 for t, r, origin in zip(po.inputs, po.in_regions, po.in_origins)]
+        crops = [
+            _crop(given[t] if t in given else bufs[t], r, origin)
+            for t, r, origin in zip(po.inputs, po.in_regions, po.in_origins)
+        ]
         y = _run_op(graph, op, po, crops)
         y0, y1, x0, x1 = po.out_region
         if y.shape[1:3] != (y1 - y0, x1 - x0):
-            raise InternalError(f"patch ({patch.row}, {patch.col}) op {po.index} '{op.name}': computed "
-                                f"{y.shape[1:3]}, the schedule says {(y1 - y0, x1 - x0)}")
+            raise InternalError(
+                f"patch ({patch.row}, {patch.col}) op {po.index} '{op.name}': computed "
+                f"{y.shape[1:3]}, the schedule says {(y1 - y0, x1 - x0)}"
+            )
         if op.outputs[0] == schedule.split_tensor:
             full[:, y0:y1, x0:x1, :] = y
         else:
@@ -103,7 +114,7 @@ def _run_patch(graph: Graph, schedule: PatchSchedule, patch: Patch, given: Mappi
 def _crop(src: np.ndarray, region: tuple[int, int, int, int], origin: tuple[int, int]) -> np.ndarray:
     y0, y1, x0, x1 = region
     oy, ox = origin
-    return src[:, oy:oy + (y1 - y0), ox:ox + (x1 - x0), :]
+    return src[:, oy : oy + (y1 - y0), ox : ox + (x1 - x0), :]
 
 
 def _run_op(graph: Graph, op: Op, po: PatchOp, crops: list[np.ndarray]) -> np.ndarray:

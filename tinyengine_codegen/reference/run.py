@@ -4,9 +4,10 @@ Inputs may carry a batch: N items stacked on axis 0 where the graph's input has 
 items apart (every activation has a leading 1 and no op reads across axis 0) run the whole batch in each kernel
 call; any other graph runs the items one by one. Either way item i of each output equals a single-item run.
 """
+
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -27,14 +28,17 @@ def _bind_inputs(graph: Graph, inputs) -> tuple[dict[str, np.ndarray], int]:
     if isinstance(inputs, Mapping):
         missing = [n for n in graph.inputs if n not in inputs]
         if missing:
-            raise TinyMLError(f"graph '{graph.name}': no value given for input(s) {missing}; "
-                              f"expected {list(graph.inputs)}")
+            raise TinyMLError(
+                f"graph '{graph.name}': no value given for input(s) {missing}; expected {list(graph.inputs)}"
+            )
         given = [inputs[n] for n in graph.inputs]
     else:
         given = list(inputs)
         if len(given) != len(graph.inputs):
-            raise TinyMLError(f"graph '{graph.name}': {len(given)} input arrays given, the graph has "
-                              f"{len(graph.inputs)} ({list(graph.inputs)})")
+            raise TinyMLError(
+                f"graph '{graph.name}': {len(given)} input arrays given, the graph has "
+                f"{len(graph.inputs)} ({list(graph.inputs)})"
+            )
     env: dict[str, np.ndarray] = {}
     batches = set()
     for name, value in zip(graph.inputs, given):
@@ -42,12 +46,15 @@ def _bind_inputs(graph: Graph, inputs) -> tuple[dict[str, np.ndarray], int]:
         arr = np.asarray(value)
         batched = len(t.shape) > 0 and t.shape[0] == 1 and arr.shape[1:] == t.shape[1:] and arr.ndim == len(t.shape)
         if arr.shape != t.shape and not (batched and arr.shape[0] > 0):
-            raise TinyMLError(f"graph '{graph.name}': input '{name}' has shape {arr.shape}, expected {t.shape} "
-                              f"(or a batch of shape (N, {', '.join(map(str, t.shape[1:]))}))")
+            raise TinyMLError(
+                f"graph '{graph.name}': input '{name}' has shape {arr.shape}, expected {t.shape} "
+                f"(or a batch of shape (N, {', '.join(map(str, t.shape[1:]))}))"
+            )
         batches.add(arr.shape[0] if arr.shape != t.shape else 1)
         if arr.dtype != np.dtype(t.dtype):
             if not np.can_cast(arr.dtype, t.dtype, casting="same_kind") or (
-                    np.issubdtype(arr.dtype, np.integer) and not _fits(arr, t.dtype)):
+                np.issubdtype(arr.dtype, np.integer) and not _fits(arr, t.dtype)
+            ):
                 raise TinyMLError(f"graph '{graph.name}': input '{name}' is {arr.dtype}, expected {t.dtype}")
             arr = arr.astype(t.dtype)
         env[name] = arr
@@ -89,7 +96,7 @@ def run_graph_all(graph: Graph, inputs: Sequence[np.ndarray] | Mapping[str, np.n
     items every activation is returned as (N, *shape[1:])."""
     env, n = _bind_inputs(graph, inputs)
     if n > 1 and not batchable(graph):
-        runs = [run_graph_all(graph, {k: v[i:i + 1] for k, v in env.items()}) for i in range(n)]
+        runs = [run_graph_all(graph, {k: v[i : i + 1] for k, v in env.items()}) for i in range(n)]
         return {k: np.concatenate([r[k] for r in runs]) for k in runs[0]}
     for op in graph.ops:
         names = op.inputs[:1] if op.kind in _WEIGHTED else [n for n in op.inputs if n]
@@ -98,8 +105,10 @@ def run_graph_all(graph: Graph, inputs: Sequence[np.ndarray] | Mapping[str, np.n
         out_t = graph.tensor(op.outputs[0])
         want = out_t.shape if n == 1 else (n,) + out_t.shape[1:]
         if result.shape != want or result.dtype != np.dtype(out_t.dtype):
-            raise InternalError(f"{op.name} ({op.kind.value}): reference produced {result.dtype}{result.shape}, "
-                                f"tensor '{out_t.name}' is {out_t.dtype}{want}")
+            raise InternalError(
+                f"{op.name} ({op.kind.value}): reference produced {result.dtype}{result.shape}, "
+                f"tensor '{out_t.name}' is {out_t.dtype}{want}"
+            )
         env[op.outputs[0]] = result
     return env
 

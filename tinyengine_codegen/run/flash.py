@@ -35,14 +35,28 @@ class Probe:
 
 
 PROBES = {
-    "stlink": Probe("ST-LINK probe", tuple(("0483", p) for p in ("3744", "3748", "374b", "374d", "374e", "374f",
-                                                                  "3752", "3753", "3754")),
-                    "ST-LINK", "openocd", "apt-get install openocd"),
+    "stlink": Probe(
+        "ST-LINK probe",
+        tuple(("0483", p) for p in ("3744", "3748", "374b", "374d", "374e", "374f", "3752", "3753", "3754")),
+        "ST-LINK",
+        "openocd",
+        "apt-get install openocd",
+    ),
     "cmsis-dap": Probe("CMSIS-DAP probe", (), "CMSIS-DAP", "openocd", "apt-get install openocd"),
-    "picotool": Probe("RP2040 in BOOTSEL mode (hold BOOTSEL while plugging in USB)", (("2e8a", "0003"),), "RP2 Boot",
-                      "picotool", "apt-get install picotool"),
-    "sam-ba": Probe("Arduino Nano 33 BLE serial port", (("2341", "005a"), ("2341", "805a")), "Nano 33 BLE",
-                    "bossac", "apt-get install bossa-cli"),
+    "picotool": Probe(
+        "RP2040 in BOOTSEL mode (hold BOOTSEL while plugging in USB)",
+        (("2e8a", "0003"),),
+        "RP2 Boot",
+        "picotool",
+        "apt-get install picotool",
+    ),
+    "sam-ba": Probe(
+        "Arduino Nano 33 BLE serial port",
+        (("2341", "005a"), ("2341", "805a")),
+        "Nano 33 BLE",
+        "bossac",
+        "apt-get install bossa-cli",
+    ),
 }
 
 
@@ -65,17 +79,22 @@ def check_probe(board: Board, sysfs: Path = USB_SYSFS) -> Probe:
         raise TinyMLError(f"{board.id} is a virtual board: there is nothing to flash; run it with run_qemu()")
     probe = PROBES.get(board.upload_protocol)
     if probe is None:
-        raise TinyMLError(f"{board.id}: upload protocol '{board.upload_protocol}' is not supported; "
-                          f"known: {', '.join(PROBES)}")
+        raise TinyMLError(
+            f"{board.id}: upload protocol '{board.upload_protocol}' is not supported; known: {', '.join(PROBES)}"
+        )
     devices = usb_devices(sysfs)
     attached = any((v, p) in probe.usb_ids or (probe.product_hint and probe.product_hint in n) for v, p, n in devices)
     if not attached:
         ids = ", ".join(f"{v}:{p}" for v, p in probe.usb_ids) or f"product name '{probe.product_hint}'"
-        raise TinyMLError(f"no {probe.label} found (no USB device {ids} under {sysfs}); connect the {board.name} "
-                          "over USB and check the cable and udev permissions")
+        raise TinyMLError(
+            f"no {probe.label} found (no USB device {ids} under {sysfs}); connect the {board.name} "
+            "over USB and check the cable and udev permissions"
+        )
     if shutil.which(probe.tool) is None:
-        raise TinyMLError(f"{probe.tool} not found: it uploads to {board.name} over {board.upload_protocol}; "
-                          f"install it ({probe.install_hint})")
+        raise TinyMLError(
+            f"{probe.tool} not found: it uploads to {board.name} over {board.upload_protocol}; "
+            f"install it ({probe.install_hint})"
+        )
     return probe
 
 
@@ -83,8 +102,10 @@ def _upload_error(output: str, board: Board, probe: Probe) -> TinyMLError:
     for pattern in (r"^.*(?:OpenOCD init failed|open failed|No device found|Error:).*$", r"^.*\*\*\* \[upload\].*$"):
         line = re.search(pattern, output, flags=re.MULTILINE)
         if line:
-            return TinyMLError(f"flashing {board.id} over {probe.label} failed: {line.group(0).strip()}; "
-                               "check the connection and that no other program holds the probe")
+            return TinyMLError(
+                f"flashing {board.id} over {probe.label} failed: {line.group(0).strip()}; "
+                "check the connection and that no other program holds the probe"
+            )
     tail = " | ".join(output.strip().splitlines()[-3:])
     return TinyMLError(f"flashing {board.id} failed: {tail}")
 

@@ -2,6 +2,7 @@
 
 Used by `tinyml bench` and bench/mcu.py; returns data, prints nothing.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
@@ -63,9 +64,22 @@ def bench_model(graph: Graph, board: str, x: np.ndarray | None = None, *, patche
     x = lcg_input(t.size).reshape(t.shape) if x is None else np.asarray(x).reshape(t.shape)
     res = run_model(graph, x, CompileOptions(target=board, patches=patches), count=True)
     ref = run_graph(graph, [x])[0]
-    layers = tuple(LayerCount(i, op.name, op.kind.value, k, n, op_macs(graph, op))
-                   for i, (op, k, n) in enumerate(zip(graph.ops, res.kernels, res.layer_instructions)))
-    macs = sum(l.macs for l in layers)
-    return McuBench(graph.name, board, int(res.instructions), macs, res.instructions / max(macs, 1),
-                    res.text_bytes, res.data_bytes, res.bss_bytes, res.arena_bytes,
-                    res.data_bytes + res.bss_bytes, bool(np.array_equal(ref, res.output)), layers)
+    layers = tuple(
+        LayerCount(i, op.name, op.kind.value, k, n, op_macs(graph, op))
+        for i, (op, k, n) in enumerate(zip(graph.ops, res.kernels, res.layer_instructions))
+    )
+    macs = sum(layer.macs for layer in layers)
+    return McuBench(
+        graph.name,
+        board,
+        int(res.instructions),
+        macs,
+        res.instructions / max(macs, 1),
+        res.text_bytes,
+        res.data_bytes,
+        res.bss_bytes,
+        res.arena_bytes,
+        res.data_bytes + res.bss_bytes,
+        bool(np.array_equal(ref, res.output)),
+        layers,
+    )

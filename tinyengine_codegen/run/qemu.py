@@ -56,14 +56,29 @@ def marker_table(elf: Path) -> tuple[int, int]:
         parts = line.split()
         if len(parts) == 4 and parts[3] == "tc_mark_slots":
             return int(parts[0], 16) & ~1, int(parts[1], 16) // 2
-    raise TinyMLError(f"{elf} has no tc_mark_slots marker table; build it for a virtual board "
-                      "(TINYML_TCMARK) or run with count=False")
+    raise TinyMLError(
+        f"{elf} has no tc_mark_slots marker table; build it for a virtual board (TINYML_TCMARK) or run with count=False"
+    )
 
 
 def qemu_command(elf: Path, board: Board, plugin_args: str | None) -> list[str]:
-    cmd = ["qemu-system-arm", "-machine", board.qemu_machine, "-display", "none", "-monitor", "none",
-           "-serial", "null", "-chardev", "stdio,id=sh0",
-           "-semihosting-config", "enable=on,target=native,chardev=sh0", "-kernel", str(elf)]
+    cmd = [
+        "qemu-system-arm",
+        "-machine",
+        board.qemu_machine,
+        "-display",
+        "none",
+        "-monitor",
+        "none",
+        "-serial",
+        "null",
+        "-chardev",
+        "stdio,id=sh0",
+        "-semihosting-config",
+        "enable=on,target=native,chardev=sh0",
+        "-kernel",
+        str(elf),
+    ]
     if plugin_args is not None:
         cmd += ["-plugin", plugin_args]
     return cmd
@@ -74,8 +89,11 @@ def parse_output(text: str) -> tuple[int | None, bytes, int | None]:
     status = re.search(r"^TINYML_STATUS (-?\d+)$", text, flags=re.MULTILINE)
     chunks = re.findall(r"^TINYML_OUT ([0-9a-f]*)$", text, flags=re.MULTILINE)
     checksum = re.search(r"^TINYML_CHECKSUM ([0-9a-f]{8})$", text, flags=re.MULTILINE)
-    return (int(status.group(1)) if status else None, bytes.fromhex("".join(chunks)),
-            int(checksum.group(1), 16) if checksum else None)
+    return (
+        int(status.group(1)) if status else None,
+        bytes.fromhex("".join(chunks)),
+        int(checksum.group(1), 16) if checksum else None,
+    )
 
 
 def parse_counts(text: str) -> tuple[int, tuple[int, ...]]:
@@ -83,18 +101,22 @@ def parse_counts(text: str) -> tuple[int, tuple[int, ...]]:
     marks = [(int(m.group(1)), int(m.group(2))) for m in re.finditer(r"^mark (\d+) (\d+)$", text, re.MULTILINE)]
     ids = [m[0] for m in marks]
     if ids[:2] != [MARK_CALIB_A, MARK_CALIB_B] or MARK_INVOKE_BEGIN not in ids or MARK_INVOKE_END not in ids:
-        raise TinyMLError(f"instruction-count markers are incomplete (saw ids {ids[:8]}...); the firmware did not "
-                          "run to the end of tinyml_invoke")
+        raise TinyMLError(
+            f"instruction-count markers are incomplete (saw ids {ids[:8]}...); the firmware did not "
+            "run to the end of tinyml_invoke"
+        )
     cost = marks[1][1] - marks[0][1]
     begin, end = ids.index(MARK_INVOKE_BEGIN), ids.index(MARK_INVOKE_END)
-    inner = marks[begin + 1:end]
+    inner = marks[begin + 1 : end]
     layers: list[int] = []
     for k in range(0, len(inner) - 1, 2):
         (b_id, b_count), (e_id, e_count) = inner[k], inner[k + 1]
         layer = (b_id - MARK_LAYER_BASE) // 2
         if b_id < MARK_LAYER_BASE or (b_id - MARK_LAYER_BASE) % 2 or e_id != b_id + 1 or layer > len(layers):
-            raise TinyMLError(f"layer markers out of order at layer {len(layers)} (ids {b_id}, {e_id}); "
-                              "each layer must be bracketed by TINYML_LAYER_BEGIN/END, first seen in execution order")
+            raise TinyMLError(
+                f"layer markers out of order at layer {len(layers)} (ids {b_id}, {e_id}); "
+                "each layer must be bracketed by TINYML_LAYER_BEGIN/END, first seen in execution order"
+            )
         if layer == len(layers):
             layers.append(0)
         layers[layer] += e_count - b_count - cost  # patch-stage layers run once per patch: their counts add up
@@ -106,29 +128,41 @@ def parse_counts(text: str) -> tuple[int, tuple[int, ...]]:
 
 def _check_exit(proc_rc: int, text: str, stderr: str, board: Board, elf: Path) -> None:
     if proc_rc == 134 or "Lockup" in stderr:
-        raise TinyMLError(f"QEMU {board.qemu_machine}: the CPU locked up running {elf.name} (exit 134): the image "
-                          "is not linked for this machine's memory map or faulted before its vector table was set")
+        raise TinyMLError(
+            f"QEMU {board.qemu_machine}: the CPU locked up running {elf.name} (exit 134): the image "
+            "is not linked for this machine's memory map or faulted before its vector table was set"
+        )
     if proc_rc == 124:
         raise TinyMLError(f"QEMU {board.qemu_machine}: {elf.name} timed out (exit 124)")
     if proc_rc == EXIT_FAULT:
         fault = re.search(r"^TINYML_FAULT .*$", text, flags=re.MULTILINE)
         detail = fault.group(0) if fault else "no fault report"
-        raise TinyMLError(f"firmware {elf.name} faulted on {board.id}: {detail}; check for out-of-bounds accesses "
-                          "or an FPU/core mismatch")
+        raise TinyMLError(
+            f"firmware {elf.name} faulted on {board.id}: {detail}; check for out-of-bounds accesses "
+            "or an FPU/core mismatch"
+        )
     if proc_rc not in (0, *_EXIT_MEANING):
         tail = " | ".join((stderr or text).strip().splitlines()[-3:])
         raise TinyMLError(f"QEMU exited with status {proc_rc} running {elf.name} on {board.id}: {tail}")
 
 
-def run_qemu(elf: Path, board: Board, *, count: bool = True, timeout_s: float = 120, check: bool = True,
-             plugin: Path | None = None) -> QemuResult:
+def run_qemu(
+    elf: Path,
+    board: Board,
+    *,
+    count: bool = True,
+    timeout_s: float = 120,
+    check: bool = True,
+    plugin: Path | None = None,
+) -> QemuResult:
     """Run the firmware once. Timeouts, lockups and faults raise TinyMLError; so do init/invoke failures
     (exit codes 1 and 2) unless check=False, which returns them in QemuResult.exit_code/status.
     plugin: the counting plugin to load (default: the one setup_tools builds in .tools/)."""
     elf = Path(elf)
     if not board.is_virtual:
-        raise TinyMLError(f"{board.id} is a real board; QEMU runs only virtual boards (qemu-m4, qemu-m7). "
-                          "Use flash() for hardware")
+        raise TinyMLError(
+            f"{board.id} is a real board; QEMU runs only virtual boards (qemu-m4, qemu-m7). Use flash() for hardware"
+        )
     if not elf.is_file():
         raise TinyMLError(f"firmware {elf} does not exist; build it first")
     if shutil.which("qemu-system-arm") is None:
@@ -139,17 +173,25 @@ def run_qemu(elf: Path, board: Board, *, count: bool = True, timeout_s: float = 
         if count:
             plugin = Path(plugin) if plugin is not None else plugin_path()
             if not plugin.is_file():
-                raise TinyMLError(f"QEMU counting plugin {plugin} is missing; run "
-                                  "`python -m tinyengine_codegen.build.setup_tools`")
+                raise TinyMLError(
+                    f"QEMU counting plugin {plugin} is missing; run `python -m tinyengine_codegen.build.setup_tools`"
+                )
             slots, nslots = marker_table(elf)
             plugin_args = f"{plugin},slots=0x{slots:x},nslots={nslots},out={counts_file}"
         try:
-            proc = subprocess.run(qemu_command(elf, board, plugin_args), capture_output=True, text=True,
-                                  timeout=timeout_s, stdin=subprocess.DEVNULL)
+            proc = subprocess.run(
+                qemu_command(elf, board, plugin_args),
+                capture_output=True,
+                text=True,
+                timeout=timeout_s,
+                stdin=subprocess.DEVNULL,
+            )
         except subprocess.TimeoutExpired as err:
-            raise TinyMLError(f"QEMU {board.qemu_machine}: {elf.name} did not exit within {timeout_s:g} s (the "
-                              "firmware hangs, or the image is too large for the machine); raise timeout_s if the "
-                              "model is just slow") from err
+            raise TinyMLError(
+                f"QEMU {board.qemu_machine}: {elf.name} did not exit within {timeout_s:g} s (the "
+                "firmware hangs, or the image is too large for the machine); raise timeout_s if the "
+                "model is just slow"
+            ) from err
         _check_exit(proc.returncode, proc.stdout, proc.stderr, board, elf)
         counts_text = counts_file.read_text() if count and counts_file.is_file() else None
     return _result(proc.returncode, proc.stdout, counts_text, board, elf, check)
@@ -159,14 +201,19 @@ def _result(rc: int, text: str, counts_text: str | None, board: Board, elf: Path
     status, output, checksum = parse_output(text)
     if rc != 0:
         if check:
-            raise TinyMLError(f"firmware {elf.name} on {board.id}: {_EXIT_MEANING[rc]} (exit {rc}, status "
-                              f"{status}); a negative status -(k+1) from a TINYML_DEBUG_CANARIES build names layer k")
+            raise TinyMLError(
+                f"firmware {elf.name} on {board.id}: {_EXIT_MEANING[rc]} (exit {rc}, status "
+                f"{status}); a negative status -(k+1) from a TINYML_DEBUG_CANARIES build names layer k"
+            )
         return QemuResult(b"", 0, rc, None, (), status if status is not None else 0)
     if status is None or checksum is None or "TINYML_DONE" not in text:
-        raise TinyMLError(f"firmware {elf.name} on {board.id} exited 0 but its output is incomplete: "
-                          f"{text.strip()[-200:]!r}")
+        raise TinyMLError(
+            f"firmware {elf.name} on {board.id} exited 0 but its output is incomplete: {text.strip()[-200:]!r}"
+        )
     if fnv1a32(output) != checksum:
-        raise TinyMLError(f"output checksum mismatch on {board.id}: firmware says {checksum:08x}, the received "
-                          f"{len(output)} bytes give {fnv1a32(output):08x}")
+        raise TinyMLError(
+            f"output checksum mismatch on {board.id}: firmware says {checksum:08x}, the received "
+            f"{len(output)} bytes give {fnv1a32(output):08x}"
+        )
     instructions, layers = (None, ()) if counts_text is None else parse_counts(counts_text)
     return QemuResult(output, checksum, rc, instructions, layers, status)

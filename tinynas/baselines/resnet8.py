@@ -7,6 +7,7 @@ a shortcut (the stage input, or a 1x1 conv with bias and no batch norm where the
 Then average pooling over the whole map, a fully connected layer to the classes and softmax. Convolutions use
 TFLite SAME padding (stride 2 pads bottom/right), batch norm is folded at export, ReLU is fused into the producer.
 """
+
 from __future__ import annotations
 
 from tinyengine_codegen.ir.graph import Graph
@@ -15,7 +16,7 @@ from ..quantize import QuantConfig, quantize
 from ..space import Step
 from ..supernet.static import StaticNet
 
-STAGES = ((16, 1), (32, 2), (64, 2))      # (channels, stride of the first conv)
+STAGES = ((16, 1), (32, 2), (64, 2))  # (channels, stride of the first conv)
 STEM_CHANNELS = 16
 
 
@@ -33,8 +34,9 @@ def resnet8_steps(resolution: int = 32, in_channels: int = 3, num_classes: int =
         if stride != 1 or cin != c:
             steps.append(Step(f"{p}.shortcut", "conv", (x,), cin, c, 1, stride, False, h, h, bn=False))
             shortcut = f"{p}.shortcut"
-        steps.append(Step(f"{p}.add", "add", (shortcut, f"{p}.conv2"), c, c, act=True, height=oh, width=oh,
-                          relu6=False))
+        steps.append(
+            Step(f"{p}.add", "add", (shortcut, f"{p}.conv2"), c, c, act=True, height=oh, width=oh, relu6=False)
+        )
         x, cin, h = f"{p}.add", c, oh
     steps.append(Step("pool", "pool", (x,), cin, cin, h, h, False, h, h))
     steps.append(Step("classifier", "fc", ("pool",), cin, num_classes, height=1, width=1))

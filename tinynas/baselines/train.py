@@ -6,13 +6,14 @@ CUDA, batch-norm recalibration at the end), the same calibration images and int8
 measurements: int8 accuracy of the exported .tflite by the reference executor on the whole test split, peak SRAM
 and flash by `tinyengine_codegen.simulate` for the board. The run folder is written atomically.
 """
+
 from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Callable
 
 import torch
 
@@ -34,11 +35,11 @@ class BaselineConfig:
     data: Path | None = None
     epochs: int = 30
     resolution: int = 32
-    lr: float = 0.1                  # from scratch: the rate of the supernet's first (full-network) phase
+    lr: float = 0.1  # from scratch: the rate of the supernet's first (full-network) phase
     batch_size: int = 128
     calib_images: int = 1000
     quant: QuantConfig = QuantConfig()
-    val_fraction: float = 0.15       # held out as in the search, so both train on the same images
+    val_fraction: float = 0.15  # held out as in the search, so both train on the same images
     board: str = "qemu-m4"
     seed: int = 0
     device: str = "cpu"
@@ -55,7 +56,7 @@ def train_baseline(arch: str, cfg: BaselineConfig, out_dir: Path, progress: Prog
     board = load_board(cfg.board)
     note = progress or (lambda e: None)
     t0 = time.time()
-    net, graph, data, train_images, f_acc = _train_and_quantize(arch, cfg, note)
+    _net, graph, data, train_images, f_acc = _train_and_quantize(arch, cfg, note)
     timings = {"train_and_quantize": time.time() - t0}
     from tinyengine_codegen.emit.project import atomic_folder
 
@@ -64,9 +65,18 @@ def train_baseline(arch: str, cfg: BaselineConfig, out_dir: Path, progress: Prog
         t1 = time.time()
         report = _measure(graph, data, board, tmp)
         timings["measure"] = time.time() - t1
-        report.update(arch=arch, dataset=data.name, float_accuracy=f_acc, epochs=cfg.epochs, train_images=train_images,
-                      hardware=device_name(cfg.device), seed=cfg.seed, timings_s={k: round(v, 2) for k, v in timings.items()},
-                      wall_s=round(time.time() - t0, 2), config=_config_dict(cfg))
+        report.update(
+            arch=arch,
+            dataset=data.name,
+            float_accuracy=f_acc,
+            epochs=cfg.epochs,
+            train_images=train_images,
+            hardware=device_name(cfg.device),
+            seed=cfg.seed,
+            timings_s={k: round(v, 2) for k, v in timings.items()},
+            wall_s=round(time.time() - t0, 2),
+            config=_config_dict(cfg),
+        )
         (tmp / "report.json").write_text(json.dumps(report, indent=2) + "\n")
     return report
 
@@ -103,11 +113,17 @@ def _measure(graph, data, board, folder: Path) -> dict:
     path = save_tflite(graph, folder / "model.tflite")
     q_acc = int8_accuracy(path, data.x_test, data.y_test)
     sim = simulate(load_model(path), board, CompileOptions(target=board.id))
-    return {"board": board.id, "accuracy": q_acc,
-            "int8_accuracy_method": "exported model.tflite re-imported and run by the bit-exact reference executor",
-            "test_images": int(len(data.y_test)), "peak_sram_bytes": sim.peak_sram_bytes,
-            "flash_bytes": sim.flash_bytes, "fits": bool(sim.fits), "macs": graph_macs(graph),
-            "resolution": graph.tensor(graph.inputs[0]).shape[1]}
+    return {
+        "board": board.id,
+        "accuracy": q_acc,
+        "int8_accuracy_method": "exported model.tflite re-imported and run by the bit-exact reference executor",
+        "test_images": int(len(data.y_test)),
+        "peak_sram_bytes": sim.peak_sram_bytes,
+        "flash_bytes": sim.flash_bytes,
+        "fits": bool(sim.fits),
+        "macs": graph_macs(graph),
+        "resolution": graph.tensor(graph.inputs[0]).shape[1],
+    }
 
 
 def _config_dict(cfg: BaselineConfig) -> dict:

@@ -4,6 +4,7 @@ The active kernel of an elastic depthwise conv is the centre crop of the next la
 learned matrix per step (7 -> 5 -> 3), initialised to the identity so that training starts from plain cropping.
 Padding follows TFLite's SAME rule (extra row/column at the bottom/right), so the int8 graph sees the same numbers.
 """
+
 from __future__ import annotations
 
 import torch
@@ -31,8 +32,9 @@ def same_pad(x: torch.Tensor, kernel: int, stride: int) -> torch.Tensor:
     return F.pad(x, pads) if any(pads) else x
 
 
-def conv_same(x: torch.Tensor, weight: torch.Tensor, stride: int, groups: int = 1,
-              bias: torch.Tensor | None = None) -> torch.Tensor:
+def conv_same(
+    x: torch.Tensor, weight: torch.Tensor, stride: int, groups: int = 1, bias: torch.Tensor | None = None
+) -> torch.Tensor:
     """conv2d with TFLite SAME padding; symmetric padding is left to the convolution (no separate pad op)."""
     left, right, top, bottom = same_padding(x.shape[-2], x.shape[-1], weight.shape[-1], stride)
     if left == right and top == bottom:
@@ -42,7 +44,7 @@ def conv_same(x: torch.Tensor, weight: torch.Tensor, stride: int, groups: int = 
 
 def crop_kernel(w: torch.Tensor, k: int) -> torch.Tensor:
     start = (w.shape[-1] - k) // 2
-    return w[..., start:start + k, start:start + k]
+    return w[..., start : start + k, start : start + k]
 
 
 class ElasticDepthwise(nn.Module):
@@ -55,8 +57,9 @@ class ElasticDepthwise(nn.Module):
         kmax = self.kernel_sizes[0]
         self.weight = nn.Parameter(torch.empty(channels, 1, kmax, kmax))
         nn.init.kaiming_normal_(self.weight, mode="fan_out")
-        self.transforms = nn.ParameterDict({
-            f"{a}to{b}": nn.Parameter(torch.eye(b * b)) for a, b in zip(self.kernel_sizes, self.kernel_sizes[1:])})
+        self.transforms = nn.ParameterDict(
+            {f"{a}to{b}": nn.Parameter(torch.eye(b * b)) for a, b in zip(self.kernel_sizes, self.kernel_sizes[1:])}
+        )
 
     def kernel_weight(self, kernel: int) -> torch.Tensor:
         """The full-channel weight at an active kernel size (crop and transform, 7 -> 5 -> 3)."""
@@ -99,7 +102,7 @@ class ElasticPointwise(nn.Module):
     def active_weight(self, cin: int, cout: int) -> torch.Tensor:
         w = self.weight
         if cout == w.shape[0] and cin == w.shape[1]:
-            return w                 # the whole weight: no slice (and no slice backward) in the graph
+            return w  # the whole weight: no slice (and no slice backward) in the graph
         return w[:cout, :cin]
 
     def forward(self, x: torch.Tensor, cout: int) -> torch.Tensor:
@@ -119,16 +122,21 @@ class ElasticBatchNorm(nn.Module):
             return bn(x)
         use_batch = bn.training or not bn.track_running_stats
         momentum = bn.momentum if bn.momentum is not None else 0.0
-        if bn.training and bn.momentum is None:   # cumulative average, as nn.BatchNorm2d does
+        if bn.training and bn.momentum is None:  # cumulative average, as nn.BatchNorm2d does
             bn.num_batches_tracked += 1
             momentum = 1.0 / float(bn.num_batches_tracked)
-        return F.batch_norm(x, bn.running_mean[:c], bn.running_var[:c], bn.weight[:c], bn.bias[:c],
-                            use_batch, momentum, bn.eps)
+        return F.batch_norm(
+            x, bn.running_mean[:c], bn.running_var[:c], bn.weight[:c], bn.bias[:c], use_batch, momentum, bn.eps
+        )
 
     def active(self, c: int) -> dict[str, torch.Tensor]:
         bn = self.bn
-        return {"weight": bn.weight[:c], "bias": bn.bias[:c], "running_mean": bn.running_mean[:c],
-                "running_var": bn.running_var[:c]}
+        return {
+            "weight": bn.weight[:c],
+            "bias": bn.bias[:c],
+            "running_mean": bn.running_mean[:c],
+            "running_var": bn.running_var[:c],
+        }
 
 
 class ElasticLinear(nn.Module):
@@ -140,4 +148,4 @@ class ElasticLinear(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         w = self.linear.weight
-        return F.linear(x, w if x.shape[1] == w.shape[1] else w[:, :x.shape[1]], self.linear.bias)
+        return F.linear(x, w if x.shape[1] == w.shape[1] else w[:, : x.shape[1]], self.linear.bias)

@@ -4,6 +4,7 @@ The supernet holds one elastic conv + batch norm per layer of the largest networ
 the step list of its arch (`space.arch_steps`); each conv step is served by the elastic layer of the same name, which
 slices its weights to the step's channels and kernel. No active-subnet state is kept on the modules.
 """
+
 from __future__ import annotations
 
 import torch
@@ -37,7 +38,7 @@ class ElasticConvBN(nn.Module):
     def forward(self, x: torch.Tensor, step: Step, cache: dict | None = None) -> torch.Tensor:
         y = self.conv(x, step.kernel, cache) if self.depthwise else self.conv(x, step.cout)
         y = self.bn(y)
-        return F.hardtanh(y, 0.0, 6.0) if step.act else y       # ReLU6 (one backward kernel, unlike clamp)
+        return F.hardtanh(y, 0.0, 6.0) if step.act else y  # ReLU6 (one backward kernel, unlike clamp)
 
 
 class Supernet(nn.Module):
@@ -53,21 +54,24 @@ class Supernet(nn.Module):
                 self.layers[module_key(st.name)] = ElasticConvBN(st, ks)
             elif st.kind == "fc":
                 self.layers[module_key(st.name)] = ElasticLinear(st.cin, st.cout)
-        self._steps_memo: dict[Arch, tuple[Step, ...]] = {}    # arch -> its step list (pure; saves Python per call)
+        self._steps_memo: dict[Arch, tuple[Step, ...]] = {}  # arch -> its step list (pure; saves Python per call)
 
     def steps(self, arch: Arch) -> tuple[Step, ...]:
         if abs(arch.width - self.width) > 1e-9:
-            raise TinyMLError(f"arch width {arch.width} differs from the supernet's width {self.width}; "
-                              f"sample archs with width={self.width}")
+            raise TinyMLError(
+                f"arch width {arch.width} differs from the supernet's width {self.width}; "
+                f"sample archs with width={self.width}"
+            )
         steps = self._steps_memo.get(arch)
         if steps is None:
-            if len(self._steps_memo) >= 64:      # bounded: random sub-networks rarely repeat
+            if len(self._steps_memo) >= 64:  # bounded: random sub-networks rarely repeat
                 self._steps_memo.clear()
             steps = self._steps_memo[arch] = arch_steps(arch, self.space)
         return steps
 
-    def forward(self, x: torch.Tensor, arch: Arch, record: Record | None = None,
-                cache: dict | None = None) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, arch: Arch, record: Record | None = None, cache: dict | None = None
+    ) -> torch.Tensor:
         """The sub-network `arch` on x. `cache` (a dict for one training step) shares the transformed depthwise
         kernels between the sub-networks run on the same weights; pass a fresh one after every optimizer step."""
         layers = self.layers
@@ -93,6 +97,6 @@ class Supernet(nn.Module):
                 dst.bn.eps, dst.bn.momentum = src.bn.bn.eps, src.bn.bn.momentum
             elif st.kind == "fc":
                 src, dst = self.layers[module_key(st.name)].linear, net.layer(st.name)
-                dst.weight.copy_(src.weight[:, :st.cin])
+                dst.weight.copy_(src.weight[:, : st.cin])
                 dst.bias.copy_(src.bias)
         return net.train(self.training)

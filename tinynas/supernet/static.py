@@ -3,9 +3,10 @@
 `run_steps` is the one interpreter of a step list; the supernet and the static network both use it, so a sampled
 sub-network and its extraction compute the same layers in the same order.
 """
+
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -21,8 +22,12 @@ def module_key(name: str) -> str:
     return name.replace(".", "_")
 
 
-def run_steps(steps: tuple[Step, ...], x: torch.Tensor, layer: Callable[[Step, torch.Tensor], torch.Tensor],
-              record: Record | None = None) -> torch.Tensor:
+def run_steps(
+    steps: tuple[Step, ...],
+    x: torch.Tensor,
+    layer: Callable[[Step, torch.Tensor], torch.Tensor],
+    record: Record | None = None,
+) -> torch.Tensor:
     """Execute a step list; `layer` computes conv, dw and fc steps; `record(name, value)` sees every output."""
     last = {}
     for i, st in enumerate(steps):
@@ -51,7 +56,7 @@ def activation(step: Step, y: torch.Tensor) -> torch.Tensor:
     """The step's output activation: ReLU6, ReLU, or none."""
     if not step.act:
         return y
-    return F.hardtanh(y, 0.0, 6.0) if step.relu6 else F.relu(y)   # one backward kernel each (clamp needs four)
+    return F.hardtanh(y, 0.0, 6.0) if step.relu6 else F.relu(y)  # one backward kernel each (clamp needs four)
 
 
 class ConvBN(nn.Module):
@@ -87,4 +92,3 @@ class StaticNet(nn.Module):
 
     def forward(self, x: torch.Tensor, record: Record | None = None) -> torch.Tensor:
         return run_steps(self.steps, x, lambda st, v: self.layers[module_key(st.name)](v), record)
-

@@ -1,4 +1,5 @@
 """Batch-norm recalibration: recompute running statistics of a network on a few training batches."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -9,8 +10,9 @@ from ..data import resize_uint8, to_input
 
 
 @torch.no_grad()
-def recalibrate(net: nn.Module, images: np.ndarray, batch_size: int = 256, forward=None,
-                device: str | torch.device = "cpu") -> nn.Module:
+def recalibrate(
+    net: nn.Module, images: np.ndarray, batch_size: int = 256, forward=None, device: str | torch.device = "cpu"
+) -> nn.Module:
     """Reset every BatchNorm's running stats and re-estimate them (exact averages) from uint8 NHWC `images`.
 
     `forward(net, x)` runs the network (default `net(x)`); pass one that gives the arch to a supernet. The images
@@ -21,11 +23,11 @@ def recalibrate(net: nn.Module, images: np.ndarray, batch_size: int = 256, forwa
     saved = [m.momentum for m in bns]
     for m in bns:
         m.reset_running_stats()
-        m.momentum = None            # cumulative moving average over the calibration batches
+        m.momentum = None  # cumulative moving average over the calibration batches
     net.train()
     run = forward or (lambda n, x: n(x))
     for i in range(0, len(images), batch_size):
-        run(net, to_input(images[i:i + batch_size]).to(device))
+        run(net, to_input(images[i : i + batch_size]).to(device))
     for m, mom in zip(bns, saved):
         m.momentum = mom
     return net.eval()

@@ -7,13 +7,14 @@ draws what the interrupted one would have. Under torch.distributed each process 
 shard and gradients are averaged with all_reduce before the optimizer step. Checkpoints are written after every
 epoch (rank 0, atomically) and a run resumes from the epoch after the last one saved.
 """
+
 from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -33,16 +34,16 @@ Progress = Callable[[dict], None]
 @dataclass(frozen=True, slots=True)
 class TrainConfig:
     resolution: int
-    batch_size: int = 128            # per process
+    batch_size: int = 128  # per process
     weight_decay: float = 4e-5
     momentum: float = 0.9
     label_smoothing: float = 0.1
     augment_pad: int = 2
     seed: int = 0
-    amp: bool = True                 # bfloat16 autocast, on CUDA only
-    checkpoint: Path | None = None   # per-epoch checkpoint file: written atomically, resumed from when present
-    cudnn_benchmark: bool = True     # CUDA: let cuDNN time its algorithms per shape (not a training semantic)
-    channels_last: bool = False      # CUDA: NHWC activations and weights (same results, other kernels)
+    amp: bool = True  # bfloat16 autocast, on CUDA only
+    checkpoint: Path | None = None  # per-epoch checkpoint file: written atomically, resumed from when present
+    cudnn_benchmark: bool = True  # CUDA: let cuDNN time its algorithms per shape (not a training semantic)
+    channels_last: bool = False  # CUDA: NHWC activations and weights (same results, other kernels)
 
 
 def device_name(device: str | torch.device) -> str:
@@ -64,8 +65,12 @@ def _world() -> tuple[int, int]:
 def _optimizer(net: Supernet, cfg: TrainConfig) -> torch.optim.Optimizer:
     decay = [p for n, p in net.named_parameters() if p.ndim >= 2 and "transforms" not in n]
     rest = [p for n, p in net.named_parameters() if not (p.ndim >= 2 and "transforms" not in n)]
-    return torch.optim.SGD([{"params": decay, "weight_decay": cfg.weight_decay}, {"params": rest, "weight_decay": 0}],
-                           lr=0.0, momentum=cfg.momentum, nesterov=True)
+    return torch.optim.SGD(
+        [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": rest, "weight_decay": 0}],
+        lr=0.0,
+        momentum=cfg.momentum,
+        nesterov=True,
+    )
 
 
 def _sync_grads(net: Supernet, world: int) -> None:
@@ -80,12 +85,13 @@ def _sync_grads(net: Supernet, world: int) -> None:
     flat /= world
     i = 0
     for p in params:
-        p.grad.copy_(flat[i:i + p.numel()].view_as(p))
+        p.grad.copy_(flat[i : i + p.numel()].view_as(p))
         i += p.numel()
 
 
-def _step(net: Supernet, phase: Phase, x: torch.Tensor, y: torch.Tensor, rng: np.random.Generator,
-          cfg: TrainConfig, amp: bool) -> torch.Tensor:
+def _step(
+    net: Supernet, phase: Phase, x: torch.Tensor, y: torch.Tensor, rng: np.random.Generator, cfg: TrainConfig, amp: bool
+) -> torch.Tensor:
     """Gradients of the largest network (on the labels) and of the sampled sub-networks (on the largest one's
     predictions, or the labels without distillation); returns their mean loss (on the device: no host sync).
 
@@ -137,16 +143,23 @@ def saved_history(path: Path | None) -> list[dict]:
 
 
 def _cuda_flags(cfg: TrainConfig, device: torch.device):
-    return torch.backends.cudnn.flags(enabled=torch.backends.cudnn.enabled,
-                                      benchmark=cfg.cudnn_benchmark and device.type == "cuda")
+    return torch.backends.cudnn.flags(
+        enabled=torch.backends.cudnn.enabled, benchmark=cfg.cudnn_benchmark and device.type == "cuda"
+    )
 
 
 def _memory_format(cfg: TrainConfig, device: torch.device) -> torch.memory_format:
     return torch.channels_last if cfg.channels_last and device.type == "cuda" else torch.contiguous_format
 
 
-def train_supernet(net: Supernet, data: Dataset, phases: tuple[Phase, ...], cfg: TrainConfig,
-                   device: str | torch.device = "cpu", progress: Progress | None = None) -> list[dict]:
+def train_supernet(
+    net: Supernet,
+    data: Dataset,
+    phases: tuple[Phase, ...],
+    cfg: TrainConfig,
+    device: str | torch.device = "cpu",
+    progress: Progress | None = None,
+) -> list[dict]:
     """Train `net` through `phases` on the training split of `data`; returns one record per epoch run by this
     call (epochs restored from `cfg.checkpoint` are skipped; `saved_history` lists all of them)."""
     rank, world = _world()
@@ -172,20 +185,41 @@ def train_supernet(net: Supernet, data: Dataset, phases: tuple[Phase, ...], cfg:
                 t0 = time.time()
                 sampler.set_epoch(pi * 10_000 + epoch)
                 loss = _supernet_epoch(net, opt, phase, (pi, epoch), (x_all, y_all, data.flip), sampler, cfg, fmt)
-                rec = {"phase": phase.name, "epoch": epoch + 1, "epochs": phase.epochs, "loss": loss,
-                       "seconds": time.time() - t0}
+                rec = {
+                    "phase": phase.name,
+                    "epoch": epoch + 1,
+                    "epochs": phase.epochs,
+                    "loss": loss,
+                    "seconds": time.time() - t0,
+                }
                 history.append(rec)
                 if cfg.checkpoint is not None and rank == 0:
-                    save_checkpoint(cfg.checkpoint, {
-                        "model": net.state_dict(), "optimizer": opt.state_dict(), "phase": pi, "epoch": epoch + 1,
-                        "history": done + history, "config": {k: str(v) for k, v in asdict(cfg).items()}})
+                    save_checkpoint(
+                        cfg.checkpoint,
+                        {
+                            "model": net.state_dict(),
+                            "optimizer": opt.state_dict(),
+                            "phase": pi,
+                            "epoch": epoch + 1,
+                            "history": done + history,
+                            "config": {k: str(v) for k, v in asdict(cfg).items()},
+                        },
+                    )
                 if progress:
                     progress(rec)
     return history
 
 
-def _supernet_epoch(net: Supernet, opt, phase: Phase, at: tuple[int, int], data: tuple, sampler,
-                    cfg: TrainConfig, fmt: torch.memory_format) -> float:
+def _supernet_epoch(
+    net: Supernet,
+    opt,
+    phase: Phase,
+    at: tuple[int, int],
+    data: tuple,
+    sampler,
+    cfg: TrainConfig,
+    fmt: torch.memory_format,
+) -> float:
     """One epoch of `phase` (index, epoch) = `at`; returns its mean loss."""
     (pi, epoch), (x_all, y_all, flip) = at, data
     rank, world = _world()
@@ -200,7 +234,7 @@ def _supernet_epoch(net: Supernet, opt, phase: Phase, at: tuple[int, int], data:
         t = (epoch * steps + s) / (phase.epochs * steps)
         for g in opt.param_groups:
             g["lr"] = 0.5 * phase.lr * (1 + math.cos(math.pi * t))
-        idx = order[s * cfg.batch_size:(s + 1) * cfg.batch_size]
+        idx = order[s * cfg.batch_size : (s + 1) * cfg.batch_size]
         x = augment(to_input(x_all[idx]), gen, cfg.augment_pad, flip).contiguous(memory_format=fmt)
         opt.zero_grad(set_to_none=True)
         rng = np.random.default_rng([cfg.seed, pi, epoch, s])
@@ -211,18 +245,30 @@ def _supernet_epoch(net: Supernet, opt, phase: Phase, at: tuple[int, int], data:
 
 
 @torch.no_grad()
-def evaluate(forward: Callable[[torch.Tensor], torch.Tensor], images: np.ndarray, labels: np.ndarray,
-             batch_size: int = 512, device: str | torch.device = "cpu") -> float:
+def evaluate(
+    forward: Callable[[torch.Tensor], torch.Tensor],
+    images: np.ndarray,
+    labels: np.ndarray,
+    batch_size: int = 512,
+    device: str | torch.device = "cpu",
+) -> float:
     """Top-1 accuracy of `forward` on uint8 NHWC images already at the network's resolution."""
     correct = 0
     for i in range(0, len(labels), batch_size):
-        out = forward(to_input(images[i:i + batch_size]).to(device))
-        correct += int((out.argmax(1).cpu() == torch.as_tensor(labels[i:i + batch_size])).sum())
+        out = forward(to_input(images[i : i + batch_size]).to(device))
+        correct += int((out.argmax(1).cpu() == torch.as_tensor(labels[i : i + batch_size])).sum())
     return correct / max(1, len(labels))
 
 
-def finetune(net: torch.nn.Module, data: Dataset, cfg: TrainConfig, epochs: int, lr: float,
-             device: str | torch.device = "cpu", progress: Progress | None = None) -> torch.nn.Module:
+def finetune(
+    net: torch.nn.Module,
+    data: Dataset,
+    cfg: TrainConfig,
+    epochs: int,
+    lr: float,
+    device: str | torch.device = "cpu",
+    progress: Progress | None = None,
+) -> torch.nn.Module:
     """Plain training of a static network (cosine rate from `lr`, bfloat16 autocast on CUDA), single process;
     batch norm is recalibrated on the (unaugmented) training images at the end. Returns the network in eval mode.
     Progress records carry the epoch's mean loss and seconds. With `cfg.checkpoint`, the weights, optimizer,
@@ -234,8 +280,7 @@ def finetune(net: torch.nn.Module, data: Dataset, cfg: TrainConfig, epochs: int,
     net.to(device, memory_format=fmt).train()
     x_all = torch.from_numpy(resize_uint8(data.x_train, cfg.resolution)).to(device)
     y_all = torch.from_numpy(data.y_train).to(device)
-    opt = torch.optim.SGD(net.parameters(), lr=lr, momentum=cfg.momentum, nesterov=True,
-                          weight_decay=cfg.weight_decay)
+    opt = torch.optim.SGD(net.parameters(), lr=lr, momentum=cfg.momentum, nesterov=True, weight_decay=cfg.weight_decay)
     gen = torch.Generator().manual_seed(cfg.seed + 7)
     steps = max(1, len(y_all) // cfg.batch_size)
     state, done = load_checkpoint(cfg.checkpoint, device), []
@@ -252,7 +297,7 @@ def finetune(net: torch.nn.Module, data: Dataset, cfg: TrainConfig, epochs: int,
             for s in range(steps):
                 for g in opt.param_groups:
                     g["lr"] = 0.5 * lr * (1 + math.cos(math.pi * (epoch * steps + s) / (epochs * steps)))
-                idx = order[s * cfg.batch_size:(s + 1) * cfg.batch_size]
+                idx = order[s * cfg.batch_size : (s + 1) * cfg.batch_size]
                 x = augment(to_input(x_all[idx]), gen, cfg.augment_pad, data.flip).contiguous(memory_format=fmt)
                 opt.zero_grad(set_to_none=True)
                 with torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp):
@@ -260,12 +305,24 @@ def finetune(net: torch.nn.Module, data: Dataset, cfg: TrainConfig, epochs: int,
                 loss.backward()
                 opt.step()
                 losses.append(loss.detach())
-            rec = {"phase": "finetune", "epoch": epoch + 1, "epochs": epochs,
-                   "loss": float(torch.stack(losses).mean()), "seconds": time.time() - t0}
+            rec = {
+                "phase": "finetune",
+                "epoch": epoch + 1,
+                "epochs": epochs,
+                "loss": float(torch.stack(losses).mean()),
+                "seconds": time.time() - t0,
+            }
             done.append(rec)
             if cfg.checkpoint is not None:
-                save_checkpoint(cfg.checkpoint, {"model": net.state_dict(), "optimizer": opt.state_dict(),
-                                                 "generator": gen.get_state(), "history": done})
+                save_checkpoint(
+                    cfg.checkpoint,
+                    {
+                        "model": net.state_dict(),
+                        "optimizer": opt.state_dict(),
+                        "generator": gen.get_state(),
+                        "history": done,
+                    },
+                )
             if progress:
                 progress(rec)
     return recalibrate(net, resize_uint8(data.x_train, cfg.resolution), device=device)

@@ -20,9 +20,19 @@ def test_prepare_writes_a_complete_project(fake_model_dir, tmp_path):
     board = load_board("nucleo-f746zg")
     x = np.arange(FAKE_INPUT_SIZE, dtype=np.int8) - 5
     proj = prepare_project(fake_model_dir, board, tmp_path / "p", x)
-    for rel in ("platformio.ini", "ldscript.ld", "fpu_link.py", "src/main.c", "src/startup.c", "src/tcmark.S",
-                "src/model.c", "src/model.h", "src/input_data.h", "include/tinyml_hooks.h",
-                "boards/tinyml_nucleo_f746zg.json"):
+    for rel in (
+        "platformio.ini",
+        "ldscript.ld",
+        "fpu_link.py",
+        "src/main.c",
+        "src/startup.c",
+        "src/tcmark.S",
+        "src/model.c",
+        "src/model.h",
+        "src/input_data.h",
+        "include/tinyml_hooks.h",
+        "boards/tinyml_nucleo_f746zg.json",
+    ):
         assert (proj / rel).is_file(), rel
     ld = (proj / "ldscript.ld").read_text()
     assert "ORIGIN = 0x08000000, LENGTH = 0x00100000" in ld and "ORIGIN = 0x20000000, LENGTH = 0x00050000" in ld
@@ -35,8 +45,9 @@ def test_prepare_writes_a_complete_project(fake_model_dir, tmp_path):
 
 
 def test_official_env_becomes_default_only_for_real_boards(fake_model_dir, tmp_path):
-    ini = (prepare_project(fake_model_dir, load_board("pico"), tmp_path / "p", None, official=True)
-           / "platformio.ini").read_text()
+    ini = (
+        prepare_project(fake_model_dir, load_board("pico"), tmp_path / "p", None, official=True) / "platformio.ini"
+    ).read_text()
     assert "default_envs = pico-official" in ini and "board = pico\n" in ini and "platform = raspberrypi" in ini
     with pytest.raises(TinyMLError, match="virtual board"):
         prepare_project(fake_model_dir, load_board("qemu-m4"), tmp_path / "q", None, official=True)

@@ -29,7 +29,9 @@ def test_tool_scons_package_is_built_once_and_runs(tmp_path):
 def test_missing_system_packages_without_root_say_what_to_install(monkeypatch):
     monkeypatch.setattr(setup_tools, "missing_apt_packages", lambda: ("qemu-system-arm", "gcc-arm-none-eabi"))
     monkeypatch.setattr(setup_tools.os, "geteuid", lambda: 1000)
-    with pytest.raises(TinyMLError, match="apt-get install -y --no-install-recommends qemu-system-arm gcc-arm-none-eabi"):
+    with pytest.raises(
+        TinyMLError, match="apt-get install -y --no-install-recommends qemu-system-arm gcc-arm-none-eabi"
+    ):
         ensure_apt_packages()
 
 

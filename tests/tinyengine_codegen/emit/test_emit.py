@@ -1,5 +1,6 @@
 """Emitter pieces: C filters, weights as string literals, the baseline placement, atomic folder writes, the
 generated API (prefix, canaries, hooks)."""
+
 from __future__ import annotations
 
 import ast
@@ -43,8 +44,10 @@ def test_linear_plan_never_overlaps_live_buffers(seed):
     g = random_model(np.random.default_rng(seed))
     scratch = {i: 8 * (i + 1) for i in range(0, len(g.ops), 2)}
     plan = linear_plan(g, scratch, alignment=4)
-    rows = [(key, size, first, last, plan.offsets[key] if not key.startswith("#")
-             else plan.scratch[int(key[1:])]) for key, size, first, last in intervals(g, scratch, 4)]
+    rows = [
+        (key, size, first, last, plan.offsets[key] if not key.startswith("#") else plan.scratch[int(key[1:])])
+        for key, size, first, last in intervals(g, scratch, 4)
+    ]
     for a in rows:
         assert a[4] % 4 == 0 and a[4] + a[1] <= plan.arena_bytes
         for b in rows:
@@ -75,10 +78,15 @@ def test_public_header_and_weights_layout():
     g = conv_graph(np.random.default_rng(0), h=4, w=4, cin=2, cout=3, k=3)
     p = compile_model(g, prefix="kws")
     h = p.files["model.h"]
-    for line in ("#define KWS_INPUT_SIZE   32", "#define KWS_OUTPUT_SIZE  48",
-                 f"#define KWS_ARENA_SIZE   {p.arena_bytes}", "#define KWS_NUM_LAYERS   1",
-                 "typedef int8_t kws_input_t;", "int kws_init(void);",
-                 "int kws_invoke(const kws_input_t *input, kws_output_t *output);"):
+    for line in (
+        "#define KWS_INPUT_SIZE   32",
+        "#define KWS_OUTPUT_SIZE  48",
+        f"#define KWS_ARENA_SIZE   {p.arena_bytes}",
+        "#define KWS_NUM_LAYERS   1",
+        "typedef int8_t kws_input_t;",
+        "int kws_init(void);",
+        "int kws_invoke(const kws_input_t *input, kws_output_t *output);",
+    ):
         assert line in h
     w = p.files["weights.c"]
     assert "const int8_t kws_w0[54] TINYML_ALIGNED(16) =" in w and '"\\x' in w
@@ -99,9 +107,23 @@ def test_canaries_and_hooks_build_and_run(tmp_path):
     np.testing.assert_array_equal(run_host(exe, x), y_plain)
     assert "#define TINYML_DEBUG_CANARIES" in (tmp_path / "m" / "model.c").read_text()
     hooks = REPO / "firmware" / "include"
-    proc = subprocess.run([find_compiler(), "-std=c99", "-Wall", "-Wextra", "-Werror", "-DTINYML_HOOKS",
-                           f"-I{hooks}", "-c", str(plain / "model.c"), "-o", str(tmp_path / "h.o")],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [
+            find_compiler(),
+            "-std=c99",
+            "-Wall",
+            "-Wextra",
+            "-Werror",
+            "-DTINYML_HOOKS",
+            f"-I{hooks}",
+            "-c",
+            str(plain / "model.c"),
+            "-o",
+            str(tmp_path / "h.o"),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, proc.stderr
 
 

@@ -1,5 +1,6 @@
 """The generated C emits plan_model's plan: arena bytes = simulate's peak, the same kernels, in-place layers and
 patch schedule, for every option combination, on the MLPerf Tiny models and on random graphs (no C build here)."""
+
 from __future__ import annotations
 
 import json
@@ -35,7 +36,7 @@ def _check_same_as_simulate(graph, options: CompileOptions, board_id: str = "qem
         assert man["patches"] is None and "tinyml_region_t" not in project.files["model.c"]
     else:
         assert man["patches"]["p"] == mp.patches.p and man["patches"]["split"] == mp.patches.split_op
-        assert f"for (int k = 0; k < {mp.patches.p ** 2}; ++k)" in project.files["model.c"]
+        assert f"for (int k = 0; k < {mp.patches.p**2}; ++k)" in project.files["model.c"]
         if options.patches.isdigit():
             assert mp.patches.p == int(options.patches)
 

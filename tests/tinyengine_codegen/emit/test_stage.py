@@ -1,5 +1,6 @@
 """Patch-stage emission: region tables worked by hand, and a stage through every region kernel, run under
 AddressSanitizer against the reference executor."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -26,8 +27,9 @@ def _staged(graph, split: int, p: int) -> ModelPlan:
     """A ModelPlan that runs ops 0..split on p x p patches (whatever the peak), as plan_model would build it."""
     sched = build_schedule(graph, split, p)
     cands, _ = kernel_candidates(graph, HOST)
-    names, scratch = choose_kernels(stage_candidates(graph, sched, cands, HOST), frozenset(),
-                                    patched_buffers(graph, sched))
+    names, scratch = choose_kernels(
+        stage_candidates(graph, sched, cands, HOST), frozenset(), patched_buffers(graph, sched)
+    )
     plan = plan_patched(graph, sched, scratch=scratch)
     check_plan(patched_buffers(graph, sched, scratch=scratch), plan, alignment=4)
     return ModelPlan(graph, names, scratch, frozenset(), sched, plan, plan, ())
@@ -37,9 +39,9 @@ def test_region_rows_by_hand():
     g = conv_graph(np.random.default_rng(0), h=4, w=4, cin=2, cout=3, k=3)
     rows = region_rows(g, build_schedule(g, 0, 2))[0]
     # in_off[2], in_row[2], out_off, out_row, in_h, in_w, pad t/b/l/r, out_h, out_w
-    assert rows[0] == (0, 0, 8, 0, 0, 12, 3, 3, 1, 0, 1, 0, 2, 2)        # reads rows/cols 0..2, pads top/left
-    assert rows[1] == (2, 0, 8, 0, 6, 12, 3, 3, 1, 0, 0, 1, 2, 2)        # cols 1..3, output at column 2
-    assert rows[3] == (10, 0, 8, 0, 30, 12, 3, 3, 0, 1, 0, 1, 2, 2)      # rows/cols 1..3, output at (2, 2)
+    assert rows[0] == (0, 0, 8, 0, 0, 12, 3, 3, 1, 0, 1, 0, 2, 2)  # reads rows/cols 0..2, pads top/left
+    assert rows[1] == (2, 0, 8, 0, 6, 12, 3, 3, 1, 0, 0, 1, 2, 2)  # cols 1..3, output at column 2
+    assert rows[3] == (10, 0, 8, 0, 30, 12, 3, 3, 0, 1, 0, 1, 2, 2)  # rows/cols 1..3, output at (2, 2)
     code = compile_model(g, plan=_staged(g, 0, 2)).files["model.c"]
     assert "{{10, 0}, {8, 0}, 30, 12, 3, 3, 0, 1, 0, 1, 2, 2}," in code
 
@@ -72,8 +74,14 @@ def _every_stage_kind():
 def test_a_stage_through_every_region_kernel_is_bit_exact_under_asan(tmp_path, p):
     graph, split = _every_stage_kind()
     mp = _staged(graph, split, p)
-    assert set(mp.kernels[:split + 1]) == {"pad_s8_region", "conv2d_s8_region", "dwconv_s8_region",
-                                           "maxpool_s8_region", "avgpool_s8_region", "pointwise_s8_region"}
+    assert set(mp.kernels[: split + 1]) == {
+        "pad_s8_region",
+        "conv2d_s8_region",
+        "dwconv_s8_region",
+        "maxpool_s8_region",
+        "avgpool_s8_region",
+        "pointwise_s8_region",
+    }
     project = write_project(graph, tmp_path / "m", plan=mp)
     assert project.arena_bytes == mp.plan.arena_bytes
     xs = np.random.default_rng(p).integers(-128, 128, (3,) + graph.tensor(graph.inputs[0]).shape, dtype=np.int8)

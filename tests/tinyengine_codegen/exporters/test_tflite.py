@@ -1,5 +1,6 @@
 """The .tflite exporter: file layout, hand-computed outputs in TFLM and LiteRT, shape operands, operator versions,
 atomic saving, and import → export → import round trips of the MLPerf Tiny models."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -10,8 +11,18 @@ from tinyengine_codegen.errors import TinyMLError
 from tinyengine_codegen.exporters.tflite import export_tflite, save_tflite
 from tinyengine_codegen.importers.tflite import load_tflite
 from tinyengine_codegen.ir.graph import Graph, Op, QuantParams, Tensor
-from tinyengine_codegen.ir.ops import (Conv2DAttrs, ElementwiseAttrs, FullyConnectedAttrs, OpKind, PadAttrs,
-                                       Padding, ReshapeAttrs, ResizeNearestAttrs, StridedSliceAttrs, TransposeAttrs)
+from tinyengine_codegen.ir.ops import (
+    Conv2DAttrs,
+    ElementwiseAttrs,
+    FullyConnectedAttrs,
+    OpKind,
+    PadAttrs,
+    Padding,
+    ReshapeAttrs,
+    ResizeNearestAttrs,
+    StridedSliceAttrs,
+    TransposeAttrs,
+)
 from tinyengine_codegen.ir.verify import verify
 
 from ...fuzz.modelgen import random_input
@@ -50,18 +61,26 @@ def parse(model: bytes):
 
 def conv_fc_graph(rng: np.random.Generator, bias: bool = True):
     """conv 2x2 (per-channel multipliers exactly 4 and 1) -> reshape -> fully connected (multiplier exactly 1)."""
-    w = rng.integers(-1, 2, (2, 2, 2, 2)).astype(np.int8)            # OHWI
+    w = rng.integers(-1, 2, (2, 2, 2, 2)).astype(np.int8)  # OHWI
     b = rng.integers(-5, 6, 2).astype(np.int32)
     fw = rng.integers(-2, 3, (3, 8)).astype(np.int8)
     fb = rng.integers(-10, 11, 3).astype(np.int32)
-    tensors = [act("x", (1, 3, 3, 2), q(1.0)), const("w", w, q(1.0, 0.25)), act("c", (1, 2, 2, 2), q(0.25, zp=3)),
-               act("r", (1, 8), q(0.25, zp=3)), const("fw", fw, q(4.0)), const("fb", fb, q(1.0)),
-               act("y", (1, 3), q(1.0, zp=-7))]
+    tensors = [
+        act("x", (1, 3, 3, 2), q(1.0)),
+        const("w", w, q(1.0, 0.25)),
+        act("c", (1, 2, 2, 2), q(0.25, zp=3)),
+        act("r", (1, 8), q(0.25, zp=3)),
+        const("fw", fw, q(4.0)),
+        const("fb", fb, q(1.0)),
+        act("y", (1, 3), q(1.0, zp=-7)),
+    ]
     if bias:
         tensors.append(const("b", b, q(1.0, 0.25)))
-    ops = [Op("conv", OpKind.CONV_2D, ("x", "w", "b" if bias else ""), ("c",), Conv2DAttrs(padding=Padding.VALID)),
-           Op("flat", OpKind.RESHAPE, ("c",), ("r",), ReshapeAttrs((1, 8))),
-           Op("fc", OpKind.FULLY_CONNECTED, ("r", "fw", "fb"), ("y",), FullyConnectedAttrs())]
+    ops = [
+        Op("conv", OpKind.CONV_2D, ("x", "w", "b" if bias else ""), ("c",), Conv2DAttrs(padding=Padding.VALID)),
+        Op("flat", OpKind.RESHAPE, ("c",), ("r",), ReshapeAttrs((1, 8))),
+        Op("fc", OpKind.FULLY_CONNECTED, ("r", "fw", "fb"), ("y",), FullyConnectedAttrs()),
+    ]
     return graph(tensors, ops), (w, b if bias else np.zeros(2, np.int32), fw, fb)
 
 
@@ -69,8 +88,8 @@ def expected_conv_fc(x: np.ndarray, w, b, fw, fb) -> np.ndarray:
     acc = np.zeros((2, 2, 2), np.int64)
     for i in range(2):
         for j in range(2):
-            acc += np.einsum("hwc,oc->hwo", x[0, i:i + 2, j:j + 2].astype(np.int64), w[:, i, j, :])
-    c = np.clip((acc + b) * np.array([4, 1]) + 3, -128, 127)             # multipliers 1*1/0.25 and 1*0.25/0.25
+            acc += np.einsum("hwc,oc->hwo", x[0, i : i + 2, j : j + 2].astype(np.int64), w[:, i, j, :])
+    c = np.clip((acc + b) * np.array([4, 1]) + 3, -128, 127)  # multipliers 1*1/0.25 and 1*0.25/0.25
     y = np.clip(fw.astype(np.int64) @ (c.reshape(-1) - 3) + fb - 7, -128, 127)  # multiplier 0.25*4/1
     return y.reshape(1, 3).astype(np.int8)
 
@@ -118,11 +137,17 @@ def test_conv_without_bias_gets_a_zero_bias_with_the_right_scales():
 
 def test_shape_operands_become_int32_constants_and_values_are_exact():
     paddings = ((0, 0), (1, 0), (0, 2), (1, 1))
-    tensors = [act("x", (1, 3, 4, 2), q(0.5, zp=-4)), act("p", (1, 4, 6, 4), q(0.5, zp=-4)),
-               act("t", (1, 4, 4, 6), q(0.5, zp=-4)), act("y", (1, 96), q(0.5, zp=-4))]
-    ops = [Op("pad", OpKind.PAD, ("x",), ("p",), PadAttrs(paddings)),
-           Op("tr", OpKind.TRANSPOSE, ("p",), ("t",), TransposeAttrs((0, 3, 1, 2))),
-           Op("flat", OpKind.RESHAPE, ("t",), ("y",), ReshapeAttrs((1, 96)))]
+    tensors = [
+        act("x", (1, 3, 4, 2), q(0.5, zp=-4)),
+        act("p", (1, 4, 6, 4), q(0.5, zp=-4)),
+        act("t", (1, 4, 4, 6), q(0.5, zp=-4)),
+        act("y", (1, 96), q(0.5, zp=-4)),
+    ]
+    ops = [
+        Op("pad", OpKind.PAD, ("x",), ("p",), PadAttrs(paddings)),
+        Op("tr", OpKind.TRANSPOSE, ("p",), ("t",), TransposeAttrs((0, 3, 1, 2))),
+        Op("flat", OpKind.RESHAPE, ("t",), ("y",), ReshapeAttrs((1, 96))),
+    ]
     g = graph(tensors, ops)
     sg = parse(export_tflite(g)).subgraphs[0]
     operands = [sg.tensors[op.inputs[1]] for op in sg.operators]
@@ -141,8 +166,10 @@ def test_shape_operands_become_int32_constants_and_values_are_exact():
 
 def test_strided_slice_with_negative_strides_and_shrink():
     attrs = StridedSliceAttrs(begin=(0, 3, 4, 1), end=(1, -1, -1, 2), strides=(1, -1, -2, 1), shrink_axis=(3,))
-    g = graph([act("x", (1, 4, 5, 3), q(0.1)), act("y", (1, 4, 3), q(0.1))],
-              [Op("ss", OpKind.STRIDED_SLICE, ("x",), ("y",), attrs)])
+    g = graph(
+        [act("x", (1, 4, 5, 3), q(0.1)), act("y", (1, 4, 3), q(0.1))],
+        [Op("ss", OpKind.STRIDED_SLICE, ("x",), ("y",), attrs)],
+    )
     opts = parse(export_tflite(g)).subgraphs[0].operators[0].builtinOptions
     assert (opts.beginMask, opts.endMask, opts.shrinkAxisMask) == (0, 0b0110, 0b1000)
     x = np.random.default_rng(4).integers(-128, 128, (1, 4, 5, 3)).astype(np.int8)
@@ -157,9 +184,14 @@ def _versions(model: bytes) -> dict[int, int]:
 
 @pytest.mark.parametrize("out_scale, version", [(0.01, 3), (0.5, 2)])
 def test_mul_version_follows_the_rescale_factor(out_scale, version):
-    g = graph([act("x", (1, 2, 2, 3), q(0.1)), const("k", np.full((3,), 7, np.int8), q(0.1)),
-               act("y", (1, 2, 2, 3), q(out_scale))],
-              [Op("mul", OpKind.MUL, ("x", "k"), ("y",), ElementwiseAttrs())])
+    g = graph(
+        [
+            act("x", (1, 2, 2, 3), q(0.1)),
+            const("k", np.full((3,), 7, np.int8), q(0.1)),
+            act("y", (1, 2, 2, 3), q(out_scale)),
+        ],
+        [Op("mul", OpKind.MUL, ("x", "k"), ("y",), ElementwiseAttrs())],
+    )
     model = export_tflite(g)
     assert _versions(model) == {B.MUL: version}
     x = np.random.default_rng(5).integers(-128, 128, (1, 2, 2, 3)).astype(np.int8)
@@ -168,12 +200,19 @@ def test_mul_version_follows_the_rescale_factor(out_scale, version):
 
 
 def test_other_versions_and_shared_operator_codes():
-    tensors = [act("x", (1, 2, 3, 4), q(0.1)), act("r", (1, 4, 6, 4), q(0.1)), act("h", (1, 4, 6, 2), q(0.2)),
-               act("y", (1, 4, 6, 2), q(0.2)), const("w", np.ones((2, 4), np.int8), q(0.05)),
-               const("w2", np.ones((2, 2), np.int8), q(0.05))]
-    ops = [Op("up", OpKind.RESIZE_NEAREST_NEIGHBOR, ("x",), ("r",), ResizeNearestAttrs(half_pixel_centers=True)),
-           Op("fc", OpKind.FULLY_CONNECTED, ("r", "w", ""), ("h",), FullyConnectedAttrs(keep_num_dims=True)),
-           Op("fc2", OpKind.FULLY_CONNECTED, ("h", "w2", ""), ("y",), FullyConnectedAttrs(keep_num_dims=True))]
+    tensors = [
+        act("x", (1, 2, 3, 4), q(0.1)),
+        act("r", (1, 4, 6, 4), q(0.1)),
+        act("h", (1, 4, 6, 2), q(0.2)),
+        act("y", (1, 4, 6, 2), q(0.2)),
+        const("w", np.ones((2, 4), np.int8), q(0.05)),
+        const("w2", np.ones((2, 2), np.int8), q(0.05)),
+    ]
+    ops = [
+        Op("up", OpKind.RESIZE_NEAREST_NEIGHBOR, ("x",), ("r",), ResizeNearestAttrs(half_pixel_centers=True)),
+        Op("fc", OpKind.FULLY_CONNECTED, ("r", "w", ""), ("h",), FullyConnectedAttrs(keep_num_dims=True)),
+        Op("fc2", OpKind.FULLY_CONNECTED, ("h", "w2", ""), ("y",), FullyConnectedAttrs(keep_num_dims=True)),
+    ]
     model = export_tflite(graph(tensors, ops))
     assert _versions(model) == {B.RESIZE_NEAREST_NEIGHBOR: 3, B.FULLY_CONNECTED: 5}
     assert len(parse(model).operatorCodes) == 2

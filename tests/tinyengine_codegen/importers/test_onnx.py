@@ -8,6 +8,7 @@ model's scale), so up to ~25% of their outputs are 1 LSB off. We assert every el
 1 LSB, 70% identical (a systematic offset fails), and the same arg-max per row wherever onnxruntime's winner
 leads by more than the tolerance.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -21,8 +22,7 @@ torch = pytest.importorskip("torch")
 ort = pytest.importorskip("onnxruntime")
 onnx = pytest.importorskip("onnx")
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
-from onnxruntime.quantization import (CalibrationDataReader, QuantFormat, QuantType,  # noqa: E402
-                                      quantize_static)
+from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static  # noqa: E402
 
 run_graph = pytest.importorskip("tinyengine_codegen.reference.run").run_graph
 nn, F = torch.nn, torch.nn.functional
@@ -43,10 +43,24 @@ def _quantized(module: nn.Module, shape, tmp_path, fmt=QuantFormat.QDQ, act=Quan
     for p in module.parameters():  # non-trivial biases and weights, deterministic
         nn.init.uniform_(p, -0.5, 0.5)
     fp, qp = tmp_path / "float.onnx", tmp_path / "int8.onnx"
-    torch.onnx.export(module.eval(), torch.zeros(shape), str(fp), input_names=["x"], output_names=["y"],
-                      opset_version=17, dynamo=False)
-    quantize_static(str(fp), str(qp), _Reader("x", shape), quant_format=fmt, activation_type=act,
-                    weight_type=QuantType.QInt8, per_channel=per_channel)
+    torch.onnx.export(
+        module.eval(),
+        torch.zeros(shape),
+        str(fp),
+        input_names=["x"],
+        output_names=["y"],
+        opset_version=17,
+        dynamo=False,
+    )
+    quantize_static(
+        str(fp),
+        str(qp),
+        _Reader("x", shape),
+        quant_format=fmt,
+        activation_type=act,
+        weight_type=QuantType.QInt8,
+        per_channel=per_channel,
+    )
     return qp
 
 
@@ -96,9 +110,19 @@ class _Conv(nn.Module):
         return self.act(self.conv(F.relu(self.pre(x))))
 
 
-@pytest.mark.parametrize("k,stride,depthwise,act", [
-    (1, 1, False, F.relu), (3, 1, False, F.relu6), (3, 2, False, F.relu), (5, 1, False, F.relu),
-    (5, 2, False, torch.sigmoid), (3, 1, True, F.relu6), (3, 2, True, F.relu), (5, 1, True, torch.sigmoid)])
+@pytest.mark.parametrize(
+    "k,stride,depthwise,act",
+    [
+        (1, 1, False, F.relu),
+        (3, 1, False, F.relu6),
+        (3, 2, False, F.relu),
+        (5, 1, False, F.relu),
+        (5, 2, False, torch.sigmoid),
+        (3, 1, True, F.relu6),
+        (3, 2, True, F.relu),
+        (5, 1, True, torch.sigmoid),
+    ],
+)
 def test_conv_variants_match_onnxruntime(tmp_path, k, stride, depthwise, act):
     graph, ours, theirs = _compare(_quantized(_Conv(k, stride, depthwise, act), (1, 3, 12, 12), tmp_path))
     conv = [op for op in graph.ops if op.kind in (OpKind.CONV_2D, OpKind.DEPTHWISE_CONV_2D)][-1]
@@ -217,8 +241,15 @@ class _Movement(nn.Module):
 def test_data_movement_ops_match_onnxruntime(tmp_path, fmt):
     graph, ours, theirs = _compare(_quantized(_Movement(), (1, 3, 8, 8), tmp_path, fmt=fmt))
     kinds = {op.kind for op in graph.ops}
-    assert {OpKind.MAX_POOL_2D, OpKind.AVERAGE_POOL_2D, OpKind.TRANSPOSE, OpKind.CONCATENATION,
-            OpKind.STRIDED_SLICE, OpKind.PAD, OpKind.RESIZE_NEAREST_NEIGHBOR} <= kinds
+    assert {
+        OpKind.MAX_POOL_2D,
+        OpKind.AVERAGE_POOL_2D,
+        OpKind.TRANSPOSE,
+        OpKind.CONCATENATION,
+        OpKind.STRIDED_SLICE,
+        OpKind.PAD,
+        OpKind.RESIZE_NEAREST_NEIGHBOR,
+    } <= kinds
     assert graph.tensors["y"].shape == (1, 10, 10, 4)
     _assert_close(ours, theirs)
 
@@ -242,11 +273,13 @@ def test_matmul_on_rank3_input_matches_onnxruntime(tmp_path):
     _assert_close(ours, theirs)
 
 
-@pytest.mark.parametrize("op_type,kind,out_q", [("HardSwish", OpKind.HARD_SWISH, (0.01, 0)),
-                                                ("Sigmoid", OpKind.LOGISTIC, (1 / 256, -128))])
+@pytest.mark.parametrize(
+    "op_type,kind,out_q", [("HardSwish", OpKind.HARD_SWISH, (0.01, 0)), ("Sigmoid", OpKind.LOGISTIC, (1 / 256, -128))]
+)
 def test_unary_activations_match_onnxruntime(op_type, kind, out_q):
-    model = _qdq_model([helper.make_node(op_type, ["xd"], ["m"], name="act")], out_shape=(1, 3, 4, 4),
-                       opset=14, out_q=out_q)
+    model = _qdq_model(
+        [helper.make_node(op_type, ["xd"], ["m"], name="act")], out_shape=(1, 3, 4, 4), opset=14, out_q=out_q
+    )
     graph = load_onnx(model)
     assert kind in [op.kind for op in graph.ops]
     sess = ort.InferenceSession(model, providers=["CPUExecutionProvider"])
@@ -268,8 +301,7 @@ def test_qoperator_format_matches_onnxruntime(tmp_path):
 def test_uint8_activations_become_int8(tmp_path):
     path = _quantized(_Conv(3, 1), (1, 3, 8, 8), tmp_path, act=QuantType.QUInt8, per_channel=False)
     graph = load_onnx(path)
-    zp = onnx.numpy_helper.to_array(next(i for i in onnx.load(str(path)).graph.initializer
-                                         if i.name == "x_zero_point"))
+    zp = onnx.numpy_helper.to_array(next(i for i in onnx.load(str(path)).graph.initializer if i.name == "x_zero_point"))
     assert zp.dtype == np.uint8 and graph.tensors["x"].zero_point == int(zp) - 128
     assert all(t.dtype in ("int8", "int32") for t in graph.tensors.values())
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
@@ -284,24 +316,41 @@ def _qdq_model(middle: list, extra_inits=(), out_shape=(1, 4, 4, 4), opset: int 
     """x → Q → DQ → [middle nodes reading 'xd', writing 'm'] → Q → DQ → y, with a 4x3x1x1 weight 'w'."""
     s = lambda n, v: numpy_helper.from_array(np.array(v, np.float32), n)  # noqa: E731
     z = lambda n, v=0: numpy_helper.from_array(np.array(v, np.int8), n)  # noqa: E731
-    inits = [s("sx", 0.02), z("zx"), s("sm", out_q[0]), z("zm", out_q[1]), s("sw", [0.01] * 4), numpy_helper.from_array(
-        np.zeros(4, np.int8), "zw"), numpy_helper.from_array(np.arange(-6, 6, dtype=np.int8).reshape(4, 3, 1, 1), "wq"),
-        *extra_inits]
-    nodes = [helper.make_node("QuantizeLinear", ["x", "sx", "zx"], ["xq"], name="qx"),
-             helper.make_node("DequantizeLinear", ["xq", "sx", "zx"], ["xd"], name="dqx"),
-             helper.make_node("DequantizeLinear", ["wq", "sw", "zw"], ["w"], name="dqw", axis=0), *middle,
-             helper.make_node("QuantizeLinear", ["m", "sm", "zm"], ["mq"], name="qm"),
-             helper.make_node("DequantizeLinear", ["mq", "sm", "zm"], ["y"], name="dqm")]
-    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, (1, 3, 4, 4))],
-                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, out_shape)], inits)
+    inits = [
+        s("sx", 0.02),
+        z("zx"),
+        s("sm", out_q[0]),
+        z("zm", out_q[1]),
+        s("sw", [0.01] * 4),
+        numpy_helper.from_array(np.zeros(4, np.int8), "zw"),
+        numpy_helper.from_array(np.arange(-6, 6, dtype=np.int8).reshape(4, 3, 1, 1), "wq"),
+        *extra_inits,
+    ]
+    nodes = [
+        helper.make_node("QuantizeLinear", ["x", "sx", "zx"], ["xq"], name="qx"),
+        helper.make_node("DequantizeLinear", ["xq", "sx", "zx"], ["xd"], name="dqx"),
+        helper.make_node("DequantizeLinear", ["wq", "sw", "zw"], ["w"], name="dqw", axis=0),
+        *middle,
+        helper.make_node("QuantizeLinear", ["m", "sm", "zm"], ["mq"], name="qm"),
+        helper.make_node("DequantizeLinear", ["mq", "sm", "zm"], ["y"], name="dqm"),
+    ]
+    g = helper.make_graph(
+        nodes,
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, (1, 3, 4, 4))],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, out_shape)],
+        inits,
+    )
     return helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)]).SerializeToString()
 
 
 def test_relu_and_clip_after_conv_are_fused():
     six = numpy_helper.from_array(np.array(6, np.float32), "six")
     zero = numpy_helper.from_array(np.array(0, np.float32), "zero")
-    for act, middle in [(Activation.RELU, [helper.make_node("Relu", ["c"], ["m"], name="relu")]),
-                        (Activation.RELU6, [helper.make_node("Clip", ["c", "zero", "six"], ["m"], name="clip")])]:
+    for act, middle in [
+        (Activation.RELU, [helper.make_node("Relu", ["c"], ["m"], name="relu")]),
+        (Activation.RELU6, [helper.make_node("Clip", ["c", "zero", "six"], ["m"], name="clip")]),
+    ]:
         model = _qdq_model([helper.make_node("Conv", ["xd", "w"], ["c"], name="conv"), *middle], [six, zero])
         graph = load_onnx(model, name="fused")
         assert [op.kind for op in graph.ops] == [OpKind.CONV_2D]
@@ -316,8 +365,9 @@ def test_relu_and_clip_after_conv_are_fused():
 
 def test_unsupported_op_names_type_node_and_alternatives():
     with pytest.raises(TinyMLError) as exc:
-        load_onnx(_qdq_model([helper.make_node("Sin", ["xd"], ["m"], name="my_sin")], out_shape=(1, 3, 4, 4)),
-                  name="net")
+        load_onnx(
+            _qdq_model([helper.make_node("Sin", ["xd"], ["m"], name="my_sin")], out_shape=(1, 3, 4, 4)), name="net"
+        )
     msg = str(exc.value)
     assert "'net': node #3 'my_sin' (Sin) is not supported" in msg and "QLinearConv" in msg and "\n" not in msg
 
@@ -339,8 +389,12 @@ def test_float_model_is_rejected(tmp_path):
 @pytest.mark.parametrize("case", ["empty", "garbage", "truncated", "text"])
 def test_bad_files_raise_one_line_errors(case, tmp_path):
     good = _qdq_model([helper.make_node("Conv", ["xd", "w"], ["m"], name="conv")])
-    data = {"empty": b"", "garbage": np.random.default_rng(0).bytes(4096), "truncated": good[: len(good) // 2],
-            "text": b"this is not a model\n"}[case]
+    data = {
+        "empty": b"",
+        "garbage": np.random.default_rng(0).bytes(4096),
+        "truncated": good[: len(good) // 2],
+        "text": b"this is not a model\n",
+    }[case]
     with pytest.raises(TinyMLError) as exc:
         load_onnx(data, name=case)
     assert "\n" not in str(exc.value) and case in str(exc.value)

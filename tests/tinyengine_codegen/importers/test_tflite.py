@@ -3,11 +3,11 @@ import os
 
 import pytest
 
+from tests.conftest import SHARED_DATA, mlperf_path
 from tinyengine_codegen.errors import TinyMLError
 from tinyengine_codegen.importers.tflite import load_tflite
 from tinyengine_codegen.ir.cost import graph_macs
 from tinyengine_codegen.ir.ops import OpKind, Padding
-from tests.conftest import SHARED_DATA, mlperf_path
 
 REF_KEYS = {"ic": "IC", "vww": "VWW", "kws": "KWS", "ad": "AD"}
 
@@ -44,8 +44,13 @@ def test_constants_are_read_only():
 @pytest.mark.parametrize("case", ["empty", "truncated", "garbage", "header", "text"])
 def test_bad_files_raise_one_line_errors(case):
     good = mlperf_path("kws").read_bytes()
-    data = {"empty": b"", "truncated": good[: len(good) // 3], "garbage": os.urandom(4096),
-            "header": good[:4] + b"\xff\xff\xff\xff" + good[8:], "text": b"this is not a model\n"}[case]
+    data = {
+        "empty": b"",
+        "truncated": good[: len(good) // 3],
+        "garbage": os.urandom(4096),
+        "header": good[:4] + b"\xff\xff\xff\xff" + good[8:],
+        "text": b"this is not a model\n",
+    }[case]
     with pytest.raises(TinyMLError) as exc:
         load_tflite(data, name=case)
     assert "\n" not in str(exc.value) and case in str(exc.value)

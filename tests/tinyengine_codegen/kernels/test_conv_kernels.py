@@ -1,5 +1,6 @@
 """Conv and depthwise C kernels against TFLM: CMSIS-NN-style named edge cases (one build for all of them) and
 hypothesis-drawn shapes."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -57,17 +58,37 @@ def test_named_edge_cases_bit_exact(tmp_path):
 
 
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(h=st.integers(1, 9), w=st.integers(1, 9), cin=st.integers(1, 9), cout=st.integers(1, 9),
-       k=st.integers(1, 5), stride=st.integers(1, 3), dilation=st.integers(1, 2), same=st.booleans(),
-       depthwise=st.booleans(), mult=st.integers(1, 3), seed=st.integers(0, 2**16))
-def test_random_shapes_bit_exact(tmp_path_factory, h, w, cin, cout, k, stride, dilation, same, depthwise, mult,
-                                 seed):
+@given(
+    h=st.integers(1, 9),
+    w=st.integers(1, 9),
+    cin=st.integers(1, 9),
+    cout=st.integers(1, 9),
+    k=st.integers(1, 5),
+    stride=st.integers(1, 3),
+    dilation=st.integers(1, 2),
+    same=st.booleans(),
+    depthwise=st.booleans(),
+    mult=st.integers(1, 3),
+    seed=st.integers(0, 2**16),
+)
+def test_random_shapes_bit_exact(tmp_path_factory, h, w, cin, cout, k, stride, dilation, same, depthwise, mult, seed):
     pad = S if same else V
     if not same and (h < (k - 1) * dilation + 1 or w < (k - 1) * dilation + 1):
         return  # VALID padding needs the kernel to fit
     rng = np.random.default_rng(seed)
-    g = conv_graph(rng, h=h, w=w, cin=cin, cout=cout, k=k, stride=stride, dilation=dilation, padding=pad,
-                   depthwise=depthwise, mult=mult if depthwise else 1)
+    g = conv_graph(
+        rng,
+        h=h,
+        w=w,
+        cin=cin,
+        cout=cout,
+        k=k,
+        stride=stride,
+        dilation=dilation,
+        padding=pad,
+        depthwise=depthwise,
+        mult=mult if depthwise else 1,
+    )
     x = _inputs(g, rng)
     (y,) = run_graphs_in_c([g], [x], tmp_path_factory.mktemp("hyp"))
     np.testing.assert_array_equal(y, _tflm(g, x))

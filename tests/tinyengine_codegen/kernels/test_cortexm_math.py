@@ -1,4 +1,5 @@
 """Offline pieces of the Cortex-M SIMD kernels: the fast requantization is exact, weight packing order, tables."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -16,16 +17,18 @@ def fast_requant(acc: np.ndarray, mult: int, ls: int, rs: int, rnd: int) -> np.n
     return (t + np.where(acc < 0, -1, 0)) >> rs
 
 
-@pytest.mark.parametrize("mult,shift,zp", [(1073741824, -1, 0), (2147483647, -7, -128), (1518500250, -12, 5),
-                                           (1246474055, -22, 127), (1600000000, -1, -3)])
+@pytest.mark.parametrize(
+    "mult,shift,zp",
+    [(1073741824, -1, 0), (2147483647, -7, -128), (1518500250, -12, 5), (1246474055, -22, 127), (1600000000, -1, -3)],
+)
 def test_fast_requant_equals_tflm(mult, shift, zp):
     rng = np.random.default_rng(0)
     bound = (1 << 30) >> max(shift, 0)
-    q = requant_fast(dict(per_channel=False, mult=mult, shift=shift, zp=zp, lo=-128, hi=127),
-                     np.array([bound - 1]))
+    q = requant_fast(dict(per_channel=False, mult=mult, shift=shift, zp=zp, lo=-128, hi=127), np.array([bound - 1]))
     assert q["fast"]
-    acc = np.concatenate([rng.integers(-bound + 1, bound, 20000), np.arange(-300, 300),
-                          [bound - 1, -bound + 1, 0, 1, -1]]).astype(np.int64)
+    acc = np.concatenate(
+        [rng.integers(-bound + 1, bound, 20000), np.arange(-300, 300), [bound - 1, -bound + 1, 0, 1, -1]]
+    ).astype(np.int64)
     want = quant.multiply_by_quantized_multiplier(acc, mult, shift) + zp
     got = fast_requant(acc, mult, q["ls"], q["rs"][0], q["rnd"][0])
     np.testing.assert_array_equal(got, want)
@@ -39,8 +42,8 @@ def test_zero_weight_channels_become_exact_constants():
     want = int(quant.multiply_by_quantized_multiplier(np.int64(-7000), 1500000000, -29)) - 128
     assert const == {1: want}
     r = requant_fast(q, np.array([10_000, 7000]), const)
-    assert r["fast"] and r["mult"][1] == 0 and r["rs"][1] == 1           # shift -29 alone would refuse the fast path
-    for acc in (-7000, 7000, 0, -1):                                   # any accumulator sign gives the constant
+    assert r["fast"] and r["mult"][1] == 0 and r["rs"][1] == 1  # shift -29 alone would refuse the fast path
+    for acc in (-7000, 7000, 0, -1):  # any accumulator sign gives the constant
         assert fast_requant(np.array([acc]), 0, r["ls"], r["rs"][1], r["rnd"][1])[0] == want
 
 
@@ -50,19 +53,21 @@ def test_prescale_folds_uniform_shift_into_weights():
     assert q["ls"] == 1 and q2["ls"] == 0 and q2["prescaled"] == 1
     assert rows.tolist() == [[2, -256], [254, 0]] and bias.tolist() == [20, -40]
     acc = np.arange(-5000, 5000)
-    np.testing.assert_array_equal(fast_requant(2 * acc, 1 << 30, 0, q["rs"][0], q["rnd"][0]),
-                                  quant.multiply_by_quantized_multiplier(acc, 1 << 30, -4) + 3)
+    np.testing.assert_array_equal(
+        fast_requant(2 * acc, 1 << 30, 0, q["rs"][0], q["rnd"][0]),
+        quant.multiply_by_quantized_multiplier(acc, 1 << 30, -4) + 3,
+    )
 
 
 def test_fast_requant_refused_when_unprovable():
     q = dict(per_channel=False, mult=1 << 30, shift=-3, zp=0, lo=-128, hi=127)
-    assert not requant_fast(q, np.array([1 << 30]))["fast"]                       # accumulator may reach 2^30
-    assert not requant_fast(dict(q, shift=0), np.array([10]))["fast"]             # no right shift
+    assert not requant_fast(q, np.array([1 << 30]))["fast"]  # accumulator may reach 2^30
+    assert not requant_fast(dict(q, shift=0), np.array([10]))["fast"]  # no right shift
     assert requant_fast(dict(q, lo=-5), np.array([10]))["lo_clip"]
 
 
 def test_pack_pairs_interleaves_for_sxtb16():
-    rows = np.arange(16, dtype=np.int64).reshape(2, 8)             # 2 channels x 8 taps
+    rows = np.arange(16, dtype=np.int64).reshape(2, 8)  # 2 channels x 8 taps
     packed = pack_pairs(rows, 2)
     # quad 0: ch0 (0, 2, 1, 3), ch1 (8, 10, 9, 11); quad 1: ch0 (4, 6, 5, 7), ch1 (12, 14, 13, 15)
     assert packed.tolist() == [0, 2, 1, 3, 8, 10, 9, 11, 4, 6, 5, 7, 12, 14, 13, 15]
@@ -79,6 +84,5 @@ def test_add_input_table_matches_tflm_rescaling():
     p = quant.add_params(0.05, 0.11, 0.09)
     table = input_table(3, p.left_shift, p.input1_multiplier, p.input1_shift)
     for byte in (-128, -1, 0, 1, 127):
-        want = quant.multiply_by_quantized_multiplier((byte + 3) << p.left_shift, p.input1_multiplier,
-                                                      p.input1_shift)
+        want = quant.multiply_by_quantized_multiplier((byte + 3) << p.left_shift, p.input1_multiplier, p.input1_shift)
         assert table[byte & 0xFF] == want

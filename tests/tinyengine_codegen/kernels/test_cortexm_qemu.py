@@ -1,30 +1,42 @@
 """Cortex-M SIMD kernels in QEMU (qemu-m4) against the numpy reference: named edge cases, a few hypothesis shapes,
 an in-place depthwise chain, and three MLPerf Tiny models with their instruction budgets (half of TFLM + CMSIS-NN)."""
+
 from __future__ import annotations
 
 import shutil
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from tests.conftest import mlperf_path
+from tests.tinyengine_codegen.reference.cases import act, const, single_op
 from tinyengine_codegen.ir.graph import Graph, Op
-from tinyengine_codegen.ir.ops import Activation, Conv2DAttrs, DepthwiseConv2DAttrs, ElementwiseAttrs, \
-    FullyConnectedAttrs, OpKind, \
-    Padding
+from tinyengine_codegen.ir.ops import (
+    Activation,
+    Conv2DAttrs,
+    DepthwiseConv2DAttrs,
+    ElementwiseAttrs,
+    FullyConnectedAttrs,
+    OpKind,
+    Padding,
+)
+from tinyengine_codegen.ir.verify import verify
 from tinyengine_codegen.kernels import registry
 from tinyengine_codegen.kernels.cortexm_fc import with_cortexm
-from tinyengine_codegen.ir.verify import verify
 from tinyengine_codegen.model_io import load_model
 from tinyengine_codegen.options import CompileOptions
 from tinyengine_codegen.reference.run import run_graph
 from tinyengine_codegen.runner import run_model
-from tests.conftest import mlperf_path
-from tests.tinyengine_codegen.reference.cases import act, const, single_op
 
-pytestmark = [pytest.mark.qemu, pytest.mark.skipif(shutil.which("qemu-system-arm") is None
-                                                   or shutil.which("arm-none-eabi-gcc") is None,
-                                                   reason="Cortex-M toolchain or QEMU not installed")]
+pytestmark = [
+    pytest.mark.qemu,
+    pytest.mark.skipif(
+        shutil.which("qemu-system-arm") is None or shutil.which("arm-none-eabi-gcc") is None,
+        reason="Cortex-M toolchain or QEMU not installed",
+    ),
+]
 
 
 @pytest.fixture(autouse=True)
@@ -43,13 +55,21 @@ def _run(graph, seed=0):
 
 def conv(h, w, cin, cout, k, stride, padding, act_fn=Activation.RELU, seed=1, zp=-3):
     rng = np.random.default_rng(seed)
-    wt = const("w", rng.integers(-127, 128, (cout, k[0], k[1], cin), dtype=np.int8),
-               scales=rng.uniform(0.002, 0.02, cout), axis=0)
+    wt = const(
+        "w",
+        rng.integers(-127, 128, (cout, k[0], k[1], cin), dtype=np.int8),
+        scales=rng.uniform(0.002, 0.02, cout),
+        axis=0,
+    )
     bias = const("b", rng.integers(-3000, 3000, cout, dtype=np.int32), scales=[1.0] * cout)
     oh = (h + stride - 1) // stride if padding is Padding.SAME else (h - k[0]) // stride + 1
     ow = (w + stride - 1) // stride if padding is Padding.SAME else (w - k[1]) // stride + 1
-    return single_op(OpKind.CONV_2D, Conv2DAttrs(stride, stride, 1, 1, padding, act_fn),
-                     [act("x", (1, h, w, cin), 0.05, zp), wt, bias], act("y", (1, oh, ow, cout), 0.1, 4))
+    return single_op(
+        OpKind.CONV_2D,
+        Conv2DAttrs(stride, stride, 1, 1, padding, act_fn),
+        [act("x", (1, h, w, cin), 0.05, zp), wt, bias],
+        act("y", (1, oh, ow, cout), 0.1, 4),
+    )
 
 
 CONV_CASES = {  # name: (h, w, cin, cout, kernel, stride, padding) -> the kernel it must pick
@@ -72,17 +92,27 @@ def test_conv_edge_cases(name):
 def test_small_cin_rows_kernel_odd_sizes_both_strides():
     """cin 3 and 1, stride 1 and 2, odd heights/widths, SAME and VALID, 3x3 and 5x5: interior rows read as words,
     rows cut by every border, and the last image row (its word over-read would leave the tensor) copied."""
-    cases = [(7, 9, 3, 4, (3, 3), 1, Padding.SAME), (9, 7, 3, 8, (3, 3), 2, Padding.SAME),
-             (9, 7, 1, 8, (3, 3), 2, Padding.SAME), (5, 7, 1, 4, (3, 3), 1, Padding.VALID),
-             (7, 5, 2, 4, (5, 5), 1, Padding.SAME)]
+    cases = [
+        (7, 9, 3, 4, (3, 3), 1, Padding.SAME),
+        (9, 7, 3, 8, (3, 3), 2, Padding.SAME),
+        (9, 7, 1, 8, (3, 3), 2, Padding.SAME),
+        (5, 7, 1, 4, (3, 3), 1, Padding.VALID),
+        (7, 5, 2, 4, (5, 5), 1, Padding.SAME),
+    ]
     for i, shape in enumerate(cases):
         res = _run(conv(*shape, act_fn=Activation.NONE, seed=20 + i, zp=-3 + 7 * i), seed=i)
         assert res.kernels == ("conv2d_s8_rows_simd",)
 
 
 @settings(max_examples=3, deadline=None)
-@given(st.integers(1, 7), st.integers(1, 7), st.sampled_from([4, 8, 20]), st.sampled_from([4, 8]),
-       st.sampled_from([1, 3]), st.sampled_from([1, 2]))
+@given(
+    st.integers(1, 7),
+    st.integers(1, 7),
+    st.sampled_from([4, 8, 20]),
+    st.sampled_from([4, 8]),
+    st.sampled_from([1, 3]),
+    st.sampled_from([1, 2]),
+)
 def test_conv_random_shapes(h, w, cin, cout, k, stride):
     _run(conv(h, w, cin, cout, (k, k), stride, Padding.SAME, Activation.NONE, seed=h * 7 + w))
 
@@ -92,13 +122,18 @@ def test_depthwise_stride2_and_fc_leftover_rows():
     c = 8
     wt = const("w", rng.integers(-127, 128, (1, 3, 3, c), dtype=np.int8), scales=rng.uniform(0.005, 0.03, c), axis=3)
     bias = const("b", rng.integers(-500, 500, c, dtype=np.int32), scales=[1.0] * c)
-    dw = single_op(OpKind.DEPTHWISE_CONV_2D, DepthwiseConv2DAttrs(2, 2, 1, 1, Padding.SAME, 1, Activation.RELU6),
-                   [act("x", (1, 7, 6, c), 0.05, 7), wt, bias], act("y", (1, 4, 3, c), 0.04, -20))
-    _run(dw)   # a lone layer: no room for the SIMD kernels' scratch, so the planner's least-scratch in-place kernel
+    dw = single_op(
+        OpKind.DEPTHWISE_CONV_2D,
+        DepthwiseConv2DAttrs(2, 2, 1, 1, Padding.SAME, 1, Activation.RELU6),
+        [act("x", (1, 7, 6, c), 0.05, 7), wt, bias],
+        act("y", (1, 4, 3, c), 0.04, -20),
+    )
+    _run(dw)  # a lone layer: no room for the SIMD kernels' scratch, so the planner's least-scratch in-place kernel
     wf = const("w", rng.integers(-127, 128, (7, 24), dtype=np.int8), scales=[0.01])
     bf = const("b", rng.integers(-900, 900, 7, dtype=np.int32), scales=[1.0])
-    fc = single_op(OpKind.FULLY_CONNECTED, FullyConnectedAttrs(), [act("x", (2, 24), 0.07, -9), wf, bf],
-                   act("y", (2, 7), 0.2, 3))
+    fc = single_op(
+        OpKind.FULLY_CONNECTED, FullyConnectedAttrs(), [act("x", (2, 24), 0.07, -9), wf, bf], act("y", (2, 7), 0.2, 3)
+    )
     assert _run(fc).kernels == ("fc_s8_simd",)
 
 
@@ -106,12 +141,17 @@ def _dw(name, src, shape, out_shape, stride, padding, rng, zero_channel=None):
     c = shape[3]
     w = rng.integers(-127, 128, (1, 3, 3, c), dtype=np.int8)
     if zero_channel is not None:
-        w[..., zero_channel] = 0                   # a constant output channel (its requant folds offline)
+        w[..., zero_channel] = 0  # a constant output channel (its requant folds offline)
     wt = const(f"{name}_w", w, scales=rng.uniform(0.005, 0.03, c), axis=3)
     bias = const(f"{name}_b", rng.integers(-500, 500, c, dtype=np.int32), scales=[1.0] * c)
     y = act(name, out_shape, 0.04, -128)
-    op = Op(name, OpKind.DEPTHWISE_CONV_2D, (src, wt.name, bias.name), (name,),
-            DepthwiseConv2DAttrs(stride, stride, 1, 1, padding, 1, Activation.RELU))
+    op = Op(
+        name,
+        OpKind.DEPTHWISE_CONV_2D,
+        (src, wt.name, bias.name),
+        (name,),
+        DepthwiseConv2DAttrs(stride, stride, 1, 1, padding, 1, Activation.RELU),
+    )
     return op, [wt, bias, y]
 
 
@@ -121,9 +161,11 @@ def test_depthwise_in_place_chain_with_borders_and_constant_channel():
     rng = np.random.default_rng(11)
     pw = conv(9, 5, 8, 8, (1, 1), 1, Padding.SAME, seed=3)
     ops, tensors = list(pw.ops), dict(pw.tensors)
-    for op, ts in (_dw("d1", "y", (1, 9, 5, 8), (1, 9, 5, 8), 1, Padding.SAME, rng, zero_channel=5),
-                   _dw("d2", "d1", (1, 9, 5, 8), (1, 5, 3, 8), 2, Padding.SAME, rng),
-                   _dw("d3", "d2", (1, 5, 3, 8), (1, 3, 1, 8), 1, Padding.VALID, rng)):
+    for op, ts in (
+        _dw("d1", "y", (1, 9, 5, 8), (1, 9, 5, 8), 1, Padding.SAME, rng, zero_channel=5),
+        _dw("d2", "d1", (1, 9, 5, 8), (1, 5, 3, 8), 2, Padding.SAME, rng),
+        _dw("d3", "d2", (1, 5, 3, 8), (1, 3, 1, 8), 1, Padding.VALID, rng),
+    ):
         ops.append(op)
         tensors.update({t.name: t for t in ts})
     graph = verify(Graph("dw_chain", tensors, tuple(ops), pw.inputs, ("d3",)))
@@ -167,8 +209,15 @@ def _pointwise_chain(name, h, w, chans, acts, rng):
         s_out = float(s_in * np.mean(s_w) * 40 * np.sqrt(cin))
         y = act(f"y{i}", (1, h, w, cout), s_out, -128 if fn is Activation.RELU else 5)
         tensors.update({t.name: t for t in (wt, bias, y)})
-        ops.append(Op(f"pw{i}", OpKind.CONV_2D, (src, wt.name, bias.name), (y.name,),
-                      Conv2DAttrs(1, 1, 1, 1, Padding.SAME, fn)))
+        ops.append(
+            Op(
+                f"pw{i}",
+                OpKind.CONV_2D,
+                (src, wt.name, bias.name),
+                (y.name,),
+                Conv2DAttrs(1, 1, 1, 1, Padding.SAME, fn),
+            )
+        )
         src, s_in = y.name, s_out
     return verify(Graph(name, tensors, tuple(ops), ("x",), (src,)))
 
@@ -179,8 +228,9 @@ def test_pointwise_chain_cin_8_16_32_64_odd_pixels_and_channel_tails():
     Chain 2 (5 x 3 pixels): unrolled groups with a two-channel tail and the sign correction (32 -> 14)."""
     relu, none = Activation.RELU, Activation.NONE
     rng = np.random.default_rng(7)
-    chain = _pointwise_chain("pw_chain", 3, 5, (8, 16, 4, 8, 20, 32, 64, 66),
-                             (relu, none, relu, none, relu, relu, relu), rng)
+    chain = _pointwise_chain(
+        "pw_chain", 3, 5, (8, 16, 4, 8, 20, 32, 64, 66), (relu, none, relu, none, relu, relu, relu), rng
+    )
     narrow, wide = "conv2d_1x1_s8_simd_narrow", "conv2d_1x1_s8_simd"
     assert _run(chain, seed=4).kernels == (narrow, wide, narrow, narrow, wide, wide, wide)
     tail = _pointwise_chain("pw_tail", 5, 3, (16, 32, 14), (relu, none), rng)

@@ -1,19 +1,20 @@
 """Cortex-M SIMD patch-stage specs: their place in the stage families, their predicates per target, and the
 numbers their context builders hand the templates (QEMU runs are in test_cortexm_region_qemu.py)."""
+
 from __future__ import annotations
 
 import numpy as np
 
+from tests.conftest import mlperf_path
 from tinyengine_codegen.boards import load_board
 from tinyengine_codegen.compile import compile_model
-from tinyengine_codegen.ir.ops import OpKind, Padding
+from tinyengine_codegen.ir.ops import Padding
 from tinyengine_codegen.kernels.cortexm_region import REGION_SIMD, dw_region_context, im2col_region_context
 from tinyengine_codegen.kernels.region import STAGE_FAMILIES, stage_specs
 from tinyengine_codegen.kernels.registry import HOST, Binding, WeightTable
 from tinyengine_codegen.model_io import load_model
 from tinyengine_codegen.options import CompileOptions
 from tinyengine_codegen.planner.model_plan import plan_model
-from tests.conftest import mlperf_path
 
 from ..planner.stacks import Stack
 
@@ -31,16 +32,16 @@ def _binding(graph, i):
 def test_simd_specs_lead_their_families_and_the_portable_kernel_stays_last():
     for kind, simd in REGION_SIMD.items():
         family = STAGE_FAMILIES[kind]
-        assert family[:len(simd)] == simd
+        assert family[: len(simd)] == simd
         assert family[-1].name.endswith("_region") and "simd" not in family[-1].name and "lut" not in family[-1].name
 
 
 def test_predicates_follow_channels_depth_multiplier_and_target():
     s = Stack(np.random.default_rng(3), (1, 9, 9, 3))
-    first = s.conv(s.input, 8, 3, 2)                 # cin 3: im2col
-    dw = s.dw(first, 3)                              # 8 channels, multiplier 1
-    dw2 = s.dw(dw, 3, 1, 2)                          # multiplier 2: portable only
-    odd = s.conv(dw2, 6, 1)                          # cout 6 (not a multiple of 4): portable only
+    first = s.conv(s.input, 8, 3, 2)  # cin 3: im2col
+    dw = s.dw(first, 3)  # 8 channels, multiplier 1
+    dw2 = s.dw(dw, 3, 1, 2)  # multiplier 2: portable only
+    odd = s.conv(dw2, 6, 1)  # cout 6 (not a multiple of 4): portable only
     g = s.graph(s.add(odd, s.conv(odd, 6, 1)))
     ops = g.ops
     assert _names(ops[0], g, M4) == ["conv2d_s8_im2col_simd_region", "conv2d_s8_region"]
@@ -48,13 +49,16 @@ def test_predicates_follow_channels_depth_multiplier_and_target():
     assert _names(ops[2], g, M4) == ["dwconv_s8_region"]
     assert _names(ops[3], g, M4) == ["conv2d_s8_region"]
     assert _names(ops[5], g, M4) == ["add_s8_lut_region", "pointwise_s8_region"]
-    assert [_names(op, g, HOST) for op in (ops[0], ops[1], ops[5])] == [["conv2d_s8_region"], ["dwconv_s8_region"],
-                                                                        ["pointwise_s8_region"]]
+    assert [_names(op, g, HOST) for op in (ops[0], ops[1], ops[5])] == [
+        ["conv2d_s8_region"],
+        ["dwconv_s8_region"],
+        ["pointwise_s8_region"],
+    ]
 
 
 def test_im2col_columns_follow_kernel_rows_with_dilation():
     s = Stack(np.random.default_rng(4), (1, 11, 11, 3))
-    g = s.graph(s.conv(s.input, 4, 3, 1, 2))        # 3x3, dilation 2, cin 3: 27 values, padded to 28
+    g = s.graph(s.conv(s.input, 4, 3, 1, 2))  # 3x3, dilation 2, cin 3: 27 values, padded to 28
     ctx = im2col_region_context(g.ops[0], g, _binding(g, 0))
     assert ctx["kpad"] == 28 and len(ctx["col_taps"]) == 27
     # column index k = (ky * 3 + kx) * 3 + ci reads kernel row ky at kx * dilation * cin + ci bytes
@@ -73,7 +77,7 @@ def test_vww_patch_stage_on_a_dsp_board_takes_the_simd_region_kernels():
     graph = load_model(mlperf_path("vww"))
     mp = plan_model(graph, CompileOptions(target="qemu-m4", patches="auto"), M4)
     assert mp.patches is not None and mp.plan.arena_bytes < mp.plain.arena_bytes
-    stage = mp.kernels[:mp.patches.split_op + 1]
+    stage = mp.kernels[: mp.patches.split_op + 1]
     assert stage[:2] == ("conv2d_s8_im2col_simd_region", "dwconv_s8_simd_region")
     assert all(k.endswith("_simd_region") for k in stage), stage
     code = compile_model(graph, plan=mp, target=M4).files["model.c"]

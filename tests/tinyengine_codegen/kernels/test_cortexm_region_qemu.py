@@ -2,6 +2,7 @@
 run every SIMD region kernel (first conv through im2col incl. dilation, k x k direct with stride and VALID padding,
 pointwise, 3x3 and 5x5 depthwise, the ADD lookup table) on uneven patches, and two MLPerf Tiny models with
 `--patches auto`, bit-exact and within an instruction budget (the portable region kernels need 4x to 5x more)."""
+
 from __future__ import annotations
 
 import shutil
@@ -9,6 +10,7 @@ import shutil
 import numpy as np
 import pytest
 
+from tests.conftest import mlperf_path
 from tinyengine_codegen.boards import load_board
 from tinyengine_codegen.build.platformio import build, prepare_project
 from tinyengine_codegen.compile import write_project
@@ -21,13 +23,16 @@ from tinyengine_codegen.reference.run import run_graph
 from tinyengine_codegen.run.measure import lcg_input
 from tinyengine_codegen.run.qemu import run_qemu
 from tinyengine_codegen.runner import run_model
-from tests.conftest import mlperf_path
 
 from ..planner.stacks import Stack
 
-pytestmark = [pytest.mark.qemu, pytest.mark.skipif(shutil.which("qemu-system-arm") is None
-                                                   or shutil.which("arm-none-eabi-gcc") is None,
-                                                   reason="Cortex-M toolchain or QEMU not installed")]
+pytestmark = [
+    pytest.mark.qemu,
+    pytest.mark.skipif(
+        shutil.which("qemu-system-arm") is None or shutil.which("arm-none-eabi-gcc") is None,
+        reason="Cortex-M toolchain or QEMU not installed",
+    ),
+]
 BOARD = "qemu-m4"
 
 
@@ -38,9 +43,18 @@ def _mobilenet_like():
     x = s.add(x, s.conv(x, 8, 1))
     x = s.conv(s.dw(x, 3, 2), 12, 3)
     split = len(s.ops) - 1
-    return s.graph(s.conv(x, 4, 1)), split, ("conv2d_s8_im2col_simd_region", "dwconv_s8_simd_region",
-                                             "conv2d_s8_simd_region", "add_s8_lut_region", "dwconv_s8_simd_region",
-                                             "conv2d_s8_simd_region")
+    return (
+        s.graph(s.conv(x, 4, 1)),
+        split,
+        (
+            "conv2d_s8_im2col_simd_region",
+            "dwconv_s8_simd_region",
+            "conv2d_s8_simd_region",
+            "add_s8_lut_region",
+            "dwconv_s8_simd_region",
+            "conv2d_s8_simd_region",
+        ),
+    )
 
 
 def _odd_geometry():
@@ -49,8 +63,11 @@ def _odd_geometry():
     x = s.conv(s.conv(s.input, 4, 3, 1, 2), 8, 3, 2, 1, Padding.VALID)
     x = s.conv(s.dw(x, 5), 4, 1, 2)
     split = len(s.ops) - 1
-    return s.graph(s.conv(x, 4, 3)), split, ("conv2d_s8_im2col_simd_region", "conv2d_s8_simd_region",
-                                             "dwconv_s8_simd_region", "conv2d_s8_simd_region")
+    return (
+        s.graph(s.conv(x, 4, 3)),
+        split,
+        ("conv2d_s8_im2col_simd_region", "conv2d_s8_simd_region", "dwconv_s8_simd_region", "conv2d_s8_simd_region"),
+    )
 
 
 def _forced_plan(graph, split: int, p: int, board) -> ModelPlan:
@@ -68,7 +85,7 @@ def test_every_simd_stage_kernel_is_bit_exact_on_uneven_patches(tmp_path, make, 
     graph, split, stage_kernels = make()
     board = load_board(BOARD)
     mp = _forced_plan(graph, split, p, board)
-    assert mp.kernels[:split + 1] == stage_kernels
+    assert mp.kernels[: split + 1] == stage_kernels
     x = np.random.default_rng(p).integers(-128, 128, graph.tensor(graph.inputs[0]).shape, dtype=np.int8)
     write_project(graph, tmp_path / "model", CompileOptions(target=BOARD), plan=mp)
     fw = build(prepare_project(tmp_path / "model", board, tmp_path / "fw", x), board)

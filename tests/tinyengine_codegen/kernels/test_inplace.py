@@ -1,6 +1,7 @@
 """In-place kernels: the depthwise variant that writes its output over its input (any stride, padding,
 dilation), and every elementwise kernel the plan runs in place, bit-exact under AddressSanitizer; the emitter
 refuses a plan that binds a kernel to the wrong kind of buffer."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -36,20 +37,42 @@ def _run(cases, work):
 
 def _dw_stack(seed: int, k: int, s: int, padding: Padding):
     st = Stack(np.random.default_rng(seed), (1, 11, 9, 1))
-    x = st.conv(st.input, 12, 1)                 # the peak is at the depthwise conv: in place lowers it
+    x = st.conv(st.input, 12, 1)  # the peak is at the depthwise conv: in place lowers it
     x = st.dw(x, k, s, 1, padding)
     return st.graph(st.conv(x, 2, 1))
 
 
 def test_inplace_depthwise_is_bit_exact_for_strides_pads_and_dilations(tmp_path):
-    graphs = [_dw_stack(i, k, s, pad) for i, (k, s, pad) in enumerate(
-        [(3, 1, Padding.SAME), (3, 2, Padding.SAME), (5, 2, Padding.VALID), (3, 1, Padding.VALID), (7, 3, Padding.SAME)])]
-    graphs += [conv_graph(np.random.default_rng(9), h=9, w=10, cin=5, cout=0, k=3, stride=2, dilation=2,
-                          depthwise=True, name="dilated")]
+    graphs = [
+        _dw_stack(i, k, s, pad)
+        for i, (k, s, pad) in enumerate(
+            [
+                (3, 1, Padding.SAME),
+                (3, 2, Padding.SAME),
+                (5, 2, Padding.VALID),
+                (3, 1, Padding.VALID),
+                (7, 3, Padding.SAME),
+            ]
+        )
+    ]
+    graphs += [
+        conv_graph(
+            np.random.default_rng(9),
+            h=9,
+            w=10,
+            cin=5,
+            cout=0,
+            k=3,
+            stride=2,
+            dilation=2,
+            depthwise=True,
+            name="dilated",
+        )
+    ]
     cases = []
     for g in graphs:
         mp = plan_model(g, OFF)
-        dw = [i for i, op in enumerate(mp.graph.ops) if op.kind is OpKind.DEPTHWISE_CONV_2D][0]
+        dw = next(i for i, op in enumerate(mp.graph.ops) if op.kind is OpKind.DEPTHWISE_CONV_2D)
         assert dw in mp.inplace and mp.kernels[dw] == "dwconv_s8_inplace", g.name
         out, src = mp.graph.ops[dw].outputs[0], mp.graph.ops[dw].inputs[0]
         assert mp.plan.offsets[out] == mp.plan.offsets[src]
@@ -63,8 +86,17 @@ def test_inplace_depthwise_is_bit_exact_for_strides_pads_and_dilations(tmp_path)
     _run(cases, tmp_path)
 
 
-ELEMENTWISE = [OpKind.CONV_2D, OpKind.DEPTHWISE_CONV_2D, OpKind.ADD, OpKind.MUL, OpKind.RELU, OpKind.RELU6,
-               OpKind.LOGISTIC, OpKind.HARD_SWISH, OpKind.MEAN]
+ELEMENTWISE = [
+    OpKind.CONV_2D,
+    OpKind.DEPTHWISE_CONV_2D,
+    OpKind.ADD,
+    OpKind.MUL,
+    OpKind.RELU,
+    OpKind.RELU6,
+    OpKind.LOGISTIC,
+    OpKind.HARD_SWISH,
+    OpKind.MEAN,
+]
 
 
 def test_every_elementwise_kernel_is_bit_exact_in_place(tmp_path):
@@ -76,8 +108,15 @@ def test_every_elementwise_kernel_is_bit_exact_in_place(tmp_path):
         mp = plan_model(g, OFF)
         used |= {mp.kernels[i] for i in mp.inplace}
         cases.append((g, np.stack([random_input(g, rng)[0] for _ in range(2)])))
-    assert used >= {"binary_s8_flat", "binary_s8_bcast", "relu_s8_ref", "relu6_s8_ref", "logistic_s8_ref",
-                    "hardswish_s8_ref", "dwconv_s8_inplace"}, used
+    assert used >= {
+        "binary_s8_flat",
+        "binary_s8_bcast",
+        "relu_s8_ref",
+        "relu6_s8_ref",
+        "logistic_s8_ref",
+        "hardswish_s8_ref",
+        "dwconv_s8_inplace",
+    }, used
     _run(cases, tmp_path)
 
 
@@ -85,8 +124,7 @@ def test_a_kernel_that_does_not_match_the_plans_buffers_is_an_internal_error():
     g = _dw_stack(0, 3, 1, Padding.SAME)
     mp = plan_model(g, OFF)
     dw = mp.kernels.index("dwconv_s8_inplace")
-    bad = dataclasses.replace(mp, kernels=mp.kernels[:dw] + ("dwconv_kxk_s8_ref",) + mp.kernels[dw + 1:],
-                              scratch={})
+    bad = dataclasses.replace(mp, kernels=mp.kernels[:dw] + ("dwconv_kxk_s8_ref",) + mp.kernels[dw + 1 :], scratch={})
     with pytest.raises(InternalError, match="does not write its output over its input"):
         compile_model(g, plan=bad)
     out_of_place = dataclasses.replace(mp, inplace=frozenset())

@@ -1,11 +1,12 @@
 """Kernel registry: every operator has a family, the last entry always matches, first match wins."""
+
 from __future__ import annotations
 
 import numpy as np
 
+from tinyengine_codegen.emit.env import TEMPLATES_DIR
 from tinyengine_codegen.ir.ops import OpKind
 from tinyengine_codegen.kernels.registry import HOST, KernelSpec, Target, families, select
-from tinyengine_codegen.emit.env import TEMPLATES_DIR
 
 from .graphs import conv_graph
 
@@ -13,7 +14,7 @@ from .graphs import conv_graph
 def test_every_op_kind_has_a_family_with_templates():
     fam = families()
     assert set(fam) == set(OpKind)
-    for kind, specs in fam.items():
+    for _kind, specs in fam.items():
         for spec in specs:
             assert isinstance(spec, KernelSpec)
             assert (TEMPLATES_DIR / "kernels" / f"{spec.name}.c.j2").is_file(), spec.name

@@ -1,11 +1,20 @@
 """Small IR graphs built directly from the IR dataclasses, for planner tests and the planner benchmark."""
+
 from __future__ import annotations
 
 import numpy as np
 
 from tinyengine_codegen.ir.graph import Graph, Op, QuantParams, Tensor
-from tinyengine_codegen.ir.ops import (Conv2DAttrs, DepthwiseConv2DAttrs, ElementwiseAttrs, FullyConnectedAttrs,
-                                       MeanAttrs, OpKind, Padding, ReshapeAttrs)
+from tinyengine_codegen.ir.ops import (
+    Conv2DAttrs,
+    DepthwiseConv2DAttrs,
+    ElementwiseAttrs,
+    FullyConnectedAttrs,
+    MeanAttrs,
+    OpKind,
+    Padding,
+    ReshapeAttrs,
+)
 from tinyengine_codegen.ir.shapes import conv_out_pad
 
 Q = QuantParams((0.05,), (0,))
@@ -80,12 +89,20 @@ def inverted_residual(g: GraphBuilder, x: str, cout: int, expand: int, stride: i
     return g.add(x, y) if stride == 1 and cin == cout else y
 
 
-MBV2_STAGES = ((16, 1, 1, 1), (24, 6, 2, 2), (32, 6, 3, 2), (64, 6, 4, 2), (96, 6, 3, 1), (160, 6, 3, 2),
-               (320, 6, 1, 1))
+MBV2_STAGES = (
+    (16, 1, 1, 1),
+    (24, 6, 2, 2),
+    (32, 6, 3, 2),
+    (64, 6, 4, 2),
+    (96, 6, 3, 1),
+    (160, 6, 3, 2),
+    (320, 6, 1, 1),
+)
 
 
 def mbv2_like(resolution: int = 96, width: float = 0.35, classes: int = 2) -> Graph:
     """A MobileNetV2-style network: stem, 17 inverted-residual blocks (10 with a residual ADD), head, classifier."""
+
     def ch(c: float) -> int:
         return max(8, int(c * width + 4) // 8 * 8)
 

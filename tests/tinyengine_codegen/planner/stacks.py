@@ -1,4 +1,5 @@
 """Random quantized NHWC stacks with real weights (convs, depthwise, pools, PAD, residual ADD) for the patch tests."""
+
 from __future__ import annotations
 
 import math
@@ -6,8 +7,16 @@ import math
 import numpy as np
 
 from tinyengine_codegen.ir.graph import Graph, Op, QuantParams, Tensor
-from tinyengine_codegen.ir.ops import (Conv2DAttrs, DepthwiseConv2DAttrs, ElementwiseAttrs, OpKind, PadAttrs, Padding,
-                                       Pool2DAttrs, Activation)
+from tinyengine_codegen.ir.ops import (
+    Activation,
+    Conv2DAttrs,
+    DepthwiseConv2DAttrs,
+    ElementwiseAttrs,
+    OpKind,
+    PadAttrs,
+    Padding,
+    Pool2DAttrs,
+)
 from tinyengine_codegen.ir.shapes import conv_out_pad
 from tinyengine_codegen.ir.verify import verify
 
@@ -44,8 +53,9 @@ class Stack:
         n, h, w, _ = self.shape(x)
         sx = self.tensors[x].scale()
         w_scales = self.rng.uniform(0.002, 0.01, cout)
-        wt = self._const(self.rng.integers(-127, 128, w_shape).astype(np.int8), w_scales,
-                         axis=0 if kind is OpKind.CONV_2D else 3)
+        wt = self._const(
+            self.rng.integers(-127, 128, w_shape).astype(np.int8), w_scales, axis=0 if kind is OpKind.CONV_2D else 3
+        )
         b = self._const(self.rng.integers(-2000, 2000, cout).astype(np.int32), sx * w_scales)
         oh, _ = conv_out_pad(h, k, s, d, padding)
         ow, _ = conv_out_pad(w, k, s, d, padding)
@@ -68,8 +78,9 @@ class Stack:
         ow, _ = conv_out_pad(w, k, s, 1, padding)
         t = self.tensors[x]
         out = self._act((n, oh, ow, c), t.scale(), t.zero_point)
-        self.ops.append(Op(f"op{len(self.ops)}_{kind.value.lower()}", kind, (x,), (out,),
-                           Pool2DAttrs(k, k, s, s, padding)))
+        self.ops.append(
+            Op(f"op{len(self.ops)}_{kind.value.lower()}", kind, (x,), (out,), Pool2DAttrs(k, k, s, s, padding))
+        )
         return out
 
     def pad(self, x: str, top: int, bottom: int, left: int, right: int) -> str:

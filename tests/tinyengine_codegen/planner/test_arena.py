@@ -1,3 +1,5 @@
+import itertools
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -76,7 +78,7 @@ def test_two_ended_is_optimal_on_a_chain_where_greedy_is_not():
     bufs = [Buffer(f"t{i}", s, i, i + 1) for i, s in enumerate(sizes)]
     plan = run_strategy("two_ended", bufs)
     check_plan(bufs, plan)
-    assert plan.arena_bytes == max(a + b for a, b in zip(sizes, sizes[1:])) == 140  # 80 + 60 (and 90 + 50)
+    assert plan.arena_bytes == max(a + b for a, b in itertools.pairwise(sizes)) == 140  # 80 + 60 (and 90 + 50)
     assert run_strategy("greedy_size", bufs).arena_bytes == 180
     assert run_strategy("greedy_first_use", bufs).arena_bytes == 190
     assert plan_arena(bufs).arena_bytes == 140
@@ -85,8 +87,14 @@ def test_two_ended_is_optimal_on_a_chain_where_greedy_is_not():
 def test_branch_and_bound_finds_optimum_that_every_greedy_misses():
     # By hand: at op 4, b, e and f are live (210 B). Every greedy order puts the two 90s (b, c) at 0 first, so a
     # sits at 90 and e, f must stack above a and b: 270. Optimum: e [0, 60), f [60, 120), b and a at 120, c at 0.
-    bufs = [Buffer("a", 60, 1, 3), Buffer("b", 90, 4, 4), Buffer("c", 90, 2, 2), Buffer("d", 10, 5, 6),
-            Buffer("e", 60, 3, 4), Buffer("f", 60, 3, 4)]
+    bufs = [
+        Buffer("a", 60, 1, 3),
+        Buffer("b", 90, 4, 4),
+        Buffer("c", 90, 2, 2),
+        Buffer("d", 10, 5, 6),
+        Buffer("e", 60, 3, 4),
+        Buffer("f", 60, 3, 4),
+    ]
     assert all(run_strategy(n, bufs).arena_bytes == 270 for n in STRATEGIES if n.startswith("greedy"))
     plan = run_strategy("branch_and_bound", bufs)
     check_plan(bufs, plan)
@@ -97,8 +105,7 @@ def test_branch_and_bound_finds_optimum_that_every_greedy_misses():
 
 def test_inplace_pair_keeps_one_base_and_frees_the_tail():
     # x is overwritten by y (a stride-2 depthwise: y is smaller); s is the op's temporary; z reads y.
-    bufs = [Buffer("x", 400, 0, 1), Buffer("y", 100, 1, 2, alias_of="x"), Buffer("s", 16, 1, 1),
-            Buffer("z", 300, 2, 3)]
+    bufs = [Buffer("x", 400, 0, 1), Buffer("y", 100, 1, 2, alias_of="x"), Buffer("s", 16, 1, 1), Buffer("z", 300, 2, 3)]
     plan = plan_arena(bufs)
     check_plan(bufs, plan)
     assert plan.offsets["y"] == plan.offsets["x"]

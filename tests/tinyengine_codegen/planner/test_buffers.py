@@ -30,8 +30,14 @@ def _by_name(bufs):
 def test_chain_intervals_sizes_and_reshape_view():
     bufs = lifetimes(chain_graph())
     assert [(b.name, b.size, b.first, b.last, b.alias_of) for b in bufs] == [
-        ("input", 256, 0, 0, None), ("t0", 512, 0, 1, None), ("t1", 128, 1, 2, None), ("t2", 256, 2, 3, None),
-        ("t3", 16, 3, 4, None), ("t4", 16, 4, 5, "t3"), ("t5", 12, 5, 5, None)]  # t5: 10 bytes rounded up to 4
+        ("input", 256, 0, 0, None),
+        ("t0", 512, 0, 1, None),
+        ("t1", 128, 1, 2, None),
+        ("t2", 256, 2, 3, None),
+        ("t3", 16, 3, 4, None),
+        ("t4", 16, 4, 5, "t3"),
+        ("t5", 12, 5, 5, None),
+    ]  # t5: 10 bytes rounded up to 4
 
 
 def test_alignment_rounds_every_size():

@@ -1,28 +1,36 @@
 """plan_model: kernel choice under the live-tensor peak, in-place rules, patch requests, the MLPerf Tiny plans."""
+
 import json
 
 import pytest
 
+from tests.conftest import SHARED_DATA, mlperf_path
 from tinyengine_codegen.errors import TinyMLError
 from tinyengine_codegen.ir.ops import OpKind
 from tinyengine_codegen.kernels import registry
 from tinyengine_codegen.kernels.registry import KernelSpec, always
 from tinyengine_codegen.options import CompileOptions
 from tinyengine_codegen.planner import Buffer, check_plan, lifetimes, plan_memory
-from tinyengine_codegen.planner.model_plan import (choose_inplace, choose_kernels, kernel_candidates, patch_request,
-                                                   plan_model)
+from tinyengine_codegen.planner.model_plan import (
+    choose_inplace,
+    choose_kernels,
+    kernel_candidates,
+    patch_request,
+    plan_model,
+)
 from tinyengine_codegen.planner.patches import patched_buffers, plan_patched
-from tests.conftest import SHARED_DATA, mlperf_path
 
 from .graphs import GraphBuilder, inverted_residual
 
 
 def test_kernel_choice_under_the_live_peak():
     bufs = [Buffer("a", 500, 0, 0), Buffer("b", 1000, 1, 1), Buffer("c", 200, 2, 2)]
-    cands = ((("fast", 100, False), ("slow", 0, False)),      # 500 + 100 <= 1000: the fast one
-             (("fast", 100, False), ("slow", 0, False)),      # 1000 + 100 > 1000: the zero-scratch one
-             (("big", 900, False), ("bigger", 950, False)),   # neither fits: the least scratch
-             ())                                              # no kernel for this op
+    cands = (
+        (("fast", 100, False), ("slow", 0, False)),  # 500 + 100 <= 1000: the fast one
+        (("fast", 100, False), ("slow", 0, False)),  # 1000 + 100 > 1000: the zero-scratch one
+        (("big", 900, False), ("bigger", 950, False)),  # neither fits: the least scratch
+        (),
+    )  # no kernel for this op
     bufs.append(Buffer("d", 4, 3, 3))
     names, scratch = choose_kernels(cands, frozenset(), bufs)
     assert names == ("fast", "slow", "big", None)
@@ -47,14 +55,15 @@ def test_inplace_choice():
     kinds = [op.kind for op in graph.ops]
     add, dw = kinds.index(OpKind.ADD), kinds.index(OpKind.DEPTHWISE_CONV_2D)
     cands, _ = kernel_candidates(graph, registry.HOST)
-    assert ("dwconv_s8_inplace", 144, True) in cands[dw]                 # 12 x 12 output pixels, one channel
+    assert ("dwconv_s8_inplace", 144, True) in cands[dw]  # 12 x 12 output pixels, one channel
     assert choose_inplace(graph, cands) == frozenset({add, dw})
     unmarked = tuple(tuple(x for x in c if not x[2]) for c in cands)
-    assert choose_inplace(graph, unmarked) == frozenset({add})          # no depthwise spec runs in place
+    assert choose_inplace(graph, unmarked) == frozenset({add})  # no depthwise spec runs in place
 
 
-@pytest.mark.parametrize("text,want", [("off", (False, None)), ("auto", (True, None)), ("4", (True, 4)),
-                                       (" AUTO ", (True, None))])
+@pytest.mark.parametrize(
+    "text,want", [("off", (False, None)), ("auto", (True, None)), ("4", (True, 4)), (" AUTO ", (True, None))]
+)
 def test_patch_request(text, want):
     assert patch_request(text) == want
 
@@ -112,6 +121,8 @@ def test_mlperf_plans(key):
         bufs = patched_buffers(auto.graph, auto.patches, scratch=auto.scratch, inplace=auto.inplace)
         check_plan(bufs, auto.plan, alignment=4)
         assert auto.plan.arena_bytes < plain.plan.arena_bytes
-        assert auto.plan.arena_bytes == plan_patched(auto.graph, auto.patches, scratch=auto.scratch,
-                                                     inplace=auto.inplace).arena_bytes
+        assert (
+            auto.plan.arena_bytes
+            == plan_patched(auto.graph, auto.patches, scratch=auto.scratch, inplace=auto.inplace).arena_bytes
+        )
         assert not any(i <= auto.patches.split_op for i in auto.inplace)

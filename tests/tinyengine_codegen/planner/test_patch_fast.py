@@ -1,10 +1,11 @@
 """The separable figures used by the patch search equal those of the full p x p region walk."""
+
 import pytest
 
+from tests.conftest import mlperf_path
 from tinyengine_codegen.ir.cost import op_macs
 from tinyengine_codegen.planner import patches as P
 from tinyengine_codegen.planner.patch_fast import stage_figures
-from tests.conftest import mlperf_path
 
 
 @pytest.mark.parametrize("key", ["vww", "ic", "kws"])

@@ -1,4 +1,5 @@
 """Patch-based inference: regions and pads worked by hand, exact extra MACs, the never-worse rule, VWW's target."""
+
 import json
 
 import numpy as np
@@ -6,12 +7,18 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.conftest import SHARED_DATA, mlperf_path
 from tinyengine_codegen.errors import TinyMLError
 from tinyengine_codegen.ir.ops import OpKind, Padding
 from tinyengine_codegen.planner import check_plan, lifetimes, plan_memory
-from tinyengine_codegen.planner.patches import (build_schedule, choose_patches, patched_buffers, plan_patched,
-                                                split_points, stage_refusal)
-from tests.conftest import SHARED_DATA, mlperf_path
+from tinyengine_codegen.planner.patches import (
+    build_schedule,
+    choose_patches,
+    patched_buffers,
+    plan_patched,
+    split_points,
+    stage_refusal,
+)
 
 from .stacks import Stack, random_stack
 
@@ -40,7 +47,7 @@ def test_regions_and_pads_by_hand():
     # the graph input is stored whole, so the read region starts at its own corner; t0's buffer is the region
     assert last.ops[0].in_origins == ((3, 3),) and last.ops[1].in_origins == ((0, 0),)
     assert sched.full_tensors == (graph.inputs[0], graph.ops[1].outputs[0])
-    assert dict(sched.buffer_bytes) == {t0: 5 * 5 * 2}          # the largest t0 region, 2 channels
+    assert dict(sched.buffer_bytes) == {t0: 5 * 5 * 2}  # the largest t0 region, 2 channels
     assert last.region(graph.ops[1].outputs[0]) == (2, 4, 2, 4)
 
 
@@ -67,11 +74,11 @@ def test_patched_lifetimes_by_hand():
     sched = build_schedule(graph, 1, 2)
     bufs = {b.name: b for b in patched_buffers(graph, sched)}
     x, y = graph.inputs[0], graph.ops[1].outputs[0]
-    assert (bufs[x].size, bufs[x].first, bufs[x].last) == (64, 0, 1)       # whole input, live through the stage
-    assert (bufs[t0].size, bufs[t0].first, bufs[t0].last) == (52, 0, 1)    # 50 B per-patch buffer, aligned to 4
-    assert (bufs[y].size, bufs[y].first, bufs[y].last) == (48, 0, 1)      # the full split output, from op 0 on
+    assert (bufs[x].size, bufs[x].first, bufs[x].last) == (64, 0, 1)  # whole input, live through the stage
+    assert (bufs[t0].size, bufs[t0].first, bufs[t0].last) == (52, 0, 1)  # 50 B per-patch buffer, aligned to 4
+    assert (bufs[y].size, bufs[y].first, bufs[y].last) == (48, 0, 1)  # the full split output, from op 0 on
     assert plan_patched(graph, sched).arena_bytes == 64 + 52 + 48
-    assert plan_memory(graph).arena_bytes == 64 + 128                       # input + whole t0 at op 0
+    assert plan_memory(graph).arena_bytes == 64 + 128  # input + whole t0 at op 0
 
 
 def test_residual_add_reads_a_subregion_of_the_union():
@@ -83,7 +90,7 @@ def test_residual_add_reads_a_subregion_of_the_union():
     centre = sched.patches[4]
     add = centre.ops[3]
     assert add.out_region == (3, 6, 3, 6) and add.in_regions == ((3, 6, 3, 6), (3, 6, 3, 6))
-    assert centre.region(x) == (1, 8, 1, 8)                    # the 5x5 depthwise halo around (3..6)
+    assert centre.region(x) == (1, 8, 1, 8)  # the 5x5 depthwise halo around (3..6)
     assert add.in_origins == ((2, 2), (0, 0))
 
 
@@ -102,7 +109,7 @@ def test_split_points_and_refusals():
     a = g.conv(g.input, 4, 3)
     b = g.conv(a, 4, 3)
     graph = g.graph(g.add(a, g.conv(b, 4, 1)))
-    assert split_points(graph) == (0, 3)                     # a is read by the ADD: no split at 1 or 2
+    assert split_points(graph) == (0, 3)  # a is read by the ADD: no split at 1 or 2
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -153,7 +160,7 @@ def test_vww_mac_limit_trades_memory():
     tight = choose_patches(graph, max_extra_macs=0.04)
     assert tight.extra_mac_fraction <= 0.04
     assert plan_patched(graph, tight).arena_bytes > 38040
-    assert choose_patches(graph, max_extra_macs=0.0) is None   # every split of VWW recomputes some halo
+    assert choose_patches(graph, max_extra_macs=0.0) is None  # every split of VWW recomputes some halo
 
 
 def test_lifetimes_untouched_outside_the_stage():

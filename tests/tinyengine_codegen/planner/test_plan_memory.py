@@ -1,12 +1,13 @@
 """Planning whole graphs: built MobileNetV2-style networks and the four MLPerf Tiny models."""
+
 import json
 
 import pytest
 
+from tests.conftest import SHARED_DATA, mlperf_path
 from tinyengine_codegen.ir.ops import OpKind
 from tinyengine_codegen.planner import check_plan, lifetimes, lower_bound, plan_memory, run_strategy
 from tinyengine_codegen.planner.buffers import inplace_candidates
-from tests.conftest import SHARED_DATA, mlperf_path
 
 from .graphs import eligible_depthwise, mbv2_like
 

@@ -2,7 +2,7 @@ import pytest
 
 from tinyengine_codegen.errors import InternalError
 from tinyengine_codegen.ir.verify import verify
-from tinyengine_codegen.planner import lower_bound, lifetimes, plan_memory
+from tinyengine_codegen.planner import lifetimes, lower_bound, plan_memory
 from tinyengine_codegen.planner.schedule import best_order, order_peak, reorder
 
 from .graphs import GraphBuilder, mbv2_like

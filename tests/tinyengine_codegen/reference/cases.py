@@ -1,4 +1,5 @@
 """Builders of single-operator IR graphs with seeded random data, and the TFLM comparison used by the op tests."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -28,8 +29,9 @@ def single_op(kind: OpKind, attrs, inputs: list[Tensor | None], output: Tensor) 
     """A verified graph holding one op; the non-constant inputs become the graph inputs."""
     tensors = {t.name: t for t in inputs if t is not None}
     tensors[output.name] = output
-    op = Op(f"op_{kind.value.lower()}", kind, tuple(t.name if t is not None else "" for t in inputs),
-            (output.name,), attrs)
+    op = Op(
+        f"op_{kind.value.lower()}", kind, tuple(t.name if t is not None else "" for t in inputs), (output.name,), attrs
+    )
     graph_inputs = tuple(t.name for t in inputs if t is not None and not t.is_const)
     return verify(Graph(kind.value.lower(), tensors, (op,), graph_inputs, (output.name,)))
 
@@ -61,9 +63,11 @@ def assert_matches_tflm(graph: Graph, inputs: list[np.ndarray]) -> np.ndarray:
         bad = got != expected
     if bad.any():
         where = np.argwhere(bad)[:5]
-        raise AssertionError(f"{graph.name}: {int(bad.sum())} of {bad.size} values differ from TFLM, first at "
-                             f"{where.tolist()}: reference {got[bad][:5].tolist()} vs TFLM "
-                             f"{expected[bad][:5].tolist()}")
+        raise AssertionError(
+            f"{graph.name}: {int(bad.sum())} of {bad.size} values differ from TFLM, first at "
+            f"{where.tolist()}: reference {got[bad][:5].tolist()} vs TFLM "
+            f"{expected[bad][:5].tolist()}"
+        )
     return got
 
 

@@ -1,4 +1,5 @@
 """The four MLPerf Tiny models: the reference executor equals TFLM bit for bit, outputs and intermediates."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -23,8 +24,9 @@ def _model(name: str) -> Path:
 def _interpreter(path: Path, preserve: bool = False):
     from tflite_micro.python.tflite_micro import runtime
 
-    config = runtime.InterpreterConfig.kPreserveAllTensors if preserve else \
-        runtime.InterpreterConfig.kAllocationRecording
+    config = (
+        runtime.InterpreterConfig.kPreserveAllTensors if preserve else runtime.InterpreterConfig.kAllocationRecording
+    )
     return runtime.Interpreter.from_file(str(path), intrepreter_config=config)
 
 
@@ -58,7 +60,7 @@ def _tensor_indices(path: Path) -> dict[str, int]:
         n = seen.get(base, 0)
         seen[base] = n + 1
         names[base if n == 0 else f"{base}_{n}"] = i
-    assert set(op.outputs[0] for op in graph.ops) <= set(names)
+    assert {op.outputs[0] for op in graph.ops} <= set(names)
     return names
 
 

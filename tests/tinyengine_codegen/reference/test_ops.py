@@ -2,13 +2,21 @@
 
 Each case is named after the edge it stresses (CMSIS-NN style); data and quantization come from a seeded rng.
 """
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from tinyengine_codegen.ir.ops import (Activation, Conv2DAttrs, DepthwiseConv2DAttrs, FullyConnectedAttrs, OpKind,
-                                       Padding, Pool2DAttrs)
+from tinyengine_codegen.ir.ops import (
+    Activation,
+    Conv2DAttrs,
+    DepthwiseConv2DAttrs,
+    FullyConnectedAttrs,
+    OpKind,
+    Padding,
+    Pool2DAttrs,
+)
 from tinyengine_codegen.ir.shapes import conv_out_pad
 
 from .cases import act, assert_matches_tflm, check_random, const, single_op, weights
@@ -82,12 +90,15 @@ def test_depthwise_conv2d_matches_tflm(name):
     check_random(_conv_graph(case, rng, depthwise=True, mult=mult), seed=2)
 
 
-@pytest.mark.parametrize("rows,cin,cout,per_channel,activation,keep_dims", [
-    (1, 10, 4, False, Activation.NONE, False),
-    (3, 7, 5, False, Activation.RELU, False),
-    (1, 64, 12, True, Activation.NONE, False),
-    (2, 9, 3, False, Activation.RELU6, True),
-])
+@pytest.mark.parametrize(
+    "rows,cin,cout,per_channel,activation,keep_dims",
+    [
+        (1, 10, 4, False, Activation.NONE, False),
+        (3, 7, 5, False, Activation.RELU, False),
+        (1, 64, 12, True, Activation.NONE, False),
+        (2, 9, 3, False, Activation.RELU6, True),
+    ],
+)
 def test_fully_connected_matches_tflm(rows, cin, cout, per_channel, activation, keep_dims):
     rng = np.random.default_rng(rows * 100 + cin)
     s_in, s_w = 0.05, rng.uniform(0.002, 0.02, size=cout if per_channel else 1)
@@ -126,6 +137,7 @@ def test_average_pool_rounds_half_away_from_zero():
     y = act("y", (1, 1, 2, 1), 0.1, 0)
     graph = single_op(OpKind.AVERAGE_POOL_2D, Pool2DAttrs(1, 2, 1, 2, VALID), [x], y)
     from tinyengine_codegen.reference.run import run_graph
+
     out = run_graph(graph, [np.array([-1, -2, 1, 2], np.int8).reshape(1, 1, 4, 1)])[0]
     assert out.reshape(-1).tolist() == [-2, 2]
 
@@ -147,6 +159,7 @@ def test_grouped_conv2d_matches_tflm():
     # filter input depth 2 on a 4-channel input: two groups of 3 output channels
     rng = np.random.default_rng(0)
     wt = const("w", weights(rng, (6, 3, 3, 2)), rng.uniform(0.01, 0.02, 6))
-    graph = single_op(OpKind.CONV_2D, Conv2DAttrs(), [act("x", (1, 5, 5, 4), 0.05, 2), wt, None],
-                      act("y", (1, 5, 5, 6), 0.5, 0))
+    graph = single_op(
+        OpKind.CONV_2D, Conv2DAttrs(), [act("x", (1, 5, 5, 4), 0.05, 2), wt, None], act("y", (1, 5, 5, 6), 0.5, 0)
+    )
     check_random(graph, seed=1)

@@ -2,6 +2,7 @@
 
 Element-wise unary ops are checked on all 256 int8 values at once, over several quantizations each.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -15,13 +16,16 @@ from .cases import act, assert_matches_tflm, check_random, single_op
 ALL_INT8 = np.arange(-128, 128, dtype=np.int8).reshape(1, 16, 16, 1)
 
 
-@pytest.mark.parametrize("shape1,shape2", [
-    ((1, 5, 6, 3), (1, 5, 6, 3)),
-    ((1, 5, 6, 3), (1, 1, 1, 3)),
-    ((1, 4, 1, 3), (1, 1, 5, 1)),
-    ((2, 7), (7,)),
-    ((1, 3, 3, 8), (1, 3, 3, 1)),
-])
+@pytest.mark.parametrize(
+    "shape1,shape2",
+    [
+        ((1, 5, 6, 3), (1, 5, 6, 3)),
+        ((1, 5, 6, 3), (1, 1, 1, 3)),
+        ((1, 4, 1, 3), (1, 1, 5, 1)),
+        ((2, 7), (7,)),
+        ((1, 3, 3, 8), (1, 3, 3, 1)),
+    ],
+)
 @pytest.mark.parametrize("kind", [OpKind.ADD, OpKind.MUL])
 def test_binary_broadcast_matches_tflm(kind, shape1, shape2):
     rng = np.random.default_rng(len(shape1) * 10 + len(shape2) + shape1[-1])
@@ -33,13 +37,16 @@ def test_binary_broadcast_matches_tflm(kind, shape1, shape2):
     check_random(single_op(kind, ElementwiseAttrs(), [a, b], y), seed=5, n=3)
 
 
-@pytest.mark.parametrize("s1,s2,s_out,activation", [
-    (0.05, 0.05, 0.05, Activation.NONE),       # equal scales
-    (0.5, 0.001, 0.01, Activation.NONE),       # very different inputs, output saturates
-    (0.02, 0.07, 0.2, Activation.RELU),
-    (0.1, 0.1, 0.03, Activation.RELU6),
-    (0.004, 0.009, 0.008, Activation.RELU_N1_TO_1),
-])
+@pytest.mark.parametrize(
+    "s1,s2,s_out,activation",
+    [
+        (0.05, 0.05, 0.05, Activation.NONE),  # equal scales
+        (0.5, 0.001, 0.01, Activation.NONE),  # very different inputs, output saturates
+        (0.02, 0.07, 0.2, Activation.RELU),
+        (0.1, 0.1, 0.03, Activation.RELU6),
+        (0.004, 0.009, 0.008, Activation.RELU_N1_TO_1),
+    ],
+)
 @pytest.mark.parametrize("kind", [OpKind.ADD, OpKind.MUL])
 def test_binary_scales_and_activations_match_tflm(kind, s1, s2, s_out, activation):
     a = act("a", (1, 16, 16, 1), s1, 5)
@@ -50,14 +57,17 @@ def test_binary_scales_and_activations_match_tflm(kind, s1, s2, s_out, activatio
     check_random(graph, seed=6)
 
 
-@pytest.mark.parametrize("shape,axes,keep,same_quant", [
-    ((1, 7, 5, 6), (1, 2), True, True),
-    ((1, 7, 5, 6), (1, 2), True, False),
-    ((1, 4, 4, 3), (1, 2), False, False),
-    ((1, 6, 5, 4), (3,), True, False),
-    ((2, 3, 5), (1,), False, True),
-    ((1, 9, 9, 2), (1, 2), False, True),
-])
+@pytest.mark.parametrize(
+    "shape,axes,keep,same_quant",
+    [
+        ((1, 7, 5, 6), (1, 2), True, True),
+        ((1, 7, 5, 6), (1, 2), True, False),
+        ((1, 4, 4, 3), (1, 2), False, False),
+        ((1, 6, 5, 4), (3,), True, False),
+        ((2, 3, 5), (1,), False, True),
+        ((1, 9, 9, 2), (1, 2), False, True),
+    ],
+)
 def test_mean_matches_tflm(shape, axes, keep, same_quant):
     out_shape = tuple(1 if d in axes else n for d, n in enumerate(shape))
     if not keep:
@@ -70,6 +80,7 @@ def test_mean_matches_tflm(shape, axes, keep, same_quant):
 def test_mean_rounds_ties_upward_like_tflm():
     # means -2.5 and 2.5 with equal quantization: TFLM's rounding doubling multiply gives -2 and 3
     from tinyengine_codegen.reference.run import run_graph
+
     x = act("x", (1, 2, 2, 1), 0.1, 0)
     y = act("y", (1, 2, 1, 1), 0.1, 0)
     graph = single_op(OpKind.MEAN, MeanAttrs((2,), True), [x], y)
@@ -78,14 +89,17 @@ def test_mean_rounds_ties_upward_like_tflm():
     assert_matches_tflm(graph, [data])
 
 
-@pytest.mark.parametrize("shape,scale,beta", [
-    ((1, 10), 0.1447, 1.0),
-    ((1, 12), 0.05, 1.0),
-    ((3, 7), 0.5, 1.0),
-    ((2, 4, 5), 0.02, 1.0),
-    ((1, 1000), 0.08, 1.0),
-    ((1, 6), 0.1, 0.5),
-])
+@pytest.mark.parametrize(
+    "shape,scale,beta",
+    [
+        ((1, 10), 0.1447, 1.0),
+        ((1, 12), 0.05, 1.0),
+        ((3, 7), 0.5, 1.0),
+        ((2, 4, 5), 0.02, 1.0),
+        ((1, 1000), 0.08, 1.0),
+        ((1, 6), 0.1, 0.5),
+    ],
+)
 def test_softmax_matches_tflm(shape, scale, beta):
     x = act("x", shape, scale, 12)
     y = act("y", shape, 1 / 256, -128)

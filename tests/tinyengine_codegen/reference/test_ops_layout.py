@@ -1,25 +1,35 @@
 """PAD, CONCATENATION, TRANSPOSE, STRIDED_SLICE, RESHAPE, RESIZE_NEAREST_NEIGHBOR: bit-exact with TFLM."""
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from tinyengine_codegen.ir.ops import (ConcatAttrs, OpKind, PadAttrs, ReshapeAttrs, ResizeNearestAttrs,
-                                       StridedSliceAttrs, TransposeAttrs)
-
 from tinyengine_codegen.ir.graph import Graph, Op
-from tinyengine_codegen.ir.ops import NoAttrs
+from tinyengine_codegen.ir.ops import (
+    ConcatAttrs,
+    NoAttrs,
+    OpKind,
+    PadAttrs,
+    ReshapeAttrs,
+    ResizeNearestAttrs,
+    StridedSliceAttrs,
+    TransposeAttrs,
+)
 from tinyengine_codegen.reference.run import run_graph
 
 from .cases import act, check_random, random_inputs, single_op
 from .tflite_writer import run_tflm, to_tflite
 
 
-@pytest.mark.parametrize("shape,paddings", [
-    ((1, 5, 6, 3), ((0, 0), (1, 1), (2, 1), (0, 0))),
-    ((1, 4, 4, 2), ((0, 0), (0, 3), (0, 0), (1, 2))),
-    ((3, 5), ((1, 0), (0, 2))),
-])
+@pytest.mark.parametrize(
+    "shape,paddings",
+    [
+        ((1, 5, 6, 3), ((0, 0), (1, 1), (2, 1), (0, 0))),
+        ((1, 4, 4, 2), ((0, 0), (0, 3), (0, 0), (1, 2))),
+        ((3, 5), ((1, 0), (0, 2))),
+    ],
+)
 def test_pad_uses_output_zero_point(shape, paddings):
     out_shape = tuple(n + a + b for n, (a, b) in zip(shape, paddings))
     x = act("x", shape, 0.05, -37)
@@ -48,8 +58,11 @@ def test_concatenation_with_mixed_scales_equals_tflm_quantize_then_concat(axis):
     shapes, out = _concat_shapes(axis)
     a, b, y = act("a", shapes[0], 0.05, 1), act("b", shapes[1], 0.11, -20), act("y", out, 0.08, 0)
     qa, qb = act("qa", shapes[0], 0.08, 0), act("qb", shapes[1], 0.08, 0)
-    ops = (Op("qa", OpKind.QUANTIZE, ("a",), ("qa",), NoAttrs()), Op("qb", OpKind.QUANTIZE, ("b",), ("qb",), NoAttrs()),
-           Op("cat", OpKind.CONCATENATION, ("qa", "qb"), ("y",), ConcatAttrs(axis)))
+    ops = (
+        Op("qa", OpKind.QUANTIZE, ("a",), ("qa",), NoAttrs()),
+        Op("qb", OpKind.QUANTIZE, ("b",), ("qb",), NoAttrs()),
+        Op("cat", OpKind.CONCATENATION, ("qa", "qb"), ("y",), ConcatAttrs(axis)),
+    )
     explicit = Graph("explicit", {t.name: t for t in (a, b, y, qa, qb)}, ops, ("a", "b"), ("y",))
     mixed = single_op(OpKind.CONCATENATION, ConcatAttrs(axis), [a, b], y)
     rng = np.random.default_rng(16)
@@ -65,12 +78,15 @@ def test_transpose_matches_tflm(shape, perm):
     check_random(single_op(OpKind.TRANSPOSE, TransposeAttrs(perm), [x], y), seed=12)
 
 
-@pytest.mark.parametrize("shape,begin,end,strides,shrink", [
-    ((1, 8, 6, 4), (0, 1, 0, 1), (1, 7, 6, 4), (1, 2, 1, 1), ()),
-    ((1, 8, 6, 4), (0, 7, 5, 0), (1, -1, -1, 4), (1, -1, -2, 1), ()),
-    ((1, 5, 6, 3), (0, 2, 0, 0), (1, 3, 6, 3), (1, 1, 1, 1), (1,)),
-    ((4, 9), (1, 2), (4, 9), (2, 3), ()),
-])
+@pytest.mark.parametrize(
+    "shape,begin,end,strides,shrink",
+    [
+        ((1, 8, 6, 4), (0, 1, 0, 1), (1, 7, 6, 4), (1, 2, 1, 1), ()),
+        ((1, 8, 6, 4), (0, 7, 5, 0), (1, -1, -1, 4), (1, -1, -2, 1), ()),
+        ((1, 5, 6, 3), (0, 2, 0, 0), (1, 3, 6, 3), (1, 1, 1, 1), (1,)),
+        ((4, 9), (1, 2), (4, 9), (2, 3), ()),
+    ],
+)
 def test_strided_slice_matches_tflm(shape, begin, end, strides, shrink):
     out = [len(range(b, e, s)) for b, e, s in zip(begin, end, strides)]
     out = tuple(n for d, n in enumerate(out) if d not in shrink)

@@ -1,13 +1,14 @@
 """The patch-by-patch executor equals the layer-by-layer reference bit for bit (split map and model outputs)."""
+
 import numpy as np
 import pytest
 
+from tests.conftest import mlperf_path
+from tests.tinyengine_codegen.planner.stacks import Stack, random_stack
 from tinyengine_codegen.errors import InternalError
 from tinyengine_codegen.planner.patches import build_schedule, choose_patches, split_points
 from tinyengine_codegen.reference.patched import run_patched, run_stage
 from tinyengine_codegen.reference.run import run_graph_all
-from tests.conftest import mlperf_path
-from tests.tinyengine_codegen.planner.stacks import Stack, random_stack
 
 
 def _input(graph, rng):
@@ -19,8 +20,10 @@ def _assert_same(graph, sched, x, env):
     want = env[sched.split_tensor]
     if not np.array_equal(split, want):
         where = np.argwhere(split != want)[:5].tolist()
-        raise AssertionError(f"split op {sched.split_op}, {sched.p}x{sched.p}: {int((split != want).sum())} values "
-                             f"differ, first at {where}")
+        raise AssertionError(
+            f"split op {sched.split_op}, {sched.p}x{sched.p}: {int((split != want).sum())} values "
+            f"differ, first at {where}"
+        )
     for got, name in zip(run_patched(graph, sched, [x]), graph.outputs):
         assert np.array_equal(got, env[name])
 
@@ -36,7 +39,7 @@ def test_conv_stack_every_split_and_grid(k, stride):
     graph = g.graph(g.conv(c, 3, 1))
     x = _input(graph, rng)
     env = run_graph_all(graph, [x])
-    assert np.std(env[graph.outputs[0]]) > 5               # not a saturated, constant result
+    assert np.std(env[graph.outputs[0]]) > 5  # not a saturated, constant result
     for s in split_points(graph):
         _, h, w, _ = graph.tensor(graph.ops[s].outputs[0]).shape
         for p in range(1, min(h, w, 6) + 1):
@@ -59,8 +62,17 @@ def test_random_stacks(seed):
 def test_stage_checks_coverage():
     graph = random_stack(np.random.default_rng(1), depth=2)
     sched = build_schedule(graph, 0, 2)
-    broken = type(sched)(sched.split_op, sched.p, sched.split_tensor, sched.full_tensors, sched.buffer_bytes,
-                         sched.patches[:-1], sched.stage_macs, sched.patched_macs, sched.model_macs)
+    broken = type(sched)(
+        sched.split_op,
+        sched.p,
+        sched.split_tensor,
+        sched.full_tensors,
+        sched.buffer_bytes,
+        sched.patches[:-1],
+        sched.stage_macs,
+        sched.patched_macs,
+        sched.model_macs,
+    )
     with pytest.raises(InternalError, match="unwritten"):
         run_stage(graph, broken, [_input(graph, np.random.default_rng(0))])
 

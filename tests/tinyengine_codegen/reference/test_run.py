@@ -1,4 +1,5 @@
 """run_graph / run_graph_all: input binding, errors, and multi-op execution against TFLM."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -23,10 +24,12 @@ def _chain() -> Graph:
     h = act("h", (1, 2, 3, 4), 0.05, -60)
     r = act("r", (1, 24), 0.05, -60)
     y = act("y", (1, 24), 1 / 256, -128)
-    ops = (Op("add", OpKind.ADD, ("x", "c"), ("s",), ElementwiseAttrs()),
-           Op("hswish", OpKind.HARD_SWISH, ("s",), ("h",), NoAttrs()),
-           Op("reshape", OpKind.RESHAPE, ("h",), ("r",), ReshapeAttrs((1, 24))),
-           Op("softmax", OpKind.SOFTMAX, ("r",), ("y",), SoftmaxAttrs()))
+    ops = (
+        Op("add", OpKind.ADD, ("x", "c"), ("s",), ElementwiseAttrs()),
+        Op("hswish", OpKind.HARD_SWISH, ("s",), ("h",), NoAttrs()),
+        Op("reshape", OpKind.RESHAPE, ("h",), ("r",), ReshapeAttrs((1, 24))),
+        Op("softmax", OpKind.SOFTMAX, ("r",), ("y",), SoftmaxAttrs()),
+    )
     return verify(Graph("chain", {t.name: t for t in (x, c, s, h, r, y)}, ops, ("x",), ("y",)))
 
 

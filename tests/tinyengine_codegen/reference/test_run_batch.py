@@ -1,24 +1,33 @@
 """run_graph on a batch (N items on axis 0) equals N single-item runs, whether the kernels take the whole batch or
 the executor falls back to one item at a time."""
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
+from tests.conftest import mlperf_path
 from tinyengine_codegen.errors import TinyMLError
 from tinyengine_codegen.importers.tflite import load_tflite
 from tinyengine_codegen.ir.graph import Graph, Op
-from tinyengine_codegen.ir.ops import (ConcatAttrs, MeanAttrs, NoAttrs, OpKind, PadAttrs, ReshapeAttrs,
-                                       StridedSliceAttrs, TransposeAttrs)
+from tinyengine_codegen.ir.ops import (
+    ConcatAttrs,
+    MeanAttrs,
+    NoAttrs,
+    OpKind,
+    PadAttrs,
+    ReshapeAttrs,
+    StridedSliceAttrs,
+    TransposeAttrs,
+)
 from tinyengine_codegen.ir.verify import verify
 from tinyengine_codegen.reference.run import batchable, run_graph, run_graph_all
 
-from tests.conftest import mlperf_path
 from .cases import act
 
 
 def _singles(graph: Graph, x: np.ndarray) -> np.ndarray:
-    return np.concatenate([run_graph(graph, [x[i:i + 1]])[0] for i in range(len(x))])
+    return np.concatenate([run_graph(graph, [x[i : i + 1]])[0] for i in range(len(x))])
 
 
 def _batch(rng, graph: Graph, n: int) -> np.ndarray:
@@ -34,21 +43,33 @@ def test_mlperf_batch_equals_single_runs(key):
     y = run_graph(graph, [x])[0]
     assert y.shape == (5,) + graph.tensor(graph.outputs[0]).shape[1:]
     np.testing.assert_array_equal(y, _singles(graph, x))
-    assert len({bytes(r) for r in y.view(np.uint8)}) > 1          # the items really differ
+    assert len({bytes(r) for r in y.view(np.uint8)}) > 1  # the items really differ
 
 
 def _layout_chain() -> Graph:
     """PAD -> TRANSPOSE (keeps axis 0) -> STRIDED_SLICE -> MEAN over H, W -> RESHAPE -> CONCATENATION -> RELU6."""
-    t = {n: act(n, s, 0.05, 3) for n, s in (("x", (1, 4, 5, 3)), ("p", (1, 6, 5, 3)), ("tr", (1, 5, 6, 3)),
-                                            ("s", (1, 5, 3, 2)), ("m", (1, 1, 1, 2)), ("r", (1, 2)),
-                                            ("c", (1, 4)), ("y", (1, 4)))}
-    ops = (Op("pad", OpKind.PAD, ("x",), ("p",), PadAttrs(((0, 0), (1, 1), (0, 0), (0, 0)))),
-           Op("transpose", OpKind.TRANSPOSE, ("p",), ("tr",), TransposeAttrs((0, 2, 1, 3))),
-           Op("slice", OpKind.STRIDED_SLICE, ("tr",), ("s",), StridedSliceAttrs((0, 0, 0, 1), (1, 5, 6, 3), (1, 1, 2, 1))),
-           Op("mean", OpKind.MEAN, ("s",), ("m",), MeanAttrs((1, 2), True)),
-           Op("reshape", OpKind.RESHAPE, ("m",), ("r",), ReshapeAttrs((1, 2))),
-           Op("concat", OpKind.CONCATENATION, ("r", "r"), ("c",), ConcatAttrs(1)),
-           Op("relu6", OpKind.RELU6, ("c",), ("y",), NoAttrs()))
+    t = {
+        n: act(n, s, 0.05, 3)
+        for n, s in (
+            ("x", (1, 4, 5, 3)),
+            ("p", (1, 6, 5, 3)),
+            ("tr", (1, 5, 6, 3)),
+            ("s", (1, 5, 3, 2)),
+            ("m", (1, 1, 1, 2)),
+            ("r", (1, 2)),
+            ("c", (1, 4)),
+            ("y", (1, 4)),
+        )
+    }
+    ops = (
+        Op("pad", OpKind.PAD, ("x",), ("p",), PadAttrs(((0, 0), (1, 1), (0, 0), (0, 0)))),
+        Op("transpose", OpKind.TRANSPOSE, ("p",), ("tr",), TransposeAttrs((0, 2, 1, 3))),
+        Op("slice", OpKind.STRIDED_SLICE, ("tr",), ("s",), StridedSliceAttrs((0, 0, 0, 1), (1, 5, 6, 3), (1, 1, 2, 1))),
+        Op("mean", OpKind.MEAN, ("s",), ("m",), MeanAttrs((1, 2), True)),
+        Op("reshape", OpKind.RESHAPE, ("m",), ("r",), ReshapeAttrs((1, 2))),
+        Op("concat", OpKind.CONCATENATION, ("r", "r"), ("c",), ConcatAttrs(1)),
+        Op("relu6", OpKind.RELU6, ("c",), ("y",), NoAttrs()),
+    )
     return verify(Graph("layout", t, ops, ("x",), ("y",)))
 
 

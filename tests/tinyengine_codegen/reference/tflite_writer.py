@@ -3,6 +3,7 @@
 Only what the reference tests need: every IR op kind, attributes turned back into the constant operands TFLite
 expects (shapes, paddings, axes, permutations, slice bounds, resize size).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -175,8 +176,11 @@ def _strided_slice(w: _Writer, op: Op):
         ends.append(e)
     o.endMask = end_mask
     o.shrinkAxisMask = sum(1 << d for d in a.shrink_axis)
-    extra = [w.const(op.name + "/begin", a.begin), w.const(op.name + "/end", ends),
-             w.const(op.name + "/strides", a.strides)]
+    extra = [
+        w.const(op.name + "/begin", a.begin),
+        w.const(op.name + "/end", ends),
+        w.const(op.name + "/strides", a.strides),
+    ]
     return extra, "STRIDED_SLICE", s.BuiltinOptions.StridedSliceOptions, o
 
 

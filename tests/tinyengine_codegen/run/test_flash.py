@@ -22,7 +22,9 @@ def _usb(root: Path, name: str, vid: str, pid: str, product: str = "") -> None:
 def test_missing_stlink_is_named_before_pio_runs(tmp_path, fake_model_dir):
     _usb(tmp_path, "1-1", "046d", "c52b", "Receiver")
     board = load_board("nucleo-f746zg")
-    with pytest.raises(TinyMLError, match=r"no ST-LINK probe found \(no USB device 0483:3744.*connect the ST NUCLEO-F746ZG"):
+    with pytest.raises(
+        TinyMLError, match=r"no ST-LINK probe found \(no USB device 0483:3744.*connect the ST NUCLEO-F746ZG"
+    ):
         check_probe(board, tmp_path)
     proj = tmp_path / "proj"
     proj.mkdir()

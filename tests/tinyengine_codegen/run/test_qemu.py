@@ -13,8 +13,9 @@ from tinyengine_codegen.errors import TinyMLError
 from tinyengine_codegen.run.qemu import fnv1a32, parse_counts, run_qemu
 
 needs_qemu = pytest.mark.skipif(
-    shutil.which("qemu-system-arm") is None or shutil.which("arm-none-eabi-gcc") is None
-    or not plugin_path().is_file(), reason="needs qemu-system-arm, arm-none-eabi-gcc and setup_tools' plugin")
+    shutil.which("qemu-system-arm") is None or shutil.which("arm-none-eabi-gcc") is None or not plugin_path().is_file(),
+    reason="needs qemu-system-arm, arm-none-eabi-gcc and setup_tools' plugin",
+)
 
 
 def _firmware(tmp_path_factory, board_id, x, **model_kw):
@@ -76,7 +77,7 @@ def test_fault_is_reported_with_its_registers(tmp_path_factory):
 @needs_qemu
 @pytest.mark.qemu
 def test_hang_times_out(tmp_path_factory):
-    elf, board = _firmware(tmp_path_factory, "qemu-m7", None, prologue="for (;;) { __asm__ volatile(\"\"); }")
+    elf, board = _firmware(tmp_path_factory, "qemu-m7", None, prologue='for (;;) { __asm__ volatile(""); }')
     with pytest.raises(TinyMLError, match="did not exit within 1 s"):
         run_qemu(elf, board, timeout_s=1)
 
@@ -108,11 +109,14 @@ def test_parse_counts_subtracts_the_marker_cost():
     assert parse_counts(text) == (155, (100, 0))
 
 
-@pytest.mark.parametrize("text, message", [
-    ("mark 0 1\nmark 1 9\nmark 2 20\n", "incomplete"),
-    ("mark 0 1\nmark 1 9\nmark 2 20\nmark 6 30\nmark 7 40\nmark 3 50\n", "out of order at layer 0"),
-    ("mark 0 1\nmark 1 9\nmark 2 20\nmark 4 30\nmark 3 50\n", "unpaired layer marker 4"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("mark 0 1\nmark 1 9\nmark 2 20\n", "incomplete"),
+        ("mark 0 1\nmark 1 9\nmark 2 20\nmark 6 30\nmark 7 40\nmark 3 50\n", "out of order at layer 0"),
+        ("mark 0 1\nmark 1 9\nmark 2 20\nmark 4 30\nmark 3 50\n", "unpaired layer marker 4"),
+    ],
+)
 def test_parse_counts_rejects_broken_marker_streams(text, message):
     with pytest.raises(TinyMLError, match=message):
         parse_counts(text)

@@ -1,4 +1,5 @@
 """Per-layer instruction counts of a patch stage: a stage layer is bracketed once per patch, its counts add up."""
+
 import pytest
 
 from tinyengine_codegen.errors import TinyMLError
@@ -7,10 +8,22 @@ from tinyengine_codegen.run.qemu import parse_counts
 
 def test_stage_layers_accumulate_over_patches():
     # cost 9; two patches of layers 0 and 1, then layer 2 once
-    marks = [(0, 100), (1, 109), (2, 500),
-             (4, 510), (5, 529), (6, 530), (7, 549),      # patch 0: layer 0 = 10, layer 1 = 10
-             (4, 550), (5, 579), (6, 580), (7, 589),      # patch 1: layer 0 = 20, layer 1 = 0
-             (8, 600), (9, 619), (3, 700)]                # layer 2 = 10
+    marks = [
+        (0, 100),
+        (1, 109),
+        (2, 500),
+        (4, 510),
+        (5, 529),
+        (6, 530),
+        (7, 549),  # patch 0: layer 0 = 10, layer 1 = 10
+        (4, 550),
+        (5, 579),
+        (6, 580),
+        (7, 589),  # patch 1: layer 0 = 20, layer 1 = 0
+        (8, 600),
+        (9, 619),
+        (3, 700),
+    ]  # layer 2 = 10
     text = "".join(f"mark {i} {c}\n" for i, c in marks)
     assert parse_counts(text) == (200 - 11 * 9, (30, 10, 10))
 

@@ -1,4 +1,5 @@
 """ResNet-8: the same layers as the MLPerf Tiny IC model, and an int8 export that TFLM runs bit-exactly."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -28,9 +29,18 @@ def _signature(graph):
     for op in graph.ops:
         a = op.attrs
         w = graph.tensor(op.inputs[1]).shape if op.kind in (OpKind.CONV_2D, OpKind.FULLY_CONNECTED) else None
-        rows.append((op.kind, graph.tensor(op.outputs[0]).shape, w, getattr(a, "stride_h", None),
-                     getattr(a, "padding", None), getattr(a, "activation", None), getattr(a, "filter_h", None),
-                     tuple(producer.get(t, -1) for t in op.inputs if t and not graph.tensor(t).is_const)))
+        rows.append(
+            (
+                op.kind,
+                graph.tensor(op.outputs[0]).shape,
+                w,
+                getattr(a, "stride_h", None),
+                getattr(a, "padding", None),
+                getattr(a, "activation", None),
+                getattr(a, "filter_h", None),
+                tuple(producer.get(t, -1) for t in op.inputs if t and not graph.tensor(t).is_const),
+            )
+        )
     return rows
 
 
@@ -59,9 +69,15 @@ def test_steps_without_the_reference_file():
     steps = resnet8_steps()
     assert sum(s.macs for s in steps) == MLPERF_MACS
     shortcuts = [s for s in steps if s.name.endswith("shortcut")]
-    assert [(s.kernel, s.stride, s.cin, s.cout, s.bn) for s in shortcuts] == [(1, 2, 16, 32, False), (1, 2, 32, 64, False)]
-    assert [s.inputs for s in steps if s.kind == "add"] == [("stem", "stage1.conv2"), ("stage2.shortcut", "stage2.conv2"),
-                                                            ("stage3.shortcut", "stage3.conv2")]
+    assert [(s.kernel, s.stride, s.cin, s.cout, s.bn) for s in shortcuts] == [
+        (1, 2, 16, 32, False),
+        (1, 2, 32, 64, False),
+    ]
+    assert [s.inputs for s in steps if s.kind == "add"] == [
+        ("stem", "stage1.conv2"),
+        ("stage2.shortcut", "stage2.conv2"),
+        ("stage3.shortcut", "stage3.conv2"),
+    ]
     assert all(not s.relu6 for s in steps if s.act)
 
 
@@ -69,9 +85,9 @@ def test_relu_is_unbounded_and_shortcut_has_a_bias():
     net, _ = _trained_like()
     stem, short = net.layer("stem"), net.layer("stage2.shortcut")
     x = torch.full((1, 3, 32, 32), 50.0)
-    assert stem(x).max() > 6.0                     # ReLU, not ReLU6
+    assert stem(x).max() > 6.0  # ReLU, not ReLU6
     assert short.bn is None and short.conv.bias is not None
-    w, b = fold_bn(short)
+    _w, b = fold_bn(short)
     np.testing.assert_array_equal(b, short.conv.bias.detach().double().numpy())
 
 
@@ -86,8 +102,8 @@ def test_int8_export_runs_bit_exact_in_tflm(softmax):
     x = (images[:4].astype(np.int16) - 128).astype(np.int8)
     ours = run_graph(back, [x])[0]
     for i in range(4):
-        np.testing.assert_array_equal(tflm_run(model, [x[i:i + 1]], 1)[0], ours[i:i + 1])
-    if not softmax:                                # int8 logits follow the float network
+        np.testing.assert_array_equal(tflm_run(model, [x[i : i + 1]], 1)[0], ours[i : i + 1])
+    if not softmax:  # int8 logits follow the float network
         with torch.no_grad():
             ref = net(to_input(images[:4])).numpy()
         t = graph.tensor(graph.outputs[0])

@@ -1,4 +1,5 @@
 """`train_baseline` and `tinyml baseline` end to end on a small synthetic image folder, on the CPU."""
+
 from __future__ import annotations
 
 import json
@@ -13,12 +14,12 @@ import typer
 from typer.testing import CliRunner
 
 from tinyengine_codegen.boards import load_board
-from tinyengine_codegen.cli.baseline_cmd import baseline
 from tinyengine_codegen.errors import TinyMLError
 from tinyengine_codegen.importers.tflite import load_tflite
 from tinyengine_codegen.options import CompileOptions
 from tinyengine_codegen.reference.run import run_graph
 from tinyengine_codegen.simulate import simulate
+from tinyml_cli.baseline_cmd import baseline
 from tinynas.baselines.train import BaselineConfig, train_baseline
 from tinynas.data import load_image_folder
 from tinynas.search import cifar_config
@@ -48,8 +49,13 @@ def _cfg(data: Path, **kw) -> BaselineConfig:
 
 def test_defaults_are_the_cifar_search_recipe():
     search, base = cifar_config(Path("x")), BaselineConfig()
-    assert (base.batch_size, base.lr, base.calib_images, base.val_fraction, base.quant) == \
-        (search.batch_size, search.lr, search.calib_images, search.val_fraction, search.quant)
+    assert (base.batch_size, base.lr, base.calib_images, base.val_fraction, base.quant) == (
+        search.batch_size,
+        search.lr,
+        search.calib_images,
+        search.val_fraction,
+        search.quant,
+    )
 
 
 def test_one_epoch_end_to_end(tmp_path):
@@ -61,10 +67,11 @@ def test_one_epoch_end_to_end(tmp_path):
     assert [e["epoch"] for e in events if e.get("stage") == "train"] == [1]
     ds = load_image_folder(data)
     assert report["train_images"] == len(ds.y_train) - round(0.15 * len(ds.y_train)) == 41
-    assert report["epochs"] == 1 and report["test_images"] == 18 and report["macs"] == 12_501_632 - 64 * 7   # 3 classes, not 10
+    assert (
+        report["epochs"] == 1 and report["test_images"] == 18 and report["macs"] == 12_501_632 - 64 * 7
+    )  # 3 classes, not 10
     graph = load_tflite(tmp_path / "run" / "model.tflite")
-    preds = [int(np.argmax(run_graph(graph, [(x[None].astype(np.int16) - 128).astype(np.int8)])[0]))
-             for x in ds.x_test]
+    preds = [int(np.argmax(run_graph(graph, [(x[None].astype(np.int16) - 128).astype(np.int8)])[0])) for x in ds.x_test]
     assert report["accuracy"] == np.mean(np.array(preds) == ds.y_test)
     sim = simulate(graph, load_board("qemu-m4"), CompileOptions(target="qemu-m4"))
     assert (report["peak_sram_bytes"], report["flash_bytes"]) == (sim.peak_sram_bytes, sim.flash_bytes)
@@ -80,9 +87,25 @@ def test_cli_json(tmp_path):
     data = make_folder(tmp_path / "data", train=8, test=2)
     app = typer.Typer()
     app.command("baseline")(baseline)
-    app.command("noop")(lambda: None)          # keep `baseline` a subcommand
-    res = CliRunner().invoke(app, ["baseline", "resnet8", "--dataset", "folder", "--data", str(data), "--epochs", "1",
-                                   "--out", str(tmp_path / "run"), "--device", "cpu", "--json"])
+    app.command("noop")(lambda: None)  # keep `baseline` a subcommand
+    res = CliRunner().invoke(
+        app,
+        [
+            "baseline",
+            "resnet8",
+            "--dataset",
+            "folder",
+            "--data",
+            str(data),
+            "--epochs",
+            "1",
+            "--out",
+            str(tmp_path / "run"),
+            "--device",
+            "cpu",
+            "--json",
+        ],
+    )
     assert res.exit_code == 0, res.output
     report = json.loads(res.stdout)
     assert report["arch"] == "resnet8" and report["epochs"] == 1 and report["board"] == "qemu-m4"
@@ -107,10 +130,10 @@ def test_baseline_and_search_run_without_matplotlib_sklearn_or_litert(tmp_path):
     data = make_folder(tmp_path / "data", train=8, test=2)
     code = BLOCKED + textwrap.dedent(f"""
         from pathlib import Path
-        import tinyengine_codegen.cli.main, tinyengine_codegen.cli.search_cmd, tinynas.pipeline, tinynas.search
+        import tinyml_cli.main, tinyml_cli.search_cmd, tinynas.pipeline, tinynas.search
         from tinynas.baselines.train import BaselineConfig, train_baseline
         cfg = BaselineConfig(dataset="folder", data=Path({str(data)!r}), epochs=1, batch_size=8, calib_images=8)
-        r = train_baseline("resnet8", cfg, Path({str(tmp_path / 'run')!r}))
+        r = train_baseline("resnet8", cfg, Path({str(tmp_path / "run")!r}))
         assert r["test_images"] == 6
         from tinynas.evolution import EvolutionBudget
         from tinynas.pipeline import board_budget, run_to_folder
@@ -118,7 +141,7 @@ def test_baseline_and_search_run_without_matplotlib_sklearn_or_litert(tmp_path):
         scfg = quick_config(dataset="folder", data=cfg.data, full_epochs=1, phase_epochs=1, finetune_epochs=1,
                             space_samples=6, measured_subnets=4, evolution=EvolutionBudget(population=6, generations=2),
                             calib_images=8, batch_size=8)
-        s = run_to_folder(scfg, board_budget("qemu-m4"), Path({str(tmp_path / 'search')!r}))
+        s = run_to_folder(scfg, board_budget("qemu-m4"), Path({str(tmp_path / "search")!r}))
         assert s["notes"] == ["plots skipped: matplotlib is not installed"] and s["epochs"] == 5
         assert not [m for m in sys.modules if m.split(".")[0] in ("matplotlib", "sklearn", "ai_edge_litert")]
         print("ok")

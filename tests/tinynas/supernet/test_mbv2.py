@@ -11,7 +11,7 @@ from tinynas.supernet.mbv2 import Supernet
 def net():
     torch.manual_seed(0)
     n = Supernet(quick_space(), 1.0)
-    with torch.no_grad():   # non-trivial BN statistics and kernel transforms
+    with torch.no_grad():  # non-trivial BN statistics and kernel transforms
         for m in n.modules():
             if isinstance(m, torch.nn.BatchNorm2d):
                 m.running_mean.uniform_(-0.5, 0.5)
@@ -43,7 +43,7 @@ def test_subnets_share_weights(net):
     with torch.no_grad():
         before = net(x, a)
         w = net.layers["b0_expand"].conv.weight
-        w[0].mul_(3.0)                       # channel 0 is active in every sub-network
+        w[0].mul_(3.0)  # channel 0 is active in every sub-network
         after = net(x, a)
         w[0].div_(3.0)
     assert not torch.allclose(before, after)
@@ -53,7 +53,7 @@ def test_small_kernel_is_transformed_centre_crop():
     torch.manual_seed(0)
     dw = ElasticDepthwise(4, (3, 5, 7), 1)
     w3 = dw.active_weight(4, 3)
-    assert torch.equal(w3, dw.weight[:, :, 2:5, 2:5])    # identity transforms: plain centre crop
+    assert torch.equal(w3, dw.weight[:, :, 2:5, 2:5])  # identity transforms: plain centre crop
     with torch.no_grad():
         dw.transforms["5to3"].mul_(2.0)
     assert torch.allclose(dw.active_weight(4, 3), 2 * dw.weight[:, :, 2:5, 2:5])
@@ -62,7 +62,7 @@ def test_small_kernel_is_transformed_centre_crop():
 
 def test_same_padding_matches_tflite_rule():
     x = torch.ones(1, 1, 16, 16)
-    y = same_pad(x, 3, 2)                    # TFLite: out 8, total pad 1, all at the bottom/right
+    y = same_pad(x, 3, 2)  # TFLite: out 8, total pad 1, all at the bottom/right
     assert y.shape == (1, 1, 17, 17) and y[0, 0, 0, 0] == 1 and y[0, 0, 16, 16] == 0
     assert same_pad(x, 5, 1).shape == (1, 1, 20, 20)
 

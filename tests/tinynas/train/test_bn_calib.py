@@ -13,7 +13,7 @@ def test_recalibration_gives_exact_batch_statistics():
     sp = quick_space()
     arch = sp.smallest(1.0, 12)
     net = Supernet(sp, 1.0)
-    sub = recalibrate(net.extract(arch), images, batch_size=40)       # one batch: stats are that batch's
+    sub = recalibrate(net.extract(arch), images, batch_size=40)  # one batch: stats are that batch's
     assert not sub.training
     seen = {}
     sub.train()

@@ -68,8 +68,13 @@ def test_resume_mid_phase_gives_the_same_weights(tmp_path):
     with pytest.raises(Stop):
         train_supernet(first, data, partial, TrainConfig(12, batch_size=32, checkpoint=ck), progress=stop)
     resumed = _net()
-    hist = train_supernet(resumed, data, phases(), TrainConfig(12, batch_size=32, checkpoint=ck),
-                          progress=lambda r: state.setdefault("seen", []).append((r["phase"], r["epoch"])))
+    hist = train_supernet(
+        resumed,
+        data,
+        phases(),
+        TrainConfig(12, batch_size=32, checkpoint=ck),
+        progress=lambda r: state.setdefault("seen", []).append((r["phase"], r["epoch"])),
+    )
     assert state["seen"] == [("kernel", 2)] and len(hist) == 1
     for (k, a), b in zip(straight.state_dict().items(), resumed.state_dict().values()):
         assert torch.equal(a, b), k
@@ -102,7 +107,7 @@ def test_two_processes_stay_in_sync(tmp_path):
     mp.spawn(_worker, args=(2, port, str(tmp_path)), nprocs=2, join=True)
     a, b = (torch.load(tmp_path / f"rank{r}.pt") for r in range(2))
     assert all(torch.equal(a[k], b[k]) for k in a if "running" not in k and "num_batches" not in k)
-    assert any(not torch.equal(a[k], b[k]) for k in a if "running_mean" in k)   # each rank saw its own shard
+    assert any(not torch.equal(a[k], b[k]) for k in a if "running_mean" in k)  # each rank saw its own shard
 
 
 def test_a_step_has_the_gradients_of_one_backward_per_network():
@@ -118,7 +123,7 @@ def test_a_step_has_the_gradients_of_one_backward_per_network():
     x, y = torch.randn(6, 1, 12, 12, generator=g), torch.randint(0, 10, (6,), generator=g)
     cfg = TrainConfig(12, batch_size=6)
     fast, ref = _net(), _net()
-    with torch.no_grad():                     # non-identity transforms, so the 5 -> 3 path matters
+    with torch.no_grad():  # non-identity transforms, so the 5 -> 3 path matters
         for (name, p), q in zip(fast.named_parameters(), ref.parameters()):
             if "transforms" in name:
                 noise = 0.1 * torch.randn(p.shape, generator=g)
@@ -140,4 +145,4 @@ def test_a_step_has_the_gradients_of_one_backward_per_network():
         assert (p.grad is None) == (q.grad is None), k
         assert p.grad is None or torch.allclose(p.grad, q.grad, rtol=1e-4, atol=1e-6), k
     grads = [p.grad for n, p in fast.named_parameters() if "transforms" in n and p.grad is not None]
-    assert grads and all(gr.abs().sum() > 0 for gr in grads)        # 3x3 kernels were trained through the cache
+    assert grads and all(gr.abs().sum() > 0 for gr in grads)  # 3x3 kernels were trained through the cache

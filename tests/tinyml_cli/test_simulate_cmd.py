@@ -1,4 +1,5 @@
 """`tinyml simulate` through the real entry point: one JSON object, the table, the plot, exit codes."""
+
 import json
 import subprocess
 import sys
@@ -7,7 +8,7 @@ import pytest
 
 from tests.conftest import mlperf_path
 
-TINYML = [sys.executable, "-m", "tinyengine_codegen.cli.main"]
+TINYML = [sys.executable, "-m", "tinyml_cli.main"]
 
 
 def tinyml(*args, cwd=None):
@@ -25,8 +26,18 @@ def test_json_vww_with_patches():
 
 
 def test_json_options(tmp_path):
-    r = tinyml("simulate", mlperf_path("vww"), "--board", "qemu-m7", "--json", "--patches", "off", "--no-inplace",
-               "--plot", tmp_path / "m.png")
+    r = tinyml(
+        "simulate",
+        mlperf_path("vww"),
+        "--board",
+        "qemu-m7",
+        "--json",
+        "--patches",
+        "off",
+        "--no-inplace",
+        "--plot",
+        tmp_path / "m.png",
+    )
     assert r.returncode == 0, r.stderr
     d = json.loads(r.stdout)
     assert d["peak_sram_bytes"] == 55296 and d["patches"] is None and d["inplace_ops"] == []
@@ -56,11 +67,14 @@ def test_does_not_fit_exits_1(tmp_path):
     assert d["fits"] is False and d["sram_margin_bytes"] == 8192 - 16000
 
 
-@pytest.mark.parametrize("args,message", [
-    (("--board", "no-such-board"), "unknown board 'no-such-board'"),
-    (("--patches", "1"), "off, auto or a patch count"),
-    (("--max-extra-macs", "-1"), "--max-extra-macs"),
-])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (("--board", "no-such-board"), "unknown board 'no-such-board'"),
+        (("--patches", "1"), "off, auto or a patch count"),
+        (("--max-extra-macs", "-1"), "--max-extra-macs"),
+    ],
+)
 def test_user_errors_exit_2(args, message):
     r = tinyml("simulate", mlperf_path("ad"), *args, "--json")
     assert r.returncode == 2 and message in r.stderr and r.stdout == ""

@@ -1,4 +1,5 @@
 """The core commands through the real console script: results on stdout, one-line errors, exit codes."""
+
 import json
 import os
 import shutil
@@ -10,7 +11,7 @@ import pytest
 
 from tests.conftest import mlperf_path
 
-TINYML = [sys.executable, "-m", "tinyengine_codegen.cli.main"]
+TINYML = [sys.executable, "-m", "tinyml_cli.main"]
 
 
 def tinyml(*args, **kw):
@@ -31,7 +32,9 @@ def test_run_host_matches_tflm(tmp_path):
     model = mlperf_path("ic")
     x = np.random.default_rng(5).integers(-128, 128, (1, 32, 32, 3)).astype(np.int8)
     np.save(tmp_path / "x.npy", x)
-    r = tinyml("run", model, "--target", "host", "--input", tmp_path / "x.npy", "--output", tmp_path / "y.npy", "--json")
+    r = tinyml(
+        "run", model, "--target", "host", "--input", tmp_path / "x.npy", "--output", tmp_path / "y.npy", "--json"
+    )
     assert r.returncode == 0, r.stderr
     it = runtime.Interpreter.from_file(str(model))
     it.set_input(x, 0)
@@ -77,11 +80,13 @@ def test_unsupported_operator_names_it(tmp_path):
 
 
 def test_float_model_is_refused(tmp_path):
-    from tinyengine_codegen.exporters.tflite import export_tflite
-    from tinyengine_codegen.importers.tflite import load_tflite
     from dataclasses import replace
 
+    from tinyengine_codegen.exporters.tflite import export_tflite
+    from tinyengine_codegen.importers.tflite import load_tflite
+
     g = load_tflite(mlperf_path("ad"))
+
     def as_float(t):
         data = None if t.data is None else t.data.astype(np.float32)
         return replace(t, dtype="float32", quant=None, data=data) if t.dtype in ("int8", "int32") else t

@@ -1,4 +1,5 @@
 """The one terminal of the CLI: messages, tables and progress go to stderr; results go to stdout."""
+
 from __future__ import annotations
 
 import json
@@ -30,8 +31,16 @@ def progress(transient: bool = True):
     """A rich progress bar on stderr; quiet when stderr is not a terminal (CI, scripts)."""
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    return Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                    TimeElapsedColumn(), console=err, transient=transient, disable=not err.is_terminal)
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=transient,
+        disable=not err.is_terminal,
+    )
 
 
 @contextmanager
@@ -43,16 +52,24 @@ def event_progress():
 
         def on_event(e: dict) -> None:
             if not err.is_terminal:
-                err.print(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in e.items()),
-                          markup=False, highlight=False, soft_wrap=True)
+                err.print(
+                    " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in e.items()),
+                    markup=False,
+                    highlight=False,
+                    soft_wrap=True,
+                )
                 return
             key = str(e.get("phase") or e.get("stage") or "search")
             total, done = e.get("epochs") or e.get("generations"), e.get("epoch") or e.get("generation")
             if key not in tasks:
                 tasks[key] = bar.add_task(key, total=total or 1)
-            desc = key + "".join(f" {k}={v:.3f}" for k, v in e.items()
-                                 if isinstance(v, float) and k in ("loss", "best", "val_accuracy", "fit_ratio"))
-            bar.update(tasks[key], description=desc,
-                       completed=done if done is not None else bar.tasks[tasks[key]].total)
+            desc = key + "".join(
+                f" {k}={v:.3f}"
+                for k, v in e.items()
+                if isinstance(v, float) and k in ("loss", "best", "val_accuracy", "fit_ratio")
+            )
+            bar.update(
+                tasks[key], description=desc, completed=done if done is not None else bar.tasks[tasks[key]].total
+            )
 
         yield on_event

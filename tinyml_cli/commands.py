@@ -1,4 +1,5 @@
 """Registers one module per command on the root app."""
+
 from __future__ import annotations
 
 import typer
@@ -8,9 +9,16 @@ def register(app: typer.Typer) -> None:
     from . import inspect_cmd
 
     app.command("inspect")(inspect_cmd.inspect)
-    for module_name, names in (("compile_cmd", ("compile", "run")), ("simulate_cmd", ("simulate",)),
-                               ("boards_cmd", ("boards",)), ("bench_cmd", ("bench",)), ("flash_cmd", ("flash",)),
-                               ("search_cmd", ("search",)), ("baseline_cmd", ("baseline",)), ("demo_cmd", ("demo", "setup"))):
+    for module_name, names in (
+        ("compile_cmd", ("compile", "run")),
+        ("simulate_cmd", ("simulate",)),
+        ("boards_cmd", ("boards",)),
+        ("bench_cmd", ("bench",)),
+        ("flash_cmd", ("flash",)),
+        ("search_cmd", ("search",)),
+        ("baseline_cmd", ("baseline",)),
+        ("demo_cmd", ("demo", "setup")),
+    ):
         try:
             module = __import__(f"{__package__}.{module_name}", fromlist=["_"])
         except ModuleNotFoundError as exc:

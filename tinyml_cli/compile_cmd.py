@@ -1,0 +1,117 @@
+"""`tinyml compile` (write the generated C project) and `tinyml run` (generate, build, run, write the output)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+TARGET_HELP = "host (portable C, host compiler), or a board id: qemu-m4, qemu-m7, nucleo-f746zg, ... (tinyml boards)"
+PATCHES_HELP = "patch-based inference of the first stage: off, auto, or N for N x N patches"
+
+
+def _options(target: str, inplace: bool, patches: str, debug: bool):
+    from tinyengine_codegen.errors import TinyMLError
+    from tinyengine_codegen.options import CompileOptions
+
+    if patches not in ("off", "auto") and not patches.isdigit():
+        raise TinyMLError(f"--patches '{patches}': use off, auto or a patch count such as 4")
+    return CompileOptions(target=target, inplace=inplace, patches=patches, debug_canaries=debug)
+
+
+def compile_(
+    model: Path = typer.Argument(..., help="int8 model (.tflite)"),
+    target: str = typer.Option("host", "--target", "-t", help=TARGET_HELP),
+    out: Path = typer.Option(..., "--out", "-o", help="output folder (written atomically)"),
+    inplace: bool = typer.Option(True, "--inplace/--no-inplace", help="in-place depthwise and ADD"),
+    patches: str = typer.Option("auto", "--patches", help=PATCHES_HELP),
+    debug: bool = typer.Option(False, "--debug", help="arena canaries checked after every layer"),
+    as_json: bool = typer.Option(False, "--json", help="print one JSON object for scripts"),
+) -> None:
+    """Generate the C project of a model (host C sources, or a PlatformIO project for a board)."""
+    from tinyengine_codegen.compile import write_project
+    from tinyengine_codegen.model_io import load_model
+
+    from .console import err, print_json
+
+    graph = load_model(model)
+    opts = _options(target, inplace, patches, debug)
+    if target == "host":
+        project = write_project(graph, out, opts)
+    else:
+        project = _write_firmware(graph, out, opts)
+    summary = {
+        "model": str(model),
+        "target": target,
+        "out": str(out),
+        "arena_bytes": project.arena_bytes,
+        "files": sorted(project.files),
+        "kernels": list(project.kernels),
+    }
+    if as_json:
+        print_json(summary)
+    else:
+        err.print(
+            f"wrote {out}/ ({len(project.files)} files, arena {project.arena_bytes:,} B, "
+            f"{len(project.kernels)} layers) for target {target}"
+        )
+
+
+def _write_firmware(graph, out: Path, opts):
+    """A complete PlatformIO project for a board: the model sources inside the firmware skeleton."""
+    import tempfile
+
+    from tinyengine_codegen.boards import load_board
+    from tinyengine_codegen.build.platformio import prepare_project
+    from tinyengine_codegen.compile import write_project
+
+    board = load_board(opts.target)
+    with tempfile.TemporaryDirectory(prefix="tinyml-compile-") as tmp:
+        project = write_project(graph, Path(tmp) / "model", opts)
+        prepare_project(Path(tmp) / "model", board, out, None)
+    return project
+
+
+def run(
+    model: Path = typer.Argument(..., help="int8 model (.tflite)"),
+    target: str = typer.Option("host", "--target", "-t", help=TARGET_HELP),
+    input: Path = typer.Option(..., "--input", "-i", help="input tensor (.npy)"),
+    output: Path = typer.Option(..., "--output", "-o", help="where to write the output tensor (.npy)"),
+    inplace: bool = typer.Option(True, "--inplace/--no-inplace", help="in-place depthwise and ADD"),
+    patches: str = typer.Option("auto", "--patches", help=PATCHES_HELP),
+    as_json: bool = typer.Option(False, "--json", help="print one JSON object for scripts"),
+) -> None:
+    """Generate, build and run a model on the host or in QEMU; write its output as .npy."""
+    import numpy as np
+
+    from tinyengine_codegen.errors import TinyMLError
+    from tinyengine_codegen.model_io import load_model
+    from tinyengine_codegen.runner import run_model
+
+    from .console import err, print_json
+
+    graph = load_model(model)
+    if not input.is_file():
+        raise TinyMLError(f"input file '{input}' not found")
+    try:
+        x = np.load(input, allow_pickle=False)
+    except Exception as exc:
+        raise TinyMLError(f"'{input}' is not a .npy array ({type(exc).__name__}: {exc})") from None
+    res = run_model(graph, x, _options(target, inplace, patches, False))
+    output.parent.mkdir(parents=True, exist_ok=True)
+    np.save(output, res.output)
+    summary = {
+        "model": str(model),
+        "target": res.target,
+        "output": str(output),
+        "shape": list(res.output.shape),
+        "dtype": str(res.output.dtype),
+        "argmax": int(np.argmax(res.output)),
+        "arena_bytes": res.arena_bytes,
+        "instructions": res.instructions,
+    }
+    if as_json:
+        print_json(summary)
+    else:
+        extra = f", {res.instructions:,} instructions" if res.instructions is not None else ""
+        err.print(f"ran on {res.target}: output {res.output.dtype}{list(res.output.shape)} -> {output}{extra}")

@@ -1,0 +1,79 @@
+"""`tinyml inspect MODEL`: operators, shapes, MACs and weight bytes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+
+def inspect(
+    model: Path = typer.Argument(..., help="int8 model (.tflite)"),
+    as_json: bool = typer.Option(False, "--json", help="print one JSON object for scripts"),
+    dump_ir: bool = typer.Option(False, "--dump-ir", help="print the full text IR"),
+) -> None:
+    """Operators, shapes, MACs and weight bytes of a model."""
+    from tinyengine_codegen.ir.cost import graph_macs, op_macs, op_weight_bytes, weight_bytes
+    from tinyengine_codegen.ir.text import dump
+    from tinyengine_codegen.model_io import load_model
+
+    from .console import err, out, print_json
+
+    graph = load_model(model)
+    rows = [
+        {
+            "index": i,
+            "name": op.name,
+            "op": op.kind.value,
+            "output_shape": list(graph.tensors[op.outputs[0]].shape),
+            "macs": op_macs(graph, op),
+            "weight_bytes": op_weight_bytes(graph, op),
+        }
+        for i, op in enumerate(graph.ops)
+    ]
+    summary = {
+        "model": str(model),
+        "operators": len(graph.ops),
+        "macs": graph_macs(graph),
+        "weight_bytes": weight_bytes(graph),
+        "inputs": [_io(graph, n) for n in graph.inputs],
+        "outputs": [_io(graph, n) for n in graph.outputs],
+        "layers": rows,
+    }
+    if as_json:
+        print_json(summary)
+        return
+    if dump_ir:
+        out.print(dump(graph), markup=False)
+        return
+    from rich.table import Table
+
+    table = Table(title=f"{model.name}: {len(graph.ops)} operators")
+    for col in ("#", "name", "op", "output shape", "MACs", "weight B"):
+        table.add_column(col, justify="right" if col in ("#", "MACs", "weight B") else "left")
+    for r in rows:
+        table.add_row(
+            str(r["index"]),
+            r["name"],
+            r["op"],
+            "x".join(map(str, r["output_shape"])),
+            f"{r['macs']:,}",
+            f"{r['weight_bytes']:,}",
+        )
+    out.print(table)
+    io = ", ".join(f"{d['name']} {d['dtype']}{d['shape']}" for d in summary["inputs"])
+    oo = ", ".join(f"{d['name']} {d['dtype']}{d['shape']}" for d in summary["outputs"])
+    out.print(f"inputs: {io}\noutputs: {oo}\nMACs: {summary['macs']:,}   weights: {summary['weight_bytes']:,} B")
+    del err
+
+
+def _io(graph, name: str) -> dict:
+    t = graph.tensors[name]
+    q = t.quant
+    return {
+        "name": name,
+        "shape": list(t.shape),
+        "dtype": t.dtype,
+        "scale": q.scale[0] if q else None,
+        "zero_point": q.zero_point[0] if q else None,
+    }

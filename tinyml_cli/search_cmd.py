@@ -1,0 +1,82 @@
+"""`tinyml search`: TinyNAS for a board, then int8 export, exact memory simulation and a run folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+
+def search(
+    board: str = typer.Option(..., "--board", "-b", help="board id (tinyml boards)"),
+    dataset: str = typer.Option("digits", "--dataset", help="digits (bundled), cifar10, or folder"),
+    data: Path = typer.Option(None, "--data", help="data folder or file (CIFAR-10 batches/npz, image folder)"),
+    out: Path = typer.Option(Path("runs/search"), "--out", "-o", help="run folder (written atomically)"),
+    quick: bool = typer.Option(False, "--quick", help="a real but small search: minutes on 2 CPU cores"),
+    sram: int = typer.Option(None, "--sram-budget", help="peak SRAM budget in bytes (default: the board's)"),
+    flash: int = typer.Option(None, "--flash-budget", help="flash budget in bytes (default: the board's)"),
+    epochs: int = typer.Option(None, "--epochs", help="epochs of the full-network phase"),
+    phase_epochs: int = typer.Option(None, "--phase-epochs", help="epochs of each elastic phase"),
+    finetune_epochs: int = typer.Option(None, "--finetune-epochs", help="fine-tuning epochs of the winner"),
+    device: str = typer.Option(None, "--device", help="cpu or cuda (default: cuda when available)"),
+    checkpoint: Path = typer.Option(
+        None,
+        "--checkpoint",
+        "--state",
+        help="state folder: each stage is saved as it completes and a rerun with "
+        "the same options resumes there (a .pt file: supernet only)",
+    ),
+    batch_size: int = typer.Option(None, "--batch-size", min=1, help="training batch size (per process)"),
+    seed: int = typer.Option(0, "--seed", help="random seed (recorded in report.json)"),
+    as_json: bool = typer.Option(False, "--json", help="print report.json on stdout"),
+) -> None:
+    """Search an int8 model that fits BOARD; writes model.tflite, report.json, the search log and plots."""
+    from dataclasses import replace
+
+    import torch
+
+    from tinyengine_codegen.errors import TinyMLError
+    from tinynas.pipeline import board_budget, check_budget, run_to_folder
+    from tinynas.search import cifar_config, quick_config
+
+    from .console import err, event_progress, print_json
+
+    if dataset not in ("digits", "cifar10", "folder"):
+        raise TinyMLError(f"--dataset '{dataset}': use digits, cifar10 or folder")
+    if dataset != "digits" and data is None:
+        raise TinyMLError(f"--dataset {dataset} needs --data DIR")
+    cfg = quick_config(dataset=dataset, data=data) if (quick or dataset == "digits") else cifar_config(data)
+    if dataset == "folder":
+        cfg = replace(cfg, dataset="folder", space="quick" if quick else "cifar")
+    dev = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    changes = {"device": dev, "seed": seed, "checkpoint": checkpoint}
+    for key, value in (
+        ("full_epochs", epochs),
+        ("phase_epochs", phase_epochs),
+        ("finetune_epochs", finetune_epochs),
+        ("batch_size", batch_size),
+    ):
+        if value is not None:
+            changes[key] = value
+    cfg = replace(cfg, **changes)
+    budget = board_budget(board, sram, flash)
+    check_budget(budget)
+    with event_progress() as on_event:
+        report = run_to_folder(cfg, budget, out, on_event)
+    if as_json:
+        print_json(report)
+        return
+    err.print(
+        f"[bold]{out}/model.tflite[/]: int8 accuracy {report['accuracy']:.2%} (float {report['float_accuracy']:.2%}), "
+        f"peak SRAM {report['peak_sram_bytes']:,} B of {budget.sram_bytes:,}, flash {report['flash_bytes']:,} B "
+        f"of {budget.flash_bytes:,}, {report['macs']:,} MACs, {report['resolution']}px width "
+        f"{report['width_multiplier']:g}; {report['wall_s']:.0f} s"
+    )
+    if report["resume"]["stages_resumed"]:
+        err.print(
+            f"resumed from {report['resume']['state']} (run {report['resume']['run']}): "
+            f"{', '.join(report['resume']['stages_resumed'])}; {report['epochs_trained']['total']} epochs "
+            f"trained in all, {report['epochs_trained']['this_run']} in this run",
+            markup=False,
+            highlight=False,
+        )

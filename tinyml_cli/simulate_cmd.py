@@ -1,0 +1,133 @@
+"""`tinyml simulate MODEL --board B`: peak SRAM (exact), flash (estimate), fit and margins, per-layer memory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+PATCHES_HELP = "patch-based inference of the first layers: off, auto, or N for N x N patches"
+
+
+def simulate(
+    model: Path = typer.Argument(..., help="int8 model (.tflite)"),
+    board: str = typer.Option("qemu-m4", "--board", "-b", help="board id (tinyml boards) or a .toml file"),
+    as_json: bool = typer.Option(False, "--json", help="print one JSON object on stdout for scripts"),
+    inplace: bool = typer.Option(
+        True, "--inplace/--no-inplace", help="let elementwise (and supported depthwise) layers overwrite their input"
+    ),
+    patches: str = typer.Option("auto", "--patches", help=PATCHES_HELP),
+    max_extra_macs: float = typer.Option(
+        0.10, "--max-extra-macs", help="the patch search may add at most this fraction of the model's MACs"
+    ),
+    plot: Path | None = typer.Option(
+        None, "--plot", help="memory plot PNG (default without --json: ./<model>_memory.png; with --json: none)"
+    ),
+    run: bool = typer.Option(
+        False,
+        "--run",
+        help="also build the generated C for the host, run it on a "
+        "seeded random input and compare it with the reference executor",
+    ),
+) -> None:
+    """Plan a model's memory for a board: per-layer table, peak SRAM, flash, fit. Exit 1 when it does not fit."""
+    from tinyengine_codegen.boards import load_board
+    from tinyengine_codegen.errors import TinyMLError
+    from tinyengine_codegen.model_io import load_model
+    from tinyengine_codegen.options import CompileOptions
+    from tinyengine_codegen.planner.model_plan import patch_request
+    from tinyengine_codegen.simulate import simulate as run_simulation
+
+    from .console import err, print_json
+
+    if not 0.0 <= max_extra_macs <= 10.0:
+        raise TinyMLError(f"--max-extra-macs {max_extra_macs}: use a fraction between 0 and 10 (0.1 = 10%)")
+    patch_request(patches)
+    graph = load_model(model)
+    opts = CompileOptions(inplace=inplace, patches=patches, max_extra_macs=max_extra_macs)
+    result = run_simulation(graph, load_board(board), opts)
+    summary = result.to_dict()
+    if plot is None and not as_json:
+        plot = Path(f"{model.stem}_memory.png")
+    if plot is not None:
+        from tinyengine_codegen.viz import plot_memory
+
+        summary["plot"] = str(plot_memory(result, plot))
+    check = None
+    if run:
+        from tinyengine_codegen.simulate import check_run
+
+        check = check_run(result, alignment=opts.alignment)
+        summary["run"] = {
+            "seed": check.seed,
+            "c_plan": check.c_plan,
+            "c_arena_bytes": check.c_arena_bytes,
+            "c_mismatches": check.c_mismatches,
+            "patched_reference_mismatches": check.patched_reference_mismatches,
+            "ok": check.ok,
+        }
+    if as_json:
+        print_json(summary)
+    else:
+        _render(result, summary)
+        if plot is not None:
+            err.print(f"memory plot: {summary['plot']}", soft_wrap=True, markup=False)
+    if not result.fits or (check is not None and not check.ok):
+        raise typer.Exit(1)
+
+
+def _render(result, summary: dict) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    from .console import err, out
+
+    table = Table(title=f"{result.model} on {result.board}: memory per layer")
+    for col in ("#", "layer", "op", "output", "kernel", "live B", "high-water B", "scratch B"):
+        table.add_column(col, justify="right" if col.endswith("B") or col == "#" else "left")
+    for r in result.layers:
+        mark = " (patch)" if r.in_patch_stage else ""
+        table.add_row(
+            str(r.index),
+            escape(r.name),
+            r.op + mark,
+            "x".join(map(str, r.output_shape)),
+            r.kernel or "-",
+            f"{r.live_bytes:,}",
+            f"{r.high_water:,}",
+            f"{r.scratch_bytes:,}" if r.scratch_bytes else "",
+        )
+    if out.is_terminal:
+        out.print(table)
+    else:  # a pipe or a file: do not squeeze the table into 80 columns
+        from rich.console import Console
+
+        Console(width=170, highlight=False, no_color=out.no_color).print(table)
+    fl = result.flash
+    fit = "[green]fits[/]" if result.fits else "[bold red]does NOT fit[/]"
+    out.print(
+        f"peak SRAM: {result.peak_sram_bytes:,} B at '{escape(result.peak_layer)}' (lower bound "
+        f"{result.lower_bound:,} B), limit {result.sram_limit:,} B, margin {result.sram_margin_bytes:,} B"
+    )
+    out.print(
+        f"flash: {result.flash_bytes:,} B = weights {fl.weight_bytes:,} + tables {fl.table_bytes:,} + code "
+        f"~{fl.code_bytes_estimate:,} (estimate); limit {result.flash_limit:,} B, margin "
+        f"{result.flash_margin_bytes:,} B"
+    )
+    if result.patches is not None:
+        p = result.patches
+        out.print(
+            f"patches: {p.patches}x{p.patches} over layers 0..{p.split_op} (split at '{escape(p.split_layer)}'), "
+            f"+{p.extra_macs:,} MACs ({p.extra_mac_fraction:.1%}); without patches the peak is "
+            f"{p.peak_without_patches:,} B"
+        )
+    out.print(f"{result.model} on {result.board}: {fit}")
+    run = summary.get("run")
+    if run:
+        ok = "[green]matches[/]" if run["ok"] else "[bold red]DIFFERS[/]"
+        out.print(
+            f"run on the host (seed {run['seed']}, C with the {run['c_plan']}): {ok} the reference "
+            f"({run['c_mismatches']} differing values)"
+        )
+    for note in result.notes:
+        err.print(f"note: {escape(note)}", soft_wrap=True)
