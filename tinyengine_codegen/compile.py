@@ -9,7 +9,7 @@ from .emit.project import write_folder
 from .errors import InternalError, TinyMLError
 from .ir.graph import Graph
 from .ir.verify import verify
-from .kernels.registry import HOST, Target, TargetLike
+from .kernels.spec import HOST, Target, TargetLike
 from .options import CompileOptions
 from .planner.model_plan import ModelPlan, plan_model
 

@@ -15,16 +15,8 @@ from types import MappingProxyType
 
 from ..errors import InternalError, TinyMLError
 from ..ir.graph import Graph, Op
-from ..kernels.registry import (
-    Binding,
-    KernelSpec,
-    TargetLike,
-    WeightTable,
-    activation_inputs,
-    may_run_in_place,
-    select,
-    spec_named,
-)
+from ..kernels.registry import select, spec_named
+from ..kernels.spec import Binding, KernelSpec, TargetLike, WeightTable, activation_inputs, may_run_in_place
 from .env import TEMPLATES_DIR, c_ident, render
 from .plan import ArenaPlan, check_covers, from_model_plan
 from .stage import region_rows

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from ..errors import InternalError
 from ..ir.graph import DTYPE_BYTES, Graph, Op
-from ..kernels.registry import activation_inputs
+from ..kernels.spec import activation_inputs
 from ..planner.patches import Patch, PatchOp, PatchSchedule, Region
 
 Row = tuple[int, ...]  # in_off[2], in_row[2], out_off, out_row, in_h, in_w, pad_t, pad_b, pad_l, pad_r, out_h, out_w

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..kernels.registry import WeightTable
+from ..kernels.spec import WeightTable
 from .env import c_float_lines, c_int_lines, c_string_lines, render
 
 WEIGHT_ALIGNMENT = 16

@@ -6,7 +6,7 @@ from ..ir.graph import Graph, Op
 from ..ir.ops import OpKind
 from ..ir.shapes import conv_out_pad
 from .common import act_range, channel_multipliers, in_tensor, out_tensor
-from .registry import Binding, Context, KernelSpec, TargetLike, always, no_scratch
+from .spec import Binding, Context, KernelSpec, TargetLike, always, no_scratch
 
 
 def requant_q(op: Op, graph: Graph, channels: int) -> dict:

@@ -14,7 +14,7 @@ from ..ir.graph import Graph, Op
 from .common import in_tensor, out_tensor
 from .cortexm import has_dsp, requant_fast
 from .elementwise import element_params
-from .registry import Binding, Context, KernelSpec, TargetLike, no_scratch
+from .spec import Binding, Context, KernelSpec, TargetLike, no_scratch
 
 
 def is_add_lut(op: Op, graph: Graph, target: TargetLike) -> bool:

@@ -28,7 +28,7 @@ from .cortexm import (
 )
 from .cortexm_pointwise import POINTWISE_SIMD
 from .cortexm_smallcin import ROWS_SIMD
-from .registry import Binding, Context, KernelSpec, TargetLike, no_scratch
+from .spec import Binding, Context, KernelSpec, TargetLike, no_scratch
 
 
 def _bias_values(op: Op, graph: Graph) -> np.ndarray | None:

@@ -5,11 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir.graph import Graph, Op
-from ..ir.ops import OpKind
 from .common import in_tensor
 from .cortexm import acc_bounds, constant_channels, folded_bias, has_dsp, pack_pairs, prescale, requant_fast
 from .misc import fc_requant
-from .registry import Binding, Context, KernelSpec, TargetLike, no_scratch
+from .spec import Binding, Context, KernelSpec, TargetLike, no_scratch
 
 
 def is_fc_simd(op: Op, graph: Graph, target: TargetLike) -> bool:
@@ -50,20 +49,3 @@ def fc_simd_context(op: Op, graph: Graph, b: Binding) -> Context:
 
 
 FC_SIMD = (KernelSpec("fc_s8_simd", is_fc_simd, no_scratch, fc_simd_context),)
-
-
-def with_cortexm(families):
-    """`families` (OpKind → specs) with the Cortex-M SIMD specs placed first in their families."""
-    from .cortexm_add import ADD_SIMD
-    from .cortexm_conv import CONV2D_SIMD, DEPTHWISE_SIMD
-
-    extra = {
-        OpKind.ADD: ADD_SIMD,
-        OpKind.CONV_2D: CONV2D_SIMD,
-        OpKind.DEPTHWISE_CONV_2D: DEPTHWISE_SIMD,
-        OpKind.FULLY_CONNECTED: FC_SIMD,
-    }
-    out = dict(families)
-    for kind, specs in extra.items():
-        out[kind] = tuple(specs) + tuple(out.get(kind, ()))
-    return out

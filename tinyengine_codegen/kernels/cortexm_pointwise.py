@@ -20,7 +20,7 @@ from ..ir.graph import Graph, Op
 from .common import in_tensor
 from .conv import geometry, requant_q
 from .cortexm import acc_bounds, constant_channels, folded_bias, has_dsp, pack_pairs, prescale, requant_fast
-from .registry import Binding, Context, KernelSpec, TargetLike, no_scratch
+from .spec import Binding, Context, KernelSpec, TargetLike, no_scratch
 
 UNROLL_MACS = 2048  # cin * cout up to which every channel group gets its own code (immediate shifts)
 MAX_CIN = 512  # the dot is fully unrolled: its code grows with cin

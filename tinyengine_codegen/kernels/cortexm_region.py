@@ -23,7 +23,7 @@ from .conv import geometry
 from .cortexm import pad_row
 from .cortexm_add import add_lut_context, is_add_lut
 from .cortexm_conv import _conv_common, _conv_ok, _dw_ok, _kpad, dw_context, im2col_scratch, is_direct
-from .registry import Binding, Context, KernelSpec, TargetLike, no_scratch
+from .spec import Binding, Context, KernelSpec, TargetLike, no_scratch
 
 MAX_KPAD = 252  # the im2col columns of the whole-tensor kernel have the same limit
 

@@ -25,7 +25,7 @@ from .cortexm import (
     requant_fast,
     scratch_is_free,
 )
-from .registry import Binding, Context, KernelSpec, TargetLike, no_scratch
+from .spec import Binding, Context, KernelSpec, TargetLike, no_scratch
 
 MAX_ROW_WORDS = 8  # kw * cin <= 32 bytes per window row
 

@@ -13,7 +13,7 @@ from ..ir.graph import Graph, Op
 from ..ir.ops import OpKind
 from .common import in_tensor, out_tensor
 from .conv import _bias, geometry, requant_q
-from .registry import Binding, Context, KernelSpec, TargetLike, always, no_scratch
+from .spec import Binding, Context, KernelSpec, TargetLike, always, no_scratch
 
 
 def reference_context(op: Op, graph: Graph, b: Binding) -> Context:

@@ -6,7 +6,7 @@ from .. import quant
 from ..ir.graph import Graph, Op
 from ..ir.ops import OpKind
 from .common import act_range, in_tensor, out_tensor, pad6, strides_of
-from .registry import Binding, Context, KernelSpec, TargetLike, always, no_scratch
+from .spec import Binding, Context, KernelSpec, TargetLike, always, no_scratch
 
 
 def element_params(op: Op, graph: Graph) -> dict:

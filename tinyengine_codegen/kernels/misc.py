@@ -9,7 +9,7 @@ from ..ir.graph import Graph, Op
 from ..ir.ops import OpKind
 from ..ir.shapes import conv_out_pad
 from .common import act_range, c_double, c_float, channel_multipliers, in_tensor, out_tensor, pad6, strides_of
-from .registry import Binding, Context, KernelSpec, TargetLike, always, no_scratch
+from .spec import Binding, Context, KernelSpec, TargetLike, always, no_scratch
 
 
 def fc_requant(op: Op, graph: Graph) -> dict:

@@ -12,7 +12,7 @@ import numpy as np
 from ..ir.graph import Graph, Op
 from ..ir.ops import OpKind
 from .common import in_tensor, out_tensor, pad6, strides_of
-from .registry import Binding, Context, KernelSpec, always, no_scratch
+from .spec import Binding, Context, KernelSpec, always, no_scratch
 
 
 def copy_context(op: Op, graph: Graph, b: Binding) -> Context:

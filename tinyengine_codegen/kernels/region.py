@@ -8,20 +8,22 @@ from the code generator's tables (emit/stage.py); the kernel itself only knows t
 of a convolution or pool are skipped, a PAD op writes its output zero point.
 
 These specs are used only for ops inside a patch stage and live apart from the ordinary families.
-Pointwise ops (elementwise and activations) reuse their ordinary flat kernel, row by row. On cores with the DSP
-extension the SIMD region kernels of kernels/cortexm_region.py come first in their families.
+Pointwise ops (elementwise and activations) reuse their ordinary portable flat kernel, row by row. The table of
+kernels/registry.py puts the SIMD region kernels of kernels/cortexm_region.py before these on DSP cores.
 """
 
 from __future__ import annotations
 
+from ..errors import InternalError
 from ..ir.graph import DTYPE_BYTES, Graph, Op
 from ..ir.ops import OpKind
+from . import misc
 from .common import in_tensor, out_tensor
 from .conv import generic_context
-from .cortexm_region import REGION_SIMD
 from .depthwise import reference_context
+from .elementwise import BINARY
 from .misc import pool_context
-from .registry import HOST, Binding, Context, KernelSpec, TargetLike, activation_inputs, no_scratch, select
+from .spec import HOST, Binding, Context, KernelSpec, TargetLike, activation_inputs, no_scratch
 
 _POINTWISE = (OpKind.ADD, OpKind.MUL, OpKind.RELU, OpKind.RELU6, OpKind.LOGISTIC, OpKind.HARD_SWISH, OpKind.QUANTIZE)
 
@@ -41,12 +43,13 @@ def pad_context(op: Op, graph: Graph, b: Binding) -> Context:
 
 
 def _flat_spec(op: Op, graph: Graph) -> KernelSpec:
-    """The ordinary whole-tensor kernel a pointwise region kernel runs on each row."""
+    """The ordinary whole-tensor portable kernel a pointwise region kernel runs on each row."""
     if op.kind in (OpKind.ADD, OpKind.MUL):
-        from .elementwise import BINARY
-
         return BINARY[0]  # binary_s8_flat: stage operands never broadcast
-    return select(op, graph, HOST)
+    for spec in misc.FAMILIES[op.kind]:
+        if spec.matches(op, graph, HOST):
+            return spec
+    raise InternalError(f"{op.name} ({op.kind.value}): no portable flat kernel matched for the patch stage")
 
 
 def pointwise_context(op: Op, graph: Graph, b: Binding) -> Context:
@@ -72,7 +75,7 @@ def _pointwise_ok(op: Op, graph: Graph, target: TargetLike) -> bool:
     )
 
 
-_PORTABLE: dict[OpKind, tuple[KernelSpec, ...]] = {
+PORTABLE_STAGE: dict[OpKind, tuple[KernelSpec, ...]] = {
     OpKind.CONV_2D: (KernelSpec("conv2d_s8_region", _windowed, no_scratch, generic_context),),
     OpKind.DEPTHWISE_CONV_2D: (KernelSpec("dwconv_s8_region", _windowed, no_scratch, reference_context),),
     OpKind.MAX_POOL_2D: (KernelSpec("maxpool_s8_region", _windowed, no_scratch, pool_context),),
@@ -80,12 +83,3 @@ _PORTABLE: dict[OpKind, tuple[KernelSpec, ...]] = {
     OpKind.PAD: (KernelSpec("pad_s8_region", _windowed, no_scratch, pad_context),),
     **{kind: (KernelSpec("pointwise_s8_region", _pointwise_ok, no_scratch, pointwise_context),) for kind in _POINTWISE},
 }
-# The Cortex-M SIMD region kernels (DSP cores only) come first; the portable kernel stays last in each family.
-STAGE_FAMILIES: dict[OpKind, tuple[KernelSpec, ...]] = {
-    kind: REGION_SIMD.get(kind, ()) + specs for kind, specs in _PORTABLE.items()
-}
-
-
-def stage_specs(op: Op, graph: Graph, target: TargetLike) -> tuple[KernelSpec, ...]:
-    """The patch-stage specs that match `op` (empty when the op cannot run region by region in C)."""
-    return tuple(s for s in STAGE_FAMILIES.get(op.kind, ()) if s.matches(op, graph, target))

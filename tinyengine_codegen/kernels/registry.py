@@ -1,144 +1,80 @@
-"""Kernel registry: one KernelSpec per C kernel variant, grouped in families per operator; `select` picks one.
+"""Kernel table: every family module's specs in preference order, and `select`, which picks one per op.
 
-A spec names its template (templates/kernels/<name>.c.j2), states its precondition (`matches`), declares the
-scratch bytes the planner must reserve, and builds the template context: every number the template prints.
-Within a family the first matching spec wins, and the last spec of every family matches any op of its kind,
-so fast variants (e.g. SIMD kernels for cores with the DSP extension) slot in as earlier entries.
+This is the only module that imports the kernel families (kernels/spec.py holds the types they share). Within a
+family the first matching spec wins, and the last spec of every family matches any op of its kind. On cores with
+the DSP extension the Cortex-M SIMD variants come first in their families, for whole tensors and for patch stages.
 """
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any, Protocol
-
-import numpy as np
+from collections.abc import Mapping
 
 from ..errors import InternalError, TinyMLError
 from ..ir.graph import Graph, Op
 from ..ir.ops import OpKind
+from . import conv, depthwise, elementwise, misc, movement, region
+from .cortexm_add import ADD_SIMD
+from .cortexm_conv import CONV2D_SIMD, DEPTHWISE_SIMD
+from .cortexm_fc import FC_SIMD
+from .cortexm_region import REGION_SIMD
+
+# Transition re-exports: the spec types now live in kernels/spec.py; import them from there.
+from .spec import (  # noqa: F401
+    ELEMENTWISE_INPLACE_KINDS,
+    HOST,
+    Binding,
+    Context,
+    KernelSpec,
+    Target,
+    TargetLike,
+    WeightTable,
+    activation_inputs,
+    always,
+    may_run_in_place,
+    no_scratch,
+)
+
+Families = Mapping[OpKind, tuple[KernelSpec, ...]]
+
+PORTABLE: dict[OpKind, tuple[KernelSpec, ...]] = {}
+for _module in (conv, depthwise, elementwise, misc, movement):
+    PORTABLE.update(_module.FAMILIES)
+
+# The Cortex-M SIMD specs (their predicates require the DSP extension), placed before the portable ones.
+CORTEXM: dict[OpKind, tuple[KernelSpec, ...]] = {
+    OpKind.ADD: ADD_SIMD,
+    OpKind.CONV_2D: CONV2D_SIMD,
+    OpKind.DEPTHWISE_CONV_2D: DEPTHWISE_SIMD,
+    OpKind.FULLY_CONNECTED: FC_SIMD,
+}
 
 
-class TargetLike(Protocol):
-    """Anything with a `dsp` flag: a Target below, or a boards.Board."""
-
-    dsp: bool
-
-
-@dataclass(frozen=True, slots=True)
-class Target:
-    """What kernel selection needs to know about the machine: its name and whether it has the DSP extension."""
-
-    name: str
-    dsp: bool = False
-
-
-HOST = Target("host", dsp=False)
-
-
-@dataclass
-class WeightTable:
-    """Constant arrays of one generated model, collected while kernels are bound (one table per generate call)."""
-
-    prefix: str
-    entries: list[tuple[str, str, np.ndarray]] = field(default_factory=list)  # (symbol, C type, values)
-    _by_key: dict[str, str] = field(default_factory=dict)
-
-    def add(self, key: str, values: np.ndarray) -> str:
-        """The C symbol of `values` (stored once per key); int8 data becomes a string literal in weights.c."""
-        if key in self._by_key:
-            return self._by_key[key]
-        ctype = {"int8": "int8_t", "uint8": "uint8_t", "int16": "int16_t", "int32": "int32_t", "float32": "float"}.get(
-            str(values.dtype)
-        )
-        if ctype is None:
-            raise InternalError(f"constant '{key}' has dtype {values.dtype}, which has no C array type here")
-        symbol = f"{self.prefix}_w{len(self.entries)}"
-        self.entries.append((symbol, ctype, np.ascontiguousarray(values).reshape(-1)))
-        self._by_key[key] = symbol
-        return symbol
-
-
-@dataclass(frozen=True)
-class Binding:
-    """Where one op's operands live: C parameter names of its activations, symbols of its constants, offsets."""
-
-    index: int
-    fn: str
-    graph: Graph
-    weights: WeightTable
-    offsets: Mapping[str, int]  # arena offset of every activation operand of this op
-    scratch_offset: int | None = None
-
-    def operand(self, op: Op, j: int) -> str:
-        """C expression for input j of `op`: a parameter `in<k>` for activations, a weights symbol for constants."""
-        name = op.inputs[j]
-        t = self.graph.tensor(name)
-        if t.is_const:
-            return self.weights.add(name, np.asarray(t.data))
-        return f"in{activation_inputs(self.graph, op).index(name)}"
-
-    def const(self, name: str) -> str:
-        return self.weights.add(name, np.asarray(self.graph.tensor(name).data))
-
-
-def activation_inputs(graph: Graph, op: Op) -> list[str]:
-    """The distinct non-constant inputs of `op`, in operand order: the layer function's `in<k>` parameters."""
-    out: list[str] = []
-    for name in op.inputs:
-        if name and not graph.tensor(name).is_const and name not in out:
-            out.append(name)
+def with_cortexm(families: Families) -> dict[OpKind, tuple[KernelSpec, ...]]:
+    """`families` (OpKind → specs) with the Cortex-M SIMD specs placed first in their families."""
+    out = dict(families)
+    for kind, specs in CORTEXM.items():
+        out[kind] = tuple(specs) + tuple(out.get(kind, ()))
     return out
 
 
-Context = dict[str, Any]
+FAMILIES: Families = with_cortexm(PORTABLE)
+
+# Patch-stage families: the Cortex-M SIMD region kernels first, the portable region kernel last.
+STAGE_FAMILIES: Families = {kind: REGION_SIMD.get(kind, ()) + specs for kind, specs in region.PORTABLE_STAGE.items()}
 
 
-@dataclass(frozen=True)
-class KernelSpec:
-    """One C kernel variant. `inplace=True` marks a variant written to overwrite its input with its output
-    (the layer gets the same arena offset for both); such a variant is chosen only for ops the memory plan
-    makes in place, never by `select`."""
-
-    name: str  # template: templates/kernels/<name>.c.j2
-    matches: Callable[[Op, Graph, TargetLike], bool]
-    scratch_bytes: Callable[[Op, Graph], int]
-    context: Callable[[Op, Graph, Binding], Context]
-    inplace: bool = False
-
-
-def always(op: Op, graph: Graph, target: TargetLike) -> bool:
-    return True
-
-
-def no_scratch(op: Op, graph: Graph) -> int:
-    return 0
-
-
-@functools.cache
-def _families() -> Mapping[OpKind, tuple[KernelSpec, ...]]:
-    from . import conv, depthwise, elementwise, misc, movement
-    from .cortexm_fc import with_cortexm
-
-    table: dict[OpKind, tuple[KernelSpec, ...]] = {}
-    for module in (conv, depthwise, elementwise, misc, movement):
-        table.update(module.FAMILIES)
-    return with_cortexm(table)  # the Cortex-M SIMD variants (DSP cores only) come first
-
-
-def families() -> Mapping[OpKind, tuple[KernelSpec, ...]]:
+def families() -> Families:
     """Every operator kind → its kernel specs in preference order."""
-    return _families()
+    return FAMILIES
 
 
 def select(op: Op, graph: Graph, target: TargetLike) -> KernelSpec:
     """The first spec of op's family whose predicate holds; the last entry of a family always matches."""
-    family = _families().get(op.kind)
+    family = FAMILIES.get(op.kind)
     if not family:
         raise TinyMLError(
             f"{op.name} ({op.kind.value}): no C kernel for this operator; supported: "
-            f"{', '.join(sorted(k.value for k in _families()))}"
+            f"{', '.join(sorted(k.value for k in FAMILIES))}"
         )
     for spec in family:
         if not spec.inplace and spec.matches(op, graph, target):
@@ -148,24 +84,14 @@ def select(op: Op, graph: Graph, target: TargetLike) -> KernelSpec:
     )
 
 
-# Every kernel of these kinds reads element i of each input before it writes element i of the output, so it may
-# overwrite an input of the output's size (tests/tinyengine_codegen/kernels/test_inplace.py runs each in place).
-ELEMENTWISE_INPLACE_KINDS = frozenset(
-    {OpKind.ADD, OpKind.MUL, OpKind.RELU, OpKind.RELU6, OpKind.LOGISTIC, OpKind.HARD_SWISH}
-)
-
-
-def may_run_in_place(spec: KernelSpec, op: Op) -> bool:
-    """True when `spec` stays correct with its output at its (overwritten) input's offset."""
-    return spec.inplace or op.kind in ELEMENTWISE_INPLACE_KINDS
+def stage_specs(op: Op, graph: Graph, target: TargetLike) -> tuple[KernelSpec, ...]:
+    """The patch-stage specs that match `op` (empty when the op cannot run region by region in C)."""
+    return tuple(s for s in STAGE_FAMILIES.get(op.kind, ()) if s.matches(op, graph, target))
 
 
 def spec_named(op: Op, name: str, *, stage: bool = False) -> KernelSpec:
     """The spec called `name` in op's family (the patch-stage family when `stage`); InternalError if none."""
-    if stage:
-        from .region import STAGE_FAMILIES as table
-    else:
-        table = _families()
+    table = STAGE_FAMILIES if stage else FAMILIES
     for spec in table.get(op.kind, ()):
         if spec.name == name:
             return spec

@@ -92,7 +92,7 @@ def stage_candidates(graph: Graph, sched: PatchSchedule, cands: Candidates, targ
     """`cands` with the stage ops' candidates replaced by the patch-stage (region) kernels; None when a stage op
     has none (or no registry is importable)."""
     try:
-        from ..kernels.region import stage_specs
+        from ..kernels.registry import stage_specs
     except ImportError:
         return None
     out = list(cands)
@@ -172,7 +172,7 @@ def _plan_with_kernels(make_buffers, cands: Candidates, inplace: frozenset[int],
 def plan_model(graph: Graph, options: CompileOptions = CompileOptions(), target=None) -> ModelPlan:
     """The memory plan of `graph` for `target` (a Board or kernels.registry.Target; default: the host)."""
     if target is None:
-        from ..kernels.registry import HOST
+        from ..kernels.spec import HOST
 
         target = HOST
     enabled, forced = patch_request(options.patches)

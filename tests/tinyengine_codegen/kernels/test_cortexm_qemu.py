@@ -23,8 +23,6 @@ from tinyengine_codegen.ir.ops import (
     Padding,
 )
 from tinyengine_codegen.ir.verify import verify
-from tinyengine_codegen.kernels import registry
-from tinyengine_codegen.kernels.cortexm_fc import with_cortexm
 from tinyengine_codegen.model_io import load_model
 from tinyengine_codegen.options import CompileOptions
 from tinyengine_codegen.reference.run import run_graph
@@ -37,12 +35,6 @@ pytestmark = [
         reason="Cortex-M toolchain or QEMU not installed",
     ),
 ]
-
-
-@pytest.fixture(autouse=True)
-def cortexm_specs(monkeypatch):
-    table = with_cortexm(registry._families())
-    monkeypatch.setattr(registry, "_families", lambda: table)
 
 
 def _run(graph, seed=0):

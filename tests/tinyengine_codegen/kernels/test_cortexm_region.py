@@ -10,8 +10,7 @@ from tinyengine_codegen.boards import load_board
 from tinyengine_codegen.compile import compile_model
 from tinyengine_codegen.ir.ops import Padding
 from tinyengine_codegen.kernels.cortexm_region import REGION_SIMD, dw_region_context, im2col_region_context
-from tinyengine_codegen.kernels.region import STAGE_FAMILIES, stage_specs
-from tinyengine_codegen.kernels.registry import HOST, Binding, WeightTable
+from tinyengine_codegen.kernels.registry import HOST, STAGE_FAMILIES, Binding, WeightTable, stage_specs
 from tinyengine_codegen.model_io import load_model
 from tinyengine_codegen.options import CompileOptions
 from tinyengine_codegen.planner.model_plan import plan_model
