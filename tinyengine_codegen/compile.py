@@ -47,11 +47,12 @@ def compile_model(
 
 
 def write_project(
-    graph: Graph, out_dir: str | Path, options: CompileOptions = CompileOptions(), **kwargs
+    graph: Graph, out_dir: str | Path, options: CompileOptions = CompileOptions(), *, force: bool = False, **kwargs
 ) -> GeneratedProject:
-    """compile_model, then write its files into `out_dir` atomically; returns the project."""
+    """compile_model, then write its files into `out_dir` atomically (emit.project: a folder holding other
+    files is refused unless `force`); returns the project."""
     project = compile_model(graph, options, **kwargs)
-    write_folder(project.files, out_dir)
+    write_folder(project.files, out_dir, command="compile", force=force)
     return project
 
 

@@ -24,7 +24,7 @@ def baseline(
     from tinyengine_codegen.errors import TinyMLError
     from tinynas.baselines.train import BaselineConfig, train_baseline
 
-    from .console import err, print_json, progress
+    from .console import print_json, progress, say
 
     if dataset not in ("cifar10", "folder"):
         raise TinyMLError(f"--dataset '{dataset}': use cifar10 or folder")
@@ -43,8 +43,8 @@ def baseline(
     if as_json:
         print_json(report)
         return
-    err.print(
-        f"[bold]{out}/model.tflite[/]: int8 accuracy {report['accuracy']:.2%} (float "
+    say(
+        f"{out}/model.tflite: int8 accuracy {report['accuracy']:.2%} (float "
         f"{report['float_accuracy']:.2%}), peak SRAM {report['peak_sram_bytes']:,} B, flash "
         f"{report['flash_bytes']:,} B on {report['board']}, {report['macs']:,} MACs, {epochs} epochs on "
         f"{report['train_images']:,} images; {report['wall_s']:.0f} s"

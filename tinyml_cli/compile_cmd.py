@@ -26,20 +26,23 @@ def compile_(
     inplace: bool = typer.Option(True, "--inplace/--no-inplace", help="in-place depthwise and ADD"),
     patches: str = typer.Option("auto", "--patches", help=PATCHES_HELP),
     debug: bool = typer.Option(False, "--debug", help="arena canaries checked after every layer"),
+    force: bool = typer.Option(False, "--force", help="write into a folder that holds other files (they are kept)"),
     as_json: bool = typer.Option(False, "--json", help="print one JSON object for scripts"),
 ) -> None:
     """Generate the C project of a model (host C sources, or a PlatformIO project for a board)."""
     from tinyengine_codegen.compile import write_project
+    from tinyengine_codegen.emit.project import check_output_folder
     from tinyengine_codegen.model_io import load_model
 
-    from .console import err, print_json
+    from .console import print_json, say
 
+    check_output_folder(out, "compile", force)
     graph = load_model(model)
     opts = _options(target, inplace, patches, debug)
     if target == "host":
-        project = write_project(graph, out, opts)
+        project = write_project(graph, out, opts, force=force)
     else:
-        project = _write_firmware(graph, out, opts)
+        project = _write_firmware(graph, out, opts, force)
     summary = {
         "model": str(model),
         "target": target,
@@ -51,13 +54,13 @@ def compile_(
     if as_json:
         print_json(summary)
     else:
-        err.print(
+        say(
             f"wrote {out}/ ({len(project.files)} files, arena {project.arena_bytes:,} B, "
             f"{len(project.kernels)} layers) for target {target}"
         )
 
 
-def _write_firmware(graph, out: Path, opts):
+def _write_firmware(graph, out: Path, opts, force: bool):
     """A complete PlatformIO project for a board: the model sources inside the firmware skeleton."""
     import tempfile
 
@@ -68,7 +71,7 @@ def _write_firmware(graph, out: Path, opts):
     board = load_board(opts.target)
     with tempfile.TemporaryDirectory(prefix="tinyml-compile-") as tmp:
         project = write_project(graph, Path(tmp) / "model", opts)
-        prepare_project(Path(tmp) / "model", board, out, None)
+        prepare_project(Path(tmp) / "model", board, out, None, force=force)
     return project
 
 
@@ -84,12 +87,17 @@ def run(
     """Generate, build and run a model on the host or in QEMU; write its output as .npy."""
     import numpy as np
 
+    from tinyengine_codegen.emit.project import probe_writable
     from tinyengine_codegen.errors import TinyMLError
     from tinyengine_codegen.model_io import load_model
     from tinyengine_codegen.runner import run_model
 
-    from .console import err, print_json
+    from .console import print_json, say
 
+    output = output if output.suffix == ".npy" else output.with_name(output.name + ".npy")  # what np.save writes
+    if output.is_dir():
+        raise TinyMLError(f"--output '{output}' is a folder; give a file name such as y.npy")
+    probe_writable(output.parent, what=f"--output '{output}'")
     graph = load_model(model)
     if not input.is_file():
         raise TinyMLError(f"input file '{input}' not found")
@@ -98,8 +106,7 @@ def run(
     except Exception as exc:
         raise TinyMLError(f"'{input}' is not a .npy array ({type(exc).__name__}: {exc})") from None
     res = run_model(graph, x, _options(target, inplace, patches, False))
-    output.parent.mkdir(parents=True, exist_ok=True)
-    np.save(output, res.output)
+    _save_npy(output, res.output)
     summary = {
         "model": str(model),
         "target": res.target,
@@ -114,4 +121,31 @@ def run(
         print_json(summary)
     else:
         extra = f", {res.instructions:,} instructions" if res.instructions is not None else ""
-        err.print(f"ran on {res.target}: output {res.output.dtype}{list(res.output.shape)} -> {output}{extra}")
+        say(f"ran on {res.target}: output {res.output.dtype}{list(res.output.shape)} -> {output}{extra}")
+
+
+def _save_npy(path: Path, array) -> None:
+    """np.save through a temporary sibling and a rename: an interrupt leaves no half-written file."""
+    import os
+    import tempfile
+
+    import numpy as np
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.save(f, array)
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def _umask() -> int:
+    import os
+
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask

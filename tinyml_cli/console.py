@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from contextlib import contextmanager
 
@@ -11,6 +12,27 @@ from rich.console import Console
 
 err = Console(stderr=True, highlight=False, no_color=bool(os.environ.get("NO_COLOR")))
 out = Console(highlight=False, soft_wrap=True)
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def plain(text: object) -> str:
+    """`text` as one printable line: control characters (newlines, ESC, BEL ...) written as \\xNN escapes."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", str(text))
+
+
+def cell(text: object):
+    """A table cell that shows `text` literally (no markup), control characters escaped."""
+    from rich.text import Text
+
+    return Text(plain(text))
+
+
+def say(text: object) -> None:
+    """One plain message line on stderr: no markup, no colour codes from user data, control characters escaped."""
+    sys.stderr.write(plain(text) + "\n")
+    sys.stderr.flush()
 
 
 def print_json(obj) -> None:

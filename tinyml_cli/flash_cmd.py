@@ -34,7 +34,7 @@ def flash(
     from tinyengine_codegen.run.flash import flash as upload
     from tinyengine_codegen.runner import check_input
 
-    from .console import err
+    from .console import err, say
 
     b = load_board(board)
     if b.is_virtual:
@@ -51,4 +51,4 @@ def flash(
             f"bss {built.bss_bytes:,} B; uploading through {probe.label}"
         )
         upload(proj, b)
-    err.print(f"[bold green]flashed[/] {model.name} to {b.name}")
+    say(f"flashed {model.name} to {b.name}")

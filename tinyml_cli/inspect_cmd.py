@@ -17,7 +17,7 @@ def inspect(
     from tinyengine_codegen.ir.text import dump
     from tinyengine_codegen.model_io import load_model
 
-    from .console import err, out, print_json
+    from .console import cell, out, plain, print_json
 
     graph = load_model(model)
     rows = [
@@ -44,17 +44,18 @@ def inspect(
         print_json(summary)
         return
     if dump_ir:
-        out.print(dump(graph), markup=False)
+        for line in dump(graph).splitlines():
+            out.print(plain(line), markup=False, highlight=False)
         return
     from rich.table import Table
 
-    table = Table(title=f"{model.name}: {len(graph.ops)} operators")
+    table = Table(title=cell(f"{model.name}: {len(graph.ops)} operators"))
     for col in ("#", "name", "op", "output shape", "MACs", "weight B"):
         table.add_column(col, justify="right" if col in ("#", "MACs", "weight B") else "left")
     for r in rows:
         table.add_row(
             str(r["index"]),
-            r["name"],
+            cell(r["name"]),
             r["op"],
             "x".join(map(str, r["output_shape"])),
             f"{r['macs']:,}",
@@ -63,8 +64,9 @@ def inspect(
     out.print(table)
     io = ", ".join(f"{d['name']} {d['dtype']}{d['shape']}" for d in summary["inputs"])
     oo = ", ".join(f"{d['name']} {d['dtype']}{d['shape']}" for d in summary["outputs"])
-    out.print(f"inputs: {io}\noutputs: {oo}\nMACs: {summary['macs']:,}   weights: {summary['weight_bytes']:,} B")
-    del err
+    out.print(plain(f"inputs: {io}"), markup=False)
+    out.print(plain(f"outputs: {oo}"), markup=False)
+    out.print(f"MACs: {summary['macs']:,}   weights: {summary['weight_bytes']:,} B", markup=False)
 
 
 def _io(graph, name: str) -> dict:

@@ -30,24 +30,49 @@ def _root() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .console import err
+    """Run one command. Exit 0 success, 1 a failed check, 2 a user error (one plain 'error:' line on stderr),
+    3 a bug (traceback and 'this is a bug'), 130 interrupted (Ctrl-C; outputs are written atomically, so none is
+    left half-written)."""
+    from .console import say
+
+    click = _click()
 
     try:
-        app(args=argv, standalone_mode=True)
+        rv = app(args=argv, standalone_mode=False)
+    except typer.Exit as exc:
+        return _exit(exc.exit_code)
     except TinyMLError as exc:
-        err.print(f"[bold red]error:[/] {exc}", markup=True, soft_wrap=True)
+        say(f"error: {exc}")
         return _exit(2)
-    except KeyboardInterrupt:
-        err.print("[red]interrupted[/]")
+    except click.ClickException as exc:  # a bad command line: unknown option, missing or invalid value
+        if type(exc).__name__ == "NoArgsIsHelpError":
+            exc.show()
+        else:
+            say(f"error: {exc.format_message()} (see --help)")
+        return _exit(2)
+    except (KeyboardInterrupt, typer.Abort):
+        say("interrupted")
         return _exit(130)
     except (InternalError, Exception) as exc:  # a bug: show everything and ask for a report
         traceback.print_exc()
-        err.print(
-            f"[bold red]internal error:[/] {type(exc).__name__}: {exc} - this is a bug, please report it "
+        say(
+            f"internal error: {type(exc).__name__}: {exc} - this is a bug, please report it "
             "with the command line and the model"
         )
         return _exit(3)
-    return 0
+    return _exit(rv if isinstance(rv, int) else 0)
+
+
+def _click():
+    """The click that typer runs on (recent typer releases vendor their own copy)."""
+    try:
+        from typer import _click as vendored
+
+        return vendored
+    except ImportError:
+        import click
+
+        return click
 
 
 def _exit(code: int) -> int:

@@ -13,11 +13,11 @@ def search(
     data: Path = typer.Option(None, "--data", help="data folder or file (CIFAR-10 batches/npz, image folder)"),
     out: Path = typer.Option(Path("runs/search"), "--out", "-o", help="run folder (written atomically)"),
     quick: bool = typer.Option(False, "--quick", help="a real but small search: minutes on 2 CPU cores"),
-    sram: int = typer.Option(None, "--sram-budget", help="peak SRAM budget in bytes (default: the board's)"),
-    flash: int = typer.Option(None, "--flash-budget", help="flash budget in bytes (default: the board's)"),
-    epochs: int = typer.Option(None, "--epochs", help="epochs of the full-network phase"),
-    phase_epochs: int = typer.Option(None, "--phase-epochs", help="epochs of each elastic phase"),
-    finetune_epochs: int = typer.Option(None, "--finetune-epochs", help="fine-tuning epochs of the winner"),
+    sram: int = typer.Option(None, "--sram-budget", min=1, help="peak SRAM budget in bytes (default: the board's)"),
+    flash: int = typer.Option(None, "--flash-budget", min=1, help="flash budget in bytes (default: the board's)"),
+    epochs: int = typer.Option(None, "--epochs", min=0, help="epochs of the full-network phase"),
+    phase_epochs: int = typer.Option(None, "--phase-epochs", min=0, help="epochs of each elastic phase"),
+    finetune_epochs: int = typer.Option(None, "--finetune-epochs", min=0, help="fine-tuning epochs of the winner"),
     device: str = typer.Option(None, "--device", help="cpu or cuda (default: cuda when available)"),
     checkpoint: Path = typer.Option(
         None,
@@ -28,6 +28,7 @@ def search(
     ),
     batch_size: int = typer.Option(None, "--batch-size", min=1, help="training batch size (per process)"),
     seed: int = typer.Option(0, "--seed", help="random seed (recorded in report.json)"),
+    force: bool = typer.Option(False, "--force", help="write into a folder that holds other files (they are kept)"),
     as_json: bool = typer.Option(False, "--json", help="print report.json on stdout"),
 ) -> None:
     """Search an int8 model that fits BOARD; writes model.tflite, report.json, the search log and plots."""
@@ -35,12 +36,14 @@ def search(
 
     import torch
 
+    from tinyengine_codegen.emit.project import check_output_folder
     from tinyengine_codegen.errors import TinyMLError
     from tinynas.pipeline import board_budget, check_budget, run_to_folder
     from tinynas.search import cifar_config, quick_config
 
-    from .console import err, event_progress, print_json
+    from .console import event_progress, print_json, say
 
+    check_output_folder(out, "search", force)
     if dataset not in ("digits", "cifar10", "folder"):
         raise TinyMLError(f"--dataset '{dataset}': use digits, cifar10 or folder")
     if dataset != "digits" and data is None:
@@ -62,21 +65,19 @@ def search(
     budget = board_budget(board, sram, flash)
     check_budget(budget)
     with event_progress() as on_event:
-        report = run_to_folder(cfg, budget, out, on_event)
+        report = run_to_folder(cfg, budget, out, on_event, force=force)
     if as_json:
         print_json(report)
         return
-    err.print(
-        f"[bold]{out}/model.tflite[/]: int8 accuracy {report['accuracy']:.2%} (float {report['float_accuracy']:.2%}), "
+    say(
+        f"{out}/model.tflite: int8 accuracy {report['accuracy']:.2%} (float {report['float_accuracy']:.2%}), "
         f"peak SRAM {report['peak_sram_bytes']:,} B of {budget.sram_bytes:,}, flash {report['flash_bytes']:,} B "
         f"of {budget.flash_bytes:,}, {report['macs']:,} MACs, {report['resolution']}px width "
         f"{report['width_multiplier']:g}; {report['wall_s']:.0f} s"
     )
     if report["resume"]["stages_resumed"]:
-        err.print(
+        say(
             f"resumed from {report['resume']['state']} (run {report['resume']['run']}): "
             f"{', '.join(report['resume']['stages_resumed'])}; {report['epochs_trained']['total']} epochs "
-            f"trained in all, {report['epochs_trained']['this_run']} in this run",
-            markup=False,
-            highlight=False,
+            f"trained in all, {report['epochs_trained']['this_run']} in this run"
         )

@@ -177,10 +177,7 @@ def _read_images(folder: Path, classes: tuple[str, ...], size: int | None, chann
         if not files:
             raise TinyMLError(f"class folder '{folder / c}' has no images ({', '.join(sorted(IMAGE_EXTS))})")
         for p in files:
-            try:
-                im = Image.open(p).convert("RGB" if channels == 3 else "L")
-            except (UnidentifiedImageError, OSError):
-                raise TinyMLError(f"image '{p}' cannot be read; remove or replace it") from None
+            im = _open_image(p, Image, UnidentifiedImageError).convert("RGB" if channels == 3 else "L")
             if size is not None and im.size != (size, size):
                 im = im.resize((size, size), Image.BILINEAR)
             a = np.asarray(im, dtype=np.uint8)
@@ -190,6 +187,26 @@ def _read_images(folder: Path, classes: tuple[str, ...], size: int | None, chann
     if len(shapes) > 1:
         raise TinyMLError(f"images under '{folder}' have different sizes {sorted(shapes)[:3]}; pass a size to resize")
     return np.stack(xs), np.asarray(ys, dtype=np.int64)
+
+
+MAX_IMAGE_PIXELS = 4096 * 4096  # a larger image is refused before it is decoded (decompression bombs)
+
+
+def _open_image(p: Path, Image, UnidentifiedImageError):
+    import warnings
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            im = Image.open(p)
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombWarning, Image.DecompressionBombError):
+        raise TinyMLError(f"image '{p}' cannot be read, or is larger than the decoder allows; remove it") from None
+    w, h = im.size
+    if w * h > MAX_IMAGE_PIXELS:
+        raise TinyMLError(
+            f"image '{p}' is {w}x{h} pixels, above the limit of {MAX_IMAGE_PIXELS:,}; resize or remove it"
+        )
+    return im
 
 
 def _checked(name, x_tr, y_tr, x_te, y_te, classes, flip) -> Dataset:

@@ -91,9 +91,15 @@ def _count_correct(graph: Graph, images: np.ndarray, labels: np.ndarray) -> int:
 
 
 def run_to_folder(
-    cfg: SearchConfig, budget: BoardBudget, out: Path, progress: Callable[[dict], None] | None = None
+    cfg: SearchConfig,
+    budget: BoardBudget,
+    out: Path,
+    progress: Callable[[dict], None] | None = None,
+    *,
+    force: bool = False,
 ) -> dict:
-    """Search, export and measure; write model.tflite, report.json, search_log.jsonl and plots into `out`."""
+    """Search, export and measure; write model.tflite, report.json, search_log.jsonl and plots into `out`
+    (emit.project.atomic_folder: a folder holding other files is refused unless `force`)."""
     from tinyengine_codegen.boards import load_board
     from tinyengine_codegen.emit.project import atomic_folder
     from tinyengine_codegen.exporters.tflite import save_tflite
@@ -108,7 +114,7 @@ def run_to_folder(
             progress(event)
 
     t0 = time.time()
-    with atomic_folder(out, make_parents=True) as tmp:
+    with atomic_folder(out, make_parents=True, command="search", force=force) as tmp:
         limits = Limits(budget.sram_bytes, budget.flash_bytes)
         context = {"board": budget.board_id, "options": asdict(budget.options)}
         result = run_search(cfg, cost_function(budget), limits, note, context)

@@ -13,7 +13,6 @@ import json
 import re
 import shutil
 import subprocess
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from string import Template
@@ -22,6 +21,7 @@ import numpy as np
 
 from tinyengine_codegen.boards import Board
 from tinyengine_codegen.build.setup_tools import FIRMWARE_DIR, core_dir, ensure_tool_scons, pio_command, pio_env
+from tinyengine_codegen.emit.project import atomic_folder
 from tinyengine_codegen.errors import TinyMLError
 
 STACK_BYTES = 8192
@@ -164,20 +164,25 @@ def _copy_model(model_dir: Path, src: Path) -> None:
 
 
 def prepare_project(
-    model_dir: Path, board: Board, out_dir: Path, input_array: np.ndarray | None, *, official: bool = False
+    model_dir: Path,
+    board: Board,
+    out_dir: Path,
+    input_array: np.ndarray | None,
+    *,
+    official: bool = False,
+    force: bool = False,
 ) -> Path:
     """Write a complete PlatformIO project for `board` into out_dir (replaced atomically); returns out_dir.
 
-    input_array is the embedded test input (None: zeros). official=True makes the official-platform environment
-    the default one (real boards only); the offline environment is always present.
+    input_array is the embedded test input (None: zeros); force: see emit.project.atomic_folder. official=True
+    makes the official-platform environment the default one (real boards only); the offline environment is always
+    present.
     """
     if official and board.is_virtual:
         raise TinyMLError(f"{board.id} is a virtual board: it has no official PlatformIO platform")
-    out_dir = Path(out_dir).resolve()
+    out_dir = Path(out_dir).absolute()
     input_h = _input_header(Path(model_dir), input_array)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
-    try:
+    with atomic_folder(out_dir, make_parents=True, command="compile", force=force, caches=(".pio",)) as tmp:
         for sub in ("src", "include", "boards"):
             (tmp / sub).mkdir()
         for rel in _FIRMWARE_SOURCES + _FIRMWARE_HEADERS:
@@ -189,13 +194,6 @@ def prepare_project(
         (tmp / "platformio.ini").write_text(_ini_text(board, official))
         manifest = json.dumps(_board_manifest(board), indent=2)
         (tmp / "boards" / f"{board.local_board_id}.json").write_text(manifest)
-        if (out_dir / ".pio").is_dir():  # keep PlatformIO's build cache for incremental builds
-            (out_dir / ".pio").rename(tmp / ".pio")
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        tmp.rename(out_dir)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return out_dir
 
 

@@ -60,7 +60,7 @@ def train_baseline(arch: str, cfg: BaselineConfig, out_dir: Path, progress: Prog
     timings = {"train_and_quantize": time.time() - t0}
     from tinyengine_codegen.emit.project import atomic_folder
 
-    with atomic_folder(out_dir, make_parents=True) as tmp:
+    with atomic_folder(out_dir, make_parents=True, command="baseline") as tmp:
         note({"stage": "measure"})
         t1 = time.time()
         report = _measure(graph, data, board, tmp)

@@ -87,9 +87,13 @@ def test_reprepare_keeps_build_cache_and_replaces_sources(fake_model_dir, tmp_pa
     proj = prepare_project(fake_model_dir, board, tmp_path / "p", None)
     (proj / ".pio").mkdir()
     (proj / ".pio" / "marker").write_text("x")
-    (proj / "src" / "stale.c").write_text("int stale;")
+    before = (proj / "src" / "input_data.h").read_text()
     prepare_project(fake_model_dir, board, proj, np.ones(FAKE_INPUT_SIZE, np.int8))
-    assert (proj / ".pio" / "marker").is_file() and not (proj / "src" / "stale.c").exists()
+    assert (proj / ".pio" / "marker").is_file() and (proj / "src" / "input_data.h").read_text() != before
+    (proj / "src" / "mine.c").write_text("int mine;")  # a file the toolchain did not write is never deleted
+    with pytest.raises(TinyMLError, match="mine.c"):
+        prepare_project(fake_model_dir, board, proj, None)
+    assert (proj / "src" / "mine.c").read_text() == "int mine;"
 
 
 def _elf_attributes(elf):

@@ -15,7 +15,7 @@ from tinyengine_codegen.build.host import build_host, find_compiler, run_host
 from tinyengine_codegen.compile import compile_model, write_project
 from tinyengine_codegen.emit.env import c_ident, c_string_lines
 from tinyengine_codegen.emit.plan import intervals, linear_plan
-from tinyengine_codegen.emit.project import write_folder
+from tinyengine_codegen.emit.project import MANIFEST_NAME, write_folder
 from tinyengine_codegen.errors import InternalError, TinyMLError
 from tinyengine_codegen.options import CompileOptions
 
@@ -65,7 +65,7 @@ def test_write_folder_is_atomic(tmp_path):
     assert (out / "a.txt").read_text() == "old" and not (out / "b.bin").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["proj"]  # no temporary folder left behind
     write_folder({"c.txt": "x"}, out)
-    assert sorted(p.name for p in out.iterdir()) == ["c.txt"]
+    assert sorted(p.name for p in out.iterdir()) == [MANIFEST_NAME, "c.txt"]
 
 
 def test_write_folder_refuses_a_file(tmp_path):
