@@ -6,7 +6,7 @@ Used by `tinyml run`, `tinyml bench` and `tinyml simulate --run`; returns data, 
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +20,9 @@ _NP = {"int8": np.int8, "float32": np.float32, "uint8": np.uint8, "int16": np.in
 
 @dataclass(frozen=True)
 class RunResult:
-    """Outputs of one run; instruction counts and section sizes only for QEMU targets."""
+    """Outputs of one run; instruction counts, estimated cycles (by cycle-model id, docs/cycle_model.md) and
+    section sizes only for QEMU targets; flash_bytes (the deployable firmware's text + data, without the test
+    harness's input and markers) only when asked for."""
 
     output: np.ndarray
     target: str
@@ -31,6 +33,9 @@ class RunResult:
     data_bytes: int | None = None
     bss_bytes: int | None = None
     kernels: tuple[str, ...] = ()
+    cycles: dict[str, int] = field(default_factory=dict)
+    layer_cycles: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    flash_bytes: int | None = None
 
 
 def check_input(graph: Graph, x: np.ndarray) -> np.ndarray:
@@ -56,12 +61,15 @@ def check_input(graph: Graph, x: np.ndarray) -> np.ndarray:
     return x.reshape(t.shape)
 
 
-def run_model(graph: Graph, x: np.ndarray, options: CompileOptions, *, count: bool = True) -> RunResult:
-    """Generate C for `options.target`, build it, run it on `x`; the output has the model output's shape."""
+def run_model(
+    graph: Graph, x: np.ndarray, options: CompileOptions, *, count: bool = True, flash: bool = False
+) -> RunResult:
+    """Generate C for `options.target`, build it, run it on `x`; the output has the model output's shape.
+    flash: also measure the deployable firmware's flash (a second, marker-free compile and link)."""
     x = check_input(graph, x)
     if options.target == "host":
         return _run_host(graph, x, options)
-    return _run_board(graph, x, options, count)
+    return _run_board(graph, x, options, count, flash)
 
 
 def _run_host(graph: Graph, x: np.ndarray, options: CompileOptions) -> RunResult:
@@ -76,8 +84,9 @@ def _run_host(graph: Graph, x: np.ndarray, options: CompileOptions) -> RunResult
     return RunResult(np.asarray(y).reshape(out_t.shape), "host", project.arena_bytes, kernels=project.kernels)
 
 
-def _run_board(graph: Graph, x: np.ndarray, options: CompileOptions, count: bool) -> RunResult:
+def _run_board(graph: Graph, x: np.ndarray, options: CompileOptions, count: bool, flash: bool) -> RunResult:
     from .boards import load_board
+    from .build.flash_size import deployable_size
     from .build.platformio import build, prepare_project
     from .compile import write_project
     from .run.qemu import run_qemu
@@ -93,6 +102,7 @@ def _run_board(graph: Graph, x: np.ndarray, options: CompileOptions, count: bool
         fw = prepare_project(Path(tmp) / "model", board, Path(tmp) / "fw", x)
         built = build(fw, board)
         res = run_qemu(built.elf_path, board, count=count)
+        flash_bytes = deployable_size(Path(tmp) / "model", board).total if flash else None
     out_t = graph.tensors[graph.outputs[0]]
     y = np.frombuffer(res.output_bytes, dtype=_NP[out_t.dtype])
     if y.size != out_t.size:
@@ -107,4 +117,7 @@ def _run_board(graph: Graph, x: np.ndarray, options: CompileOptions, count: bool
         built.data_bytes,
         built.bss_bytes,
         project.kernels,
+        res.cycles,
+        res.layer_cycles,
+        flash_bytes,
     )

@@ -1,16 +1,20 @@
-"""Simulate a model on a board without building it: the exact arena of the plan the code generator uses, an
-estimate of the flash image, whether both fit, and per-layer memory rows.
+"""Simulate a model on a board without running it: the exact arena of the plan the code generator uses, the
+exact flash of the firmware, whether both fit, and per-layer memory rows.
 
 peak SRAM is exact: it is `arena_bytes` of `plan_model`'s plan (in-place ops, kernel scratch, patch stage).
-flash is weights (every constant tensor) + requantization tables (two int32 per output channel of each conv,
-depthwise conv and fully connected layer) + an ESTIMATE of the code: a conservative per-layer size for each
-operator kind (every layer is its own specialised C function) plus the runtime. Only the code part is estimated.
+flash is exact (flash="exact", the default, with the Arm toolchain installed): the C generated from that same
+plan, compiled and linked with the firmware runtime for the board (build/flash_size.py, the figure `tinyml bench`
+reports as flash_bytes). flash="estimate" (or no toolchain) gives the fast estimate instead: weights (every
+constant tensor) + requantization tables + a conservative per-layer code size for each operator kind.
+plan_seconds is the time `plan_model` took.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import asdict, dataclass, field
 
+from .build.flash_size import FlashSize
 from .ir.cost import graph_macs, op_macs, weight_bytes
 from .ir.graph import Graph
 from .ir.ops import OpKind
@@ -102,6 +106,8 @@ class SimulationResult:
     model_plan: ModelPlan = field(compare=False, repr=False)
     options: CompileOptions = field(default=CompileOptions(), compare=False, repr=False)
     target: object = field(default=None, compare=False, repr=False)
+    flash_exact: FlashSize | None = None  # the linked firmware's text + data; None: only the estimate
+    plan_seconds: float = field(default=0.0, compare=False)
 
     @property
     def arena_bytes(self) -> int:
@@ -109,7 +115,7 @@ class SimulationResult:
 
     @property
     def flash_bytes(self) -> int:
-        return self.flash.total
+        return self.flash_exact.total if self.flash_exact is not None else self.flash.total
 
     @property
     def sram_margin_bytes(self) -> int:
@@ -135,8 +141,12 @@ class SimulationResult:
             "sram_limit_bytes": self.sram_limit,
             "sram_margin_bytes": self.sram_margin_bytes,
             "flash_bytes": self.flash_bytes,
-            "flash_is_estimate": True,
+            "flash_is_estimate": self.flash_exact is None,
             "flash": {**asdict(self.flash), "total": self.flash.total},
+            "flash_exact": None
+            if self.flash_exact is None
+            else {**asdict(self.flash_exact), "total": self.flash_bytes},
+            "plan_seconds": self.plan_seconds,
             "flash_limit_bytes": self.flash_limit,
             "flash_margin_bytes": self.flash_margin_bytes,
             "fits": self.fits,
@@ -157,9 +167,32 @@ def flash_estimate(graph: Graph, mp: ModelPlan) -> FlashEstimate:
     return FlashEstimate(weight_bytes(graph), tables, code)
 
 
-def simulate(graph: Graph, board, options: CompileOptions = CompileOptions()) -> SimulationResult:
-    """Plan `graph` for `board` (anything with id, sram_bytes, flash_bytes and dsp) and report the fit."""
+def exact_flash(mp: ModelPlan, board, options: CompileOptions) -> FlashSize | None:
+    """Text + data of the firmware generated from `mp` for `board`; None when it cannot be built here (no Arm
+    toolchain, or a board object without a memory map)."""
+    import tempfile
+    from pathlib import Path
+
+    from .build.flash_size import deployable_size, toolchain_available
+    from .compile import compile_model
+    from .emit.project import write_folder
+
+    if not toolchain_available() or not hasattr(board, "memory"):
+        return None
+    project = compile_model(mp.graph, options, plan=mp, target=board)
+    with tempfile.TemporaryDirectory(prefix="tinyml-simflash-") as tmp:
+        write_folder(project.files, Path(tmp) / "model")
+        return deployable_size(Path(tmp) / "model", board)
+
+
+def simulate(
+    graph: Graph, board, options: CompileOptions = CompileOptions(), *, flash: str = "exact"
+) -> SimulationResult:
+    """Plan `graph` for `board` (anything with id, sram_bytes, flash_bytes and dsp) and report the fit.
+    flash: "exact" (build the generated C for the board when the toolchain is here) or "estimate" (fast)."""
+    t0 = time.perf_counter()
     mp = plan_model(graph, options, board)
+    plan_seconds = time.perf_counter() - t0
     g, plan = mp.graph, mp.plan
     stage = set(mp.patches.stage) if mp.patches else set()
     layers = tuple(
@@ -190,7 +223,10 @@ def simulate(graph: Graph, board, options: CompileOptions = CompileOptions()) ->
             sum(s.buffer_bytes.values()),
             mp.plain.arena_bytes,
         )
-    notes = mp.notes + ("flash code size is an estimate (per-layer table); weights and tables are exact",)
+    exact = exact_flash(mp, board, options) if flash == "exact" else None
+    notes = mp.notes
+    if exact is None:
+        notes += ("flash code size is an estimate (per-layer table); weights and tables are exact",)
     macs = graph_macs(g) + (mp.patches.extra_macs if mp.patches else 0)
     peak = next((r.name for r in layers if r.high_water == plan.arena_bytes), "")
     return SimulationResult(
@@ -209,6 +245,8 @@ def simulate(graph: Graph, board, options: CompileOptions = CompileOptions()) ->
         mp,
         options,
         board,
+        exact,
+        plan_seconds,
     )
 
 

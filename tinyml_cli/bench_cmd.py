@@ -1,5 +1,5 @@
-"""`tinyml bench MODEL --board qemu-m4 [--patches off|auto|N] [--json]`: exact instructions per inference and per
-layer in QEMU, code size and peak SRAM."""
+"""`tinyml bench MODEL --board qemu-m4 [--patches off|auto|N] [--json]`: exact instructions and estimated cycles
+(docs/cycle_model.md) per inference and per layer in QEMU, deployable flash, code size and peak SRAM."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ def bench(
     top: int = typer.Option(8, "--top", help="slowest layers to list"),
     as_json: bool = typer.Option(False, "--json", help="print one JSON object for scripts"),
 ) -> None:
-    """Build the model for a virtual board, run it in QEMU and report exact instruction counts and sizes."""
+    """Build the model for a virtual board, run it in QEMU and report exact instructions, estimated cycles and sizes."""
     from rich.table import Table
 
     from tinyengine_codegen.model_io import load_model
@@ -29,16 +29,29 @@ def bench(
     if as_json:
         print_json(result.to_json())
         return
-    err.print(
-        f"{model.name} on {board}: {result.instructions:,} instructions, {result.macs:,} MACs "
-        f"({result.instructions_per_mac:.2f} instr/MAC); text {result.text_bytes:,} B, data "
-        f"{result.data_bytes:,} B, bss {result.bss_bytes:,} B, peak SRAM {result.peak_sram_bytes:,} B; "
-        f"output {'matches' if result.output_matches_reference else 'DIFFERS FROM'} the reference"
+    cyc = (
+        f"{result.cycles:,} est. cycles ({result.cycle_model}, {result.ms:.2f} ms at the board clock), "
+        if result.cycles is not None
+        else ""
     )
-    table = Table("#", "layer", "op", "kernel", "instructions", "instr/MAC", title="slowest layers")
-    for layer in sorted(result.layers, key=lambda row: -row.instructions)[:top]:
-        ipm = f"{layer.instructions / layer.macs:.2f}" if layer.macs else "-"
-        table.add_row(str(layer.index), layer.name[:40], layer.op, layer.kernel, f"{layer.instructions:,}", ipm)
+    err.print(
+        f"{model.name} on {board}: {cyc}{result.instructions:,} instructions, {result.macs:,} MACs "
+        f"({result.instructions_per_mac:.2f} instr/MAC); flash {result.flash_bytes:,} B, peak SRAM "
+        f"{result.peak_sram_bytes:,} B; output {'matches' if result.output_matches_reference else 'DIFFERS FROM'} "
+        "the reference"
+    )
+    table = Table("#", "layer", "op", "kernel", "est. cycles", "instructions", "cyc/MAC", title="slowest layers")
+    for layer in sorted(result.layers, key=lambda row: -(row.cycles or row.instructions))[:top]:
+        cpm = f"{layer.cycles / layer.macs:.2f}" if layer.macs and layer.cycles is not None else "-"
+        table.add_row(
+            str(layer.index),
+            layer.name[:40],
+            layer.op,
+            layer.kernel,
+            f"{layer.cycles:,}" if layer.cycles is not None else "-",
+            f"{layer.instructions:,}",
+            cpm,
+        )
     out.print(table)
     if not result.output_matches_reference:
         raise typer.Exit(1)

@@ -1,4 +1,5 @@
-"""`tinyml simulate MODEL --board B`: peak SRAM (exact), flash (estimate), fit and margins, per-layer memory."""
+"""`tinyml simulate MODEL --board B`: peak SRAM (exact), flash (exact: the generated C built for the board), fit
+and margins, per-layer memory, planning time."""
 
 from __future__ import annotations
 
@@ -109,10 +110,13 @@ def _render(result, summary: dict) -> None:
         f"peak SRAM: {result.peak_sram_bytes:,} B at '{escape(result.peak_layer)}' (lower bound "
         f"{result.lower_bound:,} B), limit {result.sram_limit:,} B, margin {result.sram_margin_bytes:,} B"
     )
+    if result.flash_exact is not None:
+        how = f"text {result.flash_exact.text:,} + data {result.flash_exact.data:,} of the firmware built for the board"
+    else:
+        how = f"weights {fl.weight_bytes:,} + tables {fl.table_bytes:,} + code ~{fl.code_bytes_estimate:,} (estimate)"
     out.print(
-        f"flash: {result.flash_bytes:,} B = weights {fl.weight_bytes:,} + tables {fl.table_bytes:,} + code "
-        f"~{fl.code_bytes_estimate:,} (estimate); limit {result.flash_limit:,} B, margin "
-        f"{result.flash_margin_bytes:,} B"
+        f"flash: {result.flash_bytes:,} B = {how}; limit {result.flash_limit:,} B, margin "
+        f"{result.flash_margin_bytes:,} B; planned in {1000 * result.plan_seconds:.0f} ms"
     )
     if result.patches is not None:
         p = result.patches

@@ -56,7 +56,7 @@ def cost_function(budget: BoardBudget) -> Callable[[Graph], Cost]:
     board = load_board(budget.board_id)
 
     def cost(graph: Graph) -> Cost:
-        sim = simulate(graph, board, budget.options)
+        sim = simulate(graph, board, budget.options, flash="estimate")  # per candidate: no compile
         return Cost(sim.peak_sram_bytes, sim.flash_bytes, sim.macs)
 
     return cost

@@ -2,6 +2,7 @@
 
 import dataclasses
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -52,7 +53,7 @@ def _tiny_graph():
 
 def test_flash_adds_up_and_margins():
     graph = _tiny_graph()
-    res = simulate(graph, load_board("qemu-m4"), CompileOptions(patches="off"))
+    res = simulate(graph, load_board("qemu-m4"), CompileOptions(patches="off"), flash="estimate")
     code = RUNTIME_CODE_BYTES + 2 * CODE_BYTES_PER_LAYER[graph.ops[0].kind]
     assert res.flash.code_bytes_estimate == code
     assert res.flash.table_bytes == 8 * (8 + 2)
@@ -62,6 +63,22 @@ def test_flash_adds_up_and_margins():
     # by hand: input 256 + 3x3 conv output 512 at op 0
     assert res.peak_sram_bytes == 768 and res.peak_layer == "op0_conv_2d"
     assert any("estimate" in n for n in res.notes)
+
+
+@pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None, reason="needs the Arm toolchain")
+def test_exact_flash_is_the_built_firmware_without_its_harness(tmp_path):
+    from tinyengine_codegen.build.platformio import build, prepare_project
+    from tinyengine_codegen.compile import write_project
+
+    board = load_board("qemu-m4")
+    res = simulate(_tiny_graph(), board, CompileOptions(target="qemu-m4", patches="off"))
+    assert res.flash_exact is not None and res.flash_bytes == res.flash_exact.total and res.plan_seconds > 0
+    write_project(_tiny_graph(), tmp_path / "model", CompileOptions(target="qemu-m4", patches="off"))
+    built = build(prepare_project(tmp_path / "model", board, tmp_path / "fw", None), board)
+    # the PlatformIO test firmware = deployable + input (256 B) + marker table (2 KiB) + tc_mark + marker calls
+    harness = 256 + 2048 + 12
+    measured = built.text_bytes + built.data_bytes
+    assert measured - harness - 12 * (2 * 2 + 4) <= res.flash_bytes <= measured - harness
 
 
 def test_does_not_fit_a_small_board():

@@ -282,7 +282,8 @@ def build_plugin(*, builtin_header: bool = False) -> tuple[Path, str]:
         fetch_qemu_plugin_header(include)
     kind = "qemu-source" if header.is_file() and not builtin_header else "builtin"
     source = PLUGIN_SOURCE_DIR / "tcount.c"
-    inputs = [source, PLUGIN_SOURCE_DIR / "tc_plugin_api.h"] + ([header] if header.is_file() else [])
+    inputs = [source, *(PLUGIN_SOURCE_DIR / n for n in ("tc_plugin_api.h", "t32class.h"))]
+    inputs += [header] if header.is_file() else []
     out = plugin_path()
     stamp = tools / "libtcount.header"
     if (

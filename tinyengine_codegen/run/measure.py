@@ -1,4 +1,5 @@
-"""Measure a model on a virtual board: exact instructions per inference and per layer, code size, peak SRAM.
+"""Measure a model on a virtual board: exact instructions and estimated cycles per inference and per layer,
+flash of the deployable firmware, code size, peak SRAM.
 
 Used by `tinyml bench` and bench/mcu.py; returns data, prints nothing.
 """
@@ -22,18 +23,27 @@ class LayerCount:
     kernel: str
     instructions: int
     macs: int
+    cycles: int | None  # under McuBench.cycle_model
 
 
 @dataclass(frozen=True, slots=True)
 class McuBench:
-    """instructions: executed by one inference (QEMU, exact); peak_sram_bytes: static RAM (data + bss, which
-    holds the arena); text/data/bss: the firmware's sections; output_matches_reference: C output == numpy."""
+    """instructions: executed by one inference (QEMU, exact); cycles: estimated under cycle_model (the board
+    core's model, docs/cycle_model.md; None for a core without one); ms: cycles at the board's clock;
+    ms_at_clock: the same at the clock of every board with this core; flash_bytes: text + data of the deployable
+    firmware (no embedded test input, no markers); peak_sram_bytes: static RAM (data + bss, which holds the
+    arena); text/data/bss: the measured firmware's sections; output_matches_reference: C output == numpy."""
 
     model: str
     board: str
     instructions: int
     macs: int
     instructions_per_mac: float
+    cycle_model: str | None
+    cycles: int | None
+    ms: float | None
+    ms_at_clock: dict[str, float]
+    flash_bytes: int
     text_bytes: int
     data_bytes: int
     bss_bytes: int
@@ -56,25 +66,37 @@ def lcg_input(size: int, seed: int = 12345) -> np.ndarray:
 
 
 def bench_model(graph: Graph, board: str, x: np.ndarray | None = None, *, patches: str = "off") -> McuBench:
-    """Generate, build and run `graph` on a virtual board once, with instruction counting."""
+    """Generate, build and run `graph` on a virtual board once, with instruction counting and cycle models."""
+    from ..boards import list_boards, load_board
     from ..reference.run import run_graph
     from ..runner import run_model
+    from .qemu import CORE_CYCLE_MODEL
 
     t = graph.tensors[graph.inputs[0]]
     x = lcg_input(t.size).reshape(t.shape) if x is None else np.asarray(x).reshape(t.shape)
-    res = run_model(graph, x, CompileOptions(target=board, patches=patches), count=True)
+    res = run_model(graph, x, CompileOptions(target=board, patches=patches), count=True, flash=True)
     ref = run_graph(graph, [x])[0]
+    spec = load_board(board)
+    model = CORE_CYCLE_MODEL.get(spec.core)
+    cycles = res.cycles.get(model) if model else None
+    per_layer = res.layer_cycles.get(model, ()) if model else ()
     layers = tuple(
-        LayerCount(i, op.name, op.kind.value, k, n, op_macs(graph, op))
+        LayerCount(i, op.name, op.kind.value, k, n, op_macs(graph, op), per_layer[i] if per_layer else None)
         for i, (op, k, n) in enumerate(zip(graph.ops, res.kernels, res.layer_instructions))
     )
     macs = sum(layer.macs for layer in layers)
+    clocks = {b.id: b.clock_mhz for b in list_boards() if b.core == spec.core}
     return McuBench(
         graph.name,
         board,
         int(res.instructions),
         macs,
         res.instructions / max(macs, 1),
+        model,
+        cycles,
+        cycles / (spec.clock_mhz * 1e3) if cycles is not None else None,
+        {b: cycles / (mhz * 1e3) for b, mhz in sorted(clocks.items())} if cycles is not None else {},
+        int(res.flash_bytes),
         res.text_bytes,
         res.data_bytes,
         res.bss_bytes,

@@ -2,9 +2,9 @@
 
 The firmware (firmware/src/main.c) prints TINYML_STATUS / TINYML_OUT / TINYML_CHECKSUM lines through
 semihosting and exits with its status. With count=True the counting plugin (.tools/libtcount.so, built by
-setup_tools) reports the instruction count at each marker (firmware/include/tinyml_hooks.h): two calibration
-marks give the cost of one mark, which is subtracted from every measured interval, so a layer's count is the
-number of instructions it executes.
+setup_tools) reports the instruction count and the estimated cycles of each cycle model (CYCLE_MODELS, defined
+in docs/cycle_model.md) at each marker (firmware/include/tinyml_hooks.h): two calibration marks give the cost of
+one mark, which is subtracted from every measured interval, so a layer's count is what it executes.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import re
 import shutil
 import subprocess
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from tinyengine_codegen.boards import Board
@@ -22,6 +22,8 @@ from tinyengine_codegen.errors import TinyMLError
 
 MARK_CALIB_A, MARK_CALIB_B, MARK_INVOKE_BEGIN, MARK_INVOKE_END, MARK_LAYER_BASE = 0, 1, 2, 3, 4
 EXIT_FAULT = 99
+CYCLE_MODELS = ("m4-trm-v1", "m7-dual-v1")  # the plugin's cycle columns, in order after the instruction count
+CORE_CYCLE_MODEL = {"cortex-m4": "m4-trm-v1", "cortex-m7": "m7-dual-v1"}  # the model reported for each core
 _EXIT_MEANING = {1: "tinyml_init() failed", 2: "tinyml_invoke() returned an error"}
 
 
@@ -30,7 +32,8 @@ class QemuResult:
     """output_bytes: the raw bytes of the output tensor; checksum: FNV-1a 32 of them (checked against the
     firmware's); exit_code: firmware exit status (0 ok, 1 init failed, 2 invoke failed); status: the value
     tinyml_invoke returned; instructions: executed by tinyml_invoke, markers excluded (None when not counted);
-    layer_instructions: per layer, in execution order."""
+    layer_instructions: per layer, in execution order; cycles / layer_cycles: the same under each cycle model
+    of CYCLE_MODELS, by model id (empty when not counted)."""
 
     output_bytes: bytes
     checksum: int
@@ -38,6 +41,10 @@ class QemuResult:
     instructions: int | None
     layer_instructions: tuple[int, ...]
     status: int = 0
+    cycles: dict[str, int] = field(default_factory=dict)
+    layer_cycles: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    profile: tuple[tuple[int, int, int], ...] = ()  # (address, size, executions) inside tinyml_invoke, if asked
+    marks: tuple[tuple[int, ...], ...] = ()  # with profile: every mark as (id, instructions, cycles...)
 
 
 def fnv1a32(data: bytes) -> int:
@@ -96,9 +103,19 @@ def parse_output(text: str) -> tuple[int | None, bytes, int | None]:
     )
 
 
-def parse_counts(text: str) -> tuple[int, tuple[int, ...]]:
-    """(instructions of tinyml_invoke, per-layer instructions) from the plugin's `mark <id> <count>` lines."""
-    marks = [(int(m.group(1)), int(m.group(2))) for m in re.finditer(r"^mark (\d+) (\d+)$", text, re.MULTILINE)]
+def count_columns(text: str) -> int:
+    """How many counters the plugin's mark lines carry (1: instructions only; 1 + len(CYCLE_MODELS): cycles too)."""
+    first = re.search(r"^mark \d+((?: \d+)+)$", text, re.MULTILINE)
+    return len(first.group(1).split()) if first else 1
+
+
+def parse_counts(text: str, column: int = 0) -> tuple[int, tuple[int, ...]]:
+    """(count of tinyml_invoke, per-layer counts) from the plugin's `mark <id> <count> [<cycles>...]` lines;
+    column 0 is instructions, column 1 + k the cycles of CYCLE_MODELS[k]."""
+    marks = [
+        (int(m.group(1)), int(m.group(2).split()[column]))
+        for m in re.finditer(r"^mark (\d+)((?: \d+)+)$", text, re.MULTILINE)
+    ]
     ids = [m[0] for m in marks]
     if ids[:2] != [MARK_CALIB_A, MARK_CALIB_B] or MARK_INVOKE_BEGIN not in ids or MARK_INVOKE_END not in ids:
         raise TinyMLError(
@@ -154,10 +171,12 @@ def run_qemu(
     timeout_s: float = 120,
     check: bool = True,
     plugin: Path | None = None,
+    profile: bool = False,
 ) -> QemuResult:
     """Run the firmware once. Timeouts, lockups and faults raise TinyMLError; so do init/invoke failures
     (exit codes 1 and 2) unless check=False, which returns them in QemuResult.exit_code/status.
-    plugin: the counting plugin to load (default: the one setup_tools builds in .tools/)."""
+    plugin: the counting plugin to load (default: the one setup_tools builds in .tools/); profile: also collect
+    the per-instruction execution counts of tinyml_invoke (QemuResult.profile)."""
     elf = Path(elf)
     if not board.is_virtual:
         raise TinyMLError(
@@ -178,6 +197,8 @@ def run_qemu(
                 )
             slots, nslots = marker_table(elf)
             plugin_args = f"{plugin},slots=0x{slots:x},nslots={nslots},out={counts_file}"
+            if profile:
+                plugin_args += f",profile={Path(tmp) / 'profile.txt'},pbegin={MARK_INVOKE_BEGIN},pend={MARK_INVOKE_END}"
         try:
             proc = subprocess.run(
                 qemu_command(elf, board, plugin_args),
@@ -194,7 +215,21 @@ def run_qemu(
             ) from err
         _check_exit(proc.returncode, proc.stdout, proc.stderr, board, elf)
         counts_text = counts_file.read_text() if count and counts_file.is_file() else None
-    return _result(proc.returncode, proc.stdout, counts_text, board, elf, check)
+        res = _result(proc.returncode, proc.stdout, counts_text, board, elf, check)
+        if profile and count:
+            marks = re.findall(r"^mark ((?:\d+ ?)+)$", counts_text or "", flags=re.MULTILINE)
+            res = replace(
+                res,
+                profile=parse_profile((Path(tmp) / "profile.txt").read_text()),
+                marks=tuple(tuple(int(v) for v in m.split()) for m in marks),
+            )
+    return res
+
+
+def parse_profile(text: str) -> tuple[tuple[int, int, int], ...]:
+    """(address, size, executions) rows from the plugin's `pc <hex> <size> <count>` lines."""
+    rows = re.findall(r"^pc ([0-9a-f]+) (\d+) (\d+)$", text, flags=re.MULTILINE)
+    return tuple((int(a, 16), int(n), int(c)) for a, n, c in rows)
 
 
 def _result(rc: int, text: str, counts_text: str | None, board: Board, elf: Path, check: bool) -> QemuResult:
@@ -215,5 +250,10 @@ def _result(rc: int, text: str, counts_text: str | None, board: Board, elf: Path
             f"output checksum mismatch on {board.id}: firmware says {checksum:08x}, the received "
             f"{len(output)} bytes give {fnv1a32(output):08x}"
         )
-    instructions, layers = (None, ()) if counts_text is None else parse_counts(counts_text)
-    return QemuResult(output, checksum, rc, instructions, layers, status)
+    if counts_text is None:
+        return QemuResult(output, checksum, rc, None, (), status)
+    instructions, layers = parse_counts(counts_text)
+    cycles, layer_cycles = {}, {}
+    for k in range(min(len(CYCLE_MODELS), count_columns(counts_text) - 1)):
+        cycles[CYCLE_MODELS[k]], layer_cycles[CYCLE_MODELS[k]] = parse_counts(counts_text, 1 + k)
+    return QemuResult(output, checksum, rc, instructions, layers, status, cycles, layer_cycles)
