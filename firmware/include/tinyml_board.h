@@ -28,7 +28,10 @@ extern tinyml_clock_t tinyml_clock;
 
 void tinyml_board_init(void);              /* clock tree, flash wait states, caches, console UART */
 void tinyml_console_putc(int c);           /* blocking */
-int tinyml_console_getc(uint32_t polls);   /* next received byte, or -1 after `polls` empty reads (0: wait forever) */
+int tinyml_console_poll(void);             /* the next received byte, or -1 when none has arrived */
+/* The next received byte, or -1 after timeout_ms without one (0: wait forever). Timed with SysTick on the core
+ * clock (tinyml_port.c), which runs on every core and in QEMU, unlike the DWT. */
+int tinyml_console_getc(uint32_t timeout_ms);
 void tinyml_board_reset(void) __attribute__((noreturn)); /* system reset (AIRCR.SYSRESETREQ) */
 
 /* 1 when (*reg & mask) == want within TINYML_READY_POLLS reads of reg, else 0. */

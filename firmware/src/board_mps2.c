@@ -32,11 +32,9 @@ void tinyml_console_putc(int c) {
     UART_DATA = (uint32_t)(uint8_t)c;
 }
 
-int tinyml_console_getc(uint32_t polls) {
-    for (uint32_t i = 0; polls == 0u || i < polls; ++i) {
-        if (UART_STATE & STATE_RX_FULL) {
-            return (int)(UART_DATA & 0xFFu);
-        }
+int tinyml_console_poll(void) {
+    if (UART_STATE & STATE_RX_FULL) {
+        return (int)(UART_DATA & 0xFFu);
     }
     return -1;
 }

@@ -12,7 +12,4 @@ void tinyml_board_init(void) {
 
 void tinyml_console_putc(int c) { (void)c; }
 
-int tinyml_console_getc(uint32_t polls) {
-    (void)polls;
-    return -1;
-}
+int tinyml_console_poll(void) { return -1; }

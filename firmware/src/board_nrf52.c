@@ -64,12 +64,10 @@ void tinyml_console_putc(int c) {
     }
 }
 
-int tinyml_console_getc(uint32_t polls) {
-    for (uint32_t i = 0; polls == 0u || i < polls; ++i) {
-        if (TINYML_REG(UARTE0 + 0x110u)) {
-            TINYML_REG(UARTE0 + 0x110u) = 0;
-            return rx_byte;
-        }
+int tinyml_console_poll(void) {
+    if (TINYML_REG(UARTE0 + 0x110u)) {
+        TINYML_REG(UARTE0 + 0x110u) = 0;
+        return rx_byte;
     }
     return -1;
 }

@@ -118,11 +118,9 @@ void tinyml_console_putc(int c) {
     TINYML_REG(UART0 + 0x00u) = (uint32_t)(uint8_t)c;
 }
 
-int tinyml_console_getc(uint32_t polls) {
-    for (uint32_t i = 0; polls == 0u || i < polls; ++i) {
-        if (!(TINYML_REG(UART0 + 0x18u) & (1u << 4))) {
-            return (int)(TINYML_REG(UART0 + 0x00u) & 0xFFu);
-        }
+int tinyml_console_poll(void) {
+    if (!(TINYML_REG(UART0 + 0x18u) & (1u << 4))) {
+        return (int)(TINYML_REG(UART0 + 0x00u) & 0xFFu);
     }
     return -1;
 }

@@ -45,22 +45,17 @@ void tinyml_console_putc(int c) {
     TINYML_REG(console.uart + TDR_OFFSET) = (uint32_t)(uint8_t)c;
 }
 
-int tinyml_console_getc(uint32_t polls) {
-    for (uint32_t i = 0; polls == 0u || i < polls; ++i) {
-        uint32_t isr = TINYML_REG(console.uart + ISR_OFFSET);
-        if (isr & FLAG_ERRORS) { /* an overrun or framing error: clear it, the frame's CRC catches the loss */
-            if (console.v2) {
-                TINYML_REG(console.uart + 0x20u) = FLAG_ERRORS;
-            } else {
-                (void)TINYML_REG(console.uart + RDR_OFFSET);
-            }
-            continue;
+int tinyml_console_poll(void) {
+    uint32_t isr = TINYML_REG(console.uart + ISR_OFFSET);
+    if (isr & FLAG_ERRORS) { /* an overrun or framing error: clear it, the frame's CRC catches the loss */
+        if (console.v2) {
+            TINYML_REG(console.uart + 0x20u) = FLAG_ERRORS;
+        } else {
+            (void)TINYML_REG(console.uart + RDR_OFFSET);
         }
-        if (isr & FLAG_RXNE) {
-            return (int)(TINYML_REG(console.uart + RDR_OFFSET) & 0xFFu);
-        }
+        return -1;
     }
-    return -1;
+    return (isr & FLAG_RXNE) ? (int)(TINYML_REG(console.uart + RDR_OFFSET) & 0xFFu) : -1;
 }
 
 #if defined(TINYML_CORTEX_M7)

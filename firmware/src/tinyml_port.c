@@ -14,6 +14,36 @@ int tinyml_wait_bits(volatile uint32_t *reg, uint32_t mask, uint32_t want) {
     return 0;
 }
 
+/* SysTick (Armv6-M/Armv7-M ARM B3.3): CSR 0xE000E010 (ENABLE bit 0, TICKINT bit 1, CLKSOURCE bit 2 = core clock),
+ * RVR 0xE000E014, CVR 0xE000E018, a 24-bit down-counter. Left running free (the M0+ cycle counter uses it too). */
+#define SYST_CSR (*(volatile uint32_t *)0xE000E010u)
+#define SYST_RVR (*(volatile uint32_t *)0xE000E014u)
+#define SYST_CVR (*(volatile uint32_t *)0xE000E018u)
+
+int tinyml_console_getc(uint32_t timeout_ms) {
+    if (!(SYST_CSR & 1u)) {
+        SYST_RVR = 0x00FFFFFFu;
+        SYST_CVR = 0;
+        SYST_CSR = 5u;
+    }
+    uint64_t limit = (uint64_t)(tinyml_clock.hz / 1000u) * timeout_ms, elapsed = 0;
+    uint32_t prev = SYST_CVR;
+    for (;;) {
+        int c = tinyml_console_poll();
+        if (c >= 0) {
+            return c;
+        }
+        if (timeout_ms != 0u) {
+            uint32_t now = SYST_CVR;
+            elapsed += (prev - now) & 0x00FFFFFFu;
+            prev = now;
+            if (elapsed >= limit) {
+                return -1;
+            }
+        }
+    }
+}
+
 #ifdef TINYML_SEMIHOSTING
 #define SH_SYS_WRITE0 0x04
 #define SH_SYS_EXIT_EXTENDED 0x20

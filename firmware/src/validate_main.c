@@ -3,7 +3,7 @@
  * output tensors, the status and the cycles of the whole inference and of every layer.
  *
  * Every request frame is checked (length, CRC-32, type, ranges) and answered with exactly one reply; a frame that
- * stalls for TINYML_BYTE_TIMEOUT_POLLS empty reads is answered with NAK TIMEOUT and dropped. After every reset the
+ * stalls for TINYML_BYTE_TIMEOUT_MS is answered with NAK TIMEOUT and dropped. After every reset the
  * firmware sends a BOOT frame, so the host notices a board that reset mid-run.
  */
 #include <stddef.h>
@@ -15,8 +15,8 @@
 #include "tinyml_port.h"
 #include "tinyml_protocol.h"
 
-#ifndef TINYML_BYTE_TIMEOUT_POLLS
-#define TINYML_BYTE_TIMEOUT_POLLS (tinyml_clock.hz / 8u) /* about a second: a poll takes several cycles */
+#ifndef TINYML_BYTE_TIMEOUT_MS
+#define TINYML_BYTE_TIMEOUT_MS 500u /* a byte lasts 87 us at 115200 baud: a pause this long means a lost frame */
 #endif
 
 /* --- the model's I/O (docs/c_api.md) --- */
@@ -222,7 +222,7 @@ static void serve_one(void) {
     if (c != (int)TP_MAGIC0) {
         return;
     }
-    uint32_t timeout = TINYML_BYTE_TIMEOUT_POLLS;
+    uint32_t timeout = TINYML_BYTE_TIMEOUT_MS;
     c = tinyml_console_getc(timeout);
     if (c != (int)TP_MAGIC1) {
         return;

@@ -307,5 +307,5 @@ def build(project_dir: Path, board: Board, *, official: bool = False) -> BuildRe
     if not elf.is_file():
         raise TinyMLError(f"pio run succeeded but {elf} is missing")
     sizes = section_sizes(elf)
-    text = sum(sizes.get(s, 0) for s in (".isr_vector", ".text", ".rodata", ".ARM.exidx"))
+    text = sum(sizes.get(s, 0) for s in (".boot2", ".isr_vector", ".text", ".rodata", ".ARM.exidx"))
     return BuildResult(elf_path=elf, text_bytes=text, data_bytes=sizes.get(".data", 0), bss_bytes=sizes.get(".bss", 0))
