@@ -34,6 +34,17 @@ QEMU_MACHINES = {
     "mps2-an386": "cortex-m4",
     "mps2-an500": "cortex-m7",
     "mps2-an505": "cortex-m33",
+    "netduinoplus2": "cortex-m4",
+}
+# firmware bring-up families (firmware/src/board_<family>.c): MCU family -> cores it covers
+FAMILIES = {
+    "mps2": ("cortex-m3", "cortex-m4", "cortex-m7", "cortex-m33"),
+    "stm32f4": ("cortex-m4",),
+    "stm32f7": ("cortex-m7",),
+    "stm32h7": ("cortex-m7",),
+    "stm32l4": ("cortex-m4",),
+    "rp2040": ("cortex-m0plus",),
+    "nrf52": ("cortex-m4",),
 }
 _REQUIRED = {
     "id": str,
@@ -47,7 +58,16 @@ _REQUIRED = {
     "flash_bytes": int,
     "upload_protocol": str,
 }
-_OPTIONAL = {"platformio_platform": str, "platformio_board": str, "qemu_machine": str, "openocd_target": str}
+_OPTIONAL = {
+    "platformio_platform": str,
+    "platformio_board": str,
+    "qemu_machine": str,
+    "openocd_target": str,
+    "family": str,
+}
+# [console] table: the UART the firmware's console and validation protocol use (pins as the board's manual names
+# them; af: the STM32 GPIO alternate function number)
+_CONSOLE = {"uart": str, "tx": str, "rx": str, "baud": int, "af": int}
 _MEMORY_KEYS = ("flash_origin", "flash_length", "ram_origin", "ram_length")
 
 
@@ -59,6 +79,20 @@ class MemoryMap:
     flash_length: int
     ram_origin: int
     ram_length: int
+
+
+@dataclass(frozen=True, slots=True)
+class Console:
+    """The console UART: peripheral name, TX/RX pins, baud rate, GPIO alternate function (STM32; 0 elsewhere)."""
+
+    uart: str
+    tx: str
+    rx: str
+    baud: int = 115200
+    af: int = 0
+
+    def __str__(self) -> str:
+        return f"{self.uart} {self.tx}/{self.rx} {self.baud}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +114,8 @@ class Board:
     platformio_board: str | None = None
     qemu_machine: str | None = None
     openocd_target: str | None = None
+    family: str | None = None
+    console: Console | None = None
     source: Path | None = None
 
     @property
@@ -110,6 +146,13 @@ def _check_types(data: dict, where: str) -> None:
     memory = data.get("memory")
     if not isinstance(memory, dict) or any(type(memory.get(k)) is not int for k in _MEMORY_KEYS):
         raise TinyMLError(f"board file {where}: needs a [memory] table with integer {', '.join(_MEMORY_KEYS)}")
+    console = data.get("console", {})
+    bad = [k for k in console if type(console[k]) is not _CONSOLE.get(k)] if isinstance(console, dict) else ["?"]
+    if bad or (console and not {"uart", "tx", "rx"} <= set(console)):
+        raise TinyMLError(
+            f"board file {where}: [console] needs strings uart, tx, rx and optional integers baud, af "
+            f'(e.g. uart = "USART3", tx = "PD8", rx = "PD9", baud = 115200, af = 7); check {bad or "the keys"}'
+        )
 
 
 def _check_values(board: Board, where: str) -> None:
@@ -133,6 +176,11 @@ def _check_values(board: Board, where: str) -> None:
             f"board file {where}: qemu_machine '{board.qemu_machine}' does not emulate "
             f"{board.core}; known: {QEMU_MACHINES}"
         )
+    if board.family is not None and board.core not in FAMILIES.get(board.family, ()):
+        raise TinyMLError(
+            f"board file {where}: family '{board.family}' does not fit core {board.core}; known families: "
+            f"{', '.join(FAMILIES)}"
+        )
     if board.qemu_machine is None and not (board.platformio_platform and board.platformio_board):
         raise TinyMLError(f"board file {where}: a real board needs platformio_platform and platformio_board")
 
@@ -143,11 +191,13 @@ def _parse(path: Path) -> Board:
     except (OSError, tomllib.TOMLDecodeError) as err:
         raise TinyMLError(f"board file {path}: cannot read it: {err}") from err
     _check_types(data, str(path))
-    unknown = set(data) - set(_REQUIRED) - set(_OPTIONAL) - {"memory"}
+    unknown = set(data) - set(_REQUIRED) - set(_OPTIONAL) - {"memory", "console"}
     if unknown:
         raise TinyMLError(f"board file {path}: unknown keys {sorted(unknown)}")
     fields = {k: data[k] for k in (*_REQUIRED, *_OPTIONAL) if k in data}
-    board = Board(**fields, memory=MemoryMap(**{k: data["memory"][k] for k in _MEMORY_KEYS}), source=path)
+    console = Console(**data["console"]) if "console" in data else None
+    memory = MemoryMap(**{k: data["memory"][k] for k in _MEMORY_KEYS})
+    board = Board(**fields, memory=memory, console=console, source=path)
     _check_values(board, str(path))
     return board
 

@@ -38,6 +38,7 @@ def boards(
                         "platformio_board": b.platformio_board,
                         "upload_protocol": b.upload_protocol,
                         "qemu_machine": b.qemu_machine,
+                        "console": str(b.console) if b.console else None,
                         "file": str(b.source) if b.source else None,
                     }
                     for b in rows

@@ -15,6 +15,7 @@ def register(app: typer.Typer) -> None:
         ("boards_cmd", ("boards",)),
         ("bench_cmd", ("bench",)),
         ("flash_cmd", ("flash",)),
+        ("validate_cmd", ("validate",)),
         ("search_cmd", ("search",)),
         ("baseline_cmd", ("baseline",)),
         ("demo_cmd", ("demo", "setup")),

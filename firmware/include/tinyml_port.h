@@ -1,18 +1,15 @@
-/* Board port of the test firmware: text output, exit, and the hooks a real board may override.
+/* Board port of the firmware: text output and exit.
  *
- * Virtual boards (TINYML_SEMIHOSTING defined) print and exit through Arm semihosting; the QEMU exit status
- * is the firmware's exit code. Real boards print one character at a time through tinyml_putc(), a weak
- * function that does nothing until the application defines it (e.g. writing to the ST-LINK virtual COM UART),
- * and stop in tinyml_board_exit(), also weak, which by default waits forever.
+ * Text goes to the board's console UART (tinyml_board.h) -- or, on virtual boards built for the test run
+ * (TINYML_SEMIHOSTING without TINYML_CONSOLE), through Arm semihosting. tinyml_exit() ends a semihosting run with
+ * the firmware's exit code as QEMU's exit status; on a real board it prints the code and waits.
  */
 #ifndef TINYML_PORT_H
 #define TINYML_PORT_H
 
-void tinyml_board_init(void);           /* weak: clocks, UART; called first in main() */
-void tinyml_putc(int c);                /* weak: one output character on real boards */
-void tinyml_board_exit(int code);       /* weak: what a real board does when the test ends */
+#include "tinyml_board.h"
 
-void tinyml_write(const char *s);       /* write a NUL-terminated string */
+void tinyml_write(const char *s);       /* write a NUL-terminated string ("\n" becomes "\r\n" on a UART) */
 void tinyml_exit(int code) __attribute__((noreturn));
 
 #endif /* TINYML_PORT_H */

@@ -51,15 +51,21 @@ FAULT_HANDLER(MemManage_Handler, 2)
 FAULT_HANDLER(BusFault_Handler, 3)
 FAULT_HANDLER(UsageFault_Handler, 4)
 FAULT_HANDLER(Default_Handler, 5)
+void SysTick_Handler(void) __attribute__((weak, alias("Default_Handler"))); /* the M0+ cycle counter's wraps */
 
 __attribute__((section(".isr_vector"), used)) const void *const tinyml_vectors[16] = {
     &__StackTop,        Reset_Handler,   NMI_Handler,     HardFault_Handler,
     MemManage_Handler,  BusFault_Handler, UsageFault_Handler, 0,
     0,                  0,               0,               Default_Handler, /* SVCall */
-    Default_Handler,    0,               Default_Handler, Default_Handler, /* DebugMon, PendSV, SysTick */
+    Default_Handler,    0,               Default_Handler, SysTick_Handler, /* DebugMon, PendSV, SysTick */
 };
 
+#define SCB_VTOR (*(volatile uint32_t *)0xE000ED08u)
+
 void Reset_Handler(void) {
+#if __ARM_ARCH >= 7
+    SCB_VTOR = (uint32_t)(uintptr_t)tinyml_vectors; /* a boot loader (Nano 33 BLE) may have left its own table */
+#endif
 #if defined(__ARM_FP)
     SCB_CPACR |= 0xFu << 20; /* CP10/CP11 full access: without it the first VFP instruction faults */
     __asm__ volatile("dsb\n\tisb" ::: "memory");

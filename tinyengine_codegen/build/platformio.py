@@ -20,14 +20,18 @@ from string import Template
 import numpy as np
 
 from tinyengine_codegen.boards import Board
+<<<<<<< HEAD
 from tinyengine_codegen.build.setup_tools import FIRMWARE_DIR, core_dir, ensure_tool_scons, pio_command, pio_env
 from tinyengine_codegen.emit.project import atomic_folder
+=======
+from tinyengine_codegen.build import firmware_files as ff
+from tinyengine_codegen.build.setup_tools import FIRMWARE_DIR, ensure_tool_scons, pio_command, pio_env, tools_dir
+>>>>>>> deploy
 from tinyengine_codegen.errors import TinyMLError
 
 STACK_BYTES = 8192
 BUILD_TIMEOUT_S = 600
-_FIRMWARE_SOURCES = ("src/main.c", "src/startup.c", "src/tinyml_port.c", "src/tcmark.S")
-_FIRMWARE_HEADERS = ("include/tinyml_hooks.h", "include/tinyml_port.h")
+PLATFORM_ENV = "TINYML_PIO_PLATFORM"  # the offline env's platform folder, passed to `pio` by the project's commands
 _C_TYPES = {"int8_t": np.int8, "uint8_t": np.uint8, "int16_t": np.int16, "int32_t": np.int32, "float": np.float32}
 
 
@@ -104,17 +108,34 @@ def _board_manifest(board: Board) -> dict:
         build["qemu_machine"] = board.qemu_machine
     if board.openocd_target:
         build["openocd_target"] = board.openocd_target
+    build["jlink_device"] = jlink_device(board)
     upload = {
         "maximum_size": board.memory.flash_length,
         "maximum_ram_size": board.memory.ram_length,
         "protocol": board.upload_protocol,
-        "protocols": [board.upload_protocol],
+        "protocols": sorted(
+            {board.upload_protocol, "jlink", "cmsis-dap"} - ({"jlink", "cmsis-dap"} if board.is_virtual else set())
+        ),
     }
     return {"build": build, "frameworks": [], "name": board.name, "upload": upload, "url": "", "vendor": "tinyml"}
 
 
-def _ini_text(board: Board, official: bool) -> str:
-    defines = "-DTINYML_SEMIHOSTING -DTINYML_TCMARK" if board.is_virtual else ""
+def jlink_device(board: Board) -> str:
+    """SEGGER's device name for the board's MCU."""
+    return {"nrf52": "nRF52840_xxAA", "rp2040": "RP2040_M0_0"}.get(board.family or "", board.mcu)
+
+
+def project_env() -> dict[str, str]:
+    """Environment of the project's own `pio` calls: the PlatformIO core dir, the offline platform's folder, and a
+    platforms folder of this checkout's own (PlatformIO records a symlink:// platform under its folder's name, so
+    checkouts sharing one core dir would otherwise replace each other's link)."""
+    platforms = tools_dir() / "pio-platforms"
+    platforms.mkdir(parents=True, exist_ok=True)
+    return {**pio_env(), PLATFORM_ENV: str(FIRMWARE_DIR / "platform"), "PLATFORMIO_PLATFORMS_DIR": str(platforms)}
+
+
+def _ini_text(board: Board, app: str) -> str:
+    defines = ff.build_defines(board, app)
     official_env = ""
     if not board.is_virtual:
         official_env = Template((FIRMWARE_DIR / "official_env.ini.tmpl").read_text()).substitute(
@@ -127,10 +148,9 @@ def _ini_text(board: Board, official: bool) -> str:
     return Template((FIRMWARE_DIR / "platformio.ini.tmpl").read_text()).substitute(
         board_id=board.id,
         board_name=board.name,
-        core_dir=core_dir(),
-        default_env=_env_name(board, official),
+        default_env=_env_name(board, not board.is_virtual),
         defines=defines,
-        platform_dir=FIRMWARE_DIR / "platform",
+        platform_env=PLATFORM_ENV,
         local_board=board.local_board_id,
         upload_protocol=board.upload_protocol,
         official_env=official_env,
@@ -143,7 +163,13 @@ def _env_name(board: Board, official: bool) -> str:
 
 def _ldscript_text(board: Board) -> str:
     mem = board.memory
+    boot2_memory = boot2_section = ""
+    if board.family == "rp2040":  # the boot ROM loads the 256 bytes before the image (RP2040 datasheet 2.8.1)
+        boot2_memory = f"BOOT2 (rx)  : ORIGIN = 0x{mem.flash_origin - ff.BOOT2_BYTES:08X}, LENGTH = {ff.BOOT2_BYTES}"
+        boot2_section = ".boot2 : { KEEP(*(.boot2)) } > BOOT2"
     return Template((FIRMWARE_DIR / "ldscript.ld.tmpl").read_text()).substitute(
+        boot2_memory=boot2_memory,
+        boot2_section=boot2_section,
         board_id=board.id,
         board_name=board.name,
         stack_size=STACK_BYTES,
@@ -155,7 +181,8 @@ def _ldscript_text(board: Board) -> str:
 
 
 def _copy_model(model_dir: Path, src: Path) -> None:
-    reserved = {Path(p).name for p in _FIRMWARE_SOURCES + _FIRMWARE_HEADERS} | {"input_data.h"}
+    reserved = {Path(p).name for p in (*ff.APP_SOURCES.values(), *ff.COMMON_SOURCES, *ff.HEADERS)}
+    reserved |= {"input_data.h", "board_config.h", "boot2.c"} | {f"board_{f}.c" for f in ("none", "stm32f4")}
     for path in sorted(Path(model_dir).iterdir()):
         if path.is_file() and path.suffix in (".c", ".h"):
             if path.name in reserved:
@@ -170,6 +197,7 @@ def prepare_project(
     input_array: np.ndarray | None,
     *,
     official: bool = False,
+<<<<<<< HEAD
     force: bool = False,
 ) -> Path:
     """Write a complete PlatformIO project for `board` into out_dir (replaced atomically); returns out_dir.
@@ -183,18 +211,51 @@ def prepare_project(
     out_dir = Path(out_dir).absolute()
     input_h = _input_header(Path(model_dir), input_array)
     with atomic_folder(out_dir, make_parents=True, command="compile", force=force, caches=(".pio",)) as tmp:
+=======
+    app: str | None = None,
+) -> Path:
+    """Write a complete PlatformIO project for `board` into out_dir (replaced atomically); returns out_dir.
+
+    input_array is the embedded test input (None: zeros). app: "test" or "validate" (default: validate on real
+    boards, test on virtual ones). A real board's project has two environments: the official platform's, the
+    default for a user's own `pio run`, and the offline one (env named after the board) that `build` uses.
+    official=True is refused for virtual boards, which have no official platform.
+    """
+    if official and board.is_virtual:
+        raise TinyMLError(f"{board.id} is a virtual board: it has no official PlatformIO platform")
+    app = app or ("test" if board.is_virtual else "validate")
+    sources = ff.firmware_sources(board, app)
+    out_dir = Path(out_dir).resolve()
+    input_h = _input_header(Path(model_dir), input_array)
+    config_h = ff.board_config_h(board, _model_name(Path(model_dir)), ff.model_id(Path(model_dir)))
+    boot2 = ff.boot2_c(ff.boot2_block()) if board.family == "rp2040" else None
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
+    try:
+>>>>>>> deploy
         for sub in ("src", "include", "boards"):
             (tmp / sub).mkdir()
-        for rel in _FIRMWARE_SOURCES + _FIRMWARE_HEADERS:
+        for rel in (*sources, *ff.HEADERS):
             shutil.copyfile(FIRMWARE_DIR / rel, tmp / rel)
         shutil.copyfile(FIRMWARE_DIR / "fpu_link.py", tmp / "fpu_link.py")
         _copy_model(Path(model_dir), tmp / "src")
         (tmp / "src" / "input_data.h").write_text(input_h)
+        (tmp / "include" / "board_config.h").write_text(config_h)
+        if boot2 is not None:
+            (tmp / "src" / "boot2.c").write_text(boot2)
         (tmp / "ldscript.ld").write_text(_ldscript_text(board))
-        (tmp / "platformio.ini").write_text(_ini_text(board, official))
+        (tmp / "platformio.ini").write_text(_ini_text(board, app))
         manifest = json.dumps(_board_manifest(board), indent=2)
         (tmp / "boards" / f"{board.local_board_id}.json").write_text(manifest)
     return out_dir
+
+
+def _model_name(model_dir: Path) -> str:
+    """The model's name from manifest.json (written by the code generator), else the folder's name."""
+    try:
+        return str(json.loads((model_dir / "manifest.json").read_text()).get("model") or model_dir.name)
+    except (OSError, ValueError, AttributeError):
+        return model_dir.name
 
 
 def default_env(project_dir: Path) -> str:
@@ -236,18 +297,19 @@ def section_sizes(elf: Path) -> dict[str, int]:
     return sizes
 
 
-def build(project_dir: Path, board: Board) -> BuildResult:
-    """Run `pio run` for the project's default environment; TinyMLError on compile or link errors."""
+def build(project_dir: Path, board: Board, *, official: bool = False) -> BuildResult:
+    """Run `pio run` for the project's offline environment (official=True: the official platform's, which needs
+    internet on first use); TinyMLError on compile or link errors."""
     project_dir = Path(project_dir).resolve()
     if not (project_dir / "platformio.ini").is_file():
         raise TinyMLError(f"{project_dir} is not a PlatformIO project; call prepare_project first")
     if shutil.which("arm-none-eabi-gcc") is None:
         raise TinyMLError("arm-none-eabi-gcc not found; run `python -m tinyengine_codegen.build.setup_tools`")
     ensure_tool_scons()
-    env_name = default_env(project_dir)
+    env_name = _env_name(board, official)
     cmd = [*pio_command(), "run", "-d", str(project_dir), "-e", env_name]
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=pio_env(), timeout=BUILD_TIMEOUT_S)
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=project_env(), timeout=BUILD_TIMEOUT_S)
     except subprocess.TimeoutExpired as err:
         raise TinyMLError(
             f"firmware build for {board.id} took over {BUILD_TIMEOUT_S} s; see `pio run` in {project_dir}"
@@ -258,5 +320,5 @@ def build(project_dir: Path, board: Board) -> BuildResult:
     if not elf.is_file():
         raise TinyMLError(f"pio run succeeded but {elf} is missing")
     sizes = section_sizes(elf)
-    text = sum(sizes.get(s, 0) for s in (".isr_vector", ".text", ".rodata", ".ARM.exidx"))
+    text = sum(sizes.get(s, 0) for s in (".boot2", ".isr_vector", ".text", ".rodata", ".ARM.exidx"))
     return BuildResult(elf_path=elf, text_bytes=text, data_bytes=sizes.get(".data", 0), bss_bytes=sizes.get(".bss", 0))

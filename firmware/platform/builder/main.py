@@ -43,6 +43,7 @@ env.Append(
 
 target_elf = env.BuildProgram()
 target_bin = env.Command("$BUILD_DIR/${PROGNAME}.bin", target_elf, "$OBJCOPY -O binary $SOURCE $TARGET")
+target_hex = env.Command("$BUILD_DIR/${PROGNAME}.hex", target_elf, "$OBJCOPY -O ihex $SOURCE $TARGET")
 AlwaysBuild(env.Alias("size", target_elf, env.VerboseAction("$SIZEPRINTCMD", "Calculating size $SOURCE")))
 
 qemu_machine = board.get("build.qemu_machine", "")
@@ -54,12 +55,25 @@ if qemu_machine:
     env.AddPlatformTarget("exec", target_elf, env.VerboseAction(qemu_cmd, "Running $SOURCE in QEMU"), "Run in QEMU")
 
 protocol = env.subst("$UPLOAD_PROTOCOL")
+jlink_device = board.get("build.jlink_device", "")
+
+
+def write_jlink_script(target, source, env):  # noqa: ARG001 - SCons action signature
+    """J-Link Commander script: load the Intel HEX image, reset, run."""
+    with open(env.subst("$BUILD_DIR/upload.jlink"), "w") as f:
+        f.write("r\nh\nloadfile %s\nr\ng\nqc\n" % source[0].get_abspath())
+
 openocd_target = board.get("build.openocd_target", "")
 openocd = 'openocd -f interface/%s.cfg -f target/%s.cfg -c "program {$SOURCE} verify reset exit"'
 upload_actions = {
     "qemu": (target_elf, [qemu_cmd]),
     "stlink": (target_elf, [openocd % ("stlink", openocd_target)]),
     "cmsis-dap": (target_elf, [openocd % ("cmsis-dap", openocd_target)]),
+    "jlink": (target_hex, [
+        env.VerboseAction(write_jlink_script, "Writing the J-Link script"),
+        "JLinkExe -device %s -if SWD -speed 4000 -autoconnect 1 -NoGui 1 -ExitOnError 1 "
+        "-CommanderScript $BUILD_DIR/upload.jlink" % jlink_device,
+    ]),
     "picotool": (target_elf, ["picotool load -x -t elf $SOURCE"]),
     "sam-ba": (target_bin, [
         env.VerboseAction(env.AutodetectUploadPort, "Looking for upload port..."),
@@ -72,4 +86,4 @@ if protocol in upload_actions:
     source, actions = upload_actions[protocol]
     env.AddPlatformTarget("upload", source, actions, "Upload")
 
-Default([target_elf, target_bin])
+Default([target_elf, target_bin, target_hex])

@@ -9,6 +9,7 @@ import pytest
 
 from tests.tinyengine_codegen.conftest import FAKE_INPUT_SIZE, write_fake_model
 from tinyengine_codegen.boards import list_boards, load_board
+from tinyengine_codegen.build.firmware_files import crc32_mpeg2
 from tinyengine_codegen.build.platformio import build, prepare_project, read_model_io
 from tinyengine_codegen.errors import TinyMLError
 
@@ -24,7 +25,10 @@ def test_prepare_writes_a_complete_project(fake_model_dir, tmp_path):
         "platformio.ini",
         "ldscript.ld",
         "fpu_link.py",
-        "src/main.c",
+        "src/validate_main.c",
+        "src/board_stm32f7.c",
+        "src/stm32_console.c",
+        "include/board_config.h",
         "src/startup.c",
         "src/tcmark.S",
         "src/model.c",
@@ -39,15 +43,18 @@ def test_prepare_writes_a_complete_project(fake_model_dir, tmp_path):
     values = re.search(r"\{\s*([^}]*)\}", (proj / "src/input_data.h").read_text()).group(1)
     assert [int(v) for v in values.replace("\n", " ").split(",")] == x.tolist()
     ini = (proj / "platformio.ini").read_text()
-    assert "default_envs = nucleo-f746zg\n" in ini and "[env:nucleo-f746zg-official]" in ini
+    assert "default_envs = nucleo-f746zg-official\n" in ini and "[env:nucleo-f746zg]" in ini
+    assert str(tmp_path) not in ini and "/" not in ini.split("platform = symlink://")[1].split("\n")[0]
+    config = (proj / "include/board_config.h").read_text()
+    assert "#define TINYML_CLOCK_HZ 216000000u" in config and "#define TINYML_CONSOLE_UART_USART3 1" in config
+    assert "#define TINYML_CONSOLE_TX_PORT 3u" in config and "#define TINYML_CONSOLE_RX_PIN 9u" in config
+    assert not (proj / "src/main.c").exists()
     assert "platform = ststm32" in ini and "custom_machine_flags = -mthumb -mcpu=cortex-m7 -mfloat-abi=hard" in ini
     assert "-DTINYML_TCMARK" not in ini  # markers only on virtual boards
 
 
-def test_official_env_becomes_default_only_for_real_boards(fake_model_dir, tmp_path):
-    ini = (
-        prepare_project(fake_model_dir, load_board("pico"), tmp_path / "p", None, official=True) / "platformio.ini"
-    ).read_text()
+def test_official_env_is_the_default_only_for_real_boards(fake_model_dir, tmp_path):
+    ini = (prepare_project(fake_model_dir, load_board("pico"), tmp_path / "p", None) / "platformio.ini").read_text()
     assert "default_envs = pico-official" in ini and "board = pico\n" in ini and "platform = raspberrypi" in ini
     with pytest.raises(TinyMLError, match="virtual board"):
         prepare_project(fake_model_dir, load_board("qemu-m4"), tmp_path / "q", None, official=True)
@@ -103,6 +110,23 @@ def _elf_attributes(elf):
     return out, addr
 
 
+def _alloc_sections(elf):
+    """(name, address, size) of every section the image occupies in memory."""
+    out = subprocess.run(["arm-none-eabi-readelf", "-S", "-W", str(elf)], capture_output=True, text=True).stdout
+    found = []
+    for m in re.finditer(r"\]\s+(\S+)\s+\S+\s+([0-9a-f]{8})\s+[0-9a-f]+\s+([0-9a-f]+)\s+\S+\s+(\S*A\S*)", out):
+        if int(m.group(3), 16):
+            found.append((m.group(1), int(m.group(2), 16), int(m.group(3), 16)))
+    assert found
+    return found
+
+
+def _section_bytes(elf, name):
+    out = elf.parent / "section.bin"
+    subprocess.run(["arm-none-eabi-objcopy", "-O", "binary", "-j", name, str(elf), str(out)], check=True)
+    return out.read_bytes()
+
+
 @needs_arm_gcc
 @pytest.mark.qemu
 @pytest.mark.parametrize("board_id", REAL_BOARDS)
@@ -115,6 +139,14 @@ def test_firmware_links_offline_for_every_real_board(fake_model_dir, tmp_path_fa
     assert addr["tinyml_vectors"] == board.memory.flash_origin
     assert addr["__StackTop"] == board.memory.ram_origin + board.memory.ram_length
     assert "tc_mark_slots" not in addr
+    regions = [(m.flash_origin, m.flash_length), (m.ram_origin, m.ram_length)] if (m := board.memory) else []
+    if board.family == "rp2040":
+        regions.append((m.flash_origin - 256, 256))
+        block = _section_bytes(result.elf_path, ".boot2")
+        assert len(block) == 256 and addr["tinyml_boot2"] == 0x10000000
+        assert int.from_bytes(block[252:], "little") == crc32_mpeg2(block[:252])
+    for name, start, size in _alloc_sections(result.elf_path):
+        assert any(o <= start and start + size <= o + n for o, n in regions), (name, hex(start), size)
     if board.fpu == "none":
         assert "Tag_CPU_arch: v6S-M" in attrs and "hard-float ABI" not in attrs and "Tag_FP_arch" not in attrs
     else:
@@ -128,7 +160,7 @@ def test_ram_overflow_names_board_and_excess(tmp_path):
     board = load_board("nucleo-f411re")
     model = write_fake_model(tmp_path / "big", arena_bytes=200_000)
     with pytest.raises(TinyMLError, match=r"does not fit board nucleo-f411re: RAM \(131,072 B\) overflowed by") as err:
-        build(prepare_project(model, board, tmp_path / "p", None), board)
+        build(prepare_project(model, board, tmp_path / "p", None, app="test"), board)
     excess = int(re.search(r"overflowed by ([\d,]+) B", str(err.value)).group(1).replace(",", ""))
     # arena + output buffer + 8 KiB stack reserve - 128 KiB RAM, plus a few bytes of firmware state
     assert 0 <= excess - (200_000 + FAKE_INPUT_SIZE + 8192 - 131_072) < 256
