@@ -17,13 +17,14 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from tinyengine_codegen.boards import Board
-from tinyengine_codegen.build.platformio import _input_header, _ldscript_text, section_sizes
+from tinyengine_codegen.build import firmware_files as ff
+from tinyengine_codegen.build.platformio import _input_header, _ldscript_text, _model_name, section_sizes
 from tinyengine_codegen.build.setup_tools import FIRMWARE_DIR
 from tinyengine_codegen.errors import TinyMLError
 
 COMPILE_FLAGS = ("-O2", "-std=gnu11", "-ffunction-sections", "-fdata-sections", "-ffreestanding")
 LINK_FLAGS = ("-nostartfiles", "--specs=nano.specs", "--specs=nosys.specs", "-Wl,--gc-sections")
-_RUNTIME = ("src/main.c", "src/startup.c", "src/tinyml_port.c")
+_MARKERS = ("src/tcmark.S",)  # the bench harness's instruction-count markers: not part of the deployable image
 _INPUT_SYMBOL = "tinyml_test_input"
 _FLASH_SECTIONS = (".isr_vector", ".text", ".rodata", ".ARM.exidx")
 TIMEOUT_S = 600
@@ -66,11 +67,14 @@ def deployable_size(model_dir: Path, board: Board) -> FlashSize:
     with tempfile.TemporaryDirectory(prefix="tinyml-flash-") as tmp:
         work = Path(tmp)
         (work / "input_data.h").write_text(_input_header(model_dir, None))
+        config = ff.board_config_h(board, _model_name(model_dir), ff.model_id(model_dir))
+        (work / "board_config.h").write_text(config)
         # memory regions widened so that a model too large for the board is still measured (fits is decided later)
         roomy = replace(board, memory=replace(board.memory, flash_length=SIZING_REGION, ram_length=SIZING_REGION))
         (work / "ldscript.ld").write_text(_ldscript_text(roomy))
-        sources = [FIRMWARE_DIR / s for s in _RUNTIME] + sorted(model_dir.glob("*.c"))
-        defines = ["-DTINYML_SEMIHOSTING"] if board.is_virtual else []
+        runtime = [s for s in ff.firmware_sources(board, "test") if s not in _MARKERS]
+        sources = [FIRMWARE_DIR / s for s in runtime] + sorted(model_dir.glob("*.c"))
+        defines = [d for d in ff.build_defines(board, "test").split() if d != "-DTINYML_TCMARK"]
         elf = work / "firmware.elf"
         cmd = [
             "arm-none-eabi-gcc",

@@ -20,13 +20,9 @@ from string import Template
 import numpy as np
 
 from tinyengine_codegen.boards import Board
-<<<<<<< HEAD
-from tinyengine_codegen.build.setup_tools import FIRMWARE_DIR, core_dir, ensure_tool_scons, pio_command, pio_env
-from tinyengine_codegen.emit.project import atomic_folder
-=======
 from tinyengine_codegen.build import firmware_files as ff
 from tinyengine_codegen.build.setup_tools import FIRMWARE_DIR, ensure_tool_scons, pio_command, pio_env, tools_dir
->>>>>>> deploy
+from tinyengine_codegen.emit.project import atomic_folder
 from tinyengine_codegen.errors import TinyMLError
 
 STACK_BYTES = 8192
@@ -197,42 +193,26 @@ def prepare_project(
     input_array: np.ndarray | None,
     *,
     official: bool = False,
-<<<<<<< HEAD
-    force: bool = False,
-) -> Path:
-    """Write a complete PlatformIO project for `board` into out_dir (replaced atomically); returns out_dir.
-
-    input_array is the embedded test input (None: zeros); force: see emit.project.atomic_folder. official=True
-    makes the official-platform environment the default one (real boards only); the offline environment is always
-    present.
-    """
-    if official and board.is_virtual:
-        raise TinyMLError(f"{board.id} is a virtual board: it has no official PlatformIO platform")
-    out_dir = Path(out_dir).absolute()
-    input_h = _input_header(Path(model_dir), input_array)
-    with atomic_folder(out_dir, make_parents=True, command="compile", force=force, caches=(".pio",)) as tmp:
-=======
     app: str | None = None,
+    force: bool = False,
 ) -> Path:
     """Write a complete PlatformIO project for `board` into out_dir (replaced atomically); returns out_dir.
 
     input_array is the embedded test input (None: zeros). app: "test" or "validate" (default: validate on real
     boards, test on virtual ones). A real board's project has two environments: the official platform's, the
     default for a user's own `pio run`, and the offline one (env named after the board) that `build` uses.
-    official=True is refused for virtual boards, which have no official platform.
+    official=True is refused for virtual boards, which have no official platform. force: see
+    emit.project.atomic_folder.
     """
     if official and board.is_virtual:
         raise TinyMLError(f"{board.id} is a virtual board: it has no official PlatformIO platform")
     app = app or ("test" if board.is_virtual else "validate")
     sources = ff.firmware_sources(board, app)
-    out_dir = Path(out_dir).resolve()
+    out_dir = Path(out_dir).absolute()
     input_h = _input_header(Path(model_dir), input_array)
     config_h = ff.board_config_h(board, _model_name(Path(model_dir)), ff.model_id(Path(model_dir)))
     boot2 = ff.boot2_c(ff.boot2_block()) if board.family == "rp2040" else None
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
-    try:
->>>>>>> deploy
+    with atomic_folder(out_dir, make_parents=True, command="compile", force=force, caches=(".pio",)) as tmp:
         for sub in ("src", "include", "boards"):
             (tmp / sub).mkdir()
         for rel in (*sources, *ff.HEADERS):
