@@ -23,7 +23,7 @@ from tinyengine_codegen.build.setup_tools import FIRMWARE_DIR
 from tinyengine_codegen.errors import TinyMLError
 
 COMPILE_FLAGS = ("-O2", "-std=gnu11", "-ffunction-sections", "-fdata-sections", "-ffreestanding")
-LINK_FLAGS = ("-nostartfiles", "--specs=nano.specs", "--specs=nosys.specs", "-Wl,--gc-sections")
+LINK_FLAGS = ("-nostartfiles", "--specs=nano.specs", "--specs=nosys.specs", "-Wl,--gc-sections", "-lm")
 _MARKERS = ("src/tcmark.S",)  # the bench harness's instruction-count markers: not part of the deployable image
 _INPUT_SYMBOL = "tinyml_test_input"
 _FLASH_SECTIONS = (".isr_vector", ".text", ".rodata", ".ARM.exidx")

@@ -14,6 +14,7 @@ import typer
 from typer.testing import CliRunner
 
 from tinyengine_codegen.boards import load_board
+from tinyengine_codegen.emit.project import MANIFEST_NAME
 from tinyengine_codegen.errors import TinyMLError
 from tinyengine_codegen.importers.tflite import load_tflite
 from tinyengine_codegen.options import CompileOptions
@@ -62,7 +63,8 @@ def test_one_epoch_end_to_end(tmp_path):
     data = make_folder(tmp_path / "data")
     events = []
     report = train_baseline("resnet8", _cfg(data), tmp_path / "run", events.append)
-    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["model.tflite", "report.json"]
+    written = sorted(p.name for p in (tmp_path / "run").iterdir())
+    assert written == sorted(["model.tflite", "report.json", MANIFEST_NAME])
     assert json.loads((tmp_path / "run" / "report.json").read_text()) == report
     assert [e["epoch"] for e in events if e.get("stage") == "train"] == [1]
     ds = load_image_folder(data)
