@@ -53,13 +53,16 @@ _FLOAT_HINT = (
     "quantize it to int8 first, e.g. onnxruntime.quantization.quantize_static(..., "
     "quant_format=QuantFormat.QDQ, activation_type=QuantType.QInt8, weight_type=QuantType.QInt8)"
 )
+_CONSTANT_VALUES = ("value_float", "value_floats", "value_int", "value_ints")
 _QTYPES = {np.dtype(np.int8): 0, np.dtype(np.uint8): 128, np.dtype(np.int32): 0}
 
 
 def load_onnx(src: str | Path | bytes, name: str | None = None) -> Graph:
     """Read an int8 ONNX model (a path or its bytes) into a verified NHWC Graph; TinyMLError when unusable."""
     buf, label = read_source(src, name)
-    return verify(_Importer(_parse(buf, label), label).graph())
+    model = _parse(buf, label)
+    _load_external_data(model, None if isinstance(src, (bytes, bytearray, memoryview)) else Path(src).parent, label)
+    return verify(_Importer(model, label).graph())
 
 
 def _parse(buf: bytes, label: str):
@@ -75,12 +78,68 @@ def _parse(buf: bytes, label: str):
         raise TinyMLError(f"'{label}': not an ONNX model or an empty graph ({len(buf)} bytes, no nodes)")
     if any(n.op_type in ("If", "Loop", "Scan") for n in model.graph.node):
         raise TinyMLError(f"'{label}': control flow (If/Loop/Scan) is not supported; export a static graph")
+    _check_writers(model.graph, label)
     return model
+
+
+def _check_writers(g, label: str) -> None:
+    """Every value has one writer: a graph input, an initializer or one node output; no node reads its output."""
+    writer = {vi.name: "a graph input" for vi in g.input}
+    for init in g.initializer:  # an initializer may also be listed as a graph input (its default value)
+        writer.setdefault(init.name, "an initializer")
+    for i, node in enumerate(g.node):
+        for out in node.output:
+            if not out:
+                continue
+            if out in node.input:
+                raise TinyMLError(
+                    f"'{label}': node #{i} '{node.name}' ({node.op_type}) writes its own input '{out}'; "
+                    "the graph has a cycle"
+                )
+            if out in writer:
+                raise TinyMLError(
+                    f"'{label}': node #{i} '{node.name}' ({node.op_type}) writes '{out}', which is already "
+                    f"{writer[out]}; every value has one writer"
+                )
+            writer[out] = f"written by node #{i} '{node.name}'"
+
+
+def _load_external_data(model, folder: Path | None, label: str) -> None:
+    """Read initializers stored in external files, resolved relative to the model's folder and confined to it."""
+    from onnx import TensorProto
+
+    for init in model.graph.initializer:
+        if init.data_location != TensorProto.EXTERNAL:
+            continue
+        info = {e.key: e.value for e in init.external_data}
+        where = f"'{label}': initializer '{init.name}' stored in external file '{info.get('location', '')}'"
+        if folder is None:
+            raise TinyMLError(f"{where}: a model with external data must be given as a file path")
+        base = folder.resolve()
+        path = (base / info.get("location", "")).resolve()
+        if not info.get("location") or base not in path.parents or not path.is_file():
+            raise TinyMLError(f"{where}: the file must exist inside the model's folder '{folder}'")
+        try:
+            offset, length = int(info.get("offset", 0)), int(info.get("length", -1))
+        except ValueError:
+            raise TinyMLError(f"{where}: offset or length is not a number") from None
+        size = path.stat().st_size
+        if length < 0:
+            length = size - offset
+        if offset < 0 or offset + length > size:
+            raise TinyMLError(f"{where}: bytes {offset}..{offset + length} lie outside the file ({size} bytes)")
+        with path.open("rb") as f:
+            f.seek(offset)
+            init.raw_data = f.read(length)
+        del init.external_data[:]
+        init.data_location = TensorProto.DEFAULT
 
 
 def _quant_arrays(b: Builder, scale: str, zp: str, out_dtype=np.int8):
     """(scales, zero points shifted to int8, whether the values are uint8) of a (scale, zero point) pair."""
     scales = b.const(scale).astype(np.float64).reshape(-1)
+    if scales.size == 0 or not np.all(np.isfinite(scales) & (scales > 0)):
+        raise ModelError(f"scale '{scale}' {scales.tolist()[:4]} is not finite and positive")
     zps = b.const(zp) if zp else np.zeros(1, out_dtype)
     if zps.dtype not in _QTYPES:
         raise ModelError(f"quantization to {zps.dtype} is not supported; only int8 and uint8 (int32 biases)")
@@ -98,7 +157,13 @@ class _Importer:
         self.opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 13)
         self.b = Builder()
         for init in self.g.initializer:
-            self.b.consts[init.name] = numpy_helper.to_array(init)
+            try:
+                self.b.consts[init.name] = numpy_helper.to_array(init)
+            except Exception as exc:  # onnx reports short or mistyped data with several exception types
+                raise TinyMLError(
+                    f"'{label}': initializer '{init.name}' cannot be read ({type(exc).__name__}: {exc}); "
+                    "the file is corrupt"
+                ) from None
         self.alias: dict[str, str] = {}
         self.pending: dict[str, QNode] = {}  # float output of a QDQ op → the op, until its QuantizeLinear
         self.int8: set[str] = set()  # int8 activations of the ONNX graph
@@ -188,9 +253,12 @@ class _Importer:
         attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
         if t == "Constant":
             value = attrs.get("value")
-            self.b.consts[out] = (
-                numpy_helper.to_array(value) if value is not None else np.asarray(next(iter(attrs.values())))
-            )
+            if value is not None:
+                self.b.consts[out] = numpy_helper.to_array(value)
+            elif len(attrs) == 1 and next(iter(attrs)) in _CONSTANT_VALUES:
+                self.b.consts[out] = np.asarray(next(iter(attrs.values())))
+            else:
+                raise ModelError(f"needs exactly one value attribute ({', '.join(('value',) + _CONSTANT_VALUES)})")
         elif t == "Identity":
             self.alias[out] = node.input[0]
         elif t == "QuantizeLinear":
