@@ -17,7 +17,6 @@ to quantize an input and read an output. uint8 tensors become int8 exactly (valu
 
 from __future__ import annotations
 
-import heapq
 from dataclasses import replace
 from pathlib import Path
 
@@ -28,6 +27,7 @@ from ..ir.graph import Graph, Op, QuantParams
 from ..ir.ops import Activation
 from ..ir.verify import verify
 from .onnx_build import Builder, ModelError, QNode, clip_activation, from_ir_array, to_ir_array
+from .onnx_checks import check_writers, load_external_data, topological
 from .onnx_ops import CONVERTERS, FUSABLE, TRANSPARENT
 from .source import read_source
 
@@ -61,7 +61,7 @@ def load_onnx(src: str | Path | bytes, name: str | None = None) -> Graph:
     """Read an int8 ONNX model (a path or its bytes) into a verified NHWC Graph; TinyMLError when unusable."""
     buf, label = read_source(src, name)
     model = _parse(buf, label)
-    _load_external_data(model, None if isinstance(src, (bytes, bytearray, memoryview)) else Path(src).parent, label)
+    load_external_data(model, None if isinstance(src, (bytes, bytearray, memoryview)) else Path(src).parent, label)
     return verify(_Importer(model, label).graph())
 
 
@@ -78,61 +78,8 @@ def _parse(buf: bytes, label: str):
         raise TinyMLError(f"'{label}': not an ONNX model or an empty graph ({len(buf)} bytes, no nodes)")
     if any(n.op_type in ("If", "Loop", "Scan") for n in model.graph.node):
         raise TinyMLError(f"'{label}': control flow (If/Loop/Scan) is not supported; export a static graph")
-    _check_writers(model.graph, label)
+    check_writers(model.graph, label)
     return model
-
-
-def _check_writers(g, label: str) -> None:
-    """Every value has one writer: a graph input, an initializer or one node output; no node reads its output."""
-    writer = {vi.name: "a graph input" for vi in g.input}
-    for init in g.initializer:  # an initializer may also be listed as a graph input (its default value)
-        writer.setdefault(init.name, "an initializer")
-    for i, node in enumerate(g.node):
-        for out in node.output:
-            if not out:
-                continue
-            if out in node.input:
-                raise TinyMLError(
-                    f"'{label}': node #{i} '{node.name}' ({node.op_type}) writes its own input '{out}'; "
-                    "the graph has a cycle"
-                )
-            if out in writer:
-                raise TinyMLError(
-                    f"'{label}': node #{i} '{node.name}' ({node.op_type}) writes '{out}', which is already "
-                    f"{writer[out]}; every value has one writer"
-                )
-            writer[out] = f"written by node #{i} '{node.name}'"
-
-
-def _load_external_data(model, folder: Path | None, label: str) -> None:
-    """Read initializers stored in external files, resolved relative to the model's folder and confined to it."""
-    from onnx import TensorProto
-
-    for init in model.graph.initializer:
-        if init.data_location != TensorProto.EXTERNAL:
-            continue
-        info = {e.key: e.value for e in init.external_data}
-        where = f"'{label}': initializer '{init.name}' stored in external file '{info.get('location', '')}'"
-        if folder is None:
-            raise TinyMLError(f"{where}: a model with external data must be given as a file path")
-        base = folder.resolve()
-        path = (base / info.get("location", "")).resolve()
-        if not info.get("location") or base not in path.parents or not path.is_file():
-            raise TinyMLError(f"{where}: the file must exist inside the model's folder '{folder}'")
-        try:
-            offset, length = int(info.get("offset", 0)), int(info.get("length", -1))
-        except ValueError:
-            raise TinyMLError(f"{where}: offset or length is not a number") from None
-        size = path.stat().st_size
-        if length < 0:
-            length = size - offset
-        if offset < 0 or offset + length > size:
-            raise TinyMLError(f"{where}: bytes {offset}..{offset + length} lie outside the file ({size} bytes)")
-        with path.open("rb") as f:
-            f.seek(offset)
-            init.raw_data = f.read(length)
-        del init.external_data[:]
-        init.data_location = TensorProto.DEFAULT
 
 
 def _quant_arrays(b: Builder, scale: str, zp: str, out_dtype=np.int8):
@@ -219,7 +166,7 @@ class _Importer:
                 f"'{self.label}': the model is float (no QuantizeLinear, DequantizeLinear or "
                 f"QLinear* nodes); {_FLOAT_HINT}"
             )
-        for i, node in _topological(self.g, set(self.b.consts) | set(self.float_in) | set(self.inputs), self.label):
+        for i, node in topological(self.g, set(self.b.consts) | set(self.float_in) | set(self.inputs), self.label):
             supported = node.op_type in SUPPORTED and node.domain in ("", "ai.onnx", "com.microsoft")
             if not supported and not self._foldable(node):
                 raise TinyMLError(
@@ -426,35 +373,6 @@ class _Importer:
         if self.b.aquant.setdefault(name, quant) != quant:
             raise ModelError(f"reads '{name}' with other quantization than it was written with")
         return name
-
-
-def _topological(g, available: set[str], label: str) -> list[tuple[int, object]]:
-    """(index, node) in an order where every input is written first; the file order wherever it allows."""
-    waiting: dict[str, list[int]] = {}
-    missing = []
-    for i, node in enumerate(g.node):
-        needs = {x for x in node.input if x and x not in available}
-        missing.append(len(needs))
-        for x in needs:
-            waiting.setdefault(x, []).append(i)
-    ready = [i for i, m in enumerate(missing) if m == 0]
-    heapq.heapify(ready)
-    order = []
-    while ready:
-        i = heapq.heappop(ready)
-        order.append((i, g.node[i]))
-        for x in g.node[i].output:
-            for j in waiting.pop(x, ()):
-                missing[j] -= 1
-                if missing[j] == 0:
-                    heapq.heappush(ready, j)
-    if len(order) != len(g.node):
-        stuck = next(i for i, m in enumerate(missing) if m)
-        raise TinyMLError(
-            f"'{label}': node #{stuck} '{g.node[stuck].name}' ({g.node[stuck].op_type}) reads a "
-            "tensor that no node writes, or the graph has a cycle; the file is corrupt"
-        )
-    return order
 
 
 def _renamed(graph: Graph, rename: dict[str, str]) -> Graph:
