@@ -7,6 +7,7 @@ constant operands that only carry shapes or axes become attributes (see ir/ops.p
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -122,12 +123,14 @@ class _Importer:
             return None
         dtype = _dtype(t, self.label, self.names[index])
         shape = tuple(int(d) for d in (t.shape if t.shape is not None else ()))
-        arr = np.frombuffer(raw.tobytes(), dtype=np.dtype(dtype).newbyteorder("<"))
-        if arr.size != int(np.prod(shape, dtype=np.int64)):
+        itemsize = np.dtype(dtype).itemsize
+        need = math.prod(shape)
+        if len(raw) != need * itemsize:
             raise TinyMLError(
-                f"'{self.label}': constant tensor '{self.names[index]}' holds {arr.size} values "
-                f"but its shape {shape} needs {int(np.prod(shape))}; the file is corrupt"
+                f"'{self.label}': constant tensor '{self.names[index]}' holds {len(raw)} bytes but its shape "
+                f"{shape} of {dtype} needs {need * itemsize}; the file is corrupt"
             )
+        arr = np.frombuffer(raw.tobytes(), dtype=np.dtype(dtype).newbyteorder("<"))
         arr = arr.astype(dtype).reshape(shape)
         arr.setflags(write=False)
         self.consts[index] = arr
@@ -189,8 +192,7 @@ class _Importer:
         values = []
         for j, t in enumerate(ins):
             if t < 0:
-                values.append(None)
-                continue
+                return False  # an absent operand: the converter reports it
             data = self._const_data(t)
             if data is None and kind == "SHAPE" and j == 0:
                 data = np.zeros(self._tensor(t).shape, np.int8)  # only the shape is read
