@@ -432,7 +432,7 @@ def test_external_data_is_read_from_the_model_folder_only(tmp_path, monkeypatch)
     monkeypatch.chdir(tmp_path)
     (tmp_path / "w.bin").write_bytes(b"\x00" * (tmp_path / "m" / "w.bin").stat().st_size)  # a decoy
     got = load_onnx(tmp_path / "m" / "a.onnx")
-    w = [n for n, t in want.tensors.items() if t.is_const and t.dtype == "int8"][0]
+    w = next(n for n, t in want.tensors.items() if t.is_const and t.dtype == "int8")
     assert np.array_equal(got.tensors[w].data, want.tensors[w].data)
     outside = onnx.load(str(tmp_path / "m" / "a.onnx"), load_external_data=False)
     for t in outside.graph.initializer:
