@@ -27,7 +27,7 @@ from ..ir.graph import Graph, Op, QuantParams
 from ..ir.ops import Activation
 from ..ir.verify import verify
 from .onnx_build import Builder, ModelError, QNode, clip_activation, from_ir_array, to_ir_array
-from .onnx_checks import check_writers, load_external_data, topological
+from .onnx_checks import check_writers, load_external_data, node_problem, topological
 from .onnx_ops import CONVERTERS, FUSABLE, TRANSPARENT
 from .source import read_source
 
@@ -91,7 +91,10 @@ def _quant_arrays(b: Builder, scale: str, zp: str, out_dtype=np.int8):
     if zps.dtype not in _QTYPES:
         raise ModelError(f"quantization to {zps.dtype} is not supported; only int8 and uint8 (int32 biases)")
     shift = _QTYPES[zps.dtype]
-    return scales, zps.astype(np.int64).reshape(-1) - shift, shift == 128
+    zps = zps.astype(np.int64).reshape(-1)
+    if zps.size not in (1, scales.size):
+        raise ModelError(f"{scales.size} scales but {zps.size} zero points ('{scale}', '{zp}')")
+    return scales, np.broadcast_to(zps, scales.shape) - shift, shift == 128
 
 
 class _Importer:
@@ -173,6 +176,9 @@ class _Importer:
                     f"{self._where(i)} is not supported (inputs {list(node.input)}); supported "
                     f"operators: {', '.join(SUPPORTED)}"
                 )
+            problem = node_problem(node)
+            if problem:
+                raise TinyMLError(f"{self._where(i)} {problem}")
             try:
                 self._node(i, node)
             except ModelError as exc:
@@ -282,6 +288,9 @@ class _Importer:
         scales, zps, shifted = _quant_arrays(self.b, scale, zp, data.dtype.type)
         if data.dtype not in _QTYPES:
             raise ModelError(f"constant '{name}' is {data.dtype}; only int8, uint8 and int32 are supported")
+        axis %= max(data.ndim, 1)
+        if scales.size > 1 and (data.ndim == 0 or data.shape[axis] != scales.size):
+            raise ModelError(f"constant '{name}' {data.shape} has {scales.size} scales along axis {axis}")
         if shifted:
             self.b.consts[name] = (data.astype(np.int16) - 128).astype(np.int8)
         self.b.cquant[name] = (scales, zps, axis % max(data.ndim, 1))

@@ -89,3 +89,37 @@ def topological(g, available: set[str], label: str) -> list[tuple[int, object]]:
             "tensor that no node writes, or the graph has a cycle; the file is corrupt"
         )
     return order
+
+
+# op type: (fewest inputs, most inputs); "" inputs (absent optional operands) count
+_ARITY = {
+    "Conv": (2, 3), "Gemm": (2, 3), "MatMul": (2, 2), "Add": (2, 2), "Mul": (2, 2), "AveragePool": (1, 1),
+    "MaxPool": (1, 1), "GlobalAveragePool": (1, 1), "ReduceMean": (1, 2), "Reshape": (2, 2), "Flatten": (1, 1),
+    "Squeeze": (1, 2), "Unsqueeze": (1, 2), "Softmax": (1, 1), "Sigmoid": (1, 1), "HardSwish": (1, 1),
+    "Relu": (1, 1), "Clip": (1, 3), "Pad": (1, 4), "Concat": (1, 1 << 16), "Transpose": (1, 1), "Slice": (1, 5),
+    "Resize": (1, 4), "QuantizeLinear": (2, 3), "DequantizeLinear": (2, 3), "Identity": (1, 1), "Shape": (1, 1),
+    "Constant": (0, 0), "QLinearConv": (8, 9), "QLinearMatMul": (8, 8), "QGemm": (8, 9), "QLinearAdd": (8, 8),
+    "QLinearMul": (8, 8), "QLinearAveragePool": (5, 5), "QLinearGlobalAveragePool": (5, 5),
+    "QLinearReduceMean": (5, 5), "QLinearSigmoid": (5, 5), "QLinearSoftmax": (5, 5), "QLinearConcat": (5, 1 << 16),
+}  # fmt: skip
+_INT_LISTS = {"strides", "pads", "kernel_shape", "dilations", "perm", "axes", "output_padding"}
+_INTS = {"group", "axis", "transA", "transB", "keepdims", "ceil_mode", "count_include_pad", "storage_order",
+         "channels_last", "block_size", "output_dtype", "saturate", "noop_with_empty_axes", "opset"}  # fmt: skip
+
+
+def node_problem(node) -> str | None:
+    """What makes this node unreadable (operand count, attribute types), or None."""
+    from onnx import AttributeProto
+
+    lo, hi = _ARITY.get(node.op_type, (0, 1 << 16))
+    if not lo <= len(node.input) <= hi or (lo and not node.input[0]):
+        count = f"{lo}" if lo == hi else f"{lo} to {hi}"
+        return f"has {len(node.input)} inputs; {node.op_type} takes {count}"
+    if not node.output or not node.output[0]:
+        return "has no output"
+    for a in node.attribute:
+        if a.name in _INT_LISTS and a.type != AttributeProto.INTS:
+            return f"attribute '{a.name}' must be a list of integers"
+        if a.name in _INTS and a.type != AttributeProto.INT:
+            return f"attribute '{a.name}' must be an integer"
+    return None

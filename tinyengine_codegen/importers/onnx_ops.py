@@ -233,7 +233,10 @@ def _operand(b: Builder, name: str, rank: int) -> Tensor:
 
 def _elementwise(kind: OpKind):
     def convert(b: Builder, n: QNode) -> None:
-        shape = tuple(np.broadcast_shapes(*(b.shape(t) for t in n.inputs[:2])))
+        try:
+            shape = tuple(np.broadcast_shapes(*(b.shape(t) for t in n.inputs[:2])))
+        except ValueError:
+            raise ModelError(f"operand shapes {[b.shape(t) for t in n.inputs[:2]]} do not broadcast") from None
         a, c = (_operand(b, t, len(shape)) for t in n.inputs[:2])
         b.finish(n, kind, (a.name, c.name), ElementwiseAttrs(n.activation), shape)
 
