@@ -37,6 +37,16 @@ class OpKind(Enum):
     DEQUANTIZE = "DEQUANTIZE"
 
 
+# Which ops may write their output over an input (defined here once; the planner and the kernels read it):
+# every kernel of an elementwise kind reads element i of each input before it writes element i of the output, so
+# it may overwrite an input of the output's size; a depthwise conv only through a kernel written for it
+# (KernelSpec.inplace), with depth multiplier 1.
+INPLACE_ELEMENTWISE_KINDS = frozenset(
+    {OpKind.ADD, OpKind.MUL, OpKind.RELU, OpKind.RELU6, OpKind.LOGISTIC, OpKind.HARD_SWISH}
+)
+INPLACE_KINDS = INPLACE_ELEMENTWISE_KINDS | {OpKind.DEPTHWISE_CONV_2D}
+
+
 class Padding(Enum):
     SAME = "SAME"
     VALID = "VALID"
@@ -64,6 +74,9 @@ class Conv2DAttrs:
     dilation_w: int = 1
     padding: Padding = Padding.SAME
     activation: Activation = Activation.NONE
+    # explicit (top, bottom, left, right) padding with the input zero point, on top of VALID; set by the fuse_pad
+    # pass when it folds a PAD into this op (TFLite itself has no such field)
+    pads: tuple[int, int, int, int] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +88,7 @@ class DepthwiseConv2DAttrs:
     padding: Padding = Padding.SAME
     depth_multiplier: int = 1
     activation: Activation = Activation.NONE
+    pads: tuple[int, int, int, int] | None = None  # as in Conv2DAttrs
 
 
 @dataclass(frozen=True, slots=True)
