@@ -18,16 +18,17 @@ def _options(target: str, inplace: bool, patches: str, debug: bool):
     return CompileOptions(target=as_target(target), inplace=inplace, patches=request, debug_canaries=debug)
 
 
-def _dump_after(graph, opts, name: str) -> None:
+def _dump_after(model: Path, opts, name: str) -> None:
     """Print the model plan after pass `name` (the passes run checked, up to and including it)."""
     from tinyengine_codegen.errors import TinyMLError
+    from tinyengine_codegen.model_io import load_model
     from tinyengine_codegen.passes import PASS_NAMES, PIPELINE, run_pipeline
     from tinyengine_codegen.passes.dump import plan_text
 
     if name not in PASS_NAMES:
         raise TinyMLError(f"--dump-after '{name}': not a pass; the passes are {', '.join(PASS_NAMES)}")
     upto = PIPELINE[: PASS_NAMES.index(name) + 1]
-    mp = run_pipeline(graph, opts, check=True, passes=upto)
+    mp = run_pipeline(load_model(model), opts, check=True, passes=upto)
     print(plan_text(mp, name), end="")
 
 
@@ -54,7 +55,7 @@ def compile_(
 
     opts = _options(target, inplace, patches, debug)
     if dump_after is not None:
-        return _dump_after(load_model(model), opts, dump_after)
+        return _dump_after(model, opts, dump_after)
     if out is None:
         raise TinyMLError("tinyml compile needs --out FOLDER (or --dump-after PASS to print the IR)")
     check_output_folder(out, "compile", force)
