@@ -37,13 +37,15 @@ class OpKind(Enum):
     DEQUANTIZE = "DEQUANTIZE"
 
 
-# Which ops may write their output over an input (defined here once; the planner and the kernels read it):
-# every kernel of an elementwise kind reads element i of each input before it writes element i of the output, so
-# it may overwrite an input of the output's size; a depthwise conv only through a kernel written for it
-# (KernelSpec.inplace), with depth multiplier 1.
-INPLACE_ELEMENTWISE_KINDS = frozenset(
-    {OpKind.ADD, OpKind.MUL, OpKind.RELU, OpKind.RELU6, OpKind.LOGISTIC, OpKind.HARD_SWISH}
-)
+# Operator classes, each defined once here (the planner, the patch stage and the kernels read them).
+# Elementwise: output element i depends only on element i of each input (after broadcasting). Every kernel of
+# these kinds reads element i before it writes element i, so it may overwrite an input of the output's size.
+ELEMENTWISE_KINDS = frozenset({OpKind.ADD, OpKind.MUL, OpKind.RELU, OpKind.RELU6, OpKind.LOGISTIC, OpKind.HARD_SWISH})
+# Pointwise: elementwise ops and QUANTIZE; they run region by region in a patch stage.
+POINTWISE_KINDS = ELEMENTWISE_KINDS | {OpKind.QUANTIZE}
+# In place: the elementwise ops, and a depthwise conv through a kernel written for it (KernelSpec.inplace) with
+# depth multiplier 1.
+INPLACE_ELEMENTWISE_KINDS = ELEMENTWISE_KINDS
 INPLACE_KINDS = INPLACE_ELEMENTWISE_KINDS | {OpKind.DEPTHWISE_CONV_2D}
 
 

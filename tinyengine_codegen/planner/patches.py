@@ -31,7 +31,7 @@ from types import MappingProxyType
 from ..errors import TinyMLError
 from ..ir.cost import graph_macs, op_macs
 from ..ir.graph import DTYPE_BYTES, Graph, Op
-from ..ir.ops import OpKind
+from ..ir.ops import POINTWISE_KINDS, OpKind
 from ..ir.shapes import conv_out_pad, explicit_pads
 from .arena import Plan, plan_arena
 from .buffers import Buffer, lifetimes
@@ -42,9 +42,7 @@ Region = tuple[int, int, int, int]  # y0, y1, x0, x1: half-open, in the tensor's
 Pads = tuple[int, int, int, int]  # top, bottom, left, right
 
 _WINDOWED = frozenset({OpKind.CONV_2D, OpKind.DEPTHWISE_CONV_2D, OpKind.MAX_POOL_2D, OpKind.AVERAGE_POOL_2D})
-_POINTWISE = frozenset(
-    {OpKind.ADD, OpKind.MUL, OpKind.RELU, OpKind.RELU6, OpKind.LOGISTIC, OpKind.HARD_SWISH, OpKind.QUANTIZE}
-)
+_POINTWISE = POINTWISE_KINDS
 STAGE_KINDS = _WINDOWED | _POINTWISE | {OpKind.PAD}
 MAX_PATCHES = 8
 
