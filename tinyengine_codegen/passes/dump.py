@@ -13,8 +13,8 @@ def plan_text(mp: ModelPlan, after: str = "") -> str:
     offsets = mp.plan.offsets if mp.plan is not None else {}
     for i, op in enumerate(mp.graph.ops):
         parts = [f"  #{i} {op.name}:"]
-        if i < len(mp.kernels) and mp.kernels[i] is not None:
-            k = mp.kernels[i]
+        k = mp.kernels[i] if i < len(mp.kernels) else None
+        if k is not None:
             parts.append(f"kernel={k.name} scratch={k.scratch}")
         elif i < len(mp.candidates):
             parts.append("candidates=" + (",".join(k.name for k in mp.candidates[i]) or "none"))

@@ -15,16 +15,14 @@ from __future__ import annotations
 from dataclasses import replace
 
 from ..ir.graph import Graph, Op
-from ..ir.ops import OpKind, Padding
+from ..ir.ops import Conv2DAttrs, DepthwiseConv2DAttrs, PadAttrs, Padding
 from ..options import CompileOptions
 from ..planner.model_plan import ModelPlan
-
-_CONVS = frozenset({OpKind.CONV_2D, OpKind.DEPTHWISE_CONV_2D})
 
 
 def foldable_pad(graph: Graph, op: Op) -> int | None:
     """The index of the conv that `op` (a PAD) can be folded into, or None (conditions in the module docstring)."""
-    if op.kind is not OpKind.PAD or len(op.outputs) != 1 or not op.inputs or not op.inputs[0]:
+    if not isinstance(op.attrs, PadAttrs) or len(op.outputs) != 1 or not op.inputs or not op.inputs[0]:
         return None
     x, y = graph.tensor(op.inputs[0]), graph.tensor(op.outputs[0])
     pads = op.attrs.paddings
@@ -39,7 +37,7 @@ def foldable_pad(graph: Graph, op: Op) -> int | None:
         return None
     conv = graph.ops[users[0]]
     ok = (
-        conv.kind in _CONVS
+        isinstance(conv.attrs, (Conv2DAttrs, DepthwiseConv2DAttrs))
         and conv.inputs[0] == y.name
         and y.name not in conv.inputs[1:]
         and conv.attrs.padding is Padding.VALID
@@ -57,10 +55,12 @@ def fuse_pad(mp: ModelPlan, options: CompileOptions) -> ModelPlan:
     dropped: set[int] = set()
     for i, op in enumerate(graph.ops):
         j = foldable_pad(graph, op)
-        if j is None:
+        conv = ops[j] if j is not None else None
+        if j is None or conv is None or not isinstance(op.attrs, PadAttrs):
+            continue
+        if not isinstance(conv.attrs, (Conv2DAttrs, DepthwiseConv2DAttrs)):
             continue
         (top, bottom), (left, right) = op.attrs.paddings[1], op.attrs.paddings[2]
-        conv = ops[j]
         attrs = replace(conv.attrs, pads=(top, bottom, left, right))
         ops[j] = replace(conv, inputs=(op.inputs[0],) + conv.inputs[1:], attrs=attrs)
         dropped.add(i)
