@@ -126,7 +126,7 @@ def test_depthwise_stride2_and_fc_leftover_rows():
     fc = single_op(
         OpKind.FULLY_CONNECTED, FullyConnectedAttrs(), [act("x", (2, 24), 0.07, -9), wf, bf], act("y", (2, 7), 0.2, 3)
     )
-    assert _run(fc).kernels == ("fc_s8_simd",)
+    assert _run(fc).kernels == ("fc_s8_pair",)
 
 
 def _dw(name, src, shape, out_shape, stride, padding, rng, zero_channel=None):
@@ -223,7 +223,7 @@ def test_pointwise_chain_cin_8_16_32_64_odd_pixels_and_channel_tails():
     chain = _pointwise_chain(
         "pw_chain", 3, 5, (8, 16, 4, 8, 20, 32, 64, 66), (relu, none, relu, none, relu, relu, relu), rng
     )
-    narrow, wide = "conv2d_1x1_s8_simd_narrow", "conv2d_1x1_s8_simd"
+    narrow, wide = "conv2d_1x1_s8_simd_narrow", "conv2d_1x1_s8_pair"
     assert _run(chain, seed=4).kernels == (narrow, wide, narrow, narrow, wide, wide, wide)
     tail = _pointwise_chain("pw_tail", 5, 3, (16, 32, 14), (relu, none), rng)
     assert _run(tail, seed=5).kernels == (wide, wide)
