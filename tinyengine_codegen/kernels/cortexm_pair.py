@@ -27,7 +27,7 @@ import numpy as np
 from ..ir.graph import Graph, Op
 from .common import in_tensor
 from .conv import geometry, requant_q
-from .cortexm import acc_bounds, constant_channels, folded_bias, has_dsp, requant_fast
+from .cortexm import acc_bounds, constant_channels, folded_bias, has_dsp, requant_fast, scratch_is_free
 from .misc import fc_requant
 from .spec import Binding, Context, KernelSpec, TargetLike, no_scratch
 
@@ -210,3 +210,67 @@ def fc_pair_context(op: Op, graph: Graph, b: Binding) -> Context:
 
 POINTWISE_PAIR = (KernelSpec("conv2d_1x1_s8_pair", is_pointwise_pair, no_scratch, pointwise_pair_context),)
 FC_PAIR = (KernelSpec("fc_s8_pair", is_fc_pair, no_scratch, fc_pair_context),)
+
+
+# ---- k x k CONV_2D (any stride, padding, dilation; cin % 4 == 0): two sign-extended im2col columns in scratch --
+
+
+def _kp(op: Op, graph: Graph) -> int:
+    w = in_tensor(graph, op, 1)
+    return (w.shape[1] * w.shape[2] * w.shape[3] + 3) // 4 * 4
+
+
+def conv_pair_scratch(op: Op, graph: Graph) -> int:
+    """Two sign-extended columns (two bytes per k)."""
+    return 4 * _kp(op, graph)
+
+
+def _conv_parts(op: Op, graph: Graph):
+    g = geometry(op, graph)
+    w = np.asarray(in_tensor(graph, op, 1).data).reshape(g["cout"], -1).astype(np.int64)
+    bias_t = np.asarray(graph.tensor(op.inputs[2]).data) if len(op.inputs) > 2 and op.inputs[2] else None
+    bias = folded_bias(bias_t, w, g["in_offset"])
+    q = _record(requant_q(op, graph, g["cout"]), w, bias)
+    rows = np.zeros((g["cout"], _kp(op, graph)), np.int64)
+    rows[:, : w.shape[1]] = w
+    return g, rows, bias, q
+
+
+def is_conv_pair(op: Op, graph: Graph, target: TargetLike) -> bool:
+    x, w, y = in_tensor(graph, op, 0), in_tensor(graph, op, 1), graph.tensor(op.outputs[0])
+    if not (
+        has_dsp(target)
+        and x.shape[0] == 1
+        and x.dtype == w.dtype == "int8"
+        and w.quant is not None
+        and all(z == 0 for z in w.quant.zero_point)
+        and w.shape[3] == x.shape[3]
+        and y.shape[3] % 2 == 0
+        and 2 * _kp(op, graph) <= MAX_K
+        and x.shape[3] % 4 == 0
+        and scratch_is_free(op, graph, conv_pair_scratch(op, graph))
+    ):
+        return False
+    _g, rows, _bias, q = _conv_parts(op, graph)
+    return q is not None and pair_fits(rows)
+
+
+def conv_pair_context(op: Op, graph: Graph, b: Binding) -> Context:
+    g, rows, bias, q = _conv_parts(op, graph)
+    kp = rows.shape[1]
+    return dict(
+        g,
+        pixels=g["oh"] * g["ow"],
+        k=g["kh"] * g["kw"] * g["cin"],
+        kp=kp,
+        zp=-g["in_offset"],
+        unroll=_unroll(kp // 4, 4),
+        q=q,
+        uniform=uniform(q),
+        weights=b.weights.add(f"{op.inputs[1]}#pairk", pair_encode(rows, 1)),
+        wbytes=rows.size,
+        table=b.weights.add(f"{op.inputs[1]}#pairkq", pair_table(q, bias, 1)),
+    )
+
+
+CONV_PAIR = (KernelSpec("conv2d_s8_pair", is_conv_pair, conv_pair_scratch, conv_pair_context),)
