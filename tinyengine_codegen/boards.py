@@ -15,20 +15,11 @@ from pathlib import Path
 import tomllib
 
 from tinyengine_codegen.errors import TinyMLError
+from tinyengine_codegen.target import CORES, Target, target_of
 
 BUILTIN_BOARDS_DIR = Path(__file__).resolve().parent.parent / "boards"
 BOARDS_DIR_ENV = "TINYML_BOARDS_DIR"
 
-# core -> (compiler -mcpu, architecture has the DSP/SIMD extension available)
-CORES = {
-    "cortex-m0": ("cortex-m0", False),
-    "cortex-m0plus": ("cortex-m0plus", False),
-    "cortex-m3": ("cortex-m3", False),
-    "cortex-m4": ("cortex-m4", True),
-    "cortex-m7": ("cortex-m7", True),
-    "cortex-m33": ("cortex-m33", True),
-    "cortex-m55": ("cortex-m55", True),
-}
 FPUS = ("none", "fpv4-sp-d16", "fpv5-sp-d16", "fpv5-d16")
 QEMU_MACHINES = {
     "mps2-an385": "cortex-m3",
@@ -136,10 +127,15 @@ class Board:
     @property
     def machine_flags(self) -> tuple[str, ...]:
         """gcc flags selecting the core and float ABI, for both compile and link steps."""
-        flags = ("-mthumb", f"-mcpu={CORES[self.core][0]}")
+        flags = ("-mthumb", f"-mcpu={CORES[self.core].mcpu}")
         if self.fpu == "none":
             return flags + ("-mfloat-abi=soft",)
         return flags + ("-mfloat-abi=hard", f"-mfpu={self.fpu}")
+
+    @property
+    def target(self) -> Target:
+        """This board as a compilation target (core, extensions, clock, memory budget)."""
+        return target_of(self)
 
     @property
     def local_board_id(self) -> str:
@@ -183,7 +179,7 @@ def _check_values(board: Board, where: str) -> None:
         raise TinyMLError(f"board file {where}: unknown core '{board.core}'; known: {', '.join(CORES)}")
     if board.fpu not in FPUS:
         raise TinyMLError(f"board file {where}: unknown fpu '{board.fpu}'; known: {', '.join(FPUS)}")
-    if board.dsp and not CORES[board.core][1]:
+    if board.dsp and not CORES[board.core].dsp:
         raise TinyMLError(f"board file {where}: dsp = true but {board.core} has no DSP extension; set dsp = false")
     mem = board.memory
     if not 1 <= board.clock_mhz <= 10_000:

@@ -15,8 +15,10 @@ import numpy as np
 import pytest
 
 from tinyengine_codegen.errors import TinyMLError
+from tinyengine_codegen.exporters.tflite import export_tflite
 from tinyengine_codegen.importers.onnx import from_ir_array, load_onnx, to_ir_array
 from tinyengine_codegen.ir.ops import Activation, OpKind, Padding
+from tinyengine_codegen.reference.run import run_graph
 
 torch = pytest.importorskip("torch")
 ort = pytest.importorskip("onnxruntime")
@@ -24,7 +26,6 @@ onnx = pytest.importorskip("onnx")
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static  # noqa: E402
 
-run_graph = pytest.importorskip("tinyengine_codegen.reference.run").run_graph
 nn, F = torch.nn, torch.nn.functional
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # torch's legacy (TorchScript) exporter
 
@@ -464,12 +465,11 @@ def test_missing_file(tmp_path):
 
 
 def test_imported_graph_exports_to_tflite_and_runs_in_tflm(tmp_path):
-    exporters = pytest.importorskip("tinyengine_codegen.exporters.tflite")
     pytest.importorskip("tflite_micro")
     from tests.helpers.interpreters import tflm_run
 
     graph = load_onnx(_quantized(_Classifier(), (1, 3, 16, 16), tmp_path))
     xq = np.random.default_rng(7).integers(-128, 128, graph.tensors["x"].shape).astype(np.int8)
-    (tflm,) = tflm_run(exporters.export_tflite(graph), [xq], 1)
+    (tflm,) = tflm_run(export_tflite(graph), [xq], 1)
     assert tflm.shape == (1, 10)
     assert np.array_equal(tflm, run_graph(graph, [xq])[0])
