@@ -40,6 +40,7 @@ class Campaign:
 
 def import_and_generate(camp: Campaign, seed: int, mutants, targets=("host", "qemu-m4")) -> None:
     from tinyengine_codegen.compile import compile_model
+    from tinyengine_codegen.options import CompileOptions
     from tinyengine_codegen.importers.onnx import load_onnx
     from tinyengine_codegen.importers.tflite import load_tflite
 
@@ -56,7 +57,7 @@ def import_and_generate(camp: Campaign, seed: int, mutants, targets=("host", "qe
         if verdict != "accepted":
             continue
         for target in targets:
-            gen, _ = classify(lambda _, g=graph, t=target: compile_model(g, target=t), b"")
+            gen, _ = classify(lambda _, g=graph, t=target: compile_model(g, CompileOptions(target=t)), b"")
             if gen.startswith("crash"):
                 camp.counts[f"{fmt} generate failures"] += 1
                 camp.fail(seed, m, f"generate for {target}: {gen}")
