@@ -40,9 +40,9 @@ class Campaign:
 
 def import_and_generate(camp: Campaign, seed: int, mutants, targets=("host", "qemu-m4")) -> None:
     from tinyengine_codegen.compile import compile_model
-    from tinyengine_codegen.options import CompileOptions
     from tinyengine_codegen.importers.onnx import load_onnx
     from tinyengine_codegen.importers.tflite import load_tflite
+    from tinyengine_codegen.options import CompileOptions
 
     for m in mutants:
         fmt = "onnx" if m.base == "onnx" else "tflite"
