@@ -110,3 +110,21 @@ def test_wrong_input_shape_is_a_user_error(tmp_path):
     r = tinyml("run", mlperf_path("ad"), "--input", tmp_path / "x.npy", "--output", tmp_path / "y.npy")
     assert r.returncode == 2 and "640" in r.stderr
     assert shutil.which("cc") or shutil.which("gcc")
+
+
+def test_ctrl_c_prints_interrupted_and_leaves_no_output(tmp_path):
+    import signal
+    import time
+
+    p = subprocess.Popen(
+        [*TINYML, "search", "--board", "qemu-m4", "--quick", "--out", tmp_path / "run"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    time.sleep(4)
+    os.killpg(p.pid, signal.SIGINT)
+    _, err = p.communicate(timeout=120)
+    assert p.returncode == 130 and err.strip().splitlines()[-1] == "interrupted", err[-2000:]
+    assert "Traceback" not in err and sorted(os.listdir(tmp_path)) == []
