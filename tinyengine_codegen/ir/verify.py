@@ -18,16 +18,15 @@ from .ops import (
     TransposeAttrs,
 )
 from .shapes import broadcast_shape, conv_out_pad, explicit_pads
+from .structure import check_structure
 
 _QUANTIZED_OUT_FIXED = {OpKind.SOFTMAX: (1 / 256, -128), OpKind.LOGISTIC: (1 / 256, -128)}
 
 
 def verify(graph: Graph) -> Graph:
     """Raise TinyMLError at the first inconsistency; return the graph unchanged so it chains in pipelines."""
+    check_structure(graph)
     written: set[str] = set(graph.inputs)
-    for name in graph.inputs + graph.outputs:
-        if name not in graph.tensors:
-            raise TinyMLError(f"graph '{graph.name}': boundary tensor '{name}' does not exist")
     for op in graph.ops:
         _check_op(graph, op, written)
         written.update(op.outputs)

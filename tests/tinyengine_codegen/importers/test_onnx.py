@@ -398,6 +398,53 @@ def test_float_model_is_rejected(tmp_path):
     assert "\n" not in str(exc.value)
 
 
+@pytest.mark.parametrize(
+    "middle, words",
+    [
+        ([helper.make_node("Identity", ["xd"], ["xd"], name="loop")], "writes its own input 'xd'"),
+        ([helper.make_node("Identity", ["xd"], ["wq"], name="over")], "already an initializer"),
+        ([helper.make_node("Conv", ["xd", "w"], ["m"], name="c", strides=[0, 1])], "strides (0, 1)"),
+        ([helper.make_node("Constant", [], ["m"], name="k")], "exactly one value attribute"),
+    ],
+)
+def test_malformed_graphs_are_refused_in_one_line(middle, words):
+    with pytest.raises(TinyMLError) as exc:
+        load_onnx(_qdq_model(middle), name="bad")
+    assert words in str(exc.value) and "\n" not in str(exc.value)
+
+
+@pytest.mark.parametrize("scale", [0.0, float("inf"), float("nan")])
+def test_activation_scale_must_be_finite_and_positive(scale):
+    model = _qdq_model([helper.make_node("Conv", ["xd", "w"], ["m"], name="c")], out_q=(scale, 0))
+    with pytest.raises(TinyMLError, match="not finite and positive"):
+        load_onnx(model)
+
+
+def test_external_data_is_read_from_the_model_folder_only(tmp_path, monkeypatch):
+    import onnx
+
+    raw = _qdq_model([helper.make_node("Conv", ["xd", "w"], ["m"], name="c")])
+    want = load_onnx(raw)
+    model = onnx.load_model_from_string(raw)
+    (tmp_path / "m").mkdir()
+    onnx.save_model(
+        model, str(tmp_path / "m" / "a.onnx"), save_as_external_data=True, location="w.bin", size_threshold=0
+    )
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "w.bin").write_bytes(b"\x00" * (tmp_path / "m" / "w.bin").stat().st_size)  # a decoy
+    got = load_onnx(tmp_path / "m" / "a.onnx")
+    w = next(n for n, t in want.tensors.items() if t.is_const and t.dtype == "int8")
+    assert np.array_equal(got.tensors[w].data, want.tensors[w].data)
+    outside = onnx.load(str(tmp_path / "m" / "a.onnx"), load_external_data=False)
+    for t in outside.graph.initializer:
+        for e in t.external_data:
+            if e.key == "location":
+                e.value = "../w.bin"
+    onnx.save_model(outside, str(tmp_path / "m" / "b.onnx"))
+    with pytest.raises(TinyMLError, match="inside the model's folder"):
+        load_onnx(tmp_path / "m" / "b.onnx")
+
+
 @pytest.mark.parametrize("case", ["empty", "garbage", "truncated", "text"])
 def test_bad_files_raise_one_line_errors(case, tmp_path):
     good = _qdq_model([helper.make_node("Conv", ["xd", "w"], ["m"], name="conv")])
