@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from ..errors import TinyMLError
 from .graph import DTYPE_BYTES, Graph, Op, Tensor
 from .ops import OpKind, SoftmaxAttrs
@@ -60,6 +62,7 @@ def check_structure(graph: Graph) -> None:
                 raise _fail(op, f"reads its own output '{name}'")
         _check_attrs(op)
         _check_operand_quant(graph, op)
+        _check_accumulator(graph, op)
 
 
 def _fail(op: Op, msg: str) -> TinyMLError:
@@ -128,6 +131,32 @@ def _check_attrs(op: Op) -> None:
             raise _fail(op, f"{field} {v} is outside 1..{MAX_WINDOW}")
     if isinstance(a, SoftmaxAttrs) and not (math.isfinite(a.beta) and 0 < a.beta <= 1e6):
         raise _fail(op, f"beta {a.beta:g} is not a finite positive number")
+
+
+def _check_accumulator(graph: Graph, op: Op) -> None:
+    """The int32 accumulator of every output channel stays in range for any int8 input: |bias| + 255 * sum|w|."""
+    if op.kind not in _CHANNEL_AXIS or len(op.inputs) < 2 or graph.tensors[op.inputs[1]].data is None:
+        return
+    w = np.abs(np.asarray(graph.tensors[op.inputs[1]].data, np.int64))
+    if w.ndim < 2:
+        return  # verify names the filter's rank
+    per = (
+        w.reshape(-1, w.shape[-1]).sum(axis=0) if op.kind is OpKind.DEPTHWISE_CONV_2D else w.reshape(len(w), -1).sum(1)
+    )
+    bias = np.zeros_like(per)
+    if len(op.inputs) > 2 and op.inputs[2] and graph.tensors[op.inputs[2]].data is not None:
+        b = np.abs(np.asarray(graph.tensors[op.inputs[2]].data, np.int64)).reshape(-1)
+        if b.size != per.size:
+            return  # verify names the bias count
+        bias = b
+    worst = bias + 255 * per
+    if worst.max() >= 1 << 31:
+        c = int(worst.argmax())
+        raise _fail(
+            op,
+            f"output channel {c} can overflow the int32 accumulator (|bias| {int(bias[c])} + 255 x sum|w| "
+            f"{int(per[c])}); the bias or the weights are out of range",
+        )
 
 
 def _check_operand_quant(graph: Graph, op: Op) -> None:
