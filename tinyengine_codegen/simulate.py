@@ -76,6 +76,7 @@ class PatchSummary:
     extra_mac_fraction: float
     patch_buffer_bytes: int  # bytes of all per-patch buffers together
     peak_without_patches: int
+    extra_cycle_fraction: float  # the planner's estimate (planner/patch_cost.py), of the model's estimated cycles
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,6 +223,7 @@ def simulate(
             s.extra_mac_fraction,
             sum(s.buffer_bytes.values()),
             mp.plain.arena_bytes,
+            s.extra_cycle_fraction,
         )
     exact = exact_flash(mp, board, options) if flash == "exact" else None
     notes = mp.notes

@@ -18,8 +18,10 @@ def simulate(
         True, "--inplace/--no-inplace", help="let elementwise (and supported depthwise) layers overwrite their input"
     ),
     patches: str = typer.Option("auto", "--patches", help=PATCHES_HELP),
-    max_extra_macs: float = typer.Option(
-        0.10, "--max-extra-macs", help="the patch search may add at most this fraction of the model's MACs"
+    max_extra_cycles: float = typer.Option(
+        0.10,
+        "--max-extra-cycles",
+        help="the patch search may add at most this fraction of the model's estimated cycles",
     ),
     plot: Path | None = typer.Option(
         None, "--plot", help="memory plot PNG (default without --json: ./<model>_memory.png; with --json: none)"
@@ -41,11 +43,11 @@ def simulate(
 
     from .console import err, print_json
 
-    if not 0.0 <= max_extra_macs <= 10.0:
-        raise TinyMLError(f"--max-extra-macs {max_extra_macs}: use a fraction between 0 and 10 (0.1 = 10%)")
+    if not 0.0 <= max_extra_cycles <= 10.0:
+        raise TinyMLError(f"--max-extra-cycles {max_extra_cycles}: use a fraction between 0 and 10 (0.1 = 10%)")
     patch_request(patches)
     graph = load_model(model)
-    opts = CompileOptions(inplace=inplace, patches=patches, max_extra_macs=max_extra_macs)
+    opts = CompileOptions(inplace=inplace, patches=patches, max_extra_cycles=max_extra_cycles)
     result = run_simulation(graph, load_board(board), opts)
     summary = result.to_dict()
     if plot is None and not as_json:
@@ -122,7 +124,8 @@ def _render(result, summary: dict) -> None:
         p = result.patches
         out.print(
             f"patches: {p.patches}x{p.patches} over layers 0..{p.split_op} (split at '{escape(p.split_layer)}'), "
-            f"+{p.extra_macs:,} MACs ({p.extra_mac_fraction:.1%}); without patches the peak is "
+            f"+{p.extra_macs:,} MACs ({p.extra_mac_fraction:.1%}), about +{p.extra_cycle_fraction:.1%} cycles; "
+            "without patches the peak is "
             f"{p.peak_without_patches:,} B"
         )
     out.print(f"{result.model} on {result.board}: {fit}")

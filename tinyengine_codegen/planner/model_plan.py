@@ -10,9 +10,11 @@ The steps, in order:
    alone give a peak P; each op takes the first spec whose scratch still fits under P beside the tensors live
    at that op, else the spec with the least scratch. If placement still ends above the arena planned without
    scratch, every op falls back to its least-scratch spec (kept when that arena is smaller).
-4. Patches (options.patches "auto" or a count): `choose_patches`; the stage ops take patch-stage (region)
-   kernels (kernels/region.py), the other kernels are chosen again against the patched live bytes, and the
-   patched plan is kept only when its arena is strictly smaller.
+4. Patches (options.patches "auto" or a count): `choose_patches` with the estimated cycles of the chosen layer
+   kernels and of the region kernels the stage would run (planner/patch_cost.py), within
+   options.max_extra_cycles; the stage ops take patch-stage (region) kernels (kernels/region.py), the other
+   kernels are chosen again against the patched live bytes, and the patched plan is kept only when its arena
+   is strictly smaller.
 In-place variants (KernelSpec.inplace) are only chosen for in-place ops; ordinary ops take ordinary specs.
 """
 
@@ -29,7 +31,9 @@ from ..options import CompileOptions
 from .arena import Plan, plan_arena
 from .buffers import INPLACE_KINDS, Buffer, inplace_candidates, lifetimes
 from .check import live_bytes
-from .patches import PatchSchedule, choose_patches, patched_buffers
+from .patch_cost import kernel_table, stage_cost
+from .patch_search import choose_patches
+from .patches import PatchSchedule, patched_buffers, split_points
 from .schedule import best_order, reorder
 
 ELEMENTWISE_INPLACE = INPLACE_KINDS - {OpKind.DEPTHWISE_CONV_2D}
@@ -76,12 +80,33 @@ def kernel_candidates(graph: Graph, target) -> tuple[Candidates, tuple[str, ...]
         return tuple(() for _ in graph.ops), (f"kernel registry not importable ({exc}); scratch assumed 0",)
     out, missing = [], []
     for op in graph.ops:
-        specs = [s for s in table.get(op.kind, ()) if s.matches(op, graph, target)]
-        if not specs:
+        found = _matching(op, graph, target, table.get(op.kind, ()))
+        if not found:
             missing.append(f"{op.name} ({op.kind.value})")
-        out.append(tuple((s.name, int(s.scratch_bytes(op, graph)), _runs_in_place(s)) for s in specs))
+        out.append(found)
     notes = (f"no C kernel for {', '.join(missing)}",) if missing else ()
     return tuple(out), notes
+
+
+def _matching(op, graph: Graph, target, specs) -> tuple[tuple[str, int, bool], ...]:
+    """The matching specs of one op that step 3 can pick, in order: predicates are evaluated only until an
+    ordinary spec without scratch has matched (no later ordinary spec can be picked) and, when the family has
+    in-place variants, an in-place one without scratch too."""
+    found: list[tuple[str, int, bool]] = []
+    ordinary_done = inplace_done = False
+    for k, spec in enumerate(specs):
+        in_place = _runs_in_place(spec)
+        if (inplace_done if in_place else ordinary_done) or not spec.matches(op, graph, target):
+            continue
+        scratch = int(spec.scratch_bytes(op, graph))
+        found.append((spec.name, scratch, in_place))
+        if scratch == 0 and in_place:
+            inplace_done = True
+        elif scratch == 0:
+            ordinary_done = True
+        if ordinary_done and (inplace_done or not any(_runs_in_place(x) for x in specs[k + 1 :])):
+            break
+    return tuple(found)
 
 
 def _runs_in_place(spec) -> bool:
@@ -102,6 +127,22 @@ def stage_candidates(graph: Graph, sched: PatchSchedule, cands: Candidates, targ
         if not specs:
             return None
         out[i] = tuple((s.name, int(s.scratch_bytes(op, graph)), False) for s in specs)
+    return tuple(out)
+
+
+def region_kernels(graph: Graph, target) -> tuple[str | None, ...]:
+    """The patch-stage kernel each op that can end or be in a patch stage would run (None: it has none)."""
+    points = split_points(graph)
+    if not points:
+        return ()
+    try:
+        from ..kernels.registry import stage_specs
+    except ImportError:
+        return (None,) * (points[-1] + 1)
+    out = []
+    for op in graph.ops[: points[-1] + 1]:
+        specs = stage_specs(op, graph, target)
+        out.append(specs[0].name if specs else None)
     return tuple(out)
 
 
@@ -188,13 +229,20 @@ def plan_model(graph: Graph, options: CompileOptions = CompileOptions(), target=
     result = ModelPlan(graph, names, scratch, inplace, None, plain, plain, notes)
     if not enabled:
         return result
+    cost = stage_cost(graph, names, region_kernels(graph, target), kernel_table(target))
     sched = choose_patches(
-        graph, max_extra_macs=options.max_extra_macs, forced=forced, inplace=inplace, scratch=scratch, alignment=align
+        graph,
+        cost=cost,
+        max_extra=options.max_extra_cycles,
+        forced=forced,
+        inplace=inplace,
+        scratch=scratch,
+        alignment=align,
     )
     why = (
         "no split point and patch count lowers the peak"
         + ("" if forced is None else f" with {forced}x{forced}")
-        + f" within {options.max_extra_macs:.0%} extra MACs; planned without patches"
+        + f" within {options.max_extra_cycles:.0%} extra estimated cycles; planned without patches"
     )
     if sched is None:
         return replace(result, notes=notes + (why,))

@@ -24,6 +24,7 @@ class StageFigures:
     buffer_bytes: Mapping[str, int]
     stage_macs: int
     patched_macs: int
+    pixels: tuple[int, ...]  # output pixels each stage op computes over all patches (halos included)
 
     @property
     def extra_macs(self) -> int:
@@ -64,6 +65,7 @@ def stage_figures(graph, geos, p: int, inputs: frozenset[str], span, op_macs_of)
     width = {t: [(b - a) for a, b in (wk[t] for wk in cols)] for t in cols[0]}
     pixel = {g.output: g.item_bytes for g in geos}
     nbytes = {t: max(length[t]) * max(width[t]) * pixel[t] for t in pixel if t != split.name and t not in inputs}
-    patched = sum(sum(length[g.output]) * sum(width[g.output]) * g.per_pixel_macs for g in geos)
+    pixels = tuple(sum(length[g.output]) * sum(width[g.output]) for g in geos)
+    patched = sum(n * g.per_pixel_macs for n, g in zip(pixels, geos))
     stage = sum(op_macs_of(op) for op in graph.ops[: len(geos)])
-    return StageFigures(len(geos) - 1, p, split.name, nbytes, stage, patched)
+    return StageFigures(len(geos) - 1, p, split.name, nbytes, stage, patched, pixels)

@@ -35,8 +35,6 @@ from ..ir.ops import OpKind, Padding
 from ..ir.shapes import conv_out_pad
 from .arena import Plan, plan_arena
 from .buffers import Buffer, lifetimes
-from .check import lower_bound
-from .patch_fast import stage_figures
 
 Region = tuple[int, int, int, int]  # y0, y1, x0, x1: half-open, in the tensor's own coordinates
 Pads = tuple[int, int, int, int]  # top, bottom, left, right
@@ -94,6 +92,8 @@ class PatchSchedule:
     stage_macs: int
     patched_macs: int
     model_macs: int
+    est_extra_cycles: float = 0.0  # estimated by the planner's cycle table (planner/patch_cost.py); 0: not costed
+    est_model_cycles: float = 0.0  # the model's estimated cycles without patches, under the same table
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "buffer_bytes", MappingProxyType(dict(self.buffer_bytes)))
@@ -105,6 +105,15 @@ class PatchSchedule:
     @property
     def extra_macs(self) -> int:
         return self.patched_macs - self.stage_macs
+
+    @property
+    def pixels(self) -> tuple[int, ...]:
+        """Output pixels each stage op computes over all patches (halos included)."""
+        return tuple(sum(_area(patch.ops[i].out_region) for patch in self.patches) for i in self.stage)
+
+    @property
+    def extra_cycle_fraction(self) -> float:
+        return self.est_extra_cycles / self.est_model_cycles if self.est_model_cycles else 0.0
 
     @property
     def extra_mac_fraction(self) -> float:
@@ -143,12 +152,16 @@ def split_points(graph: Graph) -> tuple[int, ...]:
     """Op indices that may end a patch stage: every tensor the stage writes, other than the split op's output,
     is read only inside the stage (and at least once), and is not a graph output."""
     points = []
+    latest, blocked = -1, False  # over the outputs of ops before s: their last reader; one never read / an output
     for s in range(len(graph.ops)):
         if stage_refusal(graph, s) is not None:
             break
-        inner = [graph.ops[i].outputs[0] for i in range(s)]
-        if all(t not in graph.outputs and graph.consumers(t) and max(graph.consumers(t)) <= s for t in inner):
+        if not blocked and latest <= s:
             points.append(s)
+        t = graph.ops[s].outputs[0]
+        readers = graph.consumers(t)
+        blocked = blocked or t in graph.outputs or not readers
+        latest = max(latest, max(readers, default=-1))
     return tuple(points)
 
 
@@ -324,6 +337,11 @@ def patched_buffers(
     """The arena buffers of `graph` run with `schedule` (see the module docstring for the lifetimes)."""
     inplace = frozenset(i for i in inplace if i > schedule.split_op)
     bufs = lifetimes(graph, scratch=scratch, inplace=inplace, alignment=alignment)
+    return _with_stage(graph, bufs, schedule, alignment)
+
+
+def _with_stage(graph: Graph, bufs: tuple[Buffer, ...], schedule, alignment: int) -> tuple[Buffer, ...]:
+    """`bufs` (the lifetimes without patches, no in-place op inside the stage) changed for the patch stage."""
     out = []
     for b in bufs:
         if b.name in schedule.buffer_bytes:
@@ -346,50 +364,3 @@ def plan_patched(
 ) -> Plan:
     """The arena plan of `graph` run with `schedule`: per-patch buffers and the later layers in one arena."""
     return plan_arena(patched_buffers(graph, schedule, scratch=scratch, inplace=inplace, alignment=alignment))
-
-
-def choose_patches(
-    graph: Graph,
-    *,
-    max_extra_macs: float = 0.10,
-    forced: int | None = None,
-    inplace: frozenset[int] = frozenset(),
-    scratch: Mapping[int, int] | None = None,
-    alignment: int = 4,
-) -> PatchSchedule | None:
-    """The schedule with the smallest peak SRAM whose extra MACs stay within `max_extra_macs` x the model's MACs
-    (fewer extra MACs, then fewer patches break ties), over every split point and p in 2..8 (only `forced` when
-    given). None unless its peak is strictly below the plan without patches."""
-    if forced is not None and forced < 2:
-        raise TinyMLError(f"patch count {forced}: use 2 or more (or patches off)")
-    plain = plan_arena(lifetimes(graph, scratch=scratch, inplace=inplace, alignment=alignment)).arena_bytes
-    total = graph_macs(graph)
-    limit = max_extra_macs * total
-    best: tuple[tuple[int, int, int], PatchSchedule] | None = None
-    for s in split_points(graph):
-        _, h, w, _ = graph.tensor(graph.ops[s].outputs[0]).shape
-        # The split tensor (and any graph input the stage reads) stays whole for the whole stage, so their
-        # bytes bound the stage's peak from below: a split that cannot beat the best so far is skipped unbuilt.
-        whole = _whole_bytes(graph, s, alignment)
-        if whole >= plain or (best is not None and whole > best[0][0]):
-            continue
-        geos = _geometry(graph, s)
-        for p in (forced,) if forced else range(2, MAX_PATCHES + 1):
-            if p > min(h, w):
-                break
-            sched = stage_figures(graph, geos, p, frozenset(graph.inputs), _span, lambda op: op_macs(graph, op))
-            if sched is None:  # an interval wholly in the padding: build the exact 2-D schedule
-                sched = _schedule(graph, geos, p, total)
-            if sched.extra_macs > limit:
-                continue
-            bufs = patched_buffers(graph, sched, scratch=scratch, inplace=inplace, alignment=alignment)
-            cap = plain if best is None else best[0][0]
-            if lower_bound(bufs) > cap:
-                continue
-            key = (plan_arena(bufs).arena_bytes, sched.extra_macs, p)
-            if best is None or key < best[0]:
-                best = (key, (s, p))
-    if best is None or best[0][0] >= plain:
-        return None
-    split, p = best[1]
-    return _schedule(graph, _geometry(graph, split), p, total)

@@ -65,8 +65,11 @@ def lcg_input(size: int, seed: int = 12345) -> np.ndarray:
     return out
 
 
-def bench_model(graph: Graph, board: str, x: np.ndarray | None = None, *, patches: str = "off") -> McuBench:
-    """Generate, build and run `graph` on a virtual board once, with instruction counting and cycle models."""
+def bench_model(
+    graph: Graph, board: str, x: np.ndarray | None = None, *, patches: str = CompileOptions().patches
+) -> McuBench:
+    """Generate, build and run `graph` on a virtual board once, with instruction counting and cycle models.
+    patches: as in `compile` and `simulate` (the same default), so the figures are those of the default build."""
     from ..boards import list_boards, load_board
     from ..reference.run import run_graph
     from ..runner import run_model

@@ -22,5 +22,6 @@ def test_fast_figures_equal_full_schedules(key):
             assert fast is not None
             assert (fast.patched_macs, fast.stage_macs) == (full.patched_macs, full.stage_macs), (s, p)
             assert dict(fast.buffer_bytes) == dict(full.buffer_bytes), (s, p)
+            assert fast.pixels == full.pixels, (s, p)
             checked += 1
     assert checked > 0
