@@ -89,6 +89,9 @@ def main() -> None:
         for key in args.models:
             for patches in ("off", *args.patches):
                 measure(board, DATA / f"{MODELS[key]}.tflite", patches, sums)
+    raw = ROOT / "bench" / "results" / "kernel_cycles_samples.json"
+    raw.parent.mkdir(exist_ok=True)
+    raw.write_text(json.dumps(sums) + "\n")  # (work, pixels, cycles) per layer, per kernel
     tables = {}
     for model, rows in sums.items():
         tables[model] = {}
@@ -96,7 +99,7 @@ def main() -> None:
             if not any(w > 0 for w, *_ in samples):
                 continue
             a, b = fit(samples)
-            worst = max(abs(a * w + b * p - c) / c for w, p, c in samples if c > 0)
+            worst = max((abs(a * w + b * p - c) / c for w, p, c in samples if c > 0), default=0.0)
             tables[model][k] = {
                 "cycles_per_unit": round(a, 4),
                 "cycles_per_pixel": round(b, 3),

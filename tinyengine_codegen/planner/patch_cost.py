@@ -6,8 +6,9 @@ output elements for an op without MACs (pools, PAD, ADD, activations), and b the
 requantization, border tests) that makes small layers dearer per MAC. A schedule's extra cycles are, over the
 stage ops, the region kernel's cost of the work and pixels the patches really compute (halos included) minus
 the layer kernel's cost of the op. So the planner pays for slower region kernels, not only for recomputed
-halos. A kernel missing from the table costs one cycle per unit, and a region kernel missing from it costs what
-its op's layer kernel costs: then the budget counts extra work, as a MAC budget would.
+halos. A kernel missing from the table (a new kernel, before the table is measured again) costs what its
+counterpart costs (the op's region kernel for a layer kernel, and the other way round), and one cycle per unit
+when both are missing: then the budget counts extra work, as a MAC budget would.
 """
 
 from __future__ import annotations
@@ -88,9 +89,11 @@ def stage_cost(graph: Graph, layer_kernels, region_kernels, table: dict[str, Uni
     layer, region = [], []
     for i, op in enumerate(graph.ops):
         work, pixels = op_work(graph, op), op_pixels(graph, op)
-        unit, per_pixel = table.get(layer_kernels[i] or "", (1.0, 0.0))
+        r_name = region_kernels[i] if i < len(region_kernels) else None
+        # an unmeasured kernel costs what its counterpart costs (region vs layer), else one cycle per unit
+        unit, per_pixel = table.get(layer_kernels[i] or "", table.get(r_name or "", (1.0, 0.0)))
         layer.append(unit * work + per_pixel * pixels)
         if i < len(region_kernels):
-            r_unit, r_pixel = table.get(region_kernels[i] or "", (unit, per_pixel))
+            r_unit, r_pixel = table.get(r_name or "", (unit, per_pixel))
             region.append(r_unit * work / pixels + r_pixel)
     return StageCost(tuple(layer), tuple(region), sum(layer))

@@ -48,10 +48,14 @@ def choose_patches(
     plain = plan_arena(lifetimes(graph, scratch=scratch, inplace=inplace, alignment=alignment)).arena_bytes
     all_geos = _geometry(graph, points[-1])
     floors = cost.floors(graph)
+    whole = {s: _whole_bytes(graph, s, alignment) for s in points}
     cands = []
     for s in points:
         _, h, w, _ = graph.tensor(graph.ops[s].outputs[0]).shape
         geos = all_geos[: s + 1]
+        # halos only add work: the stage's extra cycles without them bound every grid's from below
+        if whole[s] >= plain or sum(floors[: s + 1]) > limit:
+            continue
         cheapest = None
         for p in (forced,) if forced else range(2, MAX_PATCHES + 1):
             if p > min(h, w):
@@ -69,8 +73,7 @@ def choose_patches(
             break
     # Rank by a bound no arena can beat: first the bytes that stay whole during the stage (free to compute), then
     # the most bytes live at one op (needs the lifetimes); plan arenas in that order until none can win.
-    cheap = {s: _whole_bytes(graph, s, alignment) for s in {c[2] for c in cands}}
-    queue = sorted((cheap[s], extra, p, s, sched) for extra, p, s, sched in cands if cheap[s] < plain)
+    queue = sorted(((whole[s], extra, p, s, sched) for extra, p, s, sched in cands), key=lambda c: c[:4])
     bases: dict[int, tuple[Buffer, ...]] = {}
     best: tuple[tuple[int, float, int], int, int] | None = None
     for whole, extra, p, s, sched in queue:

@@ -39,11 +39,13 @@ def test_extra_cycles_by_hand():
     assert cost.floors(graph) == pytest.approx((3.0 * 72 * 64 - 2.0 * macs[0], (1.5 * 144 + 20.0) * 16 - layer1))
 
 
-def test_unknown_kernels_cost_work_and_regions_cost_their_layer_kernel():
+def test_unknown_kernels_cost_their_counterpart_or_their_work():
     graph = _two_convs()
     cost = stage_cost(graph, ("L0", None), ("R0", None), {"L0": (2.0, 0.0)})
-    assert cost.layer[1] == op_work(graph, graph.ops[1])  # one cycle per MAC
+    assert cost.layer[1] == op_work(graph, graph.ops[1])  # nothing measured: one cycle per MAC
     assert cost.region_pixel[0] == pytest.approx(2.0 * 72)  # R0 unmeasured: as fast as L0
+    cost = stage_cost(graph, ("L0", "L1"), ("R0", "R1"), {"R1": (3.0, 5.0)})
+    assert cost.layer[1] == 3.0 * op_work(graph, graph.ops[1]) + 5.0 * 16  # L1 unmeasured: as R1
     assert work_cost(graph).total == sum(op_work(graph, op) for op in graph.ops)
 
 
