@@ -85,3 +85,21 @@ def test_table_per_core(tmp_path, monkeypatch):
 def test_stage_cost_is_plain_data():
     c = StageCost((1.0, 2.0), (0.5,), 3.0)
     assert c.extra(0, (4,)) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("board", ["qemu-m4", "qemu-m7"])
+def test_the_table_covers_the_kernels_of_the_mlperf_models(board):
+    """Kernels change: when this fails, run `python bench/kernel_cycles.py` to measure the new ones."""
+    from tinyengine_codegen.boards import load_board
+    from tinyengine_codegen.importers.tflite import load_tflite
+    from tinyengine_codegen.options import CompileOptions
+    from tinyengine_codegen.planner.model_plan import plan_model
+
+    b = load_board(board)
+    table = kernel_table(b)
+    missing = set()
+    for key in ("ic", "vww", "kws", "ad"):
+        for patches in ("off", "auto"):  # the layer kernels, and the region kernels of the stage chosen
+            mp = plan_model(load_tflite(mlperf_path(key)), CompileOptions(target=board, patches=patches), b)
+            missing |= {k for k in mp.kernels if k and k not in table}
+    assert not missing, f"kernels without measured cycles: {sorted(missing)}; run python bench/kernel_cycles.py"
