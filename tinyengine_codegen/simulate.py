@@ -165,7 +165,7 @@ def flash_estimate(graph: Graph, mp: ModelPlan) -> FlashEstimate:
     tables = sum(8 * graph.tensor(op.outputs[0]).shape[-1] for op in graph.ops if op.kind in _CHANNEL_TABLES)
     code = RUNTIME_CODE_BYTES + sum(CODE_BYTES_PER_LAYER.get(op.kind, 800) for op in graph.ops)
     if mp.patches is not None:
-        code += PATCH_LOOP_CODE_BYTES + REGION_ROW_BYTES * len(mp.patches.patches) * (mp.patches.split_op + 1)
+        code += PATCH_LOOP_CODE_BYTES + REGION_ROW_BYTES * len(mp.patches.patches) * len(mp.patches.stage)
     return FlashEstimate(weight_bytes(graph), tables, code)
 
 
@@ -219,7 +219,7 @@ def simulate(
             s.split_op,
             g.ops[s.split_op].name,
             s.p,
-            s.split_op + 1,
+            len(s.stage),
             s.extra_macs,
             s.extra_mac_fraction,
             sum(s.buffer_bytes.values()),

@@ -148,7 +148,11 @@ def generate(mp, target: TargetLike, *, prefix: str = "tinyml", canaries: bool =
         None
         if sched is None
         else dict(
-            patches=len(sched.patches), p=sched.p, split=sched.split_op, split_layer=graph.ops[sched.split_op].name
+            patches=len(sched.patches),
+            p=sched.p,
+            start=sched.start,
+            split=sched.split_op,
+            split_layer=graph.ops[sched.split_op].name,
         )
     )
     ctx = dict(

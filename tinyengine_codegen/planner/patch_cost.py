@@ -78,9 +78,10 @@ class StageCost:
             r * op_pixels(graph, op) - self.layer[i] for i, (op, r) in enumerate(zip(graph.ops, self.region_pixel))
         )
 
-    def extra(self, split: int, pixels) -> float:
-        """Estimated extra cycles of a stage of ops 0..split that computes pixels[i] output pixels of op i."""
-        return sum(self.region_pixel[i] * pixels[i] - self.layer[i] for i in range(split + 1))
+    def extra(self, start: int, pixels) -> float:
+        """Estimated extra cycles of a stage of ops start, start + 1, .. whose k-th op computes pixels[k] output
+        pixels over all patches."""
+        return sum(self.region_pixel[start + k] * n - self.layer[start + k] for k, n in enumerate(pixels))
 
 
 def stage_cost(graph: Graph, layer_kernels, region_kernels, table: dict[str, Unit]) -> StageCost:

@@ -21,10 +21,12 @@ class StageFigures:
     split_op: int
     p: int
     split_tensor: str
+    full_tensors: tuple[str, ...]
     buffer_bytes: Mapping[str, int]
     stage_macs: int
     patched_macs: int
     pixels: tuple[int, ...]  # output pixels each stage op computes over all patches (halos included)
+    start: int  # the first stage op
 
     @property
     def extra_macs(self) -> int:
@@ -50,7 +52,8 @@ def _axis_walk(geos, o0: int, o1: int, axis: int, span) -> dict[str, tuple[int, 
     return need
 
 
-def stage_figures(graph, geos, p: int, inputs: frozenset[str], span, op_macs_of) -> StageFigures | None:
+def stage_figures(graph, geos, p: int, inputs: tuple[str, ...], span, op_macs_of) -> StageFigures | None:
+    """Figures of the p x p schedule of the stage `geos`; `inputs`: the stage inputs, stored whole."""
     split = graph.tensor(geos[-1].output)
     _, h, w, _ = split.shape
     walks = []
@@ -69,5 +72,6 @@ def stage_figures(graph, geos, p: int, inputs: frozenset[str], span, op_macs_of)
     nbytes = {t: max(length[t]) * max(width[t]) * pixel[t] for t in pixel if t != split.name and t not in inputs}
     pixels = tuple(sum(length[g.output]) * sum(width[g.output]) for g in geos)
     patched = sum(n * g.per_pixel_macs for n, g in zip(pixels, geos))
-    stage = sum(op_macs_of(op) for op in graph.ops[: len(geos)])
-    return StageFigures(len(geos) - 1, p, split.name, nbytes, stage, patched, pixels)
+    stage = sum(op_macs_of(graph.ops[g.index]) for g in geos)
+    full = (*inputs, split.name)
+    return StageFigures(geos[-1].index, p, split.name, full, nbytes, stage, patched, pixels, geos[0].index)

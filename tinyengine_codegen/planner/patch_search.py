@@ -17,7 +17,17 @@ from .arena import plan_arena
 from .buffers import Buffer, lifetimes
 from .patch_cost import StageCost, stage_cost
 from .patch_fast import stage_figures
-from .patches import MAX_PATCHES, PatchSchedule, _geometry, _schedule, _span, _whole_bytes, _with_stage, split_points
+from .patches import (
+    MAX_PATCHES,
+    PatchSchedule,
+    _geometry,
+    _schedule,
+    _span,
+    _whole_bytes,
+    _with_stage,
+    split_points,
+    stage_inputs,
+)
 
 
 def choose_patches(
@@ -55,21 +65,23 @@ def choose_patches(
         deeper = floors[k + 1] + min(0.0, deeper)
         rest[k] = min(0.0, deeper)
     whole = {s: _whole_bytes(graph, s, alignment) for s in points}
+    start = all_geos[0].index
     cands = []
     for s in points:
         _, h, w, _ = graph.tensor(graph.ops[s].outputs[0]).shape
-        geos = all_geos[: s + 1]
+        geos = all_geos[: s - start + 1]
         # halos only add work: the stage's extra cycles without them bound every grid's from below
-        if whole[s] >= plain or sum(floors[: s + 1]) > limit:
+        if whole[s] >= plain or sum(floors[start : s + 1]) > limit:
             continue
+        inputs = stage_inputs(graph, start, s)
         cheapest = None
         for p in (forced,) if forced else range(2, MAX_PATCHES + 1):
             if p > min(h, w):
                 break
-            sched = stage_figures(graph, geos, p, frozenset(graph.inputs), _span, lambda op: op_macs(graph, op))
+            sched = stage_figures(graph, geos, p, inputs, _span, lambda op: op_macs(graph, op))
             if sched is None:  # an interval wholly in the padding: build the exact 2-D schedule
                 sched = _schedule(graph, geos, p, total_macs)
-            extra = cost.extra(s, sched.pixels)
+            extra = cost.extra(start, sched.pixels)
             cheapest = extra if cheapest is None else min(cheapest, extra)
             if extra > limit:
                 break  # more patches recompute more halo: larger grids of this split cost more still

@@ -94,13 +94,14 @@ class PatchSchedule:
     model_macs: int
     est_extra_cycles: float = 0.0  # estimated by the planner's cycle table (planner/patch_cost.py); 0: not costed
     est_model_cycles: float = 0.0  # the model's estimated cycles without patches, under the same table
+    start: int = 0  # the first stage op: ops before it (a QUANTIZE of a wider graph input) run whole first
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "buffer_bytes", MappingProxyType(dict(self.buffer_bytes)))
 
     @property
     def stage(self) -> range:
-        return range(self.split_op + 1)
+        return range(self.start, self.split_op + 1)
 
     @property
     def extra_macs(self) -> int:
@@ -109,7 +110,7 @@ class PatchSchedule:
     @property
     def pixels(self) -> tuple[int, ...]:
         """Output pixels each stage op computes over all patches (halos included)."""
-        return tuple(sum(_area(patch.ops[i].out_region) for patch in self.patches) for i in self.stage)
+        return tuple(sum(_area(patch.ops[k].out_region) for patch in self.patches) for k in range(len(self.stage)))
 
     @property
     def extra_cycle_fraction(self) -> float:
@@ -148,12 +149,37 @@ def stage_refusal(graph: Graph, i: int) -> str | None:
     return None
 
 
+def stage_start(graph: Graph) -> int:
+    """The first op of any patch stage: 1 when op 0 quantizes a wider graph input (float32, int16) that nothing
+    else reads, so that op runs whole first and the wide input is dead before the stage; else 0."""
+    if not graph.ops:
+        return 0
+    op = graph.ops[0]
+    acts = activation_operands(graph, op)
+    if op.kind is not OpKind.QUANTIZE or len(acts) != 1 or acts[0] not in graph.inputs:
+        return 0
+    src, out = graph.tensor(acts[0]), graph.tensor(op.outputs[0])
+    wider = DTYPE_BYTES[src.dtype] > DTYPE_BYTES[out.dtype]
+    return 1 if wider and graph.consumers(acts[0]) == (0,) and len(graph.ops) > 1 else 0
+
+
+def stage_inputs(graph: Graph, start: int, split: int) -> tuple[str, ...]:
+    """Activations the stage ops start..split read that no stage op writes (graph inputs, prologue outputs)."""
+    inner = {graph.ops[i].outputs[0] for i in range(start, split + 1)}
+    out: dict[str, None] = {}
+    for op in graph.ops[start : split + 1]:
+        for t in activation_operands(graph, op):
+            if t not in inner:
+                out[t] = None
+    return tuple(out)
+
+
 def split_points(graph: Graph) -> tuple[int, ...]:
-    """Op indices that may end a patch stage: every tensor the stage writes, other than the split op's output,
-    is read only inside the stage (and at least once), and is not a graph output."""
+    """Op indices that may end a patch stage (which begins at `stage_start`): every tensor the stage writes, other
+    than the split op's output, is read only inside the stage (and at least once), and is not a graph output."""
     points = []
     latest, blocked = -1, False  # over the outputs of ops before s: their last reader; one never read / an output
-    for s in range(len(graph.ops)):
+    for s in range(stage_start(graph), len(graph.ops)):
         if stage_refusal(graph, s) is not None:
             break
         if not blocked and latest <= s:
@@ -204,6 +230,7 @@ def _span(o0: int, o1: int, k: int, stride: int, before: int, size: int) -> tupl
 class _Geo:
     """What the region walk needs of one stage op, computed once per graph."""
 
+    index: int  # the op's index in the graph
     output: str
     acts: tuple[str, ...]
     rows: tuple[int, int, int, int] | None  # kernel, stride, padding before, input size; None: pointwise
@@ -214,7 +241,8 @@ class _Geo:
 
 def _geometry(graph: Graph, split: int) -> tuple[_Geo, ...]:
     out = []
-    for op in graph.ops[: split + 1]:
+    start = stage_start(graph)
+    for index, op in enumerate(graph.ops[start : split + 1], start):
         acts, t = activation_operands(graph, op), graph.tensor(op.outputs[0])
         rows = cols = None
         if op.kind not in _POINTWISE:
@@ -222,6 +250,7 @@ def _geometry(graph: Graph, split: int) -> tuple[_Geo, ...]:
             rows, cols = (*_axis(graph, op, 1), shape[1]), (*_axis(graph, op, 2), shape[2])
         out.append(
             _Geo(
+                index,
                 op.outputs[0],
                 acts,
                 rows,
@@ -258,26 +287,26 @@ def _patch(graph: Graph, geos: tuple[_Geo, ...], row: int, col: int, target: Reg
         reads[i] = _reads(geos[i], need[geos[i].output])
         for t, r in zip(geos[i].acts, reads[i][0]):
             need[t] = _union(need.get(t), r)
-    for t in graph.inputs:
-        if t in need:
-            shape = graph.tensor(t).shape
-            need[t] = (0, shape[1], 0, shape[2])
+    inner = {g.output for g in geos}
+    for t in [t for t in need if t not in inner]:  # stage inputs stay whole
+        shape = graph.tensor(t).shape
+        need[t] = (0, shape[1], 0, shape[2])
     ops = []
-    for i, (geo, (regions, pads)) in enumerate(zip(geos, reads)):
+    for geo, (regions, pads) in zip(geos, reads):
         origins = tuple((r[0] - need[t][0], r[2] - need[t][2]) for t, r in zip(geo.acts, regions))
-        ops.append(PatchOp(i, geo.acts, regions, origins, pads, need[geo.output]))
+        ops.append(PatchOp(geo.index, geo.acts, regions, origins, pads, need[geo.output]))
     return Patch(row, col, tuple(ops), tuple(sorted(need.items())))
 
 
 def build_schedule(graph: Graph, split_op: int, p: int) -> PatchSchedule:
-    """The p x p patch schedule of ops 0..split_op; TinyMLError when that stage or grid is not possible."""
+    """The p x p patch schedule of ops stage_start..split_op; TinyMLError when that stage or grid is not possible."""
     if not 0 <= split_op < len(graph.ops):
         raise TinyMLError(f"split op {split_op} is out of range: the graph has {len(graph.ops)} ops")
     if split_op not in split_points(graph):
         why = next(
             (
                 f"op {i} ('{graph.ops[i].name}'): {stage_refusal(graph, i)}"
-                for i in range(split_op + 1)
+                for i in range(stage_start(graph), split_op + 1)
                 if stage_refusal(graph, i)
             ),
             "a stage tensor is read after the stage",
@@ -301,7 +330,8 @@ def _schedule(graph: Graph, geos: tuple[_Geo, ...], p: int, total_macs: int | No
     patches = tuple(
         _patch(graph, geos, r, c, (rows[r], rows[r + 1], cols[c], cols[c + 1])) for r in range(p) for c in range(p)
     )
-    full = tuple(t for t in graph.inputs if any(t in g.acts for g in geos)) + (split.name,)
+    start, split_op = geos[0].index, geos[-1].index
+    full = stage_inputs(graph, start, split_op) + (split.name,)
     pixel = {g.output: g.item_bytes for g in geos}
     nbytes: dict[str, int] = {}
     patched_macs = 0
@@ -310,15 +340,14 @@ def _schedule(graph: Graph, geos: tuple[_Geo, ...], p: int, total_macs: int | No
             if t not in full:
                 nbytes[t] = max(nbytes.get(t, 0), (y1 - y0) * (x1 - x0) * pixel[t])
         patched_macs += sum(_area(po.out_region) * g.per_pixel_macs for po, g in zip(patch.ops, geos))
-    stage_macs = sum(op_macs(graph, op) for op in graph.ops[: len(geos)])
+    stage_macs = sum(op_macs(graph, graph.ops[g.index]) for g in geos)
     total = graph_macs(graph) if total_macs is None else total_macs
-    return PatchSchedule(len(geos) - 1, p, split.name, full, nbytes, patches, stage_macs, patched_macs, total)
+    return PatchSchedule(split_op, p, split.name, full, nbytes, patches, stage_macs, patched_macs, total, start=start)
 
 
 def _whole_bytes(graph: Graph, split: int, alignment: int) -> int:
-    """Bytes that stay whole during a stage ending at `split`: the split output and the graph inputs it reads."""
-    stage = graph.ops[: split + 1]
-    names = {graph.ops[split].outputs[0]} | {t for op in stage for t in op.inputs if t in graph.inputs}
+    """Bytes that stay whole during a stage ending at `split`: the split output and the stage's inputs."""
+    names = {graph.ops[split].outputs[0], *stage_inputs(graph, stage_start(graph), split)}
     return sum(-(-graph.tensor(t).nbytes // alignment) * alignment for t in names)
 
 
@@ -348,7 +377,7 @@ def _with_stage(graph: Graph, bufs: tuple[Buffer, ...], schedule, alignment: int
             b = replace(b, size=-(-schedule.buffer_bytes[b.name] // alignment) * alignment)
         elif b.name == schedule.split_tensor:
             b = replace(b, first=0)
-        elif b.name in graph.inputs:
+        elif b.name in schedule.full_tensors:  # a stage input: read by every patch
             b = replace(b, last=max(b.last, schedule.split_op))
         out.append(b)
     return tuple(out)

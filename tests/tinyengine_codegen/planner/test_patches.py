@@ -125,7 +125,7 @@ def test_never_worse_and_within_the_budget(seed, limit):
     check_plan(bufs, plan, alignment=4)
     assert plan.arena_bytes < plain
     cost = work_cost(graph)
-    assert sched.est_extra_cycles == pytest.approx(cost.extra(sched.split_op, sched.pixels))
+    assert sched.est_extra_cycles == pytest.approx(cost.extra(sched.start, sched.pixels))
     assert sched.est_extra_cycles <= limit * cost.total and sched.est_model_cycles == cost.total
     assert 2 <= sched.p <= 8 and sched.split_op in split_points(graph)
 
