@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 from tinyengine_codegen.boards import load_board  # noqa: E402
 from tinyengine_codegen.model_io import load_model  # noqa: E402
 from tinyengine_codegen.options import CompileOptions  # noqa: E402
-from tinyengine_codegen.planner.model_plan import plan_model  # noqa: E402
+from tinyengine_codegen.passes import plan_model  # noqa: E402
 from tinyengine_codegen.planner.patch_cost import CORE_MODEL, TABLE_PATH, op_pixels, op_work  # noqa: E402
 from tinyengine_codegen.run.measure import lcg_input  # noqa: E402
 from tinyengine_codegen.runner import run_model  # noqa: E402
@@ -67,9 +67,9 @@ def fit(samples: list[tuple[float, int, int]]) -> tuple[float, float]:
 def measure(board_id: str, model: Path, patches: str, sums: dict) -> None:
     board = load_board(board_id)
     cycle_model = CORE_MODEL[board.core]
-    options = CompileOptions(target=board_id, patches=patches, max_extra_cycles=100.0)
+    options = CompileOptions(target=board, patches=patches, max_extra_cycles=100.0)
     graph = load_model(model)
-    mp = plan_model(graph, options, board)
+    mp = plan_model(graph, options)
     t = graph.tensors[graph.inputs[0]]
     res = run_model(graph, lcg_input(t.size).reshape(t.shape), options, count=True)
     cycles = res.layer_cycles[cycle_model]

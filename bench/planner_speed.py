@@ -21,9 +21,9 @@ from tinyengine_codegen.boards import load_board
 from tinyengine_codegen.kernels import registry  # noqa: F401  (module loading is not planning time)
 from tinyengine_codegen.model_io import load_model
 from tinyengine_codegen.options import CompileOptions
+from tinyengine_codegen.passes import plan_model
 from tinyengine_codegen.planner import lifetimes, plan_memory
 from tinyengine_codegen.planner.buffers import inplace_candidates
-from tinyengine_codegen.planner.model_plan import plan_model
 
 MBV2 = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "models" / "mobilenetv2_035_96.tflite"
 
@@ -53,7 +53,7 @@ def measure_model_plan(path: Path, board_id: str = "nucleo-f746zg", repeats: int
     wall, cpu = [], []
     for _ in range(repeats):
         t0, c0 = time.perf_counter(), time.process_time()
-        mp = plan_model(graph, CompileOptions(target=board.id), board)
+        mp = plan_model(graph, CompileOptions(target=board))
         wall.append(time.perf_counter() - t0)
         cpu.append(time.process_time() - c0)
     s = mp.patches

@@ -49,7 +49,7 @@ def kernel_table(target) -> dict[str, Unit]:
     """Estimated cycles per unit of work of each measured kernel for `target`'s core: its cycle model's table,
     else the M4 table on a core with the DSP extension (same kernels), else none (portable kernels)."""
     tables = _tables()
-    model = CORE_MODEL.get(getattr(target, "core", ""))
+    model = getattr(target, "cycle_model", None) or CORE_MODEL.get(getattr(target, "core", ""))
     if model in tables:
         return tables[model]
     return tables.get(DEFAULT_MODEL, {}) if getattr(target, "dsp", False) else {}

@@ -56,15 +56,16 @@ def stage_figures(graph, geos, p: int, inputs: tuple[str, ...], span, op_macs_of
     """Figures of the p x p schedule of the stage `geos`; `inputs`: the stage inputs, stored whole."""
     split = graph.tensor(geos[-1].output)
     _, h, w, _ = split.shape
-    walks = []
+    walks: list[list[dict[str, tuple[int, int]]]] = []
     # a square stage whose every op has the same geometry along both axes walks the columns as the rows
     square = h == w and all(g.rows == g.cols for g in geos)
     for axis, size in ((0, h),) if square else ((0, h), (1, w)):
         cuts = [i * size // p for i in range(p + 1)]
         axis_walks = [_axis_walk(geos, cuts[i], cuts[i + 1], axis, span) for i in range(p)]
-        if any(a is None for a in axis_walks):
+        found = [a for a in axis_walks if a is not None]
+        if len(found) != len(axis_walks):
             return None
-        walks.append(axis_walks)
+        walks.append(found)
     rows, cols = (walks[0], walks[0]) if square else walks
     length = {t: [(b - a) for a, b in (wk[t] for wk in rows)] for t in rows[0]}
     width = {t: [(b - a) for a, b in (wk[t] for wk in cols)] for t in cols[0]}

@@ -93,13 +93,13 @@ def test_the_table_covers_the_kernels_of_the_mlperf_models(board):
     from tinyengine_codegen.boards import load_board
     from tinyengine_codegen.importers.tflite import load_tflite
     from tinyengine_codegen.options import CompileOptions
-    from tinyengine_codegen.planner.model_plan import plan_model
+    from tinyengine_codegen.passes import plan_model
 
     b = load_board(board)
     table = kernel_table(b)
     missing = set()
     for key in ("ic", "vww", "kws", "ad"):
         for patches in ("off", "auto"):  # the layer kernels, and the region kernels of the stage chosen
-            mp = plan_model(load_tflite(mlperf_path(key)), CompileOptions(target=board, patches=patches), b)
-            missing |= {k for k in mp.kernels if k and k not in table}
+            mp = plan_model(load_tflite(mlperf_path(key)), CompileOptions(target=b, patches=patches))
+            missing |= {k for k in mp.kernel_names if k and k not in table}
     assert not missing, f"kernels without measured cycles: {sorted(missing)}; run python bench/kernel_cycles.py"

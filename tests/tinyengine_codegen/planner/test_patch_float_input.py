@@ -11,8 +11,8 @@ from tinyengine_codegen.ir.graph import Graph, Op, Tensor
 from tinyengine_codegen.ir.ops import NoAttrs, OpKind
 from tinyengine_codegen.ir.verify import verify
 from tinyengine_codegen.options import CompileOptions
+from tinyengine_codegen.passes import plan_model
 from tinyengine_codegen.planner import lifetimes
-from tinyengine_codegen.planner.model_plan import plan_model
 from tinyengine_codegen.planner.patches import build_schedule, patched_buffers, split_points, stage_start
 from tinyengine_codegen.reference.patched import run_patched
 from tinyengine_codegen.reference.run import run_graph
