@@ -18,6 +18,7 @@ from .build.flash_size import FlashSize
 from .ir.cost import graph_macs, op_macs, weight_bytes
 from .ir.graph import Graph
 from .ir.ops import OpKind
+from .kernels import registry  # noqa: F401  (loaded here: module loading is not part of plan_seconds)
 from .options import CompileOptions
 from .passes import ModelPlan, plan_model
 from .planner.report import op_rows
@@ -77,6 +78,7 @@ class PatchSummary:
     extra_mac_fraction: float
     patch_buffer_bytes: int  # bytes of all per-patch buffers together
     peak_without_patches: int
+    extra_cycle_fraction: float  # the planner's estimate (planner/patch_cost.py), of the model's estimated cycles
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,7 +166,7 @@ def flash_estimate(graph: Graph, mp: ModelPlan) -> FlashEstimate:
     tables = sum(8 * graph.tensor(op.outputs[0]).shape[-1] for op in graph.ops if op.kind in _CHANNEL_TABLES)
     code = RUNTIME_CODE_BYTES + sum(CODE_BYTES_PER_LAYER.get(op.kind, 800) for op in graph.ops)
     if mp.patches is not None:
-        code += PATCH_LOOP_CODE_BYTES + REGION_ROW_BYTES * len(mp.patches.patches) * (mp.patches.split_op + 1)
+        code += PATCH_LOOP_CODE_BYTES + REGION_ROW_BYTES * len(mp.patches.patches) * len(mp.patches.stage)
     return FlashEstimate(weight_bytes(graph), tables, code)
 
 
@@ -220,11 +222,12 @@ def simulate(
             s.split_op,
             g.ops[s.split_op].name,
             s.p,
-            s.split_op + 1,
+            len(s.stage),
             s.extra_macs,
             s.extra_mac_fraction,
             sum(s.buffer_bytes.values()),
             mp.plain.arena_bytes,
+            s.extra_cycle_fraction,
         )
     exact = exact_flash(mp, board, options) if flash == "exact" else None
     notes = mp.notes

@@ -18,8 +18,10 @@ def simulate(
         True, "--inplace/--no-inplace", help="let elementwise (and supported depthwise) layers overwrite their input"
     ),
     patches: str = typer.Option("auto", "--patches", help=PATCHES_HELP),
-    max_extra_macs: float = typer.Option(
-        0.10, "--max-extra-macs", help="the patch search may add at most this fraction of the model's MACs"
+    max_extra_cycles: float = typer.Option(
+        0.10,
+        "--max-extra-cycles",
+        help="the patch search may add at most this fraction of the model's estimated cycles",
     ),
     plot: Path | None = typer.Option(
         None, "--plot", help="memory plot PNG (default without --json: ./<model>_memory.png; with --json: none)"
@@ -40,10 +42,10 @@ def simulate(
 
     from .console import err, print_json
 
-    if not 0.0 <= max_extra_macs <= 10.0:
-        raise TinyMLError(f"--max-extra-macs {max_extra_macs}: use a fraction between 0 and 10 (0.1 = 10%)")
+    if not 0.0 <= max_extra_cycles <= 10.0:
+        raise TinyMLError(f"--max-extra-cycles {max_extra_cycles}: use a fraction between 0 and 10 (0.1 = 10%)")
     b = load_board(board)  # the one board read: everything below takes the options' target
-    opts = CompileOptions(target=b, inplace=inplace, patches=patches, max_extra_macs=max_extra_macs)
+    opts = CompileOptions(target=b, inplace=inplace, patches=patches, max_extra_cycles=max_extra_cycles)
     graph = load_model(model)
     result = run_simulation(graph, b, opts)
     summary = result.to_dict()
@@ -121,7 +123,8 @@ def _render(result, summary: dict) -> None:
         p = result.patches
         out.print(
             f"patches: {p.patches}x{p.patches} over layers 0..{p.split_op} (split at '{escape(p.split_layer)}'), "
-            f"+{p.extra_macs:,} MACs ({p.extra_mac_fraction:.1%}); without patches the peak is "
+            f"+{p.extra_macs:,} MACs ({p.extra_mac_fraction:.1%}), about +{p.extra_cycle_fraction:.1%} cycles; "
+            "without patches the peak is "
             f"{p.peak_without_patches:,} B"
         )
     out.print(f"{result.model} on {result.board}: {fit}")

@@ -155,7 +155,11 @@ def generate(mp: ModelPlan, *, prefix: str = "tinyml", canaries: bool = False) -
         None
         if sched is None
         else dict(
-            patches=len(sched.patches), p=sched.p, split=sched.split_op, split_layer=graph.ops[sched.split_op].name
+            patches=len(sched.patches),
+            p=sched.p,
+            start=sched.start,
+            split=sched.split_op,
+            split_layer=graph.ops[sched.split_op].name,
         )
     )
     ctx = dict(

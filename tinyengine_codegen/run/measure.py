@@ -65,8 +65,9 @@ def lcg_input(size: int, seed: int = 12345) -> np.ndarray:
     return out
 
 
-def bench_model(graph: Graph, board: str, x: np.ndarray | None = None, *, patches: str = "off") -> McuBench:
-    """Generate, build and run `graph` on a virtual board once, with instruction counting and cycle models."""
+def bench_model(graph: Graph, board: str, x: np.ndarray | None = None, *, patches: str = "auto") -> McuBench:
+    """Generate, build and run `graph` on a virtual board once, with instruction counting and cycle models.
+    patches: the default of `compile` and `simulate` (CompileOptions), so the figures are the default build's."""
     from ..boards import list_boards
     from ..reference.run import run_graph
     from ..runner import run_model
