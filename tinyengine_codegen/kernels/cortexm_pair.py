@@ -33,6 +33,8 @@ from .spec import Binding, Context, KernelSpec, TargetLike, no_scratch
 
 B_LIMIT = 1 << 23  # |row B's dot| below this keeps 256 * dot inside int32
 MAX_K = 4095  # the loop end is an immediate offset from the input pointer
+# cin % 4 != 0 builds each column byte by byte: worth it only when many channel pairs share it
+SMALL_CIN_K, SMALL_CIN_COUT = 256, 32
 
 
 def pair_encode(rows: np.ndarray, group: int) -> np.ndarray:
@@ -212,7 +214,7 @@ POINTWISE_PAIR = (KernelSpec("conv2d_1x1_s8_pair", is_pointwise_pair, no_scratch
 FC_PAIR = (KernelSpec("fc_s8_pair", is_fc_pair, no_scratch, fc_pair_context),)
 
 
-# ---- k x k CONV_2D (any stride, padding, dilation; cin % 4 == 0): two sign-extended im2col columns in scratch --
+# ---- k x k CONV_2D (any stride, padding, dilation): two sign-extended im2col columns in scratch ----------------
 
 
 def _kp(op: Op, graph: Graph) -> int:
@@ -247,7 +249,7 @@ def is_conv_pair(op: Op, graph: Graph, target: TargetLike) -> bool:
         and w.shape[3] == x.shape[3]
         and y.shape[3] % 2 == 0
         and 2 * _kp(op, graph) <= MAX_K
-        and x.shape[3] % 4 == 0
+        and (x.shape[3] % 4 == 0 or (_kp(op, graph) <= SMALL_CIN_K and y.shape[3] >= SMALL_CIN_COUT))
         and scratch_is_free(op, graph, conv_pair_scratch(op, graph))
     ):
         return False
@@ -274,3 +276,52 @@ def conv_pair_context(op: Op, graph: Graph, b: Binding) -> Context:
 
 
 CONV_PAIR = (KernelSpec("conv2d_s8_pair", is_conv_pair, conv_pair_scratch, conv_pair_context),)
+
+
+# ---- k x k CONV_2D without scratch: interior pixel pairs read the input rows in place -----------------------------
+
+STACK_COLUMNS = 1152  # bytes of the two border columns built on the stack
+
+
+def _inside(n_out: int, n_in: int, stride: int, pad: int, k: int, dil: int) -> tuple[int, int]:
+    """[lo, hi): the output positions whose whole window lies inside the input (lo == hi when none)."""
+    ok = [o for o in range(n_out) if o * stride - pad >= 0 and o * stride - pad + (k - 1) * dil < n_in]
+    return (ok[0], ok[-1] + 1) if ok else (0, 0)
+
+
+def is_conv_pair_direct(op: Op, graph: Graph, target: TargetLike) -> bool:
+    x, w, y = in_tensor(graph, op, 0), in_tensor(graph, op, 1), graph.tensor(op.outputs[0])
+    a = op.attrs
+    if not (
+        has_dsp(target)
+        and x.shape[0] == 1
+        and x.dtype == w.dtype == "int8"
+        and w.quant is not None
+        and all(z == 0 for z in w.quant.zero_point)
+        and w.shape[3] == x.shape[3]
+        and x.shape[3] % 4 == 0
+        and y.shape[3] % 2 == 0
+        and a.dilation_w == 1
+        and w.shape[2] * x.shape[3] <= MAX_K
+        and a.dilation_h * x.shape[2] * x.shape[3] <= MAX_K
+        and 2 * _kp(op, graph) <= STACK_COLUMNS
+    ):
+        return False
+    _g, rows, _bias, q = _conv_parts(op, graph)
+    return q is not None and pair_fits(rows)
+
+
+def conv_pair_direct_context(op: Op, graph: Graph, b: Binding) -> Context:
+    ctx = dict(conv_pair_context(op, graph, b))
+    g = geometry(op, graph)
+    seg = g["kw"] * g["cin"]
+    ctx.update(
+        segs=dict(n=g["kh"], bytes=seg, gap=g["dh"] * g["iw"] * g["cin"] - seg, unroll=_unroll(seg // 4, 4)),
+        unroll=_unroll(ctx["kp"] // 4, 4),
+        rows_in=_inside(g["oh"], g["ih"], g["sh"], g["pad_t"], g["kh"], g["dh"]),
+        cols_in=_inside(g["ow"], g["iw"], g["sw"], g["pad_l"], g["kw"], g["dw"]),
+    )
+    return ctx
+
+
+CONV_PAIR_DIRECT = (KernelSpec("conv2d_s8_pair_direct", is_conv_pair_direct, no_scratch, conv_pair_direct_context),)
