@@ -33,8 +33,8 @@ from .spec import Binding, Context, KernelSpec, TargetLike, no_scratch
 
 B_LIMIT = 1 << 23  # |row B's dot| below this keeps 256 * dot inside int32
 MAX_K = 4095  # the loop end is an immediate offset from the input pointer
-# cin % 4 != 0 builds each column byte by byte: worth it only when many channel pairs share it
-SMALL_CIN_K, SMALL_CIN_COUT = 256, 32
+# bytes of the two columns a kernel without arena scratch may build on the stack
+STACK_COLUMNS = 1152
 
 
 def pair_encode(rows: np.ndarray, group: int) -> np.ndarray:
@@ -146,6 +146,7 @@ def pointwise_pair_context(op: Op, graph: Graph, b: Binding) -> Context:
     g, rows, bias, q = _pw_parts(op, graph)
     kq = g["cin"] // 4
     return dict(
+        ext=4 * g["cin"] <= STACK_COLUMNS,
         pixels=g["oh"] * g["ow"],
         cin=g["cin"],
         cout=g["cout"],
@@ -214,7 +215,7 @@ POINTWISE_PAIR = (KernelSpec("conv2d_1x1_s8_pair", is_pointwise_pair, no_scratch
 FC_PAIR = (KernelSpec("fc_s8_pair", is_fc_pair, no_scratch, fc_pair_context),)
 
 
-# ---- k x k CONV_2D (any stride, padding, dilation): two sign-extended im2col columns in scratch ----------------
+# ---- k x k CONV_2D (any stride, padding, dilation; cin % 4 == 0): two sign-extended im2col columns in scratch --
 
 
 def _kp(op: Op, graph: Graph) -> int:
@@ -249,7 +250,7 @@ def is_conv_pair(op: Op, graph: Graph, target: TargetLike) -> bool:
         and w.shape[3] == x.shape[3]
         and y.shape[3] % 2 == 0
         and 2 * _kp(op, graph) <= MAX_K
-        and (x.shape[3] % 4 == 0 or (_kp(op, graph) <= SMALL_CIN_K and y.shape[3] >= SMALL_CIN_COUT))
+        and x.shape[3] % 4 == 0
         and scratch_is_free(op, graph, conv_pair_scratch(op, graph))
     ):
         return False
@@ -279,8 +280,6 @@ CONV_PAIR = (KernelSpec("conv2d_s8_pair", is_conv_pair, conv_pair_scratch, conv_
 
 
 # ---- k x k CONV_2D without scratch: interior pixel pairs read the input rows in place -----------------------------
-
-STACK_COLUMNS = 1152  # bytes of the two border columns built on the stack
 
 
 def _inside(n_out: int, n_in: int, stride: int, pad: int, k: int, dil: int) -> tuple[int, int]:

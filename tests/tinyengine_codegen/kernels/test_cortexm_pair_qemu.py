@@ -182,36 +182,3 @@ def test_conv_pair_direct_random(h, w, cin, cout, k, stride, padding, act_fn, se
         act("y", (1, oh, ow, cout), s_out, int(rng.integers(-100, 100))),
     )
     _check(graph, "conv2d_s8_pair_direct", is_conv_pair_direct, seed)
-
-
-@pytest.mark.parametrize(
-    "h,w,cin,k,stride,padding",
-    [(12, 7, 1, (10, 4), 2, Padding.SAME), (9, 9, 3, (3, 3), 2, Padding.SAME), (6, 5, 2, (3, 3), 1, Padding.VALID)],
-)
-def test_conv_pair_small_cin(h, w, cin, k, stride, padding):
-    """cin 1..3 (columns built byte by byte, K padded to a word) before a wider layer that sets the peak."""
-    rng = np.random.default_rng(cin)
-    cout, wide = 32, 96
-    s_in, s_w, s_mid = _quant(rng, cout, True, k[0] * k[1] * cin)
-    wt = const("w0", rng.integers(-127, 128, (cout, k[0], k[1], cin), dtype=np.int8), scales=s_w, axis=0)
-    bias = const("b0", rng.integers(-20000, 20000, cout, dtype=np.int32), scales=list(s_in * s_w))
-    _, s_w1, s_out = _quant(rng, wide, True, cout)
-    w1 = const("w1", rng.integers(-127, 128, (wide, 1, 1, cout), dtype=np.int8), scales=s_w1, axis=0)
-    b1 = const("b1", rng.integers(-20000, 20000, wide, dtype=np.int32), scales=list(s_mid * s_w1))
-    oh = -(-h // stride) if padding is Padding.SAME else (h - k[0]) // stride + 1
-    ow = -(-w // stride) if padding is Padding.SAME else (w - k[1]) // stride + 1
-    tensors = {
-        "x": act("x", (1, h, w, cin), s_in, -7),
-        "t": act("t", (1, oh, ow, cout), s_mid, -128),
-        "y": act("y", (1, oh, ow, wide), s_out, 3),
-        **{c.name: c for c in (wt, bias, w1, b1)},
-    }
-    ops = (
-        Op("k", OpKind.CONV_2D, ("x", "w0", "b0"), ("t",), Conv2DAttrs(stride, stride, 1, 1, padding, Activation.RELU)),
-        Op("pw", OpKind.CONV_2D, ("t", "w1", "b1"), ("y",), Conv2DAttrs(1, 1, 1, 1, Padding.SAME, Activation.NONE)),
-    )
-    graph = verify(Graph("small_cin", tensors, ops, ("x",), ("y",)))
-    x = rng.integers(-128, 128, size=(1, h, w, cin), dtype=np.int8)
-    res = run_model(graph, x, CompileOptions(target="qemu-m4", patches="off"))
-    np.testing.assert_array_equal(res.output, run_graph(graph, [x])[0])
-    assert res.kernels[0] == "conv2d_s8_pair"
