@@ -67,17 +67,17 @@ def lcg_input(size: int, seed: int = 12345) -> np.ndarray:
 
 def bench_model(graph: Graph, board: str, x: np.ndarray | None = None, *, patches: str = "off") -> McuBench:
     """Generate, build and run `graph` on a virtual board once, with instruction counting and cycle models."""
-    from ..boards import list_boards, load_board
+    from ..boards import list_boards
     from ..reference.run import run_graph
     from ..runner import run_model
-    from .qemu import CORE_CYCLE_MODEL
 
     t = graph.tensors[graph.inputs[0]]
     x = lcg_input(t.size).reshape(t.shape) if x is None else np.asarray(x).reshape(t.shape)
-    res = run_model(graph, x, CompileOptions(target=board, patches=patches), count=True, flash=True)
+    options = CompileOptions(target=board, patches=patches)
+    res = run_model(graph, x, options, count=True, flash=True)
     ref = run_graph(graph, [x])[0]
-    spec = load_board(board)
-    model = CORE_CYCLE_MODEL.get(spec.core)
+    spec = options.target
+    model = spec.cycle_model
     cycles = res.cycles.get(model) if model else None
     per_layer = res.layer_cycles.get(model, ()) if model else ()
     layers = tuple(
