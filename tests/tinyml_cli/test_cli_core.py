@@ -47,8 +47,15 @@ def test_compile_writes_project(tmp_path):
     r = tinyml("compile", mlperf_path("ad"), "--target", "host", "--out", tmp_path / "ad", "--json")
     assert r.returncode == 0, r.stderr
     files = set(os.listdir(tmp_path / "ad"))
-    assert {"model.c", "model.h", "weights.c", "tinyml_runtime.h"} <= files
-    assert "#define TINYML_ARENA_SIZE" in (tmp_path / "ad" / "model.h").read_text()
+    assert {
+        "tinyml.c",
+        "tinyml.h",
+        "tinyml_weights.c",
+        "tinyml_weights.h",
+        "tinyml_runtime.h",
+        "manifest.json",
+    } <= files
+    assert "#define TINYML_ARENA_BYTES" in (tmp_path / "ad" / "tinyml.h").read_text()
 
 
 @pytest.mark.parametrize("content", [b"", b"TFL3 but not really a model at all", b"\x00" * 64])

@@ -77,20 +77,28 @@ def test_write_folder_refuses_a_file(tmp_path):
 def test_public_header_and_weights_layout():
     g = conv_graph(np.random.default_rng(0), h=4, w=4, cin=2, cout=3, k=3)
     p = compile_model(g, prefix="kws")
-    h = p.files["model.h"]
+    h = p.files["kws.h"]
     for line in (
-        "#define KWS_INPUT_SIZE   32",
-        "#define KWS_OUTPUT_SIZE  48",
-        f"#define KWS_ARENA_SIZE   {p.arena_bytes}",
-        "#define KWS_NUM_LAYERS   1",
-        "typedef int8_t kws_input_t;",
+        "#define KWS_INPUT_COUNT 1",
+        "#define KWS_OUTPUT_COUNT 1",
+        "#define KWS_INPUT0_BYTES 32",
+        "#define KWS_OUTPUT0_BYTES 48",
+        "#define KWS_INPUT0_DIMS {1, 4, 4, 2}",
+        f"#define KWS_ARENA_BYTES {p.arena_bytes}",
+        "#define KWS_LAYER_COUNT 1",
+        "typedef int8_t kws_input0_t;",
         "int kws_init(void);",
-        "int kws_invoke(const kws_input_t *input, kws_output_t *output);",
+        "int kws_invoke(void);",
+        "void *kws_input(int i);",
+        "void *kws_output(int i);",
     ):
         assert line in h
-    w = p.files["weights.c"]
-    assert "const int8_t kws_w0[54] TINYML_ALIGNED(16) =" in w and '"\\x' in w
-    assert "TINYML_LAYER_BEGIN(0);" in p.files["model.c"] and "TINYML_LAYER_END(0);" in p.files["model.c"]
+    w = p.files["kws_weights.c"]
+    # byte arrays are string literals one byte longer than the data: valid C and C++
+    assert "const int8_t kws_w0[55] KWS_WEIGHTS_SECTION TINYML_ALIGNED(16) =" in w and '"\\x' in w
+    assert "extern const int8_t kws_w0[55];" in p.files["kws_weights.h"]
+    assert "KWS_LAYER_BEGIN(0);" in p.files["kws.c"] and "KWS_LAYER_END(0);" in p.files["kws.c"]
+    assert "KWS_ARENA_SECTION" in p.files["kws.c"] and "#define KWS_ARENA_SECTION\n" in h
     assert p.arena_bytes == 32 + 48  # input and output are both live during the only layer
     with pytest.raises(TinyMLError, match="not a C identifier"):
         compile_model(g, prefix="1bad")
@@ -105,7 +113,7 @@ def test_canaries_and_hooks_build_and_run(tmp_path):
     write_project(g, plain)
     y_plain = run_host(build_host(plain, tmp_path / "p.exe"), x)
     np.testing.assert_array_equal(run_host(exe, x), y_plain)
-    assert "#define TINYML_DEBUG_CANARIES" in (tmp_path / "m" / "model.c").read_text()
+    assert "#define TINYML_DEBUG_CANARIES" in (tmp_path / "m" / "tinyml.c").read_text()
     hooks = REPO / "firmware" / "include"
     proc = subprocess.run(
         [
@@ -117,7 +125,7 @@ def test_canaries_and_hooks_build_and_run(tmp_path):
             "-DTINYML_HOOKS",
             f"-I{hooks}",
             "-c",
-            str(plain / "model.c"),
+            str(plain / "tinyml.c"),
             "-o",
             str(tmp_path / "h.o"),
         ],
@@ -131,9 +139,9 @@ def test_canary_overwrite_is_reported(tmp_path):
     """A layer writing past the arena end makes tinyml_invoke return -(layer + 1)."""
     g = conv_graph(np.random.default_rng(3), h=4, w=4, cin=2, cout=2, k=1)
     write_project(g, tmp_path / "m", CompileOptions(debug_canaries=True))
-    src = (tmp_path / "m" / "model.c").read_text()
+    src = (tmp_path / "m" / "tinyml.c").read_text()
     src = src.replace("out0[p * 2 + co] =", "out0[p * 2 + co + 4] =", 1)  # an out-of-bounds bug on purpose
-    (tmp_path / "m" / "model.c").write_text(src)
+    (tmp_path / "m" / "tinyml.c").write_text(src)
     exe = build_host(tmp_path / "m", tmp_path / "m.exe")
     with pytest.raises(InternalError, match="returned -1"):
         run_host(exe, np.zeros((1, 4, 4, 2), np.int8))
@@ -142,6 +150,6 @@ def test_canary_overwrite_is_reported(tmp_path):
 def test_compile_error_is_an_internal_error(tmp_path):
     g = conv_graph(np.random.default_rng(3), h=4, w=4, cin=2, cout=2, k=1)
     write_project(g, tmp_path / "m")
-    (tmp_path / "m" / "model.c").write_text("int broken(void) { return }\n")
+    (tmp_path / "m" / "tinyml.c").write_text("int broken(void) { return }\n")
     with pytest.raises(InternalError, match="failed to compile"):
         build_host(tmp_path / "m", tmp_path / "m.exe")

@@ -29,14 +29,14 @@ def _check_same_as_simulate(graph, options: CompileOptions, board_id: str = "qem
     assert project.kernels == tuple(r.kernel for r in sim.layers) == mp.kernels
     man = json.loads(project.files["manifest.json"])
     assert man["inplace_layers"] == sorted(mp.inplace)
-    assert f"#define TINYML_ARENA_SIZE   {sim.peak_sram_bytes}\n" in project.files["model.h"]
+    assert f"#define TINYML_ARENA_BYTES {sim.peak_sram_bytes}\n" in project.files["tinyml.h"]
     if not options.inplace:
         assert not mp.inplace
     if options.patches == "off" or mp.patches is None:
-        assert man["patches"] is None and "tinyml_region_t" not in project.files["model.c"]
+        assert man["patches"] is None and "tinyml_region_t" not in project.files["tinyml.c"]
     else:
         assert man["patches"]["p"] == mp.patches.p and man["patches"]["split"] == mp.patches.split_op
-        assert f"for (int k = 0; k < {mp.patches.p**2}; ++k)" in project.files["model.c"]
+        assert f"for (int k = 0; k < {mp.patches.p**2}; ++k)" in project.files["tinyml.c"]
         if options.patches.isdigit():
             assert mp.patches.p == int(options.patches)
 
