@@ -271,7 +271,7 @@ def prepare_project(
 
 def _library_json(name: str, model: str) -> str:
     data = {"name": name, "version": "1.0.0", "description": f"generated C library of model '{model}'"}
-    data["build"] = {"srcDir": ".", "includeDir": "."}
+    data["build"] = {"srcDir": ".", "includeDir": ".", "flags": "-I$PROJECT_INCLUDE_DIR"}  # the firmware's hooks
     return json.dumps(data, indent=2) + "\n"
 
 
