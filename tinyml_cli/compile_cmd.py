@@ -35,7 +35,7 @@ def compile_(
 ) -> None:
     """Generate the C library of a model (sources, CMake, Arduino or PlatformIO library; or, for a board and
     --format sources, a complete PlatformIO firmware project)."""
-    from tinyengine_codegen.compile import write_project
+    from tinyengine_codegen.compile import model_metadata, write_project
     from tinyengine_codegen.emit.formats import FORMATS, write_package
     from tinyengine_codegen.emit.model import check_prefix
     from tinyengine_codegen.emit.project import check_output_folder
@@ -50,12 +50,14 @@ def compile_(
     check_output_folder(out, "compile", force)
     graph = load_model(model)
     opts = _options(target, inplace, patches, debug)
+    labels, info = model_metadata(model, graph)  # class names and preprocessing of a searched model
+    meta = dict(prefix=prefix, labels=labels, info=info)
     if fmt != "sources":
-        project = write_package(graph, out, opts, fmt=fmt, prefix=prefix, force=force, model_path=model)
+        project = write_package(graph, out, opts, fmt=fmt, force=force, **meta)
     elif target == "host":
-        project = write_project(graph, out, opts, force=force, prefix=prefix)
+        project = write_project(graph, out, opts, force=force, **meta)
     else:
-        project = _write_firmware(graph, out, opts, force, prefix)
+        project = _write_firmware(graph, out, opts, force, meta)
     summary = {
         "model": str(model),
         "target": target,
@@ -75,7 +77,7 @@ def compile_(
         )
 
 
-def _write_firmware(graph, out: Path, opts, force: bool, prefix: str):
+def _write_firmware(graph, out: Path, opts, force: bool, meta: dict):
     """A complete PlatformIO project for a board: the model sources inside the firmware skeleton."""
     import tempfile
 
@@ -85,7 +87,7 @@ def _write_firmware(graph, out: Path, opts, force: bool, prefix: str):
 
     board = load_board(opts.target)
     with tempfile.TemporaryDirectory(prefix="tinyml-compile-") as tmp:
-        project = write_project(graph, Path(tmp) / "model", opts, prefix=prefix)
+        project = write_project(graph, Path(tmp) / "model", opts, **meta)
         prepare_project(Path(tmp) / "model", board, out, None, force=force)
     return project
 

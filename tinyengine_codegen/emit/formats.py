@@ -105,17 +105,21 @@ def platformio_files(project, graph) -> dict[str, str]:
     return files
 
 
-def write_package(graph, out, options, *, fmt: str, prefix: str, force: bool = False, model_path=None):
-    """Generate the library of `graph` and write it in format `fmt` (FORMATS) into `out`; returns the project."""
+def write_package(graph, out, options, *, fmt: str, prefix: str, force: bool = False, labels=(), info=None):
+    """Generate the library of `graph` and write it in format `fmt` (FORMATS) into `out`; returns the project.
+    labels, info: see compile.compile_model."""
     from ..compile import compile_model, write_project
 
     if fmt == "sources":
-        return write_project(graph, out, options, force=force, prefix=prefix)
+        return write_project(graph, out, options, force=force, prefix=prefix, labels=labels, info=info)
     if fmt not in FORMATS:
         raise TinyMLError(f"unknown --format '{fmt}'; use one of {', '.join(FORMATS)}")
     if fmt == "platformio" and options.target != "host":
-        return _platformio_board(graph, out, options, prefix, force)
-    project = compile_model(graph, options, prefix=prefix)
+        return _platformio_board(graph, out, options, prefix, force, labels, info)
+    from .model import check_prefix
+
+    check_prefix(prefix)
+    project = compile_model(graph, options, prefix=prefix, labels=labels, info=info)
     if fmt == "cmake":
         files = cmake_files(project)
     elif fmt == "arduino":
@@ -128,7 +132,7 @@ def write_package(graph, out, options, *, fmt: str, prefix: str, force: bool = F
     return project
 
 
-def _platformio_board(graph, out, options, prefix: str, force: bool):
+def _platformio_board(graph, out, options, prefix: str, force: bool, labels, info):
     """For a board: the firmware project of `tinyml compile --target BOARD`, with the model in lib/NAME."""
     from ..boards import load_board
     from ..build.platformio import prepare_project
@@ -136,6 +140,6 @@ def _platformio_board(graph, out, options, prefix: str, force: bool):
 
     board = load_board(options.target)
     with tempfile.TemporaryDirectory(prefix="tinyml-pio-") as tmp:
-        project = write_project(graph, Path(tmp) / "model", options, prefix=prefix)
+        project = write_project(graph, Path(tmp) / "model", options, prefix=prefix, labels=labels, info=info)
         prepare_project(Path(tmp) / "model", board, out, demo_io(graph)[0], force=force, library=prefix)
     return project

@@ -153,3 +153,32 @@ def test_compile_error_is_an_internal_error(tmp_path):
     (tmp_path / "m" / "tinyml.c").write_text("int broken(void) { return }\n")
     with pytest.raises(InternalError, match="failed to compile"):
         build_host(tmp_path / "m", tmp_path / "m.exe")
+
+
+def test_labels_and_preprocessing_of_a_searched_model(tmp_path):
+    """report.json beside a searched model gives NAME_labels (valid C and C++) and the manifest's preprocessing."""
+    import json
+
+    from tinyengine_codegen.compile import model_metadata
+
+    g = conv_graph(np.random.default_rng(1), h=1, w=1, cin=2, cout=3, k=1)
+    pre = {"layout": "NHWC", "int8": "pixel - 128 (uint8 pixel 0..255)"}
+    (tmp_path / "report.json").write_text(json.dumps({"labels": ['cat "a"', "dog?", "é"], "preprocessing": pre}))
+    labels, info = model_metadata(tmp_path / "model.tflite", g)
+    assert labels == ('cat "a"', "dog?", "é") and info == {"preprocessing": pre}
+    write_project(g, tmp_path / "m", prefix="net", labels=labels, info=info)
+    man = json.loads((tmp_path / "m" / "manifest.json").read_text())
+    assert man["labels"] == list(labels) and man["preprocessing"] == pre
+    assert "extern const char *const net_labels[NET_LABEL_COUNT];" in (tmp_path / "m" / "net.h").read_text()
+    (tmp_path / "main.c").write_text(
+        '#include <stdio.h>\n#include "net.h"\nint main(void) {\n'
+        '    for (int i = 0; i < NET_LABEL_COUNT; ++i) printf("%s|", NET_LABELS[i]);\n    return 0;\n}\n'
+    )
+    cc = find_compiler()
+    srcs = [str(tmp_path / "main.c"), *map(str, sorted((tmp_path / "m").glob("*.c")))]
+    subprocess.run([cc, "-std=c99", "-Wall", "-Wextra", "-Werror", f"-I{tmp_path / 'm'}", *srcs, "-o",
+                    str(tmp_path / "a.out"), "-lm"], check=True)  # fmt: skip
+    out = subprocess.run([str(tmp_path / "a.out")], capture_output=True).stdout.decode()
+    assert out == 'cat "a"|dog?|é|'
+    (tmp_path / "other").mkdir()
+    assert model_metadata(tmp_path / "other" / "model.tflite", g) == ((), {})  # not a searched model
