@@ -102,7 +102,7 @@ def run_model(
     """Generate C for `options.target`, build it, run it on `x` (see check_inputs); every output has its tensor's
     shape. flash: also measure the deployable firmware's flash (a second, marker-free compile and link)."""
     x = check_inputs(graph, x)
-    if options.target == "host":
+    if options.target.is_host:
         return _run_host(graph, x, options)
     return _run_board(graph, x, options, count, flash)
 
@@ -120,13 +120,12 @@ def _run_host(graph: Graph, x: list[np.ndarray], options: CompileOptions) -> Run
 
 
 def _run_board(graph: Graph, x: list[np.ndarray], options: CompileOptions, count: bool, flash: bool) -> RunResult:
-    from .boards import load_board
     from .build.flash_size import deployable_size
     from .build.platformio import build, prepare_project
     from .compile import write_project
     from .run.qemu import run_qemu
 
-    board = load_board(options.target)
+    board = options.target.board
     if not board.is_virtual:
         raise TinyMLError(
             f"board '{board.id}' is a real board: `tinyml run` executes in QEMU only "

@@ -13,18 +13,31 @@ FORMAT_HELP = "sources (loose files), cmake (static library target NAME), arduin
 
 
 def _options(target: str, inplace: bool, patches: str, debug: bool):
-    from tinyengine_codegen.errors import TinyMLError
-    from tinyengine_codegen.options import CompileOptions
+    """The one options object: the board (if any) is read here, once, into its Target."""
+    from tinyengine_codegen.options import CompileOptions, PatchRequest, as_target
 
-    if patches not in ("off", "auto") and not patches.isdigit():
-        raise TinyMLError(f"--patches '{patches}': use off, auto or a patch count such as 4")
-    return CompileOptions(target=target, inplace=inplace, patches=patches, debug_canaries=debug)
+    request = PatchRequest.parse(patches)  # a bad --patches fails before the board or the model is read
+    return CompileOptions(target=as_target(target), inplace=inplace, patches=request, debug_canaries=debug)
+
+
+def _dump_after(model: Path, opts, name: str) -> None:
+    """Print the model plan after pass `name` (the passes run checked, up to and including it)."""
+    from tinyengine_codegen.errors import TinyMLError
+    from tinyengine_codegen.model_io import load_model
+    from tinyengine_codegen.passes import PASS_NAMES, PIPELINE, run_pipeline
+    from tinyengine_codegen.passes.dump import plan_text
+
+    if name not in PASS_NAMES:
+        raise TinyMLError(f"--dump-after '{name}': not a pass; the passes are {', '.join(PASS_NAMES)}")
+    upto = PIPELINE[: PASS_NAMES.index(name) + 1]
+    mp = run_pipeline(load_model(model), opts, check=True, passes=upto)
+    print(plan_text(mp, name), end="")
 
 
 def compile_(
     model: Path = typer.Argument(..., help="int8 model (.tflite)"),
     target: str = typer.Option("host", "--target", "-t", help=TARGET_HELP),
-    out: Path = typer.Option(..., "--out", "-o", help="output folder (written atomically)"),
+    out: Path | None = typer.Option(None, "--out", "-o", help="output folder (written atomically); required"),
     inplace: bool = typer.Option(True, "--inplace/--no-inplace", help="in-place depthwise and ADD"),
     patches: str = typer.Option("auto", "--patches", help=PATCHES_HELP),
     debug: bool = typer.Option(False, "--debug", help="arena canaries checked after every layer"),
@@ -32,6 +45,9 @@ def compile_(
     prefix: str = typer.Option("tinyml", "--prefix", help=PREFIX_HELP),
     fmt: str = typer.Option("sources", "--format", help=FORMAT_HELP),
     as_json: bool = typer.Option(False, "--json", help="print one JSON object for scripts"),
+    dump_after: str | None = typer.Option(
+        None, "--dump-after", help="print the IR after this pass (fold_constants ... plan_patches) and stop"
+    ),
 ) -> None:
     """Generate the C library of a model (sources, CMake, Arduino or PlatformIO library; or, for a board and
     --format sources, a complete PlatformIO firmware project)."""
@@ -47,14 +63,18 @@ def compile_(
     check_prefix(prefix)
     if fmt not in FORMATS:
         raise TinyMLError(f"--format '{fmt}': use one of {', '.join(FORMATS)}")
+    opts = _options(target, inplace, patches, debug)
+    if dump_after is not None:
+        return _dump_after(model, opts, dump_after)
+    if out is None:
+        raise TinyMLError("tinyml compile needs --out FOLDER (or --dump-after PASS to print the IR)")
     check_output_folder(out, "compile", force)
     graph = load_model(model)
-    opts = _options(target, inplace, patches, debug)
     labels, info = model_metadata(model, graph)  # class names and preprocessing of a searched model
     meta = dict(prefix=prefix, labels=labels, info=info)
     if fmt != "sources":
         project = write_package(graph, out, opts, fmt=fmt, force=force, **meta)
-    elif target == "host":
+    elif opts.target.is_host:
         project = write_project(graph, out, opts, force=force, **meta)
     else:
         project = _write_firmware(graph, out, opts, force, meta)
@@ -81,11 +101,10 @@ def _write_firmware(graph, out: Path, opts, force: bool, meta: dict):
     """A complete PlatformIO project for a board: the model sources inside the firmware skeleton."""
     import tempfile
 
-    from tinyengine_codegen.boards import load_board
     from tinyengine_codegen.build.platformio import prepare_project
     from tinyengine_codegen.compile import write_project
 
-    board = load_board(opts.target)
+    board = opts.target.board
     with tempfile.TemporaryDirectory(prefix="tinyml-compile-") as tmp:
         project = write_project(graph, Path(tmp) / "model", opts, **meta)
         prepare_project(Path(tmp) / "model", board, out, None, force=force)

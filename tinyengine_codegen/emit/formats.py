@@ -114,7 +114,7 @@ def write_package(graph, out, options, *, fmt: str, prefix: str, force: bool = F
         return write_project(graph, out, options, force=force, prefix=prefix, labels=labels, info=info)
     if fmt not in FORMATS:
         raise TinyMLError(f"unknown --format '{fmt}'; use one of {', '.join(FORMATS)}")
-    if fmt == "platformio" and options.target != "host":
+    if fmt == "platformio" and not options.target.is_host:
         return _platformio_board(graph, out, options, prefix, force, labels, info)
     from .model import check_prefix
 
@@ -134,11 +134,10 @@ def write_package(graph, out, options, *, fmt: str, prefix: str, force: bool = F
 
 def _platformio_board(graph, out, options, prefix: str, force: bool, labels, info):
     """For a board: the firmware project of `tinyml compile --target BOARD`, with the model in lib/NAME."""
-    from ..boards import load_board
     from ..build.platformio import prepare_project
     from ..compile import write_project
 
-    board = load_board(options.target)
+    board = options.target.board
     with tempfile.TemporaryDirectory(prefix="tinyml-pio-") as tmp:
         project = write_project(graph, Path(tmp) / "model", options, prefix=prefix, labels=labels, info=info)
         prepare_project(Path(tmp) / "model", board, out, demo_io(graph)[0], force=force, library=prefix)

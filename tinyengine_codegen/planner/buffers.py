@@ -23,14 +23,9 @@ from dataclasses import dataclass
 
 from ..errors import InternalError
 from ..ir.graph import Graph, Op
-from ..ir.ops import OpKind
+from ..ir.ops import INPLACE_KINDS, OpKind
 
 SCRATCH_SUFFIX = ":scratch"
-
-# Ops that may write their output over one of their inputs (listed as op indices in `inplace`).
-INPLACE_KINDS = frozenset(
-    {OpKind.DEPTHWISE_CONV_2D, OpKind.ADD, OpKind.MUL, OpKind.RELU, OpKind.RELU6, OpKind.LOGISTIC, OpKind.HARD_SWISH}
-)
 _ELEMENTWISE_BINARY = frozenset({OpKind.ADD, OpKind.MUL})
 
 

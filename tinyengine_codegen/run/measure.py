@@ -67,10 +67,9 @@ def lcg_input(size: int, seed: int = 12345) -> np.ndarray:
 
 def bench_model(graph: Graph, board: str, x: np.ndarray | None = None, *, patches: str = "off") -> McuBench:
     """Generate, build and run `graph` on a virtual board once, with instruction counting and cycle models."""
-    from ..boards import list_boards, load_board
+    from ..boards import list_boards
     from ..reference.run import run_graph
     from ..runner import run_model
-    from .qemu import CORE_CYCLE_MODEL
 
     ts = [graph.tensors[n] for n in graph.inputs]
     if x is None:  # one LCG stream over every input, input 0 first
@@ -79,11 +78,12 @@ def bench_model(graph: Graph, board: str, x: np.ndarray | None = None, *, patche
         xs = [stream[a:b].reshape(t.shape) for a, b, t in zip(bounds[:-1], bounds[1:], ts)]
     else:
         xs = list(x) if isinstance(x, (list, tuple)) else [np.asarray(x).reshape(ts[0].shape)]
-    res = run_model(graph, xs, CompileOptions(target=board, patches=patches), count=True, flash=True)
+    options = CompileOptions(target=board, patches=patches)
+    res = run_model(graph, xs, options, count=True, flash=True)
     refs = run_graph(graph, xs)
     outs = res.outputs or (res.output,)
-    spec = load_board(board)
-    model = CORE_CYCLE_MODEL.get(spec.core)
+    spec = options.target
+    model = spec.cycle_model
     cycles = res.cycles.get(model) if model else None
     per_layer = res.layer_cycles.get(model, ()) if model else ()
     layers = tuple(
