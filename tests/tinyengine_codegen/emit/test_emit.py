@@ -162,3 +162,23 @@ def test_labels_and_preprocessing_of_a_searched_model(tmp_path):
     assert out == 'cat "a"|dog?|é|'
     (tmp_path / "other").mkdir()
     assert model_metadata(tmp_path / "other" / "model.tflite", g) == ((), {})  # not a searched model
+
+
+def test_section_hooks_place_the_arena_and_the_weights(tmp_path):
+    """NAME_ARENA_SECTION / NAME_WEIGHTS_SECTION put the arena and every weight array in the named sections."""
+    g = conv_graph(np.random.default_rng(2), h=4, w=4, cin=2, cout=3, k=3)
+    write_project(g, tmp_path / "m", prefix="net")
+    defs = ['-DNET_ARENA_SECTION=__attribute__((section(".fast_ram")))',
+            '-DNET_WEIGHTS_SECTION=__attribute__((section(".ext_flash")))']  # fmt: skip
+    sizes = {}
+    for src in ("net.c", "net_weights.c"):
+        obj = tmp_path / f"{src}.o"
+        subprocess.run([find_compiler(), "-std=c99", "-Wall", "-Wextra", "-Werror", *defs, f"-I{tmp_path / 'm'}",
+                        "-c", str(tmp_path / "m" / src), "-o", str(obj)], check=True)  # fmt: skip
+        for line in subprocess.run(["size", "-A", str(obj)], capture_output=True, text=True).stdout.splitlines():
+            parts = line.split()
+            if len(parts) >= 2 and parts[1].isdigit():
+                sizes[parts[0]] = sizes.get(parts[0], 0) + int(parts[1])
+    p = compile_model(g, prefix="net")
+    assert sizes.get(".fast_ram", 0) >= p.arena_bytes and sizes.get(".bss", 0) < 16  # the arena left .bss
+    assert sizes.get(".ext_flash", 0) >= 54 and sizes.get(".rodata", 0) < 54  # the 3x3x2x3 weights left .rodata
