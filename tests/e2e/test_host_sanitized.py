@@ -23,7 +23,7 @@ def test_sanitized_c_is_clean_and_bit_exact(tmp_path, key):
     path = mlperf_path(key)
     graph = load_tflite(path)
     write_project(graph, tmp_path / "m")
-    assert "LAYER_POISON(" in (tmp_path / "m" / "model.c").read_text()
+    assert "LAYER_POISON(" in (tmp_path / "m" / "tinyml.c").read_text()
     exe = build_host(tmp_path / "m", tmp_path / "m.exe", sanitize=True, opt="-O1")
     shape = graph.tensor(graph.inputs[0]).shape
     xs = np.random.default_rng(11).integers(-128, 128, (3,) + shape, dtype=np.int8)
