@@ -63,6 +63,7 @@ def check_structure(graph: Graph) -> None:
         _check_attrs(op)
         _check_operand_quant(graph, op)
         _check_accumulator(graph, op)
+        _check_requantization(graph, op)
 
 
 def _fail(op: Op, msg: str) -> TinyMLError:
@@ -131,6 +132,28 @@ def _check_attrs(op: Op) -> None:
             raise _fail(op, f"{field} {v} is outside 1..{MAX_WINDOW}")
     if isinstance(a, SoftmaxAttrs) and not (math.isfinite(a.beta) and 0 < a.beta <= 1e6):
         raise _fail(op, f"beta {a.beta:g} is not a finite positive number")
+
+
+def _check_requantization(graph: Graph, op: Op) -> None:
+    """The real multiplier from an int8 operand (times the filter scale) to the int8 output stays below 2^30:
+    a larger one needs a left shift of 31 or more bits, which C and TFLM's kernels leave undefined."""
+    out = graph.tensors[op.outputs[0]]
+    if out.dtype != "int8" or out.quant is None:
+        return
+    w_scale = 1.0
+    if op.kind in _CHANNEL_AXIS and len(op.inputs) > 1 and graph.tensors[op.inputs[1]].quant is not None:
+        w_scale = max(graph.tensors[op.inputs[1]].quant.scale)
+    for name in op.inputs[:2] if op.kind not in _CHANNEL_AXIS else op.inputs[:1]:
+        t = graph.tensors[name] if name else None
+        if t is None or t.dtype != "int8" or t.quant is None or t.is_const:
+            continue
+        real = max(t.quant.scale) * w_scale / min(out.quant.scale)
+        if real >= 2.0**30:
+            raise _fail(
+                op,
+                f"requantizing '{name}' into '{out.name}' needs a multiplier of {real:.3g} (at most 2^30); "
+                "the output scale is too small for its inputs",
+            )
 
 
 def _check_accumulator(graph: Graph, op: Op) -> None:
