@@ -144,6 +144,8 @@ def _report(cfg: SearchConfig, budget: BoardBudget, r: SearchResult, q_acc: floa
         "fits": bool(sim.fits),
         "macs": r.macs,
         "resolution": r.arch.resolution,
+        "labels": list(r.class_names),
+        "preprocessing": preprocessing(r),
         "width_multiplier": r.arch.width,
         "architecture": r.arch.describe(),
         "space_choice": {"width": r.space_choice.width, "resolution": r.space_choice.resolution},
@@ -162,6 +164,23 @@ def _report(cfg: SearchConfig, budget: BoardBudget, r: SearchResult, q_acc: floa
         "timings_s": {k: round(v, 2) for k, v in r.timings.items()},
         "wall_s": round(wall, 2),
         "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(cfg).items()},
+    }
+
+
+def preprocessing(r: SearchResult) -> dict:
+    """How a camera image becomes the model's int8 input (what `tinyml compile` puts in manifest.json)."""
+    from .data import INPUT_SCALE, INPUT_ZERO_POINT
+
+    h, w, c = (int(v) for v in r.test_images.shape[1:4])
+    return {
+        "layout": "NHWC",
+        "height": h,
+        "width": w,
+        "channels": c,
+        "resize": "bilinear to height x width",
+        "int8": "pixel - 128 (uint8 pixel 0..255)",
+        "scale": INPUT_SCALE,
+        "zero_point": INPUT_ZERO_POINT,
     }
 
 
