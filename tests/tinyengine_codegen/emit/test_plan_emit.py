@@ -153,7 +153,7 @@ def test_the_oracle_catches_two_live_tensors_sharing_bytes():
     project = compile_model(graph, options)
     mp = simulate(graph, load_board("pico"), options, flash="estimate").model_plan
     check_emitted_offsets(project, mp.graph, set(), set())  # the real plan passes
-    text = project.files["model.c"]
+    text = project.files["tinyml.c"]
     first = re.search(r"^(\s*l0_\w+\()ARENA \+ (\d+), ARENA \+ (\d+)\);$", text, re.M)
     assert first, "layer 0 takes one input and one output"
     x, y = mp.graph.ops[0].inputs[0], mp.graph.ops[0].outputs[0]
@@ -170,6 +170,6 @@ def test_the_oracle_catches_two_live_tensors_sharing_bytes():
         out.append(line)
     clash = "".join(out)
     assert clash != text
-    broken = dataclasses.replace(project, files={**project.files, "model.c": clash})
+    broken = dataclasses.replace(project, files={**project.files, "tinyml.c": clash})
     with pytest.raises(AssertionError, match="overlaps"):
         check_emitted_offsets(broken, mp.graph, set(), set())
