@@ -25,7 +25,7 @@ C_FLAGS = ("-std=c99", "-Wall", "-Wextra", "-Werror")
 # TINYML_ARENA_MALLOC: the generated model puts its arena in a heap block of exactly the planned size, so
 # AddressSanitizer reports any access past it (docs/c_api.md).
 SANITIZE_FLAGS = ("-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-g", "-DTINYML_ARENA_MALLOC")
-_NP = {"int8": np.int8, "float32": np.float32}
+_NP = {"int8": np.int8, "float32": np.float32, "int32": np.int32}
 
 
 def find_compiler() -> str:

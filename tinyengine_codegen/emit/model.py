@@ -22,7 +22,7 @@ from .plan import ArenaPlan, check_covers, from_model_plan
 from .stage import region_rows
 from .weights import declarations, render_weights
 
-_C_TYPES = {"int8": "int8_t", "float32": "float"}
+_C_TYPES = {"int8": "int8_t", "float32": "float", "int32": "int32_t"}
 
 
 @dataclass(frozen=True)

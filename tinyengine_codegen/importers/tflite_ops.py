@@ -28,6 +28,8 @@ from ..ir.ops import (
     StridedSliceAttrs,
     TransposeAttrs,
 )
+from .tflite_more import DATA_INPUT, INT32_OUTPUT
+from .tflite_more import HANDLERS as MORE_HANDLERS
 
 
 class ModelError(Exception):
@@ -84,7 +86,8 @@ def _const(t: Tensor | None, what: str) -> np.ndarray:
 def convert(kind: str, op, tensors: list[Tensor | None], outs: list[Tensor]):
     opts = op.builtinOptions
     if kind not in ("QUANTIZE", "DEQUANTIZE"):
-        _require_int8(kind, tensors, outs)
+        data = tensors[DATA_INPUT.get(kind, 0)] if len(tensors) > DATA_INPUT.get(kind, 0) else None
+        _require_int8(kind, [data], [] if kind in INT32_OUTPUT else outs)
     handler = _HANDLERS.get(kind)
     if handler is None:
         return kind, NoAttrs(), (0,)
@@ -302,4 +305,5 @@ _HANDLERS = {
     "RESIZE_NEAREST_NEIGHBOR": _resize_nearest,
     "QUANTIZE": _quantize,
     "DEQUANTIZE": _dequantize,
+    **MORE_HANDLERS,
 }

@@ -35,6 +35,27 @@ class OpKind(Enum):
     RESIZE_NEAREST_NEIGHBOR = "RESIZE_NEAREST_NEIGHBOR"
     QUANTIZE = "QUANTIZE"
     DEQUANTIZE = "DEQUANTIZE"
+    TANH = "TANH"
+    LEAKY_RELU = "LEAKY_RELU"
+    PRELU = "PRELU"
+    SUB = "SUB"
+    MAXIMUM = "MAXIMUM"
+    MINIMUM = "MINIMUM"
+    SQUARED_DIFFERENCE = "SQUARED_DIFFERENCE"
+    RSQRT = "RSQRT"
+    ABS = "ABS"
+    REDUCE_MAX = "REDUCE_MAX"
+    SUM = "SUM"
+    ARG_MAX = "ARG_MAX"
+    TRANSPOSE_CONV = "TRANSPOSE_CONV"
+    RESIZE_BILINEAR = "RESIZE_BILINEAR"
+    SPLIT = "SPLIT"
+    SPLIT_V = "SPLIT_V"
+    PACK = "PACK"
+    UNPACK = "UNPACK"
+    DEPTH_TO_SPACE = "DEPTH_TO_SPACE"
+    SPACE_TO_DEPTH = "SPACE_TO_DEPTH"
+    L2_NORMALIZATION = "L2_NORMALIZATION"
 
 
 class Padding(Enum):
@@ -151,6 +172,43 @@ class ResizeNearestAttrs:
     half_pixel_centers: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class LeakyReluAttrs:
+    alpha: float
+
+
+@dataclass(frozen=True, slots=True)
+class AxisAttrs:
+    """ARG_MAX (the reduced axis), PACK (the new axis) and UNPACK (the removed axis), already non-negative."""
+
+    axis: int
+
+
+@dataclass(frozen=True, slots=True)
+class SplitAttrs:
+    """SPLIT and SPLIT_V: the axis and the size of every output along it."""
+
+    axis: int
+    sizes: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class BlockAttrs:
+    """DEPTH_TO_SPACE and SPACE_TO_DEPTH."""
+
+    block_size: int
+
+
+@dataclass(frozen=True, slots=True)
+class TransposeConvAttrs:
+    """TRANSPOSE_CONV: inputs are (input, OHWI filter, optional bias); the output shape is the output tensor's."""
+
+    stride_h: int = 1
+    stride_w: int = 1
+    padding: Padding = Padding.SAME
+    activation: Activation = Activation.NONE
+
+
 OpAttrs = (
     NoAttrs
     | Conv2DAttrs
@@ -166,6 +224,11 @@ OpAttrs = (
     | TransposeAttrs
     | StridedSliceAttrs
     | ResizeNearestAttrs
+    | LeakyReluAttrs
+    | AxisAttrs
+    | SplitAttrs
+    | BlockAttrs
+    | TransposeConvAttrs
 )
 
 ATTRS_OF: dict[OpKind, type] = {
@@ -190,4 +253,25 @@ ATTRS_OF: dict[OpKind, type] = {
     OpKind.RESIZE_NEAREST_NEIGHBOR: ResizeNearestAttrs,
     OpKind.QUANTIZE: NoAttrs,
     OpKind.DEQUANTIZE: NoAttrs,
+    OpKind.TANH: NoAttrs,
+    OpKind.LEAKY_RELU: LeakyReluAttrs,
+    OpKind.PRELU: NoAttrs,
+    OpKind.SUB: ElementwiseAttrs,
+    OpKind.MAXIMUM: NoAttrs,
+    OpKind.MINIMUM: NoAttrs,
+    OpKind.SQUARED_DIFFERENCE: NoAttrs,
+    OpKind.RSQRT: NoAttrs,
+    OpKind.ABS: NoAttrs,
+    OpKind.REDUCE_MAX: MeanAttrs,
+    OpKind.SUM: MeanAttrs,
+    OpKind.ARG_MAX: AxisAttrs,
+    OpKind.TRANSPOSE_CONV: TransposeConvAttrs,
+    OpKind.RESIZE_BILINEAR: ResizeNearestAttrs,
+    OpKind.SPLIT: SplitAttrs,
+    OpKind.SPLIT_V: SplitAttrs,
+    OpKind.PACK: AxisAttrs,
+    OpKind.UNPACK: AxisAttrs,
+    OpKind.DEPTH_TO_SPACE: BlockAttrs,
+    OpKind.SPACE_TO_DEPTH: BlockAttrs,
+    OpKind.L2_NORMALIZATION: NoAttrs,
 }

@@ -6,6 +6,8 @@ from ..errors import TinyMLError
 from .graph import Graph, Op, Tensor
 from .ops import ATTRS_OF, OpKind
 from .shapes import broadcast_shape, conv_out_pad
+from .verify_more import KINDS as MORE_KINDS
+from .verify_more import expected_shape as more_shape
 
 _QUANTIZED_OUT_FIXED = {OpKind.SOFTMAX: (1 / 256, -128), OpKind.LOGISTIC: (1 / 256, -128)}
 
@@ -61,6 +63,8 @@ def _check_op(graph: Graph, op: Op, written: set[str]) -> None:
 
 def _expected_shape(graph: Graph, op: Op, ins: tuple[Tensor | None, ...], outs: list[Tensor]):
     x, a, k = ins[0], op.attrs, op.kind
+    if k in MORE_KINDS:
+        return more_shape(graph, op, ins, outs)
     if k in (OpKind.CONV_2D, OpKind.DEPTHWISE_CONV_2D):
         return _conv_shape(op, x, ins[1], ins[2] if len(ins) > 2 else None)
     if k in (OpKind.AVERAGE_POOL_2D, OpKind.MAX_POOL_2D):

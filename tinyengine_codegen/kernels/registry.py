@@ -12,7 +12,19 @@ from collections.abc import Mapping
 from ..errors import InternalError, TinyMLError
 from ..ir.graph import Graph, Op
 from ..ir.ops import OpKind
-from . import conv, depthwise, elementwise, misc, movement, region
+from . import (
+    activation_more,
+    binary_more,
+    conv,
+    depthwise,
+    elementwise,
+    misc,
+    movement,
+    reduce,
+    region,
+    resample,
+    shuffle,
+)
 from .cortexm_add import ADD_SIMD
 from .cortexm_conv import CONV2D_SIMD, DEPTHWISE_SIMD
 from .cortexm_fc import FC_SIMD
@@ -37,7 +49,7 @@ from .spec import (  # noqa: F401
 Families = Mapping[OpKind, tuple[KernelSpec, ...]]
 
 PORTABLE: dict[OpKind, tuple[KernelSpec, ...]] = {}
-for _module in (conv, depthwise, elementwise, misc, movement):
+for _module in (conv, depthwise, elementwise, misc, movement, activation_more, binary_more, reduce, resample, shuffle):
     PORTABLE.update(_module.FAMILIES)
 
 # The Cortex-M SIMD specs (their predicates require the DSP extension), placed before the portable ones.

@@ -119,6 +119,8 @@ def no_scratch(op: Op, graph: Graph) -> int:
 # overwrite an input of the output's size (tests/tinyengine_codegen/kernels/test_inplace.py runs each in place).
 ELEMENTWISE_INPLACE_KINDS = frozenset(
     {OpKind.ADD, OpKind.MUL, OpKind.RELU, OpKind.RELU6, OpKind.LOGISTIC, OpKind.HARD_SWISH}
+    | {OpKind.SUB, OpKind.MAXIMUM, OpKind.MINIMUM, OpKind.SQUARED_DIFFERENCE, OpKind.PRELU, OpKind.TANH}
+    | {OpKind.LEAKY_RELU, OpKind.ABS, OpKind.RSQRT, OpKind.L2_NORMALIZATION}  # L2: a row is read before it is written
 )
 
 

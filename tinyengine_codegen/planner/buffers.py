@@ -28,10 +28,23 @@ from ..ir.ops import OpKind
 SCRATCH_SUFFIX = ":scratch"
 
 # Ops that may write their output over one of their inputs (listed as op indices in `inplace`).
-INPLACE_KINDS = frozenset(
-    {OpKind.DEPTHWISE_CONV_2D, OpKind.ADD, OpKind.MUL, OpKind.RELU, OpKind.RELU6, OpKind.LOGISTIC, OpKind.HARD_SWISH}
+_ELEMENTWISE_BINARY = frozenset(
+    {OpKind.ADD, OpKind.MUL, OpKind.SUB, OpKind.MAXIMUM, OpKind.MINIMUM, OpKind.SQUARED_DIFFERENCE, OpKind.PRELU}
 )
-_ELEMENTWISE_BINARY = frozenset({OpKind.ADD, OpKind.MUL})
+_ELEMENTWISE_UNARY = frozenset(
+    {
+        OpKind.RELU,
+        OpKind.RELU6,
+        OpKind.LOGISTIC,
+        OpKind.HARD_SWISH,
+        OpKind.TANH,
+        OpKind.LEAKY_RELU,
+        OpKind.ABS,
+        OpKind.RSQRT,
+        OpKind.L2_NORMALIZATION,
+    }
+)
+INPLACE_KINDS = frozenset({OpKind.DEPTHWISE_CONV_2D}) | _ELEMENTWISE_BINARY | _ELEMENTWISE_UNARY
 
 
 @dataclass(frozen=True, slots=True)

@@ -137,3 +137,18 @@ def rounding_divide_by_pot_int16(x, exponent: int):
 def saturating_left_shift_int16(x, amount: int):
     """x * 2**amount clamped to the int16 range."""
     return np.clip(np.asarray(x, np.int64) * (1 << amount), -32768, 32767)
+
+
+def tanh(a, integer_bits: int):
+    """gemmlowp tanh for a with `integer_bits` integer bits; result in Q0.31."""
+    a = np.asarray(a, dtype=np.int64)
+    negative = a < 0
+    n = np.where(negative, a, -a)  # -|a|
+    e = exp_on_negative_values(n, integer_bits + 1)  # exp(2 * n): the same raw value read with one more integer bit
+    half_denominator = rounding_half_sum(e, INT32_MAX)
+    x = 1515870810 + _srdhm(half_denominator, -1010580540)  # Q2.29
+    for _ in range(3):
+        one_minus = (1 << 29) - _srdhm(half_denominator, x)
+        x = x + rescale(_srdhm(x, one_minus), 4, 2)
+    t = rescale(x - (1 << 29), 2, 0)
+    return np.where(a == 0, 0, np.where(negative, -t, t))
