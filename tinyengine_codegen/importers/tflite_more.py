@@ -153,6 +153,7 @@ HANDLERS = {
     "RSQRT": _unary("RSQRT"),
     "ABS": _unary("ABS"),
     "L2_NORMALIZATION": _unary("L2_NORMALIZATION"),
+    "LOG_SOFTMAX": _unary("LOG_SOFTMAX"),
     "LEAKY_RELU": _leaky_relu,
     "PRELU": _prelu,
     "SUB": _binary("SUB"),

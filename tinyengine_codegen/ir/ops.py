@@ -56,6 +56,7 @@ class OpKind(Enum):
     DEPTH_TO_SPACE = "DEPTH_TO_SPACE"
     SPACE_TO_DEPTH = "SPACE_TO_DEPTH"
     L2_NORMALIZATION = "L2_NORMALIZATION"
+    LOG_SOFTMAX = "LOG_SOFTMAX"
 
 
 class Padding(Enum):
@@ -274,4 +275,5 @@ ATTRS_OF: dict[OpKind, type] = {
     OpKind.DEPTH_TO_SPACE: BlockAttrs,
     OpKind.SPACE_TO_DEPTH: BlockAttrs,
     OpKind.L2_NORMALIZATION: NoAttrs,
+    OpKind.LOG_SOFTMAX: NoAttrs,
 }

@@ -9,7 +9,9 @@ from .ops import OpKind
 from .shapes import broadcast_shape
 
 BINARY = frozenset({OpKind.SUB, OpKind.MAXIMUM, OpKind.MINIMUM, OpKind.SQUARED_DIFFERENCE, OpKind.PRELU})
-UNARY = frozenset({OpKind.TANH, OpKind.LEAKY_RELU, OpKind.RSQRT, OpKind.ABS, OpKind.L2_NORMALIZATION})
+UNARY = frozenset(
+    {OpKind.TANH, OpKind.LEAKY_RELU, OpKind.RSQRT, OpKind.ABS, OpKind.L2_NORMALIZATION, OpKind.LOG_SOFTMAX}
+)
 KINDS = (
     BINARY
     | UNARY

@@ -1,4 +1,4 @@
-"""Kernel specs of TANH, LEAKY_RELU, ABS, RSQRT, L2_NORMALIZATION and PRELU (int8) and their template contexts.
+"""Kernel specs of TANH, LEAKY_RELU, ABS, RSQRT, L2_NORMALIZATION, LOG_SOFTMAX and PRELU (int8), with contexts.
 
 Every number is prepared the way TFLM's kernels prepare it, through the reference executor's parameter helpers.
 """
@@ -49,6 +49,21 @@ def l2norm_context(op: Op, graph: Graph, b: Binding) -> Context:
     return dict(rows=x.size // depth, depth=depth, in_zp=x.zero_point)
 
 
+def log_softmax_context(op: Op, graph: Graph, b: Binding) -> Context:
+    x = in_tensor(graph, op)
+    p = quant.log_softmax_params(x.scale())
+    depth = x.shape[-1]
+    return dict(
+        rows=x.size // depth,
+        depth=depth,
+        mult=p.input_multiplier,
+        shift=p.input_left_shift,
+        rmult=p.reverse_multiplier,
+        rshift=p.reverse_shift,
+        diff_min=p.diff_min,
+    )
+
+
 def prelu_context(op: Op, graph: Graph, b: Binding) -> Context:
     x, a, y = in_tensor(graph, op, 0), in_tensor(graph, op, 1), out_tensor(graph, op)
     m1, s1, m2, s2 = more.prelu_params(op, graph)
@@ -76,4 +91,5 @@ FAMILIES = {
     OpKind.RSQRT: (KernelSpec("rsqrt_s8_ref", always, no_scratch, rsqrt_context),),
     OpKind.L2_NORMALIZATION: (KernelSpec("l2norm_s8_ref", always, no_scratch, l2norm_context),),
     OpKind.PRELU: (KernelSpec("prelu_s8_bcast", always, no_scratch, prelu_context),),
+    OpKind.LOG_SOFTMAX: (KernelSpec("log_softmax_s8_ref", always, no_scratch, log_softmax_context),),
 }

@@ -352,3 +352,21 @@ KERNELS: dict[OpKind, Callable[..., np.ndarray | tuple[np.ndarray, ...]]] = {
     OpKind.DEPTH_TO_SPACE: depth_to_space,
     OpKind.SPACE_TO_DEPTH: space_to_depth,
 }
+
+
+def log_softmax(op: Op, graph: Graph, x: np.ndarray) -> np.ndarray:
+    """LOG_SOFTMAX over the last axis: Q5.26 differences, Q12.19 sum of exps, gemmlowp log; output 16/256, zp 127."""
+    from ..quant import log_softmax_params
+
+    p = log_softmax_params(_t(graph, op.inputs[0]).scale())
+    diff = x.astype(np.int64) - np.max(x.astype(np.int64), axis=-1, keepdims=True)
+    q5 = mbqm(diff, p.input_multiplier, p.input_left_shift)
+    exps = fp.rescale(fp.exp_on_negative_values(np.where(diff >= p.diff_min, q5, 0), 5), 0, 12)
+    total = wrap_int32(np.sum(np.where(diff >= p.diff_min, exps, 0), axis=-1, keepdims=True))
+    log_sum = fp.log_x_for_x_greater_than_or_equal_to_1(total, 12, 5)
+    floor = np.maximum(p.diff_min - 1, mbqm(wrap_int32(log_sum - (1 << 31)), p.reverse_multiplier, p.reverse_shift))
+    out = _clamp(rounding_divide_by_pot(wrap_int32(q5 - log_sum), 22) + 127)
+    return np.where(diff > floor, out, -128).astype(np.int8)
+
+
+KERNELS[OpKind.LOG_SOFTMAX] = log_softmax
