@@ -83,6 +83,7 @@ def run(
     inplace: bool = typer.Option(True, "--inplace/--no-inplace", help="in-place depthwise and ADD"),
     patches: str = typer.Option("auto", "--patches", help=PATCHES_HELP),
     as_json: bool = typer.Option(False, "--json", help="print one JSON object for scripts"),
+    ignore_fit: bool = typer.Option(False, "--ignore-fit", help="run even if the model exceeds the board's SRAM/flash"),
 ) -> None:
     """Generate, build and run a model on the host or in QEMU; write its output as .npy."""
     import numpy as np
@@ -105,7 +106,7 @@ def run(
         x = np.load(input, allow_pickle=False)
     except Exception as exc:
         raise TinyMLError(f"'{input}' is not a .npy array ({type(exc).__name__}: {exc})") from None
-    res = run_model(graph, x, _options(target, inplace, patches, False))
+    res = run_model(graph, x, _options(target, inplace, patches, False), ignore_fit=ignore_fit)
     _save_npy(output, res.output)
     summary = {
         "model": str(model),

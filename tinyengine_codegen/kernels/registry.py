@@ -25,6 +25,7 @@ from . import (
     resample,
     shuffle,
 )
+from .conv_inplace import CONV2D_INPLACE
 from .cortexm_add import ADD_SIMD
 from .cortexm_conv import CONV2D_SIMD, DEPTHWISE_SIMD
 from .cortexm_fc import FC_SIMD
@@ -51,6 +52,7 @@ Families = Mapping[OpKind, tuple[KernelSpec, ...]]
 PORTABLE: dict[OpKind, tuple[KernelSpec, ...]] = {}
 for _module in (conv, depthwise, elementwise, misc, movement, activation_more, binary_more, reduce, resample, shuffle):
     PORTABLE.update(_module.FAMILIES)
+PORTABLE[OpKind.CONV_2D] = CONV2D_INPLACE + PORTABLE[OpKind.CONV_2D]  # chosen only for ops the plan runs in place
 
 # The Cortex-M SIMD specs (their predicates require the DSP extension), placed before the portable ones.
 CORTEXM: dict[OpKind, tuple[KernelSpec, ...]] = {

@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from types import MappingProxyType
 
-from ..errors import TinyMLError
+from ..errors import InternalError, TinyMLError
 from ..ir.graph import Graph
 from ..ir.ops import OpKind
 from ..options import CompileOptions
@@ -106,10 +106,30 @@ def stage_candidates(graph: Graph, sched: PatchSchedule, cands: Candidates, targ
 
 
 def choose_inplace(graph: Graph, cands: Candidates, alignment: int = 4) -> frozenset[int]:
-    """Elementwise ops always; depthwise convs only where a matching kernel runs in place (see step 2)."""
+    """Elementwise ops always; depthwise convs only where a matching kernel runs in place (see step 2);
+    pointwise convs with an in-place kernel only where that lowers the arena."""
     dw = {i for i, c in enumerate(cands) if graph.ops[i].kind is OpKind.DEPTHWISE_CONV_2D and any(x[2] for x in c)}
     allowed = inplace_candidates(graph, INPLACE_KINDS, alignment)
-    return frozenset(i for i in allowed if graph.ops[i].kind in ELEMENTWISE_INPLACE or i in dw)
+    chosen = frozenset(i for i in allowed if graph.ops[i].kind in ELEMENTWISE_INPLACE or i in dw)
+    convs = [i for i, c in enumerate(cands) if graph.ops[i].kind is OpKind.CONV_2D and any(x[2] for x in c)]
+    return _inplace_pointwise(graph, chosen, convs, alignment) if convs else chosen
+
+
+def _inplace_pointwise(graph: Graph, chosen: frozenset[int], convs: list[int], alignment: int) -> frozenset[int]:
+    """Add the pointwise convs at the live-bytes peak whose in-place run lowers the planned arena (one at a time)."""
+    bufs = lifetimes(graph, inplace=chosen, alignment=alignment)
+    best, live = plan_arena(bufs).arena_bytes, live_bytes(bufs)
+    peak = max(live.values(), default=0)
+    for i in convs:
+        if live.get(i, 0) < peak:
+            continue
+        try:
+            trial = plan_arena(lifetimes(graph, inplace=chosen | {i}, alignment=alignment)).arena_bytes
+        except InternalError:  # its input is still read later: not in place
+            continue
+        if trial < best:
+            chosen, best = chosen | {i}, trial
+    return chosen
 
 
 def _pool(c, in_place: bool) -> list:

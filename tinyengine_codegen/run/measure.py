@@ -65,7 +65,28 @@ def lcg_input(size: int, seed: int = 12345) -> np.ndarray:
     return out
 
 
-def bench_model(graph: Graph, board: str, x: np.ndarray | None = None, *, patches: str = "off") -> McuBench:
+def bench_input(graph: Graph) -> np.ndarray:
+    """The LCG bytes as the model's input: int8 as they are; for a float32 input, the float values that the
+    model's first QUANTIZE maps back onto those bytes (its scale and zero point)."""
+    t = graph.tensors[graph.inputs[0]]
+    q = lcg_input(t.size).reshape(t.shape)
+    if t.dtype != "float32":
+        return q
+    quant = next(
+        (
+            graph.tensors[graph.ops[i].outputs[0]].quant
+            for i in graph.consumers(t.name)
+            if graph.ops[i].kind.value == "QUANTIZE"
+        ),
+        None,
+    )
+    scale, zp = (quant.scale[0], quant.zero_point[0]) if quant is not None else (1.0 / 128.0, 0)
+    return ((q.astype(np.float64) - zp) * scale).astype(np.float32)
+
+
+def bench_model(
+    graph: Graph, board: str, x: np.ndarray | None = None, *, patches: str = "off", ignore_fit: bool = False
+) -> McuBench:
     """Generate, build and run `graph` on a virtual board once, with instruction counting and cycle models."""
     from ..boards import list_boards, load_board
     from ..reference.run import run_graph
@@ -73,8 +94,9 @@ def bench_model(graph: Graph, board: str, x: np.ndarray | None = None, *, patche
     from .qemu import CORE_CYCLE_MODEL
 
     t = graph.tensors[graph.inputs[0]]
-    x = lcg_input(t.size).reshape(t.shape) if x is None else np.asarray(x).reshape(t.shape)
-    res = run_model(graph, x, CompileOptions(target=board, patches=patches), count=True, flash=True)
+    x = bench_input(graph) if x is None else np.asarray(x).reshape(t.shape)
+    options = CompileOptions(target=board, patches=patches)
+    res = run_model(graph, x, options, count=True, flash=True, ignore_fit=ignore_fit)
     ref = run_graph(graph, [x])[0]
     spec = load_board(board)
     model = CORE_CYCLE_MODEL.get(spec.core)
