@@ -30,6 +30,7 @@ from .cortexm_add import ADD_SIMD
 from .cortexm_conv import CONV2D_SIMD, DEPTHWISE_SIMD
 from .cortexm_fc import FC_SIMD
 from .cortexm_region import REGION_SIMD
+from .cortexm_tconv import TCONV_SIMD
 
 # Transition re-exports: the spec types now live in kernels/spec.py; import them from there.
 from .spec import (  # noqa: F401
@@ -60,6 +61,7 @@ CORTEXM: dict[OpKind, tuple[KernelSpec, ...]] = {
     OpKind.CONV_2D: CONV2D_SIMD,
     OpKind.DEPTHWISE_CONV_2D: DEPTHWISE_SIMD,
     OpKind.FULLY_CONNECTED: FC_SIMD,
+    OpKind.TRANSPOSE_CONV: TCONV_SIMD,
 }
 
 
