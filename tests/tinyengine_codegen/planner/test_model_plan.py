@@ -56,7 +56,9 @@ def test_inplace_choice():
     add, dw = kinds.index(OpKind.ADD), kinds.index(OpKind.DEPTHWISE_CONV_2D)
     cands, _ = kernel_candidates(graph, registry.HOST)
     assert ("dwconv_s8_inplace", 144, True) in cands[dw]  # 12 x 12 output pixels, one channel
-    assert choose_inplace(graph, cands) == frozenset({add, dw})
+    project = dw + 1  # the 1x1 projection after the depthwise: its in-place kernel lowers the arena
+    assert kinds[project] is OpKind.CONV_2D and ("conv2d_1x1_s8_inplace", 0, True) in cands[project]
+    assert choose_inplace(graph, cands) == frozenset({add, dw, project})
     unmarked = tuple(tuple(x for x in c if not x[2]) for c in cands)
     assert choose_inplace(graph, unmarked) == frozenset({add})  # no depthwise spec runs in place
 
