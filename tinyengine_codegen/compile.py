@@ -6,44 +6,25 @@ from pathlib import Path
 
 from .emit.model import GeneratedProject, generate
 from .emit.project import write_folder
-from .errors import InternalError, TinyMLError
+from .errors import InternalError
 from .ir.graph import Graph
 from .ir.verify import verify
-from .kernels.spec import HOST, Target, TargetLike
 from .options import CompileOptions
-from .planner.model_plan import ModelPlan, plan_model
-
-
-def resolve_target(target: str | TargetLike) -> TargetLike:
-    """ "host" → the portable-C target; a board id → its Board (anything with `.dsp` is used as is)."""
-    if not isinstance(target, str):
-        return target
-    if target == "host":
-        return HOST
-    try:
-        from .boards import load_board
-    except ImportError:
-        raise TinyMLError(f"unknown target '{target}': board support is not installed; use --target host") from None
-    return load_board(target)
+from .passes import ModelPlan, plan_model
+from .target import Target
 
 
 def compile_model(
-    graph: Graph,
-    options: CompileOptions = CompileOptions(),
-    *,
-    plan: ModelPlan | None = None,
-    prefix: str = "tinyml",
-    target: str | TargetLike | None = None,
+    graph: Graph, options: CompileOptions = CompileOptions(), *, plan: ModelPlan | None = None, prefix: str = "tinyml"
 ) -> GeneratedProject:
-    """Generate the C sources of `graph` (verified first) from `plan_model(graph, options, target)`, the plan
-    `tinyml simulate` reports: same op order, kernels, in-place ops, patch stage and arena bytes.
-    `plan` passes a ModelPlan made already (it must come from this graph and target)."""
+    """Generate the C sources of `graph` (verified first) for `options.target` from `plan_model(graph, options)`,
+    the plan `tinyml simulate` reports: same op order, kernels, in-place ops, patch stage and arena bytes.
+    `plan` passes a ModelPlan made already (from this graph)."""
     verify(graph)
-    tgt = resolve_target(target if target is not None else options.target)
-    mp = plan if plan is not None else plan_model(graph, options, tgt)
+    mp = plan if plan is not None else plan_model(graph, options)
     if not isinstance(mp, ModelPlan):
         raise InternalError(f"compile_model takes a ModelPlan as plan, got {type(mp).__name__}")
-    return generate(mp, tgt, prefix=prefix, canaries=options.debug_canaries)
+    return generate(mp, prefix=prefix, canaries=options.debug_canaries)
 
 
 def write_project(
@@ -56,4 +37,4 @@ def write_project(
     return project
 
 
-__all__ = ["GeneratedProject", "Target", "compile_model", "resolve_target", "write_project"]
+__all__ = ["GeneratedProject", "Target", "compile_model", "write_project"]

@@ -254,9 +254,12 @@ def mean_multiplier(multiplier: int, shift: int, count: int) -> tuple[int, int]:
 
 
 def quantize_float(x, scale: float, zero_point: int, dtype: str = "int8") -> np.ndarray:
-    """AffineQuantize: round(x / scale) in float32 (ties away from zero) + zero_point, clamped to dtype."""
-    q = np.asarray(x, dtype=np.float32) / np.float32(scale)
-    r = np.clip(round_half_away(q.astype(np.float64)), INT32_MIN, INT32_MAX).astype(np.int64) + zero_point
+    """AffineQuantize: round(x / scale) in float32 (ties away from zero) + zero_point, clamped to dtype.
+    Defined for every float: NaN gives the zero point, +-inf and out-of-range values saturate."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        q = np.asarray(x, dtype=np.float32) / np.float32(scale)
+        r = np.clip(round_half_away(q.astype(np.float64)), INT32_MIN, INT32_MAX)
+    r = np.where(np.isnan(r), 0, r).astype(np.int64) + zero_point
     lo, hi = _DTYPE_RANGE[dtype]
     return np.clip(r, lo, hi).astype(dtype)
 

@@ -75,7 +75,7 @@ def run_model(
     On a board, a model whose arena or firmware exceeds the board's SRAM or flash budget is refused unless
     `ignore_fit`."""
     x = check_input(graph, x)
-    if options.target == "host":
+    if options.target.is_host:
         return _run_host(graph, x, options)
     return _run_board(graph, x, options, count, flash, ignore_fit)
 
@@ -105,13 +105,12 @@ def _run_host(graph: Graph, x: np.ndarray, options: CompileOptions) -> RunResult
 def _run_board(
     graph: Graph, x: np.ndarray, options: CompileOptions, count: bool, flash: bool, ignore_fit: bool
 ) -> RunResult:
-    from .boards import load_board
     from .build.flash_size import deployable_size
     from .build.platformio import build, prepare_project
     from .compile import write_project
     from .run.qemu import run_qemu
 
-    board = load_board(options.target)
+    board = options.target.board
     if not board.is_virtual:
         raise TinyMLError(
             f"board '{board.id}' is a real board: `tinyml run` executes in QEMU only "

@@ -12,15 +12,16 @@ plan_seconds is the time `plan_model` took.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 from .build.flash_size import FlashSize
 from .ir.cost import graph_macs, op_macs, weight_bytes
 from .ir.graph import Graph
 from .ir.ops import OpKind
 from .options import CompileOptions
-from .planner.model_plan import ModelPlan, plan_model
+from .passes import ModelPlan, plan_model
 from .planner.report import op_rows
+from .target import HOST
 
 # Conservative Thumb-2 (-Os) bytes of one specialised layer function and its call, by operator kind.
 CODE_BYTES_PER_LAYER = {
@@ -179,7 +180,7 @@ def exact_flash(mp: ModelPlan, board, options: CompileOptions) -> FlashSize | No
 
     if not toolchain_available() or not hasattr(board, "memory"):
         return None
-    project = compile_model(mp.graph, options, plan=mp, target=board)
+    project = compile_model(mp.graph, options, plan=mp)
     with tempfile.TemporaryDirectory(prefix="tinyml-simflash-") as tmp:
         write_folder(project.files, Path(tmp) / "model")
         return deployable_size(Path(tmp) / "model", board)
@@ -190,8 +191,10 @@ def simulate(
 ) -> SimulationResult:
     """Plan `graph` for `board` (anything with id, sram_bytes, flash_bytes and dsp) and report the fit.
     flash: "exact" (build the generated C for the board when the toolchain is here) or "estimate" (fast)."""
+    if options.target.name != board.id:
+        options = replace(options, target=board)  # the board simulated is the target planned for
     t0 = time.perf_counter()
-    mp = plan_model(graph, options, board)
+    mp = plan_model(graph, options)
     plan_seconds = time.perf_counter() - t0
     g, plan = mp.graph, mp.plan
     stage = set(mp.patches.stage) if mp.patches else set()
@@ -201,7 +204,7 @@ def simulate(
             r.name,
             r.kind,
             tuple(r.output_shape),
-            mp.kernels[r.index],
+            mp.kernel_names[r.index],
             op_macs(g, g.ops[r.index]),
             r.live_bytes,
             r.high_water,
@@ -268,13 +271,7 @@ class RunCheck:
 
 def _portable(mp: ModelPlan) -> bool:
     """True when every kernel of the plan is portable C (it also matches the host target)."""
-    from .kernels.registry import HOST, spec_named
-
-    stage = set(mp.patches.stage) if mp.patches is not None else set()
-    return all(
-        name is not None and spec_named(op, name, stage=i in stage).matches(op, mp.graph, HOST)
-        for i, (op, name) in enumerate(zip(mp.graph.ops, mp.kernels))
-    )
+    return all(k is not None and k.spec.matches(op, mp.graph, HOST) for op, k in zip(mp.graph.ops, mp.kernels))
 
 
 def check_run(result: SimulationResult, seed: int = 0, alignment: int = 4) -> RunCheck:
@@ -292,7 +289,6 @@ def check_run(result: SimulationResult, seed: int = 0, alignment: int = 4) -> Ru
     from .compile import compile_model
     from .emit.project import write_folder
     from .errors import InternalError
-    from .planner.model_plan import plan_model
     from .reference.patched import run_patched
     from .reference.run import run_graph
 
@@ -311,14 +307,14 @@ def check_run(result: SimulationResult, seed: int = 0, alignment: int = 4) -> Ru
         patched_bad = int(np.sum(run_patched(g, mp.patches, [x])[0] != ref))
     label = "model plan"
     if not _portable(mp):  # Cortex-M SIMD kernels do not build for the host: the same options, host kernels
-        mp = plan_model(g, result.options, None)
+        mp = plan_model(g, replace(result.options, target=HOST))
         label = "plan with portable kernels"
     label += f" ({mp.patches.p}x{mp.patches.p} patches)" if mp.patches is not None else ""
-    project = compile_model(g, CompileOptions(target="host", alignment=alignment), plan=mp, target="host")
-    if project.arena_bytes != mp.plan.arena_bytes or tuple(project.kernels) != mp.kernels:
+    project = compile_model(g, CompileOptions(alignment=alignment), plan=mp)
+    if project.arena_bytes != mp.arena.arena_bytes or tuple(project.kernels) != mp.kernel_names:
         raise InternalError(
             f"the C uses {project.arena_bytes} arena bytes and kernels {project.kernels}; the plan "
-            f"says {mp.plan.arena_bytes} and {mp.kernels}"
+            f"says {mp.arena.arena_bytes} and {mp.kernel_names}"
         )
     with tempfile.TemporaryDirectory(prefix="tinyml-simulate-") as tmp:
         write_folder(project.files, Path(tmp) / "model")

@@ -11,35 +11,56 @@ PATCHES_HELP = "patch-based inference of the first stage: off, auto, or N for N 
 
 
 def _options(target: str, inplace: bool, patches: str, debug: bool):
-    from tinyengine_codegen.errors import TinyMLError
-    from tinyengine_codegen.options import CompileOptions
+    """The one options object: the board (if any) is read here, once, into its Target."""
+    from tinyengine_codegen.options import CompileOptions, PatchRequest, as_target
 
-    if patches not in ("off", "auto") and not patches.isdigit():
-        raise TinyMLError(f"--patches '{patches}': use off, auto or a patch count such as 4")
-    return CompileOptions(target=target, inplace=inplace, patches=patches, debug_canaries=debug)
+    request = PatchRequest.parse(patches)  # a bad --patches fails before the board or the model is read
+    return CompileOptions(target=as_target(target), inplace=inplace, patches=request, debug_canaries=debug)
+
+
+def _dump_after(model: Path, opts, name: str) -> None:
+    """Print the model plan after pass `name` (the passes run checked, up to and including it)."""
+    from tinyengine_codegen.errors import TinyMLError
+    from tinyengine_codegen.model_io import load_model
+    from tinyengine_codegen.passes import PASS_NAMES, PIPELINE, run_pipeline
+    from tinyengine_codegen.passes.dump import plan_text
+
+    if name not in PASS_NAMES:
+        raise TinyMLError(f"--dump-after '{name}': not a pass; the passes are {', '.join(PASS_NAMES)}")
+    upto = PIPELINE[: PASS_NAMES.index(name) + 1]
+    mp = run_pipeline(load_model(model), opts, check=True, passes=upto)
+    print(plan_text(mp, name), end="")
 
 
 def compile_(
     model: Path = typer.Argument(..., help="int8 model (.tflite)"),
     target: str = typer.Option("host", "--target", "-t", help=TARGET_HELP),
-    out: Path = typer.Option(..., "--out", "-o", help="output folder (written atomically)"),
+    out: Path | None = typer.Option(None, "--out", "-o", help="output folder (written atomically); required"),
     inplace: bool = typer.Option(True, "--inplace/--no-inplace", help="in-place depthwise and ADD"),
     patches: str = typer.Option("auto", "--patches", help=PATCHES_HELP),
     debug: bool = typer.Option(False, "--debug", help="arena canaries checked after every layer"),
     force: bool = typer.Option(False, "--force", help="write into a folder that holds other files (they are kept)"),
     as_json: bool = typer.Option(False, "--json", help="print one JSON object for scripts"),
+    dump_after: str | None = typer.Option(
+        None, "--dump-after", help="print the IR after this pass (fold_constants ... plan_patches) and stop"
+    ),
 ) -> None:
     """Generate the C project of a model (host C sources, or a PlatformIO project for a board)."""
     from tinyengine_codegen.compile import write_project
     from tinyengine_codegen.emit.project import check_output_folder
+    from tinyengine_codegen.errors import TinyMLError
     from tinyengine_codegen.model_io import load_model
 
     from .console import print_json, say
 
+    opts = _options(target, inplace, patches, debug)
+    if dump_after is not None:
+        return _dump_after(model, opts, dump_after)
+    if out is None:
+        raise TinyMLError("tinyml compile needs --out FOLDER (or --dump-after PASS to print the IR)")
     check_output_folder(out, "compile", force)
     graph = load_model(model)
-    opts = _options(target, inplace, patches, debug)
-    if target == "host":
+    if opts.target.is_host:
         project = write_project(graph, out, opts, force=force)
     else:
         project = _write_firmware(graph, out, opts, force)
@@ -64,11 +85,10 @@ def _write_firmware(graph, out: Path, opts, force: bool):
     """A complete PlatformIO project for a board: the model sources inside the firmware skeleton."""
     import tempfile
 
-    from tinyengine_codegen.boards import load_board
     from tinyengine_codegen.build.platformio import prepare_project
     from tinyengine_codegen.compile import write_project
 
-    board = load_board(opts.target)
+    board = opts.target.board
     with tempfile.TemporaryDirectory(prefix="tinyml-compile-") as tmp:
         project = write_project(graph, Path(tmp) / "model", opts)
         prepare_project(Path(tmp) / "model", board, out, None, force=force)

@@ -79,7 +79,7 @@ def flash(
     if dry_run and project is None:  # keep the ELF the report names
         root = Path(tempfile.mkdtemp(prefix=f"tinyml-{b.id}-"))
     try:
-        write_project(graph, Path(tmp.name) / "model", CompileOptions(target=b.id, patches=patches))
+        write_project(graph, Path(tmp.name) / "model", CompileOptions(target=b, patches=patches))
         proj = prepare_project(Path(tmp.name) / "model", b, root if keep else root / "fw", x)
         built = build(proj, b, official=official)
         report = {

@@ -40,6 +40,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         rv = app(args=argv, standalone_mode=False)
     except typer.Exit as exc:
+        if exc.exit_code == 130:
+            say("interrupted")
         return _exit(exc.exit_code)
     except TinyMLError as exc:
         say(f"error: {exc}")
@@ -60,6 +62,8 @@ def main(argv: list[str] | None = None) -> int:
             "with the command line and the model"
         )
         return _exit(3)
+    if rv == 130:  # the command line parser turns Ctrl-C into this exit code itself
+        say("interrupted")
     return _exit(rv if isinstance(rv, int) else 0)
 
 

@@ -36,17 +36,16 @@ def simulate(
     from tinyengine_codegen.errors import TinyMLError
     from tinyengine_codegen.model_io import load_model
     from tinyengine_codegen.options import CompileOptions
-    from tinyengine_codegen.planner.model_plan import patch_request
     from tinyengine_codegen.simulate import simulate as run_simulation
 
     from .console import err, print_json
 
     if not 0.0 <= max_extra_macs <= 10.0:
         raise TinyMLError(f"--max-extra-macs {max_extra_macs}: use a fraction between 0 and 10 (0.1 = 10%)")
-    patch_request(patches)
+    b = load_board(board)  # the one board read: everything below takes the options' target
+    opts = CompileOptions(target=b, inplace=inplace, patches=patches, max_extra_macs=max_extra_macs)
     graph = load_model(model)
-    opts = CompileOptions(inplace=inplace, patches=patches, max_extra_macs=max_extra_macs)
-    result = run_simulation(graph, load_board(board), opts)
+    result = run_simulation(graph, b, opts)
     summary = result.to_dict()
     if plot is None and not as_json:
         plot = Path(f"{model.stem}_memory.png")

@@ -44,7 +44,7 @@ def board_budget(board_id: str, sram_bytes: int | None = None, flash_bytes: int 
         board.id,
         min(sram_bytes or board.sram_bytes, board.sram_bytes),
         min(flash_bytes or board.flash_bytes, board.flash_bytes),
-        CompileOptions(target=board.id),
+        CompileOptions(target=board),
     )
 
 
@@ -116,7 +116,7 @@ def run_to_folder(
     t0 = time.time()
     with atomic_folder(out, make_parents=True, command="search", force=force) as tmp:
         limits = Limits(budget.sram_bytes, budget.flash_bytes)
-        context = {"board": budget.board_id, "options": asdict(budget.options)}
+        context = {"board": budget.board_id, "options": budget.options.as_dict()}
         result = run_search(cfg, cost_function(budget), limits, note, context)
         model_path = save_tflite(result.graph, tmp / "model.tflite")
         note({"stage": "measure"})

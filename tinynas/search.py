@@ -25,7 +25,7 @@ from .qsim import int8_accuracy
 from .quantize import QuantConfig, quantize
 from .space import Arch, SearchSpace, cifar_space, macs, mcunet_space, quick_space, sample
 from .space_opt import SpaceChoice, optimize_space
-from .state import SearchState, arch_from_json, space_choice_from_json, space_choice_to_json
+from .state import SearchState, arch_from_json, saved_file, space_choice_from_json, space_choice_to_json
 from .supernet.mbv2 import Supernet
 from .supernet.static import StaticNet
 from .to_ir import arch_to_graph
@@ -233,8 +233,9 @@ def run_search(
 def _space_stage(c: _Ctx) -> SpaceChoice:
     saved = c.state.load("space")
     if saved is not None:
-        choice = space_choice_from_json(saved)
-        c.rng.bit_generator.state = saved["rng"]
+        with saved_file(c.state.folder, "space stage"):
+            choice = space_choice_from_json(saved)
+            c.rng.bit_generator.state = saved["rng"]
         c.resumed.append("space")
     else:
         choice = optimize_space(
@@ -256,9 +257,10 @@ def _epochs_done(path: Path | None, phases) -> int:
     st = load_checkpoint(path, "cpu")
     if st is None:
         return 0
-    if "history" in st:
-        return len(st["history"])
-    return sum(p.epochs for p in phases[: int(st["phase"])]) + int(st["epoch"])  # older supernet checkpoints
+    with saved_file(path, "training checkpoint"):
+        if "history" in st:
+            return len(st["history"])
+        return sum(p.epochs for p in phases[: int(st["phase"])]) + int(st["epoch"])  # older supernet checkpoints
 
 
 def _train_stage(c: _Ctx, net: Supernet, train: Dataset, tcfg: TrainConfig) -> dict:
@@ -275,9 +277,12 @@ def _train_stage(c: _Ctx, net: Supernet, train: Dataset, tcfg: TrainConfig) -> d
 def _measure_stage(c: _Ctx, measure: Callable[[Arch], float], width: float, res: int) -> dict:
     """Validation accuracy of `measured_subnets` random fitting sub-networks, saved after each one."""
     saved = c.state.load("measured") or {"draws": []}
-    draws = list(saved["draws"])
+    with saved_file(c.state.folder, "measured stage"):
+        draws = list(saved["draws"])
+        archs = [(arch_from_json(d["arch"]), d["accuracy"]) for d in draws]
+        if draws:
+            c.rng.bit_generator.state = saved["rng"]
     if draws:
-        c.rng.bit_generator.state = saved["rng"]
         c.resumed.append("measured" if len(draws) >= c.cfg.measured_subnets else "measured (partial)")
         c.note({"stage": "measure", "resumed_subnets": len(draws)})
     for _ in range(len(draws), c.cfg.measured_subnets):
@@ -285,11 +290,11 @@ def _measure_stage(c: _Ctx, measure: Callable[[Arch], float], width: float, res:
         acc = measure(a) if c.limits.violation(c.cost(a)) is None else None
         draws.append({"arch": a.describe(), "accuracy": acc})
         c.state.save("measured", {"draws": draws, "rng": c.rng.bit_generator.state})
+        archs.append((arch_from_json(a.describe()), acc))
     measured = {}
-    for d in draws:
-        if d["accuracy"] is not None:
-            a = arch_from_json(d["arch"])
-            measured[a.key(c.space)] = (a, d["accuracy"])
+    for a, acc in archs:
+        if acc is not None:
+            measured[a.key(c.space)] = (a, acc)
     if len(measured) < 2:
         raise TinyMLError(
             f"only {len(measured)} of {c.cfg.measured_subnets} sampled sub-networks fit the limits; "
@@ -302,17 +307,19 @@ def _evolution_stage(c: _Ctx, measured: dict, measure: Callable[[Arch], float], 
     """Evolution on the accuracy predictor; returns (result, its measured accuracy, chosen arch, its accuracy)."""
     saved = c.state.load("evolution")
     if saved is not None:
-        c.rng.bit_generator.state = saved["rng"]
+        with saved_file(c.state.folder, "evolution stage"):
+            c.rng.bit_generator.state = saved["rng"]
+            evo = EvolutionResult(
+                arch_from_json(saved["arch"]),
+                float(saved["score"]),
+                Cost(**saved["cost"]),
+                tuple(saved["history"]),
+                saved["evaluated"],
+            )
+            result = evo, float(saved["accuracy"]), arch_from_json(saved["chosen"]), float(saved["chosen_accuracy"])
         c.resumed.append("evolution")
-        evo = EvolutionResult(
-            arch_from_json(saved["arch"]),
-            saved["score"],
-            Cost(**saved["cost"]),
-            tuple(saved["history"]),
-            saved["evaluated"],
-        )
         c.note({"stage": "evolution", "resumed": True, "best": evo.score})
-        return evo, saved["accuracy"], arch_from_json(saved["chosen"]), saved["chosen_accuracy"]
+        return result
     pred = fit_predictor(c.space, [a for a, _ in measured.values()], [s for _, s in measured.values()])
     evo = evolve(
         c.space,

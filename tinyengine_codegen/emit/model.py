@@ -3,7 +3,8 @@ function per layer, the patch stage (when planned) as a loop over patches with p
 sequence with TINYML_LAYER_BEGIN/END hooks, the I/O API of docs/c_api.md and optional canaries.
 
 `generate` takes a planner.model_plan.ModelPlan and emits exactly it: the plan's op order, the kernel it chose for
-each op (bound by name, never selected again), its in-place ops, scratch buffers, patch schedule and arena.
+each op (its bound kernel records, never selected again), its in-place ops, scratch buffers, patch schedule
+and arena.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ from types import MappingProxyType
 
 from ..errors import InternalError, TinyMLError
 from ..ir.graph import Graph, Op
-from ..kernels.registry import select, spec_named
-from ..kernels.spec import Binding, KernelSpec, TargetLike, WeightTable, activation_inputs, may_run_in_place
+from ..kernels.registry import select
+from ..kernels.spec import Binding, WeightTable, activation_inputs, may_run_in_place
+from ..planner.model_plan import BoundKernel, ModelPlan
 from .env import TEMPLATES_DIR, c_ident, render
 from .plan import ArenaPlan, check_covers, from_model_plan
 from .stage import region_rows
@@ -40,31 +42,31 @@ class GeneratedProject:
         object.__setattr__(self, "files", MappingProxyType(dict(self.files)))
 
 
-def bind_kernels(mp, target: TargetLike) -> tuple[KernelSpec, ...]:
-    """The KernelSpec the plan chose for each op; InternalError when the plan and the specs disagree."""
+def bound_kernels(mp: ModelPlan) -> tuple[BoundKernel, ...]:
+    """The kernel record the plan bound to each op; InternalError when a record contradicts the plan."""
     graph = mp.graph
-    stage = set(mp.patches.stage) if mp.patches is not None else set()
+    if len(mp.kernels) != len(graph.ops):
+        raise InternalError(f"graph '{graph.name}': the plan binds {len(mp.kernels)} kernels to {len(graph.ops)} ops")
     out = []
-    for i, (op, name) in enumerate(zip(graph.ops, mp.kernels)):
-        if name is None:
-            select(op, graph, target)  # raises the user-facing error for an op without a C kernel
+    for i, (op, k) in enumerate(zip(graph.ops, mp.kernels)):
+        if k is None:
+            select(op, graph, mp.target)  # raises the user-facing error for an op without a C kernel
             raise InternalError(f"op {i} '{op.name}': the plan has no kernel for it")
-        spec = spec_named(op, name, stage=i in stage)
-        if i in mp.inplace and not may_run_in_place(spec, op):
+        if i in mp.inplace and not may_run_in_place(k.spec, op):
             raise InternalError(
-                f"op {i} '{op.name}': the plan runs it in place, but kernel '{name}' does not "
+                f"op {i} '{op.name}': the plan runs it in place, but kernel '{k.name}' does not "
                 "write its output over its input"
             )
-        if spec.inplace and i not in mp.inplace:
+        if k.spec.inplace and i not in mp.inplace:
             raise InternalError(
-                f"op {i} '{op.name}': in-place kernel '{name}' bound to an op the plan gives its own output buffer"
+                f"op {i} '{op.name}': in-place kernel '{k.name}' bound to an op the plan gives its own output buffer"
             )
-        if int(spec.scratch_bytes(op, graph)) != mp.scratch.get(i, 0):
+        if int(k.spec.scratch_bytes(op, graph)) != k.scratch:
             raise InternalError(
-                f"op {i} '{op.name}': kernel '{name}' needs {spec.scratch_bytes(op, graph)} scratch "
-                f"bytes, the plan reserved {mp.scratch.get(i, 0)}"
+                f"op {i} '{op.name}': kernel '{k.name}' needs {k.spec.scratch_bytes(op, graph)} scratch "
+                f"bytes, the plan reserved {k.scratch}"
             )
-        out.append(spec)
+        out.append(k)
     return tuple(out)
 
 
@@ -88,14 +90,15 @@ def _c_row(row: tuple[int, ...]) -> str:
 
 
 def _layer(
-    i: int, op: Op, spec: KernelSpec, graph: Graph, plan: ArenaPlan, weights: WeightTable, rows: list | None
+    i: int, op: Op, k: BoundKernel, graph: Graph, plan: ArenaPlan, weights: WeightTable, rows: list | None
 ) -> dict:
     """Render one layer function and describe its call (and its region table inside a patch stage)."""
+    spec = k.spec
     fn = f"l{i}_{c_ident(op.kind.value.lower())}"
     ins = activation_inputs(graph, op)
     offsets = {t: plan.offset(t) for t in ins + list(op.outputs)}
-    scratch = plan.scratch_offset(i) if spec.scratch_bytes(op, graph) else None
-    if spec.scratch_bytes(op, graph) and scratch is None:
+    scratch = plan.scratch_offset(i) if k.scratch else None
+    if k.scratch and scratch is None:
         raise InternalError(f"op {i} '{op.name}': kernel '{spec.name}' needs scratch, the plan placed none")
     if spec.inplace and offsets[op.inputs[0]] != offsets[op.outputs[0]]:
         raise InternalError(f"op {i} '{op.name}': in-place kernel, but input and output sit at different offsets")
@@ -121,21 +124,21 @@ def _layer(
     )
 
 
-def generate(mp, target: TargetLike, *, prefix: str = "tinyml", canaries: bool = False) -> GeneratedProject:
-    """C sources that run the ModelPlan `mp` (planner.model_plan.plan_model) for `target`."""
+def generate(mp: ModelPlan, *, prefix: str = "tinyml", canaries: bool = False) -> GeneratedProject:
+    """C sources that run the ModelPlan `mp` (passes.plan_model) for its target."""
     if c_ident(prefix) != prefix:
         raise TinyMLError(f"symbol prefix '{prefix}' is not a C identifier; use letters, digits and '_'")
     graph = mp.graph
     x, y = _boundary(graph, graph.inputs, "input"), _boundary(graph, graph.outputs, "output")
     if not graph.ops:
         raise InternalError(f"graph '{graph.name}' has no operators")
-    specs = bind_kernels(mp, target)
+    kernels = bound_kernels(mp)
     plan = from_model_plan(mp)
     sched = mp.patches
     check_covers(plan, graph, mp.scratch, sched.buffer_bytes if sched is not None else None)
     rows = region_rows(graph, sched) if sched is not None else {}
     weights = WeightTable(prefix)
-    layers = [_layer(i, op, s, graph, plan, weights, rows.get(i)) for i, (op, s) in enumerate(zip(graph.ops, specs))]
+    layers = [_layer(i, op, s, graph, plan, weights, rows.get(i)) for i, (op, s) in enumerate(zip(graph.ops, kernels))]
     io = dict(
         in_type=_C_TYPES[x.dtype],
         in_size=x.size,

@@ -5,7 +5,8 @@ from __future__ import annotations
 from ..errors import TinyMLError
 from .graph import Graph, Op, Tensor
 from .ops import ATTRS_OF, OpKind
-from .shapes import broadcast_shape, conv_out_pad
+from .shapes import broadcast_shape, conv_out_pad, explicit_pads
+from .structure import check_structure
 from .verify_more import KINDS as MORE_KINDS
 from .verify_more import expected_shape as more_shape
 
@@ -14,10 +15,8 @@ _QUANTIZED_OUT_FIXED = {OpKind.SOFTMAX: (1 / 256, -128), OpKind.LOGISTIC: (1 / 2
 
 def verify(graph: Graph) -> Graph:
     """Raise TinyMLError at the first inconsistency; return the graph unchanged so it chains in pipelines."""
+    check_structure(graph)
     written: set[str] = set(graph.inputs)
-    for name in graph.inputs + graph.outputs:
-        if name not in graph.tensors:
-            raise TinyMLError(f"graph '{graph.name}': boundary tensor '{name}' does not exist")
     for op in graph.ops:
         _check_op(graph, op, written)
         written.update(op.outputs)
@@ -134,8 +133,8 @@ def _conv_shape(op: Op, x: Tensor, w: Tensor, bias: Tensor | None):
     if bias is not None and bias.size != cout:
         raise _fail(op, f"bias '{bias.name}' has {bias.size} values for {cout} output channels")
     kh, kw = w.shape[1], w.shape[2]
-    oh, _ = conv_out_pad(x.shape[1], kh, a.stride_h, a.dilation_h, a.padding)
-    ow, _ = conv_out_pad(x.shape[2], kw, a.stride_w, a.dilation_w, a.padding)
+    oh, _ = conv_out_pad(x.shape[1], kh, a.stride_h, a.dilation_h, a.padding, explicit_pads(a, 1))
+    ow, _ = conv_out_pad(x.shape[2], kw, a.stride_w, a.dilation_w, a.padding, explicit_pads(a, 2))
     if oh <= 0 or ow <= 0:
         raise _fail(op, f"a {kh}x{kw} kernel does not fit the {x.shape[1]}x{x.shape[2]} input with VALID padding")
     return (x.shape[0], oh, ow, cout)

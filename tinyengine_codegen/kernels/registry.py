@@ -34,7 +34,6 @@ from .cortexm_tconv import TCONV_SIMD
 
 # Transition re-exports: the spec types now live in kernels/spec.py; import them from there.
 from .spec import (  # noqa: F401
-    ELEMENTWISE_INPLACE_KINDS,
     HOST,
     Binding,
     Context,

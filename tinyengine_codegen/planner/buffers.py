@@ -25,30 +25,15 @@ from dataclasses import dataclass
 
 from ..errors import InternalError
 from ..ir.graph import Graph, Op
-from ..ir.ops import OpKind
+from ..ir.ops import INPLACE_KINDS, OpKind
 
 SCRATCH_SUFFIX = ":scratch"
-
-# Ops that may write their output over one of their inputs (listed as op indices in `inplace`).
 _ELEMENTWISE_BINARY = frozenset(
     {OpKind.ADD, OpKind.MUL, OpKind.SUB, OpKind.MAXIMUM, OpKind.MINIMUM, OpKind.SQUARED_DIFFERENCE, OpKind.PRELU}
 )
-_ELEMENTWISE_UNARY = frozenset(
-    {
-        OpKind.RELU,
-        OpKind.RELU6,
-        OpKind.LOGISTIC,
-        OpKind.HARD_SWISH,
-        OpKind.TANH,
-        OpKind.LEAKY_RELU,
-        OpKind.ABS,
-        OpKind.RSQRT,
-        OpKind.L2_NORMALIZATION,
-    }
-)
-# a forward gather with positive strides reads element f(i) >= i before it writes element i
+# the output is never larger: a depthwise conv, and a forward gather with positive strides (it reads element
+# f(i) >= i before it writes element i)
 _SHRINKING = frozenset({OpKind.DEPTHWISE_CONV_2D, OpKind.STRIDED_SLICE})
-INPLACE_KINDS = _SHRINKING | _ELEMENTWISE_BINARY | _ELEMENTWISE_UNARY
 
 
 @dataclass(frozen=True, slots=True)

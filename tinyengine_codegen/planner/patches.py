@@ -31,8 +31,8 @@ from types import MappingProxyType
 from ..errors import TinyMLError
 from ..ir.cost import graph_macs, op_macs
 from ..ir.graph import DTYPE_BYTES, Graph, Op
-from ..ir.ops import OpKind, Padding
-from ..ir.shapes import conv_out_pad
+from ..ir.ops import POINTWISE_KINDS, OpKind
+from ..ir.shapes import conv_out_pad, explicit_pads
 from .arena import Plan, plan_arena
 from .buffers import Buffer, lifetimes
 from .check import lower_bound
@@ -42,9 +42,7 @@ Region = tuple[int, int, int, int]  # y0, y1, x0, x1: half-open, in the tensor's
 Pads = tuple[int, int, int, int]  # top, bottom, left, right
 
 _WINDOWED = frozenset({OpKind.CONV_2D, OpKind.DEPTHWISE_CONV_2D, OpKind.MAX_POOL_2D, OpKind.AVERAGE_POOL_2D})
-_POINTWISE = frozenset(
-    {OpKind.ADD, OpKind.MUL, OpKind.RELU, OpKind.RELU6, OpKind.LOGISTIC, OpKind.HARD_SWISH, OpKind.QUANTIZE}
-)
+_POINTWISE = POINTWISE_KINDS
 STAGE_KINDS = _WINDOWED | _POINTWISE | {OpKind.PAD}
 MAX_PATCHES = 8
 
@@ -166,7 +164,7 @@ def _axis(graph: Graph, op: Op, axis: int) -> tuple[int, int, int]:
         k, dil = (w[1], a.dilation_h) if axis == 1 else (w[2], a.dilation_w)
     stride = a.stride_h if axis == 1 else a.stride_w
     size = graph.tensor(op.inputs[0]).shape[axis]
-    _, before = conv_out_pad(size, k, stride, dil, a.padding)
+    _, before = conv_out_pad(size, k, stride, dil, a.padding, explicit_pads(a, axis))
     return (k - 1) * dil + 1, stride, before
 
 
@@ -175,7 +173,7 @@ def _extent_pad(graph: Graph, op: Op, axis: int) -> int:
     k, stride, before = _axis(graph, op, axis)
     size = graph.tensor(op.inputs[0]).shape[axis]
     out = graph.tensor(op.outputs[0]).shape[axis]
-    return max((out - 1) * stride - before + k - size, 0) if op.attrs.padding is Padding.SAME else 0
+    return max((out - 1) * stride - before + k - size, 0)
 
 
 def _span(o0: int, o1: int, k: int, stride: int, before: int, size: int) -> tuple[int, int, int, int]:

@@ -128,5 +128,6 @@ def _run_op(graph: Graph, op: Op, po: PatchOp, crops: list[np.ndarray]) -> np.nd
             raise InternalError(f"'{op.name}': an average pool in a patch stage must not pad")
         value = -128 if op.kind is OpKind.MAX_POOL_2D else graph.tensor(op.inputs[0]).zero_point
         x = np.pad(crops[0], widths, constant_values=value) if any(po.pads) else crops[0]
-        return KERNELS[op.kind](replace(op, attrs=replace(op.attrs, padding=Padding.VALID)), graph, x)
+        valid = {"padding": Padding.VALID} | ({"pads": None} if op.kind in _CONV else {})
+        return KERNELS[op.kind](replace(op, attrs=replace(op.attrs, **valid)), graph, x)
     return KERNELS[op.kind](op, graph, *crops)

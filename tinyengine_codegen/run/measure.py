@@ -88,18 +88,17 @@ def bench_model(
     graph: Graph, board: str, x: np.ndarray | None = None, *, patches: str = "off", ignore_fit: bool = False
 ) -> McuBench:
     """Generate, build and run `graph` on a virtual board once, with instruction counting and cycle models."""
-    from ..boards import list_boards, load_board
+    from ..boards import list_boards
     from ..reference.run import run_graph
     from ..runner import run_model
-    from .qemu import CORE_CYCLE_MODEL
 
     t = graph.tensors[graph.inputs[0]]
     x = bench_input(graph) if x is None else np.asarray(x).reshape(t.shape)
     options = CompileOptions(target=board, patches=patches)
     res = run_model(graph, x, options, count=True, flash=True, ignore_fit=ignore_fit)
     ref = run_graph(graph, [x])[0]
-    spec = load_board(board)
-    model = CORE_CYCLE_MODEL.get(spec.core)
+    spec = options.target
+    model = spec.cycle_model
     cycles = res.cycles.get(model) if model else None
     per_layer = res.layer_cycles.get(model, ()) if model else ()
     layers = tuple(

@@ -221,7 +221,7 @@ def validate_model(
     from tinyengine_codegen.run.qemu import marker_table
     from tinyengine_codegen.run.serial_link import QemuConsole, SerialLink
 
-    options = options or CompileOptions(target=board.id)
+    options = options or CompileOptions(target=board)
     with tempfile.TemporaryDirectory(prefix="tinyml-validate-") as tmp:
         project = write_project(graph, Path(tmp) / "model", options)
         fw = prepare_project(Path(tmp) / "model", board, Path(tmp) / "fw", None, app="validate")

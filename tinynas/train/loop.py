@@ -11,6 +11,7 @@ epoch (rank 0, atomically) and a run resumes from the epoch after the last one s
 from __future__ import annotations
 
 import math
+import pickle
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -24,6 +25,7 @@ from torch.utils.data import DistributedSampler
 
 from ..data import Dataset, augment, resize_uint8, to_input
 from ..space import sample
+from ..state import saved_file
 from ..supernet.mbv2 import Supernet
 from .bn_calib import recalibrate
 from .schedule import Phase, restrict
@@ -128,7 +130,23 @@ def save_checkpoint(path: Path, state: dict) -> None:
 def load_checkpoint(path: Path | None, device) -> dict | None:
     if path is None or not Path(path).is_file():
         return None
-    return torch.load(path, map_location=device, weights_only=False)
+    with saved_file(path, "training checkpoint"):
+        try:
+            state = torch.load(path, map_location=device, weights_only=False)
+        except (RuntimeError, pickle.UnpicklingError, OSError) as exc:  # a truncated or foreign file
+            raise ValueError(str(exc)) from None
+        if not isinstance(state, dict):
+            raise TypeError("not a checkpoint")
+        return state
+
+
+def _restore(net, opt, state: dict) -> None:
+    """Weights and optimizer state from a checkpoint; tensors of the wrong shape raise ValueError."""
+    try:
+        net.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+    except RuntimeError as exc:
+        raise ValueError(str(exc)) from None
 
 
 def saved_history(path: Path | None) -> list[dict]:
@@ -172,9 +190,9 @@ def train_supernet(
     state = load_checkpoint(cfg.checkpoint, device)
     start, done = (0, 0), []
     if state is not None:
-        net.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        start, done = (int(state["phase"]), int(state["epoch"])), list(state.get("history", ()))
+        with saved_file(cfg.checkpoint, "training checkpoint"):
+            _restore(net, opt, state)
+            start, done = (int(state["phase"]), int(state["epoch"])), list(state.get("history", ()))
     sampler = DistributedSampler(range(len(y_all)), num_replicas=world, rank=rank, shuffle=True, seed=cfg.seed)
     history = []
     with _cuda_flags(cfg, device):
@@ -285,10 +303,10 @@ def finetune(
     steps = max(1, len(y_all) // cfg.batch_size)
     state, done = load_checkpoint(cfg.checkpoint, device), []
     if state is not None:
-        net.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        gen.set_state(state["generator"].cpu())
-        done = list(state["history"])
+        with saved_file(cfg.checkpoint, "fine-tuning checkpoint"):
+            _restore(net, opt, state)
+            gen.set_state(state["generator"].cpu())
+            done = list(state["history"])
     with _cuda_flags(cfg, device):
         for epoch in range(len(done), epochs):
             t0 = time.time()

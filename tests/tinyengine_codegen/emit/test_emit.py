@@ -1,4 +1,4 @@
-"""Emitter pieces: C filters, weights as string literals, the baseline placement, atomic folder writes, the
+"""Emitter pieces: C filters, weights as string literals, atomic folder writes, the
 generated API (prefix, canaries, hooks)."""
 
 from __future__ import annotations
@@ -8,18 +8,16 @@ import subprocess
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from tinyengine_codegen.build.host import build_host, find_compiler, run_host
 from tinyengine_codegen.compile import compile_model, write_project
 from tinyengine_codegen.emit.env import c_ident, c_string_lines
-from tinyengine_codegen.emit.plan import intervals, linear_plan
 from tinyengine_codegen.emit.project import MANIFEST_NAME, write_folder
 from tinyengine_codegen.errors import InternalError, TinyMLError
 from tinyengine_codegen.options import CompileOptions
 
-from ...fuzz.modelgen import random_model
 from ..kernels.graphs import conv_graph
 
 REPO = __import__("pathlib").Path(__file__).resolve().parents[3]
@@ -36,24 +34,6 @@ def test_string_literal_round_trip(data):
     text = c_string_lines(data)
     decoded = b"".join(ast.literal_eval("b" + line.strip()) for line in text.splitlines())
     assert decoded == data
-
-
-@settings(max_examples=30, deadline=None)
-@given(st.integers(0, 10_000))
-def test_linear_plan_never_overlaps_live_buffers(seed):
-    g = random_model(np.random.default_rng(seed))
-    scratch = {i: 8 * (i + 1) for i in range(0, len(g.ops), 2)}
-    plan = linear_plan(g, scratch, alignment=4)
-    rows = [
-        (key, size, first, last, plan.offsets[key] if not key.startswith("#") else plan.scratch[int(key[1:])])
-        for key, size, first, last in intervals(g, scratch, 4)
-    ]
-    for a in rows:
-        assert a[4] % 4 == 0 and a[4] + a[1] <= plan.arena_bytes
-        for b in rows:
-            if a is not b and a[2] <= b[3] and b[2] <= a[3]:
-                assert a[4] + a[1] <= b[4] or b[4] + b[1] <= a[4], f"{a} overlaps {b}"
-    assert plan.arena_bytes <= sum(r[1] for r in rows)
 
 
 def test_write_folder_is_atomic(tmp_path):

