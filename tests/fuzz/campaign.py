@@ -42,7 +42,9 @@ def import_and_generate(camp: Campaign, seed: int, mutants, targets=("host", "qe
     from tinyengine_codegen.compile import compile_model
     from tinyengine_codegen.importers.onnx import load_onnx
     from tinyengine_codegen.importers.tflite import load_tflite
+    from tinyengine_codegen.options import CompileOptions
 
+    options = {t: CompileOptions(target=t) for t in targets}  # each board read once
     for m in mutants:
         fmt = "onnx" if m.base == "onnx" else "tflite"
         load = load_onnx if fmt == "onnx" else load_tflite
@@ -56,7 +58,7 @@ def import_and_generate(camp: Campaign, seed: int, mutants, targets=("host", "qe
         if verdict != "accepted":
             continue
         for target in targets:
-            gen, _ = classify(lambda _, g=graph, t=target: compile_model(g, target=t), b"")
+            gen, _ = classify(lambda _, g=graph, o=options[target]: compile_model(g, o), b"")
             if gen.startswith("crash"):
                 camp.counts[f"{fmt} generate failures"] += 1
                 camp.fail(seed, m, f"generate for {target}: {gen}")

@@ -112,6 +112,9 @@ def _layer(
         params.append("const tinyml_region_t *r")
     ctx = dict(spec.context(op, graph, binding))
     ctx.update(fn=fn, layer=op.name, kind=op.kind.value, params=", ".join(params) or "void")
+    # the arena bytes this layer may touch (sanitized builds poison every other byte while it runs)
+    touch = [(offsets[t], graph.tensor(t).nbytes) for t in ins + list(op.outputs)]
+    touch += [(scratch, spec.scratch_bytes(op, graph))] if scratch is not None else []
     code = render(f"kernels/{spec.name}.c.j2", **ctx)
     return dict(
         index=i,
@@ -121,6 +124,7 @@ def _layer(
         kernel=spec.name,
         name=op.name,
         regions=None if rows is None else [_c_row(r) for r in rows],
+        touch=[v for pair in touch for v in pair],
     )
 
 

@@ -13,7 +13,7 @@ import math
 
 from ..errors import TinyMLError
 from .graph import DTYPE_BYTES, Graph, Op, Tensor
-from .ops import OpKind
+from .ops import OpKind, SoftmaxAttrs
 
 MAX_RANK = 6
 MAX_DIM = 1 << 24
@@ -51,8 +51,8 @@ def check_structure(graph: Graph) -> None:
                 raise _fail(op, f"writes '{name}', which '{writer[name]}' already writes; a tensor has one writer")
             if name in graph.inputs:
                 raise _fail(op, f"writes the graph input '{name}'")
-            t = graph.tensors.get(name)
-            if t is not None and t.is_const:
+            written = graph.tensors.get(name)
+            if written is not None and written.is_const:
                 raise _fail(op, f"writes the constant tensor '{name}'")
             writer[name] = op.name
         for name in op.inputs:
@@ -126,7 +126,7 @@ def _check_attrs(op: Op) -> None:
         v = getattr(a, field, None)
         if v is not None and not 1 <= v <= MAX_WINDOW:
             raise _fail(op, f"{field} {v} is outside 1..{MAX_WINDOW}")
-    if op.kind is OpKind.SOFTMAX and not (math.isfinite(a.beta) and 0 < a.beta <= 1e6):
+    if isinstance(a, SoftmaxAttrs) and not (math.isfinite(a.beta) and 0 < a.beta <= 1e6):
         raise _fail(op, f"beta {a.beta:g} is not a finite positive number")
 
 

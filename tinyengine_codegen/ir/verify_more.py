@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from ..errors import TinyMLError
 from .graph import Graph, Op, Tensor
-from .ops import OpKind
+from .ops import AxisAttrs, BlockAttrs, MeanAttrs, OpKind, ResizeNearestAttrs, SplitAttrs, TransposeConvAttrs
 from .shapes import broadcast_shape
 
 BINARY = frozenset({OpKind.SUB, OpKind.MAXIMUM, OpKind.MINIMUM, OpKind.SQUARED_DIFFERENCE, OpKind.PRELU})
@@ -38,33 +38,45 @@ def _fail(op: Op, msg: str) -> TinyMLError:
 def expected_shape(graph: Graph, op: Op, ins: tuple[Tensor | None, ...], outs: list[Tensor]):
     """The shape output 0 must have (None when it is free); raises for a wrong shape of any other output."""
     x, a, k = ins[0], op.attrs, op.kind
+    assert x is not None  # verify refused ops without a first input
+    others = [t for t in ins[1:] if t is not None]
     if k in UNARY:
         return x.shape
     if k in BINARY:
+        if not others:
+            raise _fail(op, "needs a second operand")
         try:
-            return broadcast_shape(x.shape, ins[1].shape)
+            return broadcast_shape(x.shape, others[0].shape)
         except ValueError as exc:
             raise _fail(op, str(exc)) from None
-    if k in (OpKind.REDUCE_MAX, OpKind.SUM):
+    if isinstance(a, MeanAttrs):  # SUM, REDUCE_MAX
         return tuple((1 if d in a.axes else n) for d, n in enumerate(x.shape) if a.keep_dims or d not in a.axes)
-    if k is OpKind.ARG_MAX:
-        return tuple(n for d, n in enumerate(x.shape) if d != a.axis)
-    if k is OpKind.TRANSPOSE_CONV:
-        return _transpose_conv_shape(op, x, ins[1], outs[0])
-    if k is OpKind.RESIZE_BILINEAR:
+    if isinstance(a, TransposeConvAttrs):
+        if not others:
+            raise _fail(op, "needs a filter operand")
+        return _transpose_conv_shape(op, x, others[0], outs[0])
+    if isinstance(a, ResizeNearestAttrs):  # RESIZE_BILINEAR
         return (x.shape[0],) + outs[0].shape[1:3] + (x.shape[3],)
-    if k in (OpKind.SPLIT, OpKind.SPLIT_V):
-        return _split_shape(op, x, outs)
-    if k is OpKind.PACK:
+    if isinstance(a, SplitAttrs):
+        return _split_shape(op, a, x, outs)
+    if isinstance(a, AxisAttrs):
+        return _axis_shape(op, a, x, [t for t in ins if t is not None], outs)
+    if isinstance(a, BlockAttrs):
+        return _block_shape(op, a.block_size, x)
+    raise _fail(op, f"no shape rule for attributes {type(a).__name__}")
+
+
+def _axis_shape(op: Op, a: AxisAttrs, x: Tensor, ins: list[Tensor], outs: list[Tensor]):
+    if op.kind is OpKind.ARG_MAX:
+        return tuple(n for d, n in enumerate(x.shape) if d != a.axis)
+    if op.kind is OpKind.PACK:
         if any(t.shape != x.shape for t in ins):
             raise _fail(op, f"inputs have different shapes {[t.shape for t in ins]}")
         return x.shape[: a.axis] + (len(ins),) + x.shape[a.axis :]
-    if k is OpKind.UNPACK:
-        want = x.shape[: a.axis] + x.shape[a.axis + 1 :]
-        if len(outs) != x.shape[a.axis] or any(t.shape != want for t in outs):
-            raise _fail(op, f"{len(outs)} outputs {[t.shape for t in outs]}; unpacking {x.shape} gives {want}")
-        return want
-    return _block_shape(op, x)
+    want = x.shape[: a.axis] + x.shape[a.axis + 1 :]  # UNPACK
+    if len(outs) != x.shape[a.axis] or any(t.shape != want for t in outs):
+        raise _fail(op, f"{len(outs)} outputs {[t.shape for t in outs]}; unpacking {x.shape} gives {want}")
+    return want
 
 
 def _transpose_conv_shape(op: Op, x: Tensor, w: Tensor, y: Tensor):
@@ -75,8 +87,7 @@ def _transpose_conv_shape(op: Op, x: Tensor, w: Tensor, y: Tensor):
     return y.shape[:3] + (w.shape[0],)
 
 
-def _split_shape(op: Op, x: Tensor, outs: list[Tensor]):
-    a = op.attrs
+def _split_shape(op: Op, a: SplitAttrs, x: Tensor, outs: list[Tensor]):
     if sum(a.sizes) != x.shape[a.axis] or len(a.sizes) != len(outs):
         raise _fail(op, f"sizes {a.sizes} do not split axis {a.axis} of {x.shape} into {len(outs)} outputs")
     for t, n in zip(outs, a.sizes):
@@ -86,8 +97,7 @@ def _split_shape(op: Op, x: Tensor, outs: list[Tensor]):
     return outs[0].shape
 
 
-def _block_shape(op: Op, x: Tensor):
-    b = op.attrs.block_size
+def _block_shape(op: Op, b: int, x: Tensor):
     n, h, w, c = x.shape
     if op.kind is OpKind.DEPTH_TO_SPACE:
         if c % (b * b):

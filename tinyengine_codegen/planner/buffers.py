@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from ..errors import InternalError
 from ..ir.graph import Graph, Op
-from ..ir.ops import INPLACE_KINDS, OpKind
+from ..ir.ops import INPLACE_KINDS, Conv2DAttrs, DepthwiseConv2DAttrs, OpKind, StridedSliceAttrs
 
 SCRATCH_SUFFIX = ":scratch"
 _ELEMENTWISE_BINARY = frozenset(
@@ -152,6 +152,8 @@ def _pointwise(graph: Graph, op: Op) -> bool:
     if op.kind is not OpKind.CONV_2D:
         return False
     w, x, a = graph.tensor(op.inputs[1]), graph.tensor(op.inputs[0]), op.attrs
+    if not isinstance(a, Conv2DAttrs):
+        return False
     return w.shape[1:3] == (1, 1) and (a.stride_h, a.stride_w) == (1, 1) and w.shape[3] == x.shape[3]
 
 
@@ -163,9 +165,9 @@ def _inplace_source(graph: Graph, i: int, op: Op, group_last, size: Mapping[str,
 
     if (op.kind not in INPLACE_KINDS and not _pointwise(graph, op)) or len(op.outputs) != 1:
         raise refuse("only depthwise convs, pointwise convs, positive-stride slices and elementwise ops can")
-    if op.kind is OpKind.DEPTHWISE_CONV_2D and op.attrs.depth_multiplier != 1:
+    if isinstance(op.attrs, DepthwiseConv2DAttrs) and op.attrs.depth_multiplier != 1:
         raise refuse(f"depth multiplier {op.attrs.depth_multiplier} != 1")
-    if op.kind is OpKind.STRIDED_SLICE and min(op.attrs.strides) < 1:
+    if isinstance(op.attrs, StridedSliceAttrs) and min(op.attrs.strides) < 1:
         raise refuse(f"strides {op.attrs.strides} run backwards")
     out = op.outputs[0]
     candidates = op.inputs[:2] if op.kind in _ELEMENTWISE_BINARY else op.inputs[:1]

@@ -52,13 +52,14 @@ def _axis_walk(geos, o0: int, o1: int, axis: int, span) -> dict[str, tuple[int, 
 def stage_figures(graph, geos, p: int, inputs: frozenset[str], span, op_macs_of) -> StageFigures | None:
     split = graph.tensor(geos[-1].output)
     _, h, w, _ = split.shape
-    walks = []
+    walks: list[list[dict[str, tuple[int, int]]]] = []
     for axis, size in ((0, h), (1, w)):
         cuts = [i * size // p for i in range(p + 1)]
         axis_walks = [_axis_walk(geos, cuts[i], cuts[i + 1], axis, span) for i in range(p)]
-        if any(a is None for a in axis_walks):
+        found = [a for a in axis_walks if a is not None]
+        if len(found) != len(axis_walks):
             return None
-        walks.append(axis_walks)
+        walks.append(found)
     rows, cols = walks
     length = {t: [(b - a) for a, b in (wk[t] for wk in rows)] for t in rows[0]}
     width = {t: [(b - a) for a, b in (wk[t] for wk in cols)] for t in cols[0]}

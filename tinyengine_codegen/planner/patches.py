@@ -27,11 +27,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from types import MappingProxyType
+from typing import Any
 
 from ..errors import TinyMLError
 from ..ir.cost import graph_macs, op_macs
 from ..ir.graph import DTYPE_BYTES, Graph, Op
-from ..ir.ops import POINTWISE_KINDS, OpKind
+from ..ir.ops import POINTWISE_KINDS, Conv2DAttrs, DepthwiseConv2DAttrs, OpKind, PadAttrs, Pool2DAttrs
 from ..ir.shapes import conv_out_pad, explicit_pads
 from .arena import Plan, plan_arena
 from .buffers import Buffer, lifetimes
@@ -130,7 +131,7 @@ def stage_refusal(graph: Graph, i: int) -> str | None:
             return f"operand '{t}' {shape} broadcasts to {out.shape}"
     if len(acts) != (2 if op.kind in (OpKind.ADD, OpKind.MUL) else 1):
         return "an elementwise operand is a constant"
-    if op.kind is OpKind.PAD and (op.attrs.paddings[0] != (0, 0) or op.attrs.paddings[3] != (0, 0)):
+    if isinstance(op.attrs, PadAttrs) and (op.attrs.paddings[0] != (0, 0) or op.attrs.paddings[3] != (0, 0)):
         return "PAD pads the batch or channel axis"
     if op.kind is OpKind.AVERAGE_POOL_2D and any(_axis(graph, op, a)[2] or _extent_pad(graph, op, a) for a in (1, 2)):
         return "AVERAGE_POOL_2D pads (its divisor depends on the border)"
@@ -153,11 +154,11 @@ def split_points(graph: Graph) -> tuple[int, ...]:
 def _axis(graph: Graph, op: Op, axis: int) -> tuple[int, int, int]:
     """(effective kernel, stride, padding before) of a stage op along axis 1 (rows) or 2 (columns)."""
     a = op.attrs
-    if op.kind is OpKind.PAD:
+    if isinstance(a, PadAttrs):
         return 1, 1, a.paddings[axis][0]
-    if op.kind not in _WINDOWED:
+    if not isinstance(a, (Pool2DAttrs, Conv2DAttrs, DepthwiseConv2DAttrs)):
         return 1, 1, 0
-    if op.kind in (OpKind.MAX_POOL_2D, OpKind.AVERAGE_POOL_2D):
+    if isinstance(a, Pool2DAttrs):
         k, dil = (a.filter_h, 1) if axis == 1 else (a.filter_w, 1)
     else:
         w = graph.tensor(op.inputs[1]).shape
@@ -363,7 +364,7 @@ def choose_patches(
     plain = plan_arena(lifetimes(graph, scratch=scratch, inplace=inplace, alignment=alignment)).arena_bytes
     total = graph_macs(graph)
     limit = max_extra_macs * total
-    best: tuple[tuple[int, int, int], PatchSchedule] | None = None
+    best: tuple[tuple[int, int, int], tuple[int, int]] | None = None
     for s in split_points(graph):
         _, h, w, _ = graph.tensor(graph.ops[s].outputs[0]).shape
         # The split tensor (and any graph input the stage reads) stays whole for the whole stage, so their
@@ -375,9 +376,9 @@ def choose_patches(
         for p in (forced,) if forced else range(2, MAX_PATCHES + 1):
             if p > min(h, w):
                 break
-            sched = stage_figures(graph, geos, p, frozenset(graph.inputs), _span, lambda op: op_macs(graph, op))
-            if sched is None:  # an interval wholly in the padding: build the exact 2-D schedule
-                sched = _schedule(graph, geos, p, total)
+            figures = stage_figures(graph, geos, p, frozenset(graph.inputs), _span, lambda op: op_macs(graph, op))
+            # None: an interval wholly in the padding: build the exact 2-D schedule
+            sched: Any = figures if figures is not None else _schedule(graph, geos, p, total)
             if sched.extra_macs > limit:
                 continue
             bufs = patched_buffers(graph, sched, scratch=scratch, inplace=inplace, alignment=alignment)
