@@ -33,6 +33,8 @@ from .spec import Binding, Context, KernelSpec, TargetLike, no_scratch
 
 B_LIMIT = 1 << 23  # |row B's dot| below this keeps 256 * dot inside int32
 MAX_K = 4095  # the loop end is an immediate offset from the input pointer
+# bytes of the two columns a kernel without arena scratch may build on the stack
+STACK_COLUMNS = 1152
 
 
 def pair_encode(rows: np.ndarray, group: int) -> np.ndarray:
@@ -144,6 +146,7 @@ def pointwise_pair_context(op: Op, graph: Graph, b: Binding) -> Context:
     g, rows, bias, q = _pw_parts(op, graph)
     kq = g["cin"] // 4
     return dict(
+        ext=4 * g["cin"] <= STACK_COLUMNS,
         pixels=g["oh"] * g["ow"],
         cin=g["cin"],
         cout=g["cout"],
@@ -274,3 +277,50 @@ def conv_pair_context(op: Op, graph: Graph, b: Binding) -> Context:
 
 
 CONV_PAIR = (KernelSpec("conv2d_s8_pair", is_conv_pair, conv_pair_scratch, conv_pair_context),)
+
+
+# ---- k x k CONV_2D without scratch: interior pixel pairs read the input rows in place -----------------------------
+
+
+def _inside(n_out: int, n_in: int, stride: int, pad: int, k: int, dil: int) -> tuple[int, int]:
+    """[lo, hi): the output positions whose whole window lies inside the input (lo == hi when none)."""
+    ok = [o for o in range(n_out) if o * stride - pad >= 0 and o * stride - pad + (k - 1) * dil < n_in]
+    return (ok[0], ok[-1] + 1) if ok else (0, 0)
+
+
+def is_conv_pair_direct(op: Op, graph: Graph, target: TargetLike) -> bool:
+    x, w, y = in_tensor(graph, op, 0), in_tensor(graph, op, 1), graph.tensor(op.outputs[0])
+    a = op.attrs
+    if not (
+        has_dsp(target)
+        and x.shape[0] == 1
+        and x.dtype == w.dtype == "int8"
+        and w.quant is not None
+        and all(z == 0 for z in w.quant.zero_point)
+        and w.shape[3] == x.shape[3]
+        and x.shape[3] % 4 == 0
+        and y.shape[3] % 2 == 0
+        and a.dilation_w == 1
+        and w.shape[2] * x.shape[3] <= MAX_K
+        and a.dilation_h * x.shape[2] * x.shape[3] <= MAX_K
+        and 2 * _kp(op, graph) <= STACK_COLUMNS
+    ):
+        return False
+    _g, rows, _bias, q = _conv_parts(op, graph)
+    return q is not None and pair_fits(rows)
+
+
+def conv_pair_direct_context(op: Op, graph: Graph, b: Binding) -> Context:
+    ctx = dict(conv_pair_context(op, graph, b))
+    g = geometry(op, graph)
+    seg = g["kw"] * g["cin"]
+    ctx.update(
+        segs=dict(n=g["kh"], bytes=seg, gap=g["dh"] * g["iw"] * g["cin"] - seg, unroll=_unroll(seg // 4, 4)),
+        unroll=_unroll(ctx["kp"] // 4, 4),
+        rows_in=_inside(g["oh"], g["ih"], g["sh"], g["pad_t"], g["kh"], g["dh"]),
+        cols_in=_inside(g["ow"], g["iw"], g["sw"], g["pad_l"], g["kw"], g["dw"]),
+    )
+    return ctx
+
+
+CONV_PAIR_DIRECT = (KernelSpec("conv2d_s8_pair_direct", is_conv_pair_direct, no_scratch, conv_pair_direct_context),)

@@ -29,6 +29,7 @@ from .conv_inplace import CONV2D_INPLACE
 from .cortexm_add import ADD_SIMD
 from .cortexm_conv import CONV2D_SIMD, DEPTHWISE_SIMD
 from .cortexm_fc import FC_SIMD
+from .cortexm_pool import POOL_SIMD
 from .cortexm_region import REGION_SIMD
 from .cortexm_tconv import TCONV_SIMD
 
@@ -57,6 +58,7 @@ PORTABLE[OpKind.CONV_2D] = CONV2D_INPLACE + PORTABLE[OpKind.CONV_2D]  # chosen o
 # The Cortex-M SIMD specs (their predicates require the DSP extension), placed before the portable ones.
 CORTEXM: dict[OpKind, tuple[KernelSpec, ...]] = {
     OpKind.ADD: ADD_SIMD,
+    OpKind.AVERAGE_POOL_2D: POOL_SIMD,
     OpKind.CONV_2D: CONV2D_SIMD,
     OpKind.DEPTHWISE_CONV_2D: DEPTHWISE_SIMD,
     OpKind.FULLY_CONNECTED: FC_SIMD,
