@@ -59,7 +59,8 @@ class CompileOptions:
     inplace: let depthwise convolutions (and residual ADDs) overwrite their input when the lifetimes allow.
     patches: PatchRequest; "off", "auto" (choose the split layer and patch count that lower peak SRAM), or a
     patch count n (n x n), parsed once at construction.
-    max_extra_macs: the patch search may add at most this fraction of the model's MACs by recomputing halos.
+    max_extra_cycles: the patch search may add at most this fraction of the model's estimated cycles (halos
+    recomputed and region kernels slower than layer kernels; planner/patch_cost.py).
     debug_canaries: surround the arena with canary words checked after every layer.
     alignment: byte alignment of every arena buffer.
     fuse_pad: fold an explicit zero-point PAD into the convolution that reads it.
@@ -68,7 +69,7 @@ class CompileOptions:
     target: Target = HOST
     inplace: bool = True
     patches: PatchRequest = field(default=PatchRequest())
-    max_extra_macs: float = 0.10
+    max_extra_cycles: float = 0.10
     debug_canaries: bool = False
     alignment: int = 4
     fuse_pad: bool = True
@@ -83,7 +84,7 @@ class CompileOptions:
             "target": self.target.name,
             "inplace": self.inplace,
             "patches": str(self.patches),
-            "max_extra_macs": self.max_extra_macs,
+            "max_extra_cycles": self.max_extra_cycles,
             "debug_canaries": self.debug_canaries,
             "alignment": self.alignment,
             "fuse_pad": self.fuse_pad,

@@ -18,6 +18,7 @@ from .build.flash_size import FlashSize
 from .ir.cost import graph_macs, op_macs, weight_bytes
 from .ir.graph import Graph
 from .ir.ops import OpKind
+from .kernels import registry  # noqa: F401  (loaded here: module loading is not part of plan_seconds)
 from .options import CompileOptions
 from .passes import ModelPlan, plan_model
 from .planner.report import op_rows
@@ -77,6 +78,7 @@ class PatchSummary:
     extra_mac_fraction: float
     patch_buffer_bytes: int  # bytes of all per-patch buffers together
     peak_without_patches: int
+    extra_cycle_fraction: float  # the planner's estimate (planner/patch_cost.py), of the model's estimated cycles
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,7 +166,7 @@ def flash_estimate(graph: Graph, mp: ModelPlan) -> FlashEstimate:
     tables = sum(8 * graph.tensor(op.outputs[0]).shape[-1] for op in graph.ops if op.kind in _CHANNEL_TABLES)
     code = RUNTIME_CODE_BYTES + sum(CODE_BYTES_PER_LAYER.get(op.kind, 800) for op in graph.ops)
     if mp.patches is not None:
-        code += PATCH_LOOP_CODE_BYTES + REGION_ROW_BYTES * len(mp.patches.patches) * (mp.patches.split_op + 1)
+        code += PATCH_LOOP_CODE_BYTES + REGION_ROW_BYTES * len(mp.patches.patches) * len(mp.patches.stage)
     return FlashEstimate(weight_bytes(graph), tables, code)
 
 
@@ -220,11 +222,12 @@ def simulate(
             s.split_op,
             g.ops[s.split_op].name,
             s.p,
-            s.split_op + 1,
+            len(s.stage),
             s.extra_macs,
             s.extra_mac_fraction,
             sum(s.buffer_bytes.values()),
             mp.plain.arena_bytes,
+            s.extra_cycle_fraction,
         )
     exact = exact_flash(mp, board, options) if flash == "exact" else None
     notes = mp.notes
@@ -294,17 +297,19 @@ def check_run(result: SimulationResult, seed: int = 0, alignment: int = 4) -> Ru
 
     mp = result.model_plan
     g = mp.graph
-    x_t = g.tensor(g.inputs[0])
     rng = np.random.default_rng(seed)
-    if x_t.dtype == "float32":
-        x = rng.normal(size=x_t.shape).astype(np.float32)
-    else:
-        info = np.iinfo(x_t.dtype)
-        x = rng.integers(info.min, info.max + 1, size=x_t.shape).astype(x_t.dtype)
-    ref = run_graph(g, [x])[0]
+    xs = []
+    for name in g.inputs:
+        x_t = g.tensor(name)
+        if x_t.dtype == "float32":
+            xs.append(rng.normal(size=x_t.shape).astype(np.float32))
+        else:
+            info = np.iinfo(x_t.dtype)
+            xs.append(rng.integers(info.min, info.max + 1, size=x_t.shape).astype(x_t.dtype))
+    refs = run_graph(g, xs)
     patched_bad = None
     if mp.patches is not None:
-        patched_bad = int(np.sum(run_patched(g, mp.patches, [x])[0] != ref))
+        patched_bad = sum(int(np.sum(a != b)) for a, b in zip(run_patched(g, mp.patches, xs), refs))
     label = "model plan"
     if not _portable(mp):  # Cortex-M SIMD kernels do not build for the host: the same options, host kernels
         mp = plan_model(g, replace(result.options, target=HOST))
@@ -318,6 +323,6 @@ def check_run(result: SimulationResult, seed: int = 0, alignment: int = 4) -> Ru
         )
     with tempfile.TemporaryDirectory(prefix="tinyml-simulate-") as tmp:
         write_folder(project.files, Path(tmp) / "model")
-        y = run_host(build_host(Path(tmp) / "model", Path(tmp) / "model.exe"), x)
-    bad = int(np.sum(np.asarray(y).reshape(ref.shape) != ref))
+        ys = run_host(build_host(Path(tmp) / "model", Path(tmp) / "model.exe"), xs)
+    bad = sum(int(np.sum(np.asarray(y).reshape(r.shape) != r)) for y, r in zip(ys, refs))
     return RunCheck(seed, label, project.arena_bytes, bad, patched_bad)

@@ -50,10 +50,9 @@ def board_budget(board_id: str, sram_bytes: int | None = None, flash_bytes: int 
 
 def cost_function(budget: BoardBudget) -> Callable[[Graph], Cost]:
     """Graph → Cost from the code generator's exact memory plan (in-place and patches as compile uses them)."""
-    from tinyengine_codegen.boards import load_board
     from tinyengine_codegen.simulate import simulate
 
-    board = load_board(budget.board_id)
+    board = budget.options.target.board  # read once, by board_budget
 
     def cost(graph: Graph) -> Cost:
         sim = simulate(graph, board, budget.options, flash="estimate")  # per candidate: no compile
@@ -100,7 +99,6 @@ def run_to_folder(
 ) -> dict:
     """Search, export and measure; write model.tflite, report.json, search_log.jsonl and plots into `out`
     (emit.project.atomic_folder: a folder holding other files is refused unless `force`)."""
-    from tinyengine_codegen.boards import load_board
     from tinyengine_codegen.emit.project import atomic_folder
     from tinyengine_codegen.exporters.tflite import save_tflite
     from tinyengine_codegen.model_io import load_model
@@ -121,7 +119,7 @@ def run_to_folder(
         model_path = save_tflite(result.graph, tmp / "model.tflite")
         note({"stage": "measure"})
         q_acc = int8_accuracy(model_path, result.test_images, result.test_labels)
-        sim = simulate(load_model(model_path), load_board(budget.board_id), budget.options)
+        sim = simulate(load_model(model_path), budget.options.target.board, budget.options)
         notes = _plots(result, budget, tmp)
         report = _report(cfg, budget, result, q_acc, sim, time.time() - t0)
         report["notes"] = notes
@@ -146,6 +144,8 @@ def _report(cfg: SearchConfig, budget: BoardBudget, r: SearchResult, q_acc: floa
         "fits": bool(sim.fits),
         "macs": r.macs,
         "resolution": r.arch.resolution,
+        "labels": list(r.class_names),
+        "preprocessing": preprocessing(r),
         "width_multiplier": r.arch.width,
         "architecture": r.arch.describe(),
         "space_choice": {"width": r.space_choice.width, "resolution": r.space_choice.resolution},
@@ -164,6 +164,23 @@ def _report(cfg: SearchConfig, budget: BoardBudget, r: SearchResult, q_acc: floa
         "timings_s": {k: round(v, 2) for k, v in r.timings.items()},
         "wall_s": round(wall, 2),
         "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(cfg).items()},
+    }
+
+
+def preprocessing(r: SearchResult) -> dict:
+    """How a camera image becomes the model's int8 input (what `tinyml compile` puts in manifest.json)."""
+    from .data import INPUT_SCALE, INPUT_ZERO_POINT
+
+    h, w, c = (int(v) for v in r.test_images.shape[1:4])
+    return {
+        "layout": "NHWC",
+        "height": h,
+        "width": w,
+        "channels": c,
+        "resize": "bilinear to height x width",
+        "int8": "pixel - 128 (uint8 pixel 0..255)",
+        "scale": INPUT_SCALE,
+        "zero_point": INPUT_ZERO_POINT,
     }
 
 

@@ -110,6 +110,7 @@ class SearchResult:
     run: int = 1  # how many runs have used the state folder, this one included
     earlier_log: tuple[dict, ...] = ()  # progress events of the earlier runs on the state folder
     state: str = ""  # the state folder (or older supernet checkpoint file); "" without one
+    class_names: tuple[str, ...] = ()  # the dataset's class names, in output index order
 
 
 def graph_cost(space: SearchSpace, cost_of_graph: Callable[[Graph], Cost]) -> CostFn:
@@ -227,6 +228,7 @@ def run_search(
         state.run,
         state.earlier_log,
         str(state.folder or state.supernet_file or ""),
+        tuple(data.class_names),
     )
 
 

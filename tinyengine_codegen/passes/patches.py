@@ -1,4 +1,5 @@
-"""plan_patches: run the first layers patch by patch (MCUNetV2) when that lowers the arena (planner/patches.py)."""
+"""plan_patches: run the first layers patch by patch (MCUNetV2) when that lowers the arena (planner/patches.py),
+within a budget of extra estimated cycles (planner/patch_cost.py, planner/patch_search.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ from ..ir.graph import Graph
 from ..kernels.registry import stage_specs
 from ..options import CompileOptions
 from ..planner.model_plan import Candidates, ModelPlan, plan_with_kernels
-from ..planner.patches import PatchSchedule, choose_patches, patched_buffers
+from ..planner.patch_cost import kernel_table, stage_cost
+from ..planner.patch_search import choose_patches
+from ..planner.patches import PatchSchedule, patched_buffers, split_points
 from ..target import Target
 from .bind import bound
 
@@ -26,6 +29,18 @@ def stage_candidates(graph: Graph, sched: PatchSchedule, cands: Candidates, targ
     return tuple(out)
 
 
+def region_kernels(graph: Graph, target: Target) -> tuple[str | None, ...]:
+    """The patch-stage kernel each op that can be in a patch stage would run (None: it has none)."""
+    points = split_points(graph)
+    if not points:
+        return ()
+    out = []
+    for op in graph.ops[: points[-1] + 1]:
+        specs = stage_specs(op, graph, target)
+        out.append(specs[0].name if specs else None)
+    return tuple(out)
+
+
 def plan_patches(mp: ModelPlan, options: CompileOptions) -> ModelPlan:
     """With options.patches on: choose the split layer and patch count (`choose_patches`), give the stage ops
     patch-stage (region) kernels, choose the other kernels again against the patched live bytes, and keep the
@@ -34,9 +49,11 @@ def plan_patches(mp: ModelPlan, options: CompileOptions) -> ModelPlan:
     if not request.enabled:
         return mp
     graph, align, plain = mp.graph, options.alignment, mp.arena
+    cost = stage_cost(graph, mp.kernel_names, region_kernels(graph, options.target), kernel_table(options.target))
     sched = choose_patches(
         graph,
-        max_extra_macs=options.max_extra_macs,
+        cost=cost,
+        max_extra=options.max_extra_cycles,
         forced=request.count,
         inplace=mp.inplace,
         scratch=mp.scratch,
@@ -45,7 +62,7 @@ def plan_patches(mp: ModelPlan, options: CompileOptions) -> ModelPlan:
     why = (
         "no split point and patch count lowers the peak"
         + ("" if request.count is None else f" with {request.count}x{request.count}")
-        + f" within {options.max_extra_macs:.0%} extra MACs; planned without patches"
+        + f" within {options.max_extra_cycles:.0%} extra estimated cycles; planned without patches"
     )
     if sched is None:
         return replace(mp, notes=mp.notes + (why,))

@@ -29,7 +29,7 @@ def _emitted_buffers(project, graph, stage: set[int]) -> dict[str, tuple[int, in
     """(offset, bytes) of every activation and scratch buffer, read from the layer calls in model.c."""
     man = json.loads(project.files["manifest.json"])
     calls = {int(m[1]): [int(a) for a in re.findall(r"ARENA \+ (\d+)", m[2])]
-             for m in re.finditer(r"^\s*l(\d+)_\w+\((.*)\);$", project.files["model.c"], re.M)}  # fmt: skip
+             for m in re.finditer(r"^\s*l(\d+)_\w+\((.*)\);$", project.files["tinyml.c"], re.M)}  # fmt: skip
     assert sorted(calls) == list(range(len(graph.ops)))
     out: dict[str, tuple[int, int]] = {}
     for i, op in enumerate(graph.ops):
@@ -97,14 +97,14 @@ def _check_same_as_simulate(graph, options: CompileOptions, board_id: str = "qem
     assert project.kernels == tuple(r.kernel for r in sim.layers)
     man = json.loads(project.files["manifest.json"])
     assert man["inplace_layers"] == sorted(mp.inplace)
-    assert f"#define TINYML_ARENA_SIZE   {sim.peak_sram_bytes}\n" in project.files["model.h"]
+    assert f"#define TINYML_ARENA_BYTES {sim.peak_sram_bytes}\n" in project.files["tinyml.h"]
     if not options.inplace:
         assert not mp.inplace
     if not options.patches.enabled or mp.patches is None:
-        assert man["patches"] is None and "tinyml_region_t" not in project.files["model.c"]
+        assert man["patches"] is None and "tinyml_region_t" not in project.files["tinyml.c"]
     else:
         assert man["patches"]["p"] == mp.patches.p and man["patches"]["split"] == mp.patches.split_op
-        assert f"for (int k = 0; k < {mp.patches.p**2}; ++k)" in project.files["model.c"]
+        assert f"for (int k = 0; k < {mp.patches.p**2}; ++k)" in project.files["tinyml.c"]
         if options.patches.count is not None:
             assert mp.patches.p == options.patches.count
 

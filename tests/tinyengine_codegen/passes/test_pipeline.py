@@ -84,4 +84,4 @@ def test_patch_text_is_parsed_once_and_refused_early():
     with pytest.raises(TinyMLError, match="patch count"):
         CompileOptions(patches="1")
     assert str(CompileOptions(patches="4").patches) == "4"
-    assert np.isclose(CompileOptions().max_extra_macs, 0.10)
+    assert np.isclose(CompileOptions().max_extra_cycles, 0.10)
