@@ -109,6 +109,10 @@ def main() -> None:
     search = json.loads((args.search_dir / "report.json").read_text())
     result["search_wall_s"] = search.get("wall_s")
     result["gpu"] = args.gpu or search.get("hardware") or search.get("config", {}).get("device")
+    for key in ("epoch_seconds", "predictor_spearman", "macs_spearman", "evolution_best", "random_best", "winner"):
+        result[key] = search.get(key)
+    result["search_quality"] = search.get("search_quality")
+    result["distillation"] = search.get("distillation")
     result["sram_ratio"] = round(
         result["resnet8"]["peak_sram_bytes"] / max(1, result["searched"]["peak_sram_bytes"]), 3
     )

@@ -27,6 +27,10 @@ def search(
         "the same options resumes there (a .pt file: supernet only)",
     ),
     batch_size: int = typer.Option(None, "--batch-size", min=1, help="training batch size (per process)"),
+    measured: int = typer.Option(None, "--measured", min=2, help="sub-networks measured for the predictor"),
+    population: int = typer.Option(None, "--population", min=4, help="evolution population"),
+    generations: int = typer.Option(None, "--generations", min=1, help="evolution generations"),
+    workers: int = typer.Option(None, "--workers", min=1, help="processes evaluating candidates' memory cost"),
     seed: int = typer.Option(0, "--seed", help="random seed (recorded in report.json)"),
     force: bool = typer.Option(False, "--force", help="write into a folder that holds other files (they are kept)"),
     as_json: bool = typer.Option(False, "--json", help="print report.json on stdout"),
@@ -58,9 +62,16 @@ def search(
         ("phase_epochs", phase_epochs),
         ("finetune_epochs", finetune_epochs),
         ("batch_size", batch_size),
+        ("measured_subnets", measured),
+        ("workers", workers),
     ):
         if value is not None:
             changes[key] = value
+    if population is not None or generations is not None:
+        evo = cfg.evolution
+        changes["evolution"] = replace(
+            evo, population=population or evo.population, generations=generations or evo.generations
+        )
     cfg = replace(cfg, **changes)
     budget = board_budget(board, sram, flash)
     check_budget(budget)
@@ -69,6 +80,12 @@ def search(
     if as_json:
         print_json(report)
         return
+    if "winner" in report:
+        say(
+            f"winner from {report['winner']}: validation {max(report['evolution_best'], report['random_best']):.2%} "
+            f"(evolution {report['evolution_best']:.2%}, random search {report['random_best']:.2%}); predictor "
+            f"Spearman {report['predictor_spearman']:.3f} (MACs alone {report['macs_spearman']:.3f})"
+        )
     say(
         f"{out}/model.tflite: int8 accuracy {report['accuracy']:.2%} (float {report['float_accuracy']:.2%}), "
         f"peak SRAM {report['peak_sram_bytes']:,} B of {budget.sram_bytes:,}, flash {report['flash_bytes']:,} B "
