@@ -77,7 +77,7 @@ def cifar_config(data: Path, **changes) -> SearchConfig:
         dataset="cifar10",
         data=data,
         space="cifar",
-        full_epochs=40,
+        full_epochs=30,
         phase_epochs=10,
         lr=0.5,  # at batch 1024 (0.1 at batch 128, scaled between the square root and linear rules)
         batch_size=1024,
@@ -87,7 +87,7 @@ def cifar_config(data: Path, **changes) -> SearchConfig:
         measured_subnets=48,
         evolution_measured=8,
         evolution=EvolutionBudget(population=64, generations=15),
-        finetune_epochs=20,
+        finetune_epochs=15,
         finetune_lr=0.1,
         calib_images=1000,
         device="cuda",
