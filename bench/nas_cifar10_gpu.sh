@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The CIFAR-10 TinyNAS result in one go on a GPU machine: the search (board qemu-m4, at most 16,384 B of peak SRAM,
 # 256 KB of flash) and ResNet-8 trained for the same number of epochs with the same recipe. ResNet-8 starts once the
-# supernet's training is over (so the reported epoch times are the search's alone) and shares the GPU with the
-# search's later stages; the CPU cores are split between the two. Then, on any machine,
+# supernet's training is over (so the reported epoch times are the search's alone) and shares the GPU and the CPU
+# cores with the search's later stages (candidate costing, fine-tuning, int8 measurement). Then, on any machine,
 # `python bench/nas_cifar10.py SEARCH BASELINE` writes bench/results/nas_cifar10.json.
 #
 #   bash bench/nas_cifar10_gpu.sh DATA.npz OUT [extra tinyml search options]
@@ -16,10 +16,7 @@ export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1 NCCL_NVLS
 mkdir -p "$out"
 log="$out/run.log"
 cores=$(nproc)
-split=$((cores > 8 ? cores - 4 : (cores + 1) / 2))
-pin() {
-  if command -v taskset > /dev/null; then taskset -c "$@"; else shift; "$@"; fi
-}
+workers=$((cores > 6 ? cores - 4 : 1))
 t0=$(date +%s)
 python3 -c "import torch; print('torch', torch.__version__, torch.cuda.get_device_name() if torch.cuda.is_available() else 'cpu')" 2>&1 | tee -a "$log"
 python3 -c "from tinynas.data import load_cifar10_npz; d = load_cifar10_npz('$data'); print('decoded', d.x_train.shape, d.x_test.shape)" 2>&1 | tee -a "$log"
@@ -31,13 +28,13 @@ print(training_epochs(cifar_config('x')))" 2>> "$log")
 echo "decoded in $(($(date +%s) - t0)) s; epochs per model: $epochs" | tee -a "$log"
 slog="$out/search_stdout.log"
 : > "$slog"
-pin "0-$((split - 1))" python3 -m tinyml_cli.main search --board qemu-m4 --dataset cifar10 --data "$data" \
-  --sram-budget 16384 --flash-budget 262144 --out runs/gpu_search --workers $((split > 3 ? split - 2 : 1)) "$@" \
+python3 -m tinyml_cli.main search --board qemu-m4 --dataset cifar10 --data "$data" \
+  --sram-budget 16384 --flash-budget 262144 --out runs/gpu_search --workers "$workers" "$@" \
   >> "$slog" 2>&1 &
 search=$!
 until grep -q "stage=measure\|stage=predictor\|Error\|error" "$slog" || ! kill -0 "$search" 2> /dev/null; do sleep 2; done
 echo "supernet trained after $(($(date +%s) - t0)) s; ResNet-8 starts" | tee -a "$log"
-pin "$split-$((cores - 1))" python3 -m tinyml_cli.main baseline resnet8 --data "$data" --epochs "$epochs" \
+python3 -m tinyml_cli.main baseline resnet8 --data "$data" --epochs "$epochs" \
   --out runs/gpu_resnet8 --json > "$out/resnet8_stdout.log" 2>&1
 echo "resnet8 exit $? after $(($(date +%s) - t0)) s" | tee -a "$log"
 wait "$search"
