@@ -9,7 +9,9 @@ import typer
 
 def search(
     board: str = typer.Option(..., "--board", "-b", help="board id (tinyml boards)"),
-    dataset: str = typer.Option("digits", "--dataset", help="digits (bundled), cifar10, or folder"),
+    dataset: str = typer.Option(
+        None, "--dataset", help="digits (bundled), cifar10, or folder (default: from --data, else digits)"
+    ),
     data: Path = typer.Option(None, "--data", help="data folder or file (CIFAR-10 batches/npz, image folder)"),
     out: Path = typer.Option(Path("runs/search"), "--out", "-o", help="run folder (written atomically)"),
     quick: bool = typer.Option(False, "--quick", help="a real but small search: minutes on 2 CPU cores"),
@@ -31,6 +33,8 @@ def search(
     population: int = typer.Option(None, "--population", min=4, help="evolution population"),
     generations: int = typer.Option(None, "--generations", min=1, help="evolution generations"),
     workers: int = typer.Option(None, "--workers", min=1, help="processes evaluating candidates' memory cost"),
+    widths: str = typer.Option(None, "--widths", help="width multipliers of the space, e.g. 0.5,0.75,1.0"),
+    resolutions: str = typer.Option(None, "--resolutions", help="input resolutions of the space, e.g. 24,28,32"),
     seed: int = typer.Option(0, "--seed", help="random seed (recorded in report.json)"),
     force: bool = typer.Option(False, "--force", help="write into a folder that holds other files (they are kept)"),
     as_json: bool = typer.Option(False, "--json", help="print report.json on stdout"),
@@ -48,6 +52,8 @@ def search(
     from .console import event_progress, print_json, say
 
     check_output_folder(out, "search", force)
+    if dataset is None:
+        dataset = "digits" if data is None else infer_dataset(data)
     if dataset not in ("digits", "cifar10", "folder"):
         raise TinyMLError(f"--dataset '{dataset}': use digits, cifar10 or folder")
     if dataset != "digits" and data is None:
@@ -64,6 +70,8 @@ def search(
         ("batch_size", batch_size),
         ("measured_subnets", measured),
         ("workers", workers),
+        ("widths", _numbers("--widths", widths, float)),
+        ("resolutions", _numbers("--resolutions", resolutions, int)),
     ):
         if value is not None:
             changes[key] = value
@@ -98,3 +106,36 @@ def search(
             f"{', '.join(report['resume']['stages_resumed'])}; {report['epochs_trained']['total']} epochs "
             f"trained in all, {report['epochs_trained']['this_run']} in this run"
         )
+
+
+def infer_dataset(data: Path) -> str:
+    """The dataset kind of a --data path: CIFAR-10 (npz, python batches) or an image folder; refuses anything else."""
+    from tinyengine_codegen.errors import TinyMLError
+
+    data = Path(data)
+    if data.is_file() and data.suffix == ".npz":
+        return "cifar10"
+    if data.is_dir():
+        if (data / "data_batch_1").exists() or (data / "cifar-10-batches-py").is_dir():
+            return "cifar10"
+        if any(p.is_dir() for p in data.iterdir()):
+            return "folder"
+    raise TinyMLError(
+        f"--data '{data}': not CIFAR-10 (an .npz or python batches) nor an image folder (class subfolders); "
+        "pass --dataset cifar10 or --dataset folder"
+    )
+
+
+def _numbers(flag: str, text: str | None, kind) -> tuple | None:
+    """'0.5,0.75' -> (0.5, 0.75); None stays None; anything else is a clear error."""
+    from tinyengine_codegen.errors import TinyMLError
+
+    if text is None:
+        return None
+    try:
+        values = tuple(sorted({kind(v) for v in text.split(",") if v.strip()}))
+    except ValueError:
+        raise TinyMLError(f"{flag} '{text}': give comma-separated numbers, e.g. {flag} 24,28,32") from None
+    if not values or min(values) <= 0:
+        raise TinyMLError(f"{flag} '{text}': give positive numbers, e.g. {flag} 24,28,32")
+    return values

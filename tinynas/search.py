@@ -41,6 +41,8 @@ class SearchConfig:
     dataset: str = "digits"
     data: Path | None = None
     space: str = "quick"
+    widths: tuple[float, ...] | None = None  # the space's width multipliers (None: the space's own)
+    resolutions: tuple[int, ...] | None = None  # the space's input resolutions (None: the space's own)
     full_epochs: int = 4
     phase_epochs: int = 2
     lr: float = 0.1
@@ -195,7 +197,7 @@ def _measure(net: Supernet, arch: Arch, data: Dataset, calib: np.ndarray, val_x:
 def fingerprint(cfg: SearchConfig, limits: Limits, data: Dataset, context: dict | None = None) -> dict:
     """What a saved search state must match to be resumed: every option that changes a result (not the device or
     the state path), the limits, the cost function's context (board, options) and a digest of the data."""
-    keys = {k: v for k, v in asdict(cfg).items() if k not in ("checkpoint", "device", "data")}
+    keys = {k: v for k, v in asdict(cfg).items() if k not in ("checkpoint", "device", "data", "workers")}
     h = hashlib.sha256()
     for arr in (data.x_train, data.y_train, data.x_test, data.y_test):
         h.update(str(arr.shape).encode())
@@ -235,6 +237,10 @@ def run_search(
     if cfg.space not in SPACES:
         raise TinyMLError(f"unknown search space '{cfg.space}'; use one of {', '.join(SPACES)}")
     space = SPACES[cfg.space](data.channels, data.num_classes)
+    if cfg.widths is not None:
+        space = replace(space, widths=tuple(cfg.widths))
+    if cfg.resolutions is not None:
+        space = replace(space, resolutions=tuple(cfg.resolutions))
     state = SearchState.open(cfg.checkpoint, fingerprint(cfg, limits, data, context))
     cost = graph_cost(space, cost_of_graph, cfg.workers)
     try:
