@@ -1,7 +1,11 @@
-"""Instructions per inference of the four MLPerf Tiny models on qemu-m4 and qemu-m7 beside TFLM + CMSIS-NN.
+"""Estimated cycles and exact instructions per inference of the four MLPerf Tiny models on qemu-m4 and qemu-m7
+beside TFLM + CMSIS-NN.
 
 Run from the repository root: python bench/mcu.py [--models ic vww kws ad] [--boards qemu-m4 qemu-m7] [--top 5]
-Prints a rich table (and the slowest layers of each model) and writes bench/results/mcu.json.
+For each model and board (default options, as `tinyml compile` builds it): instructions (exact, QEMU), estimated
+cycles (the core's cycle model, docs/cycle_model.md), ms at 120 MHz and at each real board's clock, deployable
+flash and peak SRAM, beside TFLM + CMSIS-NN's figures (../shared/data/reference/: instructions and flash on both
+cores, estimated cycles under m4-trm-v1 on the M4), and the slowest layers. Writes bench/results/mcu.json.
 """
 
 from __future__ import annotations
@@ -26,8 +30,24 @@ CORE = {"qemu-m4": "m4", "qemu-m7": "m7"}
 
 
 def baseline() -> dict:
-    path = DATA / "reference" / "tflm_cmsisnn_qemu.json"
-    return json.loads(path.read_text())["results"]["tflm_cmsisnn"] if path.is_file() else {}
+    """TFLM + CMSIS-NN per core and model: instructions, flash (text + data), arena, and M4 estimated cycles."""
+    out: dict = {}
+    qemu, cyc = DATA / "reference" / "tflm_cmsisnn_qemu.json", DATA / "reference" / "tflm_cmsisnn_cycles.json"
+    runs = json.loads(qemu.read_text())["results"]["tflm_cmsisnn"] if qemu.is_file() else {}
+    cycles = json.loads(cyc.read_text()) if cyc.is_file() else {}
+    for core, models in runs.items():
+        for m, r in models.items():
+            out.setdefault(core, {})[m] = {
+                "instructions": r["instructions_per_inference"],
+                "flash_bytes": r["text_bytes"] + r["data_bytes"],
+                "arena_bytes": r["arena_used_bytes"],
+                "cycles": cycles.get(core, {}).get(m, {}).get("cycles_m4_trm_v1"),
+            }
+    return out
+
+
+def _num(v, fmt: str = ",") -> str:
+    return "-" if v is None else format(v, fmt)
 
 
 def main() -> None:
@@ -39,63 +59,33 @@ def main() -> None:
     args = ap.parse_args()
     tflm, console, rows = baseline(), Console(stderr=True), []
     table = Table(
-        "model",
-        "board",
-        "instructions",
-        "instr/MAC",
-        "TFLM+CMSIS-NN",
-        "ratio",
-        "peak SRAM",
-        "text",
-        "data",
-        "bss",
-        "exact",
-        title="generated C vs TFLM + CMSIS-NN (QEMU instruction counts)",
+        *("model", "board", "est. cycles", "TFLM cycles", "ratio", "ms @120MHz", "ms @board clocks"),
+        *("instructions", "TFLM instr.", "flash B", "TFLM flash B", "peak SRAM B", "TFLM arena B", "exact"),
+        title="generated C vs TFLM + CMSIS-NN (QEMU; estimated cycles, docs/cycle_model.md)",
     )
     for m in args.models:
         graph = load_model(DATA / "mlperf_tiny" / f"{MODELS[m]}.tflite")
         for board in args.boards:
             r = bench_model(graph, board)
             ref = tflm.get(CORE[board], {}).get(m, {})
-            base = ref.get("instructions_per_inference")
-            rows.append(
-                dict(
-                    r.to_json(),
-                    key=m,
-                    tflm_cmsisnn=ref
-                    and {
-                        k: ref[k]
-                        for k in (
-                            "instructions_per_inference",
-                            "text_bytes",
-                            "data_bytes",
-                            "bss_bytes",
-                            "arena_used_bytes",
-                        )
-                    },
-                    ratio=r.instructions / base if base else None,
-                )
-            )
+            ratio = r.cycles / ref["cycles"] if r.cycles and ref.get("cycles") else None
+            ms120 = r.cycles / 120e3 if r.cycles else None
+            rows.append(dict(r.to_json(), key=m, ms_at_120mhz=ms120, tflm_cmsisnn=ref, cycle_ratio=ratio))
+            clocks = ", ".join(f"{b} {ms:.1f}" for b, ms in r.ms_at_clock.items())
             table.add_row(
-                m,
-                board,
-                f"{r.instructions:,}",
-                f"{r.instructions_per_mac:.2f}",
-                f"{base:,}" if base else "-",
-                f"{r.instructions / base:.3f}" if base else "-",
-                f"{r.peak_sram_bytes:,}",
-                f"{r.text_bytes:,}",
-                f"{r.data_bytes:,}",
-                f"{r.bss_bytes:,}",
+                *(m, board, _num(r.cycles), _num(ref.get("cycles")), _num(ratio, ".3f"), _num(ms120, ".1f"), clocks),
+                *(f"{r.instructions:,}", _num(ref.get("instructions")), f"{r.flash_bytes:,}"),
+                *(_num(ref.get("flash_bytes")), f"{r.peak_sram_bytes:,}", _num(ref.get("arena_bytes"))),
                 "yes" if r.output_matches_reference else "NO",
             )
-            slow = Table("#", "op", "kernel", "instructions", "instr/MAC", title=f"{m} on {board}: slowest layers")
-            for layer in sorted(r.layers, key=lambda row: -row.instructions)[: args.top]:
+            slow = Table("#", "op", "kernel", "est. cycles", "cyc/MAC", "instr/MAC", title=f"{m} on {board}: slowest")
+            for layer in sorted(r.layers, key=lambda row: -(row.cycles or row.instructions))[: args.top]:
                 slow.add_row(
                     str(layer.index),
                     layer.op,
                     layer.kernel,
-                    f"{layer.instructions:,}",
+                    _num(layer.cycles),
+                    f"{layer.cycles / layer.macs:.2f}" if layer.macs and layer.cycles is not None else "-",
                     f"{layer.instructions / layer.macs:.2f}" if layer.macs else "-",
                 )
             console.print(slow)

@@ -66,3 +66,21 @@ def test_fixed_layout_exists():
         assert (REPO / name).exists(), name
     ci = (REPO / ".ci" / "run").read_text().strip().splitlines()[-1]
     assert ci in (REPO / "README.md").read_text()
+
+
+TYPED = ("tinyengine_codegen/ir", "tinyengine_codegen/planner", "tinyengine_codegen/passes")
+TYPED_FILES = ("tinyengine_codegen/kernels/spec.py", "tinyengine_codegen/target.py", "tinyengine_codegen/options.py")
+
+
+def test_ir_planner_passes_and_kernel_spec_type_check():
+    import subprocess
+    import sys
+
+    r = subprocess.run(
+        [sys.executable, "-m", "mypy", "--ignore-missing-imports", "--no-incremental", *TYPED, *TYPED_FILES],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-1000:]

@@ -8,26 +8,18 @@ id of a built-in board replaces it. `load_board` also accepts the path of a sing
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import tomllib
 
 from tinyengine_codegen.errors import TinyMLError
+from tinyengine_codegen.target import CORES, Target, target_of
 
 BUILTIN_BOARDS_DIR = Path(__file__).resolve().parent.parent / "boards"
 BOARDS_DIR_ENV = "TINYML_BOARDS_DIR"
 
-# core -> (compiler -mcpu, architecture has the DSP/SIMD extension available)
-CORES = {
-    "cortex-m0": ("cortex-m0", False),
-    "cortex-m0plus": ("cortex-m0plus", False),
-    "cortex-m3": ("cortex-m3", False),
-    "cortex-m4": ("cortex-m4", True),
-    "cortex-m7": ("cortex-m7", True),
-    "cortex-m33": ("cortex-m33", True),
-    "cortex-m55": ("cortex-m55", True),
-}
 FPUS = ("none", "fpv4-sp-d16", "fpv5-sp-d16", "fpv5-d16")
 QEMU_MACHINES = {
     "mps2-an385": "cortex-m3",
@@ -69,6 +61,16 @@ _OPTIONAL = {
 # them; af: the STM32 GPIO alternate function number)
 _CONSOLE = {"uart": str, "tx": str, "rx": str, "baud": int, "af": int}
 _MEMORY_KEYS = ("flash_origin", "flash_length", "ram_origin", "ram_length")
+# Every string of a board file reaches generated files (platformio.ini, linker script, C comments): each key
+# has an allowed character set, so no value can end a line, a comment or a string there.
+_TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,63}")
+_STRING_RULES = {
+    "id": (re.compile(r"[a-z0-9][a-z0-9._-]{0,63}"), "lower-case letters, digits, '.', '_' and '-'"),
+    "name": (re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._,()+#:-]{0,79}"), "letters, digits, spaces and . _ , ( ) + # : -"),
+    "platformio_platform": (re.compile(r"[A-Za-z0-9][A-Za-z0-9._+@/:~-]{0,199}"), "a PlatformIO platform name or URL"),
+    "uart": (re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}"), "letters, digits, '_' and '-'"),
+}
+_TOKEN_TEXT = "letters, digits, '.', '_', '+' and '-'"
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,10 +127,15 @@ class Board:
     @property
     def machine_flags(self) -> tuple[str, ...]:
         """gcc flags selecting the core and float ABI, for both compile and link steps."""
-        flags = ("-mthumb", f"-mcpu={CORES[self.core][0]}")
+        flags = ("-mthumb", f"-mcpu={CORES[self.core].mcpu}")
         if self.fpu == "none":
             return flags + ("-mfloat-abi=soft",)
         return flags + ("-mfloat-abi=hard", f"-mfpu={self.fpu}")
+
+    @property
+    def target(self) -> Target:
+        """This board as a compilation target (core, extensions, clock, memory budget)."""
+        return target_of(self)
 
     @property
     def local_board_id(self) -> str:
@@ -155,14 +162,33 @@ def _check_types(data: dict, where: str) -> None:
         )
 
 
+def _check_strings(data: dict, where: str) -> None:
+    console = data.get("console", {})
+    strings = {
+        **{k: v for k, v in data.items() if isinstance(v, str)},
+        **{k: console[k] for k in ("uart", "tx", "rx") if k in console},
+    }
+    for key, value in strings.items():
+        pattern, allowed = _STRING_RULES.get(key, (_TOKEN, _TOKEN_TEXT))
+        if not pattern.fullmatch(value):
+            raise TinyMLError(f"board file {where}: '{key}' = {value!r} is not allowed; use {allowed}")
+
+
 def _check_values(board: Board, where: str) -> None:
     if board.core not in CORES:
         raise TinyMLError(f"board file {where}: unknown core '{board.core}'; known: {', '.join(CORES)}")
     if board.fpu not in FPUS:
         raise TinyMLError(f"board file {where}: unknown fpu '{board.fpu}'; known: {', '.join(FPUS)}")
-    if board.dsp and not CORES[board.core][1]:
+    if board.dsp and not CORES[board.core].dsp:
         raise TinyMLError(f"board file {where}: dsp = true but {board.core} has no DSP extension; set dsp = false")
     mem = board.memory
+    if not 1 <= board.clock_mhz <= 10_000:
+        raise TinyMLError(f"board file {where}: clock_mhz {board.clock_mhz} must be in 1..10000")
+    for key in _MEMORY_KEYS:
+        if not 0 <= getattr(mem, key) < 1 << 32:
+            raise TinyMLError(f"board file {where}: [memory] {key} {getattr(mem, key)} must be in 0..0xFFFFFFFF")
+    if board.console is not None and not (1 <= board.console.baud <= 20_000_000 and 0 <= board.console.af <= 15):
+        raise TinyMLError(f"board file {where}: [console] baud must be in 1..20000000 and af in 0..15")
     if board.sram_bytes <= 0 or board.sram_bytes > mem.ram_length:
         raise TinyMLError(
             f"board file {where}: sram_bytes {board.sram_bytes} must be in 1..ram_length ({mem.ram_length})"
@@ -191,6 +217,7 @@ def _parse(path: Path) -> Board:
     except (OSError, tomllib.TOMLDecodeError) as err:
         raise TinyMLError(f"board file {path}: cannot read it: {err}") from err
     _check_types(data, str(path))
+    _check_strings(data, str(path))
     unknown = set(data) - set(_REQUIRED) - set(_OPTIONAL) - {"memory", "console"}
     if unknown:
         raise TinyMLError(f"board file {path}: unknown keys {sorted(unknown)}")

@@ -6,25 +6,12 @@ from pathlib import Path
 
 from .emit.model import GeneratedProject, generate
 from .emit.project import write_folder
-from .errors import InternalError, TinyMLError
+from .errors import InternalError
 from .ir.graph import Graph
 from .ir.verify import verify
-from .kernels.spec import HOST, Target, TargetLike
 from .options import CompileOptions
-from .planner.model_plan import ModelPlan, plan_model
-
-
-def resolve_target(target: str | TargetLike) -> TargetLike:
-    """ "host" → the portable-C target; a board id → its Board (anything with `.dsp` is used as is)."""
-    if not isinstance(target, str):
-        return target
-    if target == "host":
-        return HOST
-    try:
-        from .boards import load_board
-    except ImportError:
-        raise TinyMLError(f"unknown target '{target}': board support is not installed; use --target host") from None
-    return load_board(target)
+from .passes import ModelPlan, plan_model
+from .target import Target
 
 
 def compile_model(
@@ -33,17 +20,38 @@ def compile_model(
     *,
     plan: ModelPlan | None = None,
     prefix: str = "tinyml",
-    target: str | TargetLike | None = None,
+    labels: tuple[str, ...] = (),
+    info: dict | None = None,
 ) -> GeneratedProject:
-    """Generate the C sources of `graph` (verified first) from `plan_model(graph, options, target)`, the plan
-    `tinyml simulate` reports: same op order, kernels, in-place ops, patch stage and arena bytes.
-    `plan` passes a ModelPlan made already (it must come from this graph and target)."""
+    """Generate the C sources of `graph` (verified first) for `options.target` from `plan_model(graph, options)`,
+    the plan `tinyml simulate` reports: same op order, kernels, in-place ops, patch stage and arena bytes.
+    `plan` passes a ModelPlan made already (from this graph). labels, info: class names (NAME_labels) and extra
+    manifest facts, e.g. from `model_metadata`."""
     verify(graph)
-    tgt = resolve_target(target if target is not None else options.target)
-    mp = plan if plan is not None else plan_model(graph, options, tgt)
+    mp = plan if plan is not None else plan_model(graph, options)
     if not isinstance(mp, ModelPlan):
         raise InternalError(f"compile_model takes a ModelPlan as plan, got {type(mp).__name__}")
-    return generate(mp, tgt, prefix=prefix, canaries=options.debug_canaries)
+    return generate(mp, prefix=prefix, canaries=options.debug_canaries, labels=tuple(labels), info=info)
+
+
+def model_metadata(model_path: str | Path, graph: Graph) -> tuple[tuple[str, ...], dict]:
+    """(labels, manifest facts) of a model that `tinyml search` wrote: its report.json beside the model file gives
+    the class names and the input preprocessing. ((), {}) for any other model; labels only when their count is
+    the first output's element count."""
+    import json
+
+    report = Path(model_path).with_name("report.json")
+    try:
+        data = json.loads(report.read_text())
+    except (OSError, ValueError):
+        return (), {}
+    labels = data.get("labels") if isinstance(data, dict) else None
+    if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
+        return (), {}
+    if len(labels) != graph.tensor(graph.outputs[0]).size:
+        return (), {}
+    info = {"preprocessing": data["preprocessing"]} if isinstance(data.get("preprocessing"), dict) else {}
+    return tuple(labels), info
 
 
 def write_project(
@@ -56,4 +64,4 @@ def write_project(
     return project
 
 
-__all__ = ["GeneratedProject", "Target", "compile_model", "resolve_target", "write_project"]
+__all__ = ["GeneratedProject", "Target", "compile_model", "model_metadata", "write_project"]

@@ -122,11 +122,24 @@ def conv_output_multipliers(
     real[c] = s_in * s_w[c] / s_out in double from float32 scales; a single weight scale is broadcast to
     `channels` outputs, as TFLM's PopulateConvolutionQuantizationParams does.
     """
-    scales = [f32(s) for s in np.atleast_1d(weight_scales)]
+    scales = np.atleast_1d(np.asarray(weight_scales, np.float32)).astype(np.float64)
     if len(scales) == 1 and channels is not None:
-        scales = scales * channels
-    pairs = [quantize_multiplier(f32(input_scale) * s / f32(output_scale)) for s in scales]
-    return np.array([p[0] for p in pairs], np.int64), np.array([p[1] for p in pairs], np.int64)
+        scales = np.repeat(scales, channels)
+    return quantize_multipliers(f32(input_scale) * scales / f32(output_scale))
+
+
+def quantize_multipliers(real: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`quantize_multiplier` of every element of a float64 array, vectorized with the same steps (exact)."""
+    real = np.asarray(real, np.float64)
+    q, shift = np.frexp(real)
+    q_fixed = round_half_away(q * float(1 << 31))
+    q_fixed = np.atleast_1d(np.asarray(q_fixed, np.float64)).astype(np.int64)
+    shift = np.atleast_1d(shift).astype(np.int64)
+    top = q_fixed == (1 << 31)
+    q_fixed = np.where(top, q_fixed // 2, q_fixed)
+    shift = np.where(top, shift + 1, shift)
+    dead = (shift < -31) | (np.atleast_1d(real) == 0.0)
+    return np.where(dead, 0, q_fixed).astype(np.int64), np.where(dead, 0, shift).astype(np.int64)
 
 
 def fully_connected_multiplier(input_scale: float, weight_scale: float, output_scale: float) -> tuple[int, int]:
@@ -254,9 +267,12 @@ def mean_multiplier(multiplier: int, shift: int, count: int) -> tuple[int, int]:
 
 
 def quantize_float(x, scale: float, zero_point: int, dtype: str = "int8") -> np.ndarray:
-    """AffineQuantize: round(x / scale) in float32 (ties away from zero) + zero_point, clamped to dtype."""
-    q = np.asarray(x, dtype=np.float32) / np.float32(scale)
-    r = np.clip(round_half_away(q.astype(np.float64)), INT32_MIN, INT32_MAX).astype(np.int64) + zero_point
+    """AffineQuantize: round(x / scale) in float32 (ties away from zero) + zero_point, clamped to dtype.
+    Defined for every float: NaN gives the zero point, +-inf and out-of-range values saturate."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        q = np.asarray(x, dtype=np.float32) / np.float32(scale)
+        r = np.clip(round_half_away(q.astype(np.float64)), INT32_MIN, INT32_MAX)
+    r = np.where(np.isnan(r), 0, r).astype(np.int64) + zero_point
     lo, hi = _DTYPE_RANGE[dtype]
     return np.clip(r, lo, hi).astype(dtype)
 

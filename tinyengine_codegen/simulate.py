@@ -12,15 +12,17 @@ plan_seconds is the time `plan_model` took.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 from .build.flash_size import FlashSize
 from .ir.cost import graph_macs, op_macs, weight_bytes
 from .ir.graph import Graph
 from .ir.ops import OpKind
+from .kernels import registry  # noqa: F401  (loaded here: module loading is not part of plan_seconds)
 from .options import CompileOptions
-from .planner.model_plan import ModelPlan, plan_model
+from .passes import ModelPlan, plan_model
 from .planner.report import op_rows
+from .target import HOST
 
 # Conservative Thumb-2 (-Os) bytes of one specialised layer function and its call, by operator kind.
 CODE_BYTES_PER_LAYER = {
@@ -76,6 +78,7 @@ class PatchSummary:
     extra_mac_fraction: float
     patch_buffer_bytes: int  # bytes of all per-patch buffers together
     peak_without_patches: int
+    extra_cycle_fraction: float  # the planner's estimate (planner/patch_cost.py), of the model's estimated cycles
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,7 +166,7 @@ def flash_estimate(graph: Graph, mp: ModelPlan) -> FlashEstimate:
     tables = sum(8 * graph.tensor(op.outputs[0]).shape[-1] for op in graph.ops if op.kind in _CHANNEL_TABLES)
     code = RUNTIME_CODE_BYTES + sum(CODE_BYTES_PER_LAYER.get(op.kind, 800) for op in graph.ops)
     if mp.patches is not None:
-        code += PATCH_LOOP_CODE_BYTES + REGION_ROW_BYTES * len(mp.patches.patches) * (mp.patches.split_op + 1)
+        code += PATCH_LOOP_CODE_BYTES + REGION_ROW_BYTES * len(mp.patches.patches) * len(mp.patches.stage)
     return FlashEstimate(weight_bytes(graph), tables, code)
 
 
@@ -179,7 +182,7 @@ def exact_flash(mp: ModelPlan, board, options: CompileOptions) -> FlashSize | No
 
     if not toolchain_available() or not hasattr(board, "memory"):
         return None
-    project = compile_model(mp.graph, options, plan=mp, target=board)
+    project = compile_model(mp.graph, options, plan=mp)
     with tempfile.TemporaryDirectory(prefix="tinyml-simflash-") as tmp:
         write_folder(project.files, Path(tmp) / "model")
         return deployable_size(Path(tmp) / "model", board)
@@ -190,8 +193,10 @@ def simulate(
 ) -> SimulationResult:
     """Plan `graph` for `board` (anything with id, sram_bytes, flash_bytes and dsp) and report the fit.
     flash: "exact" (build the generated C for the board when the toolchain is here) or "estimate" (fast)."""
+    if options.target.name != board.id:
+        options = replace(options, target=board)  # the board simulated is the target planned for
     t0 = time.perf_counter()
-    mp = plan_model(graph, options, board)
+    mp = plan_model(graph, options)
     plan_seconds = time.perf_counter() - t0
     g, plan = mp.graph, mp.plan
     stage = set(mp.patches.stage) if mp.patches else set()
@@ -201,7 +206,7 @@ def simulate(
             r.name,
             r.kind,
             tuple(r.output_shape),
-            mp.kernels[r.index],
+            mp.kernel_names[r.index],
             op_macs(g, g.ops[r.index]),
             r.live_bytes,
             r.high_water,
@@ -217,11 +222,12 @@ def simulate(
             s.split_op,
             g.ops[s.split_op].name,
             s.p,
-            s.split_op + 1,
+            len(s.stage),
             s.extra_macs,
             s.extra_mac_fraction,
             sum(s.buffer_bytes.values()),
             mp.plain.arena_bytes,
+            s.extra_cycle_fraction,
         )
     exact = exact_flash(mp, board, options) if flash == "exact" else None
     notes = mp.notes
@@ -268,13 +274,7 @@ class RunCheck:
 
 def _portable(mp: ModelPlan) -> bool:
     """True when every kernel of the plan is portable C (it also matches the host target)."""
-    from .kernels.registry import HOST, spec_named
-
-    stage = set(mp.patches.stage) if mp.patches is not None else set()
-    return all(
-        name is not None and spec_named(op, name, stage=i in stage).matches(op, mp.graph, HOST)
-        for i, (op, name) in enumerate(zip(mp.graph.ops, mp.kernels))
-    )
+    return all(k is not None and k.spec.matches(op, mp.graph, HOST) for op, k in zip(mp.graph.ops, mp.kernels))
 
 
 def check_run(result: SimulationResult, seed: int = 0, alignment: int = 4) -> RunCheck:
@@ -292,36 +292,37 @@ def check_run(result: SimulationResult, seed: int = 0, alignment: int = 4) -> Ru
     from .compile import compile_model
     from .emit.project import write_folder
     from .errors import InternalError
-    from .planner.model_plan import plan_model
     from .reference.patched import run_patched
     from .reference.run import run_graph
 
     mp = result.model_plan
     g = mp.graph
-    x_t = g.tensor(g.inputs[0])
     rng = np.random.default_rng(seed)
-    if x_t.dtype == "float32":
-        x = rng.normal(size=x_t.shape).astype(np.float32)
-    else:
-        info = np.iinfo(x_t.dtype)
-        x = rng.integers(info.min, info.max + 1, size=x_t.shape).astype(x_t.dtype)
-    ref = run_graph(g, [x])[0]
+    xs = []
+    for name in g.inputs:
+        x_t = g.tensor(name)
+        if x_t.dtype == "float32":
+            xs.append(rng.normal(size=x_t.shape).astype(np.float32))
+        else:
+            info = np.iinfo(x_t.dtype)
+            xs.append(rng.integers(info.min, info.max + 1, size=x_t.shape).astype(x_t.dtype))
+    refs = run_graph(g, xs)
     patched_bad = None
     if mp.patches is not None:
-        patched_bad = int(np.sum(run_patched(g, mp.patches, [x])[0] != ref))
+        patched_bad = sum(int(np.sum(a != b)) for a, b in zip(run_patched(g, mp.patches, xs), refs))
     label = "model plan"
     if not _portable(mp):  # Cortex-M SIMD kernels do not build for the host: the same options, host kernels
-        mp = plan_model(g, result.options, None)
+        mp = plan_model(g, replace(result.options, target=HOST))
         label = "plan with portable kernels"
     label += f" ({mp.patches.p}x{mp.patches.p} patches)" if mp.patches is not None else ""
-    project = compile_model(g, CompileOptions(target="host", alignment=alignment), plan=mp, target="host")
-    if project.arena_bytes != mp.plan.arena_bytes or tuple(project.kernels) != mp.kernels:
+    project = compile_model(g, CompileOptions(alignment=alignment), plan=mp)
+    if project.arena_bytes != mp.arena.arena_bytes or tuple(project.kernels) != mp.kernel_names:
         raise InternalError(
             f"the C uses {project.arena_bytes} arena bytes and kernels {project.kernels}; the plan "
-            f"says {mp.plan.arena_bytes} and {mp.kernels}"
+            f"says {mp.arena.arena_bytes} and {mp.kernel_names}"
         )
     with tempfile.TemporaryDirectory(prefix="tinyml-simulate-") as tmp:
         write_folder(project.files, Path(tmp) / "model")
-        y = run_host(build_host(Path(tmp) / "model", Path(tmp) / "model.exe"), x)
-    bad = int(np.sum(np.asarray(y).reshape(ref.shape) != ref))
+        ys = run_host(build_host(Path(tmp) / "model", Path(tmp) / "model.exe"), xs)
+    bad = sum(int(np.sum(np.asarray(y).reshape(r.shape) != r)) for y, r in zip(ys, refs))
     return RunCheck(seed, label, project.arena_bytes, bad, patched_bad)

@@ -12,7 +12,9 @@ def bench(
     model: Path = typer.Argument(..., help="int8 model (.tflite)"),
     board: str = typer.Option("qemu-m4", "--board", "-b", help="virtual board: qemu-m4 or qemu-m7"),
     patches: str = typer.Option(
-        "off", "--patches", help="patch-based inference: off, auto or a patch count N (N x N patches)"
+        "auto",
+        "--patches",
+        help="patch-based inference: off, auto or a patch count N (N x N patches); the default of compile",
     ),
     top: int = typer.Option(8, "--top", help="slowest layers to list"),
     as_json: bool = typer.Option(False, "--json", help="print one JSON object for scripts"),

@@ -18,8 +18,10 @@ def simulate(
         True, "--inplace/--no-inplace", help="let elementwise (and supported depthwise) layers overwrite their input"
     ),
     patches: str = typer.Option("auto", "--patches", help=PATCHES_HELP),
-    max_extra_macs: float = typer.Option(
-        0.10, "--max-extra-macs", help="the patch search may add at most this fraction of the model's MACs"
+    max_extra_cycles: float = typer.Option(
+        0.10,
+        "--max-extra-cycles",
+        help="the patch search may add at most this fraction of the model's estimated cycles",
     ),
     plot: Path | None = typer.Option(
         None, "--plot", help="memory plot PNG (default without --json: ./<model>_memory.png; with --json: none)"
@@ -36,18 +38,18 @@ def simulate(
     from tinyengine_codegen.errors import TinyMLError
     from tinyengine_codegen.model_io import load_model
     from tinyengine_codegen.options import CompileOptions
-    from tinyengine_codegen.planner.model_plan import patch_request
     from tinyengine_codegen.simulate import simulate as run_simulation
 
     from .console import err, print_json
 
-    if not 0.0 <= max_extra_macs <= 10.0:
-        raise TinyMLError(f"--max-extra-macs {max_extra_macs}: use a fraction between 0 and 10 (0.1 = 10%)")
-    patch_request(patches)
+    if not 0.0 <= max_extra_cycles <= 10.0:
+        raise TinyMLError(f"--max-extra-cycles {max_extra_cycles}: use a fraction between 0 and 10 (0.1 = 10%)")
+    b = load_board(board)  # the one board read: everything below takes the options' target
+    opts = CompileOptions(target=b, inplace=inplace, patches=patches, max_extra_cycles=max_extra_cycles)
     graph = load_model(model)
-    opts = CompileOptions(inplace=inplace, patches=patches, max_extra_macs=max_extra_macs)
-    result = run_simulation(graph, load_board(board), opts)
+    result = run_simulation(graph, b, opts)
     summary = result.to_dict()
+    summary["io"] = _io_rows(result)
     if plot is None and not as_json:
         plot = Path(f"{model.stem}_memory.png")
     if plot is not None:
@@ -75,6 +77,21 @@ def simulate(
             err.print(f"memory plot: {summary['plot']}", soft_wrap=True, markup=False)
     if not result.fits or (check is not None and not check.ok):
         raise typer.Exit(1)
+
+
+def _io_rows(result) -> dict:
+    """Every input and output of the planned graph: name, shape, dtype, bytes and arena offset (the C API's
+    NAME_input(i) / NAME_output(i) point there)."""
+    from tinyengine_codegen.emit.plan import from_model_plan
+
+    mp = result.model_plan
+    g, plan = mp.graph, from_model_plan(mp)
+
+    def row(name: str) -> dict:
+        t = g.tensor(name)
+        return {"name": name, "shape": list(t.shape), "dtype": t.dtype, "bytes": t.nbytes, "offset": plan.offset(name)}
+
+    return {"inputs": [row(n) for n in g.inputs], "outputs": [row(n) for n in g.outputs]}
 
 
 def _render(result, summary: dict) -> None:
@@ -122,9 +139,15 @@ def _render(result, summary: dict) -> None:
         p = result.patches
         out.print(
             f"patches: {p.patches}x{p.patches} over layers 0..{p.split_op} (split at '{escape(p.split_layer)}'), "
-            f"+{p.extra_macs:,} MACs ({p.extra_mac_fraction:.1%}); without patches the peak is "
+            f"+{p.extra_macs:,} MACs ({p.extra_mac_fraction:.1%}), about +{p.extra_cycle_fraction:.1%} cycles; "
+            "without patches the peak is "
             f"{p.peak_without_patches:,} B"
         )
+    for kind in ("inputs", "outputs"):
+        rows = [
+            f"{escape(r['name'])} {r['dtype']}{r['shape']} at arena offset {r['offset']:,}" for r in summary["io"][kind]
+        ]
+        out.print(f"{kind}: " + "; ".join(rows), soft_wrap=True)
     out.print(f"{result.model} on {result.board}: {fit}")
     run = summary.get("run")
     if run:

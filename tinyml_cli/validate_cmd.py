@@ -120,7 +120,7 @@ def validate(
     xs = load_samples(graph, inputs, samples, seed)
     if not xs:
         raise TinyMLError(f"{inputs}: holds no samples")
-    report = validate_model(graph, b, xs, port=port, options=CompileOptions(target=b.id, patches=patches))
+    report = validate_model(graph, b, xs, port=port, options=CompileOptions(target=b, patches=patches))
     if save_outputs is not None:
         _save(Path(save_outputs), report, graph)
     if as_json:

@@ -44,13 +44,13 @@ def board_budget(board_id: str, sram_bytes: int | None = None, flash_bytes: int 
         board.id,
         min(sram_bytes or board.sram_bytes, board.sram_bytes),
         min(flash_bytes or board.flash_bytes, board.flash_bytes),
-        CompileOptions(target=board.id),
+        CompileOptions(target=board),
     )
 
 
 class SimulatedCost:
     """Graph -> Cost from the code generator's exact memory plan (in-place and patches as compile uses them).
-    Picklable (the board is loaded where it runs), so candidates can be costed on worker processes."""
+    Picklable, so candidates can be costed on worker processes."""
 
     def __init__(self, budget: BoardBudget):
         self.budget = budget
@@ -60,11 +60,15 @@ class SimulatedCost:
         return {"budget": self.budget, "_board": None}
 
     def __call__(self, graph: Graph) -> Cost:
-        from tinyengine_codegen.boards import load_board
         from tinyengine_codegen.simulate import simulate
 
         if self._board is None:
-            self._board = load_board(self.budget.board_id)
+            target = getattr(self.budget.options, "target", None)
+            self._board = getattr(target, "board", None)
+            if self._board is None:
+                from tinyengine_codegen.boards import load_board
+
+                self._board = load_board(self.budget.board_id)
         sim = simulate(graph, self._board, self.budget.options, flash="estimate")  # per candidate: no compile
         return Cost(sim.peak_sram_bytes, sim.flash_bytes, sim.macs)
 
@@ -112,7 +116,6 @@ def run_to_folder(
 ) -> dict:
     """Search, export and measure; write model.tflite, report.json, search_log.jsonl and plots into `out`
     (emit.project.atomic_folder: a folder holding other files is refused unless `force`)."""
-    from tinyengine_codegen.boards import load_board
     from tinyengine_codegen.emit.project import atomic_folder
     from tinyengine_codegen.exporters.tflite import save_tflite
     from tinyengine_codegen.model_io import load_model
@@ -128,12 +131,12 @@ def run_to_folder(
     t0 = time.time()
     with atomic_folder(out, make_parents=True, command="search", force=force) as tmp:
         limits = Limits(budget.sram_bytes, budget.flash_bytes)
-        context = {"board": budget.board_id, "options": asdict(budget.options)}
+        context = {"board": budget.board_id, "options": budget.options.as_dict()}
         result = run_search(cfg, cost_function(budget), limits, note, context)
         model_path = save_tflite(result.graph, tmp / "model.tflite")
         note({"stage": "measure"})
         q_acc = int8_accuracy(model_path, result.test_images, result.test_labels)
-        sim = simulate(load_model(model_path), load_board(budget.board_id), budget.options)
+        sim = simulate(load_model(model_path), budget.options.target.board, budget.options)
         notes = _plots(result, budget, tmp)
         report = _report(cfg, budget, result, q_acc, sim, time.time() - t0)
         report["notes"] = notes
@@ -158,6 +161,8 @@ def _report(cfg: SearchConfig, budget: BoardBudget, r: SearchResult, q_acc: floa
         "fits": bool(sim.fits),
         "macs": r.macs,
         "resolution": r.arch.resolution,
+        "labels": list(r.class_names),
+        "preprocessing": preprocessing(r),
         "width_multiplier": r.arch.width,
         "architecture": r.arch.describe(),
         "space_choice": {"width": r.space_choice.width, "resolution": r.space_choice.resolution},
@@ -193,6 +198,23 @@ def _distillation(cfg: SearchConfig) -> str:
         else "elastic phases: in-place, sub-networks learn from the largest network trained in the same step"
     )
     return scheme + ("; fine-tuning distils from the full network" if cfg.finetune_distill else "")
+
+
+def preprocessing(r: SearchResult) -> dict:
+    """How a camera image becomes the model's int8 input (what `tinyml compile` puts in manifest.json)."""
+    from .data import INPUT_SCALE, INPUT_ZERO_POINT
+
+    h, w, c = (int(v) for v in r.test_images.shape[1:4])
+    return {
+        "layout": "NHWC",
+        "height": h,
+        "width": w,
+        "channels": c,
+        "resize": "bilinear to height x width",
+        "int8": "pixel - 128 (uint8 pixel 0..255)",
+        "scale": INPUT_SCALE,
+        "zero_point": INPUT_ZERO_POINT,
+    }
 
 
 def _epochs_trained(r: SearchResult) -> dict:

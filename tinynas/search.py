@@ -25,7 +25,7 @@ from .qsim import int8_accuracy
 from .quantize import QuantConfig, quantize
 from .space import Arch, SearchSpace, cifar_space, macs, mcunet_space, quick_space, sample
 from .space_opt import SpaceChoice, optimize_space
-from .state import SearchState, arch_from_json, space_choice_from_json, space_choice_to_json
+from .state import SearchState, arch_from_json, saved_file, space_choice_from_json, space_choice_to_json
 from .supernet.mbv2 import Supernet
 from .supernet.static import StaticNet
 from .to_ir import arch_to_graph
@@ -129,6 +129,7 @@ class SearchResult:
     run: int = 1  # how many runs have used the state folder, this one included
     earlier_log: tuple[dict, ...] = ()  # progress events of the earlier runs on the state folder
     state: str = ""  # the state folder (or older supernet checkpoint file); "" without one
+    class_names: tuple[str, ...] = ()  # the dataset's class names, in output index order
     quality: dict = field(default_factory=dict)  # predictor and search quality (see _evolution_stage)
     epoch_seconds: dict = field(default_factory=dict)  # mean seconds of a full-network and an elastic epoch
 
@@ -319,6 +320,7 @@ def _run(cfg, data, space, cost_fn, limits, rng, state, progress, times, t) -> S
         state.run,
         state.earlier_log,
         str(state.folder or state.supernet_file or ""),
+        tuple(data.class_names),
         quality,
         epoch_seconds,
     )
@@ -327,8 +329,9 @@ def _run(cfg, data, space, cost_fn, limits, rng, state, progress, times, t) -> S
 def _space_stage(c: _Ctx) -> SpaceChoice:
     saved = c.state.load("space")
     if saved is not None:
-        choice = space_choice_from_json(saved)
-        c.rng.bit_generator.state = saved["rng"]
+        with saved_file(c.state.folder, "space stage"):
+            choice = space_choice_from_json(saved)
+            c.rng.bit_generator.state = saved["rng"]
         c.resumed.append("space")
     else:
         choice = optimize_space(
@@ -350,9 +353,10 @@ def _epochs_done(path: Path | None, phases) -> int:
     st = load_checkpoint(path, "cpu")
     if st is None:
         return 0
-    if "history" in st:
-        return len(st["history"])
-    return sum(p.epochs for p in phases[: int(st["phase"])]) + int(st["epoch"])  # older supernet checkpoints
+    with saved_file(path, "training checkpoint"):
+        if "history" in st:
+            return len(st["history"])
+        return sum(p.epochs for p in phases[: int(st["phase"])]) + int(st["epoch"])  # older supernet checkpoints
 
 
 def _train_stage(c: _Ctx, net: Supernet, train: Dataset, tcfg: TrainConfig) -> dict:
@@ -391,9 +395,10 @@ def _measure_stage(c: _Ctx, measure: Callable[[Arch], float], width: float, res:
     cfg = c.cfg
     saved = c.state.load("measured")
     if saved is not None and "archs" in saved:
-        archs = [arch_from_json(a) for a in saved["archs"]]
-        accs = list(saved["accuracies"])
-        c.rng.bit_generator.state = saved["rng"]
+        with saved_file(c.state.folder, "measured stage"):
+            archs = [arch_from_json(a) for a in saved["archs"]]
+            accs = [float(v) for v in saved["accuracies"]]
+            c.rng.bit_generator.state = saved["rng"]
         c.resumed.append("measured" if len(accs) >= len(archs) else "measured (partial)")
         c.note({"stage": "measure", "resumed_subnets": len(accs)})
     else:
@@ -417,19 +422,21 @@ def _evolution_stage(c: _Ctx, measured: list, measure: Callable[[Arch], float], 
     Returns (evolution result, its measured accuracy, chosen arch, its accuracy, quality dict)."""
     saved = c.state.load("evolution")
     if saved is not None and "quality" in saved:
-        c.rng.bit_generator.state = saved["rng"]
+        with saved_file(c.state.folder, "evolution stage"):
+            c.rng.bit_generator.state = saved["rng"]
+            evo = EvolutionResult(
+                arch_from_json(saved["arch"]),
+                float(saved["score"]),
+                Cost(**saved["cost"]),
+                tuple(saved["history"]),
+                saved["evaluated"],
+            )
+            result = evo, float(saved["accuracy"]), arch_from_json(saved["chosen"]), float(saved["chosen_accuracy"])
+            quality = dict(saved["quality"])
+            quality["evolution_measured"] = [(arch_from_json(a), float(v)) for a, v in saved["evolution_measured"]]
         c.resumed.append("evolution")
-        evo = EvolutionResult(
-            arch_from_json(saved["arch"]),
-            saved["score"],
-            Cost(**saved["cost"]),
-            tuple(saved["history"]),
-            saved["evaluated"],
-        )
         c.note({"stage": "evolution", "resumed": True, "best": evo.score})
-        quality = dict(saved["quality"])
-        quality["evolution_measured"] = [(arch_from_json(a), acc) for a, acc in saved["evolution_measured"]]
-        return evo, saved["accuracy"], arch_from_json(saved["chosen"]), saved["chosen_accuracy"], quality
+        return (*result, quality)
     m = c.cfg.measured_subnets
     fit_set = measured[:m] if len(measured) > m else measured
     archs, accs = [a for a, _ in fit_set], [v for _, v in fit_set]

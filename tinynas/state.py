@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +33,42 @@ STAGES = ("space", "measured", "evolution")
 
 def _jsonable(value):
     return json.loads(json.dumps(value, default=str))
+
+
+_CORRUPT = (KeyError, TypeError, ValueError, IndexError, AttributeError, EOFError, UnicodeDecodeError)
+
+
+@contextmanager
+def saved_file(path: Path | None, what: str):
+    """Reading a saved stage or checkpoint: a malformed or truncated file becomes one TinyMLError line."""
+    try:
+        yield
+    except _CORRUPT as exc:  # json, torch and the decoders below raise these on bad content
+        raise TinyMLError(
+            f"state {path}: the saved {what} is corrupt or incomplete ({type(exc).__name__}); delete that file "
+            "to redo its stage, or give a new --checkpoint folder"
+        ) from None
+
+
+def _read_json(path: Path, what: str) -> dict:
+    with saved_file(path, what):
+        data = json.loads(path.read_text())
+        if not isinstance(data, dict):
+            raise TypeError("not a JSON object")
+        return data
+
+
+def _read_log(path: Path) -> tuple[dict, ...]:
+    """The events of log.jsonl; a line cut short by a killed run is skipped."""
+    events = []
+    for line in path.read_text(errors="replace").splitlines():
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(event, dict):
+            events.append(event)
+    return tuple(events)
 
 
 def _write_json(path: Path, data: dict) -> None:
@@ -63,15 +100,14 @@ class SearchState:
         path.mkdir(parents=True, exist_ok=True)
         fingerprint = _jsonable(fingerprint)
         head_path = path / "state.json"
-        head = json.loads(head_path.read_text()) if head_path.is_file() else None
-        if head is not None:
-            _check_same(path, head.get("fingerprint", {}), fingerprint)
-        run = (head or {}).get("runs", 0) + 1
+        head = _read_json(head_path, "state.json") if head_path.is_file() else None
+        with saved_file(head_path, "state.json"):
+            if head is not None:
+                _check_same(path, dict(head.get("fingerprint", {})), fingerprint)
+            run = int((head or {}).get("runs", 0)) + 1
         _write_json(head_path, {"version": VERSION, "fingerprint": fingerprint, "runs": run})
         log = path / "log.jsonl"
-        earlier = (
-            tuple(json.loads(line) for line in log.read_text().splitlines() if line.strip()) if log.is_file() else ()
-        )
+        earlier = _read_log(log) if log.is_file() else ()
         return SearchState(path, None, run, earlier)
 
     @property
@@ -86,7 +122,7 @@ class SearchState:
         """A saved stage's data, or None when it is not (yet) saved."""
         if self.folder is None or not (self.folder / f"{stage}.json").is_file():
             return None
-        return json.loads((self.folder / f"{stage}.json").read_text())
+        return _read_json(self.folder / f"{stage}.json", f"{stage} stage")
 
     def save(self, stage: str, data: dict) -> None:
         if stage not in STAGES:

@@ -29,7 +29,7 @@ def _run_all(cases, work: Path, *, sanitize: bool = True) -> list[np.ndarray]:
         projects.append(write_project(graph, work / f"m{k}", options, prefix=f"m{k}"))
         dirs.append(work / f"m{k}")
     for d, p in zip(dirs, projects):
-        assert f"#define M{dirs.index(d)}_ARENA_SIZE   {p.arena_bytes}\n" in (d / "model.h").read_text()
+        assert f"#define M{dirs.index(d)}_ARENA_BYTES {p.arena_bytes}\n" in (d / f"m{dirs.index(d)}.h").read_text()
     exe = build_host_many(dirs, work / "models.exe", sanitize=sanitize, opt="-O1")
     return [run_host(exe, xs, model=k) for k, (_, _, xs) in enumerate(cases)]
 
@@ -72,7 +72,7 @@ def test_random_stacks_patched_bit_exact_under_asan(tmp_path, patches):
         rng = np.random.default_rng(1000 * len(patches) + seed)
         graph = random_stack(rng, depth=int(rng.integers(2, 6)))
         xs = rng.integers(-128, 128, (2,) + graph.tensor(graph.inputs[0]).shape, dtype=np.int8)
-        cases.append((graph, CompileOptions(patches=patches, max_extra_macs=10.0), xs))
+        cases.append((graph, CompileOptions(patches=patches, max_extra_cycles=10.0), xs))
     outs = _run_all(cases, tmp_path)
     patched = 0
     for k, ((graph, _, xs), got) in enumerate(zip(cases, outs)):
@@ -90,7 +90,7 @@ def test_random_models_planned_bit_exact_under_asan(tmp_path):
         graph = random_model(rng, name=f"p{seed}")
         graph = dataclasses.replace(graph, outputs=graph.outputs[:1])
         xs = np.stack([random_input(graph, rng)[0] for _ in range(2)])
-        options = CompileOptions(patches=("auto", "2", "off")[seed % 3], inplace=seed % 4 != 3, max_extra_macs=10.0)
+        options = CompileOptions(patches=("auto", "2", "off")[seed % 3], inplace=seed % 4 != 3, max_extra_cycles=10.0)
         cases.append((graph, options, xs))
     outs = _run_all(cases, tmp_path)
     for (graph, options, xs), got in zip(cases, outs):
@@ -102,14 +102,14 @@ def test_debug_canaries_catch_a_stage_layer_writing_past_the_arena(tmp_path):
     """Canaries are checked after every stage layer of every patch: a stage layer whose region table sends its
     output past the arena end makes tinyml_invoke return -(layer + 1)."""
     graph = random_stack(np.random.default_rng(4), depth=3)
-    options = CompileOptions(patches="2", debug_canaries=True, max_extra_macs=10.0)
+    options = CompileOptions(patches="2", debug_canaries=True, max_extra_cycles=10.0)
     project = write_project(graph, tmp_path / "m", options)
     assert project.manifest["patches"] is not None
     xs = np.random.default_rng(0).integers(-128, 128, (2,) + graph.tensor(graph.inputs[0]).shape, dtype=np.int8)
     got = run_host(build_host(tmp_path / "m", tmp_path / "ok.exe"), xs)
     np.testing.assert_array_equal(got.reshape(_reference(graph, xs).shape), _reference(graph, xs))
     split = project.manifest["patches"]["split"]
-    src = (tmp_path / "m" / "model.c").read_text()
+    src = (tmp_path / "m" / "tinyml.c").read_text()
     table = src.index(f"static const tinyml_region_t l{split}_")
     start = src.index("\n    {{", table) + 1
     row = src[start : src.index("\n", start)]
@@ -118,6 +118,6 @@ def test_debug_canaries_catch_a_stage_layer_writing_past_the_arena(tmp_path):
     bad = "    {{{{{},{}}}, {{{},{}}}, {}}},".format(
         fields[0].strip(), fields[1], fields[2].strip(), fields[3], ",".join(fields[4:-1])
     )
-    (tmp_path / "m" / "model.c").write_text(src[:start] + bad + src[start + len(row) :])
+    (tmp_path / "m" / "tinyml.c").write_text(src[:start] + bad + src[start + len(row) :])
     with pytest.raises(InternalError, match=f"returned {-(split + 1)}"):
         run_host(build_host(tmp_path / "m", tmp_path / "bad.exe"), xs[:1])

@@ -18,18 +18,11 @@ from tinyengine_codegen.importers.tflite import load_tflite
 from tinyengine_codegen.ir.graph import Graph
 from tinyengine_codegen.ir.ops import OpKind
 from tinyengine_codegen.ir.verify import verify
+from tinyengine_codegen.reference.run import run_graph
 
 from ..helpers.graph_equal import graph_difference
 from ..helpers.interpreters import litert_run, tflm_run
 from .modelgen import ALL_KINDS, random_input, random_model
-
-try:
-    from tinyengine_codegen.reference.run import run_graph
-
-    _NO_REFERENCE = ""
-except ImportError as exc:  # the reference executor is optional for the rest of this file
-    run_graph = None
-    _NO_REFERENCE = f"reference executor not importable ({exc})"
 
 SEED = 20_240_601
 N_MODELS = 420
@@ -97,8 +90,6 @@ def test_import_export_round_trip(i):
 
 @pytest.mark.parametrize("i", SEEDS)
 def test_reference_matches_tflm_bit_exact(i):
-    if run_graph is None:
-        pytest.skip(_NO_REFERENCE)
     c = case(i)
     for x, expected in zip(c.inputs, c.tflm):
         got = run_graph(c.graph, list(x))

@@ -121,6 +121,11 @@ def test_missing_boards_dir_is_an_error(tmp_path, monkeypatch):
         (lambda t: t.replace("ram_length = 0x18000", ""), r"\[memory\] table"),
         (lambda t: t + 'qemu_machine = "mps2-an500"\n', "does not emulate cortex-m4"),
         (lambda t: t.replace('platformio_board = "nucleo_f401re"\n', ""), "needs platformio_platform"),
+        (lambda t: t.replace('"My board"', '"Evil)\\n[env]\\nextra_scripts = x.py"'), "'name'"),
+        (lambda t: t.replace('"My board"', '"Evil */ X = 1; /* b"'), "'name'"),
+        (lambda t: t.replace('upload_protocol = "stlink"', 'upload_protocol = "stlink\\nextra_scripts = x"'), "upload"),
+        (lambda t: t.replace('id = "my-board"', 'id = "My Board"'), "'id'"),
+        (lambda t: t.replace("clock_mhz = 84", "clock_mhz = 0"), "clock_mhz 0"),
     ],
 )
 def test_invalid_board_files_name_the_problem(tmp_path, edit, message):

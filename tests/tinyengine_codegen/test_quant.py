@@ -123,3 +123,34 @@ def test_downscale_multiplier():
 def test_quantize_float_ties_and_saturation():
     got = quantize_float(np.array([0.05, -0.05, 0.15, 100.0, -100.0], np.float32), 0.1, 0)
     assert got.tolist() == [1, -1, 2, 127, -128]
+
+
+def test_quantize_float_defines_nan_and_infinities():
+    from tinyengine_codegen.quant import quantize_float
+
+    x = np.array([np.nan, np.inf, -np.inf, 1e30, -1e30, 3e9, -3e9, 0.26, -0.26], np.float32)
+    got = quantize_float(x, 0.05, -3).tolist()
+    assert got == [-3, 127, -128, 127, -128, 127, -128, 2, -8]  # round(0.26 / 0.05) = 5, 5 - 3 = 2
+
+
+def test_generated_quantize_matches_the_reference_on_nan_and_infinities(tmp_path):
+    from tests.helpers.host_c import run_graphs_in_c
+    from tinyengine_codegen.ir.graph import Graph, Op, QuantParams, Tensor
+    from tinyengine_codegen.ir.ops import NoAttrs, OpKind
+    from tinyengine_codegen.quant import quantize_float
+
+    q = QuantParams((0.05,), (-3,))
+    tensors = {
+        "x": Tensor("x", (1, 12), "float32"),
+        "q": Tensor("q", (1, 12), "int8", q),
+        "y": Tensor("y", (1, 12), "float32"),
+    }
+    ops = (
+        Op("quant", OpKind.QUANTIZE, ("x",), ("q",), NoAttrs()),
+        Op("deq", OpKind.DEQUANTIZE, ("q",), ("y",), NoAttrs()),
+    )
+    g = Graph("float_io", tensors, ops, ("x",), ("y",))
+    x = np.array([[np.nan, np.inf, -np.inf, 1e30, -1e30, 3e9, -3e9, 200.0, -200.0, 0.26, -0.26, 6.3]], np.float32)
+    (y,) = run_graphs_in_c([g], [x[None]], tmp_path, sanitize=True)
+    expect = (quantize_float(x, 0.05, -3).astype(np.float64) + 3) * np.float32(0.05)
+    np.testing.assert_array_equal(y.reshape(x.shape), expect.astype(np.float32))

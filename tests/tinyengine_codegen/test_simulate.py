@@ -37,10 +37,11 @@ def test_mlperf_without_patches_at_or_below_the_bound(key):
 def test_vww_with_patches():
     graph = _load("vww")
     res = simulate(graph, load_board("qemu-m7"))
-    assert res.peak_sram_bytes == 38040 <= 51840
+    assert res.peak_sram_bytes <= 51840  # 2x below TFLM's arena, within 10 % extra estimated cycles
     p = res.patches
-    assert (p.split_op, p.patches, p.stage_ops, p.peak_without_patches) == (3, 8, 4, 55296)
-    assert p.extra_macs == 674912 and p.extra_mac_fraction == pytest.approx(674912 / 7489664)
+    # below 51,840 B only a stage through op 3 (input 27,648 B + its 9,216 B output + per-patch buffers) fits
+    assert (p.split_op, p.stage_ops, p.peak_without_patches) == (3, 4, 55296)
+    assert 0 < p.extra_cycle_fraction <= 0.10 and p.extra_mac_fraction == pytest.approx(p.extra_macs / 7489664)
     assert res.macs == graph_macs(graph) + p.extra_macs
     assert [r.in_patch_stage for r in res.layers[:5]] == [True] * 4 + [False]
     assert res.layers[0].output_shape == (1, 48, 48, 8) and res.layers[0].kernel == "conv2d_s8_im2col_simd_region"
@@ -108,7 +109,6 @@ def test_to_dict_is_json():
 
 
 def test_run_check_on_the_host():
-    pytest.importorskip("tinyengine_codegen.build.host")
     import shutil
 
     if not (shutil.which("gcc") or shutil.which("cc") or shutil.which("clang")):

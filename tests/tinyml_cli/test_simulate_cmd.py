@@ -19,8 +19,10 @@ def test_json_vww_with_patches():
     r = tinyml("simulate", mlperf_path("vww"), "--board", "qemu-m4", "--json")
     assert r.returncode == 0, r.stderr
     d = json.loads(r.stdout)
-    assert d["peak_sram_bytes"] == d["arena_bytes"] == 38040 and d["fits"] is True
-    assert d["patches"]["patches"] == 8 and d["patches"]["peak_without_patches"] == 55296
+    # the grid follows the measured kernel cycles (planner/kernel_cycles.json); the peak must stay 2x below TFLM's
+    assert d["peak_sram_bytes"] == d["arena_bytes"] <= 51840 and d["fits"] is True
+    assert 2 <= d["patches"]["patches"] <= 8 and d["patches"]["peak_without_patches"] == 55296
+    assert 0 < d["patches"]["extra_cycle_fraction"] <= 0.10
     assert len(d["layers"]) == 31 and d["layers"][0]["in_patch_stage"] is True
     exact = d["flash_exact"]
     assert d["flash_bytes"] == (d["flash"]["total"] if exact is None else exact["total"]) and "plot" not in d
@@ -44,9 +46,9 @@ def test_json_options(tmp_path):
     d = json.loads(r.stdout)
     assert d["peak_sram_bytes"] == 55296 and d["patches"] is None and d["inplace_ops"] == []
     assert (tmp_path / "m.png").read_bytes()[:4] == b"\x89PNG" and d["plot"] == str(tmp_path / "m.png")
-    r = tinyml("simulate", mlperf_path("vww"), "--json", "--patches", "4", "--max-extra-macs", "0.05")
+    r = tinyml("simulate", mlperf_path("vww"), "--json", "--patches", "4", "--max-extra-cycles", "0.05")
     d = json.loads(r.stdout)
-    assert d["patches"]["patches"] == 4 and d["patches"]["extra_mac_fraction"] <= 0.05
+    assert d["patches"]["patches"] == 4 and d["patches"]["extra_cycle_fraction"] <= 0.05
 
 
 def test_table_and_default_plot(tmp_path):
@@ -74,7 +76,7 @@ def test_does_not_fit_exits_1(tmp_path):
     [
         (("--board", "no-such-board"), "unknown board 'no-such-board'"),
         (("--patches", "1"), "off, auto or a patch count"),
-        (("--max-extra-macs", "-1"), "--max-extra-macs"),
+        (("--max-extra-cycles", "-1"), "--max-extra-cycles"),
     ],
 )
 def test_user_errors_exit_2(args, message):

@@ -51,3 +51,37 @@ def test_arch_and_space_choice_survive_json():
     back = space_choice_from_json(json.loads(json.dumps(space_choice_to_json(c))))
     assert (back.width, back.resolution, back.criterion) == (0.75, 14, "mean")
     assert back.candidates[0].fit_ratio == 0.4 and back.candidates[0].fitting_macs.tolist() == [10, 30]
+
+
+@pytest.mark.parametrize(
+    "name, content, words",
+    [
+        ("state.json", "{not json", "state.json is corrupt"),
+        ("state.json", "[1, 2]", "state.json is corrupt"),
+        ("space.json", '{"width": 1', "space stage is corrupt"),
+    ],
+)
+def test_a_corrupt_state_file_is_one_clear_error(tmp_path, name, content, words):
+    st = SearchState.open(tmp_path / "st", {"a": 1})
+    st.save("space", {"width": 1.0})
+    (tmp_path / "st" / name).write_text(content)
+    with pytest.raises(TinyMLError) as e:
+        SearchState.open(tmp_path / "st", {"a": 1}).load("space")
+    assert words in str(e.value) and "--checkpoint" in str(e.value) and "\n" not in str(e.value)
+
+
+def test_a_log_line_cut_short_by_a_kill_is_skipped(tmp_path):
+    st = SearchState.open(tmp_path / "st", {"a": 1})
+    st.logger(None)({"stage": "train", "epoch": 1})
+    with (tmp_path / "st" / "log.jsonl").open("a") as f:
+        f.write('{"run": 1, "stage": "tr')
+    assert SearchState.open(tmp_path / "st", {"a": 1}).earlier_log == ({"run": 1, "stage": "train", "epoch": 1},)
+
+
+@pytest.mark.parametrize("content", [b"", b"PK\x03\x04 truncated zip", b"\x80\x02garbage"])
+def test_a_corrupt_training_checkpoint_is_one_clear_error(tmp_path, content):
+    from tinynas.train.loop import load_checkpoint
+
+    (tmp_path / "supernet.pt").write_bytes(content)
+    with pytest.raises(TinyMLError, match="training checkpoint is corrupt"):
+        load_checkpoint(tmp_path / "supernet.pt", "cpu")

@@ -1,9 +1,11 @@
-"""model.c / model.h / weights.c of one planned model: one static arena with the planner's offsets baked in, one
-function per layer, the patch stage (when planned) as a loop over patches with per-op region tables, the call
-sequence with TINYML_LAYER_BEGIN/END hooks, the I/O API of docs/c_api.md and optional canaries.
+"""NAME.c / NAME.h / NAME_weights.c of one planned model (NAME: the prefix): one static arena with the planner's
+offsets baked in (inputs and outputs inside it), one function per layer, the patch stage (when planned) as a loop
+over patches with per-op region tables, the call sequence with NAME_LAYER_BEGIN/END hooks, the I/O API of
+docs/c_api.md and optional canaries.
 
 `generate` takes a planner.model_plan.ModelPlan and emits exactly it: the plan's op order, the kernel it chose for
-each op (bound by name, never selected again), its in-place ops, scratch buffers, patch schedule and arena.
+each op (its bound kernel records, never selected again), its in-place ops, scratch buffers, patch schedule
+and arena.
 """
 
 from __future__ import annotations
@@ -15,14 +17,17 @@ from types import MappingProxyType
 
 from ..errors import InternalError, TinyMLError
 from ..ir.graph import Graph, Op
-from ..kernels.registry import select, spec_named
-from ..kernels.spec import Binding, KernelSpec, TargetLike, WeightTable, activation_inputs, may_run_in_place
+from ..kernels.registry import select
+from ..kernels.spec import Binding, WeightTable, activation_inputs, may_run_in_place
+from ..planner.model_plan import BoundKernel, ModelPlan
 from .env import TEMPLATES_DIR, c_ident, render
+from .io import check_distinct, header_comment, io_tensors, manifest
 from .plan import ArenaPlan, check_covers, from_model_plan
 from .stage import region_rows
-from .weights import declarations, render_weights
+from .weights import render_weights
 
-_C_TYPES = {"int8": "int8_t", "float32": "float"}
+ARENA_ALIGNMENT = 16  # bytes: the arena's alignment
+IO_ALIGNMENT = 4  # bytes: every input and output pointer (the planner's buffer alignment)
 
 
 @dataclass(frozen=True)
@@ -40,46 +45,32 @@ class GeneratedProject:
         object.__setattr__(self, "files", MappingProxyType(dict(self.files)))
 
 
-def bind_kernels(mp, target: TargetLike) -> tuple[KernelSpec, ...]:
-    """The KernelSpec the plan chose for each op; InternalError when the plan and the specs disagree."""
+def bound_kernels(mp: ModelPlan) -> tuple[BoundKernel, ...]:
+    """The kernel record the plan bound to each op; InternalError when a record contradicts the plan."""
     graph = mp.graph
-    stage = set(mp.patches.stage) if mp.patches is not None else set()
+    if len(mp.kernels) != len(graph.ops):
+        raise InternalError(f"graph '{graph.name}': the plan binds {len(mp.kernels)} kernels to {len(graph.ops)} ops")
     out = []
-    for i, (op, name) in enumerate(zip(graph.ops, mp.kernels)):
-        if name is None:
-            select(op, graph, target)  # raises the user-facing error for an op without a C kernel
+    for i, (op, k) in enumerate(zip(graph.ops, mp.kernels)):
+        if k is None:
+            select(op, graph, mp.target)  # raises the user-facing error for an op without a C kernel
             raise InternalError(f"op {i} '{op.name}': the plan has no kernel for it")
-        spec = spec_named(op, name, stage=i in stage)
-        if i in mp.inplace and not may_run_in_place(spec, op):
+        if i in mp.inplace and not may_run_in_place(k.spec, op):
             raise InternalError(
-                f"op {i} '{op.name}': the plan runs it in place, but kernel '{name}' does not "
+                f"op {i} '{op.name}': the plan runs it in place, but kernel '{k.name}' does not "
                 "write its output over its input"
             )
-        if spec.inplace and i not in mp.inplace:
+        if k.spec.inplace and i not in mp.inplace:
             raise InternalError(
-                f"op {i} '{op.name}': in-place kernel '{name}' bound to an op the plan gives its own output buffer"
+                f"op {i} '{op.name}': in-place kernel '{k.name}' bound to an op the plan gives its own output buffer"
             )
-        if int(spec.scratch_bytes(op, graph)) != mp.scratch.get(i, 0):
+        if int(k.spec.scratch_bytes(op, graph)) != k.scratch:
             raise InternalError(
-                f"op {i} '{op.name}': kernel '{name}' needs {spec.scratch_bytes(op, graph)} scratch "
-                f"bytes, the plan reserved {mp.scratch.get(i, 0)}"
+                f"op {i} '{op.name}': kernel '{k.name}' needs {k.spec.scratch_bytes(op, graph)} scratch "
+                f"bytes, the plan reserved {k.scratch}"
             )
-        out.append(spec)
+        out.append(k)
     return tuple(out)
-
-
-def _boundary(graph: Graph, names: tuple[str, ...], what: str):
-    if len(names) != 1:
-        raise TinyMLError(
-            f"graph '{graph.name}' has {len(names)} {what}s; the generated C API takes exactly one "
-            f"{what} (split the model or merge its {what}s)"
-        )
-    t = graph.tensor(names[0])
-    if t.dtype not in _C_TYPES:
-        raise TinyMLError(
-            f"graph '{graph.name}': {what} '{t.name}' is {t.dtype}; only int8 or float32 {what}s are supported"
-        )
-    return t
 
 
 def _c_row(row: tuple[int, ...]) -> str:
@@ -88,14 +79,15 @@ def _c_row(row: tuple[int, ...]) -> str:
 
 
 def _layer(
-    i: int, op: Op, spec: KernelSpec, graph: Graph, plan: ArenaPlan, weights: WeightTable, rows: list | None
+    i: int, op: Op, k: BoundKernel, graph: Graph, plan: ArenaPlan, weights: WeightTable, rows: list | None
 ) -> dict:
     """Render one layer function and describe its call (and its region table inside a patch stage)."""
+    spec = k.spec
     fn = f"l{i}_{c_ident(op.kind.value.lower())}"
     ins = activation_inputs(graph, op)
     offsets = {t: plan.offset(t) for t in ins + list(op.outputs)}
-    scratch = plan.scratch_offset(i) if spec.scratch_bytes(op, graph) else None
-    if spec.scratch_bytes(op, graph) and scratch is None:
+    scratch = plan.scratch_offset(i) if k.scratch else None
+    if k.scratch and scratch is None:
         raise InternalError(f"op {i} '{op.name}': kernel '{spec.name}' needs scratch, the plan placed none")
     if spec.inplace and offsets[op.inputs[0]] != offsets[op.outputs[0]]:
         raise InternalError(f"op {i} '{op.name}': in-place kernel, but input and output sit at different offsets")
@@ -109,6 +101,9 @@ def _layer(
         params.append("const tinyml_region_t *r")
     ctx = dict(spec.context(op, graph, binding))
     ctx.update(fn=fn, layer=op.name, kind=op.kind.value, params=", ".join(params) or "void")
+    # the arena bytes this layer may touch (sanitized builds poison every other byte while it runs)
+    touch = [(offsets[t], graph.tensor(t).nbytes) for t in ins + list(op.outputs)]
+    touch += [(scratch, spec.scratch_bytes(op, graph))] if scratch is not None else []
     code = render(f"kernels/{spec.name}.c.j2", **ctx)
     return dict(
         index=i,
@@ -118,68 +113,109 @@ def _layer(
         kernel=spec.name,
         name=op.name,
         regions=None if rows is None else [_c_row(r) for r in rows],
+        touch=[v for pair in touch for v in pair],
     )
 
 
-def generate(mp, target: TargetLike, *, prefix: str = "tinyml", canaries: bool = False) -> GeneratedProject:
-    """C sources that run the ModelPlan `mp` (planner.model_plan.plan_model) for `target`."""
-    if c_ident(prefix) != prefix:
-        raise TinyMLError(f"symbol prefix '{prefix}' is not a C identifier; use letters, digits and '_'")
+def generate(
+    mp: ModelPlan, *, prefix: str = "tinyml", canaries: bool = False, labels: tuple[str, ...] = (), info=None
+) -> GeneratedProject:
+    """C sources that run the ModelPlan `mp` (passes.plan_model) for its target: NAME.h (the API of
+    docs/c_api.md), NAME.c, NAME_weights.c/.h, tinyml_runtime.h and manifest.json (NAME = `prefix`).
+    labels: class names (NAME_labels); info: extra manifest facts (preprocessing, labels, ...)."""
+    check_prefix(prefix)
     graph = mp.graph
-    x, y = _boundary(graph, graph.inputs, "input"), _boundary(graph, graph.outputs, "output")
     if not graph.ops:
         raise InternalError(f"graph '{graph.name}' has no operators")
-    specs = bind_kernels(mp, target)
+    kernels = bound_kernels(mp)
     plan = from_model_plan(mp)
+    ins = io_tensors(graph, graph.inputs, "INPUT", plan.offset)
+    outs = io_tensors(graph, graph.outputs, "OUTPUT", plan.offset)
+    check_distinct(graph, ins, outs)
+    for t in ins + outs:
+        if t.offset % IO_ALIGNMENT:
+            raise InternalError(f"{t.kind.lower()} {t.index} '{t.name}' sits at arena offset {t.offset}, not aligned")
     sched = mp.patches
     check_covers(plan, graph, mp.scratch, sched.buffer_bytes if sched is not None else None)
     rows = region_rows(graph, sched) if sched is not None else {}
     weights = WeightTable(prefix)
-    layers = [_layer(i, op, s, graph, plan, weights, rows.get(i)) for i, (op, s) in enumerate(zip(graph.ops, specs))]
-    io = dict(
-        in_type=_C_TYPES[x.dtype],
-        in_size=x.size,
-        in_offset=plan.offset(x.name),
-        out_type=_C_TYPES[y.dtype],
-        out_size=y.size,
-        out_offset=plan.offset(y.name),
-    )
+    layers = [_layer(i, op, s, graph, plan, weights, rows.get(i)) for i, (op, s) in enumerate(zip(graph.ops, kernels))]
     stage = (
         None
         if sched is None
         else dict(
-            patches=len(sched.patches), p=sched.p, split=sched.split_op, split_layer=graph.ops[sched.split_op].name
+            patches=len(sched.patches),
+            p=sched.p,
+            start=sched.start,
+            split=sched.split_op,
+            split_layer=graph.ops[sched.split_op].name,
         )
     )
+    P = prefix.upper()
+    io = [dict(kind=t.kind, index=t.index, ctype=t.ctype, offset=t.offset, bytes=t.bytes, comment=header_comment(t),
+               macros=t.macros(P)) for t in ins + outs]  # fmt: skip
     ctx = dict(
         p=prefix,
-        P=prefix.upper(),
+        P=P,
         graph=graph.name,
         arena=plan.arena_bytes,
+        align=ARENA_ALIGNMENT,
+        io_align=IO_ALIGNMENT,
         layers=layers,
-        io=io,
-        externs=declarations(weights),
+        layer_count=len(layers),
+        ins=io[: len(ins)],
+        outs=io[len(ins) :],
+        comments=[d["comment"] for d in io],
         canaries=canaries,
-        bad_args_rc=-(len(layers) + 1),
+        rc_not_initialized=-(len(layers) + 1),
+        rc_no_memory=-(len(layers) + 2),
         strategy=plan.strategy,
         stage=stage,
         inplace=sorted(mp.inplace),
+        labels=[_c_string(x) for x in labels],
     )
-    manifest = dict(
-        name=graph.name,
-        prefix=prefix,
-        arena_bytes=plan.arena_bytes,
-        input=dict(name=x.name, dtype=x.dtype, shape=list(x.shape)),
-        output=dict(name=y.name, dtype=y.dtype, shape=list(y.shape)),
+    extra = dict(info or {})
+    if labels:
+        extra["labels"] = list(labels)
+    extra.update(
+        layer_count=len(layers),
         inplace_layers=sorted(mp.inplace),
         patches=stage,
         layers=[dict(name=lay["name"], kernel=lay["kernel"]) for lay in layers],
     )
+    man = manifest(graph, prefix, plan.arena_bytes, ins, outs, extra)
     files = {
-        "model.c": render("model/model.c.j2", **ctx),
-        "model.h": render("model/model.h.j2", **ctx),
-        "weights.c": render_weights(weights, f"model '{graph.name}'"),
+        f"{prefix}.h": render("model/model.h.j2", **ctx),
+        f"{prefix}.c": render("model/model.c.j2", **ctx),
+        **render_weights(weights, prefix, f"model '{graph.name}'"),
         "tinyml_runtime.h": (TEMPLATES_DIR / "runtime" / "tinyml_runtime.h").read_text(),
-        "manifest.json": json.dumps(manifest, indent=2) + "\n",
+        "manifest.json": json.dumps(man, indent=2) + "\n",
     }
-    return GeneratedProject(files, prefix, plan.arena_bytes, tuple(lay["kernel"] for lay in layers), plan, manifest)
+    if labels:
+        files[f"{prefix}_labels.c"] = render("model/labels.c.j2", **ctx)
+    return GeneratedProject(files, prefix, plan.arena_bytes, tuple(lay["kernel"] for lay in layers), plan, man)
+
+
+RESERVED_PREFIXES = ("tinyml_runtime", "tinyml_board", "tinyml_port", "tinyml_hooks", "tinyml_cycles")
+
+
+def check_prefix(prefix: str) -> None:
+    """TinyMLError unless `prefix` is a C identifier that cannot clash with the runtime's own names."""
+    if not prefix or c_ident(prefix) != prefix or prefix.startswith("__"):
+        raise TinyMLError(
+            f"--prefix '{prefix}' is not a C identifier; use letters, digits and '_' (not starting with a digit)"
+        )
+    if prefix in RESERVED_PREFIXES or len(prefix) > 32:
+        raise TinyMLError(f"--prefix '{prefix}' is reserved or longer than 32 characters; choose another name")
+
+
+def _c_string(text: str) -> str:
+    out = []
+    for ch in text:
+        if ch in '"\\':
+            out.append("\\" + ch)
+        elif " " <= ch <= "~" and ch != "?":
+            out.append(ch)
+        else:
+            out.extend(f"\\{b:03o}" for b in ch.encode("utf-8"))
+    return '"' + "".join(out) + '"'

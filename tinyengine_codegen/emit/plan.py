@@ -1,10 +1,9 @@
-"""Arena placement as the emitter sees it, and `linear_plan`, the simple baseline placement.
+"""Arena placement as the emitter sees it.
 
 The emitter needs three things from a memory plan: the arena offset of every activation tensor, the offset of
 each op's scratch buffer, and the arena size. `ArenaPlan` is that interface; `from_model_plan` takes them from
-the planner's ModelPlan (the plan `tinyml simulate` reports), `adapt` wraps any plan with offsets. `linear_plan`
-is a baseline for comparisons: buffers in order of first use, each at the lowest aligned offset that overlaps no
-buffer live at the same time (first fit over lifetimes). It is correct, not optimal.
+the planner's ModelPlan (the plan `tinyml simulate` reports). Lifetimes are the planner's alone
+(planner/buffers.py); nothing here computes them again.
 """
 
 from __future__ import annotations
@@ -16,6 +15,8 @@ from typing import Protocol
 
 from ..errors import InternalError
 from ..ir.graph import Graph
+from ..planner.buffers import scratch_name
+from ..planner.model_plan import ModelPlan
 
 
 class ArenaPlan(Protocol):
@@ -33,7 +34,7 @@ class EmitPlan:
     offsets: Mapping[str, int]
     scratch: Mapping[int, int]
     arena_bytes: int
-    strategy: str = "linear"
+    strategy: str = ""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "offsets", MappingProxyType(dict(self.offsets)))
@@ -46,55 +47,15 @@ class EmitPlan:
         return self.scratch.get(op_index)
 
 
-def _round_up(n: int, a: int) -> int:
-    return -(-n // a) * a
-
-
-def intervals(graph: Graph, scratch: Mapping[int, int], alignment: int) -> list[tuple[str, int, int, int]]:
-    """(key, bytes, first op, last op) of every activation and scratch buffer; scratch keys are '#<op index>'."""
-    n = len(graph.ops)
-    out = []
-    for t in graph.activations():
-        first = 0 if t.name in graph.inputs else (graph.producer(t.name) or 0)
-        last = n if t.name in graph.outputs else max(graph.last_use(t.name), first)
-        out.append((t.name, _round_up(max(t.nbytes, 1), alignment), first, last))
-    out += [(f"#{i}", _round_up(b, alignment), i, i) for i, b in sorted(scratch.items()) if b > 0]
-    return out
-
-
-def linear_plan(graph: Graph, scratch: Mapping[int, int] | None = None, alignment: int = 4) -> EmitPlan:
-    """First-fit placement over lifetimes (the baseline described in the module docstring)."""
-    placed: list[tuple[int, int, int, int]] = []  # (offset, size, first, last)
-    offsets: dict[str, int] = {}
-    for key, size, first, last in sorted(intervals(graph, scratch or {}, alignment), key=lambda r: (r[2], -r[1])):
-        busy = sorted((o, o + s) for o, s, f, end in placed if f <= last and first <= end)
-        at = 0
-        for lo, hi in busy:
-            if at + size <= lo:
-                break
-            at = max(at, hi)
-        placed.append((at, size, first, last))
-        offsets[key] = at
-    arena = max((o + s for o, s, _, _ in placed), default=0)
-    return EmitPlan(
-        {k: v for k, v in offsets.items() if not k.startswith("#")},
-        {int(k[1:]): v for k, v in offsets.items() if k.startswith("#")},
-        arena,
-        "linear",
-    )
-
-
-def from_model_plan(mp) -> EmitPlan:
+def from_model_plan(mp: ModelPlan) -> EmitPlan:
     """The offsets, scratch offsets and arena size of a planner.model_plan.ModelPlan, exactly as planned."""
-    from ..planner.buffers import scratch_name
-
-    offsets = dict(mp.plan.offsets)
+    offsets = dict(mp.arena.offsets)
     scratch = {}
     for i, op in enumerate(mp.graph.ops):
         key = scratch_name(op)
         if key in offsets:
             scratch[i] = offsets.pop(key)
-    return EmitPlan(offsets, scratch, int(mp.plan.arena_bytes), str(mp.plan.strategy))
+    return EmitPlan(offsets, scratch, int(mp.arena.arena_bytes), str(mp.arena.strategy))
 
 
 def check_covers(

@@ -81,6 +81,7 @@ def _simple(kind: OpKind, options_cls, int8_version: int = 2):
 
 def _conv(graph: Graph, op: Op) -> Lowered:
     a = op.attrs
+    _no_explicit_pads(op)
     opts = schema.Conv2DOptionsT(
         padding=_PADDING[a.padding],
         strideW=a.stride_w,
@@ -98,6 +99,14 @@ def _conv(graph: Graph, op: Op) -> Lowered:
     )
 
 
+def _no_explicit_pads(op: Op) -> None:
+    if op.attrs.pads is not None:
+        raise InternalError(
+            f"{op.name} ({op.kind.value}): explicit pads (a PAD folded by fuse_pad) have no TFLite form; "
+            "export the graph as imported, before the passes"
+        )
+
+
 def _zero_bias(graph: Graph, op: Op) -> ConstInput:
     x, w = graph.tensors[op.inputs[0]], graph.tensors[op.inputs[1]]
     cout = w.shape[0]
@@ -108,6 +117,7 @@ def _zero_bias(graph: Graph, op: Op) -> ConstInput:
 
 def _depthwise(graph: Graph, op: Op) -> Lowered:
     a = op.attrs
+    _no_explicit_pads(op)
     opts = schema.DepthwiseConv2DOptionsT(
         padding=_PADDING[a.padding],
         strideW=a.stride_w,

@@ -17,7 +17,6 @@ to quantize an input and read an output. uint8 tensors become int8 exactly (valu
 
 from __future__ import annotations
 
-import heapq
 from dataclasses import replace
 from pathlib import Path
 
@@ -28,6 +27,7 @@ from ..ir.graph import Graph, Op, QuantParams
 from ..ir.ops import Activation
 from ..ir.verify import verify
 from .onnx_build import Builder, ModelError, QNode, clip_activation, from_ir_array, to_ir_array
+from .onnx_checks import check_writers, load_external_data, node_problem, topological
 from .onnx_ops import CONVERTERS, FUSABLE, TRANSPARENT
 from .source import read_source
 
@@ -53,13 +53,16 @@ _FLOAT_HINT = (
     "quantize it to int8 first, e.g. onnxruntime.quantization.quantize_static(..., "
     "quant_format=QuantFormat.QDQ, activation_type=QuantType.QInt8, weight_type=QuantType.QInt8)"
 )
+_CONSTANT_VALUES = ("value_float", "value_floats", "value_int", "value_ints")
 _QTYPES = {np.dtype(np.int8): 0, np.dtype(np.uint8): 128, np.dtype(np.int32): 0}
 
 
 def load_onnx(src: str | Path | bytes, name: str | None = None) -> Graph:
     """Read an int8 ONNX model (a path or its bytes) into a verified NHWC Graph; TinyMLError when unusable."""
     buf, label = read_source(src, name)
-    return verify(_Importer(_parse(buf, label), label).graph())
+    model = _parse(buf, label)
+    load_external_data(model, None if isinstance(src, (bytes, bytearray, memoryview)) else Path(src).parent, label)
+    return verify(_Importer(model, label).graph())
 
 
 def _parse(buf: bytes, label: str):
@@ -75,17 +78,23 @@ def _parse(buf: bytes, label: str):
         raise TinyMLError(f"'{label}': not an ONNX model or an empty graph ({len(buf)} bytes, no nodes)")
     if any(n.op_type in ("If", "Loop", "Scan") for n in model.graph.node):
         raise TinyMLError(f"'{label}': control flow (If/Loop/Scan) is not supported; export a static graph")
+    check_writers(model.graph, label)
     return model
 
 
 def _quant_arrays(b: Builder, scale: str, zp: str, out_dtype=np.int8):
     """(scales, zero points shifted to int8, whether the values are uint8) of a (scale, zero point) pair."""
     scales = b.const(scale).astype(np.float64).reshape(-1)
+    if scales.size == 0 or not np.all(np.isfinite(scales) & (scales > 0)):
+        raise ModelError(f"scale '{scale}' {scales.tolist()[:4]} is not finite and positive")
     zps = b.const(zp) if zp else np.zeros(1, out_dtype)
     if zps.dtype not in _QTYPES:
         raise ModelError(f"quantization to {zps.dtype} is not supported; only int8 and uint8 (int32 biases)")
     shift = _QTYPES[zps.dtype]
-    return scales, zps.astype(np.int64).reshape(-1) - shift, shift == 128
+    zps = zps.astype(np.int64).reshape(-1)
+    if zps.size not in (1, scales.size):
+        raise ModelError(f"{scales.size} scales but {zps.size} zero points ('{scale}', '{zp}')")
+    return scales, np.broadcast_to(zps, scales.shape) - shift, shift == 128
 
 
 class _Importer:
@@ -98,7 +107,13 @@ class _Importer:
         self.opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 13)
         self.b = Builder()
         for init in self.g.initializer:
-            self.b.consts[init.name] = numpy_helper.to_array(init)
+            try:
+                self.b.consts[init.name] = numpy_helper.to_array(init)
+            except Exception as exc:  # onnx reports short or mistyped data with several exception types
+                raise TinyMLError(
+                    f"'{label}': initializer '{init.name}' cannot be read ({type(exc).__name__}: {exc}); "
+                    "the file is corrupt"
+                ) from None
         self.alias: dict[str, str] = {}
         self.pending: dict[str, QNode] = {}  # float output of a QDQ op → the op, until its QuantizeLinear
         self.int8: set[str] = set()  # int8 activations of the ONNX graph
@@ -154,13 +169,16 @@ class _Importer:
                 f"'{self.label}': the model is float (no QuantizeLinear, DequantizeLinear or "
                 f"QLinear* nodes); {_FLOAT_HINT}"
             )
-        for i, node in _topological(self.g, set(self.b.consts) | set(self.float_in) | set(self.inputs), self.label):
+        for i, node in topological(self.g, set(self.b.consts) | set(self.float_in) | set(self.inputs), self.label):
             supported = node.op_type in SUPPORTED and node.domain in ("", "ai.onnx", "com.microsoft")
             if not supported and not self._foldable(node):
                 raise TinyMLError(
                     f"{self._where(i)} is not supported (inputs {list(node.input)}); supported "
                     f"operators: {', '.join(SUPPORTED)}"
                 )
+            problem = node_problem(node)
+            if problem:
+                raise TinyMLError(f"{self._where(i)} {problem}")
             try:
                 self._node(i, node)
             except ModelError as exc:
@@ -188,9 +206,12 @@ class _Importer:
         attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
         if t == "Constant":
             value = attrs.get("value")
-            self.b.consts[out] = (
-                numpy_helper.to_array(value) if value is not None else np.asarray(next(iter(attrs.values())))
-            )
+            if value is not None:
+                self.b.consts[out] = numpy_helper.to_array(value)
+            elif len(attrs) == 1 and next(iter(attrs)) in _CONSTANT_VALUES:
+                self.b.consts[out] = np.asarray(next(iter(attrs.values())))
+            else:
+                raise ModelError(f"needs exactly one value attribute ({', '.join(('value',) + _CONSTANT_VALUES)})")
         elif t == "Identity":
             self.alias[out] = node.input[0]
         elif t == "QuantizeLinear":
@@ -267,6 +288,9 @@ class _Importer:
         scales, zps, shifted = _quant_arrays(self.b, scale, zp, data.dtype.type)
         if data.dtype not in _QTYPES:
             raise ModelError(f"constant '{name}' is {data.dtype}; only int8, uint8 and int32 are supported")
+        axis %= max(data.ndim, 1)
+        if scales.size > 1 and (data.ndim == 0 or data.shape[axis] != scales.size):
+            raise ModelError(f"constant '{name}' {data.shape} has {scales.size} scales along axis {axis}")
         if shifted:
             self.b.consts[name] = (data.astype(np.int16) - 128).astype(np.int8)
         self.b.cquant[name] = (scales, zps, axis % max(data.ndim, 1))
@@ -358,35 +382,6 @@ class _Importer:
         if self.b.aquant.setdefault(name, quant) != quant:
             raise ModelError(f"reads '{name}' with other quantization than it was written with")
         return name
-
-
-def _topological(g, available: set[str], label: str) -> list[tuple[int, object]]:
-    """(index, node) in an order where every input is written first; the file order wherever it allows."""
-    waiting: dict[str, list[int]] = {}
-    missing = []
-    for i, node in enumerate(g.node):
-        needs = {x for x in node.input if x and x not in available}
-        missing.append(len(needs))
-        for x in needs:
-            waiting.setdefault(x, []).append(i)
-    ready = [i for i, m in enumerate(missing) if m == 0]
-    heapq.heapify(ready)
-    order = []
-    while ready:
-        i = heapq.heappop(ready)
-        order.append((i, g.node[i]))
-        for x in g.node[i].output:
-            for j in waiting.pop(x, ()):
-                missing[j] -= 1
-                if missing[j] == 0:
-                    heapq.heappush(ready, j)
-    if len(order) != len(g.node):
-        stuck = next(i for i, m in enumerate(missing) if m)
-        raise TinyMLError(
-            f"'{label}': node #{stuck} '{g.node[stuck].name}' ({g.node[stuck].op_type}) reads a "
-            "tensor that no node writes, or the graph has a cycle; the file is corrupt"
-        )
-    return order
 
 
 def _renamed(graph: Graph, rename: dict[str, str]) -> Graph:

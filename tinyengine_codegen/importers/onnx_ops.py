@@ -29,6 +29,7 @@ from ..ir.ops import (
     SoftmaxAttrs,
 )
 from ..ir.shapes import conv_out_pad
+from ..ir.structure import MAX_WINDOW
 from .onnx_build import TO_NHWC, Builder, ModelError, QNode, clip_activation, ir_axis, opt_input, real_const, text
 from .onnx_movement import _pad, _rank4, _reshape, _resize, _slice, _transpose
 
@@ -120,13 +121,19 @@ def _hw(n: QNode, attr: str, default: int) -> tuple[int, int]:
     v = tuple(int(a) for a in n.attrs.get(attr, (default, default)))
     if len(v) != 2:
         raise ModelError(f"{attr} {v} is not 2-D")
+    if not all(1 <= a <= MAX_WINDOW for a in v):
+        raise ModelError(f"{attr} {v} is outside 1..{MAX_WINDOW}")
     return v
 
 
 def _conv(b: Builder, n: QNode) -> None:
     N, C, _, _ = _rank4(b, n.inputs[0])
     x = b.act(n.inputs[0])
+    if len(n.inputs) < 2 or not n.inputs[1]:
+        raise ModelError("has no weight input")
     w, scales, axis = _weight(b, n.inputs[1])
+    if w.ndim != 4:
+        raise ModelError(f"weight '{n.inputs[1]}' has shape {w.shape}; a 2-D convolution needs rank 4 (OIHW)")
     cout, _, kh, kw = w.shape
     group = int(n.attrs.get("group", 1))
     _check_per_channel(n.inputs[1], scales, axis, 0, cout)
@@ -226,7 +233,10 @@ def _operand(b: Builder, name: str, rank: int) -> Tensor:
 
 def _elementwise(kind: OpKind):
     def convert(b: Builder, n: QNode) -> None:
-        shape = tuple(np.broadcast_shapes(*(b.shape(t) for t in n.inputs[:2])))
+        try:
+            shape = tuple(np.broadcast_shapes(*(b.shape(t) for t in n.inputs[:2])))
+        except ValueError:
+            raise ModelError(f"operand shapes {[b.shape(t) for t in n.inputs[:2]]} do not broadcast") from None
         a, c = (_operand(b, t, len(shape)) for t in n.inputs[:2])
         b.finish(n, kind, (a.name, c.name), ElementwiseAttrs(n.activation), shape)
 

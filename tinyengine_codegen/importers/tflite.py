@@ -7,6 +7,7 @@ constant operands that only carry shapes or axes become attributes (see ir/ops.p
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -87,8 +88,14 @@ class _Importer:
             out.append(base if n == 0 else f"{base}_{n}")
         return out
 
-    def _opcode(self, op) -> str:
-        code = self.model.operatorCodes[op.opcodeIndex]
+    def _opcode(self, i: int, op) -> str:
+        codes = self.model.operatorCodes or []
+        if not 0 <= op.opcodeIndex < len(codes):
+            raise TinyMLError(
+                f"'{self.label}': operator #{i} uses operator code {op.opcodeIndex}, but the model has "
+                f"{len(codes)}; the file is corrupt"
+            )
+        code = codes[op.opcodeIndex]
         value = max(int(code.builtinCode), int(code.deprecatedBuiltinCode))
         if value == 32:
             return "CUSTOM:" + _decode(code.customCode)
@@ -99,19 +106,31 @@ class _Importer:
             return self.consts[index]
         t = self.sg.tensors[index]
         buffers = self.model.buffers or []
-        if t.buffer <= 0 or t.buffer >= len(buffers) or buffers[t.buffer].data is None:
+        if t.buffer >= len(buffers) or t.buffer < 0:
+            raise TinyMLError(
+                f"'{self.label}': tensor '{self.names[index]}' uses buffer {t.buffer}, but the model has "
+                f"{len(buffers)}; the file is corrupt"
+            )
+        if t.buffer > 0 and (getattr(buffers[t.buffer], "offset", 0) or 0) > 1:
+            raise TinyMLError(
+                f"'{self.label}': tensor '{self.names[index]}' keeps its data outside the flatbuffer "
+                "(buffer offset); this is not supported, re-export the model as one flatbuffer below 2 GB"
+            )
+        if t.buffer == 0 or buffers[t.buffer].data is None:
             return None
         raw = np.asarray(buffers[t.buffer].data, dtype=np.uint8)
         if len(raw) == 0:
             return None
         dtype = _dtype(t, self.label, self.names[index])
         shape = tuple(int(d) for d in (t.shape if t.shape is not None else ()))
-        arr = np.frombuffer(raw.tobytes(), dtype=np.dtype(dtype).newbyteorder("<"))
-        if arr.size != int(np.prod(shape, dtype=np.int64)):
+        itemsize = np.dtype(dtype).itemsize
+        need = math.prod(shape)
+        if len(raw) != need * itemsize:
             raise TinyMLError(
-                f"'{self.label}': constant tensor '{self.names[index]}' holds {arr.size} values "
-                f"but its shape {shape} needs {int(np.prod(shape))}; the file is corrupt"
+                f"'{self.label}': constant tensor '{self.names[index]}' holds {len(raw)} bytes but its shape "
+                f"{shape} of {dtype} needs {need * itemsize}; the file is corrupt"
             )
+        arr = np.frombuffer(raw.tobytes(), dtype=np.dtype(dtype).newbyteorder("<"))
         arr = arr.astype(dtype).reshape(shape)
         arr.setflags(write=False)
         self.consts[index] = arr
@@ -121,33 +140,59 @@ class _Importer:
         name = self.names[index]
         if name not in self.tensors:
             t = self.sg.tensors[index]
-            shape = tuple(max(int(d), 1) for d in (t.shape if t.shape is not None else ()))
+            shape = tuple(int(d) for d in (t.shape if t.shape is not None else ()))
+            if any(d < 1 for d in shape):
+                raise TinyMLError(
+                    f"'{self.label}': tensor '{name}' has shape {shape}; every dimension must be at least 1 "
+                    "(export the model with a fixed input shape)"
+                )
+            if t.isVariable:
+                raise TinyMLError(
+                    f"'{self.label}': tensor '{name}' is a variable (state) tensor; stateful models are not supported"
+                )
+            if t.sparsity is not None:
+                raise TinyMLError(
+                    f"'{self.label}': tensor '{name}' is stored sparse; sparse tensors are not supported, "
+                    "export the model without sparsification"
+                )
             self.tensors[name] = Tensor(name, shape, _dtype(t, self.label, name), _quant(t), self._const_data(index))
         return self.tensors[name]
 
     def graph(self) -> Graph:
         ops: list[Op] = []
         for i, op in enumerate(self.sg.operators or []):
-            kind = self._opcode(op)
-            ins = [int(x) for x in (op.inputs if op.inputs is not None else ())]
-            outs = [int(x) for x in (op.outputs if op.outputs is not None else ())]
+            kind = self._opcode(i, op)
+            ins = self._indices(f"operator #{i} {kind} input", op.inputs, optional=True)
+            outs = self._indices(f"operator #{i} {kind} output", op.outputs)
+            if not outs:
+                raise TinyMLError(f"'{self.label}': operator #{i} {kind} has no output; the file is corrupt")
             if kind in _FOLDABLE and self._fold(kind, op, ins, outs):
                 continue
             ops.append(self._convert(i, kind, op, ins, outs))
-        inputs = tuple(self._tensor(int(i)).name for i in self.sg.inputs)
-        outputs = tuple(self._tensor(int(i)).name for i in self.sg.outputs)
+        inputs = tuple(self._tensor(i).name for i in self._indices("graph input", self.sg.inputs))
+        outputs = tuple(self._tensor(i).name for i in self._indices("graph output", self.sg.outputs))
         for name in inputs:
             if self.tensors[name].is_const:
                 raise TinyMLError(f"'{self.label}': graph input '{name}' is a constant")
         return Graph(self.label, dict(self.tensors), tuple(ops), inputs, outputs)
+
+    def _indices(self, what: str, raw, optional: bool = False) -> list[int]:
+        """Tensor indices of an operator or the subgraph, each checked against the tensor table (-1 = absent)."""
+        n = len(self.sg.tensors or [])
+        out = [int(x) for x in (raw if raw is not None else ())]
+        for x in out:
+            if not (0 <= x < n or (optional and x == -1)):
+                raise TinyMLError(
+                    f"'{self.label}': {what} is tensor {x}, but the subgraph has {n} tensors; the file is corrupt"
+                )
+        return out
 
     def _fold(self, kind: str, op, ins: list[int], outs: list[int]) -> bool:
         """Evaluate shape arithmetic whose operands are all known at import; True when the op was folded."""
         values = []
         for j, t in enumerate(ins):
             if t < 0:
-                values.append(None)
-                continue
+                return False  # an absent operand: the converter reports it
             data = self._const_data(t)
             if data is None and kind == "SHAPE" and j == 0:
                 data = np.zeros(self._tensor(t).shape, np.int8)  # only the shape is read

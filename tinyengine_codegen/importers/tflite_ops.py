@@ -56,7 +56,17 @@ def _act(opts) -> Activation:
 
 
 def _padding(opts) -> Padding:
-    return _PAD[int(opts.padding)]
+    code = int(opts.padding)
+    if code not in _PAD:
+        raise ModelError(f"padding {code} is not a known padding (0 = SAME, 1 = VALID)")
+    return _PAD[code]
+
+
+def _dilations(opts) -> tuple[int, int]:
+    dh, dw = int(opts.dilationHFactor), int(opts.dilationWFactor)
+    if dh < 1 or dw < 1:
+        raise ModelError(f"dilation {dh}x{dw} is invalid; dilation factors are at least 1")
+    return dh, dw
 
 
 def _require_int8(kind: str, tensors: list[Tensor | None], outs: list[Tensor]) -> None:
@@ -81,8 +91,55 @@ def _const(t: Tensor | None, what: str) -> np.ndarray:
     return np.asarray(t.data)
 
 
+# kind: (options class, options required, fewest inputs, most inputs)
+_SIGNATURE = {
+    "CONV_2D": ("Conv2DOptionsT", True, 2, 3),
+    "DEPTHWISE_CONV_2D": ("DepthwiseConv2DOptionsT", True, 2, 3),
+    "FULLY_CONNECTED": ("FullyConnectedOptionsT", False, 2, 3),
+    "ADD": ("AddOptionsT", False, 2, 2),
+    "MUL": ("MulOptionsT", False, 2, 2),
+    "AVERAGE_POOL_2D": ("Pool2DOptionsT", True, 1, 1),
+    "MAX_POOL_2D": ("Pool2DOptionsT", True, 1, 1),
+    "MEAN": ("ReducerOptionsT", False, 2, 2),
+    "RESHAPE": ("ReshapeOptionsT", False, 1, 2),
+    "SOFTMAX": ("SoftmaxOptionsT", True, 1, 1),
+    "PAD": ("PadOptionsT", False, 2, 2),
+    "PADV2": ("PadV2OptionsT", False, 3, 3),
+    "CONCATENATION": ("ConcatenationOptionsT", True, 1, 1 << 16),
+    "TRANSPOSE": ("TransposeOptionsT", False, 2, 2),
+    "STRIDED_SLICE": ("StridedSliceOptionsT", False, 4, 4),
+    "RESIZE_NEAREST_NEIGHBOR": ("ResizeNearestNeighborOptionsT", True, 2, 2),
+    "QUANTIZE": ("QuantizeOptionsT", False, 1, 1),
+    "DEQUANTIZE": ("DequantizeOptionsT", False, 1, 1),
+    "HARD_SWISH": ("HardSwishOptionsT", False, 1, 1),
+    "LOGISTIC": (None, False, 1, 1),
+    "RELU": (None, False, 1, 1),
+    "RELU6": (None, False, 1, 1),
+}
+_REQUIRED_INPUTS = {"CONV_2D": 2, "DEPTHWISE_CONV_2D": 2, "FULLY_CONNECTED": 2}  # the rest may not be absent
+
+
+def _check_signature(kind: str, opts, tensors: list[Tensor | None]) -> None:
+    """Options of the operator's own type (or none where TFLite's defaults apply) and a valid operand count."""
+    if kind not in _SIGNATURE:
+        return
+    cls, required, lo, hi = _SIGNATURE[kind]
+    if opts is None and required:
+        raise ModelError("has no builtin options; the file is corrupt, re-export the model")
+    if opts is not None and type(opts).__name__ != cls:
+        raise ModelError(f"has builtin options of type {type(opts).__name__}, expected {cls}; the file is corrupt")
+    if not lo <= len(tensors) <= hi:
+        count = f"{lo}" if lo == hi else f"{lo} to {hi}"
+        raise ModelError(f"has {len(tensors)} inputs; it takes {count}")
+    need = _REQUIRED_INPUTS.get(kind, len(tensors))
+    missing = [j for j, t in enumerate(tensors[:need]) if t is None]
+    if missing:
+        raise ModelError(f"input {missing[0]} is absent (index -1); it is required")
+
+
 def convert(kind: str, op, tensors: list[Tensor | None], outs: list[Tensor]):
     opts = op.builtinOptions
+    _check_signature(kind, opts, tensors)
     if kind not in ("QUANTIZE", "DEQUANTIZE"):
         _require_int8(kind, tensors, outs)
     handler = _HANDLERS.get(kind)
@@ -95,33 +152,27 @@ def _conv(opts, tensors, outs):
     _check_weights(tensors)
     return (
         "CONV_2D",
-        Conv2DAttrs(
-            int(opts.strideH),
-            int(opts.strideW),
-            int(opts.dilationHFactor or 1),
-            int(opts.dilationWFactor or 1),
-            _padding(opts),
-            _act(opts),
-        ),
+        Conv2DAttrs(int(opts.strideH), int(opts.strideW), *_dilations(opts), _padding(opts), _act(opts)),
         (0, 1, 2),
     )
 
 
 def _depthwise(opts, tensors, outs):
     _check_weights(tensors)
+    if len(tensors[0].shape) != 4 or len(tensors[1].shape) != 4:
+        raise ModelError(f"input {tensors[0].shape} and filter {tensors[1].shape} must both have rank 4")
     cin, cout = tensors[0].shape[-1], tensors[1].shape[-1]
     if cout % cin:
         raise ModelError(f"depthwise filter has {cout} channels, not a multiple of the {cin} input channels")
+    if int(opts.depthMultiplier) != cout // cin:
+        raise ModelError(
+            f"depthMultiplier {int(opts.depthMultiplier)} does not match the filter: {cout} output channels for "
+            f"{cin} input channels is a multiplier of {cout // cin}"
+        )
     return (
         "DEPTHWISE_CONV_2D",
         DepthwiseConv2DAttrs(
-            int(opts.strideH),
-            int(opts.strideW),
-            int(opts.dilationHFactor or 1),
-            int(opts.dilationWFactor or 1),
-            _padding(opts),
-            cout // cin,
-            _act(opts),
+            int(opts.strideH), int(opts.strideW), *_dilations(opts), _padding(opts), cout // cin, _act(opts)
         ),
         (0, 1, 2),
     )
@@ -174,7 +225,10 @@ def _pool(kind):
 
 def _mean(opts, tensors, outs):
     rank = len(tensors[0].shape)
-    axes = tuple(sorted({int(a) % rank for a in _const(tensors[1], "MEAN axes").reshape(-1)}))
+    raw = [int(a) for a in _const(tensors[1], "MEAN axes").reshape(-1)]
+    if not raw or any(not -rank <= a < rank for a in raw):
+        raise ModelError(f"axes {raw} are not axes of the rank-{rank} input")
+    axes = tuple(sorted({a % rank for a in raw}))
     return "MEAN", MeanAttrs(axes, bool(getattr(opts, "keepDims", False))), (0,)
 
 
@@ -199,6 +253,11 @@ def _pad(opts, tensors, outs):
 
 def _concat(opts, tensors, outs):
     rank = len(outs[0].shape)
+    if not -rank <= int(opts.axis) < rank:
+        raise ModelError(f"axis {int(opts.axis)} is not an axis of the rank-{rank} output")
+    for t in tensors:
+        if t is None or len(t.shape) != rank:
+            raise ModelError(f"every input must have the output's rank {rank}")
     return "CONCATENATION", ConcatAttrs(int(opts.axis) % rank, _act(opts)), tuple(range(len(tensors)))
 
 

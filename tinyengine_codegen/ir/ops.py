@@ -37,6 +37,18 @@ class OpKind(Enum):
     DEQUANTIZE = "DEQUANTIZE"
 
 
+# Operator classes, each defined once here (the planner, the patch stage and the kernels read them).
+# Elementwise: output element i depends only on element i of each input (after broadcasting). Every kernel of
+# these kinds reads element i before it writes element i, so it may overwrite an input of the output's size.
+ELEMENTWISE_KINDS = frozenset({OpKind.ADD, OpKind.MUL, OpKind.RELU, OpKind.RELU6, OpKind.LOGISTIC, OpKind.HARD_SWISH})
+# Pointwise: elementwise ops and QUANTIZE; they run region by region in a patch stage.
+POINTWISE_KINDS = ELEMENTWISE_KINDS | {OpKind.QUANTIZE}
+# In place: the elementwise ops, and a depthwise conv through a kernel written for it (KernelSpec.inplace) with
+# depth multiplier 1.
+INPLACE_ELEMENTWISE_KINDS = ELEMENTWISE_KINDS
+INPLACE_KINDS = INPLACE_ELEMENTWISE_KINDS | {OpKind.DEPTHWISE_CONV_2D}
+
+
 class Padding(Enum):
     SAME = "SAME"
     VALID = "VALID"
@@ -64,6 +76,9 @@ class Conv2DAttrs:
     dilation_w: int = 1
     padding: Padding = Padding.SAME
     activation: Activation = Activation.NONE
+    # explicit (top, bottom, left, right) padding with the input zero point, on top of VALID; set by the fuse_pad
+    # pass when it folds a PAD into this op (TFLite itself has no such field)
+    pads: tuple[int, int, int, int] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +90,7 @@ class DepthwiseConv2DAttrs:
     padding: Padding = Padding.SAME
     depth_multiplier: int = 1
     activation: Activation = Activation.NONE
+    pads: tuple[int, int, int, int] | None = None  # as in Conv2DAttrs
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,18 +4,29 @@ from __future__ import annotations
 
 from ..errors import TinyMLError
 from .graph import Graph, Op, Tensor
-from .ops import ATTRS_OF, OpKind
-from .shapes import broadcast_shape, conv_out_pad
+from .ops import (
+    ATTRS_OF,
+    ConcatAttrs,
+    Conv2DAttrs,
+    DepthwiseConv2DAttrs,
+    FullyConnectedAttrs,
+    MeanAttrs,
+    OpKind,
+    PadAttrs,
+    Pool2DAttrs,
+    StridedSliceAttrs,
+    TransposeAttrs,
+)
+from .shapes import broadcast_shape, conv_out_pad, explicit_pads
+from .structure import check_structure
 
 _QUANTIZED_OUT_FIXED = {OpKind.SOFTMAX: (1 / 256, -128), OpKind.LOGISTIC: (1 / 256, -128)}
 
 
 def verify(graph: Graph) -> Graph:
     """Raise TinyMLError at the first inconsistency; return the graph unchanged so it chains in pipelines."""
+    check_structure(graph)
     written: set[str] = set(graph.inputs)
-    for name in graph.inputs + graph.outputs:
-        if name not in graph.tensors:
-            raise TinyMLError(f"graph '{graph.name}': boundary tensor '{name}' does not exist")
     for op in graph.ops:
         _check_op(graph, op, written)
         written.update(op.outputs)
@@ -42,9 +53,9 @@ def _check_op(graph: Graph, op: Op, written: set[str]) -> None:
     outs = [graph.tensors[t] for t in op.outputs]
     if not ins or ins[0] is None or not outs:
         raise _fail(op, "needs at least one input and one output")
-    for t in outs:
-        if t.dtype == "int8" and t.quant is None:
-            raise _fail(op, f"int8 output '{t.name}' has no quantization parameters")
+    for out in outs:
+        if out.dtype == "int8" and out.quant is None:
+            raise _fail(op, f"int8 output '{out.name}' has no quantization parameters")
     fixed = _QUANTIZED_OUT_FIXED.get(op.kind)
     if fixed and outs[0].quant is not None:
         scale, zp = fixed
@@ -61,46 +72,53 @@ def _check_op(graph: Graph, op: Op, written: set[str]) -> None:
 
 def _expected_shape(graph: Graph, op: Op, ins: tuple[Tensor | None, ...], outs: list[Tensor]):
     x, a, k = ins[0], op.attrs, op.kind
-    if k in (OpKind.CONV_2D, OpKind.DEPTHWISE_CONV_2D):
-        return _conv_shape(op, x, ins[1], ins[2] if len(ins) > 2 else None)
-    if k in (OpKind.AVERAGE_POOL_2D, OpKind.MAX_POOL_2D):
+    assert x is not None  # _check_op refused ops without a first input
+    operands = [t for t in ins[1:] if t is not None]
+    if isinstance(a, (Conv2DAttrs, DepthwiseConv2DAttrs)):
+        if not operands:
+            raise _fail(op, "needs a filter operand")
+        return _conv_shape(op, a, x, operands[0], ins[2] if len(ins) > 2 else None)
+    if isinstance(a, Pool2DAttrs):
         _rank(op, x, 4)
         oh, _ = conv_out_pad(x.shape[1], a.filter_h, a.stride_h, 1, a.padding)
         ow, _ = conv_out_pad(x.shape[2], a.filter_w, a.stride_w, 1, a.padding)
         return (x.shape[0], oh, ow, x.shape[3])
-    if k is OpKind.FULLY_CONNECTED:
-        w = ins[1]
+    if isinstance(a, FullyConnectedAttrs):
+        if not operands:
+            raise _fail(op, "needs a weights operand")
+        w = operands[0]
         if w.shape[-1] == 0 or x.size % w.shape[-1]:
             raise _fail(op, f"input '{x.name}' {x.shape} does not split into rows of {w.shape[-1]} features")
-        if len(ins) > 2 and ins[2] is not None and ins[2].size != w.shape[0]:
-            raise _fail(op, f"bias '{ins[2].name}' has {ins[2].size} values for {w.shape[0]} outputs")
+        bias = ins[2] if len(ins) > 2 else None
+        if bias is not None and bias.size != w.shape[0]:
+            raise _fail(op, f"bias '{bias.name}' has {bias.size} values for {w.shape[0]} outputs")
         if a.keep_num_dims:
             return x.shape[:-1] + (w.shape[0],)
         return (x.size // w.shape[-1], w.shape[0])
     if k in (OpKind.ADD, OpKind.MUL):
         try:
-            return broadcast_shape(x.shape, ins[1].shape)
+            return broadcast_shape(x.shape, operands[0].shape if operands else ())
         except ValueError as exc:
             raise _fail(op, str(exc)) from None
-    if k is OpKind.MEAN:
+    if isinstance(a, MeanAttrs):
         return tuple((1 if d in a.axes else n) for d, n in enumerate(x.shape) if a.keep_dims or d not in a.axes)
     if k is OpKind.RESHAPE:
         if x.size != outs[0].size:
             raise _fail(op, f"reshape of {x.shape} into {outs[0].shape} changes the element count")
         return None
-    if k is OpKind.PAD:
+    if isinstance(a, PadAttrs):
         if len(a.paddings) != len(x.shape):
             raise _fail(op, f"{len(a.paddings)} paddings for a rank-{len(x.shape)} input")
         return tuple(n + b + e for n, (b, e) in zip(x.shape, a.paddings))
-    if k is OpKind.CONCATENATION:
+    if isinstance(a, ConcatAttrs):
         axis = a.axis % len(x.shape)
-        total = sum(t.shape[axis] for t in ins)
+        total = sum(t.shape[axis] for t in ins if t is not None)
         return x.shape[:axis] + (total,) + x.shape[axis + 1 :]
-    if k is OpKind.TRANSPOSE:
+    if isinstance(a, TransposeAttrs):
         if sorted(a.perm) != list(range(len(x.shape))):
             raise _fail(op, f"permutation {a.perm} does not fit a rank-{len(x.shape)} input")
         return tuple(x.shape[p] for p in a.perm)
-    if k is OpKind.STRIDED_SLICE:
+    if isinstance(a, StridedSliceAttrs):
         dims = [max(0, -(-(e - b) // s)) for b, e, s in zip(a.begin, a.end, a.strides)]
         return tuple(n for d, n in enumerate(dims) if d not in a.shrink_axis)
     if k is OpKind.RESIZE_NEAREST_NEIGHBOR:
@@ -113,13 +131,12 @@ def _rank(op: Op, t: Tensor, rank: int) -> None:
         raise _fail(op, f"input '{t.name}' has shape {t.shape}; a rank-{rank} tensor is needed")
 
 
-def _conv_shape(op: Op, x: Tensor, w: Tensor, bias: Tensor | None):
+def _conv_shape(op: Op, a: Conv2DAttrs | DepthwiseConv2DAttrs, x: Tensor, w: Tensor, bias: Tensor | None):
     _rank(op, x, 4)
     _rank(op, w, 4)
-    a = op.attrs
-    depthwise = op.kind is OpKind.DEPTHWISE_CONV_2D
+    depthwise = isinstance(a, DepthwiseConv2DAttrs)
     cout = w.shape[3] if depthwise else w.shape[0]
-    if depthwise and cout != x.shape[3] * a.depth_multiplier:
+    if isinstance(a, DepthwiseConv2DAttrs) and cout != x.shape[3] * a.depth_multiplier:
         raise _fail(
             op, f"filter '{w.name}' has {cout} channels; input {x.shape[3]} x multiplier {a.depth_multiplier} expected"
         )
@@ -130,8 +147,8 @@ def _conv_shape(op: Op, x: Tensor, w: Tensor, bias: Tensor | None):
     if bias is not None and bias.size != cout:
         raise _fail(op, f"bias '{bias.name}' has {bias.size} values for {cout} output channels")
     kh, kw = w.shape[1], w.shape[2]
-    oh, _ = conv_out_pad(x.shape[1], kh, a.stride_h, a.dilation_h, a.padding)
-    ow, _ = conv_out_pad(x.shape[2], kw, a.stride_w, a.dilation_w, a.padding)
+    oh, _ = conv_out_pad(x.shape[1], kh, a.stride_h, a.dilation_h, a.padding, explicit_pads(a, 1))
+    ow, _ = conv_out_pad(x.shape[2], kw, a.stride_w, a.dilation_w, a.padding, explicit_pads(a, 2))
     if oh <= 0 or ow <= 0:
         raise _fail(op, f"a {kh}x{kw} kernel does not fit the {x.shape[1]}x{x.shape[2]} input with VALID padding")
     return (x.shape[0], oh, ow, cout)

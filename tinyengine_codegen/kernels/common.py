@@ -5,6 +5,8 @@ Every multiplier is computed the way TFLite Micro prepares it (same float/double
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from .. import quant
@@ -20,9 +22,20 @@ def act_range(activation: Activation, out: Tensor) -> tuple[int, int]:
 
 
 def channel_multipliers(x: Tensor, w: Tensor, y: Tensor, channels: int) -> tuple[list[int], list[int]]:
-    """Per-output-channel (multiplier, shift) lists of a conv/depthwise (and per-channel fully connected)."""
-    m, s = quant.conv_output_multipliers(x.scale(), w.quant.scale, y.scale(), channels)
-    return [int(v) for v in m], [int(v) for v in s]
+    """Per-output-channel (multiplier, shift) lists of a conv/depthwise (and per-channel fully connected).
+    Every kernel predicate and context of an op asks for the same numbers: they are computed once per distinct
+    (scales, channels) key (a pure function of immutable values, so the memo cannot go stale)."""
+    assert w.quant is not None, f"weights '{w.name}' are not quantized"
+    m, s = _channel_pairs(float(x.scale()), tuple(float(v) for v in w.quant.scale), float(y.scale()), channels)
+    return list(m), list(s)
+
+
+@functools.lru_cache(maxsize=4096)
+def _channel_pairs(
+    in_scale: float, w_scales: tuple[float, ...], out_scale: float, channels: int
+) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    m, s = quant.conv_output_multipliers(in_scale, w_scales, out_scale, channels)
+    return tuple(int(v) for v in m), tuple(int(v) for v in s)
 
 
 def out_tensor(graph: Graph, op: Op, j: int = 0) -> Tensor:

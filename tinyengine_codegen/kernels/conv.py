@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..ir.graph import Graph, Op
 from ..ir.ops import OpKind
-from ..ir.shapes import conv_out_pad
+from ..ir.shapes import conv_out_pad, explicit_pads
 from .common import act_range, channel_multipliers, in_tensor, out_tensor
 from .spec import Binding, Context, KernelSpec, TargetLike, always, no_scratch
 
@@ -22,8 +22,8 @@ def geometry(op: Op, graph: Graph) -> Context:
     x, w, y = in_tensor(graph, op, 0), in_tensor(graph, op, 1), out_tensor(graph, op)
     a = op.attrs
     kh, kw = w.shape[1], w.shape[2]
-    _, pad_t = conv_out_pad(x.shape[1], kh, a.stride_h, a.dilation_h, a.padding)
-    _, pad_l = conv_out_pad(x.shape[2], kw, a.stride_w, a.dilation_w, a.padding)
+    _, pad_t = conv_out_pad(x.shape[1], kh, a.stride_h, a.dilation_h, a.padding, explicit_pads(a, 1))
+    _, pad_l = conv_out_pad(x.shape[2], kw, a.stride_w, a.dilation_w, a.padding, explicit_pads(a, 2))
     return dict(
         batches=x.shape[0],
         ih=x.shape[1],

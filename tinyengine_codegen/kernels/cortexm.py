@@ -54,21 +54,28 @@ def requant_fast(q: dict, bounds: np.ndarray, const_out: dict[int, int] | None =
     const_out = const_out or {}
     mult = list(q["mult"]) if q["per_channel"] else [q["mult"]] * n
     shift = list(q["shift"]) if q["per_channel"] else [q["shift"]] * n
-    live = [c for c in range(n) if c not in const_out]
-    left = [max(s, 0) for s in shift]
-    right = [max(-s, 0) for s in shift]
-    ok = all(1 <= right[c] <= 22 and int(bounds[c]) << left[c] < ACC_LIMIT for c in live) and abs(q["zp"]) <= 128
+    is_const = np.zeros(n, bool)
+    is_const[list(const_out)] = True
+    sh = np.asarray(shift, np.int64).reshape(n)
+    left, right = np.maximum(sh, 0), np.maximum(-sh, 0)
+    # bound << left < ACC_LIMIT, for a non-negative integer bound, without shifting past 64 bits
+    small = np.asarray(bounds, np.int64).reshape(n) <= (ACC_LIMIT - 1) >> left
+    live_ok = (right >= 1) & (right <= 22) & small
+    ok = bool(np.all(live_ok | is_const)) and abs(q["zp"]) <= 128
     out = dict(q, per_channel=True, mult=mult, shift=shift, fast=ok, ssat=q["lo"] == INT8_MIN and q["hi"] == INT8_MAX)
     if ok:
-        ls = sorted({left[c] + 1 for c in live}) or [1]
-        rs = [1 if c in const_out else right[c] for c in range(n)]
-        rnd = [2 * const_out[c] + 1 if c in const_out else (1 << (r - 1)) + (q["zp"] << r) for c, r in enumerate(rs)]
+        ls = sorted(set((left[~is_const] + 1).tolist())) or [1]
+        rs = np.where(is_const, 1, right)
+        const_rnd = np.zeros(n, np.int64)
+        for c, v in const_out.items():
+            const_rnd[c] = 2 * v + 1
+        rnd = np.where(is_const, const_rnd, (np.int64(1) << (rs - 1)) + (np.int64(q["zp"]) << rs))
         out.update(
-            mult=[0 if c in const_out else m for c, m in enumerate(mult)],
-            rs=rs,
-            rnd=rnd,
+            mult=np.where(is_const, 0, np.asarray(mult, np.int64)).tolist(),
+            rs=rs.tolist(),
+            rnd=rnd.tolist(),
             ls=ls[0] if len(ls) == 1 else None,
-            ls_table=[ls[0] if c in const_out else left[c] + 1 for c in range(n)],
+            ls_table=np.where(is_const, ls[0], left + 1).tolist(),
             lo_clip=q["lo"] > INT8_MIN,
             hi_clip=q["hi"] < INT8_MAX,
             prescaled=0,
@@ -125,14 +132,18 @@ def live_bytes(graph: Graph) -> list[int]:
     for i, op in enumerate(graph.ops):
         for t in op.outputs:
             first.setdefault(t, i)
-    out = []
-    for i in range(len(graph.ops)):
-        total = 0
-        for name, f in first.items():
-            t: Tensor = graph.tensor(name)
-            if not t.is_const and f <= i <= graph.last_use(name):
-                total += (t.nbytes + 3) // 4 * 4
-        out.append(total)
+    n = len(graph.ops)
+    delta = [0] * (n + 1)
+    for name, f in first.items():
+        t: Tensor = graph.tensor(name)
+        lo, hi = max(f, 0), min(graph.last_use(name), n - 1)
+        if not t.is_const and lo <= hi:
+            delta[lo] += (t.nbytes + 3) // 4 * 4
+            delta[hi + 1] -= (t.nbytes + 3) // 4 * 4
+    out, run = [], 0
+    for d in delta[:n]:
+        run += d
+        out.append(run)
     return out
 
 

@@ -7,6 +7,7 @@ import numpy as np
 from ..ir.graph import Graph, Op
 from .common import in_tensor
 from .cortexm import acc_bounds, constant_channels, folded_bias, has_dsp, pack_pairs, prescale, requant_fast
+from .cortexm_pair import FC_PAIR
 from .misc import fc_requant
 from .spec import Binding, Context, KernelSpec, TargetLike, no_scratch
 
@@ -48,4 +49,4 @@ def fc_simd_context(op: Op, graph: Graph, b: Binding) -> Context:
     )
 
 
-FC_SIMD = (KernelSpec("fc_s8_simd", is_fc_simd, no_scratch, fc_simd_context),)
+FC_SIMD = (*FC_PAIR, KernelSpec("fc_s8_simd", is_fc_simd, no_scratch, fc_simd_context))

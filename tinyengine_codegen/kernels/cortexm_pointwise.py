@@ -102,9 +102,9 @@ def pointwise_context(op: Op, graph: Graph, b: Binding) -> Context:
 
 def is_narrow_simd(op: Op, graph: Graph, target: TargetLike) -> bool:
     return (
-        is_pointwise_simd(op, graph, target)
-        and in_tensor(graph, op, 0).shape[3] <= 8
+        in_tensor(graph, op, 0).shape[3] <= 8
         and graph.tensor(op.outputs[0]).shape[3] <= 256
+        and is_pointwise_simd(op, graph, target)
     )
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from ..errors import InternalError
 from ..ir.graph import DTYPE_BYTES, Graph, Op
-from ..ir.ops import OpKind
+from ..ir.ops import POINTWISE_KINDS, OpKind
 from . import misc
 from .common import in_tensor, out_tensor
 from .conv import generic_context
@@ -25,7 +25,7 @@ from .elementwise import BINARY
 from .misc import pool_context
 from .spec import HOST, Binding, Context, KernelSpec, TargetLike, activation_inputs, no_scratch
 
-_POINTWISE = (OpKind.ADD, OpKind.MUL, OpKind.RELU, OpKind.RELU6, OpKind.LOGISTIC, OpKind.HARD_SWISH, OpKind.QUANTIZE)
+_POINTWISE = sorted(POINTWISE_KINDS, key=lambda k: k.value)
 
 
 def _nhwc_int8_out(op: Op, graph: Graph, target: TargetLike) -> bool:

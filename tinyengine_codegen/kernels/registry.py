@@ -16,11 +16,11 @@ from . import conv, depthwise, elementwise, misc, movement, region
 from .cortexm_add import ADD_SIMD
 from .cortexm_conv import CONV2D_SIMD, DEPTHWISE_SIMD
 from .cortexm_fc import FC_SIMD
+from .cortexm_pool import POOL_SIMD
 from .cortexm_region import REGION_SIMD
 
 # Transition re-exports: the spec types now live in kernels/spec.py; import them from there.
 from .spec import (  # noqa: F401
-    ELEMENTWISE_INPLACE_KINDS,
     HOST,
     Binding,
     Context,
@@ -43,6 +43,7 @@ for _module in (conv, depthwise, elementwise, misc, movement):
 # The Cortex-M SIMD specs (their predicates require the DSP extension), placed before the portable ones.
 CORTEXM: dict[OpKind, tuple[KernelSpec, ...]] = {
     OpKind.ADD: ADD_SIMD,
+    OpKind.AVERAGE_POOL_2D: POOL_SIMD,
     OpKind.CONV_2D: CONV2D_SIMD,
     OpKind.DEPTHWISE_CONV_2D: DEPTHWISE_SIMD,
     OpKind.FULLY_CONNECTED: FC_SIMD,

@@ -10,30 +10,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
 from ..errors import InternalError
 from ..ir.graph import Graph, Op
-from ..ir.ops import OpKind
+from ..ir.ops import INPLACE_ELEMENTWISE_KINDS
+from ..target import HOST as HOST
+from ..target import Target
 
-
-class TargetLike(Protocol):
-    """Anything with a `dsp` flag: a Target below, or a boards.Board."""
-
-    dsp: bool
-
-
-@dataclass(frozen=True, slots=True)
-class Target:
-    """What kernel selection needs to know about the machine: its name and whether it has the DSP extension."""
-
-    name: str
-    dsp: bool = False
-
-
-HOST = Target("host", dsp=False)
+# Kernel predicates take the compilation target (target.Target); the name stays for the kernel modules.
+TargetLike = Target
 
 
 @dataclass
@@ -115,13 +103,6 @@ def no_scratch(op: Op, graph: Graph) -> int:
     return 0
 
 
-# Every kernel of these kinds reads element i of each input before it writes element i of the output, so it may
-# overwrite an input of the output's size (tests/tinyengine_codegen/kernels/test_inplace.py runs each in place).
-ELEMENTWISE_INPLACE_KINDS = frozenset(
-    {OpKind.ADD, OpKind.MUL, OpKind.RELU, OpKind.RELU6, OpKind.LOGISTIC, OpKind.HARD_SWISH}
-)
-
-
 def may_run_in_place(spec: KernelSpec, op: Op) -> bool:
     """True when `spec` stays correct with its output at its (overwritten) input's offset."""
-    return spec.inplace or op.kind in ELEMENTWISE_INPLACE_KINDS
+    return spec.inplace or op.kind in INPLACE_ELEMENTWISE_KINDS

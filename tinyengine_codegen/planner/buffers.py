@@ -23,14 +23,9 @@ from dataclasses import dataclass
 
 from ..errors import InternalError
 from ..ir.graph import Graph, Op
-from ..ir.ops import OpKind
+from ..ir.ops import INPLACE_KINDS, DepthwiseConv2DAttrs, OpKind
 
 SCRATCH_SUFFIX = ":scratch"
-
-# Ops that may write their output over one of their inputs (listed as op indices in `inplace`).
-INPLACE_KINDS = frozenset(
-    {OpKind.DEPTHWISE_CONV_2D, OpKind.ADD, OpKind.MUL, OpKind.RELU, OpKind.RELU6, OpKind.LOGISTIC, OpKind.HARD_SWISH}
-)
 _ELEMENTWISE_BINARY = frozenset({OpKind.ADD, OpKind.MUL})
 
 
@@ -153,7 +148,7 @@ def _inplace_source(graph: Graph, i: int, op: Op, group_last, size: Mapping[str,
 
     if op.kind not in INPLACE_KINDS or len(op.outputs) != 1:
         raise refuse("only depthwise conv and elementwise ops with one output can")
-    if op.kind is OpKind.DEPTHWISE_CONV_2D and op.attrs.depth_multiplier != 1:
+    if isinstance(op.attrs, DepthwiseConv2DAttrs) and op.attrs.depth_multiplier != 1:
         raise refuse(f"depth multiplier {op.attrs.depth_multiplier} != 1")
     out = op.outputs[0]
     candidates = op.inputs[:2] if op.kind in _ELEMENTWISE_BINARY else op.inputs[:1]

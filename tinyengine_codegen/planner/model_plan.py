@@ -1,213 +1,140 @@
-"""The whole memory decision for one model: execution order, in-place ops, kernel per op (and so its scratch),
-the patch stage, and the arena plan. `simulate` reports this plan and the code generator is meant to emit it.
+"""The whole memory decision for one model as one record (`ModelPlan`), and the kernel choice under the live peak.
 
-The steps, in order:
-1. Order the ops for the fewest live bytes (`best_order`).
-2. In-place ops: elementwise ops (ADD, MUL, activations) whenever the lifetimes allow (their C kernels read
-   element i before writing element i); a depthwise conv only when the kernel registry offers a matching
-   spec that declares it runs in place (a spec attribute `inplace = True`, or "inplace" in its name).
-3. Kernels: for each op the registry's matching specs in preference order (fastest first). The live tensors
-   alone give a peak P; each op takes the first spec whose scratch still fits under P beside the tensors live
-   at that op, else the spec with the least scratch. If placement still ends above the arena planned without
-   scratch, every op falls back to its least-scratch spec (kept when that arena is smaller).
-4. Patches (options.patches "auto" or a count): `choose_patches`; the stage ops take patch-stage (region)
-   kernels (kernels/region.py), the other kernels are chosen again against the patched live bytes, and the
-   patched plan is kept only when its arena is strictly smaller.
-In-place variants (KernelSpec.inplace) are only chosen for in-place ops; ordinary ops take ordinary specs.
+The passes in passes/ fill a ModelPlan step by step (order, kernel candidates, in-place ops, kernels and arena,
+patch stage); `simulate` reports it and the emitter emits exactly it. Kernels are held as `BoundKernel` records
+(the KernelSpec object itself, its scratch bytes, whether it overwrites its input), never as names.
+
+Kernel choice (used by the arena and patch passes): for each op its bound candidates in preference order
+(fastest first). The live tensors alone give a peak P; each op takes the first candidate whose scratch still fits
+under P beside the tensors live at that op, else the one with the least scratch. If placement still ends above
+the arena planned without scratch, every op falls back to its least-scratch candidate (kept when that arena is
+smaller). In-place variants (KernelSpec.inplace) are only chosen for in-place ops, and in-place ops keep one
+when they have one.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from ..errors import TinyMLError
+from ..errors import InternalError
 from ..ir.graph import Graph
-from ..ir.ops import OpKind
-from ..options import CompileOptions
+from ..kernels.spec import KernelSpec
+from ..target import HOST, Target
 from .arena import Plan, plan_arena
-from .buffers import INPLACE_KINDS, Buffer, inplace_candidates, lifetimes
+from .buffers import Buffer
 from .check import live_bytes
-from .patches import PatchSchedule, choose_patches, patched_buffers
-from .schedule import best_order, reorder
+from .patches import PatchSchedule
 
-ELEMENTWISE_INPLACE = INPLACE_KINDS - {OpKind.DEPTHWISE_CONV_2D}
-Candidates = tuple[tuple[tuple[str, int, bool], ...], ...]  # per op: (spec name, scratch bytes, runs in place)
+
+@dataclass(frozen=True, slots=True)
+class BoundKernel:
+    """One kernel bound to one op: the spec itself, the scratch bytes it needs there, whether it overwrites its
+    input (its output gets its input's offset)."""
+
+    spec: KernelSpec
+    scratch: int
+    inplace: bool
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+
+Candidates = tuple[tuple[BoundKernel, ...], ...]  # per op: the matching kernels, preferred first
 
 
 @dataclass(frozen=True)
 class ModelPlan:
     """What the generated C must do to meet `plan.arena_bytes`: run `graph`'s ops in this order, with these
-    kernels (None: the registry has none for the op), in-place ops and, when `patches` is set, the patch stage."""
+    kernels (None: no C kernel for the op), in-place ops and, when `patches` is set, the patch stage.
+    Fields a pass has not computed yet are empty (`plan` None); `plan_model` returns a complete record."""
 
     graph: Graph
-    kernels: tuple[str | None, ...]
-    scratch: Mapping[int, int]
-    inplace: frozenset[int]
-    patches: PatchSchedule | None
-    plan: Plan
-    plain: Plan  # the same ops without patches
-    notes: tuple[str, ...]
+    kernels: tuple[BoundKernel | None, ...] = ()
+    inplace: frozenset[int] = frozenset()
+    patches: PatchSchedule | None = None
+    plan: Plan | None = None
+    plain: Plan | None = None  # the same ops without patches
+    notes: tuple[str, ...] = ()
+    candidates: Candidates = ()
+    target: Target = field(default=HOST)
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "scratch", MappingProxyType(dict(self.scratch)))
+    @property
+    def scratch(self) -> Mapping[int, int]:
+        """Scratch bytes per op index (ops without scratch are absent)."""
+        return MappingProxyType({i: k.scratch for i, k in enumerate(self.kernels) if k is not None and k.scratch})
 
+    @property
+    def kernel_names(self) -> tuple[str | None, ...]:
+        return tuple(None if k is None else k.name for k in self.kernels)
 
-def patch_request(value: str | int) -> tuple[bool, int | None]:
-    """'off' → (False, None); 'auto' → (True, None); 'N' → (True, N). TinyMLError for anything else."""
-    text = str(value).strip().lower()
-    if text == "off":
-        return False, None
-    if text == "auto":
-        return True, None
-    if text.isdigit() and int(text) >= 2:
-        return True, int(text)
-    raise TinyMLError(f"patches '{value}': use off, auto or a patch count N >= 2 (N x N patches)")
-
-
-def kernel_candidates(graph: Graph, target) -> tuple[Candidates, tuple[str, ...]]:
-    """Per op its matching kernel specs (name, scratch bytes, in place), fastest first, and notes on gaps."""
-    try:
-        from ..kernels.registry import families
-
-        table = families()
-    except ImportError as exc:
-        return tuple(() for _ in graph.ops), (f"kernel registry not importable ({exc}); scratch assumed 0",)
-    out, missing = [], []
-    for op in graph.ops:
-        specs = [s for s in table.get(op.kind, ()) if s.matches(op, graph, target)]
-        if not specs:
-            missing.append(f"{op.name} ({op.kind.value})")
-        out.append(tuple((s.name, int(s.scratch_bytes(op, graph)), _runs_in_place(s)) for s in specs))
-    notes = (f"no C kernel for {', '.join(missing)}",) if missing else ()
-    return tuple(out), notes
+    @property
+    def arena(self) -> Plan:
+        """The arena plan; InternalError when the arena pass has not run."""
+        if self.plan is None:
+            raise InternalError(f"graph '{self.graph.name}': the model plan has no arena yet (run plan_arena)")
+        return self.plan
 
 
-def _runs_in_place(spec) -> bool:
-    return bool(getattr(spec, "inplace", False)) or "inplace" in spec.name
-
-
-def stage_candidates(graph: Graph, sched: PatchSchedule, cands: Candidates, target) -> Candidates | None:
-    """`cands` with the stage ops' candidates replaced by the patch-stage (region) kernels; None when a stage op
-    has none (or no registry is importable)."""
-    try:
-        from ..kernels.registry import stage_specs
-    except ImportError:
-        return None
-    out = list(cands)
-    for i in sched.stage:
-        op = graph.ops[i]
-        specs = stage_specs(op, graph, target)
-        if not specs:
-            return None
-        out[i] = tuple((s.name, int(s.scratch_bytes(op, graph)), False) for s in specs)
-    return tuple(out)
-
-
-def choose_inplace(graph: Graph, cands: Candidates, alignment: int = 4) -> frozenset[int]:
-    """Elementwise ops always; depthwise convs only where a matching kernel runs in place (see step 2)."""
-    dw = {i for i, c in enumerate(cands) if graph.ops[i].kind is OpKind.DEPTHWISE_CONV_2D and any(x[2] for x in c)}
-    allowed = inplace_candidates(graph, INPLACE_KINDS, alignment)
-    return frozenset(i for i in allowed if graph.ops[i].kind in ELEMENTWISE_INPLACE or i in dw)
-
-
-def _pool(c, in_place: bool) -> list:
-    """The specs an op may take: an in-place variant when the plan runs it in place (if it has one), otherwise
+def _pool(c: Sequence[BoundKernel], in_place: bool) -> list[BoundKernel]:
+    """The kernels an op may take: an in-place variant when the plan runs it in place (if it has one), otherwise
     only the ordinary ones (in-place variants assume their output sits on their input)."""
-    if in_place and any(x[2] for x in c):
-        return [x for x in c if x[2]]
-    return [x for x in c if not x[2]]
-
-
-def choose_kernels(
-    cands: Candidates, inplace: frozenset[int], buffers: Sequence[Buffer], alignment: int = 4
-) -> tuple[tuple[str | None, ...], dict[int, int]]:
-    """Per op the first spec whose scratch fits under the live-tensor peak (step 3); in-place ops keep an
-    in-place spec when they have one."""
-    live = live_bytes(buffers)
-    cap = max(live.values(), default=0)
-    names: list[str | None] = []
-    scratch: dict[int, int] = {}
-    for i, c in enumerate(cands):
-        pool = _pool(c, i in inplace)
-        if not pool:
-            names.append(None)
-            continue
-        pick = next((x for x in pool if live.get(i, 0) + _round(x[1], alignment) <= cap), min(pool, key=lambda x: x[1]))
-        names.append(pick[0])
-        if pick[1]:
-            scratch[i] = pick[1]
-    return tuple(names), scratch
-
-
-def _least_scratch(cands: Candidates, inplace: frozenset[int]) -> tuple[tuple[str | None, ...], dict[int, int]]:
-    names, scratch = [], {}
-    for i, c in enumerate(cands):
-        pool = _pool(c, i in inplace)
-        pick = min(pool, key=lambda x: x[1]) if pool else None
-        names.append(pick[0] if pick else None)
-        if pick and pick[1]:
-            scratch[i] = pick[1]
-    return tuple(names), scratch
+    if in_place and any(x.inplace for x in c):
+        return [x for x in c if x.inplace]
+    return [x for x in c if not x.inplace]
 
 
 def _round(n: int, a: int) -> int:
     return -(-n // a) * a
 
 
-def _plan_with_kernels(make_buffers, cands: Candidates, inplace: frozenset[int], alignment: int):
-    """(kernels, scratch, plan) for buffers built by make_buffers(scratch), following step 3."""
+def choose_kernels(
+    cands: Candidates, inplace: frozenset[int], buffers: Sequence[Buffer], alignment: int = 4
+) -> tuple[BoundKernel | None, ...]:
+    """Per op the first candidate whose scratch fits under the live-tensor peak; in-place ops keep an in-place
+    candidate when they have one."""
+    live = live_bytes(buffers)
+    cap = max(live.values(), default=0)
+    out: list[BoundKernel | None] = []
+    for i, c in enumerate(cands):
+        pool = _pool(c, i in inplace)
+        if not pool:
+            out.append(None)
+            continue
+        fits = (x for x in pool if live.get(i, 0) + _round(x.scratch, alignment) <= cap)
+        out.append(next(fits, min(pool, key=lambda x: x.scratch)))
+    return tuple(out)
+
+
+def least_scratch(cands: Candidates, inplace: frozenset[int]) -> tuple[BoundKernel | None, ...]:
+    """Per op the candidate with the least scratch (in-place rules as in choose_kernels)."""
+    out: list[BoundKernel | None] = []
+    for i, c in enumerate(cands):
+        pool = _pool(c, i in inplace)
+        out.append(min(pool, key=lambda x: x.scratch) if pool else None)
+    return tuple(out)
+
+
+def scratch_of(kernels: Sequence[BoundKernel | None]) -> dict[int, int]:
+    return {i: k.scratch for i, k in enumerate(kernels) if k is not None and k.scratch}
+
+
+def plan_with_kernels(
+    make_buffers: Callable[[Mapping[int, int]], Sequence[Buffer]],
+    cands: Candidates,
+    inplace: frozenset[int],
+    alignment: int,
+) -> tuple[tuple[BoundKernel | None, ...], Plan]:
+    """(kernels, plan) for buffers built by make_buffers(scratch), by the rule in the module docstring."""
     bare = plan_arena(make_buffers({}))
-    names, scratch = choose_kernels(cands, inplace, bare.buffers, alignment)
+    kernels = choose_kernels(cands, inplace, bare.buffers, alignment)
+    scratch = scratch_of(kernels)
     plan = plan_arena(make_buffers(scratch)) if scratch else bare
     if plan.arena_bytes > bare.arena_bytes:
-        alt_names, alt_scratch = _least_scratch(cands, inplace)
-        alt = plan_arena(make_buffers(alt_scratch))
-        if alt.arena_bytes < plan.arena_bytes:
-            names, scratch, plan = alt_names, alt_scratch, alt
-    return names, scratch, plan
-
-
-def plan_model(graph: Graph, options: CompileOptions = CompileOptions(), target=None) -> ModelPlan:
-    """The memory plan of `graph` for `target` (a Board or kernels.registry.Target; default: the host)."""
-    if target is None:
-        from ..kernels.spec import HOST
-
-        target = HOST
-    enabled, forced = patch_request(options.patches)
-    graph = reorder(graph, best_order(graph))
-    cands, notes = kernel_candidates(graph, target)
-    align = options.alignment
-    inplace = choose_inplace(graph, cands, align) if options.inplace else frozenset()
-
-    def plain_buffers(scratch):
-        return lifetimes(graph, scratch=scratch, inplace=inplace, alignment=align)
-
-    names, scratch, plain = _plan_with_kernels(plain_buffers, cands, inplace, align)
-    result = ModelPlan(graph, names, scratch, inplace, None, plain, plain, notes)
-    if not enabled:
-        return result
-    sched = choose_patches(
-        graph, max_extra_macs=options.max_extra_macs, forced=forced, inplace=inplace, scratch=scratch, alignment=align
-    )
-    why = (
-        "no split point and patch count lowers the peak"
-        + ("" if forced is None else f" with {forced}x{forced}")
-        + f" within {options.max_extra_macs:.0%} extra MACs; planned without patches"
-    )
-    if sched is None:
-        return replace(result, notes=notes + (why,))
-
-    kept = frozenset(i for i in inplace if i > sched.split_op)
-    s_cands = stage_candidates(graph, sched, cands, target)
-    if s_cands is None:
-        return replace(result, notes=notes + ("a patch-stage op has no region kernel; planned without patches",))
-
-    def stage_buffers(scratch):
-        return patched_buffers(graph, sched, scratch=scratch, inplace=kept, alignment=align)
-
-    p_names, p_scratch, patched = _plan_with_kernels(stage_buffers, s_cands, kept, align)
-    if patched.arena_bytes >= plain.arena_bytes:
-        return replace(result, notes=notes + (why,))
-    return ModelPlan(graph, p_names, p_scratch, kept, sched, patched, plain, notes)
+        alt = least_scratch(cands, inplace)
+        alt_plan = plan_arena(make_buffers(scratch_of(alt)))
+        if alt_plan.arena_bytes < plan.arena_bytes:
+            kernels, plan = alt, alt_plan
+    return kernels, plan

@@ -21,9 +21,12 @@ class StageFigures:
     split_op: int
     p: int
     split_tensor: str
+    full_tensors: tuple[str, ...]
     buffer_bytes: Mapping[str, int]
     stage_macs: int
     patched_macs: int
+    pixels: tuple[int, ...]  # output pixels each stage op computes over all patches (halos included)
+    start: int  # the first stage op
 
     @property
     def extra_macs(self) -> int:
@@ -49,21 +52,27 @@ def _axis_walk(geos, o0: int, o1: int, axis: int, span) -> dict[str, tuple[int, 
     return need
 
 
-def stage_figures(graph, geos, p: int, inputs: frozenset[str], span, op_macs_of) -> StageFigures | None:
+def stage_figures(graph, geos, p: int, inputs: tuple[str, ...], span, op_macs_of) -> StageFigures | None:
+    """Figures of the p x p schedule of the stage `geos`; `inputs`: the stage inputs, stored whole."""
     split = graph.tensor(geos[-1].output)
     _, h, w, _ = split.shape
-    walks = []
-    for axis, size in ((0, h), (1, w)):
+    walks: list[list[dict[str, tuple[int, int]]]] = []
+    # a square stage whose every op has the same geometry along both axes walks the columns as the rows
+    square = h == w and all(g.rows == g.cols for g in geos)
+    for axis, size in ((0, h),) if square else ((0, h), (1, w)):
         cuts = [i * size // p for i in range(p + 1)]
         axis_walks = [_axis_walk(geos, cuts[i], cuts[i + 1], axis, span) for i in range(p)]
-        if any(a is None for a in axis_walks):
+        found = [a for a in axis_walks if a is not None]
+        if len(found) != len(axis_walks):
             return None
-        walks.append(axis_walks)
-    rows, cols = walks
+        walks.append(found)
+    rows, cols = (walks[0], walks[0]) if square else walks
     length = {t: [(b - a) for a, b in (wk[t] for wk in rows)] for t in rows[0]}
     width = {t: [(b - a) for a, b in (wk[t] for wk in cols)] for t in cols[0]}
     pixel = {g.output: g.item_bytes for g in geos}
     nbytes = {t: max(length[t]) * max(width[t]) * pixel[t] for t in pixel if t != split.name and t not in inputs}
-    patched = sum(sum(length[g.output]) * sum(width[g.output]) * g.per_pixel_macs for g in geos)
-    stage = sum(op_macs_of(op) for op in graph.ops[: len(geos)])
-    return StageFigures(len(geos) - 1, p, split.name, nbytes, stage, patched)
+    pixels = tuple(sum(length[g.output]) * sum(width[g.output]) for g in geos)
+    patched = sum(n * g.per_pixel_macs for n, g in zip(pixels, geos))
+    stage = sum(op_macs_of(graph.ops[g.index]) for g in geos)
+    full = (*inputs, split.name)
+    return StageFigures(geos[-1].index, p, split.name, full, nbytes, stage, patched, pixels, geos[0].index)

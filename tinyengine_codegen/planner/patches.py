@@ -31,20 +31,16 @@ from types import MappingProxyType
 from ..errors import TinyMLError
 from ..ir.cost import graph_macs, op_macs
 from ..ir.graph import DTYPE_BYTES, Graph, Op
-from ..ir.ops import OpKind, Padding
-from ..ir.shapes import conv_out_pad
+from ..ir.ops import POINTWISE_KINDS, Conv2DAttrs, DepthwiseConv2DAttrs, OpKind, PadAttrs, Pool2DAttrs
+from ..ir.shapes import conv_out_pad, explicit_pads
 from .arena import Plan, plan_arena
 from .buffers import Buffer, lifetimes
-from .check import lower_bound
-from .patch_fast import stage_figures
 
 Region = tuple[int, int, int, int]  # y0, y1, x0, x1: half-open, in the tensor's own coordinates
 Pads = tuple[int, int, int, int]  # top, bottom, left, right
 
 _WINDOWED = frozenset({OpKind.CONV_2D, OpKind.DEPTHWISE_CONV_2D, OpKind.MAX_POOL_2D, OpKind.AVERAGE_POOL_2D})
-_POINTWISE = frozenset(
-    {OpKind.ADD, OpKind.MUL, OpKind.RELU, OpKind.RELU6, OpKind.LOGISTIC, OpKind.HARD_SWISH, OpKind.QUANTIZE}
-)
+_POINTWISE = POINTWISE_KINDS
 STAGE_KINDS = _WINDOWED | _POINTWISE | {OpKind.PAD}
 MAX_PATCHES = 8
 
@@ -94,17 +90,29 @@ class PatchSchedule:
     stage_macs: int
     patched_macs: int
     model_macs: int
+    est_extra_cycles: float = 0.0  # estimated by the planner's cycle table (planner/patch_cost.py); 0: not costed
+    est_model_cycles: float = 0.0  # the model's estimated cycles without patches, under the same table
+    start: int = 0  # the first stage op: ops before it (a QUANTIZE of a wider graph input) run whole first
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "buffer_bytes", MappingProxyType(dict(self.buffer_bytes)))
 
     @property
     def stage(self) -> range:
-        return range(self.split_op + 1)
+        return range(self.start, self.split_op + 1)
 
     @property
     def extra_macs(self) -> int:
         return self.patched_macs - self.stage_macs
+
+    @property
+    def pixels(self) -> tuple[int, ...]:
+        """Output pixels each stage op computes over all patches (halos included)."""
+        return tuple(sum(_area(patch.ops[k].out_region) for patch in self.patches) for k in range(len(self.stage)))
+
+    @property
+    def extra_cycle_fraction(self) -> float:
+        return self.est_extra_cycles / self.est_model_cycles if self.est_model_cycles else 0.0
 
     @property
     def extra_mac_fraction(self) -> float:
@@ -132,41 +140,70 @@ def stage_refusal(graph: Graph, i: int) -> str | None:
             return f"operand '{t}' {shape} broadcasts to {out.shape}"
     if len(acts) != (2 if op.kind in (OpKind.ADD, OpKind.MUL) else 1):
         return "an elementwise operand is a constant"
-    if op.kind is OpKind.PAD and (op.attrs.paddings[0] != (0, 0) or op.attrs.paddings[3] != (0, 0)):
+    if isinstance(op.attrs, PadAttrs) and (op.attrs.paddings[0] != (0, 0) or op.attrs.paddings[3] != (0, 0)):
         return "PAD pads the batch or channel axis"
     if op.kind is OpKind.AVERAGE_POOL_2D and any(_axis(graph, op, a)[2] or _extent_pad(graph, op, a) for a in (1, 2)):
         return "AVERAGE_POOL_2D pads (its divisor depends on the border)"
     return None
 
 
+def stage_start(graph: Graph) -> int:
+    """The first op of any patch stage: 1 when op 0 quantizes a wider graph input (float32, int16) that nothing
+    else reads, so that op runs whole first and the wide input is dead before the stage; else 0."""
+    if not graph.ops:
+        return 0
+    op = graph.ops[0]
+    acts = activation_operands(graph, op)
+    if op.kind is not OpKind.QUANTIZE or len(acts) != 1 or acts[0] not in graph.inputs:
+        return 0
+    src, out = graph.tensor(acts[0]), graph.tensor(op.outputs[0])
+    wider = DTYPE_BYTES[src.dtype] > DTYPE_BYTES[out.dtype]
+    return 1 if wider and graph.consumers(acts[0]) == (0,) and len(graph.ops) > 1 else 0
+
+
+def stage_inputs(graph: Graph, start: int, split: int) -> tuple[str, ...]:
+    """Activations the stage ops start..split read that no stage op writes (graph inputs, prologue outputs)."""
+    inner = {graph.ops[i].outputs[0] for i in range(start, split + 1)}
+    out: dict[str, None] = {}
+    for op in graph.ops[start : split + 1]:
+        for t in activation_operands(graph, op):
+            if t not in inner:
+                out[t] = None
+    return tuple(out)
+
+
 def split_points(graph: Graph) -> tuple[int, ...]:
-    """Op indices that may end a patch stage: every tensor the stage writes, other than the split op's output,
-    is read only inside the stage (and at least once), and is not a graph output."""
+    """Op indices that may end a patch stage (which begins at `stage_start`): every tensor the stage writes, other
+    than the split op's output, is read only inside the stage (and at least once), and is not a graph output."""
     points = []
-    for s in range(len(graph.ops)):
+    latest, blocked = -1, False  # over the outputs of ops before s: their last reader; one never read / an output
+    for s in range(stage_start(graph), len(graph.ops)):
         if stage_refusal(graph, s) is not None:
             break
-        inner = [graph.ops[i].outputs[0] for i in range(s)]
-        if all(t not in graph.outputs and graph.consumers(t) and max(graph.consumers(t)) <= s for t in inner):
+        if not blocked and latest <= s:
             points.append(s)
+        t = graph.ops[s].outputs[0]
+        readers = graph.consumers(t)
+        blocked = blocked or t in graph.outputs or not readers
+        latest = max(latest, max(readers, default=-1))
     return tuple(points)
 
 
 def _axis(graph: Graph, op: Op, axis: int) -> tuple[int, int, int]:
     """(effective kernel, stride, padding before) of a stage op along axis 1 (rows) or 2 (columns)."""
     a = op.attrs
-    if op.kind is OpKind.PAD:
+    if isinstance(a, PadAttrs):
         return 1, 1, a.paddings[axis][0]
-    if op.kind not in _WINDOWED:
+    if not isinstance(a, (Pool2DAttrs, Conv2DAttrs, DepthwiseConv2DAttrs)):
         return 1, 1, 0
-    if op.kind in (OpKind.MAX_POOL_2D, OpKind.AVERAGE_POOL_2D):
+    if isinstance(a, Pool2DAttrs):
         k, dil = (a.filter_h, 1) if axis == 1 else (a.filter_w, 1)
     else:
         w = graph.tensor(op.inputs[1]).shape
         k, dil = (w[1], a.dilation_h) if axis == 1 else (w[2], a.dilation_w)
     stride = a.stride_h if axis == 1 else a.stride_w
     size = graph.tensor(op.inputs[0]).shape[axis]
-    _, before = conv_out_pad(size, k, stride, dil, a.padding)
+    _, before = conv_out_pad(size, k, stride, dil, a.padding, explicit_pads(a, axis))
     return (k - 1) * dil + 1, stride, before
 
 
@@ -175,7 +212,7 @@ def _extent_pad(graph: Graph, op: Op, axis: int) -> int:
     k, stride, before = _axis(graph, op, axis)
     size = graph.tensor(op.inputs[0]).shape[axis]
     out = graph.tensor(op.outputs[0]).shape[axis]
-    return max((out - 1) * stride - before + k - size, 0) if op.attrs.padding is Padding.SAME else 0
+    return max((out - 1) * stride - before + k - size, 0)
 
 
 def _span(o0: int, o1: int, k: int, stride: int, before: int, size: int) -> tuple[int, int, int, int]:
@@ -191,6 +228,7 @@ def _span(o0: int, o1: int, k: int, stride: int, before: int, size: int) -> tupl
 class _Geo:
     """What the region walk needs of one stage op, computed once per graph."""
 
+    index: int  # the op's index in the graph
     output: str
     acts: tuple[str, ...]
     rows: tuple[int, int, int, int] | None  # kernel, stride, padding before, input size; None: pointwise
@@ -201,7 +239,8 @@ class _Geo:
 
 def _geometry(graph: Graph, split: int) -> tuple[_Geo, ...]:
     out = []
-    for op in graph.ops[: split + 1]:
+    start = stage_start(graph)
+    for index, op in enumerate(graph.ops[start : split + 1], start):
         acts, t = activation_operands(graph, op), graph.tensor(op.outputs[0])
         rows = cols = None
         if op.kind not in _POINTWISE:
@@ -209,6 +248,7 @@ def _geometry(graph: Graph, split: int) -> tuple[_Geo, ...]:
             rows, cols = (*_axis(graph, op, 1), shape[1]), (*_axis(graph, op, 2), shape[2])
         out.append(
             _Geo(
+                index,
                 op.outputs[0],
                 acts,
                 rows,
@@ -245,26 +285,26 @@ def _patch(graph: Graph, geos: tuple[_Geo, ...], row: int, col: int, target: Reg
         reads[i] = _reads(geos[i], need[geos[i].output])
         for t, r in zip(geos[i].acts, reads[i][0]):
             need[t] = _union(need.get(t), r)
-    for t in graph.inputs:
-        if t in need:
-            shape = graph.tensor(t).shape
-            need[t] = (0, shape[1], 0, shape[2])
+    inner = {g.output for g in geos}
+    for t in [t for t in need if t not in inner]:  # stage inputs stay whole
+        shape = graph.tensor(t).shape
+        need[t] = (0, shape[1], 0, shape[2])
     ops = []
-    for i, (geo, (regions, pads)) in enumerate(zip(geos, reads)):
+    for geo, (regions, pads) in zip(geos, reads):
         origins = tuple((r[0] - need[t][0], r[2] - need[t][2]) for t, r in zip(geo.acts, regions))
-        ops.append(PatchOp(i, geo.acts, regions, origins, pads, need[geo.output]))
+        ops.append(PatchOp(geo.index, geo.acts, regions, origins, pads, need[geo.output]))
     return Patch(row, col, tuple(ops), tuple(sorted(need.items())))
 
 
 def build_schedule(graph: Graph, split_op: int, p: int) -> PatchSchedule:
-    """The p x p patch schedule of ops 0..split_op; TinyMLError when that stage or grid is not possible."""
+    """The p x p patch schedule of ops stage_start..split_op; TinyMLError when that stage or grid is not possible."""
     if not 0 <= split_op < len(graph.ops):
         raise TinyMLError(f"split op {split_op} is out of range: the graph has {len(graph.ops)} ops")
     if split_op not in split_points(graph):
         why = next(
             (
                 f"op {i} ('{graph.ops[i].name}'): {stage_refusal(graph, i)}"
-                for i in range(split_op + 1)
+                for i in range(stage_start(graph), split_op + 1)
                 if stage_refusal(graph, i)
             ),
             "a stage tensor is read after the stage",
@@ -288,7 +328,8 @@ def _schedule(graph: Graph, geos: tuple[_Geo, ...], p: int, total_macs: int | No
     patches = tuple(
         _patch(graph, geos, r, c, (rows[r], rows[r + 1], cols[c], cols[c + 1])) for r in range(p) for c in range(p)
     )
-    full = tuple(t for t in graph.inputs if any(t in g.acts for g in geos)) + (split.name,)
+    start, split_op = geos[0].index, geos[-1].index
+    full = stage_inputs(graph, start, split_op) + (split.name,)
     pixel = {g.output: g.item_bytes for g in geos}
     nbytes: dict[str, int] = {}
     patched_macs = 0
@@ -297,15 +338,14 @@ def _schedule(graph: Graph, geos: tuple[_Geo, ...], p: int, total_macs: int | No
             if t not in full:
                 nbytes[t] = max(nbytes.get(t, 0), (y1 - y0) * (x1 - x0) * pixel[t])
         patched_macs += sum(_area(po.out_region) * g.per_pixel_macs for po, g in zip(patch.ops, geos))
-    stage_macs = sum(op_macs(graph, op) for op in graph.ops[: len(geos)])
+    stage_macs = sum(op_macs(graph, graph.ops[g.index]) for g in geos)
     total = graph_macs(graph) if total_macs is None else total_macs
-    return PatchSchedule(len(geos) - 1, p, split.name, full, nbytes, patches, stage_macs, patched_macs, total)
+    return PatchSchedule(split_op, p, split.name, full, nbytes, patches, stage_macs, patched_macs, total, start=start)
 
 
 def _whole_bytes(graph: Graph, split: int, alignment: int) -> int:
-    """Bytes that stay whole during a stage ending at `split`: the split output and the graph inputs it reads."""
-    stage = graph.ops[: split + 1]
-    names = {graph.ops[split].outputs[0]} | {t for op in stage for t in op.inputs if t in graph.inputs}
+    """Bytes that stay whole during a stage ending at `split`: the split output and the stage's inputs."""
+    names = {graph.ops[split].outputs[0], *stage_inputs(graph, stage_start(graph), split)}
     return sum(-(-graph.tensor(t).nbytes // alignment) * alignment for t in names)
 
 
@@ -324,13 +364,18 @@ def patched_buffers(
     """The arena buffers of `graph` run with `schedule` (see the module docstring for the lifetimes)."""
     inplace = frozenset(i for i in inplace if i > schedule.split_op)
     bufs = lifetimes(graph, scratch=scratch, inplace=inplace, alignment=alignment)
+    return _with_stage(graph, bufs, schedule, alignment)
+
+
+def _with_stage(graph: Graph, bufs: tuple[Buffer, ...], schedule, alignment: int) -> tuple[Buffer, ...]:
+    """`bufs` (the lifetimes without patches, no in-place op inside the stage) changed for the patch stage."""
     out = []
     for b in bufs:
         if b.name in schedule.buffer_bytes:
             b = replace(b, size=-(-schedule.buffer_bytes[b.name] // alignment) * alignment)
         elif b.name == schedule.split_tensor:
             b = replace(b, first=0)
-        elif b.name in graph.inputs:
+        elif b.name in schedule.full_tensors:  # a stage input: read by every patch
             b = replace(b, last=max(b.last, schedule.split_op))
         out.append(b)
     return tuple(out)
@@ -346,50 +391,3 @@ def plan_patched(
 ) -> Plan:
     """The arena plan of `graph` run with `schedule`: per-patch buffers and the later layers in one arena."""
     return plan_arena(patched_buffers(graph, schedule, scratch=scratch, inplace=inplace, alignment=alignment))
-
-
-def choose_patches(
-    graph: Graph,
-    *,
-    max_extra_macs: float = 0.10,
-    forced: int | None = None,
-    inplace: frozenset[int] = frozenset(),
-    scratch: Mapping[int, int] | None = None,
-    alignment: int = 4,
-) -> PatchSchedule | None:
-    """The schedule with the smallest peak SRAM whose extra MACs stay within `max_extra_macs` x the model's MACs
-    (fewer extra MACs, then fewer patches break ties), over every split point and p in 2..8 (only `forced` when
-    given). None unless its peak is strictly below the plan without patches."""
-    if forced is not None and forced < 2:
-        raise TinyMLError(f"patch count {forced}: use 2 or more (or patches off)")
-    plain = plan_arena(lifetimes(graph, scratch=scratch, inplace=inplace, alignment=alignment)).arena_bytes
-    total = graph_macs(graph)
-    limit = max_extra_macs * total
-    best: tuple[tuple[int, int, int], PatchSchedule] | None = None
-    for s in split_points(graph):
-        _, h, w, _ = graph.tensor(graph.ops[s].outputs[0]).shape
-        # The split tensor (and any graph input the stage reads) stays whole for the whole stage, so their
-        # bytes bound the stage's peak from below: a split that cannot beat the best so far is skipped unbuilt.
-        whole = _whole_bytes(graph, s, alignment)
-        if whole >= plain or (best is not None and whole > best[0][0]):
-            continue
-        geos = _geometry(graph, s)
-        for p in (forced,) if forced else range(2, MAX_PATCHES + 1):
-            if p > min(h, w):
-                break
-            sched = stage_figures(graph, geos, p, frozenset(graph.inputs), _span, lambda op: op_macs(graph, op))
-            if sched is None:  # an interval wholly in the padding: build the exact 2-D schedule
-                sched = _schedule(graph, geos, p, total)
-            if sched.extra_macs > limit:
-                continue
-            bufs = patched_buffers(graph, sched, scratch=scratch, inplace=inplace, alignment=alignment)
-            cap = plain if best is None else best[0][0]
-            if lower_bound(bufs) > cap:
-                continue
-            key = (plan_arena(bufs).arena_bytes, sched.extra_macs, p)
-            if best is None or key < best[0]:
-                best = (key, (s, p))
-    if best is None or best[0][0] >= plain:
-        return None
-    split, p = best[1]
-    return _schedule(graph, _geometry(graph, split), p, total)

@@ -53,7 +53,7 @@ def alias_root(name: str, by_name: dict[str, Buffer]) -> str:
         if name in seen:
             raise InternalError(f"alias cycle through buffer '{name}'")
         seen.add(name)
-        name = by_name[name].alias_of
+        name = str(by_name[name].alias_of)
         if name not in by_name:
             raise InternalError(f"buffer aliases unknown buffer '{name}'")
     return name

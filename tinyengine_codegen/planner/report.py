@@ -47,14 +47,14 @@ def op_rows(graph: Graph, plan: Plan) -> tuple[OpRow, ...]:
 
 
 def _union_length(spans: list[tuple[int, int]]) -> int:
-    total, cur_lo, cur_hi = 0, None, None
+    total, cur = 0, None  # cur: the (lo, hi) span being merged
     for lo, hi in spans:
-        if cur_hi is None or lo > cur_hi:
-            total += 0 if cur_hi is None else cur_hi - cur_lo
-            cur_lo, cur_hi = lo, hi
+        if cur is None or lo > cur[1]:
+            total += 0 if cur is None else cur[1] - cur[0]
+            cur = (lo, hi)
         else:
-            cur_hi = max(cur_hi, hi)
-    return total + (0 if cur_hi is None else cur_hi - cur_lo)
+            cur = (cur[0], max(cur[1], hi))
+    return total + (0 if cur is None else cur[1] - cur[0])
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +77,7 @@ def live_split(graph: Graph, plan: Plan) -> tuple[LiveSplit, ...]:
     for name in root:
         cur = name
         while by_name[cur].alias_of is not None:
-            cur = by_name[cur].alias_of
+            cur = str(by_name[cur].alias_of)
         root[name] = cur
     out = []
     for i, op in enumerate(graph.ops):

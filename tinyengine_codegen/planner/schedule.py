@@ -32,10 +32,11 @@ def _masks(graph: Graph) -> tuple[list[int], list[tuple[int, int, int]]]:
                 m |= 1 << p
         deps.append(m)
     end = 1 << len(graph.ops)  # a pseudo reader: graph outputs are read after the last op
-    for t in graph.activations():
-        p = graph.producer(t.name)
-        readers = sum(1 << c for c in set(graph.consumers(t.name))) | (end if t.name in graph.outputs else 0)
-        tensors.append((t.nbytes, 0 if p is None else 1 << p, readers))
+    for tensor in graph.activations():
+        p = graph.producer(tensor.name)
+        readers = sum(1 << c for c in set(graph.consumers(tensor.name)))
+        readers |= end if tensor.name in graph.outputs else 0
+        tensors.append((tensor.nbytes, 0 if p is None else 1 << p, readers))
     return deps, tensors
 
 

@@ -73,12 +73,13 @@ def branch_and_bound(prob: Problem, order: Sequence[int], budget: int = BNB_BUDG
     best_off, best_peak = place(order, prob)
     if n > BNB_MAX_BLOCKS or best_peak <= prob.lower_bound:
         return best_off, best_peak
-    state = {"peak": best_peak, "off": best_off, "left": budget}
+    state = {"peak": best_peak, "left": budget}
+    found = {"off": best_off}
     off = [-1] * n
 
     def dfs(depth: int, peak: int) -> None:
         if depth == n:
-            state["peak"], state["off"] = peak, list(off)
+            state["peak"], found["off"] = peak, list(off)
             return
         cands = []
         for i in range(n):
@@ -96,7 +97,7 @@ def branch_and_bound(prob: Problem, order: Sequence[int], budget: int = BNB_BUDG
             off[i] = -1
 
     dfs(0, 0)
-    return state["off"], state["peak"]
+    return found["off"], state["peak"]
 
 
 def local_search(

@@ -20,12 +20,12 @@ from ..quant import (
 
 
 def _windows(
-    x: np.ndarray, kh: int, kw: int, sh: int, sw: int, dh: int, dw: int, padding, pad_value
+    x: np.ndarray, kh: int, kw: int, sh: int, sw: int, dh: int, dw: int, padding, pad_value, pads=None
 ) -> tuple[list[np.ndarray], int, int]:
     """Pad NHWC x as TFLite does and return one strided (N, OH, OW, C) view per filter tap, row-major taps."""
     _, h, w, _ = x.shape
-    oh, pad_t = conv_out_pad(h, kh, sh, dh, padding)
-    ow, pad_l = conv_out_pad(w, kw, sw, dw, padding)
+    oh, pad_t = conv_out_pad(h, kh, sh, dh, padding, None if pads is None else (pads[0], pads[1]))
+    ow, pad_l = conv_out_pad(w, kw, sw, dw, padding, None if pads is None else (pads[2], pads[3]))
     need_h = (oh - 1) * sh + (kh - 1) * dh + 1
     need_w = (ow - 1) * sw + (kw - 1) * dw + 1
     pad_b = max(need_h - h - pad_t, 0)
@@ -73,7 +73,7 @@ def conv2d(op: Op, graph: Graph, x: np.ndarray) -> np.ndarray:
     cout, kh, kw, cin_g = w.shape
     groups = x.shape[3] // cin_g
     xc = x.astype(np.float64) - in_t.zero_point  # padding with 0 here == skipping taps, as TFLM does
-    taps, oh, ow = _windows(xc, kh, kw, a.stride_h, a.stride_w, a.dilation_h, a.dilation_w, a.padding, 0.0)
+    taps, oh, ow = _windows(xc, kh, kw, a.stride_h, a.stride_w, a.dilation_h, a.dilation_w, a.padding, 0.0, a.pads)
     cols = np.stack(taps, axis=3)  # N, OH, OW, taps, C
     n = x.shape[0]
     acc = np.empty((n, oh, ow, cout), np.float64)
@@ -97,7 +97,7 @@ def depthwise_conv2d(op: Op, graph: Graph, x: np.ndarray) -> np.ndarray:
     xc = x.astype(np.int64) - in_t.zero_point
     if mult > 1:
         xc = np.repeat(xc, mult, axis=3)
-    taps, oh, ow = _windows(xc, kh, kw, a.stride_h, a.stride_w, a.dilation_h, a.dilation_w, a.padding, 0)
+    taps, oh, ow = _windows(xc, kh, kw, a.stride_h, a.stride_w, a.dilation_h, a.dilation_w, a.padding, 0, a.pads)
     acc = np.zeros((x.shape[0], oh, ow, cout), np.int64)
     for t, tap in enumerate(taps):
         acc += tap * w[0, t // kw, t % kw, :]

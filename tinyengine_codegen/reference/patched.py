@@ -28,7 +28,7 @@ def run_patched(
     graph: Graph, schedule: PatchSchedule, inputs: Sequence[np.ndarray] | Mapping[str, np.ndarray]
 ) -> list[np.ndarray]:
     """Run `graph` with its first ops patch by patch; return its outputs in graph.outputs order."""
-    given = _bind(graph, inputs)
+    given = _prologue(graph, schedule, _bind(graph, inputs))
     full = _stage(graph, schedule, given)
     tail_ops = graph.ops[schedule.split_op + 1 :]
     produced = {t for op in tail_ops for t in op.outputs}
@@ -50,7 +50,17 @@ def run_stage(
     graph: Graph, schedule: PatchSchedule, inputs: Sequence[np.ndarray] | Mapping[str, np.ndarray]
 ) -> np.ndarray:
     """Run only the patch stage; return the split op's whole output, assembled from the patches."""
-    return _stage(graph, schedule, _bind(graph, inputs))
+    return _stage(graph, schedule, _prologue(graph, schedule, _bind(graph, inputs)))
+
+
+def _prologue(graph: Graph, schedule: PatchSchedule, given: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """`given` plus the outputs of the ops before the stage (run whole, layer by layer)."""
+    if schedule.start == 0:
+        return given
+    ops = graph.ops[: schedule.start]
+    outs = tuple(t for op in ops for t in op.outputs)
+    env = run_graph_all(Graph(graph.name + ":prologue", graph.tensors, ops, graph.inputs, outs), given)
+    return {**given, **{t: env[t] for t in outs}}
 
 
 def _stage(graph: Graph, schedule: PatchSchedule, given: Mapping[str, np.ndarray]) -> np.ndarray:
@@ -128,5 +138,6 @@ def _run_op(graph: Graph, op: Op, po: PatchOp, crops: list[np.ndarray]) -> np.nd
             raise InternalError(f"'{op.name}': an average pool in a patch stage must not pad")
         value = -128 if op.kind is OpKind.MAX_POOL_2D else graph.tensor(op.inputs[0]).zero_point
         x = np.pad(crops[0], widths, constant_values=value) if any(po.pads) else crops[0]
-        return KERNELS[op.kind](replace(op, attrs=replace(op.attrs, padding=Padding.VALID)), graph, x)
+        valid = {"padding": Padding.VALID} | ({"pads": None} if op.kind in _CONV else {})
+        return KERNELS[op.kind](replace(op, attrs=replace(op.attrs, **valid)), graph, x)
     return KERNELS[op.kind](op, graph, *crops)

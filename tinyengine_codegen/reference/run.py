@@ -17,7 +17,7 @@ from ..ir.ops import OpKind
 from .ops import KERNELS
 
 # kernels that read their weights and bias from the graph; only the activation is passed
-_WEIGHTED = frozenset({OpKind.CONV_2D, OpKind.DEPTHWISE_CONV_2D, OpKind.FULLY_CONNECTED})
+WEIGHTED_KINDS = frozenset({OpKind.CONV_2D, OpKind.DEPTHWISE_CONV_2D, OpKind.FULLY_CONNECTED})
 
 
 def _bind_inputs(graph: Graph, inputs) -> tuple[dict[str, np.ndarray], int]:
@@ -99,7 +99,7 @@ def run_graph_all(graph: Graph, inputs: Sequence[np.ndarray] | Mapping[str, np.n
         runs = [run_graph_all(graph, {k: v[i : i + 1] for k, v in env.items()}) for i in range(n)]
         return {k: np.concatenate([r[k] for r in runs]) for k in runs[0]}
     for op in graph.ops:
-        names = op.inputs[:1] if op.kind in _WEIGHTED else [n for n in op.inputs if n]
+        names = op.inputs[:1] if op.kind in WEIGHTED_KINDS else [n for n in op.inputs if n]
         args = [graph.tensor(n).data if graph.tensor(n).is_const else env[n] for n in names]
         result = KERNELS[op.kind](op, graph, *args)
         out_t = graph.tensor(op.outputs[0])

@@ -65,19 +65,26 @@ def lcg_input(size: int, seed: int = 12345) -> np.ndarray:
     return out
 
 
-def bench_model(graph: Graph, board: str, x: np.ndarray | None = None, *, patches: str = "off") -> McuBench:
-    """Generate, build and run `graph` on a virtual board once, with instruction counting and cycle models."""
-    from ..boards import list_boards, load_board
+def bench_model(graph: Graph, board: str, x: np.ndarray | None = None, *, patches: str = "auto") -> McuBench:
+    """Generate, build and run `graph` on a virtual board once, with instruction counting and cycle models.
+    patches: the default of `compile` and `simulate` (CompileOptions), so the figures are the default build's."""
+    from ..boards import list_boards
     from ..reference.run import run_graph
     from ..runner import run_model
-    from .qemu import CORE_CYCLE_MODEL
 
-    t = graph.tensors[graph.inputs[0]]
-    x = lcg_input(t.size).reshape(t.shape) if x is None else np.asarray(x).reshape(t.shape)
-    res = run_model(graph, x, CompileOptions(target=board, patches=patches), count=True, flash=True)
-    ref = run_graph(graph, [x])[0]
-    spec = load_board(board)
-    model = CORE_CYCLE_MODEL.get(spec.core)
+    ts = [graph.tensors[n] for n in graph.inputs]
+    if x is None:  # one LCG stream over every input, input 0 first
+        stream = lcg_input(sum(t.size for t in ts))
+        bounds = np.cumsum([0] + [t.size for t in ts])
+        xs = [stream[a:b].reshape(t.shape) for a, b, t in zip(bounds[:-1], bounds[1:], ts)]
+    else:
+        xs = list(x) if isinstance(x, (list, tuple)) else [np.asarray(x).reshape(ts[0].shape)]
+    options = CompileOptions(target=board, patches=patches)
+    res = run_model(graph, xs, options, count=True, flash=True)
+    refs = run_graph(graph, xs)
+    outs = res.outputs or (res.output,)
+    spec = options.target
+    model = spec.cycle_model
     cycles = res.cycles.get(model) if model else None
     per_layer = res.layer_cycles.get(model, ()) if model else ()
     layers = tuple(
@@ -102,6 +109,6 @@ def bench_model(graph: Graph, board: str, x: np.ndarray | None = None, *, patche
         res.bss_bytes,
         res.arena_bytes,
         res.data_bytes + res.bss_bytes,
-        bool(np.array_equal(ref, res.output)),
+        len(refs) == len(outs) and all(np.array_equal(r, y) for r, y in zip(refs, outs)),
         layers,
     )

@@ -23,7 +23,6 @@ from tinyengine_codegen.errors import TinyMLError
 MARK_CALIB_A, MARK_CALIB_B, MARK_INVOKE_BEGIN, MARK_INVOKE_END, MARK_LAYER_BASE = 0, 1, 2, 3, 4
 EXIT_FAULT = 99
 CYCLE_MODELS = ("m4-trm-v1", "m7-dual-v1")  # the plugin's cycle columns, in order after the instruction count
-CORE_CYCLE_MODEL = {"cortex-m4": "m4-trm-v1", "cortex-m7": "m7-dual-v1"}  # the model reported for each core
 _EXIT_MEANING = {1: "tinyml_init() failed", 2: "tinyml_invoke() returned an error"}
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import statistics
 import tempfile
 import time
+import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -90,6 +91,7 @@ def _run_samples(session: Session, graph: Graph, samples, progress) -> tuple[lis
                 session.write_input(k, data)
             res = session.invoke()
             raw = [session.read_output(k, t.size * np.dtype(_NP[t.dtype]).itemsize) for k, t in enumerate(out_ts)]
+            _check_output_crcs(raw, res.output_crcs, i)
         except BoardReset:
             resets += 1
             if resets > MAX_RESETS:
@@ -104,6 +106,16 @@ def _run_samples(session: Session, graph: Graph, samples, progress) -> tuple[lis
             progress(i + 1, len(samples))
         i += 1
     return outs, results, resets
+
+
+def _check_output_crcs(raw: list[bytes], crcs: tuple[int, ...], sample: int) -> None:
+    """The bytes read back must be the bytes the board hashed right after the inference."""
+    for k, (data, crc) in enumerate(zip(raw, crcs)):
+        if zlib.crc32(data) != crc:
+            raise TinyMLError(
+                f"output {k} of sample {sample} read back from the board does not match the CRC-32 the board sent "
+                "with its result (the link corrupted it, or the firmware overwrote the output); run validate again"
+            )
 
 
 def check_firmware(info, board: Board, graph: Graph, model_id: int) -> None:
@@ -209,7 +221,7 @@ def validate_model(
     from tinyengine_codegen.run.qemu import marker_table
     from tinyengine_codegen.run.serial_link import QemuConsole, SerialLink
 
-    options = options or CompileOptions(target=board.id)
+    options = options or CompileOptions(target=board)
     with tempfile.TemporaryDirectory(prefix="tinyml-validate-") as tmp:
         project = write_project(graph, Path(tmp) / "model", options)
         fw = prepare_project(Path(tmp) / "model", board, Path(tmp) / "fw", None, app="validate")

@@ -116,7 +116,7 @@ def _measure(graph, data, board, folder: Path) -> dict:
 
     path = save_tflite(graph, folder / "model.tflite")
     q_acc = int8_accuracy(path, data.x_test, data.y_test)
-    sim = simulate(load_model(path), board, CompileOptions(target=board.id))
+    sim = simulate(load_model(path), board, CompileOptions(target=board))
     return {
         "board": board.id,
         "accuracy": q_acc,

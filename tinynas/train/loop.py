@@ -15,6 +15,7 @@ epoch (rank 0, atomically) and a run resumes from the epoch after the last one s
 from __future__ import annotations
 
 import math
+import pickle
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -28,6 +29,7 @@ from torch.utils.data import DistributedSampler
 
 from ..data import Dataset, augment, resize_uint8, to_input
 from ..space import sample
+from ..state import saved_file
 from ..supernet.mbv2 import Supernet
 from .bn_calib import recalibrate
 from .schedule import Phase, restrict
@@ -194,7 +196,23 @@ def save_checkpoint(path: Path, state: dict) -> None:
 def load_checkpoint(path: Path | None, device) -> dict | None:
     if path is None or not Path(path).is_file():
         return None
-    return torch.load(path, map_location=device, weights_only=False)
+    with saved_file(path, "training checkpoint"):
+        try:
+            state = torch.load(path, map_location=device, weights_only=False)
+        except (RuntimeError, pickle.UnpicklingError, OSError) as exc:  # a truncated or foreign file
+            raise ValueError(str(exc)) from None
+        if not isinstance(state, dict):
+            raise TypeError("not a checkpoint")
+        return state
+
+
+def _restore(net, opt, state: dict) -> None:
+    """Weights and optimizer state from a checkpoint; tensors of the wrong shape raise ValueError."""
+    try:
+        net.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+    except RuntimeError as exc:
+        raise ValueError(str(exc)) from None
 
 
 def saved_history(path: Path | None) -> list[dict]:
@@ -238,12 +256,12 @@ def train_supernet(
     state = load_checkpoint(cfg.checkpoint, device)
     start, done, teacher = (0, 0), [], None
     if state is not None:
-        net.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        start, done = (int(state["phase"]), int(state["epoch"])), list(state.get("history", ()))
-        if state.get("teacher") is not None:
-            teacher = _frozen_copy(net, device, fmt)
-            teacher.load_state_dict(state["teacher"])
+        with saved_file(cfg.checkpoint, "training checkpoint"):
+            _restore(net, opt, state)
+            start, done = (int(state["phase"]), int(state["epoch"])), list(state.get("history", ()))
+            if state.get("teacher") is not None:
+                teacher = _frozen_copy(net, device, fmt)
+                teacher.load_state_dict(state["teacher"])
     sampler = DistributedSampler(range(len(y_all)), num_replicas=world, rank=rank, shuffle=True, seed=cfg.seed)
     history = []
     with _cuda_flags(cfg, device):
@@ -377,10 +395,10 @@ def finetune(
     warm = _warmup_steps(cfg, steps, epochs)
     state, done = load_checkpoint(cfg.checkpoint, device), []
     if state is not None:
-        net.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        gen.set_state(state["generator"].cpu())  # a generator's state is a CPU byte tensor on every device
-        done = list(state["history"])
+        with saved_file(cfg.checkpoint, "fine-tuning checkpoint"):
+            _restore(net, opt, state)
+            gen.set_state(state["generator"].cpu())  # a generator's state is a CPU byte tensor on every device
+            done = list(state["history"])
     with _cuda_flags(cfg, device):
         for epoch in range(len(done), epochs):
             t0 = time.time()

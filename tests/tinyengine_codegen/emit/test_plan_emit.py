@@ -1,15 +1,20 @@
-"""The generated C emits plan_model's plan: arena bytes = simulate's peak, the same kernels, in-place layers and
-patch schedule, for every option combination, on the MLPerf Tiny models and on random graphs (no C build here)."""
+"""The generated C is safe and is the plan simulate reports, for every option combination, on the MLPerf Tiny
+models and on random graphs (no C build here). Safety is checked by an independent oracle: the arena offsets are
+read back from the emitted model.c calls, every tensor's lifetime is recomputed here from the graph, and no two
+buffers live at the same step may share a byte unless one is a declared view or in-place output of the other."""
 
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
 
 from tinyengine_codegen.boards import load_board
 from tinyengine_codegen.compile import compile_model
+from tinyengine_codegen.ir.ops import OpKind
+from tinyengine_codegen.kernels.registry import spec_named
 from tinyengine_codegen.options import CompileOptions
 from tinyengine_codegen.simulate import simulate
 
@@ -20,25 +25,88 @@ from ..planner.stacks import random_stack
 OPTIONS = [CompileOptions(inplace=i, patches=p) for i in (True, False) for p in ("off", "auto", "2", "4")]
 
 
+def _emitted_buffers(project, graph, stage: set[int]) -> dict[str, tuple[int, int]]:
+    """(offset, bytes) of every activation and scratch buffer, read from the layer calls in model.c."""
+    man = json.loads(project.files["manifest.json"])
+    calls = {int(m[1]): [int(a) for a in re.findall(r"ARENA \+ (\d+)", m[2])]
+             for m in re.finditer(r"^\s*l(\d+)_\w+\((.*)\);$", project.files["tinyml.c"], re.M)}  # fmt: skip
+    assert sorted(calls) == list(range(len(graph.ops)))
+    out: dict[str, tuple[int, int]] = {}
+    for i, op in enumerate(graph.ops):
+        names = list(dict.fromkeys(t for t in op.inputs if t and not graph.tensor(t).is_const)) + list(op.outputs)
+        spec = spec_named(op, man["layers"][i]["kernel"], stage=i in stage)
+        scratch = spec.scratch_bytes(op, graph)
+        assert len(calls[i]) == len(names) + (1 if scratch else 0), op.name
+        for name, off in zip(names, calls[i]):
+            assert out.setdefault(name, (off, graph.tensor(name).nbytes))[0] == off, f"{name} moved"
+        if scratch:
+            out[f"{op.name}#scratch"] = (calls[i][-1], scratch)
+    return out
+
+
+def _lifetimes(graph) -> dict[str, tuple[int, int]]:
+    """[first, last] op of every activation, recomputed here: inputs from 0, outputs to the end."""
+    n, live = len(graph.ops), {}
+    for name in graph.inputs:
+        live[name] = (0, n if name in graph.outputs else 0)
+    for i, op in enumerate(graph.ops):
+        for t in op.outputs:
+            live[t] = (i, n if t in graph.outputs else i)
+        for t in op.inputs:
+            if t in live:
+                live[t] = (live[t][0], max(live[t][1], i))
+        live[f"{op.name}#scratch"] = (i, i)
+    return live
+
+
+def check_emitted_offsets(project, graph, inplace: set[int], stage: set[int]) -> None:
+    """The oracle of the module docstring; stage tensors (per-patch buffers) are only checked to fit."""
+    bufs, live = _emitted_buffers(project, graph, stage), _lifetimes(graph)
+    views: dict[str, str] = {}  # output -> the input whose bytes it may reuse
+    for i, op in enumerate(graph.ops):
+        if op.kind is OpKind.RESHAPE or i in inplace:
+            for t in op.inputs:
+                if t in bufs and bufs[t][0] == bufs[op.outputs[0]][0]:
+                    assert op.kind is OpKind.RESHAPE or live[t][1] == i, f"{op.name} overwrites a live input"
+                    views[op.outputs[0]] = t
+
+    def root(t: str) -> str:
+        while t in views:
+            t = views[t]
+        return t
+
+    staged = {t for i in stage for t in graph.ops[i].inputs + graph.ops[i].outputs if t in bufs}
+    staged |= {f"{graph.ops[i].name}#scratch" for i in stage}
+    for name, (off, size) in bufs.items():
+        assert off % 4 == 0 and off >= 0 and off + (0 if name in staged else size) <= project.arena_bytes, name
+    rows = sorted((k, v) for k, v in bufs.items() if k not in staged)
+    for a, (oa, sa) in rows:
+        for b, (ob, sb) in rows:
+            if a < b and live[a][0] <= live[b][1] and live[b][0] <= live[a][1] and root(a) != root(b):
+                assert oa + sa <= ob or ob + sb <= oa, f"[{oa}, {oa + sa}) {a} overlaps [{ob}, {ob + sb}) {b}"
+
+
 def _check_same_as_simulate(graph, options: CompileOptions, board_id: str = "qemu-m4") -> None:
     board = load_board(board_id)
     sim = simulate(graph, board, options)
-    project = compile_model(graph, options, target=board)
+    project = compile_model(graph, CompileOptions(**{**options.as_dict(), "target": board}))
     mp = sim.model_plan
-    assert project.arena_bytes == sim.peak_sram_bytes == mp.plan.arena_bytes
-    assert project.kernels == tuple(r.kernel for r in sim.layers) == mp.kernels
+    stage = set(mp.patches.stage) if mp.patches is not None else set()
+    check_emitted_offsets(project, mp.graph, set(mp.inplace), stage)
+    assert project.arena_bytes == sim.peak_sram_bytes
+    assert project.kernels == tuple(r.kernel for r in sim.layers)
     man = json.loads(project.files["manifest.json"])
     assert man["inplace_layers"] == sorted(mp.inplace)
-    assert f"#define TINYML_ARENA_SIZE   {sim.peak_sram_bytes}\n" in project.files["model.h"]
+    assert f"#define TINYML_ARENA_BYTES {sim.peak_sram_bytes}\n" in project.files["tinyml.h"]
     if not options.inplace:
         assert not mp.inplace
-    if options.patches == "off" or mp.patches is None:
-        assert man["patches"] is None and "tinyml_region_t" not in project.files["model.c"]
+    if not options.patches.enabled or mp.patches is None:
+        assert man["patches"] is None and "tinyml_region_t" not in project.files["tinyml.c"]
     else:
         assert man["patches"]["p"] == mp.patches.p and man["patches"]["split"] == mp.patches.split_op
-        assert f"for (int k = 0; k < {mp.patches.p**2}; ++k)" in project.files["model.c"]
-        if options.patches.isdigit():
-            assert mp.patches.p == int(options.patches)
+        assert f"for (int k = 0; k < {mp.patches.p**2}; ++k)" in project.files["tinyml.c"]
+        if options.patches.count is not None:
+            assert mp.patches.p == options.patches.count
 
 
 @pytest.mark.parametrize("key", sorted(MLPERF))

@@ -14,8 +14,11 @@ from tinyengine_codegen.emit.stage import region_rows
 from tinyengine_codegen.errors import InternalError
 from tinyengine_codegen.ir.ops import OpKind, Padding
 from tinyengine_codegen.kernels.registry import HOST
+from tinyengine_codegen.options import CompileOptions
+from tinyengine_codegen.passes import PIPELINE, run_pipeline
+from tinyengine_codegen.passes.patches import stage_candidates
 from tinyengine_codegen.planner import check_plan
-from tinyengine_codegen.planner.model_plan import ModelPlan, choose_kernels, kernel_candidates, stage_candidates
+from tinyengine_codegen.planner.model_plan import ModelPlan, choose_kernels, scratch_of
 from tinyengine_codegen.planner.patches import build_schedule, patched_buffers, plan_patched
 from tinyengine_codegen.reference.run import run_graph
 
@@ -26,13 +29,13 @@ from ..planner.stacks import Stack
 def _staged(graph, split: int, p: int) -> ModelPlan:
     """A ModelPlan that runs ops 0..split on p x p patches (whatever the peak), as plan_model would build it."""
     sched = build_schedule(graph, split, p)
-    cands, _ = kernel_candidates(graph, HOST)
-    names, scratch = choose_kernels(
-        stage_candidates(graph, sched, cands, HOST), frozenset(), patched_buffers(graph, sched)
-    )
+    bound = run_pipeline(graph, CompileOptions(), passes=[p for p in PIPELINE if p[0] == "bind_kernels"])
+    cands = stage_candidates(graph, sched, bound.candidates, HOST)
+    kernels = choose_kernels(cands, frozenset(), patched_buffers(graph, sched))
+    scratch = scratch_of(kernels)
     plan = plan_patched(graph, sched, scratch=scratch)
     check_plan(patched_buffers(graph, sched, scratch=scratch), plan, alignment=4)
-    return ModelPlan(graph, names, scratch, frozenset(), sched, plan, plan, ())
+    return ModelPlan(graph, kernels, frozenset(), sched, plan, plan)
 
 
 def test_region_rows_by_hand():
@@ -42,7 +45,7 @@ def test_region_rows_by_hand():
     assert rows[0] == (0, 0, 8, 0, 0, 12, 3, 3, 1, 0, 1, 0, 2, 2)  # reads rows/cols 0..2, pads top/left
     assert rows[1] == (2, 0, 8, 0, 6, 12, 3, 3, 1, 0, 0, 1, 2, 2)  # cols 1..3, output at column 2
     assert rows[3] == (10, 0, 8, 0, 30, 12, 3, 3, 0, 1, 0, 1, 2, 2)  # rows/cols 1..3, output at (2, 2)
-    code = compile_model(g, plan=_staged(g, 0, 2)).files["model.c"]
+    code = compile_model(g, plan=_staged(g, 0, 2)).files["tinyml.c"]
     assert "{{10, 0}, {8, 0}, 30, 12, 3, 3, 0, 1, 0, 1, 2, 2}," in code
 
 
@@ -74,7 +77,7 @@ def _every_stage_kind():
 def test_a_stage_through_every_region_kernel_is_bit_exact_under_asan(tmp_path, p):
     graph, split = _every_stage_kind()
     mp = _staged(graph, split, p)
-    assert set(mp.kernels[: split + 1]) == {
+    assert set(mp.kernel_names[: split + 1]) == {
         "pad_s8_region",
         "conv2d_s8_region",
         "dwconv_s8_region",

@@ -15,8 +15,10 @@ import numpy as np
 import pytest
 
 from tinyengine_codegen.errors import TinyMLError
+from tinyengine_codegen.exporters.tflite import export_tflite
 from tinyengine_codegen.importers.onnx import from_ir_array, load_onnx, to_ir_array
 from tinyengine_codegen.ir.ops import Activation, OpKind, Padding
+from tinyengine_codegen.reference.run import run_graph
 
 torch = pytest.importorskip("torch")
 ort = pytest.importorskip("onnxruntime")
@@ -24,7 +26,6 @@ onnx = pytest.importorskip("onnx")
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static  # noqa: E402
 
-run_graph = pytest.importorskip("tinyengine_codegen.reference.run").run_graph
 nn, F = torch.nn, torch.nn.functional
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # torch's legacy (TorchScript) exporter
 
@@ -397,6 +398,53 @@ def test_float_model_is_rejected(tmp_path):
     assert "\n" not in str(exc.value)
 
 
+@pytest.mark.parametrize(
+    "middle, words",
+    [
+        ([helper.make_node("Identity", ["xd"], ["xd"], name="loop")], "writes its own input 'xd'"),
+        ([helper.make_node("Identity", ["xd"], ["wq"], name="over")], "already an initializer"),
+        ([helper.make_node("Conv", ["xd", "w"], ["m"], name="c", strides=[0, 1])], "strides (0, 1)"),
+        ([helper.make_node("Constant", [], ["m"], name="k")], "exactly one value attribute"),
+    ],
+)
+def test_malformed_graphs_are_refused_in_one_line(middle, words):
+    with pytest.raises(TinyMLError) as exc:
+        load_onnx(_qdq_model(middle), name="bad")
+    assert words in str(exc.value) and "\n" not in str(exc.value)
+
+
+@pytest.mark.parametrize("scale", [0.0, float("inf"), float("nan")])
+def test_activation_scale_must_be_finite_and_positive(scale):
+    model = _qdq_model([helper.make_node("Conv", ["xd", "w"], ["m"], name="c")], out_q=(scale, 0))
+    with pytest.raises(TinyMLError, match="not finite and positive"):
+        load_onnx(model)
+
+
+def test_external_data_is_read_from_the_model_folder_only(tmp_path, monkeypatch):
+    import onnx
+
+    raw = _qdq_model([helper.make_node("Conv", ["xd", "w"], ["m"], name="c")])
+    want = load_onnx(raw)
+    model = onnx.load_model_from_string(raw)
+    (tmp_path / "m").mkdir()
+    onnx.save_model(
+        model, str(tmp_path / "m" / "a.onnx"), save_as_external_data=True, location="w.bin", size_threshold=0
+    )
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "w.bin").write_bytes(b"\x00" * (tmp_path / "m" / "w.bin").stat().st_size)  # a decoy
+    got = load_onnx(tmp_path / "m" / "a.onnx")
+    w = next(n for n, t in want.tensors.items() if t.is_const and t.dtype == "int8")
+    assert np.array_equal(got.tensors[w].data, want.tensors[w].data)
+    outside = onnx.load(str(tmp_path / "m" / "a.onnx"), load_external_data=False)
+    for t in outside.graph.initializer:
+        for e in t.external_data:
+            if e.key == "location":
+                e.value = "../w.bin"
+    onnx.save_model(outside, str(tmp_path / "m" / "b.onnx"))
+    with pytest.raises(TinyMLError, match="inside the model's folder"):
+        load_onnx(tmp_path / "m" / "b.onnx")
+
+
 @pytest.mark.parametrize("case", ["empty", "garbage", "truncated", "text"])
 def test_bad_files_raise_one_line_errors(case, tmp_path):
     good = _qdq_model([helper.make_node("Conv", ["xd", "w"], ["m"], name="conv")])
@@ -417,12 +465,11 @@ def test_missing_file(tmp_path):
 
 
 def test_imported_graph_exports_to_tflite_and_runs_in_tflm(tmp_path):
-    exporters = pytest.importorskip("tinyengine_codegen.exporters.tflite")
     pytest.importorskip("tflite_micro")
     from tests.helpers.interpreters import tflm_run
 
     graph = load_onnx(_quantized(_Classifier(), (1, 3, 16, 16), tmp_path))
     xq = np.random.default_rng(7).integers(-128, 128, graph.tensors["x"].shape).astype(np.int8)
-    (tflm,) = tflm_run(exporters.export_tflite(graph), [xq], 1)
+    (tflm,) = tflm_run(export_tflite(graph), [xq], 1)
     assert tflm.shape == (1, 10)
     assert np.array_equal(tflm, run_graph(graph, [xq])[0])

@@ -13,7 +13,7 @@ from tinyengine_codegen.kernels.cortexm_region import REGION_SIMD, dw_region_con
 from tinyengine_codegen.kernels.registry import HOST, STAGE_FAMILIES, Binding, WeightTable, stage_specs
 from tinyengine_codegen.model_io import load_model
 from tinyengine_codegen.options import CompileOptions
-from tinyengine_codegen.planner.model_plan import plan_model
+from tinyengine_codegen.passes import plan_model
 
 from ..planner.stacks import Stack
 
@@ -74,10 +74,11 @@ def test_depthwise_interior_taps_count_from_their_kernel_row():
 
 def test_vww_patch_stage_on_a_dsp_board_takes_the_simd_region_kernels():
     graph = load_model(mlperf_path("vww"))
-    mp = plan_model(graph, CompileOptions(target="qemu-m4", patches="auto"), M4)
+    options = CompileOptions(target=M4, patches="auto")
+    mp = plan_model(graph, options)
     assert mp.patches is not None and mp.plan.arena_bytes < mp.plain.arena_bytes
-    stage = mp.kernels[: mp.patches.split_op + 1]
+    stage = mp.kernel_names[: mp.patches.split_op + 1]
     assert stage[:2] == ("conv2d_s8_im2col_simd_region", "dwconv_s8_simd_region")
     assert all(k.endswith("_simd_region") for k in stage), stage
-    code = compile_model(graph, plan=mp, target=M4).files["model.c"]
+    code = compile_model(graph, options, plan=mp).files["tinyml.c"]
     assert "l0_conv_2d_col(" in code and "l1_depthwise_conv_2d_in(" in code

@@ -17,7 +17,9 @@ from tinyengine_codegen.compile import write_project
 from tinyengine_codegen.ir.ops import Padding
 from tinyengine_codegen.model_io import load_model
 from tinyengine_codegen.options import CompileOptions
-from tinyengine_codegen.planner.model_plan import ModelPlan, kernel_candidates, stage_candidates
+from tinyengine_codegen.passes import PIPELINE, run_pipeline
+from tinyengine_codegen.passes.patches import stage_candidates
+from tinyengine_codegen.planner.model_plan import ModelPlan, scratch_of
 from tinyengine_codegen.planner.patches import build_schedule, plan_patched
 from tinyengine_codegen.reference.run import run_graph
 from tinyengine_codegen.run.measure import lcg_input
@@ -73,11 +75,12 @@ def _odd_geometry():
 def _forced_plan(graph, split: int, p: int, board) -> ModelPlan:
     """Ops 0..split on p x p patches, every op on its fastest ordinary (not in-place) kernel."""
     sched = build_schedule(graph, split, p)
-    cands, _ = kernel_candidates(graph, board)
-    picks = [next(c for c in op_cands if not c[2]) for op_cands in stage_candidates(graph, sched, cands, board)]
-    scratch = {i: c[1] for i, c in enumerate(picks) if c[1]}
-    plan = plan_patched(graph, sched, scratch=scratch)
-    return ModelPlan(graph, tuple(c[0] for c in picks), scratch, frozenset(), sched, plan, plan, ())
+    opts = CompileOptions(target=board)
+    bound = run_pipeline(graph, opts, passes=[p for p in PIPELINE if p[0] == "bind_kernels"])
+    cands = stage_candidates(graph, sched, bound.candidates, opts.target)
+    picks = tuple(next(c for c in op_cands if not c.inplace) for op_cands in cands)
+    plan = plan_patched(graph, sched, scratch=scratch_of(picks))
+    return ModelPlan(graph, picks, frozenset(), sched, plan, plan, target=opts.target)
 
 
 @pytest.mark.parametrize("make,p", [(_mobilenet_like, 3), (_odd_geometry, 2)], ids=["mobilenet_like_p3", "odd_p2"])
@@ -85,17 +88,18 @@ def test_every_simd_stage_kernel_is_bit_exact_on_uneven_patches(tmp_path, make, 
     graph, split, stage_kernels = make()
     board = load_board(BOARD)
     mp = _forced_plan(graph, split, p, board)
-    assert mp.kernels[: split + 1] == stage_kernels
+    assert mp.kernel_names[: split + 1] == stage_kernels
     x = np.random.default_rng(p).integers(-128, 128, graph.tensor(graph.inputs[0]).shape, dtype=np.int8)
-    write_project(graph, tmp_path / "model", CompileOptions(target=BOARD), plan=mp)
+    write_project(graph, tmp_path / "model", CompileOptions(target=board), plan=mp)
     fw = build(prepare_project(tmp_path / "model", board, tmp_path / "fw", x), board)
     res = run_qemu(fw.elf_path, board, count=False)
     want = run_graph(graph, [x])[0]
     np.testing.assert_array_equal(np.frombuffer(res.output_bytes, np.int8).reshape(want.shape), want)
 
 
-@pytest.mark.parametrize("key,budget", [("vww", 13_000_000), ("ic", 15_000_000)])
-def test_mlperf_with_patches_is_exact_and_runs_the_simd_stage(key, budget):
+@pytest.mark.parametrize("key", ["vww", "ic"])
+def test_mlperf_with_patches_is_exact_and_runs_the_simd_stage(key):
+    """Bit-exact with patches; the speed of the patched models is measured by bench/, not here."""
     graph = load_model(mlperf_path(key))
     t = graph.tensor(graph.inputs[0])
     x = lcg_input(t.size).reshape(t.shape)
@@ -103,4 +107,3 @@ def test_mlperf_with_patches_is_exact_and_runs_the_simd_stage(key, budget):
     np.testing.assert_array_equal(res.output, run_graph(graph, [x])[0])
     assert res.kernels[0] == "conv2d_s8_im2col_simd_region"
     assert not any(k in ("conv2d_s8_region", "dwconv_s8_region") for k in res.kernels)
-    assert res.instructions <= budget

@@ -13,8 +13,10 @@ from tinyengine_codegen.build.host import build_host_many, run_host
 from tinyengine_codegen.compile import compile_model, write_project
 from tinyengine_codegen.errors import InternalError
 from tinyengine_codegen.ir.ops import OpKind, Padding
+from tinyengine_codegen.kernels.registry import spec_named
 from tinyengine_codegen.options import CompileOptions
-from tinyengine_codegen.planner.model_plan import plan_model
+from tinyengine_codegen.passes import plan_model
+from tinyengine_codegen.planner.model_plan import BoundKernel
 from tinyengine_codegen.reference.run import run_graph
 
 from ...fuzz.modelgen import random_input, random_model
@@ -73,13 +75,13 @@ def test_inplace_depthwise_is_bit_exact_for_strides_pads_and_dilations(tmp_path)
     for g in graphs:
         mp = plan_model(g, OFF)
         dw = next(i for i, op in enumerate(mp.graph.ops) if op.kind is OpKind.DEPTHWISE_CONV_2D)
-        assert dw in mp.inplace and mp.kernels[dw] == "dwconv_s8_inplace", g.name
+        assert dw in mp.inplace and mp.kernel_names[dw] == "dwconv_s8_inplace", g.name
         out, src = mp.graph.ops[dw].outputs[0], mp.graph.ops[dw].inputs[0]
         assert mp.plan.offsets[out] == mp.plan.offsets[src]
         y = mp.graph.tensor(out)
         assert mp.scratch[dw] == y.shape[1] * y.shape[2]
         no = plan_model(g, CompileOptions(patches="off", inplace=False))
-        assert no.kernels[dw] == "dwconv_kxk_s8_ref" and not no.inplace
+        assert no.kernel_names[dw] == "dwconv_kxk_s8_ref" and not no.inplace
         assert mp.plan.arena_bytes <= no.plan.arena_bytes
         shape = g.tensor(g.inputs[0]).shape
         cases.append((g, np.random.default_rng(1).integers(-128, 128, (2,) + shape, dtype=np.int8)))
@@ -106,7 +108,7 @@ def test_every_elementwise_kernel_is_bit_exact_in_place(tmp_path):
         g = random_model(rng, ops=ELEMENTWISE, num_layers=4, name=f"e{seed}")
         g = dataclasses.replace(g, outputs=g.outputs[:1])
         mp = plan_model(g, OFF)
-        used |= {mp.kernels[i] for i in mp.inplace}
+        used |= {mp.kernel_names[i] for i in mp.inplace}
         cases.append((g, np.stack([random_input(g, rng)[0] for _ in range(2)])))
     assert used >= {
         "binary_s8_flat",
@@ -123,13 +125,15 @@ def test_every_elementwise_kernel_is_bit_exact_in_place(tmp_path):
 def test_a_kernel_that_does_not_match_the_plans_buffers_is_an_internal_error():
     g = _dw_stack(0, 3, 1, Padding.SAME)
     mp = plan_model(g, OFF)
-    dw = mp.kernels.index("dwconv_s8_inplace")
-    bad = dataclasses.replace(mp, kernels=mp.kernels[:dw] + ("dwconv_kxk_s8_ref",) + mp.kernels[dw + 1 :], scratch={})
+    dw = mp.kernel_names.index("dwconv_s8_inplace")
+    ref = BoundKernel(spec_named(mp.graph.ops[dw], "dwconv_kxk_s8_ref"), 0, False)
+    bad = dataclasses.replace(mp, kernels=mp.kernels[:dw] + (ref,) + mp.kernels[dw + 1 :])
     with pytest.raises(InternalError, match="does not write its output over its input"):
         compile_model(g, plan=bad)
     out_of_place = dataclasses.replace(mp, inplace=frozenset())
     with pytest.raises(InternalError, match="in-place kernel 'dwconv_s8_inplace' bound to an op"):
         compile_model(g, plan=out_of_place)
-    wrong_scratch = dataclasses.replace(mp, scratch={dw: 4})
+    wrong = dataclasses.replace(mp.kernels[dw], scratch=4)
+    wrong_scratch = dataclasses.replace(mp, kernels=mp.kernels[:dw] + (wrong,) + mp.kernels[dw + 1 :])
     with pytest.raises(InternalError, match="scratch"):
         compile_model(g, plan=wrong_scratch)

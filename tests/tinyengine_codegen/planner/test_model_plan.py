@@ -9,39 +9,42 @@ from tinyengine_codegen.errors import TinyMLError
 from tinyengine_codegen.ir.ops import OpKind
 from tinyengine_codegen.kernels import registry
 from tinyengine_codegen.kernels.registry import KernelSpec, always
-from tinyengine_codegen.options import CompileOptions
+from tinyengine_codegen.options import CompileOptions, PatchRequest
+from tinyengine_codegen.passes import PIPELINE, plan_model, run_pipeline
 from tinyengine_codegen.planner import Buffer, check_plan, lifetimes, plan_memory
-from tinyengine_codegen.planner.model_plan import (
-    choose_inplace,
-    choose_kernels,
-    kernel_candidates,
-    patch_request,
-    plan_model,
-)
+from tinyengine_codegen.planner.model_plan import BoundKernel, choose_kernels
 from tinyengine_codegen.planner.patches import patched_buffers, plan_patched
 
 from .graphs import GraphBuilder, inverted_residual
 
 
+def _k(name: str, scratch: int, inplace: bool = False) -> BoundKernel:
+    return BoundKernel(KernelSpec(name, always, lambda op, g: scratch, lambda op, g, b: {}, inplace), scratch, inplace)
+
+
+def _names(kernels):
+    return tuple(None if k is None else k.name for k in kernels)
+
+
 def test_kernel_choice_under_the_live_peak():
     bufs = [Buffer("a", 500, 0, 0), Buffer("b", 1000, 1, 1), Buffer("c", 200, 2, 2)]
     cands = (
-        (("fast", 100, False), ("slow", 0, False)),  # 500 + 100 <= 1000: the fast one
-        (("fast", 100, False), ("slow", 0, False)),  # 1000 + 100 > 1000: the zero-scratch one
-        (("big", 900, False), ("bigger", 950, False)),  # neither fits: the least scratch
+        (_k("fast", 100), _k("slow", 0)),  # 500 + 100 <= 1000: the fast one
+        (_k("fast", 100), _k("slow", 0)),  # 1000 + 100 > 1000: the zero-scratch one
+        (_k("big", 900), _k("bigger", 950)),  # neither fits: the least scratch
         (),
     )  # no kernel for this op
     bufs.append(Buffer("d", 4, 3, 3))
-    names, scratch = choose_kernels(cands, frozenset(), bufs)
-    assert names == ("fast", "slow", "big", None)
-    assert scratch == {0: 100, 2: 900}
+    kernels = choose_kernels(cands, frozenset(), bufs)
+    assert _names(kernels) == ("fast", "slow", "big", None)
+    assert [k.scratch for k in kernels if k is not None] == [100, 0, 900]
 
 
 def test_inplace_ops_keep_an_inplace_kernel():
     bufs = [Buffer("a", 100, 0, 0)]
-    cands = ((("fast", 0, False), ("dw_inplace", 40, True)),)
-    assert choose_kernels(cands, frozenset({0}), bufs) == (("dw_inplace",), {0: 40})
-    assert choose_kernels(cands, frozenset(), bufs) == (("fast",), {})
+    cands = ((_k("fast", 0), _k("dw_inplace", 40, True)),)
+    assert _names(choose_kernels(cands, frozenset({0}), bufs)) == ("dw_inplace",)
+    assert _names(choose_kernels(cands, frozenset(), bufs)) == ("fast",)
 
 
 def _residual_graph():
@@ -50,28 +53,37 @@ def _residual_graph():
     return g.graph(g.conv(x, 4))
 
 
-def test_inplace_choice():
+def _upto(name: str):
+    names = [n for n, _ in PIPELINE]
+    return PIPELINE[: names.index(name) + 1]
+
+
+def test_inplace_choice(monkeypatch):
     graph = _residual_graph()
-    kinds = [op.kind for op in graph.ops]
+    mp = run_pipeline(graph, CompileOptions(), passes=_upto("mark_inplace"))
+    kinds = [op.kind for op in mp.graph.ops]
     add, dw = kinds.index(OpKind.ADD), kinds.index(OpKind.DEPTHWISE_CONV_2D)
-    cands, _ = kernel_candidates(graph, registry.HOST)
-    assert ("dwconv_s8_inplace", 144, True) in cands[dw]  # 12 x 12 output pixels, one channel
-    assert choose_inplace(graph, cands) == frozenset({add, dw})
-    unmarked = tuple(tuple(x for x in c if not x[2]) for c in cands)
-    assert choose_inplace(graph, unmarked) == frozenset({add})  # no depthwise spec runs in place
+    assert ("dwconv_s8_inplace", 144, True) in [(k.name, k.scratch, k.inplace) for k in mp.candidates[dw]]
+    assert mp.inplace == frozenset({add, dw})  # 12 x 12 output pixels, one channel of scratch
+    table = {kind: tuple(s for s in specs if not s.inplace) for kind, specs in registry.families().items()}
+    monkeypatch.setattr(registry, "families", lambda: table)
+    unmarked = run_pipeline(graph, CompileOptions(), passes=_upto("mark_inplace"))
+    assert unmarked.inplace == frozenset({add})  # no depthwise spec runs in place
 
 
 @pytest.mark.parametrize(
     "text,want", [("off", (False, None)), ("auto", (True, None)), ("4", (True, 4)), (" AUTO ", (True, None))]
 )
 def test_patch_request(text, want):
-    assert patch_request(text) == want
+    request = CompileOptions(patches=text).patches
+    assert (request.enabled, request.count) == want
+    assert PatchRequest.parse(str(request)) == request
 
 
 @pytest.mark.parametrize("text", ["1", "0", "-3", "many", "2.5"])
 def test_patch_request_refuses(text):
     with pytest.raises(TinyMLError, match="off, auto or a patch count"):
-        patch_request(text)
+        CompileOptions(patches=text)
 
 
 def test_scratch_that_would_raise_the_peak_takes_the_zero_scratch_kernel(monkeypatch):
@@ -86,19 +98,18 @@ def test_scratch_that_would_raise_the_peak_takes_the_zero_scratch_kernel(monkeyp
     for i, op in enumerate(mp.graph.ops):
         if op.kind is OpKind.CONV_2D:
             fits = live[i] + 1500 <= bare.lower_bound
-            assert mp.kernels[i] == ("conv2d_fast_test" if fits else "conv2d_1x1_s8_ref"), (i, live[i])
+            assert mp.kernel_names[i] == ("conv2d_fast_test" if fits else "conv2d_1x1_s8_ref"), (i, live[i])
     assert mp.plan.arena_bytes == bare.arena_bytes
-    assert "conv2d_fast_test" in mp.kernels and "conv2d_1x1_s8_ref" in mp.kernels
+    assert "conv2d_fast_test" in mp.kernel_names and "conv2d_1x1_s8_ref" in mp.kernel_names
 
 
-def test_without_a_registry_scratch_is_zero(monkeypatch):
+def test_a_registry_that_fails_to_import_fails_the_plan(monkeypatch):
     def broken():
         raise ImportError("no kernels")
 
     monkeypatch.setattr(registry, "families", broken)
-    mp = plan_model(_residual_graph(), CompileOptions(patches="off"))
-    assert mp.kernels == (None,) * len(mp.graph.ops) and not mp.scratch
-    assert "scratch assumed 0" in mp.notes[0]
+    with pytest.raises(ImportError, match="no kernels"):  # never a plan that silently assumes zero scratch
+        plan_model(_residual_graph(), CompileOptions(patches="off"))
 
 
 REF = {"ic": "IC", "vww": "VWW", "kws": "KWS", "ad": "AD"}

@@ -18,9 +18,10 @@ def test_fast_figures_equal_full_schedules(key):
         geos = P._geometry(g, s)
         for p in range(2, min(8, *g.tensor(g.ops[s].outputs[0]).shape[1:3]) + 1):
             full = P._schedule(g, geos, p)
-            fast = stage_figures(g, geos, p, frozenset(g.inputs), P._span, lambda op: op_macs(g, op))
+            fast = stage_figures(g, geos, p, P.stage_inputs(g, 0, s), P._span, lambda op: op_macs(g, op))
             assert fast is not None
             assert (fast.patched_macs, fast.stage_macs) == (full.patched_macs, full.stage_macs), (s, p)
             assert dict(fast.buffer_bytes) == dict(full.buffer_bytes), (s, p)
+            assert fast.pixels == full.pixels and fast.full_tensors == full.full_tensors, (s, p)
             checked += 1
     assert checked > 0

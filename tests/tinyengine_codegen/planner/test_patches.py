@@ -11,9 +11,9 @@ from tests.conftest import SHARED_DATA, mlperf_path
 from tinyengine_codegen.errors import TinyMLError
 from tinyengine_codegen.ir.ops import OpKind, Padding
 from tinyengine_codegen.planner import check_plan, lifetimes, plan_memory
+from tinyengine_codegen.planner.patch_search import choose_patches, work_cost
 from tinyengine_codegen.planner.patches import (
     build_schedule,
-    choose_patches,
     patched_buffers,
     plan_patched,
     split_points,
@@ -114,17 +114,19 @@ def test_split_points_and_refusals():
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.integers(0, 10_000), st.sampled_from([0.0, 0.05, 0.3]))
-def test_never_worse_and_within_the_mac_limit(seed, limit):
+def test_never_worse_and_within_the_budget(seed, limit):
     graph = random_stack(np.random.default_rng(seed), depth=4)
     plain = plan_memory(graph).arena_bytes
-    sched = choose_patches(graph, max_extra_macs=limit)
+    sched = choose_patches(graph, max_extra=limit)
     if sched is None:
         return
     bufs = patched_buffers(graph, sched)
     plan = plan_patched(graph, sched)
     check_plan(bufs, plan, alignment=4)
     assert plan.arena_bytes < plain
-    assert sched.extra_macs <= limit * sched.model_macs
+    cost = work_cost(graph)
+    assert sched.est_extra_cycles == pytest.approx(cost.extra(sched.start, sched.pixels))
+    assert sched.est_extra_cycles <= limit * cost.total and sched.est_model_cycles == cost.total
     assert 2 <= sched.p <= 8 and sched.split_op in split_points(graph)
 
 
@@ -132,7 +134,7 @@ def test_forced_patch_count():
     graph = random_stack(np.random.default_rng(7), depth=3)
     with pytest.raises(TinyMLError, match="2 or more"):
         choose_patches(graph, forced=1)
-    sched = choose_patches(graph, forced=2, max_extra_macs=10.0)
+    sched = choose_patches(graph, forced=2, max_extra=10.0)
     assert sched is None or sched.p == 2
 
 
@@ -155,12 +157,12 @@ def test_vww_reaches_twice_below_tflm():
     assert plan_memory(graph).arena_bytes == 55296
 
 
-def test_vww_mac_limit_trades_memory():
+def test_vww_budget_trades_memory():
     graph = _vww()
-    tight = choose_patches(graph, max_extra_macs=0.04)
-    assert tight.extra_mac_fraction <= 0.04
+    tight = choose_patches(graph, max_extra=0.04)
+    assert tight.extra_cycle_fraction <= 0.04
     assert plan_patched(graph, tight).arena_bytes > 38040
-    assert choose_patches(graph, max_extra_macs=0.0) is None  # every split of VWW recomputes some halo
+    assert choose_patches(graph, max_extra=0.0) is None  # every split of VWW recomputes some halo
 
 
 def test_lifetimes_untouched_outside_the_stage():
@@ -170,3 +172,20 @@ def test_lifetimes_untouched_outside_the_stage():
     for b in patched_buffers(graph, sched):
         if graph.producer(b.name) is not None and graph.producer(b.name) > 3:
             assert b == plain[b.name]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 10_000))
+def test_live_peak_equals_the_checkers_lower_bound(seed):
+    from tinyengine_codegen.planner.buffers import inplace_candidates
+    from tinyengine_codegen.planner.check import lower_bound
+    from tinyengine_codegen.planner.patch_search import live_peak
+
+    graph = random_stack(np.random.default_rng(seed), depth=4)
+    inplace = inplace_candidates(graph)
+    for s in split_points(graph)[:2]:
+        sched = build_schedule(graph, s, 2)
+        bufs = patched_buffers(graph, sched, inplace=inplace, scratch={0: 12})
+        assert live_peak(bufs) == lower_bound(bufs)
+    bufs = lifetimes(graph, inplace=inplace)
+    assert live_peak(bufs) == lower_bound(bufs)

@@ -6,7 +6,8 @@ import pytest
 from tests.conftest import mlperf_path
 from tests.tinyengine_codegen.planner.stacks import Stack, random_stack
 from tinyengine_codegen.errors import InternalError
-from tinyengine_codegen.planner.patches import build_schedule, choose_patches, split_points
+from tinyengine_codegen.planner.patch_search import choose_patches
+from tinyengine_codegen.planner.patches import build_schedule, split_points
 from tinyengine_codegen.reference.patched import run_patched, run_stage
 from tinyengine_codegen.reference.run import run_graph_all
 

@@ -17,7 +17,7 @@ from tinyengine_codegen.errors import TinyMLError
 from tinyengine_codegen.run import protocol as tp
 from tinyengine_codegen.run.serial_link import QemuConsole
 from tinyengine_codegen.run.session import BoardReset, Session
-from tinyengine_codegen.run.validate import _run_samples, check_firmware
+from tinyengine_codegen.run.validate import _check_output_crcs, _run_samples, check_firmware
 
 from ..conftest import FAKE_INPUT_SIZE
 
@@ -157,3 +157,13 @@ def test_sample_loop_survives_a_reset(console, fake_model_dir):
     assert [boot for _, boot in results] == [1, 1, 1] and [r.invoke_index for r, _ in results] == [1, 2, 3]
     with pytest.raises(TinyMLError, match="runs other firmware"):
         check_firmware(session.info, load_board("qemu-m7"), graph, model_id(fake_model_dir))
+
+
+@pytest.mark.parametrize("flip", [0, 36])
+def test_outputs_that_differ_from_the_boards_crc_are_refused(flip):
+    data = bytes(range(37))
+    _check_output_crcs([data], (zlib.crc32(data),), 0)
+    bad = bytearray(data)
+    bad[flip] ^= 0x40
+    with pytest.raises(TinyMLError, match="output 0 of sample 4 .* CRC-32"):
+        _check_output_crcs([bytes(bad)], (zlib.crc32(data),), 4)

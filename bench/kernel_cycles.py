@@ -1,0 +1,124 @@
+"""Measure every kernel's estimated cycles per unit of work in QEMU and write the patch planner's cost table.
+
+For each model and virtual board: one run without patches (the layer kernels) and runs with forced patch counts
+(the region kernels, halos included), with the cycle model of the board's core. Every layer gives one sample
+(work, output pixels computed, cycles), work being MACs, or output elements for an op without MACs; per kernel,
+cycles = a x work + b x pixels is fitted to its samples by least relative squares (b = 0 when one shape was
+measured or the fit makes it negative). Run it again after a kernel changes.
+
+Run from the repository root: python bench/kernel_cycles.py [--boards qemu-m4 qemu-m7] [--patches 3 6]
+Prints a table and writes tinyengine_codegen/planner/kernel_cycles.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tinyengine_codegen.boards import load_board  # noqa: E402
+from tinyengine_codegen.model_io import load_model  # noqa: E402
+from tinyengine_codegen.options import CompileOptions  # noqa: E402
+from tinyengine_codegen.passes import plan_model  # noqa: E402
+from tinyengine_codegen.planner.patch_cost import CORE_MODEL, TABLE_PATH, op_pixels, op_work  # noqa: E402
+from tinyengine_codegen.run.measure import lcg_input  # noqa: E402
+from tinyengine_codegen.runner import run_model  # noqa: E402
+
+DATA = ROOT.parent / "shared" / "data"
+MODELS = {
+    "ic": "mlperf_tiny/pretrainedResnet_quant",
+    "vww": "mlperf_tiny/vww_96_int8",
+    "kws": "mlperf_tiny/kws_ref_model",
+    "ad": "mlperf_tiny/ad01_int8",
+}
+
+
+def layer_work(graph, mp) -> list[tuple[float, int]]:
+    """(work, output pixels) of every op as run: a stage op's counted over the pixels all patches compute."""
+    out = []
+    stage = mp.patches.pixels if mp.patches is not None else ()
+    for i, op in enumerate(graph.ops):
+        work, pixels = op_work(graph, op), op_pixels(graph, op)
+        if i < len(stage):
+            work, pixels = work * stage[i] / pixels, stage[i]
+        out.append((work, pixels))
+    return out
+
+
+def fit(samples: list[tuple[float, int, int]]) -> tuple[float, float]:
+    """(a, b) of cycles = a x work + b x pixels, least squares relative to each sample's cycles."""
+    rows = np.array([(w / c, p / c) for w, p, c in samples if c > 0 and w > 0])
+    if len(rows) == 0:
+        return 0.0, 0.0
+    distinct = len({(round(w), p) for w, p, c in samples if c > 0}) > 1
+    if distinct:
+        (a, b), *_ = np.linalg.lstsq(rows, np.ones(len(rows)), rcond=None)
+        if a > 0 and b >= 0:
+            return float(a), float(b)
+    return float(sum(c for *_, c in samples) / sum(w for w, *_ in samples)), 0.0
+
+
+def measure(board_id: str, model: Path, patches: str, sums: dict) -> None:
+    board = load_board(board_id)
+    cycle_model = CORE_MODEL[board.core]
+    options = CompileOptions(target=board, patches=patches, max_extra_cycles=100.0)
+    graph = load_model(model)
+    mp = plan_model(graph, options)
+    t = graph.tensors[graph.inputs[0]]
+    res = run_model(graph, lcg_input(t.size).reshape(t.shape), options, count=True)
+    cycles = res.layer_cycles[cycle_model]
+    for kernel, c, (work, pixels) in zip(res.kernels, cycles, layer_work(mp.graph, mp)):
+        sums.setdefault(cycle_model, {}).setdefault(kernel, []).append((work, pixels, c))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--boards", nargs="+", default=["qemu-m4", "qemu-m7"])
+    ap.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
+    ap.add_argument("--patches", nargs="+", default=["3", "6"], help="forced patch counts that measure region kernels")
+    ap.add_argument("--out", type=Path, default=TABLE_PATH)
+    args = ap.parse_args()
+    sums: dict = {}
+    for board in args.boards:
+        for key in args.models:
+            for patches in ("off", *args.patches):
+                measure(board, DATA / f"{MODELS[key]}.tflite", patches, sums)
+    raw = ROOT / "bench" / "results" / "kernel_cycles_samples.json"
+    raw.parent.mkdir(exist_ok=True)
+    raw.write_text(json.dumps(sums) + "\n")  # (work, pixels, cycles) per layer, per kernel
+    tables = {}
+    for model, rows in sums.items():
+        tables[model] = {}
+        for k, samples in sorted(rows.items()):
+            if not any(w > 0 for w, *_ in samples):
+                continue
+            a, b = fit(samples)
+            worst = max((abs(a * w + b * p - c) / c for w, p, c in samples if c > 0), default=0.0)
+            tables[model][k] = {
+                "cycles_per_unit": round(a, 4),
+                "cycles_per_pixel": round(b, 3),
+                "samples": len(samples),
+                "worst_error": round(worst, 3),
+            }
+    for model, rows in tables.items():
+        print(f"{model}: {'kernel':<34}{'cyc/unit':>10}{'cyc/pixel':>10}{'samples':>8}{'worst err':>10}")
+        for k, r in rows.items():
+            print(
+                f"{'':<{len(model) + 2}}{k:<34}{r['cycles_per_unit']:>10.3f}{r['cycles_per_pixel']:>10.1f}"
+                f"{r['samples']:>8}{r['worst_error']:>10.1%}"
+            )
+    about = (
+        "per kernel: estimated cycles = cycles_per_unit x work (MACs, or output elements for ops without MACs) "
+        "+ cycles_per_pixel x output pixels; written by bench/kernel_cycles.py"
+    )
+    args.out.write_text(json.dumps({"about": about, "models": tables}, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,184 @@
+"""Row-pair kernels (int8 weights, two rows per weight word) in QEMU against the reference executor: random shapes
+with independently drawn quantization (input, per-tensor or per-channel weight and output scales and zero points,
+every fused activation), odd pixel counts, unit tails and batch rows."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tests.tinyengine_codegen.reference.cases import act, const, single_op
+from tinyengine_codegen.ir.graph import Graph, Op
+from tinyengine_codegen.ir.ops import Activation, Conv2DAttrs, FullyConnectedAttrs, OpKind, Padding
+from tinyengine_codegen.ir.verify import verify
+from tinyengine_codegen.kernels.cortexm_pair import is_conv_pair, is_conv_pair_direct, is_fc_pair, is_pointwise_pair
+from tinyengine_codegen.kernels.spec import Target
+from tinyengine_codegen.options import CompileOptions
+from tinyengine_codegen.reference.run import run_graph
+from tinyengine_codegen.runner import run_model
+
+pytestmark = [
+    pytest.mark.qemu,
+    pytest.mark.skipif(
+        shutil.which("qemu-system-arm") is None or shutil.which("arm-none-eabi-gcc") is None,
+        reason="Cortex-M toolchain or QEMU not installed",
+    ),
+]
+
+QEMU_M4 = Target("qemu-m4", dsp=True)
+ACTS = [Activation.NONE, Activation.RELU, Activation.RELU6]
+
+
+def _check(graph, kernel, predicate, seed):
+    """Bit-exact in QEMU; the pair kernel runs whenever its predicate holds (a multiplier >= 0.5 has no fast
+    requantization and falls back)."""
+    rng = np.random.default_rng(seed)
+    x = rng.integers(-128, 128, size=graph.tensor(graph.inputs[0]).shape, dtype=np.int8)
+    res = run_model(graph, x, CompileOptions(target="qemu-m4", patches="off"))
+    np.testing.assert_array_equal(res.output, run_graph(graph, [x])[0])
+    if predicate(graph.ops[0], graph, QEMU_M4):
+        assert res.kernels == (kernel,)
+
+
+def _quant(rng, n, per_channel, k):
+    """Input, weight and output scales drawn apart; the effective multiplier spans below and above one."""
+    s_in = float(rng.uniform(0.005, 0.1))
+    s_w = rng.uniform(0.001, 0.03, n if per_channel else 1)
+    gain = float(rng.choice([0.6, 2.0, 8.0])) * np.sqrt(k)
+    s_out = float(s_in * np.mean(s_w) * gain * rng.uniform(0.5, 2.0))
+    return s_in, s_w, s_out
+
+
+@settings(max_examples=6, deadline=None)
+@given(
+    st.integers(1, 2),
+    st.integers(1, 24).map(lambda d: 4 * d),
+    st.integers(1, 19),
+    st.booleans(),
+    st.sampled_from(ACTS),
+    st.integers(0, 2**16),
+)
+def test_fc_pair_random(rows, depth, units, per_channel, act_fn, seed):
+    rng = np.random.default_rng(seed)
+    s_in, s_w, s_out = _quant(rng, units, per_channel, depth)
+    w = rng.integers(-127, 128, (units, depth), dtype=np.int8)
+    if units > 2:
+        w[1] = 0  # a constant unit
+    wt = const("w", w, scales=s_w, axis=0)
+    bias = const("b", rng.integers(-20000, 20000, units, dtype=np.int32), scales=list(s_in * np.resize(s_w, units)))
+    graph = single_op(
+        OpKind.FULLY_CONNECTED,
+        FullyConnectedAttrs(activation=act_fn),
+        [act("x", (rows, depth), s_in, int(rng.integers(-128, 128))), wt, bias],
+        act("y", (rows, units), s_out, int(rng.integers(-100, 100))),
+    )
+    _check(graph, "fc_s8_pair", is_fc_pair, seed)
+
+
+@settings(max_examples=6, deadline=None)
+@given(
+    st.integers(1, 5),
+    st.integers(1, 5),
+    st.integers(4, 40).map(lambda c: 4 * c),
+    st.integers(1, 12).map(lambda c: 2 * c),
+    st.sampled_from(ACTS),
+    st.integers(0, 2**16),
+)
+def test_pointwise_pair_random(h, w, cin, cout, act_fn, seed):
+    rng = np.random.default_rng(seed)
+    s_in, s_w, s_out = _quant(rng, cout, True, cin)
+    wq = rng.integers(-127, 128, (cout, 1, 1, cin), dtype=np.int8)
+    wq[-1] = 0
+    wt = const("w", wq, scales=s_w, axis=0)
+    bias = const("b", rng.integers(-20000, 20000, cout, dtype=np.int32), scales=list(s_in * s_w))
+    graph = single_op(
+        OpKind.CONV_2D,
+        Conv2DAttrs(1, 1, 1, 1, Padding.SAME, act_fn),
+        [act("x", (1, h, w, cin), s_in, int(rng.integers(-128, 128))), wt, bias],
+        act("y", (1, h, w, cout), s_out, int(rng.integers(-100, 100))),
+    )
+    _check(graph, "conv2d_1x1_s8_pair", is_pointwise_pair, seed)
+
+
+@settings(max_examples=6, deadline=None)
+@given(
+    st.integers(3, 9),
+    st.integers(3, 9),
+    st.integers(1, 6).map(lambda c: 4 * c),
+    st.integers(1, 8).map(lambda c: 2 * c),
+    st.sampled_from([(1, 1), (3, 3), (5, 5), (3, 1), (1, 3)]),
+    st.integers(1, 2),
+    st.sampled_from([Padding.SAME, Padding.VALID]),
+    st.sampled_from(ACTS),
+    st.integers(0, 2**16),
+)
+def test_conv_pair_random(h, w, cin, cout, k, stride, padding, act_fn, seed):
+    """A wide 1x1 layer first (the graph's peak), so the k x k layer's im2col scratch is free."""
+    rng = np.random.default_rng(seed)
+    wide = 64
+    s_x, s_w0, s_in = _quant(rng, cin, True, wide)
+    w0 = const("w0", rng.integers(-127, 128, (cin, 1, 1, wide), dtype=np.int8), scales=s_w0, axis=0)
+    b0 = const("b0", rng.integers(-20000, 20000, cin, dtype=np.int32), scales=list(s_x * s_w0))
+    _, s_w, s_out = _quant(rng, cout, True, k[0] * k[1] * cin)
+    wq = rng.integers(-127, 128, (cout, k[0], k[1], cin), dtype=np.int8)
+    wq[0] = 0
+    wt = const("w1", wq, scales=s_w, axis=0)
+    bias = const("b1", rng.integers(-20000, 20000, cout, dtype=np.int32), scales=list(s_in * s_w))
+    oh = -(-h // stride) if padding is Padding.SAME else (h - k[0]) // stride + 1
+    ow = -(-w // stride) if padding is Padding.SAME else (w - k[1]) // stride + 1
+    if oh < 1 or ow < 1:
+        return
+    tensors = {
+        "x": act("x", (1, h, w, wide), s_x, int(rng.integers(-128, 128))),
+        "t": act("t", (1, h, w, cin), s_in, int(rng.integers(-100, 100))),
+        "y": act("y", (1, oh, ow, cout), s_out, int(rng.integers(-100, 100))),
+        **{c.name: c for c in (w0, b0, wt, bias)},
+    }
+    ops = (
+        Op("pw", OpKind.CONV_2D, ("x", "w0", "b0"), ("t",), Conv2DAttrs(1, 1, 1, 1, Padding.SAME, Activation.NONE)),
+        Op("kx", OpKind.CONV_2D, ("t", "w1", "b1"), ("y",), Conv2DAttrs(stride, stride, 1, 1, padding, act_fn)),
+    )
+    graph = verify(Graph("pair_conv", tensors, ops, ("x",), ("y",)))
+    x = rng.integers(-128, 128, size=(1, h, w, wide), dtype=np.int8)
+    res = run_model(graph, x, CompileOptions(target="qemu-m4", patches="off"))
+    np.testing.assert_array_equal(res.output, run_graph(graph, [x])[0])
+    if is_conv_pair(graph.ops[1], graph, QEMU_M4) and (k != (1, 1) or stride != 1):  # 1x1 kernels come first
+        assert res.kernels[1] == "conv2d_s8_pair"
+
+
+@settings(max_examples=6, deadline=None)
+@given(
+    st.integers(2, 9),
+    st.integers(2, 9),
+    st.integers(1, 6).map(lambda c: 4 * c),
+    st.integers(1, 8).map(lambda c: 2 * c),
+    st.sampled_from([(3, 3), (5, 5), (3, 1), (1, 3), (2, 2)]),
+    st.integers(1, 2),
+    st.sampled_from([Padding.SAME, Padding.VALID]),
+    st.sampled_from(ACTS),
+    st.integers(0, 2**16),
+)
+def test_conv_pair_direct_random(h, w, cin, cout, k, stride, padding, act_fn, seed):
+    """A lone k x k layer (the graph's peak: no scratch): interior pixel pairs in place, border columns on the
+    stack, odd widths."""
+    rng = np.random.default_rng(seed)
+    s_in, s_w, s_out = _quant(rng, cout, True, k[0] * k[1] * cin)
+    wq = rng.integers(-127, 128, (cout, k[0], k[1], cin), dtype=np.int8)
+    wq[-1] = 0
+    wt = const("w", wq, scales=s_w, axis=0)
+    bias = const("b", rng.integers(-20000, 20000, cout, dtype=np.int32), scales=list(s_in * s_w))
+    oh = -(-h // stride) if padding is Padding.SAME else (h - k[0]) // stride + 1
+    ow = -(-w // stride) if padding is Padding.SAME else (w - k[1]) // stride + 1
+    if oh < 1 or ow < 1:
+        return
+    graph = single_op(
+        OpKind.CONV_2D,
+        Conv2DAttrs(stride, stride, 1, 1, padding, act_fn),
+        [act("x", (1, h, w, cin), s_in, int(rng.integers(-128, 128))), wt, bias],
+        act("y", (1, oh, ow, cout), s_out, int(rng.integers(-100, 100))),
+    )
+    _check(graph, "conv2d_s8_pair_direct", is_conv_pair_direct, seed)

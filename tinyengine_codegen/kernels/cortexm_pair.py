@@ -1,0 +1,326 @@
+"""Row-pair GEMM kernels for Cortex-M cores with the DSP extension: int8 weights in flash, two rows per weight word.
+
+Rows A and B of the weight matrix (output channels or units 2i and 2i + 1) are stored together, one byte per weight:
+at each k the int16 h = wA + 256 * wB is written little-endian, so its low byte is wA itself and its high byte is
+wB - (wA < 0). A weight word holds h at k0 and k2 (or k1 and k3): the halves that SMLAD multiplies with the two
+int16 lanes SXTB16 makes of an activation word (x0, x2), and SXTB16 ROR 8 (x1, x3). Two accumulators per pair:
+
+    acc1 += SMLAD(x, word)          = sum x * (wA + 256 wB)
+    acc2 += SMLAD(x, SXTB16(word))  = sum x * wA
+
+so row A is acc2 and row B is (acc1 - acc2) / 256, exact in wrapping 32-bit arithmetic while |row B's dot| < 2^23
+(the predicates check 128 * sum |wB| against it). Four multiply-accumulates cost one word load, one
+SXTB16 and two SMLADs, with no weight widened in flash.
+
+The input offset is folded into the bias offline; both accumulators start at biasA, and biasB is added to row B
+in the epilogue. The epilogue is the exact fast requantization of kernels/cortexm.py (SMMLAR with rounding and
+output zero point, sign correction, arithmetic shift, SSAT), with the uniform pre-shift applied in registers:
+row B's difference is a multiple of 256, so one ADD of (biasB << ls) and the difference shifted right by 8 - ls
+yields it already shifted. Per-tensor requantization puts the multiplier, rounding constant and shift in the
+code as immediates.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..ir.graph import Graph, Op
+from .common import in_tensor
+from .conv import geometry, requant_q
+from .cortexm import acc_bounds, constant_channels, folded_bias, has_dsp, requant_fast, scratch_is_free
+from .misc import fc_requant
+from .spec import Binding, Context, KernelSpec, TargetLike, no_scratch
+
+B_LIMIT = 1 << 23  # |row B's dot| below this keeps 256 * dot inside int32
+MAX_K = 4095  # the loop end is an immediate offset from the input pointer
+# bytes of the two columns a kernel without arena scratch may build on the stack
+STACK_COLUMNS = 1152
+
+
+def pair_encode(rows: np.ndarray, group: int) -> np.ndarray:
+    """int8 stream of rows (2 * group * n x K, K % 4 == 0): per group of `group` pairs, per k quad, per pair the
+    words (h(k0), h(k2)) and (h(k1), h(k3)) with h = wA + 256 wB."""
+    r = np.asarray(rows, np.int64)
+    n, k = r.shape
+    assert n % (2 * group) == 0 and k % 4 == 0, (n, k, group)
+    h = (r[0::2] + 256 * r[1::2]).astype(np.int16)  # pairs x K
+    h = h.reshape(n // (2 * group), group, k // 4, 4)[..., [0, 2, 1, 3]]
+    return np.ascontiguousarray(h.transpose(0, 2, 1, 3)).reshape(-1).view(np.int8)
+
+
+def pair_fits(rows: np.ndarray) -> bool:
+    """True when every h fits int16 and 256 * (row B's dot) stays inside int32 for any int8 input."""
+    r = np.asarray(rows, np.int64)
+    if len(r) % 2:
+        return False
+    a, b = r[0::2], r[1::2]
+    if np.any((b == -128) & (a < 0)) or np.any(np.abs(r) > 128):
+        return False
+    return bool(np.all(128 * np.abs(b).sum(axis=1) < B_LIMIT))
+
+
+def _record(q: dict, rows: np.ndarray, bias: np.ndarray) -> dict | None:
+    """The fast requant record with a uniform pre-shift 1..8 and no per-channel clamps beyond lo/hi, else None."""
+    q = requant_fast(q, acc_bounds(bias, rows), constant_channels(q, rows, bias))
+    if not q["fast"] or q["ls"] is None or not 1 <= q["ls"] <= 8:
+        return None
+    return q
+
+
+def uniform(q: dict) -> bool:
+    """True when every channel shares one (multiplier, rounding, shift): the epilogue takes them as immediates."""
+    return len({(m, r, s) for m, r, s in zip(q["mult"], q["rnd"], q["rs"])}) == 1
+
+
+def pair_table(q: dict, bias: np.ndarray, group: int) -> np.ndarray:
+    """int32 constants per group of `group` pairs: biasA per pair (both accumulators start there), then per pair
+    (rsA, rsB, biasB << ls, multA, rndA, multB, rndB), or only biasB << ls when the requantization is uniform
+    (its constants are immediates in the code)."""
+    b = np.asarray(bias, np.int64)
+    flat = uniform(q)
+    out = []
+    for g in range(0, len(b), 2 * group):
+        out += [b[p] for p in range(g, g + 2 * group, 2)]
+        for p in range(g, g + 2 * group, 2):
+            bb = b[p + 1] << q["ls"]
+            if flat:
+                out.append(bb)
+            else:
+                out += [q["rs"][p], q["rs"][p + 1], bb, q["mult"][p], q["rnd"][p], q["mult"][p + 1], q["rnd"][p + 1]]
+    return np.asarray(out, np.int64).astype(np.int32)
+
+
+def _padded(q: dict, rows: np.ndarray, bias: np.ndarray, n: int) -> tuple[dict, np.ndarray, np.ndarray]:
+    """rows, bias and the requant lists padded with zero rows to n rows (their outputs are never stored)."""
+    extra = n - len(rows)
+    if extra <= 0:
+        return q, rows, bias
+    rows = np.concatenate([rows, np.zeros((extra, rows.shape[1]), np.int64)])
+    bias = np.concatenate([np.asarray(bias, np.int64), np.zeros(extra, np.int64)])
+    q = dict(
+        q,
+        rs=list(q["rs"]) + [q["rs"][0]] * extra,
+        mult=list(q["mult"]) + [q["mult"][0]] * extra,
+        rnd=list(q["rnd"]) + [q["rnd"][0]] * extra,
+    )
+    return q, rows, bias
+
+
+def _unroll(kq: int, limit: int = 8) -> int:
+    return max(u for u in (1, 2, 4, 8) if u <= limit and kq % u == 0)
+
+
+# ---- 1x1 CONV_2D: two pixels x one row pair per pass ------------------------------------------------------------
+
+
+def _pw_parts(op: Op, graph: Graph):
+    g = geometry(op, graph)
+    w = np.asarray(in_tensor(graph, op, 1).data).reshape(g["cout"], -1).astype(np.int64)
+    bias_t = np.asarray(graph.tensor(op.inputs[2]).data) if len(op.inputs) > 2 and op.inputs[2] else None
+    bias = folded_bias(bias_t, w, g["in_offset"])
+    return g, w, bias, _record(requant_q(op, graph, g["cout"]), w, bias)
+
+
+def is_pointwise_pair(op: Op, graph: Graph, target: TargetLike) -> bool:
+    x, w, y = in_tensor(graph, op, 0), in_tensor(graph, op, 1), graph.tensor(op.outputs[0])
+    a = op.attrs
+    if not (
+        has_dsp(target)
+        and x.shape[0] == 1
+        and x.dtype == w.dtype == "int8"
+        and w.quant is not None
+        and all(z == 0 for z in w.quant.zero_point)
+        and w.shape[1] == w.shape[2] == 1
+        and a.stride_h == a.stride_w == 1
+        and x.shape[3] % 4 == 0
+        and 16 <= x.shape[3] <= MAX_K
+        and w.shape[3] == x.shape[3]
+        and y.shape[3] % 2 == 0
+    ):
+        return False
+    q, rows = _pw_parts(op, graph)[3], _pw_parts(op, graph)[1]
+    return q is not None and pair_fits(rows)
+
+
+def pointwise_pair_context(op: Op, graph: Graph, b: Binding) -> Context:
+    g, rows, bias, q = _pw_parts(op, graph)
+    kq = g["cin"] // 4
+    return dict(
+        ext=4 * g["cin"] <= STACK_COLUMNS,
+        pixels=g["oh"] * g["ow"],
+        cin=g["cin"],
+        cout=g["cout"],
+        unroll=_unroll(kq, 4),
+        q=q,
+        uniform=uniform(q),
+        weights=b.weights.add(f"{op.inputs[1]}#pair1", pair_encode(rows, 1)),
+        wbytes=rows.size,
+        table=b.weights.add(f"{op.inputs[1]}#pair1q", pair_table(q, bias, 1)),
+    )
+
+
+# ---- FULLY_CONNECTED: one input row x two row pairs per pass ----------------------------------------------------
+
+
+def _fc_parts(op: Op, graph: Graph):
+    x, w = in_tensor(graph, op, 0), in_tensor(graph, op, 1)
+    rows = np.asarray(w.data).astype(np.int64)
+    bias_t = np.asarray(graph.tensor(op.inputs[2]).data) if len(op.inputs) > 2 and op.inputs[2] else None
+    bias = folded_bias(bias_t, rows, -x.zero_point)
+    return rows, bias, _record(fc_requant(op, graph), rows, bias)
+
+
+def is_fc_pair(op: Op, graph: Graph, target: TargetLike) -> bool:
+    x, w = in_tensor(graph, op, 0), in_tensor(graph, op, 1)
+    if not (
+        has_dsp(target)
+        and x.dtype == w.dtype == "int8"
+        and w.quant is not None
+        and len(w.shape) == 2
+        and all(z == 0 for z in w.quant.zero_point)
+        and w.shape[1] % 4 == 0
+        and w.shape[1] <= MAX_K
+    ):
+        return False
+    rows, bias, q = _fc_parts(op, graph)
+    if q is None:
+        return False
+    n = (len(rows) + 3) // 4 * 4
+    _, rows, bias = _padded(q, rows, bias, n)
+    return pair_fits(rows)
+
+
+def fc_pair_context(op: Op, graph: Graph, b: Binding) -> Context:
+    x, w = in_tensor(graph, op, 0), in_tensor(graph, op, 1)
+    units, depth = w.shape
+    rows, bias, q = _fc_parts(op, graph)
+    n = (units + 3) // 4 * 4
+    q, rows, bias = _padded(q, rows, bias, n)
+    return dict(
+        rows=x.size // depth,
+        depth=depth,
+        units=units,
+        full=units // 4,
+        tail=units % 4,
+        unroll=_unroll(depth // 4),
+        q=q,
+        uniform=uniform(q),
+        weights=b.weights.add(f"{op.inputs[1]}#pair2", pair_encode(rows, 2)),
+        wfull=units // 4 * 4 * depth,
+        table=b.weights.add(f"{op.inputs[1]}#pair2q", pair_table(q, bias, 2)),
+    )
+
+
+POINTWISE_PAIR = (KernelSpec("conv2d_1x1_s8_pair", is_pointwise_pair, no_scratch, pointwise_pair_context),)
+FC_PAIR = (KernelSpec("fc_s8_pair", is_fc_pair, no_scratch, fc_pair_context),)
+
+
+# ---- k x k CONV_2D (any stride, padding, dilation; cin % 4 == 0): two sign-extended im2col columns in scratch --
+
+
+def _kp(op: Op, graph: Graph) -> int:
+    w = in_tensor(graph, op, 1)
+    return (w.shape[1] * w.shape[2] * w.shape[3] + 3) // 4 * 4
+
+
+def conv_pair_scratch(op: Op, graph: Graph) -> int:
+    """Two sign-extended columns (two bytes per k)."""
+    return 4 * _kp(op, graph)
+
+
+def _conv_parts(op: Op, graph: Graph):
+    g = geometry(op, graph)
+    w = np.asarray(in_tensor(graph, op, 1).data).reshape(g["cout"], -1).astype(np.int64)
+    bias_t = np.asarray(graph.tensor(op.inputs[2]).data) if len(op.inputs) > 2 and op.inputs[2] else None
+    bias = folded_bias(bias_t, w, g["in_offset"])
+    q = _record(requant_q(op, graph, g["cout"]), w, bias)
+    rows = np.zeros((g["cout"], _kp(op, graph)), np.int64)
+    rows[:, : w.shape[1]] = w
+    return g, rows, bias, q
+
+
+def is_conv_pair(op: Op, graph: Graph, target: TargetLike) -> bool:
+    x, w, y = in_tensor(graph, op, 0), in_tensor(graph, op, 1), graph.tensor(op.outputs[0])
+    if not (
+        has_dsp(target)
+        and x.shape[0] == 1
+        and x.dtype == w.dtype == "int8"
+        and w.quant is not None
+        and all(z == 0 for z in w.quant.zero_point)
+        and w.shape[3] == x.shape[3]
+        and y.shape[3] % 2 == 0
+        and 2 * _kp(op, graph) <= MAX_K
+        and x.shape[3] % 4 == 0
+        and scratch_is_free(op, graph, conv_pair_scratch(op, graph))
+    ):
+        return False
+    _g, rows, _bias, q = _conv_parts(op, graph)
+    return q is not None and pair_fits(rows)
+
+
+def conv_pair_context(op: Op, graph: Graph, b: Binding) -> Context:
+    g, rows, bias, q = _conv_parts(op, graph)
+    kp = rows.shape[1]
+    return dict(
+        g,
+        pixels=g["oh"] * g["ow"],
+        k=g["kh"] * g["kw"] * g["cin"],
+        kp=kp,
+        zp=-g["in_offset"],
+        unroll=_unroll(kp // 4, 4),
+        q=q,
+        uniform=uniform(q),
+        weights=b.weights.add(f"{op.inputs[1]}#pairk", pair_encode(rows, 1)),
+        wbytes=rows.size,
+        table=b.weights.add(f"{op.inputs[1]}#pairkq", pair_table(q, bias, 1)),
+    )
+
+
+CONV_PAIR = (KernelSpec("conv2d_s8_pair", is_conv_pair, conv_pair_scratch, conv_pair_context),)
+
+
+# ---- k x k CONV_2D without scratch: interior pixel pairs read the input rows in place -----------------------------
+
+
+def _inside(n_out: int, n_in: int, stride: int, pad: int, k: int, dil: int) -> tuple[int, int]:
+    """[lo, hi): the output positions whose whole window lies inside the input (lo == hi when none)."""
+    ok = [o for o in range(n_out) if o * stride - pad >= 0 and o * stride - pad + (k - 1) * dil < n_in]
+    return (ok[0], ok[-1] + 1) if ok else (0, 0)
+
+
+def is_conv_pair_direct(op: Op, graph: Graph, target: TargetLike) -> bool:
+    x, w, y = in_tensor(graph, op, 0), in_tensor(graph, op, 1), graph.tensor(op.outputs[0])
+    a = op.attrs
+    if not (
+        has_dsp(target)
+        and x.shape[0] == 1
+        and x.dtype == w.dtype == "int8"
+        and w.quant is not None
+        and all(z == 0 for z in w.quant.zero_point)
+        and w.shape[3] == x.shape[3]
+        and x.shape[3] % 4 == 0
+        and y.shape[3] % 2 == 0
+        and a.dilation_w == 1
+        and w.shape[2] * x.shape[3] <= MAX_K
+        and a.dilation_h * x.shape[2] * x.shape[3] <= MAX_K
+        and 2 * _kp(op, graph) <= STACK_COLUMNS
+    ):
+        return False
+    _g, rows, _bias, q = _conv_parts(op, graph)
+    return q is not None and pair_fits(rows)
+
+
+def conv_pair_direct_context(op: Op, graph: Graph, b: Binding) -> Context:
+    ctx = dict(conv_pair_context(op, graph, b))
+    g = geometry(op, graph)
+    seg = g["kw"] * g["cin"]
+    ctx.update(
+        segs=dict(n=g["kh"], bytes=seg, gap=g["dh"] * g["iw"] * g["cin"] - seg, unroll=_unroll(seg // 4, 4)),
+        unroll=_unroll(ctx["kp"] // 4, 4),
+        rows_in=_inside(g["oh"], g["ih"], g["sh"], g["pad_t"], g["kh"], g["dh"]),
+        cols_in=_inside(g["ow"], g["iw"], g["sw"], g["pad_l"], g["kw"], g["dw"]),
+    )
+    return ctx
+
+
+CONV_PAIR_DIRECT = (KernelSpec("conv2d_s8_pair_direct", is_conv_pair_direct, no_scratch, conv_pair_direct_context),)
