@@ -46,7 +46,7 @@ def _cast(graph: Graph, name: str, what: str, x) -> np.ndarray:
     want = np.dtype(_NP[t.dtype])
     x = np.asarray(x)
     if x.dtype != want:
-        if (
+        if x.dtype.kind == want.kind == "f" or (  # float arrays go in as float32 (the model's QUANTIZE maps them)
             x.dtype.kind in "iu"
             and want.kind in "iu"
             and x.size
@@ -97,14 +97,32 @@ def check_inputs(graph: Graph, x) -> list[np.ndarray]:
 
 
 def run_model(
-    graph: Graph, x: np.ndarray, options: CompileOptions, *, count: bool = True, flash: bool = False
+    graph: Graph,
+    x: np.ndarray,
+    options: CompileOptions,
+    *,
+    count: bool = True,
+    flash: bool = False,
+    ignore_fit: bool = False,
 ) -> RunResult:
     """Generate C for `options.target`, build it, run it on `x` (see check_inputs); every output has its tensor's
-    shape. flash: also measure the deployable firmware's flash (a second, marker-free compile and link)."""
+    shape. flash: also measure the deployable firmware's flash (a second, marker-free compile and link).
+    On a board, a model whose arena or firmware exceeds the board's SRAM or flash budget is refused unless
+    `ignore_fit`."""
     x = check_inputs(graph, x)
     if options.target.is_host:
         return _run_host(graph, x, options)
-    return _run_board(graph, x, options, count, flash)
+    return _run_board(graph, x, options, count, flash, ignore_fit)
+
+
+def check_fit(graph: Graph, board, what: str, needed: int, available: int) -> None:
+    """TinyMLError when `needed` bytes of `what` exceed the board's `available` budget."""
+    if needed > available:
+        raise TinyMLError(
+            f"model '{graph.name}' needs {needed:,} B of {what} on board '{board.id}', which has {available:,} B "
+            f"for the model ({needed - available:,} B over); try --patches auto, or --ignore-fit to run it in "
+            "QEMU anyway"
+        )
 
 
 def _run_host(graph: Graph, x: list[np.ndarray], options: CompileOptions) -> RunResult:
@@ -119,7 +137,9 @@ def _run_host(graph: Graph, x: list[np.ndarray], options: CompileOptions) -> Run
     return RunResult(ys[0], "host", project.arena_bytes, kernels=project.kernels, outputs=ys)
 
 
-def _run_board(graph: Graph, x: list[np.ndarray], options: CompileOptions, count: bool, flash: bool) -> RunResult:
+def _run_board(
+    graph: Graph, x: list[np.ndarray], options: CompileOptions, count: bool, flash: bool, ignore_fit: bool
+) -> RunResult:
     from .build.flash_size import deployable_size
     from .build.platformio import build, prepare_project
     from .compile import write_project
@@ -133,8 +153,12 @@ def _run_board(graph: Graph, x: list[np.ndarray], options: CompileOptions, count
         )
     with tempfile.TemporaryDirectory(prefix="tinyml-fw-") as tmp:
         project = write_project(graph, Path(tmp) / "model", options)
+        if not ignore_fit:
+            check_fit(graph, board, "SRAM", project.arena_bytes, board.sram_bytes)
         fw = prepare_project(Path(tmp) / "model", board, Path(tmp) / "fw", x)
         built = build(fw, board)
+        if not ignore_fit:
+            check_fit(graph, board, "flash", built.text_bytes + built.data_bytes, board.flash_bytes)
         res = run_qemu(built.elf_path, board, count=count)
         flash_bytes = deployable_size(Path(tmp) / "model", board).total if flash else None
     ys = split_outputs(graph, res.output_bytes)

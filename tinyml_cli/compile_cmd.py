@@ -119,6 +119,7 @@ def run(
     inplace: bool = typer.Option(True, "--inplace/--no-inplace", help="in-place depthwise and ADD"),
     patches: str = typer.Option("auto", "--patches", help=PATCHES_HELP),
     as_json: bool = typer.Option(False, "--json", help="print one JSON object for scripts"),
+    ignore_fit: bool = typer.Option(False, "--ignore-fit", help="run even if the model exceeds the board's SRAM/flash"),
 ) -> None:
     """Generate, build and run a model on the host or in QEMU; write its output(s) as .npy or .npz."""
     import numpy as np
@@ -140,7 +141,7 @@ def run(
     if output.suffix not in (".npy", ".npz"):
         output = output.with_name(output.name + ".npy")  # what np.save writes
     x = _load_inputs(input)
-    res = run_model(graph, x, _options(target, inplace, patches, False))
+    res = run_model(graph, x, _options(target, inplace, patches, False), ignore_fit=ignore_fit)
     ys = res.outputs or (res.output,)
     if output.suffix == ".npz":
         _save_array(output, {str(i): y for i, y in enumerate(ys)})

@@ -48,17 +48,34 @@ def board_budget(board_id: str, sram_bytes: int | None = None, flash_bytes: int 
     )
 
 
-def cost_function(budget: BoardBudget) -> Callable[[Graph], Cost]:
-    """Graph → Cost from the code generator's exact memory plan (in-place and patches as compile uses them)."""
-    from tinyengine_codegen.simulate import simulate
+class SimulatedCost:
+    """Graph -> Cost from the code generator's exact memory plan (in-place and patches as compile uses them).
+    Picklable, so candidates can be costed on worker processes."""
 
-    board = budget.options.target.board  # read once, by board_budget
+    def __init__(self, budget: BoardBudget):
+        self.budget = budget
+        self._board = None
 
-    def cost(graph: Graph) -> Cost:
-        sim = simulate(graph, board, budget.options, flash="estimate")  # per candidate: no compile
+    def __getstate__(self) -> dict:
+        return {"budget": self.budget, "_board": None}
+
+    def __call__(self, graph: Graph) -> Cost:
+        from tinyengine_codegen.simulate import simulate
+
+        if self._board is None:
+            target = getattr(self.budget.options, "target", None)
+            self._board = getattr(target, "board", None)
+            if self._board is None:
+                from tinyengine_codegen.boards import load_board
+
+                self._board = load_board(self.budget.board_id)
+        sim = simulate(graph, self._board, self.budget.options, flash="estimate")  # per candidate: no compile
         return Cost(sim.peak_sram_bytes, sim.flash_bytes, sim.macs)
 
-    return cost
+
+def cost_function(budget: BoardBudget) -> Callable[[Graph], Cost]:
+    """Graph -> Cost from the code generator's exact memory plan (see SimulatedCost)."""
+    return SimulatedCost(budget)
 
 
 def int8_accuracy(
@@ -159,12 +176,28 @@ def _report(cfg: SearchConfig, budget: BoardBudget, r: SearchResult, q_acc: floa
             "finetune": cfg.finetune_epochs,
         },
         "train_images": r.train_images,
+        "epoch_seconds": r.epoch_seconds,
+        **{k: r.quality[k] for k in QUALITY_KEYS if k in r.quality},
+        "search_quality": {k: v for k, v in r.quality.items() if k not in QUALITY_KEYS},
+        "distillation": _distillation(cfg),
         "hardware": device_name(cfg.device),
         "seed": r.seed,
         "timings_s": {k: round(v, 2) for k, v in r.timings.items()},
         "wall_s": round(wall, 2),
         "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(cfg).items()},
     }
+
+
+QUALITY_KEYS = ("predictor_spearman", "macs_spearman", "evolution_best", "random_best", "winner")
+
+
+def _distillation(cfg: SearchConfig) -> str:
+    scheme = (
+        "elastic phases: sub-networks learn from the labels and a frozen copy of the full network (once-for-all)"
+        if cfg.frozen_teacher
+        else "elastic phases: in-place, sub-networks learn from the largest network trained in the same step"
+    )
+    return scheme + ("; fine-tuning distils from the full network" if cfg.finetune_distill else "")
 
 
 def preprocessing(r: SearchResult) -> dict:
@@ -197,11 +230,9 @@ def _epochs_trained(r: SearchResult) -> dict:
 
 def training_epochs(cfg: SearchConfig) -> int:
     """Epochs of training behind the winner's weights: the supernet phases (progressive shrinking) plus fine-tuning."""
-    from .search import SPACES
-    from .train.schedule import progressive_shrinking
+    from .search import SPACES, schedule
 
-    phases = progressive_shrinking(SPACES[cfg.space](), cfg.full_epochs, cfg.phase_epochs, cfg.lr)
-    return sum(p.epochs for p in phases) + cfg.finetune_epochs
+    return sum(p.epochs for p in schedule(SPACES[cfg.space](), cfg)) + cfg.finetune_epochs
 
 
 def _plots(r: SearchResult, budget: BoardBudget, folder: Path) -> list[str]:

@@ -103,7 +103,7 @@ def _layer(
     ctx.update(fn=fn, layer=op.name, kind=op.kind.value, params=", ".join(params) or "void")
     # the arena bytes this layer may touch (sanitized builds poison every other byte while it runs)
     touch = [(offsets[t], graph.tensor(t).nbytes) for t in ins + list(op.outputs)]
-    touch += [(scratch, spec.scratch_bytes(op, graph))] if scratch is not None else []
+    touch += [(scratch, k.scratch)] if scratch is not None else []
     code = render(f"kernels/{spec.name}.c.j2", **ctx)
     return dict(
         index=i,

@@ -27,7 +27,7 @@ import numpy as np
 from ..ir.graph import Graph, Op
 from .common import in_tensor
 from .conv import geometry, requant_q
-from .cortexm import acc_bounds, constant_channels, folded_bias, has_dsp, requant_fast, scratch_is_free
+from .cortexm import acc_bounds, constant_channels, folded_bias, has_dsp, per_op, requant_fast, scratch_is_free
 from .misc import fc_requant
 from .spec import Binding, Context, KernelSpec, TargetLike, no_scratch
 
@@ -114,6 +114,10 @@ def _unroll(kq: int, limit: int = 8) -> int:
 
 
 def _pw_parts(op: Op, graph: Graph):
+    return per_op(graph, ("_pw_parts", op), lambda: _pw_parts_compute(op, graph))
+
+
+def _pw_parts_compute(op: Op, graph: Graph):
     g = geometry(op, graph)
     w = np.asarray(in_tensor(graph, op, 1).data).reshape(g["cout"], -1).astype(np.int64)
     bias_t = np.asarray(graph.tensor(op.inputs[2]).data) if len(op.inputs) > 2 and op.inputs[2] else None
@@ -163,6 +167,10 @@ def pointwise_pair_context(op: Op, graph: Graph, b: Binding) -> Context:
 
 
 def _fc_parts(op: Op, graph: Graph):
+    return per_op(graph, ("_fc_parts", op), lambda: _fc_parts_compute(op, graph))
+
+
+def _fc_parts_compute(op: Op, graph: Graph):
     x, w = in_tensor(graph, op, 0), in_tensor(graph, op, 1)
     rows = np.asarray(w.data).astype(np.int64)
     bias_t = np.asarray(graph.tensor(op.inputs[2]).data) if len(op.inputs) > 2 and op.inputs[2] else None
@@ -229,6 +237,10 @@ def conv_pair_scratch(op: Op, graph: Graph) -> int:
 
 
 def _conv_parts(op: Op, graph: Graph):
+    return per_op(graph, ("_conv_parts", op), lambda: _conv_parts_compute(op, graph))
+
+
+def _conv_parts_compute(op: Op, graph: Graph):
     g = geometry(op, graph)
     w = np.asarray(in_tensor(graph, op, 1).data).reshape(g["cout"], -1).astype(np.int64)
     bias_t = np.asarray(graph.tensor(op.inputs[2]).data) if len(op.inputs) > 2 and op.inputs[2] else None

@@ -182,3 +182,20 @@ def test_conv_pair_direct_random(h, w, cin, cout, k, stride, padding, act_fn, se
         act("y", (1, oh, ow, cout), s_out, int(rng.integers(-100, 100))),
     )
     _check(graph, "conv2d_s8_pair_direct", is_conv_pair_direct, seed)
+
+
+def test_pointwise_pair_wide_input_reads_pixels_in_place():
+    """cin 320: the two pixels' columns would exceed the stack budget, so the loop extends them in registers."""
+    rng = np.random.default_rng(3)
+    cin, cout = 320, 6
+    s_in, s_w, s_out = _quant(rng, cout, True, cin)
+    wt = const("w", rng.integers(-127, 128, (cout, 1, 1, cin), dtype=np.int8), scales=s_w, axis=0)
+    bias = const("b", rng.integers(-20000, 20000, cout, dtype=np.int32), scales=list(s_in * s_w))
+    graph = single_op(
+        OpKind.CONV_2D,
+        Conv2DAttrs(1, 1, 1, 1, Padding.SAME, Activation.RELU),
+        [act("x", (1, 3, 3, cin), s_in, 11), wt, bias],
+        act("y", (1, 3, 3, cout), s_out, -128),
+    )
+    assert is_pointwise_pair(graph.ops[0], graph, QEMU_M4)
+    _check(graph, "conv2d_1x1_s8_pair", is_pointwise_pair, 3)
