@@ -141,8 +141,9 @@ def _check_requantization(graph: Graph, op: Op) -> None:
     if out.dtype != "int8" or out.quant is None:
         return
     w_scale = 1.0
-    if op.kind in _CHANNEL_AXIS and len(op.inputs) > 1 and graph.tensors[op.inputs[1]].quant is not None:
-        w_scale = max(graph.tensors[op.inputs[1]].quant.scale)
+    w_quant = graph.tensors[op.inputs[1]].quant if op.kind in _CHANNEL_AXIS and len(op.inputs) > 1 else None
+    if w_quant is not None:
+        w_scale = max(w_quant.scale)
     for name in op.inputs[:2] if op.kind not in _CHANNEL_AXIS else op.inputs[:1]:
         t = graph.tensors[name] if name else None
         if t is None or t.dtype != "int8" or t.quant is None or t.is_const:
