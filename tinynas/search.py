@@ -18,92 +18,27 @@ import torch
 from tinyengine_codegen.errors import TinyMLError
 from tinyengine_codegen.ir.graph import Graph
 
+from .arch_cost import ArchCost as ArchCost
+from .arch_cost import graph_cost as graph_cost
 from .data import Dataset, load_dataset, resize_uint8
-from .evolution import Cost, CostFn, EvolutionBudget, EvolutionResult, Limits, evolve, fitting_batch
+from .evolution import Cost, CostFn, EvolutionResult, Limits, evolve, fitting_batch
 from .predictor import cross_validated, fit_predictor, spearman
 from .qsim import int8_accuracy
-from .quantize import QuantConfig, quantize
-from .space import Arch, SearchSpace, cifar_space, macs, mcunet_space, quick_space, sample
+from .quantize import quantize
+from .search_config import SPACES as SPACES
+from .search_config import SearchConfig as SearchConfig
+from .search_config import cifar_config as cifar_config
+from .search_config import default_workers as default_workers
+from .search_config import quick_config as quick_config
+from .space import Arch, SearchSpace, macs, sample
 from .space_opt import SpaceChoice, optimize_space
 from .state import SearchState, arch_from_json, saved_file, space_choice_from_json, space_choice_to_json
 from .supernet.mbv2 import Supernet
 from .supernet.static import StaticNet
-from .to_ir import arch_to_graph
 from .train.bn_calib import calibration_images, recalibrate
-from .train.loop import TrainConfig, evaluate, finetune, load_checkpoint, saved_history, train_supernet
+from .train.checkpoint import load_checkpoint, saved_history
+from .train.loop import TrainConfig, evaluate, finetune, train_supernet
 from .train.schedule import progressive_shrinking
-
-SPACES = {"quick": quick_space, "cifar": cifar_space, "mcunet": mcunet_space}
-
-
-@dataclass(frozen=True, slots=True)
-class SearchConfig:
-    dataset: str = "digits"
-    data: Path | None = None
-    space: str = "quick"
-    widths: tuple[float, ...] | None = None  # the space's width multipliers (None: the space's own)
-    resolutions: tuple[int, ...] | None = None  # the space's input resolutions (None: the space's own)
-    full_epochs: int = 4
-    phase_epochs: int = 2
-    lr: float = 0.1
-    batch_size: int = 64
-    warmup_epochs: float = 0.0
-    subnets_per_step: int = 2
-    space_samples: int = 30
-    space_criterion: str = "mean"
-    measured_subnets: int = 16  # random fitting sub-networks measured for the predictor
-    evolution_measured: int = 3  # evolution's best distinct candidates measured (and as many more random ones)
-    evolution: EvolutionBudget = EvolutionBudget(population=24, generations=8)
-    finetune_epochs: int = 4
-    finetune_lr: float = 0.02
-    calib_images: int = 512
-    quant: QuantConfig = QuantConfig()
-    val_fraction: float = 0.15
-    seed: int = 0
-    frozen_teacher: bool = True  # elastic phases distil from a frozen full network (False: in-place, BigNAS)
-    sub_stages: bool = True  # kernel 7->5->3, depth 4->3->2, expand 6->4->3 one value at a time
-    finetune_distill: bool = True  # the winner's fine-tuning distils from the full network too
-    device: str = "cpu"
-    workers: int = 1  # processes evaluating the memory cost of candidates (the planner runs on the CPU)
-    checkpoint: Path | None = None  # state folder: every stage saved as it completes and resumed (see state.py)
-
-
-def quick_config(**changes) -> SearchConfig:
-    """Minutes on two CPU cores with the embedded digits data."""
-    return replace(SearchConfig(), **changes)
-
-
-def cifar_config(data: Path, **changes) -> SearchConfig:
-    """A full CIFAR-10 run (meant for a GPU)."""
-    base = SearchConfig(
-        dataset="cifar10",
-        data=data,
-        space="cifar",
-        full_epochs=30,
-        phase_epochs=10,
-        lr=0.5,  # at batch 1024 (0.1 at batch 128, scaled between the square root and linear rules)
-        batch_size=1024,
-        warmup_epochs=2,
-        subnets_per_step=1,
-        space_samples=40,
-        measured_subnets=40,
-        evolution_measured=8,
-        evolution=EvolutionBudget(population=48, generations=12),
-        finetune_epochs=15,
-        finetune_lr=0.1,
-        calib_images=1000,
-        device="cuda",
-        workers=default_workers(),
-    )
-    return replace(base, **changes)
-
-
-def default_workers() -> int:
-    """Cost-evaluation processes for a GPU run: the CPU cores minus two (training and the main process), at most 12."""
-    import os
-
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(1, min(12, cores - 2))
 
 
 @dataclass(frozen=True, eq=False)
@@ -132,62 +67,6 @@ class SearchResult:
     class_names: tuple[str, ...] = ()  # the dataset's class names, in output index order
     quality: dict = field(default_factory=dict)  # predictor and search quality (see _evolution_stage)
     epoch_seconds: dict = field(default_factory=dict)  # mean seconds of a full-network and an elastic epoch
-
-
-class ArchCost:
-    """Arch -> Cost through the structural IR graph, memoised per distinct network. `many(archs)` evaluates the new
-    ones on `workers` processes (the planner is pure Python: one core each); the results do not depend on it."""
-
-    def __init__(self, space: SearchSpace, cost_of_graph: Callable[[Graph], Cost], workers: int = 1):
-        self.space, self.cost_of_graph, self.workers = space, cost_of_graph, max(1, workers)
-        self.memo: dict = {}
-        self._pool = None
-
-    def __call__(self, a: Arch) -> Cost:
-        k = a.key(self.space)
-        if k not in self.memo:
-            self.memo[k] = self.cost_of_graph(arch_to_graph(a, self.space))
-        return self.memo[k]
-
-    def many(self, archs: list[Arch]) -> list[Cost]:
-        new = list({a.key(self.space): a for a in archs if a.key(self.space) not in self.memo}.values())
-        if self.workers > 1 and len(new) > 1:
-            pool = self._get_pool()
-            chunk = max(1, len(new) // (4 * self.workers))
-            for a, c in zip(new, pool.map(_pool_cost, new, chunksize=chunk)):
-                self.memo[a.key(self.space)] = c
-        return [self(a) for a in archs]
-
-    def _get_pool(self):
-        if self._pool is None:
-            import multiprocessing as mp
-            from concurrent.futures import ProcessPoolExecutor
-
-            self._pool = ProcessPoolExecutor(
-                self.workers, mp.get_context("spawn"), initializer=_pool_init, initargs=(self.space, self.cost_of_graph)
-            )
-        return self._pool
-
-    def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(cancel_futures=True)
-            self._pool = None
-
-
-_POOL: dict = {}
-
-
-def _pool_init(space: SearchSpace, cost_of_graph) -> None:
-    _POOL.update(space=space, cost=cost_of_graph)
-
-
-def _pool_cost(a: Arch) -> Cost:
-    return _POOL["cost"](arch_to_graph(a, _POOL["space"]))
-
-
-def graph_cost(space: SearchSpace, cost_of_graph: Callable[[Graph], Cost], workers: int = 1) -> ArchCost:
-    """Arch -> Cost through the structural IR graph, memoised per distinct network (see ArchCost)."""
-    return ArchCost(space, cost_of_graph, workers)
 
 
 def _measure(net: Supernet, arch: Arch, data: Dataset, calib: np.ndarray, val_x: np.ndarray, device) -> float:

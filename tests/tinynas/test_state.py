@@ -80,7 +80,7 @@ def test_a_log_line_cut_short_by_a_kill_is_skipped(tmp_path):
 
 @pytest.mark.parametrize("content", [b"", b"PK\x03\x04 truncated zip", b"\x80\x02garbage"])
 def test_a_corrupt_training_checkpoint_is_one_clear_error(tmp_path, content):
-    from tinynas.train.loop import load_checkpoint
+    from tinynas.train.checkpoint import load_checkpoint
 
     (tmp_path / "supernet.pt").write_bytes(content)
     with pytest.raises(TinyMLError, match="training checkpoint is corrupt"):

@@ -15,7 +15,6 @@ epoch (rank 0, atomically) and a run resumes from the epoch after the last one s
 from __future__ import annotations
 
 import math
-import pickle
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -32,6 +31,8 @@ from ..space import sample
 from ..state import saved_file
 from ..supernet.mbv2 import Supernet
 from .bn_calib import recalibrate
+from .channel_sort import sort_expanded_channels
+from .checkpoint import load_checkpoint, restore_state, save_checkpoint
 from .schedule import Phase, restrict
 
 Progress = Callable[[dict], None]
@@ -161,71 +162,6 @@ def _step(
     return total.detach() / len(losses)
 
 
-@torch.no_grad()
-def sort_expanded_channels(net: Supernet, opt: torch.optim.Optimizer | None = None) -> None:
-    """Reorder every block's expanded channels by importance (the L1 norm of the projection weights that read
-    them), most important first: the expand conv's outputs and batch norm, the depthwise conv and its batch norm,
-    and the projection's inputs, with the optimizer's momentum, so every network computes what it computed before.
-    Narrower expand ratios then keep the channels that matter most (once-for-all's reorganisation)."""
-    slots = sorted({int(k[1:].split("_")[0]) for k in net.layers if k.startswith("b") and k.endswith("_project")})
-    for g in slots:
-        expand, dw, project = (net.layers[f"b{g}_{part}"] for part in ("expand", "dw", "project"))
-        importance = project.conv.weight.abs().sum(dim=(0, 2, 3))
-        order = torch.argsort(importance, descending=True, stable=True)
-        moves = [(expand.conv.weight, 0), (dw.conv.weight, 0), (project.conv.weight, 1)]
-        moves += [(t, 0) for m in (expand, dw) for t in (m.bn.bn.weight, m.bn.bn.bias)]
-        for t, dim in moves:
-            t.copy_(t.index_select(dim, order))
-            buf = opt.state.get(t, {}).get("momentum_buffer") if opt is not None else None
-            if buf is not None:
-                buf.copy_(buf.index_select(dim, order))
-        for m in (expand, dw):
-            for t in (m.bn.bn.running_mean, m.bn.bn.running_var):
-                t.copy_(t.index_select(0, order))
-
-
-def save_checkpoint(path: Path, state: dict) -> None:
-    """torch.save to a temporary sibling, then rename: a killed process leaves the previous checkpoint intact."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save(state, tmp)
-    tmp.replace(path)
-
-
-def load_checkpoint(path: Path | None, device) -> dict | None:
-    if path is None or not Path(path).is_file():
-        return None
-    with saved_file(path, "training checkpoint"):
-        try:
-            state = torch.load(path, map_location=device, weights_only=False)
-        except (RuntimeError, pickle.UnpicklingError, OSError) as exc:  # a truncated or foreign file
-            raise ValueError(str(exc)) from None
-        if not isinstance(state, dict):
-            raise TypeError("not a checkpoint")
-        return state
-
-
-def _restore(net, opt, state: dict) -> None:
-    """Weights and optimizer state from a checkpoint; tensors of the wrong shape raise ValueError."""
-    try:
-        net.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-    except RuntimeError as exc:
-        raise ValueError(str(exc)) from None
-
-
-def saved_history(path: Path | None) -> list[dict]:
-    """The per-epoch records kept in a checkpoint of `train_supernet` or `finetune`, from every run that added to
-    it ([] without one). Older supernet checkpoints have no records: one placeholder per completed epoch then."""
-    state = load_checkpoint(path, "cpu")
-    if state is None:
-        return []
-    if "history" in state:
-        return list(state["history"])
-    return [{"epoch": None}] * int(state.get("epochs_done", 0))
-
-
 def _cuda_flags(cfg: TrainConfig, device: torch.device):
     return torch.backends.cudnn.flags(
         enabled=torch.backends.cudnn.enabled, benchmark=cfg.cudnn_benchmark and device.type == "cuda"
@@ -257,7 +193,7 @@ def train_supernet(
     start, done, teacher = (0, 0), [], None
     if state is not None:
         with saved_file(cfg.checkpoint, "training checkpoint"):
-            _restore(net, opt, state)
+            restore_state(net, opt, state)
             start, done = (int(state["phase"]), int(state["epoch"])), list(state.get("history", ()))
             if state.get("teacher") is not None:
                 teacher = _frozen_copy(net, device, fmt)
@@ -396,7 +332,7 @@ def finetune(
     state, done = load_checkpoint(cfg.checkpoint, device), []
     if state is not None:
         with saved_file(cfg.checkpoint, "fine-tuning checkpoint"):
-            _restore(net, opt, state)
+            restore_state(net, opt, state)
             gen.set_state(state["generator"].cpu())  # a generator's state is a CPU byte tensor on every device
             done = list(state["history"])
     with _cuda_flags(cfg, device):

@@ -62,7 +62,7 @@ def test_sorting_expanded_channels_keeps_every_network():
     import numpy as np
 
     from tinynas.space import sample
-    from tinynas.train.loop import sort_expanded_channels
+    from tinynas.train.channel_sort import sort_expanded_channels
 
     net = _net().eval()
     with torch.no_grad():
