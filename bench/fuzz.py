@@ -30,15 +30,21 @@ def main() -> int:
     ap.add_argument("--onnx", type=int, default=300, help="ONNX mutants per seed")
     ap.add_argument("--compare", type=int, default=150, help="accepted .tflite mutants compared with TFLM")
     ap.add_argument("--no-sanitize", action="store_true", help="skip the sanitized C runs")
+    ap.add_argument("--targets", nargs="*", default=["host", "qemu-m4"], help="targets accepted mutants generate for")
     ap.add_argument("--json", type=Path, default=ROOT / "bench" / "results" / "fuzz.json")
     args = ap.parse_args()
     t0 = time.time()
     with tempfile.TemporaryDirectory(prefix="tinyml-fuzz-") as tmp:
-        camp = run_campaign(args.seeds, args.tflite, args.onnx, Path(tmp), args.compare, not args.no_sanitize)
+        camp = run_campaign(
+            args.seeds, args.tflite, args.onnx, Path(tmp), args.compare, not args.no_sanitize, tuple(args.targets)
+        )
     result = {
         "seeds": args.seeds,
         "tflite_per_seed": args.tflite,
         "onnx_per_seed": args.onnx,
+        "targets": args.targets,
+        "compared_with_tflm": args.compare,
+        "sanitized_c": not args.no_sanitize,
         "counts": dict(sorted(camp.counts.items())),
         "failures": camp.failures,
         "wall_s": round(time.time() - t0, 1),

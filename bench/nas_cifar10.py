@@ -49,7 +49,29 @@ def entry(run: Path, model: Path, board: str, qemu: bool) -> dict:
     )
     if qemu:
         row.update(qemu_instructions(graph, board))
+        row["estimated_ms"] = estimated_ms(graph)
     return row
+
+
+LATENCY_BOARDS = {"qemu-m7": "nucleo-f746zg", "qemu-m4": "nucleo-l4r5zi"}  # core simulated -> board of that core
+
+
+def estimated_ms(graph) -> dict:
+    """Estimated ms of one inference on an STM32F746 (Cortex-M7, 216 MHz) and an STM32L4R5 (Cortex-M4, 120 MHz):
+    instructions counted in QEMU, cycles from the core's cycle model (docs/cycle_model.md), at the board's clock;
+    patch-based inference as `simulate` plans it."""
+    from tinyengine_codegen.run.measure import bench_model
+
+    out = {}
+    for virtual, board in LATENCY_BOARDS.items():
+        try:
+            r = bench_model(graph, virtual, patches="auto")
+        except (TinyMLError, OSError) as exc:
+            out[board] = f"not measured: {exc}"
+            continue
+        out[board] = round(r.ms_at_clock[board], 2) if r.ms_at_clock.get(board) is not None else None
+        out[f"{board}_cycle_model"] = r.cycle_model
+    return out
 
 
 def qemu_instructions(graph, board: str) -> dict:
@@ -109,6 +131,10 @@ def main() -> None:
     search = json.loads((args.search_dir / "report.json").read_text())
     result["search_wall_s"] = search.get("wall_s")
     result["gpu"] = args.gpu or search.get("hardware") or search.get("config", {}).get("device")
+    for key in ("epoch_seconds", "predictor_spearman", "macs_spearman", "evolution_best", "random_best", "winner"):
+        result[key] = search.get(key)
+    result["search_quality"] = search.get("search_quality")
+    result["distillation"] = search.get("distillation")
     result["sram_ratio"] = round(
         result["resnet8"]["peak_sram_bytes"] / max(1, result["searched"]["peak_sram_bytes"]), 3
     )

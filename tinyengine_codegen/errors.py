@@ -8,6 +8,9 @@
 class TinyMLError(Exception):
     """A problem the user can fix. str(err) is one line: what happened, where, the limit, the way out."""
 
+    def __str__(self) -> str:  # one line even when a message quotes a library's multi-line text
+        return " ".join(part.strip() for part in super().__str__().splitlines() if part.strip())
+
 
 class InternalError(Exception):
     """A broken invariant inside the toolchain: a bug, never the user's fault."""

@@ -280,3 +280,21 @@ def quantize_float(x, scale: float, zero_point: int, dtype: str = "int8") -> np.
 def dequantize(q, scale: float, zero_point: int) -> np.ndarray:
     """Dequantize: float32(scale * (q - zero_point)) with the product in double."""
     return (f32(scale) * (np.asarray(q, np.float64) - zero_point)).astype(np.float32)
+
+
+@dataclass(frozen=True, slots=True)
+class LogSoftmaxParams:
+    """TFLM int8 LOG_SOFTMAX: SOFTMAX's Q5.26 input scaling plus its inverse (reverse_multiplier, reverse_shift)."""
+
+    input_multiplier: int
+    input_left_shift: int
+    reverse_multiplier: int
+    reverse_shift: int
+    diff_min: int
+
+
+def log_softmax_params(input_scale: float) -> LogSoftmaxParams:
+    """PreprocessLogSoftmaxScalingExp with beta 1 and 5 integer bits."""
+    p = softmax_params(input_scale, 1.0)
+    rm, rs = quantize_multiplier((1 << (31 - p.input_left_shift)) / float(p.input_multiplier))
+    return LogSoftmaxParams(p.input_multiplier, p.input_left_shift, rm, rs, p.diff_min)

@@ -297,17 +297,19 @@ def check_run(result: SimulationResult, seed: int = 0, alignment: int = 4) -> Ru
 
     mp = result.model_plan
     g = mp.graph
-    x_t = g.tensor(g.inputs[0])
     rng = np.random.default_rng(seed)
-    if x_t.dtype == "float32":
-        x = rng.normal(size=x_t.shape).astype(np.float32)
-    else:
-        info = np.iinfo(x_t.dtype)
-        x = rng.integers(info.min, info.max + 1, size=x_t.shape).astype(x_t.dtype)
-    ref = run_graph(g, [x])[0]
+    xs = []
+    for name in g.inputs:
+        x_t = g.tensor(name)
+        if x_t.dtype == "float32":
+            xs.append(rng.normal(size=x_t.shape).astype(np.float32))
+        else:
+            info = np.iinfo(x_t.dtype)
+            xs.append(rng.integers(info.min, info.max + 1, size=x_t.shape).astype(x_t.dtype))
+    refs = run_graph(g, xs)
     patched_bad = None
     if mp.patches is not None:
-        patched_bad = int(np.sum(run_patched(g, mp.patches, [x])[0] != ref))
+        patched_bad = sum(int(np.sum(a != b)) for a, b in zip(run_patched(g, mp.patches, xs), refs))
     label = "model plan"
     if not _portable(mp):  # Cortex-M SIMD kernels do not build for the host: the same options, host kernels
         mp = plan_model(g, replace(result.options, target=HOST))
@@ -321,6 +323,6 @@ def check_run(result: SimulationResult, seed: int = 0, alignment: int = 4) -> Ru
         )
     with tempfile.TemporaryDirectory(prefix="tinyml-simulate-") as tmp:
         write_folder(project.files, Path(tmp) / "model")
-        y = run_host(build_host(Path(tmp) / "model", Path(tmp) / "model.exe"), x)
-    bad = int(np.sum(np.asarray(y).reshape(ref.shape) != ref))
+        ys = run_host(build_host(Path(tmp) / "model", Path(tmp) / "model.exe"), xs)
+    bad = sum(int(np.sum(np.asarray(y).reshape(r.shape) != r)) for y, r in zip(ys, refs))
     return RunCheck(seed, label, project.arena_bytes, bad, patched_bad)

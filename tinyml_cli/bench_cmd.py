@@ -18,6 +18,7 @@ def bench(
     ),
     top: int = typer.Option(8, "--top", help="slowest layers to list"),
     as_json: bool = typer.Option(False, "--json", help="print one JSON object for scripts"),
+    ignore_fit: bool = typer.Option(False, "--ignore-fit", help="run even if the model exceeds the board's SRAM/flash"),
 ) -> None:
     """Build the model for a virtual board, run it in QEMU and report exact instructions, estimated cycles and sizes."""
     from rich.table import Table
@@ -27,7 +28,7 @@ def bench(
 
     from .console import err, out, print_json
 
-    result = bench_model(load_model(model), board, patches=patches)
+    result = bench_model(load_model(model), board, patches=patches, ignore_fit=ignore_fit)
     if as_json:
         print_json(result.to_json())
         return

@@ -40,7 +40,12 @@ def flash(
     model: Path = typer.Argument(..., help="int8 model (.tflite)"),
     board: str = typer.Option(..., "--board", "-b", help="board id (tinyml boards)"),
     project: Path = typer.Option(None, "--project", help="keep the PlatformIO project in this folder"),
-    input: Path = typer.Option(None, "--input", "-i", help="self-test input (.npy) embedded in the firmware"),
+    input: Path = typer.Option(
+        None,
+        "--input",
+        "-i",
+        help="self-test input embedded in the firmware (.npy, or .npz keyed by input index or name)",
+    ),
     protocol: str = typer.Option(None, "--protocol", help=PROTOCOL_HELP),
     port: str = typer.Option(None, "--port", "-p", help="serial port of the board's console (for --monitor)"),
     dry_run: bool = typer.Option(False, "--dry-run", help="build only: no probe needed; report the image"),
@@ -55,8 +60,6 @@ def flash(
     """Build the firmware for BOARD and upload it; fails clearly when no probe or port is attached."""
     import tempfile
 
-    import numpy as np
-
     from tinyengine_codegen.boards import load_board
     from tinyengine_codegen.build.platformio import build, prepare_project
     from tinyengine_codegen.compile import write_project
@@ -64,7 +67,7 @@ def flash(
     from tinyengine_codegen.model_io import load_model
     from tinyengine_codegen.options import CompileOptions
     from tinyengine_codegen.run.flash import flash as upload
-    from tinyengine_codegen.runner import check_input
+    from tinyengine_codegen.runner import check_inputs
 
     from .console import print_json, say
 
@@ -72,7 +75,7 @@ def flash(
     if b.is_virtual:
         raise TinyMLError(f"'{b.id}' is a virtual board: use `tinyml validate MODEL --board {b.id}` to run it in QEMU")
     graph = load_model(model)
-    x = check_input(graph, np.load(input, allow_pickle=False)) if input else None
+    x = check_inputs(graph, _arrays(input)) if input else None
     keep = project is not None or dry_run
     tmp = tempfile.TemporaryDirectory(prefix="tinyml-flash-")
     root = Path(project) if project is not None else Path(tmp.name)
@@ -110,3 +113,14 @@ def flash(
         say(summary)
     if monitor and not dry_run:
         _monitor(b, port, monitor_seconds)
+
+
+def _arrays(path: Path):
+    """An .npy array (one-input models) or an .npz (arrays keyed by input index or tensor name)."""
+    import numpy as np
+
+    data = np.load(path, allow_pickle=False)
+    if isinstance(data, np.ndarray):
+        return data
+    with data:
+        return {(k[4:] if k.startswith("arr_") else k): data[k] for k in data.files}

@@ -8,11 +8,19 @@ import typer
 
 
 def inspect(
-    model: Path = typer.Argument(..., help="int8 model (.tflite)"),
+    model: Path = typer.Argument(None, help="int8 model (.tflite); optional with --ops"),
     as_json: bool = typer.Option(False, "--json", help="print one JSON object for scripts"),
     dump_ir: bool = typer.Option(False, "--dump-ir", help="print the full text IR"),
+    ops: bool = typer.Option(False, "--ops", help="which operators the model uses and which are supported"),
 ) -> None:
     """Operators, shapes, MACs and weight bytes of a model."""
+    if ops:
+        _ops(model, as_json)
+        return
+    if model is None:
+        from tinyengine_codegen.errors import TinyMLError
+
+        raise TinyMLError("tinyml inspect needs a model (or --ops alone for the list of supported operators)")
     from tinyengine_codegen.ir.cost import graph_macs, op_macs, op_weight_bytes, weight_bytes
     from tinyengine_codegen.ir.text import dump
     from tinyengine_codegen.model_io import load_model
@@ -79,3 +87,25 @@ def _io(graph, name: str) -> dict:
         "scale": q.scale[0] if q else None,
         "zero_point": q.zero_point[0] if q else None,
     }
+
+
+def _ops(model: Path | None, as_json: bool) -> None:
+    """The model's operators with counts and support (works on models that do not import), or the supported list."""
+    from tinyengine_codegen.importers.tflite import operator_census
+    from tinyengine_codegen.importers.tflite_ops import SUPPORTED
+
+    from .console import out, print_json
+
+    census = operator_census(model) if model is not None else []
+    if as_json:
+        print_json(
+            {
+                "model": str(model) if model else None,
+                "operators": [{"op": k, "count": n, "supported": ok} for k, n, ok in census],
+                "supported": sorted(SUPPORTED),
+            }
+        )
+        return
+    for k, n, ok in census:
+        out.print(f"{k:<28} x{n:<4} {'supported' if ok else 'NOT SUPPORTED'}", markup=False, highlight=False)
+    out.print(f"supported operators ({len(SUPPORTED)}): {', '.join(sorted(SUPPORTED))}", markup=False)

@@ -6,25 +6,36 @@ stays instant. Exit codes: 0 success, 1 a failed check (e.g. outputs differ, mod
 
 from __future__ import annotations
 
+import functools
+import os
 import sys
 import traceback
 
-import typer
 
-from tinyengine_codegen.errors import InternalError, TinyMLError
+@functools.cache
+def _app():
+    """The typer app with every command registered (built on first use, inside main's Ctrl-C handling)."""
+    import typer
 
-from . import commands
+    from . import commands
 
-app = typer.Typer(
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
-    help="TinyML toolchain: search a model for a board, plan its memory, generate and run C.",
-)
-commands.register(app)
+    app = typer.Typer(
+        no_args_is_help=True,
+        pretty_exceptions_enable=False,
+        add_completion=False,
+        help="TinyML toolchain: search a model for a board, plan its memory, generate and run C.",
+    )
+    app.callback()(_root)
+    commands.register(app)
+    return app
 
 
-@app.callback()
+def __getattr__(name: str):
+    if name == "app":  # `from tinyml_cli.main import app` (tests drive the app through typer's runner)
+        return _app()
+    raise AttributeError(name)
+
+
 def _root() -> None:
     """TinyML toolchain: search a model for a board, plan its memory, generate and run C."""
 
@@ -32,39 +43,71 @@ def _root() -> None:
 def main(argv: list[str] | None = None) -> int:
     """Run one command. Exit 0 success, 1 a failed check, 2 a user error (one plain 'error:' line on stderr),
     3 a bug (traceback and 'this is a bug'), 130 interrupted (Ctrl-C; outputs are written atomically, so none is
-    left half-written)."""
-    from .console import say
+    left half-written). Ctrl-C ends the same way wherever it lands: while the toolchain is still loading, or
+    inside a library that turns the interrupt into another error."""
+    import signal
 
-    click = _click()
+    interrupted: list[bool] = []
 
+    def on_sigint(signum, frame):
+        interrupted.append(True)
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        code = _run(argv, interrupted)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    return _exit(code)
+
+
+def _run(argv: list[str] | None, interrupted: list[bool]) -> int:
+    """main without the signal set-up: the exit code."""
+    try:
+        import typer
+
+        from tinyengine_codegen.errors import InternalError, TinyMLError
+
+        from .console import say
+
+        click, app = _click(), _app()
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        return 130
     try:
         rv = app(args=argv, standalone_mode=False)
     except typer.Exit as exc:
         if exc.exit_code == 130:
             say("interrupted")
-        return _exit(exc.exit_code)
+        return exc.exit_code
     except TinyMLError as exc:
+        if interrupted:  # a failure the interrupt caused
+            say("interrupted")
+            return 130
         say(f"error: {exc}")
-        return _exit(2)
+        return 2
     except click.ClickException as exc:  # a bad command line: unknown option, missing or invalid value
         if type(exc).__name__ == "NoArgsIsHelpError":
             exc.show()
         else:
             say(f"error: {exc.format_message()} (see --help)")
-        return _exit(2)
+        return 2
     except (KeyboardInterrupt, typer.Abort):
         say("interrupted")
-        return _exit(130)
+        return 130
     except (InternalError, Exception) as exc:  # a bug: show everything and ask for a report
+        if interrupted:  # a library turned the interrupt into another error (e.g. a half-imported module)
+            say("interrupted")
+            return 130
         traceback.print_exc()
         say(
             f"internal error: {type(exc).__name__}: {exc} - this is a bug, please report it "
             "with the command line and the model"
         )
-        return _exit(3)
+        return 3
     if rv == 130:  # the command line parser turns Ctrl-C into this exit code itself
         say("interrupted")
-    return _exit(rv if isinstance(rv, int) else 0)
+    return rv if isinstance(rv, int) else 0
 
 
 def _click():
@@ -80,6 +123,10 @@ def _click():
 
 
 def _exit(code: int) -> int:
+    if code == 130:  # interrupted: the stack is unwound (partial outputs removed); skip interpreter shutdown,
+        sys.stdout.flush()  # where a second Ctrl-C or a library's exit handler could change the exit status
+        sys.stderr.flush()
+        os._exit(130)
     sys.exit(code)
 
 

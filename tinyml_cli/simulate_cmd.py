@@ -49,6 +49,7 @@ def simulate(
     graph = load_model(model)
     result = run_simulation(graph, b, opts)
     summary = result.to_dict()
+    summary["io"] = _io_rows(result)
     if plot is None and not as_json:
         plot = Path(f"{model.stem}_memory.png")
     if plot is not None:
@@ -76,6 +77,21 @@ def simulate(
             err.print(f"memory plot: {summary['plot']}", soft_wrap=True, markup=False)
     if not result.fits or (check is not None and not check.ok):
         raise typer.Exit(1)
+
+
+def _io_rows(result) -> dict:
+    """Every input and output of the planned graph: name, shape, dtype, bytes and arena offset (the C API's
+    NAME_input(i) / NAME_output(i) point there)."""
+    from tinyengine_codegen.emit.plan import from_model_plan
+
+    mp = result.model_plan
+    g, plan = mp.graph, from_model_plan(mp)
+
+    def row(name: str) -> dict:
+        t = g.tensor(name)
+        return {"name": name, "shape": list(t.shape), "dtype": t.dtype, "bytes": t.nbytes, "offset": plan.offset(name)}
+
+    return {"inputs": [row(n) for n in g.inputs], "outputs": [row(n) for n in g.outputs]}
 
 
 def _render(result, summary: dict) -> None:
@@ -127,6 +143,11 @@ def _render(result, summary: dict) -> None:
             "without patches the peak is "
             f"{p.peak_without_patches:,} B"
         )
+    for kind in ("inputs", "outputs"):
+        rows = [
+            f"{escape(r['name'])} {r['dtype']}{r['shape']} at arena offset {r['offset']:,}" for r in summary["io"][kind]
+        ]
+        out.print(f"{kind}: " + "; ".join(rows), soft_wrap=True)
     out.print(f"{result.model} on {result.board}: {fit}")
     run = summary.get("run")
     if run:

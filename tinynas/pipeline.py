@@ -48,18 +48,34 @@ def board_budget(board_id: str, sram_bytes: int | None = None, flash_bytes: int 
     )
 
 
-def cost_function(budget: BoardBudget) -> Callable[[Graph], Cost]:
-    """Graph → Cost from the code generator's exact memory plan (in-place and patches as compile uses them)."""
-    from tinyengine_codegen.boards import load_board
-    from tinyengine_codegen.simulate import simulate
+class SimulatedCost:
+    """Graph -> Cost from the code generator's exact memory plan (in-place and patches as compile uses them).
+    Picklable, so candidates can be costed on worker processes."""
 
-    board = load_board(budget.board_id)
+    def __init__(self, budget: BoardBudget):
+        self.budget = budget
+        self._board = None
 
-    def cost(graph: Graph) -> Cost:
-        sim = simulate(graph, board, budget.options, flash="estimate")  # per candidate: no compile
+    def __getstate__(self) -> dict:
+        return {"budget": self.budget, "_board": None}
+
+    def __call__(self, graph: Graph) -> Cost:
+        from tinyengine_codegen.simulate import simulate
+
+        if self._board is None:
+            target = getattr(self.budget.options, "target", None)
+            self._board = getattr(target, "board", None)
+            if self._board is None:
+                from tinyengine_codegen.boards import load_board
+
+                self._board = load_board(self.budget.board_id)
+        sim = simulate(graph, self._board, self.budget.options, flash="estimate")  # per candidate: no compile
         return Cost(sim.peak_sram_bytes, sim.flash_bytes, sim.macs)
 
-    return cost
+
+def cost_function(budget: BoardBudget) -> Callable[[Graph], Cost]:
+    """Graph -> Cost from the code generator's exact memory plan (see SimulatedCost)."""
+    return SimulatedCost(budget)
 
 
 def int8_accuracy(
@@ -100,7 +116,6 @@ def run_to_folder(
 ) -> dict:
     """Search, export and measure; write model.tflite, report.json, search_log.jsonl and plots into `out`
     (emit.project.atomic_folder: a folder holding other files is refused unless `force`)."""
-    from tinyengine_codegen.boards import load_board
     from tinyengine_codegen.emit.project import atomic_folder
     from tinyengine_codegen.exporters.tflite import save_tflite
     from tinyengine_codegen.model_io import load_model
@@ -121,7 +136,7 @@ def run_to_folder(
         model_path = save_tflite(result.graph, tmp / "model.tflite")
         note({"stage": "measure"})
         q_acc = int8_accuracy(model_path, result.test_images, result.test_labels)
-        sim = simulate(load_model(model_path), load_board(budget.board_id), budget.options)
+        sim = simulate(load_model(model_path), budget.options.target.board, budget.options)
         notes = _plots(result, budget, tmp)
         report = _report(cfg, budget, result, q_acc, sim, time.time() - t0)
         report["notes"] = notes
@@ -146,6 +161,8 @@ def _report(cfg: SearchConfig, budget: BoardBudget, r: SearchResult, q_acc: floa
         "fits": bool(sim.fits),
         "macs": r.macs,
         "resolution": r.arch.resolution,
+        "labels": list(r.class_names),
+        "preprocessing": preprocessing(r),
         "width_multiplier": r.arch.width,
         "architecture": r.arch.describe(),
         "space_choice": {"width": r.space_choice.width, "resolution": r.space_choice.resolution},
@@ -159,11 +176,44 @@ def _report(cfg: SearchConfig, budget: BoardBudget, r: SearchResult, q_acc: floa
             "finetune": cfg.finetune_epochs,
         },
         "train_images": r.train_images,
+        "epoch_seconds": r.epoch_seconds,
+        **{k: r.quality[k] for k in QUALITY_KEYS if k in r.quality},
+        "search_quality": {k: v for k, v in r.quality.items() if k not in QUALITY_KEYS},
+        "distillation": _distillation(cfg),
         "hardware": device_name(cfg.device),
         "seed": r.seed,
         "timings_s": {k: round(v, 2) for k, v in r.timings.items()},
         "wall_s": round(wall, 2),
         "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(cfg).items()},
+    }
+
+
+QUALITY_KEYS = ("predictor_spearman", "macs_spearman", "evolution_best", "random_best", "winner")
+
+
+def _distillation(cfg: SearchConfig) -> str:
+    scheme = (
+        "elastic phases: sub-networks learn from the labels and a frozen copy of the full network (once-for-all)"
+        if cfg.frozen_teacher
+        else "elastic phases: in-place, sub-networks learn from the largest network trained in the same step"
+    )
+    return scheme + ("; fine-tuning distils from the full network" if cfg.finetune_distill else "")
+
+
+def preprocessing(r: SearchResult) -> dict:
+    """How a camera image becomes the model's int8 input (what `tinyml compile` puts in manifest.json)."""
+    from .data import INPUT_SCALE, INPUT_ZERO_POINT
+
+    h, w, c = (int(v) for v in r.test_images.shape[1:4])
+    return {
+        "layout": "NHWC",
+        "height": h,
+        "width": w,
+        "channels": c,
+        "resize": "bilinear to height x width",
+        "int8": "pixel - 128 (uint8 pixel 0..255)",
+        "scale": INPUT_SCALE,
+        "zero_point": INPUT_ZERO_POINT,
     }
 
 
@@ -180,11 +230,9 @@ def _epochs_trained(r: SearchResult) -> dict:
 
 def training_epochs(cfg: SearchConfig) -> int:
     """Epochs of training behind the winner's weights: the supernet phases (progressive shrinking) plus fine-tuning."""
-    from .search import SPACES
-    from .train.schedule import progressive_shrinking
+    from .search import SPACES, schedule
 
-    phases = progressive_shrinking(SPACES[cfg.space](), cfg.full_epochs, cfg.phase_epochs, cfg.lr)
-    return sum(p.epochs for p in phases) + cfg.finetune_epochs
+    return sum(p.epochs for p in schedule(SPACES[cfg.space](), cfg)) + cfg.finetune_epochs
 
 
 def _plots(r: SearchResult, budget: BoardBudget, folder: Path) -> list[str]:

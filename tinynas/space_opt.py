@@ -14,7 +14,7 @@ import numpy as np
 
 from tinyengine_codegen.errors import TinyMLError
 
-from .evolution import CostFn, Limits
+from .evolution import CostFn, Limits, cost_many
 from .space import SearchSpace, macs, sample
 
 
@@ -58,17 +58,18 @@ def optimize_space(
     progress: Callable[[dict], None] | None = None,
 ) -> SpaceChoice:
     """Choose (width, resolution) by `criterion` over the MACs of fitting sub-networks."""
+    drawn = [
+        (w, r, [sample(space, rng, width=w, resolution=r) for _ in range(samples)])
+        for w in space.widths
+        for r in space.resolutions
+    ]
+    costs = iter(cost_many(cost_fn)([a for _, _, archs in drawn for a in archs]))  # one batch: parallel when it can
     cands = []
-    for w in space.widths:
-        for r in space.resolutions:
-            fit = []
-            for _ in range(samples):
-                a = sample(space, rng, width=w, resolution=r)
-                if limits.violation(cost_fn(a)) is None:
-                    fit.append(macs(a, space))
-            cands.append(Candidate(w, r, samples, np.sort(np.asarray(fit, dtype=np.int64))))
-            if progress:
-                progress({"width": w, "resolution": r, "fit_ratio": cands[-1].fit_ratio})
+    for w, r, archs in drawn:
+        fit = [macs(a, space) for a in archs if limits.violation(next(costs)) is None]
+        cands.append(Candidate(w, r, samples, np.sort(np.asarray(fit, dtype=np.int64))))
+        if progress:
+            progress({"width": w, "resolution": r, "fit_ratio": cands[-1].fit_ratio})
     ok = [c for c in cands if len(c.fitting_macs) and c.fit_ratio >= min_fit_ratio]
     if not ok:
         best = max(cands, key=lambda c: c.fit_ratio)

@@ -1,30 +1,30 @@
 /* Test firmware: run the generated model once on the embedded test input and report the result.
  *
  * Output lines (semihosting on virtual boards, tinyml_putc on real boards):
- *   TINYML_STATUS <tinyml_invoke return value>
- *   TINYML_OUT <up to 32 output bytes as hex>         (repeated until all output bytes are printed)
+ *   TINYML_STATUS <the model's invoke return value>
+ *   TINYML_OUT <up to 32 output bytes as hex>         (repeated until every output's bytes are printed, output 0
+ *                                                      first)
  *   TINYML_CHECKSUM <FNV-1a 32 of the output bytes, 8 hex digits>
  *   TINYML_DONE
- * Exit status: 0 success, 1 tinyml_init failed, 2 tinyml_invoke failed, 99 fault.
+ * Exit status: 0 success, 1 init failed, 2 invoke failed, 99 fault.
+ * The model is reached through tinyml_app.h (APP_INIT, APP_INPUT(i), ... for the model's prefix); each input is
+ * written straight into the arena at APP_INPUT(i), each output read at APP_OUTPUT(i).
  */
 #include <stddef.h>
 #include <stdint.h>
 
 #include "input_data.h"
-#include "model.h"
+#include "tinyml_app.h"
 #include "tinyml_hooks.h"
 #include "tinyml_port.h"
 
-#if defined(TINYML_TCMARK) && (TINYML_NUM_LAYERS > TC_MAX_LAYERS)
+#if defined(TINYML_TCMARK) && (APP_LAYER_COUNT > TC_MAX_LAYERS)
 #error "too many layers for the instruction-count marker table (TC_MAX_LAYERS in tinyml_hooks.h)"
 #endif
 
 #define BYTES_PER_LINE 32u
 
-static tinyml_output_t tinyml_test_output[TINYML_OUTPUT_SIZE];
-
-static uint32_t fnv1a32(const uint8_t *p, size_t n) {
-    uint32_t h = 2166136261u;
+static uint32_t fnv1a32(const uint8_t *p, size_t n, uint32_t h) {
     for (size_t i = 0; i < n; ++i) {
         h = (h ^ p[i]) * 16777619u;
     }
@@ -59,7 +59,7 @@ static void write_int_line(const char *tag, int32_t v) {
     tinyml_write(line);
 }
 
-static void write_output(const uint8_t *bytes, size_t n) {
+static uint32_t write_output(const uint8_t *bytes, size_t n, uint32_t hash) {
     char line[16 + 2 * BYTES_PER_LINE];
     for (size_t start = 0; start < n; start += BYTES_PER_LINE) {
         char *p = line;
@@ -69,8 +69,12 @@ static void write_output(const uint8_t *bytes, size_t n) {
         *p = '\0';
         tinyml_write(line);
     }
+    return fnv1a32(bytes, n, hash);
+}
+
+static void write_checksum(uint32_t hash) {
     char sum[32] = "TINYML_CHECKSUM ";
-    char *p = put_hex(sum + 16, fnv1a32(bytes, n), 8);
+    char *p = put_hex(sum + 16, hash, 8);
     *p++ = '\n';
     *p = '\0';
     tinyml_write(sum);
@@ -80,18 +84,28 @@ int main(void) {
     tinyml_board_init();
     TC_MARK(TC_MARK_CALIB_A); /* two back-to-back marks: their distance is the cost of one mark */
     TC_MARK(TC_MARK_CALIB_B);
-    if (tinyml_init() != 0) {
-        tinyml_write("TINYML_ERROR tinyml_init failed\n");
+    if (APP_INIT() != 0) {
+        tinyml_write("TINYML_ERROR init failed\n");
         return 1;
     }
+    const uint8_t *src = tinyml_test_input;
+    for (int i = 0; i < APP_INPUT_COUNT; ++i) {
+        uint8_t *dst = (uint8_t *)APP_INPUT(i);
+        for (uint32_t k = 0; k < tinyml_test_input_bytes[i]; ++k) dst[k] = src[k];
+        src += tinyml_test_input_bytes[i];
+    }
     TC_MARK(TC_MARK_INVOKE_BEGIN);
-    int status = tinyml_invoke(tinyml_test_input, tinyml_test_output);
+    int status = APP_INVOKE();
     TC_MARK(TC_MARK_INVOKE_END);
     write_int_line("TINYML_STATUS ", status);
     if (status != 0) {
         return 2;
     }
-    write_output((const uint8_t *)tinyml_test_output, sizeof(tinyml_test_output));
+    uint32_t hash = 2166136261u;
+    for (int i = 0; i < APP_OUTPUT_COUNT; ++i) {
+        hash = write_output((const uint8_t *)APP_OUTPUT(i), APP_OUTPUT_BYTES(i), hash);
+    }
+    write_checksum(hash);
     tinyml_write("TINYML_DONE\n");
     return 0;
 }

@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 #include "input_data.h"
-#include "model.h"
+#include "tinyml_app.h"
 #include "tinyml_hooks.h"
 #include "tinyml_port.h"
 #include "tinyml_protocol.h"
@@ -19,19 +19,17 @@
 #define TINYML_BYTE_TIMEOUT_MS 500u /* a byte lasts 87 us at 115200 baud: a pause this long means a lost frame */
 #endif
 
-/* --- the model's I/O (docs/c_api.md) --- */
-#define VAL_INPUTS 1u
-#define VAL_OUTPUTS 1u
-static tinyml_input_t val_in[TINYML_INPUT_SIZE];
-static tinyml_output_t val_out[TINYML_OUTPUT_SIZE];
-static uint8_t *val_input(unsigned i) { return i == 0u ? (uint8_t *)val_in : NULL; }
-static uint8_t *val_output(unsigned i) { return i == 0u ? (uint8_t *)val_out : NULL; }
-static uint32_t val_input_bytes(unsigned i) { return i == 0u ? (uint32_t)sizeof(val_in) : 0u; }
-static uint32_t val_output_bytes(unsigned i) { return i == 0u ? (uint32_t)sizeof(val_out) : 0u; }
-static int val_invoke(void) { return tinyml_invoke(val_in, val_out); }
+/* --- the model's I/O (docs/c_api.md): tensors live in the model's arena, written and read in place --- */
+#define VAL_INPUTS ((unsigned)APP_INPUT_COUNT)
+#define VAL_OUTPUTS ((unsigned)APP_OUTPUT_COUNT)
+static uint8_t *val_input(unsigned i) { return (uint8_t *)APP_INPUT((int)i); }
+static uint8_t *val_output(unsigned i) { return (uint8_t *)APP_OUTPUT((int)i); }
+static uint32_t val_input_bytes(unsigned i) { return (uint32_t)APP_INPUT_BYTES((int)i); }
+static uint32_t val_output_bytes(unsigned i) { return (uint32_t)APP_OUTPUT_BYTES((int)i); }
+static int val_invoke(void) { return APP_INVOKE(); }
 
 uint32_t tinyml_layer_t0;
-uint64_t tinyml_layer_cycles[TINYML_NUM_LAYERS];
+uint64_t tinyml_layer_cycles[APP_LAYER_COUNT];
 static uint32_t timer_kind, invoke_count;
 static uint64_t last_cycles;
 
@@ -96,7 +94,7 @@ static void send_nak(uint32_t seq, uint32_t code, uint32_t type) {
 }
 
 static void send_info(uint32_t type, uint32_t seq) {
-    uint8_t p[64], *q = p;
+    uint8_t p[50u + 4u * (VAL_INPUTS + VAL_OUTPUTS)], *q = p;
     const char *id = TINYML_BOARD_ID;
     size_t id_len = 0;
     while (id[id_len] && id_len < 24u) {
@@ -108,10 +106,10 @@ static void send_info(uint32_t type, uint32_t seq) {
     *q++ = VAL_INPUTS;
     *q++ = VAL_OUTPUTS;
     *q++ = 0u;
-    q = put_u16(q, TINYML_NUM_LAYERS);
+    q = put_u16(q, APP_LAYER_COUNT);
     q = put_u32(q, TINYML_MODEL_ID);
     q = put_u32(q, tinyml_clock.hz);
-    q = put_u32(q, TINYML_ARENA_SIZE);
+    q = put_u32(q, APP_ARENA_BYTES);
     q = put_u16(put_u16(q, TP_MAX_REQUEST), TP_MAX_CHUNK);
     for (unsigned i = 0; i < VAL_INPUTS; ++i) q = put_u32(q, val_input_bytes(i));
     for (unsigned i = 0; i < VAL_OUTPUTS; ++i) q = put_u32(q, val_output_bytes(i));
@@ -122,7 +120,7 @@ static void send_info(uint32_t type, uint32_t seq) {
 
 /* One inference on the current inputs, timed as a whole and per layer. */
 static int run_inference(void) {
-    for (unsigned i = 0; i < TINYML_NUM_LAYERS; ++i) tinyml_layer_cycles[i] = 0;
+    for (unsigned i = 0; i < APP_LAYER_COUNT; ++i) tinyml_layer_cycles[i] = 0;
     TC_MARK(TC_MARK_INVOKE_BEGIN);
     uint32_t t0 = tinyml_cycles_now();
     int status = val_invoke();
@@ -134,16 +132,16 @@ static int run_inference(void) {
 }
 
 static void send_result(uint32_t seq, int status) {
-    uint32_t length = 20u + 4u * VAL_OUTPUTS + 8u * TINYML_NUM_LAYERS;
+    uint32_t length = 20u + 4u * VAL_OUTPUTS + 8u * APP_LAYER_COUNT;
     uint8_t head[20 + 4 * VAL_OUTPUTS], *q = head;
     q = put_u32(q, (uint32_t)status);
     q = put_u32(q, invoke_count - 1u);
     q = put_u64(q, last_cycles);
-    q = put_u16(put_u16(q, TINYML_NUM_LAYERS), 0u);
+    q = put_u16(put_u16(q, APP_LAYER_COUNT), 0u);
     for (unsigned i = 0; i < VAL_OUTPUTS; ++i) q = put_u32(q, crc32_update(0, val_output(i), val_output_bytes(i)));
     frame_begin(TP_R_RESULT, seq, length);
     send_bytes(head, sizeof(head));
-    for (unsigned i = 0; i < TINYML_NUM_LAYERS; ++i) {
+    for (unsigned i = 0; i < APP_LAYER_COUNT; ++i) {
         uint8_t c[8];
         put_u64(c, tinyml_layer_cycles[i]);
         send_bytes(c, 8u);
@@ -293,13 +291,17 @@ static void banner(int init_status) {
     p = put_str(put_str(p, tinyml_clock.rated ? "" : "reset clock, rated clock NOT reached: "), tinyml_clock.note);
     line(b, put_str(put_str(put_str(p, "), "), timers[timer_kind]), ""));
     p = put_str(put_str(put_str(b, "model: "), TINYML_MODEL_NAME), ", arena ");
-    p = put_str(put_dec(put_str(put_dec(p, TINYML_ARENA_SIZE), " B, "), TINYML_NUM_LAYERS), " layers, in ");
+    p = put_str(put_dec(put_str(put_dec(p, APP_ARENA_BYTES), " B, "), APP_LAYER_COUNT), " layers, in ");
     line(b, put_str(put_dec(put_str(put_dec(p, val_input_bytes(0)), " B, out "), val_output_bytes(0)), " B"));
     if (init_status != 0) {
-        line(b, put_dec(put_str(b, "self-test: tinyml_init failed, status -"), (uint32_t)-init_status));
+        line(b, put_dec(put_str(b, "self-test: init failed, status -"), (uint32_t)-init_status));
         return;
     }
-    for (uint32_t i = 0; i < val_input_bytes(0); ++i) val_input(0)[i] = ((const uint8_t *)tinyml_test_input)[i];
+    const uint8_t *src = tinyml_test_input;
+    for (unsigned k = 0; k < VAL_INPUTS; ++k) {
+        for (uint32_t i = 0; i < val_input_bytes(k); ++i) val_input(k)[i] = src[i];
+        src += tinyml_test_input_bytes[k];
+    }
     int status = run_inference();
     p = put_str(put_str(b, "self-test: status "), status == 0 ? "0" : "error");
     p = put_str(put_dec(put_str(p, ", "), last_cycles), " cycles, output FNV-1a ");
@@ -311,7 +313,7 @@ int main(void) {
     timer_kind = tinyml_cycles_start();
     TC_MARK(TC_MARK_CALIB_A);
     TC_MARK(TC_MARK_CALIB_B);
-    int init_status = tinyml_init();
+    int init_status = APP_INIT();
     banner(init_status);
     send_info(TP_R_BOOT, 0u);
     for (;;) {

@@ -171,4 +171,81 @@ typedef struct {
 /* Cortex-M DSP-extension helpers (ACLE __smlad, __sxtb16, ...) are added here by SIMD kernels. */
 #endif
 
+/* tanh(a), a in Q4.27; result in Q0.31: (1 - e) / (1 + e) with e = exp(-2|a|), Newton-Raphson in Q2.29. */
+static inline int32_t tinyml_tanh_q4(int32_t a) {
+    const int32_t e = tinyml_exp_neg(a < 0 ? a : -a, 5);
+    const int64_t sum = (int64_t)e + INT32_MAX;
+    const int32_t half_den = (int32_t)((sum + (sum >= 0 ? 1 : -1)) / 2);
+    int32_t x = 1515870810 + tinyml_srdhm(half_den, -1010580540);
+    int32_t t;
+    int i;
+    for (i = 0; i < 3; ++i) {
+        const int32_t one_minus = ((int32_t)1 << 29) - tinyml_srdhm(half_den, x);
+        x = x + tinyml_sat_pot(tinyml_srdhm(x, one_minus), 2);
+    }
+    t = tinyml_sat_pot(x - ((int32_t)1 << 29), 2);
+    if (a == 0) return 0;
+    return a < 0 ? -t : t;
+}
+
+/* 1 / sqrt(v) as a Q31 multiplier and a left shift (Newton-Raphson in Q3.28); v <= 1 gives the largest one. */
+static inline void tinyml_inv_sqrt(int32_t v, int32_t *mult, int *shift) {
+    int s = 11, clz = 0, pairs, i;
+    uint32_t u;
+    int32_t half_in, x;
+    if (v <= 1) {
+        *mult = INT32_MAX;
+        *shift = 0;
+        return;
+    }
+    while (v >= ((int32_t)1 << 29)) { v /= 4; ++s; }
+    for (u = (uint32_t)v; !(u & 0x80000000u); u <<= 1) ++clz;
+    pairs = (clz - 1) / 2 - 1;
+    s -= pairs;
+    v = tinyml_shl(v, 2 * pairs);
+    half_in = tinyml_rdbypot(v >> 1, 1);
+    x = (int32_t)1 << 28;
+    for (i = 0; i < 5; ++i) {
+        const int32_t x3 = tinyml_sat_pot(tinyml_srdhm(tinyml_srdhm(x, x), x), 6);
+        x = tinyml_sat_pot(tinyml_srdhm(((int32_t)1 << 28) + ((int32_t)1 << 27), x) - tinyml_srdhm(half_in, x3), 3);
+    }
+    x = tinyml_srdhm(x, 1518500250);
+    if (s < 0) {
+        x = tinyml_shl(x, -s);
+        s = 0;
+    }
+    *mult = x;
+    *shift = -s;
+}
+
+static inline int tinyml_clz32(uint32_t u) {
+    int n = 0;
+    if (u == 0) return 32;
+    while (!(u & 0x80000000u)) { u <<= 1; ++n; }
+    return n;
+}
+
+static inline int32_t tinyml_sat_add(int64_t v) { return (int32_t)(v > INT32_MAX ? INT32_MAX : (v < INT32_MIN ? INT32_MIN : v)); }
+
+/* log(x) of a sum of exps x >= 1 in Q12.19; result in Q5.26 (mantissa polynomial plus exponent times log 2). */
+static inline int32_t tinyml_log_q12(int32_t x) {
+    const int32_t quarter = tinyml_rdbypot((int32_t)1 << 29, 6);
+    const int clz_a = tinyml_clz32((uint32_t)x);
+    const int32_t r_a = tinyml_sat_pot(tinyml_srdhm(tinyml_sat_pot(x, clz_a - 1), 1518500250), 1);
+    const int32_t za_adj = tinyml_sat_add((int64_t)tinyml_sat_pot(12 - clz_a, 25) + quarter);
+    const int zb_head = tinyml_clz32((uint32_t)tinyml_srdhm(x, 1518500250)) - 1;
+    const int32_t r_b = tinyml_sat_pot(x, zb_head);
+    const int32_t zb_adj = tinyml_sat_add((int64_t)tinyml_sat_pot(12 - zb_head, 25) - quarter);
+    const int32_t r = r_a < r_b ? r_a : r_b;
+    const int32_t z_adj = za_adj > zb_adj ? za_adj : zb_adj;
+    const int64_t ps = (int64_t)r + 1805811301;
+    const int32_t p = (int32_t)((ps + (ps >= 0 ? 1 : -1)) / 2);
+    const int32_t q = 2 * (r - 1805811301);
+    const int32_t sq = tinyml_srdhm(q, q);
+    const int32_t num = tinyml_srdhm(q, r) + tinyml_srdhm(tinyml_srdhm(q, sq), 117049297);
+    const int32_t den = tinyml_srdhm(p, 1057819769 + q + tinyml_srdhm(127690142, sq)) + tinyml_srdhm(638450708, q);
+    const int32_t total = tinyml_srdhm(z_adj, 1488522236) + tinyml_srdhm(tinyml_rdbypot(num, 6), tinyml_one_over_one_plus(den));
+    return tinyml_sat_pot(total, 1);
+}
+
 #endif /* TINYML_RUNTIME_H */

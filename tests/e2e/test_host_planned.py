@@ -29,7 +29,7 @@ def _run_all(cases, work: Path, *, sanitize: bool = True) -> list[np.ndarray]:
         projects.append(write_project(graph, work / f"m{k}", options, prefix=f"m{k}"))
         dirs.append(work / f"m{k}")
     for d, p in zip(dirs, projects):
-        assert f"#define M{dirs.index(d)}_ARENA_SIZE   {p.arena_bytes}\n" in (d / "model.h").read_text()
+        assert f"#define M{dirs.index(d)}_ARENA_BYTES {p.arena_bytes}\n" in (d / f"m{dirs.index(d)}.h").read_text()
     exe = build_host_many(dirs, work / "models.exe", sanitize=sanitize, opt="-O1")
     return [run_host(exe, xs, model=k) for k, (_, _, xs) in enumerate(cases)]
 
@@ -109,7 +109,7 @@ def test_debug_canaries_catch_a_stage_layer_writing_past_the_arena(tmp_path):
     got = run_host(build_host(tmp_path / "m", tmp_path / "ok.exe"), xs)
     np.testing.assert_array_equal(got.reshape(_reference(graph, xs).shape), _reference(graph, xs))
     split = project.manifest["patches"]["split"]
-    src = (tmp_path / "m" / "model.c").read_text()
+    src = (tmp_path / "m" / "tinyml.c").read_text()
     table = src.index(f"static const tinyml_region_t l{split}_")
     start = src.index("\n    {{", table) + 1
     row = src[start : src.index("\n", start)]
@@ -118,6 +118,6 @@ def test_debug_canaries_catch_a_stage_layer_writing_past_the_arena(tmp_path):
     bad = "    {{{{{},{}}}, {{{},{}}}, {}}},".format(
         fields[0].strip(), fields[1], fields[2].strip(), fields[3], ",".join(fields[4:-1])
     )
-    (tmp_path / "m" / "model.c").write_text(src[:start] + bad + src[start + len(row) :])
+    (tmp_path / "m" / "tinyml.c").write_text(src[:start] + bad + src[start + len(row) :])
     with pytest.raises(InternalError, match=f"returned {-(split + 1)}"):
         run_host(build_host(tmp_path / "m", tmp_path / "bad.exe"), xs[:1])

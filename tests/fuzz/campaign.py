@@ -148,12 +148,18 @@ def sanitized_c(camp: Campaign, work: Path, runs: list, per_build: int = 8) -> N
 
 
 def run_campaign(
-    seeds, tflite_count: int, onnx_count: int, work: Path, compare: int = 0, sanitize: bool = False
+    seeds,
+    tflite_count: int,
+    onnx_count: int,
+    work: Path,
+    compare: int = 0,
+    sanitize: bool = False,
+    targets=("host", "qemu-m4"),
 ) -> Campaign:
     camp = Campaign()
     for seed in seeds:
-        import_and_generate(camp, seed, tflite_mutants(seed, tflite_count))
-        import_and_generate(camp, seed, onnx_mutants(seed, onnx_count))
+        import_and_generate(camp, seed, tflite_mutants(seed, tflite_count), targets)
+        import_and_generate(camp, seed, onnx_mutants(seed, onnx_count), targets)
     if compare:
         compare_with_tflm(camp, work, compare, sanitize, random.Random(sum(seeds)))
     return camp

@@ -307,3 +307,9 @@ NEEDS_4D = frozenset(
         OpKind.RESIZE_NEAREST_NEIGHBOR,
     }
 )
+
+# the operators beyond the convolutional core (MEAN is redrawn there with any axes and independent quantization)
+from .layers_more import MORE_LAYERS, NEEDS_4D_MORE  # noqa: E402
+
+LAYERS.update(MORE_LAYERS)
+NEEDS_4D = NEEDS_4D | NEEDS_4D_MORE

@@ -25,6 +25,7 @@ PROB_FLOAT_IN = 0.2
 PROB_FLOAT_OUT = 0.2
 PROB_EXTRA_OUTPUT = 0.15
 MAX_TRIES = 20  # bounded retries when a drawn layer does not fit the current tensor
+LAST_ONLY = frozenset({OpKind.ARG_MAX})  # int32 outputs: only ever the graph's last layer
 PICK_WEIGHT = {OpKind.CONV_2D: 4, OpKind.DEPTHWISE_CONV_2D: 3, OpKind.FULLY_CONNECTED: 2, OpKind.ADD: 2}
 
 
@@ -151,22 +152,26 @@ def random_model(
     if require is not None:
         kinds.add(require)
     b = Builder(rng)
-    candidates = sorted((k for k in kinds if k in LAYERS), key=lambda k: k.value)
+    candidates = sorted((k for k in kinds if k in LAYERS and k not in LAST_ONLY), key=lambda k: k.value)
     float_in = OpKind.QUANTIZE in kinds and (
         not candidates or rng.random() < (0.5 if require is OpKind.QUANTIZE else PROB_FLOAT_IN)
     )
-    float_out = OpKind.DEQUANTIZE in kinds and (
-        not candidates or require is OpKind.DEQUANTIZE or rng.random() < PROB_FLOAT_OUT
+    float_out = (
+        OpKind.DEQUANTIZE in kinds
+        and require not in LAST_ONLY
+        and (not candidates or require is OpKind.DEQUANTIZE or rng.random() < PROB_FLOAT_OUT)
     )
     four_d = require in NEEDS_4D or rng.random() < 0.8
     graph_in, x = _input(b, four_d, float_in)
     plan = [None] * (int(rng.integers(1, 5)) if num_layers is None else num_layers)
-    if require in LAYERS and not (require is OpKind.QUANTIZE and float_in):
+    if require in LAYERS and require not in LAST_ONLY and not (require is OpKind.QUANTIZE and float_in):
         plan[int(rng.integers(len(plan)))] = require
     if not candidates:  # only boundary kinds (QUANTIZE/DEQUANTIZE) were asked for
         plan = [k for k in plan if k is not None]
     for wanted in plan:
         x = _layer(b, x, wanted, candidates)
+    if require in LAST_ONLY:
+        x = LAYERS[require](b, x)
     outputs = [x]
     if float_out:
         outputs[0] = b.emit(OpKind.DEQUANTIZE, (x,), b.values[x], NoAttrs(), quant=None, dtype="float32")

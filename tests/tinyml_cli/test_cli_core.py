@@ -47,8 +47,27 @@ def test_compile_writes_project(tmp_path):
     r = tinyml("compile", mlperf_path("ad"), "--target", "host", "--out", tmp_path / "ad", "--json")
     assert r.returncode == 0, r.stderr
     files = set(os.listdir(tmp_path / "ad"))
-    assert {"model.c", "model.h", "weights.c", "tinyml_runtime.h"} <= files
-    assert "#define TINYML_ARENA_SIZE" in (tmp_path / "ad" / "model.h").read_text()
+    assert {
+        "tinyml.c",
+        "tinyml.h",
+        "tinyml_weights.c",
+        "tinyml_weights.h",
+        "tinyml_runtime.h",
+        "manifest.json",
+    } <= files
+    assert "#define TINYML_ARENA_BYTES" in (tmp_path / "ad" / "tinyml.h").read_text()
+
+
+def test_compile_prefix_and_format_flags(tmp_path):
+    model = mlperf_path("ad")
+    r = tinyml("compile", model, "--prefix", "ad", "--format", "arduino", "--out", tmp_path / "a", "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["prefix"] == "ad" and (tmp_path / "a" / "ad.zip").is_file()
+    assert "ad_invoke" in (tmp_path / "a" / "ad" / "src" / "ad.h").read_text()
+    for flag, value, msg in (("--prefix", "9ad", "is not a C identifier"), ("--format", "zip", "--format 'zip'")):
+        r = tinyml("compile", model, flag, value, "--out", tmp_path / "b")
+        assert r.returncode == 2 and msg in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+        assert not (tmp_path / "b").exists()
 
 
 @pytest.mark.parametrize("content", [b"", b"TFL3 but not really a model at all", b"\x00" * 64])
@@ -110,3 +129,21 @@ def test_wrong_input_shape_is_a_user_error(tmp_path):
     r = tinyml("run", mlperf_path("ad"), "--input", tmp_path / "x.npy", "--output", tmp_path / "y.npy")
     assert r.returncode == 2 and "640" in r.stderr
     assert shutil.which("cc") or shutil.which("gcc")
+
+
+def test_ctrl_c_prints_interrupted_and_leaves_no_output(tmp_path):
+    import signal
+    import time
+
+    p = subprocess.Popen(
+        [*TINYML, "search", "--board", "qemu-m4", "--quick", "--out", tmp_path / "run"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    time.sleep(4)
+    os.killpg(p.pid, signal.SIGINT)
+    _, err = p.communicate(timeout=120)
+    assert p.returncode == 130 and err.strip().splitlines()[-1] == "interrupted", err[-2000:]
+    assert "Traceback" not in err and sorted(os.listdir(tmp_path)) == []

@@ -36,5 +36,6 @@ def test_plots_are_skipped_with_a_note_without_matplotlib(tmp_path, monkeypatch)
 
 
 def test_training_epochs_counts_every_phase():
-    assert training_epochs(cifar_config("x")) == 60 + 3 * 25 + 30
+    c = cifar_config("x")
+    assert training_epochs(c) == c.full_epochs + 3 * c.phase_epochs + c.finetune_epochs == 30 + 3 * 10 + 15
     assert training_epochs(quick_config(phase_epochs=0, finetune_epochs=1)) == 4 + 1

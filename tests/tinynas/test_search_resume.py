@@ -78,7 +78,7 @@ def test_resume_after_a_kill_in_every_stage(straight, tmp_path, monkeypatch):
             with pytest.raises(Killed):
                 _run(cfg, kill)
     saved = json.loads((tmp_path / "state" / "measured.json").read_text())
-    assert len(saved["draws"]) == 4
+    assert len(saved["archs"]) == len(saved["accuracies"]) == 4 + 3  # 4 for the predictor, 3 random more
     resumed = _run(cfg)
     assert resumed.resumed == ("space", "train", "measured", "evolution", "finetune (partial)")
     assert resumed.run == 6

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from tinyengine_codegen.boards import Board
 from tinyengine_codegen.build import firmware_files as ff
-from tinyengine_codegen.build.platformio import _input_header, _ldscript_text, _model_name, section_sizes
+from tinyengine_codegen.build.platformio import _input_header, _ldscript_text, _model_name, app_header, section_sizes
 from tinyengine_codegen.build.setup_tools import FIRMWARE_DIR
 from tinyengine_codegen.errors import TinyMLError
 
@@ -67,6 +67,7 @@ def deployable_size(model_dir: Path, board: Board) -> FlashSize:
     with tempfile.TemporaryDirectory(prefix="tinyml-flash-") as tmp:
         work = Path(tmp)
         (work / "input_data.h").write_text(_input_header(model_dir, None))
+        (work / "tinyml_app.h").write_text(app_header(model_dir))
         config = ff.board_config_h(board, _model_name(model_dir), ff.model_id(model_dir))
         (work / "board_config.h").write_text(config)
         # memory regions widened so that a model too large for the board is still measured (fits is decided later)

@@ -25,7 +25,7 @@ C_FLAGS = ("-std=c99", "-Wall", "-Wextra", "-Werror")
 # TINYML_ARENA_MALLOC: the generated model puts its arena in a heap block of exactly the planned size, so
 # AddressSanitizer reports any access past it (docs/c_api.md).
 SANITIZE_FLAGS = ("-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-g", "-DTINYML_ARENA_MALLOC")
-_NP = {"int8": np.int8, "float32": np.float32}
+_NP = {"int8": np.int8, "uint8": np.uint8, "int16": np.int16, "int32": np.int32, "float32": np.float32}
 
 
 def find_compiler() -> str:
@@ -42,21 +42,18 @@ def _manifest(model_dir: Path) -> dict:
     return json.loads(path.read_text())
 
 
+def _shape_text(shape) -> str:
+    return ",".join(map(str, shape)) or "-"
+
+
 def _driver(model_dirs: Sequence[Path]) -> str:
     models = []
     for d in model_dirs:
         m = _manifest(d)
-        models.append(
-            dict(
-                p=m["prefix"],
-                P=m["prefix"].upper(),
-                header=str((d / "model.h").resolve()),
-                in_dtype=m["input"]["dtype"],
-                in_shape=",".join(map(str, m["input"]["shape"])),
-                out_dtype=m["output"]["dtype"],
-                out_shape=",".join(map(str, m["output"]["shape"])),
-            )
-        )
+        rows = [f"input {t['dtype']} {_shape_text(t['shape'])}" for t in m["inputs"]]
+        rows += [f"output {t['dtype']} {_shape_text(t['shape'])}" for t in m["outputs"]]
+        header = (d / f"{m['prefix']}.h").resolve()
+        models.append(dict(p=m["prefix"], P=m["prefix"].upper(), header=str(header), rows=rows))
     return render("model/host_main.c.j2", models=models)
 
 
@@ -80,7 +77,7 @@ def build_host_many(
         main.write_text(_driver(dirs))
         jobs_list = [(main, work / "main.o")]
         for k, d in enumerate(dirs):
-            jobs_list += [(d / "model.c", work / f"m{k}_model.o"), (d / "weights.c", work / f"m{k}_weights.o")]
+            jobs_list += [(src, work / f"m{k}_{src.stem}.o") for src in sorted(d.glob("*.c"))]
         with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
             list(pool.map(lambda job: _compile(cc, flags, *job), jobs_list))
         link = [cc, *flags, *(str(o) for _, o in jobs_list), "-o", str(out_exe), "-lm"]
@@ -95,32 +92,69 @@ def build_host(model_dir: str | Path, out_exe: str | Path, *, sanitize: bool = F
     return build_host_many([model_dir], out_exe, sanitize=sanitize, opt=opt)
 
 
-def exe_info(exe: str | Path, model: int = 0) -> tuple[tuple[str, tuple[int, ...]], tuple[str, tuple[int, ...]]]:
-    """((input dtype, shape), (output dtype, shape)) of model K of a host executable."""
+IoInfo = tuple[tuple[str, tuple[int, ...]], ...]
+
+
+def exe_info(exe: str | Path, model: int = 0) -> tuple[IoInfo, IoInfo]:
+    """((dtype, shape) of every input, (dtype, shape) of every output) of model K of a host executable."""
     proc = subprocess.run([str(exe), "info", str(model)], capture_output=True, text=True)
     if proc.returncode != 0:
         raise InternalError(f"'{exe} info {model}' failed: {proc.stderr.strip()}")
-    rows = [line.split() for line in proc.stdout.splitlines()]
-    return tuple((r[1], tuple(int(v) for v in r[2].split(","))) for r in rows)  # type: ignore[return-value]
+    rows = [line.split() for line in proc.stdout.splitlines() if line.strip()]
+
+    def shape(text: str) -> tuple[int, ...]:
+        return () if text == "-" else tuple(int(v) for v in text.split(","))
+
+    ins = tuple((r[1], shape(r[2])) for r in rows if r[0] == "input")
+    outs = tuple((r[1], shape(r[2])) for r in rows if r[0] == "output")
+    return ins, outs
 
 
-def run_host(exe: str | Path, x: np.ndarray, *, model: int = 0, timeout: float = 600) -> np.ndarray:
-    """Run the executable on `x` (one input, or a batch with a leading axis); outputs with the same batching."""
-    (in_dtype, in_shape), (out_dtype, out_shape) = exe_info(exe, model)
-    x = np.asarray(x)
-    if x.dtype != np.dtype(_NP[in_dtype]):
-        raise TinyMLError(f"input has dtype {x.dtype}; the model takes {in_dtype}")
-    single = x.shape == in_shape
-    batch = x.reshape((-1,) + in_shape) if x.size % max(1, int(np.prod(in_shape))) == 0 else None
-    if batch is None or (not single and x.shape[1:] != in_shape and x.size != batch.size):
-        raise TinyMLError(f"input of shape {x.shape} does not split into {in_shape} records")
+def run_host(exe: str | Path, x, *, model: int = 0, timeout: float = 600):
+    """Run the executable. `x`: one array (a one-input model: one record, or a batch with a leading axis) or a
+    list with one array per input (each one record or the same batch). Returns the output array (batched like x)
+    for a one-output model called with an array, else the list of output arrays."""
+    ins, outs = exe_info(exe, model)
+    xs = list(x) if isinstance(x, (list, tuple)) else [x]
+    if len(xs) != len(ins):
+        raise TinyMLError(f"{len(xs)} input arrays given; the model has {len(ins)} inputs")
+    batches, single = [], []
+    for i, (arr, (dtype, shape)) in enumerate(zip(xs, ins)):
+        arr = np.asarray(arr)
+        if arr.dtype != np.dtype(_NP[dtype]):
+            raise TinyMLError(f"input {i} has dtype {arr.dtype}; the model takes {dtype}")
+        per = max(1, int(np.prod(shape)))
+        if arr.size % per or arr.size == 0:
+            raise TinyMLError(f"input {i} of shape {arr.shape} does not split into {shape} records")
+        single.append(arr.shape == shape)
+        batches.append(np.ascontiguousarray(arr).reshape((-1,) + shape))
+    n = len(batches[0])
+    if any(len(b) != n for b in batches):
+        raise TinyMLError(f"the inputs hold different numbers of records: {[len(b) for b in batches]}")
+    records = b"".join(b[r].tobytes() for r in range(n) for b in batches)
     with tempfile.TemporaryDirectory(prefix="tinyml-run-") as tmp:
         fin, fout = Path(tmp) / "in.bin", Path(tmp) / "out.bin"
-        fin.write_bytes(np.ascontiguousarray(batch).tobytes())
+        fin.write_bytes(records)
         proc = subprocess.run(
             [str(exe), "run", str(model), str(fin), str(fout)], capture_output=True, text=True, timeout=timeout
         )
         if proc.returncode != 0:
             raise InternalError(f"'{exe}' exited with {proc.returncode}: {proc.stderr.strip()[-2000:]}")
-        y = np.frombuffer(fout.read_bytes(), dtype=_NP[out_dtype]).reshape((len(batch),) + out_shape)
-    return y[0] if single else y
+        data = fout.read_bytes()
+    ys = _split_records(data, outs, n)
+    one = all(single)
+    ys = [y[0] if one else y for y in ys]
+    return ys[0] if len(ys) == 1 and not isinstance(x, (list, tuple)) else ys
+
+
+def _split_records(data: bytes, outs: IoInfo, n: int) -> list[np.ndarray]:
+    dts = [np.dtype(_NP[d]) for d, _ in outs]
+    sizes = [int(np.prod(s)) * dt.itemsize for (_, s), dt in zip(outs, dts)]
+    if len(data) != n * sum(sizes):
+        raise InternalError(f"the driver wrote {len(data)} output bytes, expected {n} x {sum(sizes)}")
+    rec = np.frombuffer(data, np.uint8).reshape(n, sum(sizes))
+    ys, at = [], 0
+    for (_, shape), dt, size in zip(outs, dts, sizes):
+        ys.append(np.ascontiguousarray(rec[:, at : at + size]).view(dt).reshape((n,) + shape))
+        at += size
+    return ys

@@ -3,7 +3,8 @@
 `prepare_project` writes a self-contained PlatformIO project: the model sources and the test firmware in src/,
 the embedded test input (input_data.h), a linker script from the board's memory map, a board manifest for the
 project's offline platform and platformio.ini. `build` runs `pio run` on it and returns the ELF and its sizes.
-Only the public model API (docs/c_api.md) is used: model.h's TINYML_INPUT_SIZE and tinyml_input_t.
+Only the public model API (docs/c_api.md) is used, under the names of the generated tinyml_app.h (APP_INIT ...
+for the model's prefix); the model's inputs come from its manifest.json.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from tinyengine_codegen.errors import TinyMLError
 STACK_BYTES = 8192
 BUILD_TIMEOUT_S = 600
 PLATFORM_ENV = "TINYML_PIO_PLATFORM"  # the offline env's platform folder, passed to `pio` by the project's commands
-_C_TYPES = {"int8_t": np.int8, "uint8_t": np.uint8, "int16_t": np.int16, "int32_t": np.int32, "float": np.float32}
+_NP_TYPES = {"int8": np.int8, "uint8": np.uint8, "int16": np.int16, "int32": np.int32, "float32": np.float32}
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,59 +43,87 @@ class BuildResult:
     bss_bytes: int
 
 
-def read_model_io(model_dir: Path) -> tuple[int, np.dtype]:
-    """(TINYML_INPUT_SIZE, numpy dtype of tinyml_input_t) from the model's public header."""
-    header = Path(model_dir) / "model.h"
-    if not header.is_file() or not (Path(model_dir) / "model.c").is_file():
+@dataclass(frozen=True, slots=True)
+class ModelIo:
+    """What the firmware needs to know of a generated model folder: its prefix and its inputs' sizes and types."""
+
+    prefix: str
+    inputs: tuple[tuple[int, np.dtype], ...]  # (elements, numpy dtype) per input
+    outputs: tuple[tuple[int, np.dtype], ...]
+
+
+def read_model_io(model_dir: Path) -> ModelIo:
+    """The model's prefix and I/O from its manifest.json (written by the code generator beside NAME.h)."""
+    model_dir = Path(model_dir)
+    try:
+        man = json.loads((model_dir / "manifest.json").read_text())
+        prefix = man["prefix"]
+        io = [
+            tuple((int(np.prod(t["shape"], dtype=np.int64)), np.dtype(_NP_TYPES[t["dtype"]])) for t in man[k])
+            for k in ("inputs", "outputs")
+        ]
+    except (OSError, ValueError, KeyError, TypeError):
         raise TinyMLError(
-            f"{model_dir} is not a generated model folder (model.h and model.c expected); "
+            f"{model_dir} is not a generated model folder (manifest.json with inputs and outputs expected); "
             "run `tinyml compile MODEL --out DIR` first"
-        )
-    text = header.read_text(encoding="utf-8", errors="replace")
-    size = re.search(r"#define\s+TINYML_INPUT_SIZE\s+\(?\s*(\d+)", text)
-    ctype = re.search(r"typedef\s+(\w+)\s+tinyml_input_t\s*;", text)
-    if size is None or ctype is None or ctype.group(1) not in _C_TYPES:
-        raise TinyMLError(
-            f"{header}: cannot read TINYML_INPUT_SIZE and the tinyml_input_t typedef "
-            f"(supported element types: {', '.join(_C_TYPES)})"
-        )
-    return int(size.group(1)), np.dtype(_C_TYPES[ctype.group(1)])
+        ) from None
+    if not (model_dir / f"{prefix}.h").is_file() or not (model_dir / f"{prefix}.c").is_file():
+        raise TinyMLError(f"{model_dir}: {prefix}.h and {prefix}.c are missing; run `tinyml compile` again")
+    return ModelIo(prefix, io[0], io[1])
 
 
-def _input_header(model_dir: Path, input_array: np.ndarray | None) -> str:
-    size, dtype = read_model_io(model_dir)
+def app_header(model_dir: Path) -> str:
+    """tinyml_app.h: the firmware's names (APP_*) for the model's prefixed API."""
+    io = read_model_io(model_dir)
+    p, u = io.prefix, io.prefix.upper()
+    names = [(f"APP_{f.upper()}", f"{p}_{f}") for f in ("init", "invoke", "input", "output")]
+    names += [("APP_INPUT_BYTES", f"{p}_input_bytes"), ("APP_OUTPUT_BYTES", f"{p}_output_bytes")]
+    names += [(f"APP_{m}", f"{u}_{m}") for m in ("INPUT_COUNT", "OUTPUT_COUNT", "ARENA_BYTES", "LAYER_COUNT")]
+    lines = [f"#define {a} {b}" for a, b in names]
+    return (
+        "/* The generated model's API under the firmware's names (generated). */\n#ifndef TINYML_APP_H\n"
+        f'#define TINYML_APP_H\n#include "{p}.h"\n' + "\n".join(lines) + "\n#endif\n"
+    )
+
+
+def _test_bytes(io: ModelIo, input_array) -> bytes:
+    """Every input's bytes, input 0 first (zeros when input_array is None)."""
     if input_array is None:
-        values = np.zeros(size, dtype=dtype)
+        arrays = [np.zeros(n, dt) for n, dt in io.inputs]
     else:
-        arr = np.asarray(input_array)
+        arrays = list(input_array) if isinstance(input_array, (list, tuple)) else [input_array]
+        if len(arrays) != len(io.inputs):
+            raise TinyMLError(f"{len(arrays)} test input arrays given; the model has {len(io.inputs)} inputs")
+    out = []
+    for i, (arr, (size, dtype)) in enumerate(zip(arrays, io.inputs)):
+        arr = np.asarray(arr)
         if arr.size != size:
             raise TinyMLError(
-                f"test input has {arr.size} elements (shape {arr.shape}) but the model expects "
-                f"TINYML_INPUT_SIZE = {size}; pass an array of that size"
+                f"test input {i} has {arr.size} elements (shape {arr.shape}) but the model expects "
+                f"{size} ({io.prefix.upper()}_INPUT{i}_ELEMENTS); pass an array of that size"
             )
         values = arr.reshape(-1).astype(dtype)
         if dtype.kind in "iu" and not np.array_equal(values.astype(np.int64), arr.reshape(-1).astype(np.int64)):
             raise TinyMLError(
-                f"test input values do not fit the model's input type {dtype} "
+                f"test input {i} values do not fit the model's input type {dtype} "
                 f"(range {np.iinfo(dtype).min}..{np.iinfo(dtype).max}); quantize the input first"
             )
-    if dtype.kind == "f":
-        items = [
-            f"{float(v).hex()}f"
-            if np.isfinite(v)
-            else ("(0.0f/0.0f)" if np.isnan(v) else f"({'-' if v < 0 else ''}1.0f/0.0f)")
-            for v in values
-        ]
-    else:
-        items = [str(int(v)) for v in values]
-    rows = [", ".join(items[i : i + 16]) for i in range(0, len(items), 16)]
-    body = ",\n    ".join(rows)
+        out.append(values.astype(dtype.newbyteorder("<")).tobytes())
+    return b"".join(out)
+
+
+def _input_header(model_dir: Path, input_array) -> str:
+    io = read_model_io(model_dir)
+    data = _test_bytes(io, input_array)
+    sizes = [n * dt.itemsize for n, dt in io.inputs]
+    items = [str(b) for b in data] or ["0"]
+    body = ",\n    ".join(", ".join(items[i : i + 24]) for i in range(0, len(items), 24))
     return (
-        "/* Test input embedded in the firmware (generated). */\n#ifndef INPUT_DATA_H\n#define INPUT_DATA_H\n"
-        '#include "model.h"\n'
-        f"static const tinyml_input_t tinyml_test_input[TINYML_INPUT_SIZE] = {{\n    {body}\n}};\n"
-        "_Static_assert(sizeof(tinyml_test_input) / sizeof(tinyml_test_input[0]) == TINYML_INPUT_SIZE,\n"
-        '               "test input size");\n#endif\n'
+        "/* Test inputs embedded in the firmware: every input's bytes, input 0 first (generated). */\n"
+        '#ifndef INPUT_DATA_H\n#define INPUT_DATA_H\n#include <stdint.h>\n#include "tinyml_app.h"\n'
+        f"static const uint8_t tinyml_test_input[{max(len(data), 1)}] = {{\n    {body}\n}};\n"
+        f"static const uint32_t tinyml_test_input_bytes[APP_INPUT_COUNT] = {{{', '.join(map(str, sizes))}}};\n"
+        "#endif\n"
     )
 
 
@@ -178,7 +207,9 @@ def _ldscript_text(board: Board) -> str:
 
 def _copy_model(model_dir: Path, src: Path) -> None:
     reserved = {Path(p).name for p in (*ff.APP_SOURCES.values(), *ff.COMMON_SOURCES, *ff.HEADERS)}
-    reserved |= {"input_data.h", "board_config.h", "boot2.c"} | {f"board_{f}.c" for f in ("none", "stm32f4")}
+    reserved |= {"input_data.h", "board_config.h", "boot2.c", "tinyml_app.h"} | {
+        f"board_{f}.c" for f in ("none", "stm32f4")
+    }
     for path in sorted(Path(model_dir).iterdir()):
         if path.is_file() and path.suffix in (".c", ".h"):
             if path.name in reserved:
@@ -195,8 +226,10 @@ def prepare_project(
     official: bool = False,
     app: str | None = None,
     force: bool = False,
+    library: str | None = None,
 ) -> Path:
     """Write a complete PlatformIO project for `board` into out_dir (replaced atomically); returns out_dir.
+    library: put the model's sources in lib/<library>/ (a PlatformIO library) instead of src/.
 
     input_array is the embedded test input (None: zeros). app: "test" or "validate" (default: validate on real
     boards, test on virtual ones). A real board's project has two environments: the official platform's, the
@@ -218,8 +251,14 @@ def prepare_project(
         for rel in (*sources, *ff.HEADERS):
             shutil.copyfile(FIRMWARE_DIR / rel, tmp / rel)
         shutil.copyfile(FIRMWARE_DIR / "fpu_link.py", tmp / "fpu_link.py")
-        _copy_model(Path(model_dir), tmp / "src")
+        if library is None:
+            _copy_model(Path(model_dir), tmp / "src")
+        else:
+            (tmp / "lib" / library).mkdir(parents=True)
+            _copy_model(Path(model_dir), tmp / "lib" / library)
+            (tmp / "lib" / library / "library.json").write_text(_library_json(library, _model_name(Path(model_dir))))
         (tmp / "src" / "input_data.h").write_text(input_h)
+        (tmp / "src" / "tinyml_app.h").write_text(app_header(Path(model_dir)))
         (tmp / "include" / "board_config.h").write_text(config_h)
         if boot2 is not None:
             (tmp / "src" / "boot2.c").write_text(boot2)
@@ -228,6 +267,12 @@ def prepare_project(
         manifest = json.dumps(_board_manifest(board), indent=2)
         (tmp / "boards" / f"{board.local_board_id}.json").write_text(manifest)
     return out_dir
+
+
+def _library_json(name: str, model: str) -> str:
+    data = {"name": name, "version": "1.0.0", "description": f"generated C library of model '{model}'"}
+    data["build"] = {"srcDir": ".", "includeDir": ".", "flags": "-I$PROJECT_INCLUDE_DIR"}  # the firmware's hooks
+    return json.dumps(data, indent=2) + "\n"
 
 
 def _model_name(model_dir: Path) -> str:

@@ -1,7 +1,8 @@
 """Install and prepare the firmware tools: Arm toolchain, QEMU, PlatformIO, tool-scons and the counting plugin.
 
 Every step is idempotent and skips work that is already done:
-1. apt: gcc-arm-none-eabi, libnewlib-arm-none-eabi, binutils-arm-none-eabi, qemu-system-arm (root + apt-get only).
+1. apt: gcc-arm-none-eabi, libnewlib-arm-none-eabi, binutils-arm-none-eabi, qemu-system-arm, g++, clang, cmake
+   (root + apt-get only).
 2. pip: platformio==6.2.0 and scons==4.11.1.
 3. tool-scons: the one PlatformIO core package `pio run` needs, built locally in the core dir
    (`.pio-core/` at the repository root, or $PLATFORMIO_CORE_DIR) so that no registry download happens.
@@ -33,7 +34,16 @@ from tinyengine_codegen.errors import TinyMLError
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FIRMWARE_DIR = REPO_ROOT / "firmware"
 PLUGIN_SOURCE_DIR = FIRMWARE_DIR / "qemu_plugin"
-APT_PACKAGES = ("gcc-arm-none-eabi", "libnewlib-arm-none-eabi", "binutils-arm-none-eabi", "qemu-system-arm")
+# g++, clang and cmake: the generated library's C++17 and CMake packaging are tested with them (docs/c_api.md)
+APT_PACKAGES = (
+    "gcc-arm-none-eabi",
+    "libnewlib-arm-none-eabi",
+    "binutils-arm-none-eabi",
+    "qemu-system-arm",
+    "g++",
+    "clang",
+    "cmake",
+)
 PIP_PINS = {"platformio": "6.2.0", "scons": "4.11.1"}
 TOOL_SCONS_RANGE = "~4.41101.0"  # what platformio 6.2.0 asks for; read from platformio when it is importable
 _HEADER_NAME = "qemu-plugin.h"
@@ -99,6 +109,9 @@ def missing_apt_packages() -> tuple[str, ...]:
             "binutils-arm-none-eabi": "arm-none-eabi-ld",
             "qemu-system-arm": "qemu-system-arm",
             "libnewlib-arm-none-eabi": "arm-none-eabi-gcc",
+            "g++": "g++",
+            "clang": "clang",
+            "cmake": "cmake",
         }
         return tuple(p for p, exe in probes.items() if shutil.which(exe) is None)
     missing = []

@@ -1,6 +1,7 @@
-"""model.c / model.h / weights.c of one planned model: one static arena with the planner's offsets baked in, one
-function per layer, the patch stage (when planned) as a loop over patches with per-op region tables, the call
-sequence with TINYML_LAYER_BEGIN/END hooks, the I/O API of docs/c_api.md and optional canaries.
+"""NAME.c / NAME.h / NAME_weights.c of one planned model (NAME: the prefix): one static arena with the planner's
+offsets baked in (inputs and outputs inside it), one function per layer, the patch stage (when planned) as a loop
+over patches with per-op region tables, the call sequence with NAME_LAYER_BEGIN/END hooks, the I/O API of
+docs/c_api.md and optional canaries.
 
 `generate` takes a planner.model_plan.ModelPlan and emits exactly it: the plan's op order, the kernel it chose for
 each op (its bound kernel records, never selected again), its in-place ops, scratch buffers, patch schedule
@@ -20,11 +21,13 @@ from ..kernels.registry import select
 from ..kernels.spec import Binding, WeightTable, activation_inputs, may_run_in_place
 from ..planner.model_plan import BoundKernel, ModelPlan
 from .env import TEMPLATES_DIR, c_ident, render
+from .io import check_distinct, header_comment, io_tensors, manifest
 from .plan import ArenaPlan, check_covers, from_model_plan
 from .stage import region_rows
-from .weights import declarations, render_weights
+from .weights import render_weights
 
-_C_TYPES = {"int8": "int8_t", "float32": "float"}
+ARENA_ALIGNMENT = 16  # bytes: the arena's alignment
+IO_ALIGNMENT = 4  # bytes: every input and output pointer (the planner's buffer alignment)
 
 
 @dataclass(frozen=True)
@@ -70,20 +73,6 @@ def bound_kernels(mp: ModelPlan) -> tuple[BoundKernel, ...]:
     return tuple(out)
 
 
-def _boundary(graph: Graph, names: tuple[str, ...], what: str):
-    if len(names) != 1:
-        raise TinyMLError(
-            f"graph '{graph.name}' has {len(names)} {what}s; the generated C API takes exactly one "
-            f"{what} (split the model or merge its {what}s)"
-        )
-    t = graph.tensor(names[0])
-    if t.dtype not in _C_TYPES:
-        raise TinyMLError(
-            f"graph '{graph.name}': {what} '{t.name}' is {t.dtype}; only int8 or float32 {what}s are supported"
-        )
-    return t
-
-
 def _c_row(row: tuple[int, ...]) -> str:
     rest = ", ".join(map(str, row[4:]))
     return f"{{{{{row[0]}, {row[1]}}}, {{{row[2]}, {row[3]}}}, {rest}}}"
@@ -114,7 +103,7 @@ def _layer(
     ctx.update(fn=fn, layer=op.name, kind=op.kind.value, params=", ".join(params) or "void")
     # the arena bytes this layer may touch (sanitized builds poison every other byte while it runs)
     touch = [(offsets[t], graph.tensor(t).nbytes) for t in ins + list(op.outputs)]
-    touch += [(scratch, spec.scratch_bytes(op, graph))] if scratch is not None else []
+    touch += [(scratch, k.scratch)] if scratch is not None else []
     code = render(f"kernels/{spec.name}.c.j2", **ctx)
     return dict(
         index=i,
@@ -128,29 +117,29 @@ def _layer(
     )
 
 
-def generate(mp: ModelPlan, *, prefix: str = "tinyml", canaries: bool = False) -> GeneratedProject:
-    """C sources that run the ModelPlan `mp` (passes.plan_model) for its target."""
-    if c_ident(prefix) != prefix:
-        raise TinyMLError(f"symbol prefix '{prefix}' is not a C identifier; use letters, digits and '_'")
+def generate(
+    mp: ModelPlan, *, prefix: str = "tinyml", canaries: bool = False, labels: tuple[str, ...] = (), info=None
+) -> GeneratedProject:
+    """C sources that run the ModelPlan `mp` (passes.plan_model) for its target: NAME.h (the API of
+    docs/c_api.md), NAME.c, NAME_weights.c/.h, tinyml_runtime.h and manifest.json (NAME = `prefix`).
+    labels: class names (NAME_labels); info: extra manifest facts (preprocessing, labels, ...)."""
+    check_prefix(prefix)
     graph = mp.graph
-    x, y = _boundary(graph, graph.inputs, "input"), _boundary(graph, graph.outputs, "output")
     if not graph.ops:
         raise InternalError(f"graph '{graph.name}' has no operators")
     kernels = bound_kernels(mp)
     plan = from_model_plan(mp)
+    ins = io_tensors(graph, graph.inputs, "INPUT", plan.offset)
+    outs = io_tensors(graph, graph.outputs, "OUTPUT", plan.offset)
+    check_distinct(graph, ins, outs)
+    for t in ins + outs:
+        if t.offset % IO_ALIGNMENT:
+            raise InternalError(f"{t.kind.lower()} {t.index} '{t.name}' sits at arena offset {t.offset}, not aligned")
     sched = mp.patches
     check_covers(plan, graph, mp.scratch, sched.buffer_bytes if sched is not None else None)
     rows = region_rows(graph, sched) if sched is not None else {}
     weights = WeightTable(prefix)
     layers = [_layer(i, op, s, graph, plan, weights, rows.get(i)) for i, (op, s) in enumerate(zip(graph.ops, kernels))]
-    io = dict(
-        in_type=_C_TYPES[x.dtype],
-        in_size=x.size,
-        in_offset=plan.offset(x.name),
-        out_type=_C_TYPES[y.dtype],
-        out_size=y.size,
-        out_offset=plan.offset(y.name),
-    )
     stage = (
         None
         if sched is None
@@ -162,35 +151,71 @@ def generate(mp: ModelPlan, *, prefix: str = "tinyml", canaries: bool = False) -
             split_layer=graph.ops[sched.split_op].name,
         )
     )
+    P = prefix.upper()
+    io = [dict(kind=t.kind, index=t.index, ctype=t.ctype, offset=t.offset, bytes=t.bytes, comment=header_comment(t),
+               macros=t.macros(P)) for t in ins + outs]  # fmt: skip
     ctx = dict(
         p=prefix,
-        P=prefix.upper(),
+        P=P,
         graph=graph.name,
         arena=plan.arena_bytes,
+        align=ARENA_ALIGNMENT,
+        io_align=IO_ALIGNMENT,
         layers=layers,
-        io=io,
-        externs=declarations(weights),
+        layer_count=len(layers),
+        ins=io[: len(ins)],
+        outs=io[len(ins) :],
+        comments=[d["comment"] for d in io],
         canaries=canaries,
-        bad_args_rc=-(len(layers) + 1),
+        rc_not_initialized=-(len(layers) + 1),
+        rc_no_memory=-(len(layers) + 2),
         strategy=plan.strategy,
         stage=stage,
         inplace=sorted(mp.inplace),
+        labels=[_c_string(x) for x in labels],
     )
-    manifest = dict(
-        name=graph.name,
-        prefix=prefix,
-        arena_bytes=plan.arena_bytes,
-        input=dict(name=x.name, dtype=x.dtype, shape=list(x.shape)),
-        output=dict(name=y.name, dtype=y.dtype, shape=list(y.shape)),
+    extra = dict(info or {})
+    if labels:
+        extra["labels"] = list(labels)
+    extra.update(
+        layer_count=len(layers),
         inplace_layers=sorted(mp.inplace),
         patches=stage,
         layers=[dict(name=lay["name"], kernel=lay["kernel"]) for lay in layers],
     )
+    man = manifest(graph, prefix, plan.arena_bytes, ins, outs, extra)
     files = {
-        "model.c": render("model/model.c.j2", **ctx),
-        "model.h": render("model/model.h.j2", **ctx),
-        "weights.c": render_weights(weights, f"model '{graph.name}'"),
+        f"{prefix}.h": render("model/model.h.j2", **ctx),
+        f"{prefix}.c": render("model/model.c.j2", **ctx),
+        **render_weights(weights, prefix, f"model '{graph.name}'"),
         "tinyml_runtime.h": (TEMPLATES_DIR / "runtime" / "tinyml_runtime.h").read_text(),
-        "manifest.json": json.dumps(manifest, indent=2) + "\n",
+        "manifest.json": json.dumps(man, indent=2) + "\n",
     }
-    return GeneratedProject(files, prefix, plan.arena_bytes, tuple(lay["kernel"] for lay in layers), plan, manifest)
+    if labels:
+        files[f"{prefix}_labels.c"] = render("model/labels.c.j2", **ctx)
+    return GeneratedProject(files, prefix, plan.arena_bytes, tuple(lay["kernel"] for lay in layers), plan, man)
+
+
+RESERVED_PREFIXES = ("tinyml_runtime", "tinyml_board", "tinyml_port", "tinyml_hooks", "tinyml_cycles")
+
+
+def check_prefix(prefix: str) -> None:
+    """TinyMLError unless `prefix` is a C identifier that cannot clash with the runtime's own names."""
+    if not prefix or c_ident(prefix) != prefix or prefix.startswith("__"):
+        raise TinyMLError(
+            f"--prefix '{prefix}' is not a C identifier; use letters, digits and '_' (not starting with a digit)"
+        )
+    if prefix in RESERVED_PREFIXES or len(prefix) > 32:
+        raise TinyMLError(f"--prefix '{prefix}' is reserved or longer than 32 characters; choose another name")
+
+
+def _c_string(text: str) -> str:
+    out = []
+    for ch in text:
+        if ch in '"\\':
+            out.append("\\" + ch)
+        elif " " <= ch <= "~" and ch != "?":
+            out.append(ch)
+        else:
+            out.extend(f"\\{b:03o}" for b in ch.encode("utf-8"))
+    return '"' + "".join(out) + '"'

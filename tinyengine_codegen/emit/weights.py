@@ -1,4 +1,10 @@
-"""Constant tensors → weights.c: aligned C arrays; int8 data as string literals, wider types as numbers."""
+"""Constant tensors → NAME_weights.c and NAME_weights.h: aligned C arrays, valid C99 and C++.
+
+int8/uint8 data are string literals (they compile far faster than number lists) in arrays one byte longer than
+the data, so the literal's terminating zero fits (C++ rejects a literal that fills its array exactly); wider types
+are number lists. Every array is declared extern in NAME_weights.h, which NAME_weights.c includes first, so the
+definitions keep external linkage when the file is compiled as C++ (a namespace-scope const is internal there).
+"""
 
 from __future__ import annotations
 
@@ -13,21 +19,20 @@ def weight_entries(table: WeightTable) -> list[dict]:
     out = []
     for symbol, ctype, values in table.entries:
         if ctype in ("int8_t", "uint8_t"):
-            body, literal = c_string_lines(values.tobytes()), True
+            body, literal, count = c_string_lines(values.tobytes()), True, int(values.size) + 1
         elif ctype == "float":
-            body, literal = c_float_lines(values), False
+            body, literal, count = c_float_lines(values), False, max(int(values.size), 1)
         else:
-            body, literal = c_int_lines(values), False
-        out.append(dict(symbol=symbol, ctype=ctype, count=max(int(values.size), 1), body=body, literal=literal))
+            body, literal, count = c_int_lines(values), False, max(int(values.size), 1)
+        out.append(dict(symbol=symbol, ctype=ctype, count=count, body=body or "    0", literal=literal))
     return out
 
 
-def declarations(table: WeightTable) -> list[str]:
-    """`extern` declarations of every array, for model.c."""
-    return [f"extern const {ctype} {symbol}[{max(int(values.size), 1)}];" for symbol, ctype, values in table.entries]
-
-
-def render_weights(table: WeightTable, header_comment: str) -> str:
-    return render(
-        "model/weights.c.j2", entries=weight_entries(table), alignment=WEIGHT_ALIGNMENT, comment=header_comment
-    )
+def render_weights(table: WeightTable, prefix: str, header_comment: str) -> dict[str, str]:
+    """{NAME_weights.c: text, NAME_weights.h: text}."""
+    entries = weight_entries(table)
+    ctx = dict(p=prefix, P=prefix.upper(), entries=entries, alignment=WEIGHT_ALIGNMENT, comment=header_comment)
+    return {
+        f"{prefix}_weights.c": render("model/weights.c.j2", **ctx),
+        f"{prefix}_weights.h": render("model/weights.h.j2", **ctx),
+    }

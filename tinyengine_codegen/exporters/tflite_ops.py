@@ -363,7 +363,9 @@ LOWER: dict[OpKind, Callable[[Graph, Op], Lowered]] = {
 
 def lower(graph: Graph, op: Op) -> Lowered:
     """The flatbuffer form of `op`: builtin code, operands (with new int32 constants), options and version."""
-    rule = LOWER.get(op.kind)
+    from .tflite_more import LOWER_MORE
+
+    rule = LOWER.get(op.kind) or LOWER_MORE.get(op.kind)
     if rule is None:
         raise InternalError(f"op '{op.name}': no .tflite export rule for {op.kind.value}")
     return rule(graph, op)

@@ -236,7 +236,8 @@ class _Importer:
         try:
             results = ReferenceEvaluator(node, opsets={"": self.opset}).run(None, feeds)
         except Exception as exc:  # the reference evaluator raises many types for bad constant inputs
-            raise ModelError(f"cannot evaluate the constant expression ({type(exc).__name__}: {exc})") from None
+            first = (str(exc).splitlines() or [""])[0][:160]
+            raise ModelError(f"cannot evaluate the constant expression ({type(exc).__name__}: {first})") from None
         for name, value in zip(node.output, results):
             self.b.consts[name] = np.asarray(value)
 

@@ -160,6 +160,7 @@ class _Importer:
 
     def graph(self) -> Graph:
         ops: list[Op] = []
+        unsupported: dict[str, int] = {}
         for i, op in enumerate(self.sg.operators or []):
             kind = self._opcode(i, op)
             ins = self._indices(f"operator #{i} {kind} input", op.inputs, optional=True)
@@ -168,7 +169,12 @@ class _Importer:
                 raise TinyMLError(f"'{self.label}': operator #{i} {kind} has no output; the file is corrupt")
             if kind in _FOLDABLE and self._fold(kind, op, ins, outs):
                 continue
+            if kind not in SUPPORTED:
+                unsupported[kind] = unsupported.get(kind, 0) + 1
+                continue
             ops.append(self._convert(i, kind, op, ins, outs))
+        if unsupported:
+            raise TinyMLError(unsupported_message(self.label, unsupported))
         inputs = tuple(self._tensor(i).name for i in self._indices("graph input", self.sg.inputs))
         outputs = tuple(self._tensor(i).name for i in self._indices("graph output", self.sg.outputs))
         for name in inputs:
@@ -214,13 +220,6 @@ class _Importer:
     def _convert(self, i: int, kind: str, op, ins: list[int], outs: list[int]) -> Op:
         opname = f"op{i}_{kind.lower()}"
         where = f"'{self.label}': operator #{i} {kind}"
-        if kind not in SUPPORTED:
-            in_names = [self.names[t] for t in ins if t >= 0]
-            out_names = [self.names[t] for t in outs]
-            raise TinyMLError(
-                f"{where} (inputs {in_names}, outputs {out_names}) is not supported; "
-                f"supported operators: {', '.join(sorted(SUPPORTED))}"
-            )
         tensors = [self._tensor(t) if t >= 0 else None for t in ins]
         out_tensors = [self._tensor(t) for t in outs]
         try:
@@ -229,6 +228,33 @@ class _Importer:
             raise TinyMLError(f"{where} ({opname}): {exc}") from None
         inputs = tuple(self.names[ins[j]] if ins[j] >= 0 else "" for j in keep if j < len(ins))
         return Op(opname, OpKind(op_kind), inputs, tuple(self.names[t] for t in outs), attrs)
+
+
+def unsupported_message(label: str, counts: dict[str, int], limit: int = 200) -> str:
+    """One line naming every unsupported operator with its count (most frequent first), at most `limit` chars."""
+    total = len(counts)
+    items = [f"{k} \u00d7{n}" for k, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
+    head = f"'{label}' uses {total} unsupported operator{'s' if total > 1 else ''}: "
+    tail = " (see tinyml inspect --ops)"
+    if len(head + ", ".join(items) + tail) <= limit:
+        return head + ", ".join(items) + tail
+    shown = list(items)
+    while shown and len(head + ", ".join(shown) + f", and {total - len(shown)} more" + tail) > limit:
+        shown.pop()
+    return head + ", ".join(shown) + f", and {total - len(shown)} more" + tail
+
+
+def operator_census(src: str | Path | bytes, name: str | None = None) -> list[tuple[str, int, bool]]:
+    """(operator, count, supported) of every builtin in subgraph 0, without converting anything."""
+    buf, label = read_source(src, name)
+    model = _parse(buf, label)
+    imp = _Importer.__new__(_Importer)
+    imp.model, imp.label = model, label
+    counts: dict[str, int] = {}
+    for i, op in enumerate(model.subgraphs[0].operators or []):
+        kind = imp._opcode(i, op)
+        counts[kind] = counts.get(kind, 0) + 1
+    return [(k, n, k in SUPPORTED) for k, n in sorted(counts.items())]
 
 
 def _decode(raw) -> str:

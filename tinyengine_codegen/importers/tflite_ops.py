@@ -28,6 +28,8 @@ from ..ir.ops import (
     StridedSliceAttrs,
     TransposeAttrs,
 )
+from .tflite_more import DATA_INPUT, INT32_OUTPUT
+from .tflite_more import HANDLERS as MORE_HANDLERS
 
 
 class ModelError(Exception):
@@ -141,7 +143,8 @@ def convert(kind: str, op, tensors: list[Tensor | None], outs: list[Tensor]):
     opts = op.builtinOptions
     _check_signature(kind, opts, tensors)
     if kind not in ("QUANTIZE", "DEQUANTIZE"):
-        _require_int8(kind, tensors, outs)
+        data = tensors[DATA_INPUT.get(kind, 0)] if len(tensors) > DATA_INPUT.get(kind, 0) else None
+        _require_int8(kind, [data], [] if kind in INT32_OUTPUT else outs)
     handler = _HANDLERS.get(kind)
     if handler is None:
         return kind, NoAttrs(), (0,)
@@ -361,4 +364,5 @@ _HANDLERS = {
     "RESIZE_NEAREST_NEIGHBOR": _resize_nearest,
     "QUANTIZE": _quantize,
     "DEQUANTIZE": _dequantize,
+    **MORE_HANDLERS,
 }

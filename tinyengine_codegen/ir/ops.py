@@ -35,6 +35,28 @@ class OpKind(Enum):
     RESIZE_NEAREST_NEIGHBOR = "RESIZE_NEAREST_NEIGHBOR"
     QUANTIZE = "QUANTIZE"
     DEQUANTIZE = "DEQUANTIZE"
+    TANH = "TANH"
+    LEAKY_RELU = "LEAKY_RELU"
+    PRELU = "PRELU"
+    SUB = "SUB"
+    MAXIMUM = "MAXIMUM"
+    MINIMUM = "MINIMUM"
+    SQUARED_DIFFERENCE = "SQUARED_DIFFERENCE"
+    RSQRT = "RSQRT"
+    ABS = "ABS"
+    REDUCE_MAX = "REDUCE_MAX"
+    SUM = "SUM"
+    ARG_MAX = "ARG_MAX"
+    TRANSPOSE_CONV = "TRANSPOSE_CONV"
+    RESIZE_BILINEAR = "RESIZE_BILINEAR"
+    SPLIT = "SPLIT"
+    SPLIT_V = "SPLIT_V"
+    PACK = "PACK"
+    UNPACK = "UNPACK"
+    DEPTH_TO_SPACE = "DEPTH_TO_SPACE"
+    SPACE_TO_DEPTH = "SPACE_TO_DEPTH"
+    L2_NORMALIZATION = "L2_NORMALIZATION"
+    LOG_SOFTMAX = "LOG_SOFTMAX"
 
 
 # Operator classes, each defined once here (the planner, the patch stage and the kernels read them).
@@ -43,10 +65,23 @@ class OpKind(Enum):
 ELEMENTWISE_KINDS = frozenset({OpKind.ADD, OpKind.MUL, OpKind.RELU, OpKind.RELU6, OpKind.LOGISTIC, OpKind.HARD_SWISH})
 # Pointwise: elementwise ops and QUANTIZE; they run region by region in a patch stage.
 POINTWISE_KINDS = ELEMENTWISE_KINDS | {OpKind.QUANTIZE}
-# In place: the elementwise ops, and a depthwise conv through a kernel written for it (KernelSpec.inplace) with
-# depth multiplier 1.
-INPLACE_ELEMENTWISE_KINDS = ELEMENTWISE_KINDS
-INPLACE_KINDS = INPLACE_ELEMENTWISE_KINDS | {OpKind.DEPTHWISE_CONV_2D}
+# In place: the elementwise ops (and the other ops whose kernels read element i, or a whole last-axis row, before
+# writing it), a STRIDED_SLICE with positive strides (a forward gather), and a depthwise conv through a kernel
+# written for it (KernelSpec.inplace) with depth multiplier 1. A pointwise CONV_2D may also run in place through
+# its in-place kernel (planner/buffers.py, passes/inplace.py), only where that lowers the arena.
+INPLACE_ELEMENTWISE_KINDS = ELEMENTWISE_KINDS | {
+    OpKind.SUB,
+    OpKind.MAXIMUM,
+    OpKind.MINIMUM,
+    OpKind.SQUARED_DIFFERENCE,
+    OpKind.PRELU,
+    OpKind.TANH,
+    OpKind.LEAKY_RELU,
+    OpKind.ABS,
+    OpKind.RSQRT,
+    OpKind.L2_NORMALIZATION,
+}
+INPLACE_KINDS = INPLACE_ELEMENTWISE_KINDS | {OpKind.DEPTHWISE_CONV_2D, OpKind.STRIDED_SLICE}
 
 
 class Padding(Enum):
@@ -167,6 +202,43 @@ class ResizeNearestAttrs:
     half_pixel_centers: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class LeakyReluAttrs:
+    alpha: float
+
+
+@dataclass(frozen=True, slots=True)
+class AxisAttrs:
+    """ARG_MAX (the reduced axis), PACK (the new axis) and UNPACK (the removed axis), already non-negative."""
+
+    axis: int
+
+
+@dataclass(frozen=True, slots=True)
+class SplitAttrs:
+    """SPLIT and SPLIT_V: the axis and the size of every output along it."""
+
+    axis: int
+    sizes: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class BlockAttrs:
+    """DEPTH_TO_SPACE and SPACE_TO_DEPTH."""
+
+    block_size: int
+
+
+@dataclass(frozen=True, slots=True)
+class TransposeConvAttrs:
+    """TRANSPOSE_CONV: inputs are (input, OHWI filter, optional bias); the output shape is the output tensor's."""
+
+    stride_h: int = 1
+    stride_w: int = 1
+    padding: Padding = Padding.SAME
+    activation: Activation = Activation.NONE
+
+
 OpAttrs = (
     NoAttrs
     | Conv2DAttrs
@@ -182,6 +254,11 @@ OpAttrs = (
     | TransposeAttrs
     | StridedSliceAttrs
     | ResizeNearestAttrs
+    | LeakyReluAttrs
+    | AxisAttrs
+    | SplitAttrs
+    | BlockAttrs
+    | TransposeConvAttrs
 )
 
 ATTRS_OF: dict[OpKind, type] = {
@@ -206,4 +283,26 @@ ATTRS_OF: dict[OpKind, type] = {
     OpKind.RESIZE_NEAREST_NEIGHBOR: ResizeNearestAttrs,
     OpKind.QUANTIZE: NoAttrs,
     OpKind.DEQUANTIZE: NoAttrs,
+    OpKind.TANH: NoAttrs,
+    OpKind.LEAKY_RELU: LeakyReluAttrs,
+    OpKind.PRELU: NoAttrs,
+    OpKind.SUB: ElementwiseAttrs,
+    OpKind.MAXIMUM: NoAttrs,
+    OpKind.MINIMUM: NoAttrs,
+    OpKind.SQUARED_DIFFERENCE: NoAttrs,
+    OpKind.RSQRT: NoAttrs,
+    OpKind.ABS: NoAttrs,
+    OpKind.REDUCE_MAX: MeanAttrs,
+    OpKind.SUM: MeanAttrs,
+    OpKind.ARG_MAX: AxisAttrs,
+    OpKind.TRANSPOSE_CONV: TransposeConvAttrs,
+    OpKind.RESIZE_BILINEAR: ResizeNearestAttrs,
+    OpKind.SPLIT: SplitAttrs,
+    OpKind.SPLIT_V: SplitAttrs,
+    OpKind.PACK: AxisAttrs,
+    OpKind.UNPACK: AxisAttrs,
+    OpKind.DEPTH_TO_SPACE: BlockAttrs,
+    OpKind.SPACE_TO_DEPTH: BlockAttrs,
+    OpKind.L2_NORMALIZATION: NoAttrs,
+    OpKind.LOG_SOFTMAX: NoAttrs,
 }

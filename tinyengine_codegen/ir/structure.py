@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from ..errors import TinyMLError
 from .graph import DTYPE_BYTES, Graph, Op, Tensor
 from .ops import OpKind, SoftmaxAttrs
@@ -60,6 +62,8 @@ def check_structure(graph: Graph) -> None:
                 raise _fail(op, f"reads its own output '{name}'")
         _check_attrs(op)
         _check_operand_quant(graph, op)
+        _check_accumulator(graph, op)
+        _check_requantization(graph, op)
 
 
 def _fail(op: Op, msg: str) -> TinyMLError:
@@ -128,6 +132,55 @@ def _check_attrs(op: Op) -> None:
             raise _fail(op, f"{field} {v} is outside 1..{MAX_WINDOW}")
     if isinstance(a, SoftmaxAttrs) and not (math.isfinite(a.beta) and 0 < a.beta <= 1e6):
         raise _fail(op, f"beta {a.beta:g} is not a finite positive number")
+
+
+def _check_requantization(graph: Graph, op: Op) -> None:
+    """The real multiplier from an int8 operand (times the filter scale) to the int8 output stays below 2^30:
+    a larger one needs a left shift of 31 or more bits, which C and TFLM's kernels leave undefined."""
+    out = graph.tensors[op.outputs[0]]
+    if out.dtype != "int8" or out.quant is None:
+        return
+    w_scale = 1.0
+    w_quant = graph.tensors[op.inputs[1]].quant if op.kind in _CHANNEL_AXIS and len(op.inputs) > 1 else None
+    if w_quant is not None:
+        w_scale = max(w_quant.scale)
+    for name in op.inputs[:2] if op.kind not in _CHANNEL_AXIS else op.inputs[:1]:
+        t = graph.tensors[name] if name else None
+        if t is None or t.dtype != "int8" or t.quant is None or t.is_const:
+            continue
+        real = max(t.quant.scale) * w_scale / min(out.quant.scale)
+        if real >= 2.0**30:
+            raise _fail(
+                op,
+                f"requantizing '{name}' into '{out.name}' needs a multiplier of {real:.3g} (at most 2^30); "
+                "the output scale is too small for its inputs",
+            )
+
+
+def _check_accumulator(graph: Graph, op: Op) -> None:
+    """The int32 accumulator of every output channel stays in range for any int8 input: |bias| + 255 * sum|w|."""
+    if op.kind not in _CHANNEL_AXIS or len(op.inputs) < 2 or graph.tensors[op.inputs[1]].data is None:
+        return
+    w = np.abs(np.asarray(graph.tensors[op.inputs[1]].data, np.int64))
+    if w.ndim < 2:
+        return  # verify names the filter's rank
+    per = (
+        w.reshape(-1, w.shape[-1]).sum(axis=0) if op.kind is OpKind.DEPTHWISE_CONV_2D else w.reshape(len(w), -1).sum(1)
+    )
+    bias = np.zeros_like(per)
+    if len(op.inputs) > 2 and op.inputs[2] and graph.tensors[op.inputs[2]].data is not None:
+        b = np.abs(np.asarray(graph.tensors[op.inputs[2]].data, np.int64)).reshape(-1)
+        if b.size != per.size:
+            return  # verify names the bias count
+        bias = b
+    worst = bias + 255 * per
+    if worst.max() >= 1 << 31:
+        c = int(worst.argmax())
+        raise _fail(
+            op,
+            f"output channel {c} can overflow the int32 accumulator (|bias| {int(bias[c])} + 255 x sum|w| "
+            f"{int(per[c])}); the bias or the weights are out of range",
+        )
 
 
 def _check_operand_quant(graph: Graph, op: Op) -> None:

@@ -19,6 +19,8 @@ from .ops import (
 )
 from .shapes import broadcast_shape, conv_out_pad, explicit_pads
 from .structure import check_structure
+from .verify_more import KINDS as MORE_KINDS
+from .verify_more import expected_shape as more_shape
 
 _QUANTIZED_OUT_FIXED = {OpKind.SOFTMAX: (1 / 256, -128), OpKind.LOGISTIC: (1 / 256, -128)}
 
@@ -73,6 +75,8 @@ def _check_op(graph: Graph, op: Op, written: set[str]) -> None:
 def _expected_shape(graph: Graph, op: Op, ins: tuple[Tensor | None, ...], outs: list[Tensor]):
     x, a, k = ins[0], op.attrs, op.kind
     assert x is not None  # _check_op refused ops without a first input
+    if k in MORE_KINDS:
+        return more_shape(graph, op, ins, outs)
     operands = [t for t in ins[1:] if t is not None]
     if isinstance(a, (Conv2DAttrs, DepthwiseConv2DAttrs)):
         if not operands:

@@ -16,6 +16,8 @@ helper is used.
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 
 from .. import quant
@@ -126,8 +128,31 @@ def pad_row(in_zp: int, n: int) -> np.ndarray:
     return np.full(max(n, 4), in_zp, np.int8)
 
 
+_LIVE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 def live_bytes(graph: Graph) -> list[int]:
-    """Activation bytes live while each op runs (its inputs, outputs and everything still needed later)."""
+    """Activation bytes live while each op runs (its inputs, outputs and everything still needed later).
+    Computed once per graph (graphs are immutable; every kernel predicate of a plan asks for it)."""
+    cached = _LIVE.get(graph)
+    if cached is None:
+        cached = _LIVE[graph] = _live_bytes(graph)
+    return list(cached)
+
+
+_PER_OP: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def per_op(graph: Graph, key: tuple, compute):
+    """compute() once per (graph, key): the offline numbers several predicates and the context of an op share
+    (graphs are immutable, so a result cannot go stale; it is dropped with its graph)."""
+    memo = _PER_OP.setdefault(graph, {})
+    if key not in memo:
+        memo[key] = compute()
+    return memo[key]
+
+
+def _live_bytes(graph: Graph) -> list[int]:
     first: dict[str, int] = dict.fromkeys(graph.inputs, -1)
     for i, op in enumerate(graph.ops):
         for t in op.outputs:

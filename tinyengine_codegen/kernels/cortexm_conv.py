@@ -26,7 +26,7 @@ from .cortexm import (
     requant_fast,
     scratch_is_free,
 )
-from .cortexm_pair import CONV_PAIR, POINTWISE_PAIR
+from .cortexm_pair import CONV_PAIR, CONV_PAIR_DIRECT, POINTWISE_PAIR
 from .cortexm_pointwise import POINTWISE_SIMD
 from .cortexm_smallcin import ROWS_SIMD
 from .spec import Binding, Context, KernelSpec, TargetLike, no_scratch
@@ -185,9 +185,10 @@ def dw_inplace_context(op: Op, graph: Graph, b: Binding) -> Context:
 
 
 CONV2D_SIMD = (
+    *CONV_PAIR,
     *POINTWISE_PAIR,
     *POINTWISE_SIMD,
-    *CONV_PAIR,
+    *CONV_PAIR_DIRECT,
     *ROWS_SIMD,
     KernelSpec("conv2d_s8_im2col_simd", is_im2col, im2col_scratch, im2col_context),
     KernelSpec("conv2d_s8_direct_simd", is_direct, no_scratch, direct_context),

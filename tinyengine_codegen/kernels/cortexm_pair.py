@@ -27,12 +27,14 @@ import numpy as np
 from ..ir.graph import Graph, Op
 from .common import in_tensor
 from .conv import geometry, requant_q
-from .cortexm import acc_bounds, constant_channels, folded_bias, has_dsp, requant_fast, scratch_is_free
+from .cortexm import acc_bounds, constant_channels, folded_bias, has_dsp, per_op, requant_fast, scratch_is_free
 from .misc import fc_requant
 from .spec import Binding, Context, KernelSpec, TargetLike, no_scratch
 
 B_LIMIT = 1 << 23  # |row B's dot| below this keeps 256 * dot inside int32
 MAX_K = 4095  # the loop end is an immediate offset from the input pointer
+# bytes of the two columns a kernel without arena scratch may build on the stack
+STACK_COLUMNS = 1152
 
 
 def pair_encode(rows: np.ndarray, group: int) -> np.ndarray:
@@ -112,6 +114,10 @@ def _unroll(kq: int, limit: int = 8) -> int:
 
 
 def _pw_parts(op: Op, graph: Graph):
+    return per_op(graph, ("_pw_parts", op), lambda: _pw_parts_compute(op, graph))
+
+
+def _pw_parts_compute(op: Op, graph: Graph):
     g = geometry(op, graph)
     w = np.asarray(in_tensor(graph, op, 1).data).reshape(g["cout"], -1).astype(np.int64)
     bias_t = np.asarray(graph.tensor(op.inputs[2]).data) if len(op.inputs) > 2 and op.inputs[2] else None
@@ -144,6 +150,7 @@ def pointwise_pair_context(op: Op, graph: Graph, b: Binding) -> Context:
     g, rows, bias, q = _pw_parts(op, graph)
     kq = g["cin"] // 4
     return dict(
+        ext=4 * g["cin"] <= STACK_COLUMNS,
         pixels=g["oh"] * g["ow"],
         cin=g["cin"],
         cout=g["cout"],
@@ -160,6 +167,10 @@ def pointwise_pair_context(op: Op, graph: Graph, b: Binding) -> Context:
 
 
 def _fc_parts(op: Op, graph: Graph):
+    return per_op(graph, ("_fc_parts", op), lambda: _fc_parts_compute(op, graph))
+
+
+def _fc_parts_compute(op: Op, graph: Graph):
     x, w = in_tensor(graph, op, 0), in_tensor(graph, op, 1)
     rows = np.asarray(w.data).astype(np.int64)
     bias_t = np.asarray(graph.tensor(op.inputs[2]).data) if len(op.inputs) > 2 and op.inputs[2] else None
@@ -226,6 +237,10 @@ def conv_pair_scratch(op: Op, graph: Graph) -> int:
 
 
 def _conv_parts(op: Op, graph: Graph):
+    return per_op(graph, ("_conv_parts", op), lambda: _conv_parts_compute(op, graph))
+
+
+def _conv_parts_compute(op: Op, graph: Graph):
     g = geometry(op, graph)
     w = np.asarray(in_tensor(graph, op, 1).data).reshape(g["cout"], -1).astype(np.int64)
     bias_t = np.asarray(graph.tensor(op.inputs[2]).data) if len(op.inputs) > 2 and op.inputs[2] else None
@@ -274,3 +289,50 @@ def conv_pair_context(op: Op, graph: Graph, b: Binding) -> Context:
 
 
 CONV_PAIR = (KernelSpec("conv2d_s8_pair", is_conv_pair, conv_pair_scratch, conv_pair_context),)
+
+
+# ---- k x k CONV_2D without scratch: interior pixel pairs read the input rows in place -----------------------------
+
+
+def _inside(n_out: int, n_in: int, stride: int, pad: int, k: int, dil: int) -> tuple[int, int]:
+    """[lo, hi): the output positions whose whole window lies inside the input (lo == hi when none)."""
+    ok = [o for o in range(n_out) if o * stride - pad >= 0 and o * stride - pad + (k - 1) * dil < n_in]
+    return (ok[0], ok[-1] + 1) if ok else (0, 0)
+
+
+def is_conv_pair_direct(op: Op, graph: Graph, target: TargetLike) -> bool:
+    x, w, y = in_tensor(graph, op, 0), in_tensor(graph, op, 1), graph.tensor(op.outputs[0])
+    a = op.attrs
+    if not (
+        has_dsp(target)
+        and x.shape[0] == 1
+        and x.dtype == w.dtype == "int8"
+        and w.quant is not None
+        and all(z == 0 for z in w.quant.zero_point)
+        and w.shape[3] == x.shape[3]
+        and x.shape[3] % 4 == 0
+        and y.shape[3] % 2 == 0
+        and a.dilation_w == 1
+        and w.shape[2] * x.shape[3] <= MAX_K
+        and a.dilation_h * x.shape[2] * x.shape[3] <= MAX_K
+        and 2 * _kp(op, graph) <= STACK_COLUMNS
+    ):
+        return False
+    _g, rows, _bias, q = _conv_parts(op, graph)
+    return q is not None and pair_fits(rows)
+
+
+def conv_pair_direct_context(op: Op, graph: Graph, b: Binding) -> Context:
+    ctx = dict(conv_pair_context(op, graph, b))
+    g = geometry(op, graph)
+    seg = g["kw"] * g["cin"]
+    ctx.update(
+        segs=dict(n=g["kh"], bytes=seg, gap=g["dh"] * g["iw"] * g["cin"] - seg, unroll=_unroll(seg // 4, 4)),
+        unroll=_unroll(ctx["kp"] // 4, 4),
+        rows_in=_inside(g["oh"], g["ih"], g["sh"], g["pad_t"], g["kh"], g["dh"]),
+        cols_in=_inside(g["ow"], g["iw"], g["sw"], g["pad_l"], g["kw"], g["dw"]),
+    )
+    return ctx
+
+
+CONV_PAIR_DIRECT = (KernelSpec("conv2d_s8_pair_direct", is_conv_pair_direct, no_scratch, conv_pair_direct_context),)

@@ -19,7 +19,7 @@ import numpy as np
 from ..ir.graph import Graph, Op
 from .common import in_tensor
 from .conv import geometry, requant_q
-from .cortexm import acc_bounds, constant_channels, folded_bias, has_dsp, pack_pairs, prescale, requant_fast
+from .cortexm import acc_bounds, constant_channels, folded_bias, has_dsp, pack_pairs, per_op, prescale, requant_fast
 from .spec import Binding, Context, KernelSpec, TargetLike, no_scratch
 
 UNROLL_MACS = 2048  # cin * cout up to which every channel group gets its own code (immediate shifts)
@@ -31,6 +31,10 @@ def _bias_values(op: Op, graph: Graph) -> np.ndarray | None:
 
 
 def _epilogue(op: Op, graph: Graph) -> tuple[dict, np.ndarray, np.ndarray, dict]:
+    return per_op(graph, ("pointwise_epilogue", op), lambda: _epilogue_compute(op, graph))
+
+
+def _epilogue_compute(op: Op, graph: Graph) -> tuple[dict, np.ndarray, np.ndarray, dict]:
     g = geometry(op, graph)
     w = np.asarray(in_tensor(graph, op, 1).data).reshape(g["cout"], -1).astype(np.int64)
     bias = folded_bias(_bias_values(op, graph), w, g["in_offset"])

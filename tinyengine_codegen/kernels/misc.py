@@ -1,4 +1,4 @@
-"""Kernel specs of fully connected, pooling, MEAN, softmax, activations, QUANTIZE and DEQUANTIZE."""
+"""Kernel specs of fully connected, pooling, softmax, activations, QUANTIZE and DEQUANTIZE."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from .. import quant
 from ..ir.graph import Graph, Op
 from ..ir.ops import OpKind
 from ..ir.shapes import conv_out_pad
-from .common import act_range, c_double, c_float, channel_multipliers, in_tensor, out_tensor, pad6, strides_of
+from .common import act_range, c_double, c_float, channel_multipliers, in_tensor, out_tensor
 from .spec import Binding, Context, KernelSpec, TargetLike, always, no_scratch
 
 
@@ -65,54 +65,6 @@ def pool_context(op: Op, graph: Graph, b: Binding) -> Context:
         lo=lo,
         hi=hi,
     )
-
-
-def _mean_mode(op: Op, graph: Graph) -> str:
-    """TFLM's three int8 MEAN paths: 4-d over H and W, same quantization, or float rescale."""
-    x, y = in_tensor(graph, op), out_tensor(graph, op)
-    if len(x.shape) == 4 and op.attrs.axes == (1, 2):
-        return "requant"
-    if x.zero_point == y.zero_point and np.float32(x.scale()) == np.float32(y.scale()):
-        return "integer"
-    return "float"
-
-
-def mean_scratch(op: Op, graph: Graph) -> int:
-    return 4 * out_tensor(graph, op).size
-
-
-def mean_context(op: Op, graph: Graph, b: Binding) -> Context:
-    x, y = in_tensor(graph, op), out_tensor(graph, op)
-    dims = pad6(x.shape)
-    axes6 = {a + 6 - len(x.shape) for a in op.attrs.axes}
-    kept = [1 if d in axes6 else n for d, n in enumerate(dims)]
-    out_strides = [0 if d in axes6 else s for d, s in enumerate(strides_of(kept))]
-    count = int(np.prod([dims[d] for d in axes6]))
-    mode = _mean_mode(op, graph)
-    ctx = dict(
-        axes=list(op.attrs.axes),
-        mode=mode,
-        in_dims=dims,
-        in_strides=strides_of(dims),
-        out_strides=out_strides,
-        out_size=y.size,
-        count=count,
-        sub_zp="",
-        out_zp=y.zero_point,
-    )
-    if mode == "requant":
-        m, s = quant.requantize_multiplier(x.scale(), y.scale())
-        ctx["mult"], ctx["shift"] = quant.mean_multiplier(m, s, count)
-        ctx["sub_zp"] = f" - {x.zero_point}"
-    elif mode == "float":
-        scale = np.float32(x.scale()) / np.float32(y.scale())
-        ctx.update(
-            count_f=c_float(float(count)),
-            scale_f=c_float(float(scale)),
-            bias_f=c_float(float(np.float32(-x.zero_point) * scale)),
-            out_zp_f=c_float(float(y.zero_point)),
-        )
-    return ctx
 
 
 def softmax_context(op: Op, graph: Graph, b: Binding) -> Context:
@@ -190,7 +142,6 @@ FAMILIES = {
     OpKind.FULLY_CONNECTED: (KernelSpec("fc_s8_ref", always, no_scratch, fc_context),),
     OpKind.AVERAGE_POOL_2D: (KernelSpec("avgpool_s8_ref", always, no_scratch, pool_context),),
     OpKind.MAX_POOL_2D: (KernelSpec("maxpool_s8_ref", always, no_scratch, pool_context),),
-    OpKind.MEAN: (KernelSpec("mean_s8_ref", always, mean_scratch, mean_context),),
     OpKind.SOFTMAX: (KernelSpec("softmax_s8_ref", always, no_scratch, softmax_context),),
     OpKind.LOGISTIC: (KernelSpec("logistic_s8_ref", always, no_scratch, logistic_context),),
     OpKind.HARD_SWISH: (KernelSpec("hardswish_s8_ref", always, no_scratch, hardswish_context),),

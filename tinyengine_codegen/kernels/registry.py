@@ -12,11 +12,26 @@ from collections.abc import Mapping
 from ..errors import InternalError, TinyMLError
 from ..ir.graph import Graph, Op
 from ..ir.ops import OpKind
-from . import conv, depthwise, elementwise, misc, movement, region
+from . import (
+    activation_more,
+    binary_more,
+    conv,
+    depthwise,
+    elementwise,
+    misc,
+    movement,
+    reduce,
+    region,
+    resample,
+    shuffle,
+)
+from .conv_inplace import CONV2D_INPLACE
 from .cortexm_add import ADD_SIMD
 from .cortexm_conv import CONV2D_SIMD, DEPTHWISE_SIMD
 from .cortexm_fc import FC_SIMD
+from .cortexm_pool import POOL_SIMD
 from .cortexm_region import REGION_SIMD
+from .cortexm_tconv import TCONV_SIMD
 
 # Transition re-exports: the spec types now live in kernels/spec.py; import them from there.
 from .spec import (  # noqa: F401
@@ -36,15 +51,18 @@ from .spec import (  # noqa: F401
 Families = Mapping[OpKind, tuple[KernelSpec, ...]]
 
 PORTABLE: dict[OpKind, tuple[KernelSpec, ...]] = {}
-for _module in (conv, depthwise, elementwise, misc, movement):
+for _module in (conv, depthwise, elementwise, misc, movement, activation_more, binary_more, reduce, resample, shuffle):
     PORTABLE.update(_module.FAMILIES)
+PORTABLE[OpKind.CONV_2D] = CONV2D_INPLACE + PORTABLE[OpKind.CONV_2D]  # chosen only for ops the plan runs in place
 
 # The Cortex-M SIMD specs (their predicates require the DSP extension), placed before the portable ones.
 CORTEXM: dict[OpKind, tuple[KernelSpec, ...]] = {
     OpKind.ADD: ADD_SIMD,
+    OpKind.AVERAGE_POOL_2D: POOL_SIMD,
     OpKind.CONV_2D: CONV2D_SIMD,
     OpKind.DEPTHWISE_CONV_2D: DEPTHWISE_SIMD,
     OpKind.FULLY_CONNECTED: FC_SIMD,
+    OpKind.TRANSPOSE_CONV: TCONV_SIMD,
 }
 
 

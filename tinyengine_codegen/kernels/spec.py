@@ -16,7 +16,7 @@ import numpy as np
 
 from ..errors import InternalError
 from ..ir.graph import Graph, Op
-from ..ir.ops import INPLACE_ELEMENTWISE_KINDS
+from ..ir.ops import INPLACE_ELEMENTWISE_KINDS, StridedSliceAttrs
 from ..target import HOST as HOST
 from ..target import Target
 
@@ -105,4 +105,6 @@ def no_scratch(op: Op, graph: Graph) -> int:
 
 def may_run_in_place(spec: KernelSpec, op: Op) -> bool:
     """True when `spec` stays correct with its output at its (overwritten) input's offset."""
+    if isinstance(op.attrs, StridedSliceAttrs):  # the gather reads element f(i) >= i before writing element i
+        return min(op.attrs.strides) > 0
     return spec.inplace or op.kind in INPLACE_ELEMENTWISE_KINDS

@@ -10,10 +10,12 @@ Time is the op index in execution order. A buffer is live on the closed interval
 Two kinds of buffers share bytes with another one; they name it in `alias_of` and must sit at its offset:
 - a RESHAPE output is a zero-copy view of its (non-constant) input;
 - the output of an in-place op (its index is in `inplace`) overwrites its input: a depthwise conv
-  (depth multiplier 1, any stride: the output is never larger) or an elementwise op whose output has the
-  bytes of the input it overwrites (residual ADD, MUL, activations). The op's small temporary, if any,
-  is its scratch buffer. An op may only overwrite a buffer that nothing reads after it; asking for more
-  is a bug in the pass that marked it and raises InternalError.
+  (depth multiplier 1, any stride: the output is never larger), a STRIDED_SLICE with positive strides (a
+  forward gather never writes ahead of what it still reads), a pointwise CONV_2D (its in-place kernel walks the
+  pixels in the direction that never overwrites an unread one; its output may be the larger) or an elementwise
+  op whose output has the bytes of the input it overwrites (residual ADD, MUL, activations). The op's small
+  temporary, if any, is its scratch buffer. An op may only overwrite a buffer that nothing reads after it;
+  asking for more is a bug in the pass that marked it and raises InternalError.
 """
 
 from __future__ import annotations
@@ -23,10 +25,15 @@ from dataclasses import dataclass
 
 from ..errors import InternalError
 from ..ir.graph import Graph, Op
-from ..ir.ops import INPLACE_KINDS, DepthwiseConv2DAttrs, OpKind
+from ..ir.ops import INPLACE_KINDS, Conv2DAttrs, DepthwiseConv2DAttrs, OpKind, StridedSliceAttrs
 
 SCRATCH_SUFFIX = ":scratch"
-_ELEMENTWISE_BINARY = frozenset({OpKind.ADD, OpKind.MUL})
+_ELEMENTWISE_BINARY = frozenset(
+    {OpKind.ADD, OpKind.MUL, OpKind.SUB, OpKind.MAXIMUM, OpKind.MINIMUM, OpKind.SQUARED_DIFFERENCE, OpKind.PRELU}
+)
+# the output is never larger: a depthwise conv, and a forward gather with positive strides (it reads element
+# f(i) >= i before it writes element i)
+_SHRINKING = frozenset({OpKind.DEPTHWISE_CONV_2D, OpKind.STRIDED_SLICE})
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,25 +147,37 @@ def _aliases(graph: Graph, inplace: frozenset[int], last: Mapping[str, int], siz
     return alias
 
 
+def _pointwise(graph: Graph, op: Op) -> bool:
+    """A 1x1 stride-1 ungrouped CONV_2D: its in-place kernel may write an output larger than its input."""
+    if op.kind is not OpKind.CONV_2D:
+        return False
+    w, x, a = graph.tensor(op.inputs[1]), graph.tensor(op.inputs[0]), op.attrs
+    if not isinstance(a, Conv2DAttrs):
+        return False
+    return w.shape[1:3] == (1, 1) and (a.stride_h, a.stride_w) == (1, 1) and w.shape[3] == x.shape[3]
+
+
 def _inplace_source(graph: Graph, i: int, op: Op, group_last, size: Mapping[str, int]) -> str:
     """The input that op i overwrites; InternalError when the op may not run in place."""
 
     def refuse(why: str) -> InternalError:
         return InternalError(f"op {i} '{op.name}' ({op.kind.value}) cannot run in place: {why}")
 
-    if op.kind not in INPLACE_KINDS or len(op.outputs) != 1:
-        raise refuse("only depthwise conv and elementwise ops with one output can")
+    if (op.kind not in INPLACE_KINDS and not _pointwise(graph, op)) or len(op.outputs) != 1:
+        raise refuse("only depthwise convs, pointwise convs, positive-stride slices and elementwise ops can")
     if isinstance(op.attrs, DepthwiseConv2DAttrs) and op.attrs.depth_multiplier != 1:
         raise refuse(f"depth multiplier {op.attrs.depth_multiplier} != 1")
+    if isinstance(op.attrs, StridedSliceAttrs) and min(op.attrs.strides) < 1:
+        raise refuse(f"strides {op.attrs.strides} run backwards")
     out = op.outputs[0]
     candidates = op.inputs[:2] if op.kind in _ELEMENTWISE_BINARY else op.inputs[:1]
     why = "no input"
     for src in candidates:
         if not src or graph.tensor(src).is_const:
             why = f"input '{src}' is a constant"
-        elif op.kind is not OpKind.DEPTHWISE_CONV_2D and size[src] != size[out]:
+        elif op.kind not in _SHRINKING and op.kind is not OpKind.CONV_2D and size[src] != size[out]:
             why = f"input '{src}' has {size[src]} bytes, output '{out}' {size[out]}"
-        elif size[src] < size[out]:
+        elif size[src] < size[out] and op.kind is not OpKind.CONV_2D:
             why = f"output '{out}' ({size[out]} B) is larger than input '{src}' ({size[src]} B)"
         elif group_last(src) > i:
             why = f"input '{src}' (or a view of it) is still read after this op"

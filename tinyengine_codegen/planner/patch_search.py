@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
+from typing import Any
 
 from ..errors import TinyMLError
 from ..ir.cost import graph_macs, op_macs
@@ -78,9 +79,9 @@ def choose_patches(
         for p in (forced,) if forced else range(2, MAX_PATCHES + 1):
             if p > min(h, w):
                 break
-            sched = stage_figures(graph, geos, p, inputs, _span, lambda op: op_macs(graph, op))
-            if sched is None:  # an interval wholly in the padding: build the exact 2-D schedule
-                sched = _schedule(graph, geos, p, total_macs)
+            figures = stage_figures(graph, geos, p, inputs, _span, lambda op: op_macs(graph, op))
+            # None: an interval wholly in the padding: build the exact 2-D schedule
+            sched: Any = figures if figures is not None else _schedule(graph, geos, p, total_macs)
             extra = cost.extra(start, sched.pixels)
             cheapest = extra if cheapest is None else min(cheapest, extra)
             if extra > limit:
@@ -93,8 +94,8 @@ def choose_patches(
     queue = sorted(((whole[s], extra, p, s, sched) for extra, p, s, sched in cands), key=lambda c: c[:4])
     bases: dict[int, tuple[Buffer, ...]] = {}
     best: tuple[tuple[int, float, int], int, int] | None = None
-    for whole, extra, p, s, sched in queue:
-        if best is not None and (whole, extra, p) >= best[0]:
+    for whole_bytes, extra, p, s, sched in queue:
+        if best is not None and (whole_bytes, extra, p) >= best[0]:
             break  # its arena is at least `whole`: neither it nor any later candidate can win
         if s not in bases:
             kept = frozenset(i for i in inplace if i > s)
@@ -108,8 +109,8 @@ def choose_patches(
     if best is None or best[0][0] >= plain:
         return None
     (_, extra, p), split, _ = best
-    sched = _schedule(graph, _geometry(graph, split), p, total_macs)
-    return replace(sched, est_extra_cycles=extra, est_model_cycles=cost.total)
+    final = _schedule(graph, _geometry(graph, split), p, total_macs)
+    return replace(final, est_extra_cycles=extra, est_model_cycles=cost.total)
 
 
 def live_peak(bufs) -> int:

@@ -137,3 +137,65 @@ def rounding_divide_by_pot_int16(x, exponent: int):
 def saturating_left_shift_int16(x, amount: int):
     """x * 2**amount clamped to the int16 range."""
     return np.clip(np.asarray(x, np.int64) * (1 << amount), -32768, 32767)
+
+
+def tanh(a, integer_bits: int):
+    """gemmlowp tanh for a with `integer_bits` integer bits; result in Q0.31."""
+    a = np.asarray(a, dtype=np.int64)
+    negative = a < 0
+    n = np.where(negative, a, -a)  # -|a|
+    e = exp_on_negative_values(n, integer_bits + 1)  # exp(2 * n): the same raw value read with one more integer bit
+    half_denominator = rounding_half_sum(e, INT32_MAX)
+    x = 1515870810 + _srdhm(half_denominator, -1010580540)  # Q2.29
+    for _ in range(3):
+        one_minus = (1 << 29) - _srdhm(half_denominator, x)
+        x = x + rescale(_srdhm(x, one_minus), 4, 2)
+    t = rescale(x - (1 << 29), 2, 0)
+    return np.where(a == 0, 0, np.where(negative, -t, t))
+
+
+def _clz32(x):
+    """Leading zeros of x read as uint32 (x > 0)."""
+    _, e = np.frexp(np.asarray(x, np.int64).astype(np.float64))
+    return 32 - e.astype(np.int64)
+
+
+def _sat32(x):
+    return np.clip(np.asarray(x, np.int64), INT32_MIN, INT32_MAX)
+
+
+def _sat_pot_param(x, exponent):
+    """SaturatingRoundingMultiplyByPOTParam for exponent >= 0 (an array of exponents is allowed)."""
+    x = np.asarray(x, np.int64)
+    exponent = np.asarray(exponent, np.int64)
+    threshold = (np.int64(1) << (31 - exponent)) - 1
+    out = np.where(x > threshold, INT32_MAX, x << exponent)
+    return np.where(exponent == 0, x, np.where(x < -threshold, INT32_MIN, out))
+
+
+_LOG_2, _SQRT_SQRT_HALF, _SQRT_HALF = 1488522236, 1805811301, 1518500250
+_ALPHA_N, _ALPHA_D, _ALPHA_I, _ALPHA_F = 117049297, 127690142, 1057819769, 638450708
+
+
+def log_x_for_x_greater_than_or_equal_to_1(x, input_bits: int, output_bits: int):
+    """log(x) of a positive x with `input_bits` integer bits; result with `output_bits` integer bits (gemmlowp's
+    polynomial on the mantissa plus the binary exponent times log 2, accumulated with one more integer bit)."""
+    accum_bits = output_bits + 1
+    z_a = np.asarray(x, np.int64)
+    shifted_quarter = int(rescale(1 << 29, 0, accum_bits))
+    clz_a = _clz32(z_a)
+    r_a = _sat_pot_param(_srdhm(_sat_pot_param(z_a, clz_a - 1), _SQRT_HALF), 1)
+    z_a_adj = _sat32(_sat_pot_param(input_bits - clz_a, 31 - accum_bits) + shifted_quarter)
+    z_b_headroom = _clz32(_srdhm(z_a, _SQRT_HALF)) - 1
+    r_b = _sat_pot_param(z_a, z_b_headroom)
+    z_b_adj = _sat32(_sat_pot_param(input_bits - z_b_headroom, 31 - accum_bits) - shifted_quarter)
+    r = np.minimum(r_a, r_b)
+    z_adj = np.maximum(z_a_adj, z_b_adj)
+    p = rounding_half_sum(r, _SQRT_SQRT_HALF)
+    q = 2 * (r - _SQRT_SQRT_HALF)
+    common_sq = _srdhm(q, q)
+    num = _srdhm(q, r) + _srdhm(_srdhm(q, common_sq), _ALPHA_N)
+    denom_minus_one = _srdhm(p, _ALPHA_I + q + _srdhm(_ALPHA_D, common_sq)) + _srdhm(_ALPHA_F, q)
+    recip = one_over_one_plus_x_for_x_in_0_1(denom_minus_one)
+    total = _srdhm(z_adj, _LOG_2) + _srdhm(rescale(num, 0, accum_bits), recip)
+    return rescale(total, accum_bits, output_bits)

@@ -14,10 +14,13 @@ import numpy as np
 from ..errors import InternalError, TinyMLError
 from ..ir.graph import Graph
 from ..ir.ops import OpKind
+from .more import KERNELS as MORE_KERNELS
 from .ops import KERNELS
 
+KERNELS = {**KERNELS, **MORE_KERNELS}
 # kernels that read their weights and bias from the graph; only the activation is passed
-WEIGHTED_KINDS = frozenset({OpKind.CONV_2D, OpKind.DEPTHWISE_CONV_2D, OpKind.FULLY_CONNECTED})
+WEIGHTED_KINDS = frozenset({OpKind.CONV_2D, OpKind.DEPTHWISE_CONV_2D, OpKind.FULLY_CONNECTED, OpKind.TRANSPOSE_CONV})
+_AXIS_KINDS = frozenset({OpKind.ARG_MAX, OpKind.PACK, OpKind.UNPACK})
 
 
 def _bind_inputs(graph: Graph, inputs) -> tuple[dict[str, np.ndarray], int]:
@@ -78,7 +81,11 @@ def batchable(graph: Graph) -> bool:
 
 def _crosses_axis0(graph: Graph, op) -> bool:
     a, rank = op.attrs, len(graph.tensor(op.outputs[0]).shape)
-    if op.kind is OpKind.MEAN:
+    if op.kind in _AXIS_KINDS:
+        return a.axis == 0
+    if op.kind in (OpKind.SPLIT, OpKind.SPLIT_V):
+        return a.axis == 0
+    if op.kind in (OpKind.MEAN, OpKind.SUM, OpKind.REDUCE_MAX):
         return any(ax % len(graph.tensor(op.inputs[0]).shape) == 0 for ax in a.axes)
     if op.kind is OpKind.CONCATENATION:
         return a.axis % rank == 0
@@ -101,16 +108,20 @@ def run_graph_all(graph: Graph, inputs: Sequence[np.ndarray] | Mapping[str, np.n
     for op in graph.ops:
         names = op.inputs[:1] if op.kind in WEIGHTED_KINDS else [n for n in op.inputs if n]
         args = [graph.tensor(n).data if graph.tensor(n).is_const else env[n] for n in names]
-        result = KERNELS[op.kind](op, graph, *args)
-        out_t = graph.tensor(op.outputs[0])
-        want = out_t.shape if n == 1 else (n,) + out_t.shape[1:]
-        if result.shape != want or result.dtype != np.dtype(out_t.dtype):
-            raise InternalError(
-                f"{op.name} ({op.kind.value}): reference produced {result.dtype}{result.shape}, "
-                f"tensor '{out_t.name}' is {out_t.dtype}{want}"
-            )
-        env[op.outputs[0]] = result
+        results = KERNELS[op.kind](op, graph, *args)
+        for name, result in zip(op.outputs, results if isinstance(results, tuple) else (results,)):
+            env[name] = _checked(op, graph.tensor(name), result, n)
     return env
+
+
+def _checked(op, out_t, result: np.ndarray, n: int) -> np.ndarray:
+    want = out_t.shape if n == 1 else (n,) + out_t.shape[1:]
+    if result.shape != want or result.dtype != np.dtype(out_t.dtype):
+        raise InternalError(
+            f"{op.name} ({op.kind.value}): reference produced {result.dtype}{result.shape}, "
+            f"tensor '{out_t.name}' is {out_t.dtype}{want}"
+        )
+    return result
 
 
 def run_graph(graph: Graph, inputs: Sequence[np.ndarray] | Mapping[str, np.ndarray]) -> list[np.ndarray]:

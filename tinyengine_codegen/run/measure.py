@@ -65,18 +65,45 @@ def lcg_input(size: int, seed: int = 12345) -> np.ndarray:
     return out
 
 
-def bench_model(graph: Graph, board: str, x: np.ndarray | None = None, *, patches: str = "auto") -> McuBench:
+def as_model_input(graph: Graph, name: str, q: np.ndarray) -> np.ndarray:
+    """Benchmark bytes as input `name`: int8 as they are; for a float32 input, the float values that the model's
+    QUANTIZE of that input maps back onto those bytes (its scale and zero point)."""
+    if graph.tensors[name].dtype != "float32":
+        return q
+    quant = next(
+        (
+            graph.tensors[graph.ops[i].outputs[0]].quant
+            for i in graph.consumers(name)
+            if graph.ops[i].kind.value == "QUANTIZE"
+        ),
+        None,
+    )
+    scale, zp = (quant.scale[0], quant.zero_point[0]) if quant is not None else (1.0 / 128.0, 0)
+    return ((q.astype(np.float64) - zp) * scale).astype(np.float32)
+
+
+def bench_model(
+    graph: Graph, board: str, x: np.ndarray | None = None, *, patches: str = "auto", ignore_fit: bool = False
+) -> McuBench:
     """Generate, build and run `graph` on a virtual board once, with instruction counting and cycle models.
     patches: the default of `compile` and `simulate` (CompileOptions), so the figures are the default build's."""
     from ..boards import list_boards
     from ..reference.run import run_graph
     from ..runner import run_model
 
-    t = graph.tensors[graph.inputs[0]]
-    x = lcg_input(t.size).reshape(t.shape) if x is None else np.asarray(x).reshape(t.shape)
+    ts = [graph.tensors[n] for n in graph.inputs]
+    if x is None:  # one LCG stream over every input, input 0 first
+        stream = lcg_input(sum(t.size for t in ts))
+        bounds = np.cumsum([0] + [t.size for t in ts])
+        xs = [
+            as_model_input(graph, t.name, stream[a:b].reshape(t.shape)) for a, b, t in zip(bounds[:-1], bounds[1:], ts)
+        ]
+    else:
+        xs = list(x) if isinstance(x, (list, tuple)) else [np.asarray(x).reshape(ts[0].shape)]
     options = CompileOptions(target=board, patches=patches)
-    res = run_model(graph, x, options, count=True, flash=True)
-    ref = run_graph(graph, [x])[0]
+    res = run_model(graph, xs, options, count=True, flash=True, ignore_fit=ignore_fit)
+    refs = run_graph(graph, xs)
+    outs = res.outputs or (res.output,)
     spec = options.target
     model = spec.cycle_model
     cycles = res.cycles.get(model) if model else None
@@ -103,6 +130,6 @@ def bench_model(graph: Graph, board: str, x: np.ndarray | None = None, *, patche
         res.bss_bytes,
         res.arena_bytes,
         res.data_bytes + res.bss_bytes,
-        bool(np.array_equal(ref, res.output)),
+        len(refs) == len(outs) and all(np.array_equal(r, y) for r, y in zip(refs, outs)),
         layers,
     )

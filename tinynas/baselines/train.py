@@ -35,8 +35,9 @@ class BaselineConfig:
     data: Path | None = None
     epochs: int = 30
     resolution: int = 32
-    lr: float = 0.1  # from scratch: the rate of the supernet's first (full-network) phase
-    batch_size: int = 128
+    lr: float = 0.5  # from scratch: the rate of the supernet's first (full-network) phase
+    batch_size: int = 1024
+    warmup_epochs: float = 2
     calib_images: int = 1000
     quant: QuantConfig = QuantConfig()
     val_fraction: float = 0.15  # held out as in the search, so both train on the same images
@@ -91,7 +92,10 @@ def _train_and_quantize(arch: str, cfg: BaselineConfig, note: Progress):
     train, _ = data.split_validation(cfg.val_fraction, cfg.seed)
     torch.manual_seed(cfg.seed)
     net = build(cfg.resolution, data.channels, data.num_classes)
-    tcfg = TrainConfig(cfg.resolution, cfg.batch_size, seed=cfg.seed)
+    cuda = str(cfg.device).startswith("cuda")
+    tcfg = TrainConfig(
+        cfg.resolution, cfg.batch_size, seed=cfg.seed, warmup_epochs=cfg.warmup_epochs, channels_last=cuda
+    )
     net = finetune(net, train, tcfg, cfg.epochs, cfg.lr, cfg.device, lambda e: note({**e, "stage": "train"}))
     net = net.cpu().eval()
     calib = calibration_images(train.x_train, cfg.resolution, cfg.calib_images, cfg.seed)

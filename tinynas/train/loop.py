@@ -1,9 +1,13 @@
 """One training loop for every progressive-shrinking phase.
 
-Each step trains the largest network of the phase on the labels, then `subnets_per_step` random sub-networks on the
-largest network's predictions (in-place distillation). Sub-networks are drawn from a numpy Generator seeded by
-(seed, phase, epoch, step), so every process of a distributed run trains the same sub-networks and a resumed run
-draws what the interrupted one would have. Under torch.distributed each process reads its own DistributedSampler
+Each step of an elastic phase trains `subnets_per_step` random sub-networks of the phase's space. With a frozen
+teacher (once-for-all), a copy of the full network taken when the first elastic phase starts gives soft targets
+and every sub-network learns from the labels and the teacher; with in-place distillation (BigNAS), the largest
+network is trained on the labels in the same step and the sub-networks learn from its predictions.
+Sub-networks are drawn from a numpy Generator seeded by (seed, phase, epoch, step), so every process of a
+distributed run trains the same sub-networks and a resumed run draws what the interrupted one would have.
+Augmentation draws its random numbers on the training device (no host synchronisation per step). The rate follows
+a cosine per phase after a linear warm-up. Under torch.distributed each process reads its own DistributedSampler
 shard and gradients are averaged with all_reduce before the optimizer step. Checkpoints are written after every
 epoch (rank 0, atomically) and a run resumes from the epoch after the last one saved.
 """
@@ -46,6 +50,8 @@ class TrainConfig:
     checkpoint: Path | None = None  # per-epoch checkpoint file: written atomically, resumed from when present
     cudnn_benchmark: bool = True  # CUDA: let cuDNN time its algorithms per shape (not a training semantic)
     channels_last: bool = False  # CUDA: NHWC activations and weights (same results, other kernels)
+    warmup_epochs: float = 0.0  # linear warm-up of the rate at the start of every phase (at most a fifth of it)
+    distill_weight: float = 1.0  # weight of the teacher's soft targets beside the labels (frozen teacher)
 
 
 def device_name(device: str | torch.device) -> str:
@@ -75,6 +81,22 @@ def _optimizer(net: Supernet, cfg: TrainConfig) -> torch.optim.Optimizer:
     )
 
 
+def lr_at(peak: float, step: int, steps: int, warmup_steps: int) -> float:
+    """Linear warm-up over `warmup_steps`, then a cosine from `peak` to zero at `steps`."""
+    if step < warmup_steps:
+        return peak * (step + 1) / warmup_steps
+    t = (step - warmup_steps) / max(1, steps - warmup_steps)
+    return 0.5 * peak * (1 + math.cos(math.pi * t))
+
+
+def _warmup_steps(cfg: TrainConfig, steps_per_epoch: int, epochs: int) -> int:
+    return int(min(cfg.warmup_epochs * steps_per_epoch, 0.2 * epochs * steps_per_epoch))
+
+
+def soft_cross_entropy(logits: torch.Tensor, target_probs: torch.Tensor) -> torch.Tensor:
+    return -(target_probs * logits.log_softmax(1)).sum(1).mean()
+
+
 def _sync_grads(net: Supernet, world: int) -> None:
     if world == 1:
         return
@@ -92,30 +114,74 @@ def _sync_grads(net: Supernet, world: int) -> None:
 
 
 def _step(
-    net: Supernet, phase: Phase, x: torch.Tensor, y: torch.Tensor, rng: np.random.Generator, cfg: TrainConfig, amp: bool
+    net: Supernet,
+    phase: Phase,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    rng: np.random.Generator,
+    cfg: TrainConfig,
+    amp: bool,
+    teacher: Supernet | None = None,
 ) -> torch.Tensor:
-    """Gradients of the largest network (on the labels) and of the sampled sub-networks (on the largest one's
-    predictions, or the labels without distillation); returns their mean loss (on the device: no host sync).
+    """Gradients of one step of `phase`; returns the mean loss of the trained networks (on the device: no host
+    sync).
 
-    The largest network is trained, so its forward keeps its graph; its detached output is the teacher. All
-    losses go through one backward (the gradient of the sum is the sum of the gradients), so the depthwise kernel
-    transforms are computed once per step and shared by the sub-networks (`cache`)."""
+    Full phase: the largest network on the labels. Frozen teacher: the sampled sub-networks on the labels plus the
+    teacher's soft targets (the teacher runs without gradients). In-place distillation: the largest network on the
+    labels, the sub-networks on its detached predictions. All losses go through one backward (the gradient of the
+    sum is the sum of the gradients), so the depthwise kernel transforms are computed once per step and shared by
+    the sub-networks (`cache`)."""
     space = restrict(net.space, phase)
     archs = [sample(space, rng, width=net.width, resolution=cfg.resolution) for _ in range(phase.subnets_per_step)]
+    largest = space.largest(net.width, cfg.resolution)
     cache: dict = {}
     with torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp):
-        logits = net(x, space.largest(net.width, cfg.resolution), cache=cache).float()
-        losses = [F.cross_entropy(logits, y, label_smoothing=cfg.label_smoothing)]
-        soft = logits.detach().softmax(1)
-        for arch in archs:
-            out = net(x, arch, cache=cache).float()
-            if phase.distill:
-                losses.append(-(soft * out.log_softmax(1)).sum(1).mean())
-            else:
-                losses.append(F.cross_entropy(out, y, label_smoothing=cfg.label_smoothing))
+        if phase.frozen_teacher and phase.distill and archs:
+            if teacher is None:
+                raise ValueError(f"phase '{phase.name}' distils from a frozen teacher; pass one")
+            with torch.no_grad():
+                soft = teacher(x, net.space.largest(net.width, cfg.resolution)).float().softmax(1)
+            losses = []
+            for arch in archs:
+                out = net(x, arch, cache=cache).float()
+                ce = F.cross_entropy(out, y, label_smoothing=cfg.label_smoothing)
+                losses.append(ce + cfg.distill_weight * soft_cross_entropy(out, soft))
+        else:
+            logits = net(x, largest, cache=cache).float()
+            losses = [F.cross_entropy(logits, y, label_smoothing=cfg.label_smoothing)]
+            soft = logits.detach().softmax(1)
+            for arch in archs:
+                out = net(x, arch, cache=cache).float()
+                if phase.distill:
+                    losses.append(soft_cross_entropy(out, soft))
+                else:
+                    losses.append(F.cross_entropy(out, y, label_smoothing=cfg.label_smoothing))
     total = losses[0] if len(losses) == 1 else torch.stack(losses).sum()
     total.backward()
     return total.detach() / len(losses)
+
+
+@torch.no_grad()
+def sort_expanded_channels(net: Supernet, opt: torch.optim.Optimizer | None = None) -> None:
+    """Reorder every block's expanded channels by importance (the L1 norm of the projection weights that read
+    them), most important first: the expand conv's outputs and batch norm, the depthwise conv and its batch norm,
+    and the projection's inputs, with the optimizer's momentum, so every network computes what it computed before.
+    Narrower expand ratios then keep the channels that matter most (once-for-all's reorganisation)."""
+    slots = sorted({int(k[1:].split("_")[0]) for k in net.layers if k.startswith("b") and k.endswith("_project")})
+    for g in slots:
+        expand, dw, project = (net.layers[f"b{g}_{part}"] for part in ("expand", "dw", "project"))
+        importance = project.conv.weight.abs().sum(dim=(0, 2, 3))
+        order = torch.argsort(importance, descending=True, stable=True)
+        moves = [(expand.conv.weight, 0), (dw.conv.weight, 0), (project.conv.weight, 1)]
+        moves += [(t, 0) for m in (expand, dw) for t in (m.bn.bn.weight, m.bn.bn.bias)]
+        for t, dim in moves:
+            t.copy_(t.index_select(dim, order))
+            buf = opt.state.get(t, {}).get("momentum_buffer") if opt is not None else None
+            if buf is not None:
+                buf.copy_(buf.index_select(dim, order))
+        for m in (expand, dw):
+            for t in (m.bn.bn.running_mean, m.bn.bn.running_var):
+                t.copy_(t.index_select(0, order))
 
 
 def save_checkpoint(path: Path, state: dict) -> None:
@@ -188,11 +254,14 @@ def train_supernet(
     y_all = torch.from_numpy(data.y_train).to(device)
     opt = _optimizer(net, cfg)
     state = load_checkpoint(cfg.checkpoint, device)
-    start, done = (0, 0), []
+    start, done, teacher = (0, 0), [], None
     if state is not None:
         with saved_file(cfg.checkpoint, "training checkpoint"):
             _restore(net, opt, state)
             start, done = (int(state["phase"]), int(state["epoch"])), list(state.get("history", ()))
+            if state.get("teacher") is not None:
+                teacher = _frozen_copy(net, device, fmt)
+                teacher.load_state_dict(state["teacher"])
     sampler = DistributedSampler(range(len(y_all)), num_replicas=world, rank=rank, shuffle=True, seed=cfg.seed)
     history = []
     with _cuda_flags(cfg, device):
@@ -200,9 +269,16 @@ def train_supernet(
             for epoch in range(phase.epochs):
                 if (pi, epoch) < start:
                     continue
+                if epoch == 0 and phase.frozen_teacher and phase.subnets_per_step and teacher is None:
+                    teacher = _frozen_copy(net, device, fmt)  # the full network as the first elastic phase starts
+                if epoch == 0 and phase.sort_channels:
+                    sort_expanded_channels(net, opt)
+                    if teacher is not None:
+                        sort_expanded_channels(teacher)
                 t0 = time.time()
                 sampler.set_epoch(pi * 10_000 + epoch)
-                loss = _supernet_epoch(net, opt, phase, (pi, epoch), (x_all, y_all, data.flip), sampler, cfg, fmt)
+                data_ = (x_all, y_all, data.flip)
+                loss = _supernet_epoch(net, opt, phase, (pi, epoch), data_, sampler, cfg, fmt, teacher)
                 rec = {
                     "phase": phase.name,
                     "epoch": epoch + 1,
@@ -217,6 +293,7 @@ def train_supernet(
                         {
                             "model": net.state_dict(),
                             "optimizer": opt.state_dict(),
+                            "teacher": teacher.state_dict() if teacher is not None else None,
                             "phase": pi,
                             "epoch": epoch + 1,
                             "history": done + history,
@@ -225,7 +302,18 @@ def train_supernet(
                     )
                 if progress:
                     progress(rec)
+    net.teacher_state = teacher.state_dict() if teacher is not None else None
     return history
+
+
+def _frozen_copy(net: Supernet, device, fmt) -> Supernet:
+    import copy
+
+    t = copy.deepcopy(net).to(device, memory_format=fmt)
+    t.teacher_state = None
+    for p in t.parameters():
+        p.requires_grad_(False)
+    return t.eval()
 
 
 def _supernet_epoch(
@@ -237,6 +325,7 @@ def _supernet_epoch(
     sampler,
     cfg: TrainConfig,
     fmt: torch.memory_format,
+    teacher: Supernet | None = None,
 ) -> float:
     """One epoch of `phase` (index, epoch) = `at`; returns its mean loss."""
     (pi, epoch), (x_all, y_all, flip) = at, data
@@ -246,17 +335,17 @@ def _supernet_epoch(
     net.train()
     order = torch.tensor(list(sampler), device=device)
     steps = max(1, len(order) // cfg.batch_size)
-    gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + pi * 10_007 + epoch * 101 + rank)
+    warm = _warmup_steps(cfg, steps, phase.epochs)
+    gen = torch.Generator(device=device).manual_seed(cfg.seed * 1_000_003 + pi * 10_007 + epoch * 101 + rank)
     losses = []
     for s in range(steps):
-        t = (epoch * steps + s) / (phase.epochs * steps)
         for g in opt.param_groups:
-            g["lr"] = 0.5 * phase.lr * (1 + math.cos(math.pi * t))
+            g["lr"] = lr_at(phase.lr, epoch * steps + s, phase.epochs * steps, warm)
         idx = order[s * cfg.batch_size : (s + 1) * cfg.batch_size]
         x = augment(to_input(x_all[idx]), gen, cfg.augment_pad, flip).contiguous(memory_format=fmt)
         opt.zero_grad(set_to_none=True)
         rng = np.random.default_rng([cfg.seed, pi, epoch, s])
-        losses.append(_step(net, phase, x, y_all[idx], rng, cfg, amp))
+        losses.append(_step(net, phase, x, y_all[idx], rng, cfg, amp, teacher))
         _sync_grads(net, world)
         opt.step()
     return float(torch.stack(losses).mean())
@@ -286,8 +375,10 @@ def finetune(
     lr: float,
     device: str | torch.device = "cpu",
     progress: Progress | None = None,
+    teacher: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> torch.nn.Module:
-    """Plain training of a static network (cosine rate from `lr`, bfloat16 autocast on CUDA), single process;
+    """Plain training of a static network (cosine rate from `lr` after the warm-up, bfloat16 autocast on CUDA),
+    single process; with `teacher` (a frozen network's forward), the loss adds its soft targets to the labels;
     batch norm is recalibrated on the (unaugmented) training images at the end. Returns the network in eval mode.
     Progress records carry the epoch's mean loss and seconds. With `cfg.checkpoint`, the weights, optimizer,
     random generator and epoch are saved after every epoch, and a later call resumes after the last saved epoch
@@ -299,27 +390,33 @@ def finetune(
     x_all = torch.from_numpy(resize_uint8(data.x_train, cfg.resolution)).to(device)
     y_all = torch.from_numpy(data.y_train).to(device)
     opt = torch.optim.SGD(net.parameters(), lr=lr, momentum=cfg.momentum, nesterov=True, weight_decay=cfg.weight_decay)
-    gen = torch.Generator().manual_seed(cfg.seed + 7)
+    gen = torch.Generator(device=device).manual_seed(cfg.seed + 7)
     steps = max(1, len(y_all) // cfg.batch_size)
+    warm = _warmup_steps(cfg, steps, epochs)
     state, done = load_checkpoint(cfg.checkpoint, device), []
     if state is not None:
         with saved_file(cfg.checkpoint, "fine-tuning checkpoint"):
             _restore(net, opt, state)
-            gen.set_state(state["generator"].cpu())
+            gen.set_state(state["generator"].cpu())  # a generator's state is a CPU byte tensor on every device
             done = list(state["history"])
     with _cuda_flags(cfg, device):
         for epoch in range(len(done), epochs):
             t0 = time.time()
-            order = torch.randperm(len(y_all), generator=gen).to(device)
+            order = torch.randperm(len(y_all), generator=gen, device=device)
             losses = []
             for s in range(steps):
                 for g in opt.param_groups:
-                    g["lr"] = 0.5 * lr * (1 + math.cos(math.pi * (epoch * steps + s) / (epochs * steps)))
+                    g["lr"] = lr_at(lr, epoch * steps + s, epochs * steps, warm)
                 idx = order[s * cfg.batch_size : (s + 1) * cfg.batch_size]
                 x = augment(to_input(x_all[idx]), gen, cfg.augment_pad, data.flip).contiguous(memory_format=fmt)
                 opt.zero_grad(set_to_none=True)
                 with torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp):
-                    loss = F.cross_entropy(net(x).float(), y_all[idx], label_smoothing=cfg.label_smoothing)
+                    out = net(x).float()
+                    loss = F.cross_entropy(out, y_all[idx], label_smoothing=cfg.label_smoothing)
+                    if teacher is not None:
+                        with torch.no_grad():
+                            soft = teacher(x).float().softmax(1)
+                        loss = loss + cfg.distill_weight * soft_cross_entropy(out, soft)
                 loss.backward()
                 opt.step()
                 losses.append(loss.detach())

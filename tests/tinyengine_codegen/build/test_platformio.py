@@ -1,5 +1,6 @@
 """PlatformIO project generation and offline firmware builds for every board."""
 
+import json
 import re
 import shutil
 import subprocess
@@ -31,8 +32,9 @@ def test_prepare_writes_a_complete_project(fake_model_dir, tmp_path):
         "include/board_config.h",
         "src/startup.c",
         "src/tcmark.S",
-        "src/model.c",
-        "src/model.h",
+        "src/tinyml.c",
+        "src/tinyml.h",
+        "src/tinyml_app.h",
         "src/input_data.h",
         "include/tinyml_hooks.h",
         "boards/tinyml_nucleo_f746zg.json",
@@ -41,7 +43,7 @@ def test_prepare_writes_a_complete_project(fake_model_dir, tmp_path):
     ld = (proj / "ldscript.ld").read_text()
     assert "ORIGIN = 0x08000000, LENGTH = 0x00100000" in ld and "ORIGIN = 0x20000000, LENGTH = 0x00050000" in ld
     values = re.search(r"\{\s*([^}]*)\}", (proj / "src/input_data.h").read_text()).group(1)
-    assert [int(v) for v in values.replace("\n", " ").split(",")] == x.tolist()
+    assert [int(v) for v in values.replace("\n", " ").split(",")] == list(x.tobytes())
     ini = (proj / "platformio.ini").read_text()
     assert "default_envs = nucleo-f746zg-official\n" in ini and "[env:nucleo-f746zg]" in ini
     assert str(tmp_path) not in ini and "/" not in ini.split("platform = symlink://")[1].split("\n")[0]
@@ -64,23 +66,26 @@ def test_virtual_board_project_enables_semihosting_and_markers(fake_model_dir, t
     proj = prepare_project(fake_model_dir, load_board("qemu-m7"), tmp_path / "p", None)
     ini = (proj / "platformio.ini").read_text()
     assert "-DTINYML_SEMIHOSTING -DTINYML_TCMARK" in ini and "-official" not in ini
-    assert "{\n    " + ", ".join(["0"] * 16) in (proj / "src/input_data.h").read_text()  # None -> zeros
+    assert "{\n    " + ", ".join(["0"] * 24) in (proj / "src/input_data.h").read_text()  # None -> zeros
+    assert '#include "tinyml.h"' in (proj / "src/tinyml_app.h").read_text()
 
 
 def test_float_input_is_written_exactly(tmp_path):
     model = write_fake_model(tmp_path / "m", size=3)
-    header = model / "model.h"
-    header.write_text(header.read_text().replace("typedef int8_t tinyml_input_t", "typedef float tinyml_input_t"))
-    assert read_model_io(model) == (3, np.dtype(np.float32))
+    man = json.loads((model / "manifest.json").read_text())
+    man["inputs"][0].update(dtype="float32", bytes=12)
+    (model / "manifest.json").write_text(json.dumps(man))
+    assert read_model_io(model).inputs == ((3, np.dtype(np.float32)),)
     x = np.array([0.1, -2.5, 1e-30], dtype=np.float32)
     text = (prepare_project(model, load_board("qemu-m4"), tmp_path / "p", x) / "src/input_data.h").read_text()
-    literals = re.findall(r"(-?0x[0-9a-fp.+-]+)f", text)
-    assert np.array_equal(np.array([float.fromhex(v) for v in literals], dtype=np.float32), x)
+    body = re.search(r"tinyml_test_input\[12\] = \{([^}]*)\}", text).group(1)
+    data = bytes(int(v) for v in body.replace("\n", " ").split(","))
+    assert np.array_equal(np.frombuffer(data, "<f4"), x)
 
 
 def test_input_errors(fake_model_dir, tmp_path):
     board = load_board("qemu-m4")
-    with pytest.raises(TinyMLError, match=f"has 5 elements.*TINYML_INPUT_SIZE = {FAKE_INPUT_SIZE}"):
+    with pytest.raises(TinyMLError, match=f"has 5 elements.*expects {FAKE_INPUT_SIZE} \\(TINYML_INPUT0_ELEMENTS\\)"):
         prepare_project(fake_model_dir, board, tmp_path / "p", np.zeros(5, np.int8))
     with pytest.raises(TinyMLError, match="do not fit the model's input type int8"):
         prepare_project(fake_model_dir, board, tmp_path / "p", np.full(FAKE_INPUT_SIZE, 200))
@@ -162,8 +167,8 @@ def test_ram_overflow_names_board_and_excess(tmp_path):
     with pytest.raises(TinyMLError, match=r"does not fit board nucleo-f411re: RAM \(131,072 B\) overflowed by") as err:
         build(prepare_project(model, board, tmp_path / "p", None, app="test"), board)
     excess = int(re.search(r"overflowed by ([\d,]+) B", str(err.value)).group(1).replace(",", ""))
-    # arena + output buffer + 8 KiB stack reserve - 128 KiB RAM, plus a few bytes of firmware state
-    assert 0 <= excess - (200_000 + FAKE_INPUT_SIZE + 8192 - 131_072) < 256
+    # arena (inputs and outputs inside it) + 8 KiB stack reserve - 128 KiB RAM, plus a few bytes of firmware state
+    assert 0 <= excess - (200_000 + 8192 - 131_072) < 256
 
 
 @needs_arm_gcc
@@ -171,5 +176,5 @@ def test_ram_overflow_names_board_and_excess(tmp_path):
 def test_compile_error_reports_the_compiler_line(tmp_path):
     model = write_fake_model(tmp_path / "m", prologue="this is not C;")
     board = load_board("qemu-m4")
-    with pytest.raises(TinyMLError, match=r"firmware build for qemu-m4 failed: .*model\.c:\d+:\d+: error:"):
+    with pytest.raises(TinyMLError, match=r"firmware build for qemu-m4 failed: .*tinyml\.c:\d+:\d+: error:"):
         build(prepare_project(model, board, tmp_path / "p", None), board)

@@ -21,7 +21,7 @@ def _project(tmp_path):
 
 
 def test_each_layer_lists_its_inputs_outputs_and_scratch(tmp_path):
-    text = (_project(tmp_path) / "model.c").read_text()
+    text = (_project(tmp_path) / "tinyml.c").read_text()
     touch = re.search(r"l0_conv_2d_touch\[(\d+)\] = \{ ([^}]*) \}", text)
     assert touch, text[:2000]
     values = [int(v) for v in touch.group(2).split(",")]
@@ -33,7 +33,7 @@ def test_a_kernel_writing_outside_its_tensors_is_reported(tmp_path):
     d = _project(tmp_path)
     x = np.random.default_rng(0).integers(-128, 128, (1, 6, 6, 3)).astype(np.int8)
     run_host(build_host(d, tmp_path / "ok.exe", sanitize=True, opt="-O1"), x)  # the real list runs clean
-    model = d / "model.c"
+    model = d / "tinyml.c"
     text = model.read_text()
     # the layer now claims to touch only its input: its output writes land on poisoned bytes
     model.write_text(re.sub(r"(l0_conv_2d_touch\[)\d+(\] = \{ )(\d+, \d+)[^}]*\}", r"\g<1>2\g<2>\g<3> }", text))

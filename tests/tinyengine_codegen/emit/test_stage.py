@@ -45,7 +45,7 @@ def test_region_rows_by_hand():
     assert rows[0] == (0, 0, 8, 0, 0, 12, 3, 3, 1, 0, 1, 0, 2, 2)  # reads rows/cols 0..2, pads top/left
     assert rows[1] == (2, 0, 8, 0, 6, 12, 3, 3, 1, 0, 0, 1, 2, 2)  # cols 1..3, output at column 2
     assert rows[3] == (10, 0, 8, 0, 30, 12, 3, 3, 0, 1, 0, 1, 2, 2)  # rows/cols 1..3, output at (2, 2)
-    code = compile_model(g, plan=_staged(g, 0, 2)).files["model.c"]
+    code = compile_model(g, plan=_staged(g, 0, 2)).files["tinyml.c"]
     assert "{{10, 0}, {8, 0}, 30, 12, 3, 3, 0, 1, 0, 1, 2, 2}," in code
 
 

@@ -99,3 +99,15 @@ def test_constant_written_by_an_op_is_refused(kws):
     op = replace(kws.ops[1], outputs=(w,))
     assert np.asarray(kws.tensors[w].data).size
     _refused(replace(kws, ops=(kws.ops[0], op) + kws.ops[2:]), "constant")
+
+
+def test_an_accumulator_that_can_overflow_int32_is_refused(kws):
+    conv = kws.ops[0]
+    b = kws.tensors[conv.inputs[2]]
+    big = np.full(b.data.shape, 2**31 - 10, np.int32)
+    _refused(_with_tensor(kws, b.name, data=big), conv.name, "overflow the int32 accumulator", "output channel")
+
+
+def test_a_requantization_needing_a_shift_past_31_bits_is_refused(kws):
+    y = kws.ops[0].outputs[0]
+    _refused(_with_tensor(kws, y, quant=QuantParams((1e-20,), (0,))), kws.ops[0].name, "multiplier")

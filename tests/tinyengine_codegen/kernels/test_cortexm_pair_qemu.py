@@ -15,7 +15,7 @@ from tests.tinyengine_codegen.reference.cases import act, const, single_op
 from tinyengine_codegen.ir.graph import Graph, Op
 from tinyengine_codegen.ir.ops import Activation, Conv2DAttrs, FullyConnectedAttrs, OpKind, Padding
 from tinyengine_codegen.ir.verify import verify
-from tinyengine_codegen.kernels.cortexm_pair import is_conv_pair, is_fc_pair, is_pointwise_pair
+from tinyengine_codegen.kernels.cortexm_pair import is_conv_pair, is_conv_pair_direct, is_fc_pair, is_pointwise_pair
 from tinyengine_codegen.kernels.spec import Target
 from tinyengine_codegen.options import CompileOptions
 from tinyengine_codegen.reference.run import run_graph
@@ -148,3 +148,54 @@ def test_conv_pair_random(h, w, cin, cout, k, stride, padding, act_fn, seed):
     np.testing.assert_array_equal(res.output, run_graph(graph, [x])[0])
     if is_conv_pair(graph.ops[1], graph, QEMU_M4) and (k != (1, 1) or stride != 1):  # 1x1 kernels come first
         assert res.kernels[1] == "conv2d_s8_pair"
+
+
+@settings(max_examples=6, deadline=None)
+@given(
+    st.integers(2, 9),
+    st.integers(2, 9),
+    st.integers(1, 6).map(lambda c: 4 * c),
+    st.integers(1, 8).map(lambda c: 2 * c),
+    st.sampled_from([(3, 3), (5, 5), (3, 1), (1, 3), (2, 2)]),
+    st.integers(1, 2),
+    st.sampled_from([Padding.SAME, Padding.VALID]),
+    st.sampled_from(ACTS),
+    st.integers(0, 2**16),
+)
+def test_conv_pair_direct_random(h, w, cin, cout, k, stride, padding, act_fn, seed):
+    """A lone k x k layer (the graph's peak: no scratch): interior pixel pairs in place, border columns on the
+    stack, odd widths."""
+    rng = np.random.default_rng(seed)
+    s_in, s_w, s_out = _quant(rng, cout, True, k[0] * k[1] * cin)
+    wq = rng.integers(-127, 128, (cout, k[0], k[1], cin), dtype=np.int8)
+    wq[-1] = 0
+    wt = const("w", wq, scales=s_w, axis=0)
+    bias = const("b", rng.integers(-20000, 20000, cout, dtype=np.int32), scales=list(s_in * s_w))
+    oh = -(-h // stride) if padding is Padding.SAME else (h - k[0]) // stride + 1
+    ow = -(-w // stride) if padding is Padding.SAME else (w - k[1]) // stride + 1
+    if oh < 1 or ow < 1:
+        return
+    graph = single_op(
+        OpKind.CONV_2D,
+        Conv2DAttrs(stride, stride, 1, 1, padding, act_fn),
+        [act("x", (1, h, w, cin), s_in, int(rng.integers(-128, 128))), wt, bias],
+        act("y", (1, oh, ow, cout), s_out, int(rng.integers(-100, 100))),
+    )
+    _check(graph, "conv2d_s8_pair_direct", is_conv_pair_direct, seed)
+
+
+def test_pointwise_pair_wide_input_reads_pixels_in_place():
+    """cin 320: the two pixels' columns would exceed the stack budget, so the loop extends them in registers."""
+    rng = np.random.default_rng(3)
+    cin, cout = 320, 6
+    s_in, s_w, s_out = _quant(rng, cout, True, cin)
+    wt = const("w", rng.integers(-127, 128, (cout, 1, 1, cin), dtype=np.int8), scales=s_w, axis=0)
+    bias = const("b", rng.integers(-20000, 20000, cout, dtype=np.int32), scales=list(s_in * s_w))
+    graph = single_op(
+        OpKind.CONV_2D,
+        Conv2DAttrs(1, 1, 1, 1, Padding.SAME, Activation.RELU),
+        [act("x", (1, 3, 3, cin), s_in, 11), wt, bias],
+        act("y", (1, 3, 3, cout), s_out, -128),
+    )
+    assert is_pointwise_pair(graph.ops[0], graph, QEMU_M4)
+    _check(graph, "conv2d_1x1_s8_pair", is_pointwise_pair, 3)

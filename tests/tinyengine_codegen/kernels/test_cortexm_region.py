@@ -80,5 +80,5 @@ def test_vww_patch_stage_on_a_dsp_board_takes_the_simd_region_kernels():
     stage = mp.kernel_names[: mp.patches.split_op + 1]
     assert stage[:2] == ("conv2d_s8_im2col_simd_region", "dwconv_s8_simd_region")
     assert all(k.endswith("_simd_region") for k in stage), stage
-    code = compile_model(graph, options, plan=mp).files["model.c"]
+    code = compile_model(graph, options, plan=mp).files["tinyml.c"]
     assert "l0_conv_2d_col(" in code and "l1_depthwise_conv_2d_in(" in code

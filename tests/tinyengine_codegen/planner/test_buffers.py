@@ -66,8 +66,10 @@ def test_inplace_refusals_name_the_op_and_the_reason():
         lifetimes(residual_graph(), inplace=frozenset({1}))
     with pytest.raises(InternalError, match=r"op 2 .* input 't1' \(or a view of it\) is still read"):
         lifetimes(residual_graph(view=True), inplace=frozenset({2}))
-    with pytest.raises(InternalError, match="only depthwise conv and elementwise ops"):
-        lifetimes(residual_graph(), inplace=frozenset({0}))
+    g = GraphBuilder("kxk", (1, 4, 4, 8))
+    kxk = verify(g.graph(g.conv(g.input, 8, k=3)))
+    with pytest.raises(InternalError, match="only depthwise convs, pointwise convs, positive-stride slices and"):
+        lifetimes(kxk, inplace=frozenset({0}))
     with pytest.raises(InternalError, match="out of range"):
         lifetimes(residual_graph(), inplace=frozenset({9}))
 
@@ -100,3 +102,10 @@ def test_bad_records_are_internal_errors():
         Buffer("x", 4, 3, 2)
     with pytest.raises(InternalError, match="op index 7"):
         lifetimes(chain_graph(), scratch={7: 4})
+
+
+def test_a_pointwise_conv_may_write_a_larger_output_over_its_input():
+    g = GraphBuilder("expand", (1, 4, 4, 8))
+    graph = verify(g.graph(g.conv(g.dw(g.input), 16)))  # the 1x1 conv's input (128 B) dies there; output 256 B
+    bufs = _by_name(lifetimes(graph, inplace=frozenset({1})))
+    assert bufs["t1"].alias_of == "t0" and (bufs["t0"].size, bufs["t1"].size) == (128, 256)

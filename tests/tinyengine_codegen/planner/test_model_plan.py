@@ -64,11 +64,14 @@ def test_inplace_choice(monkeypatch):
     kinds = [op.kind for op in mp.graph.ops]
     add, dw = kinds.index(OpKind.ADD), kinds.index(OpKind.DEPTHWISE_CONV_2D)
     assert ("dwconv_s8_inplace", 144, True) in [(k.name, k.scratch, k.inplace) for k in mp.candidates[dw]]
-    assert mp.inplace == frozenset({add, dw})  # 12 x 12 output pixels, one channel of scratch
+    project = dw + 1  # the 1x1 projection after the depthwise: its in-place kernel lowers the arena
+    assert kinds[project] is OpKind.CONV_2D
+    assert ("conv2d_1x1_s8_inplace", 0, True) in [(k.name, k.scratch, k.inplace) for k in mp.candidates[project]]
+    assert mp.inplace == frozenset({add, dw, project})  # 12 x 12 output pixels, one channel of scratch
     table = {kind: tuple(s for s in specs if not s.inplace) for kind, specs in registry.families().items()}
     monkeypatch.setattr(registry, "families", lambda: table)
     unmarked = run_pipeline(graph, CompileOptions(), passes=_upto("mark_inplace"))
-    assert unmarked.inplace == frozenset({add})  # no depthwise spec runs in place
+    assert unmarked.inplace == frozenset({add})  # no depthwise or pointwise spec runs in place
 
 
 @pytest.mark.parametrize(

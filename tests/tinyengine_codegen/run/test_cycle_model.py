@@ -58,15 +58,13 @@ def _asm_model(folder):
         layers.append(f'TINYML_LAYER_BEGIN({i});\n    __asm__ volatile("{text}" ::: {clobber}, "cc", "memory");')
         layers.append(f"TINYML_LAYER_END({i});")
     body = "\n    ".join(layers)
-    c = (folder / "model.c").read_text()
+    c = (folder / "tinyml.c").read_text()
     start, end = c.index("    TINYML_LAYER_BEGIN(0);"), c.rindex("    return 0;\n}")
-    copy = "for (int i = 0; i < TINYML_OUTPUT_SIZE; ++i) output[i] = (int8_t)(input[i] + 1);\n    "
+    copy = "for (int i = 0; i < TINYML_OUTPUT0_BYTES; ++i) OUT[i] = (int8_t)(IN[i] + 1);\n    "
     c = c[:start] + "    " + copy + body + "\n" + c[end:]
-    (folder / "model.c").write_text(
-        c.replace("#define TINYML_NUM_LAYERS 5", f"#define TINYML_NUM_LAYERS {len(_LAYERS)}")
-    )
-    (folder / "model.h").write_text(
-        (folder / "model.h").read_text().replace("TINYML_NUM_LAYERS 5", f"TINYML_NUM_LAYERS {len(_LAYERS)}")
+    (folder / "tinyml.c").write_text(c)
+    (folder / "tinyml.h").write_text(
+        (folder / "tinyml.h").read_text().replace("TINYML_LAYER_COUNT 5", f"TINYML_LAYER_COUNT {len(_LAYERS)}")
     )
     return folder
 

@@ -50,9 +50,10 @@ def _cfg(data: Path, **kw) -> BaselineConfig:
 
 def test_defaults_are_the_cifar_search_recipe():
     search, base = cifar_config(Path("x")), BaselineConfig()
-    assert (base.batch_size, base.lr, base.calib_images, base.val_fraction, base.quant) == (
+    assert (base.batch_size, base.lr, base.warmup_epochs, base.calib_images, base.val_fraction, base.quant) == (
         search.batch_size,
         search.lr,
+        search.warmup_epochs,
         search.calib_images,
         search.val_fraction,
         search.quant,

@@ -1,3 +1,4 @@
+import itertools
 import socket
 
 import pytest
@@ -29,12 +30,83 @@ def _net():
 
 
 def test_schedule_opens_the_space_phase_by_phase():
-    ps = progressive_shrinking(SPACE, 3, 2, 0.1)
+    ps = progressive_shrinking(SPACE, 3, 2, 0.1, sub_stages=False)
     assert [p.name for p in ps] == ["full", "kernel", "depth", "expand"]
     assert ps[0].subnets_per_step == 0 and ps[0].kernel_sizes == (5,)
     assert ps[-1].expand_ratios == SPACE.expand_ratios and ps[-1].lr < ps[0].lr
     assert restrict(SPACE, ps[1]).expand_ratios == (4,) and restrict(SPACE, ps[1]).kernel_sizes == (3, 5)
-    assert [p.name for p in progressive_shrinking(SPACE, 0, 1, 0.1)] == ["kernel", "depth", "expand"]
+    assert [p.name for p in progressive_shrinking(SPACE, 0, 1, 0.1, sub_stages=False)] == ["kernel", "depth", "expand"]
+
+
+def test_sub_stages_open_one_value_at_a_time():
+    """Kernel 5 -> 3 (one step in this space), depth 3 -> 2 -> 1, expand 4 -> 3 -> 2; epochs split per dimension."""
+    ps = progressive_shrinking(SPACE, 3, 4, 0.1)
+    assert [(p.name, p.epochs) for p in ps] == [
+        ("full", 3),
+        ("kernel", 4),
+        ("depth-2", 2),
+        ("depth-1", 2),
+        ("expand-3", 2),
+        ("expand-2", 2),
+    ]
+    assert [p.depths for p in ps[2:4]] == [(2, 3), (1, 2, 3)]
+    assert [p.expand_ratios for p in ps[4:]] == [(3, 4), (2, 3, 4)]
+    assert [p.sort_channels for p in ps] == [False] * 4 + [True, False]
+    assert all(p.frozen_teacher and p.distill for p in ps[1:])
+    # one epoch per dimension: only the last sub-stage trains, and the channels are sorted there
+    short = progressive_shrinking(SPACE, 0, 1, 0.1)
+    assert [(p.name, p.sort_channels) for p in short] == [("kernel", False), ("depth-1", False), ("expand-2", True)]
+
+
+def test_sorting_expanded_channels_keeps_every_network():
+    import numpy as np
+
+    from tinynas.space import sample
+    from tinynas.train.loop import sort_expanded_channels
+
+    net = _net().eval()
+    with torch.no_grad():
+        for m in net.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.5, 0.5), m.running_var.uniform_(0.5, 2.0)
+    x = torch.randn(4, 1, 12, 12, generator=torch.Generator().manual_seed(0))
+    largest = SPACE.largest(1.0, 12)
+    before = net(x, largest)
+    proj = net.layers["b0_project"].conv.weight
+    assert not torch.all(proj.abs().sum(dim=(0, 2, 3)).diff() <= 0)  # not sorted yet
+    sort_expanded_channels(net)
+    assert torch.allclose(net(x, largest), before, atol=1e-5)  # a permutation: the full network is unchanged
+    assert torch.all(proj.abs().sum(dim=(0, 2, 3)).diff() <= 0)  # most important channels first
+    sub = sample(SPACE, np.random.default_rng(0), 1.0, 12)
+    assert net(x, sub).shape == before.shape
+
+
+def test_warmup_then_cosine():
+    from tinynas.train.loop import lr_at
+
+    rates = [lr_at(1.0, s, 100, 10) for s in range(100)]
+    assert rates[0] == 0.1 and rates[9] == 1.0 and rates[10] == 1.0
+    assert all(a >= b for a, b in itertools.pairwise(rates[10:])) and rates[-1] < 0.01
+    assert lr_at(0.5, 0, 10, 0) == 0.5
+
+
+def test_frozen_teacher_step_learns_from_labels_and_teacher():
+    import copy
+
+    import numpy as np
+
+    from tinynas.train.loop import _step
+
+    phase = Phase("kernel", 1, 0.05, (3, 5), (4,), (3,), 1, True, True)
+    g = torch.Generator().manual_seed(1)
+    x, y = torch.randn(6, 1, 12, 12, generator=g), torch.randint(0, 10, (6,), generator=g)
+    net = _net()
+    teacher = copy.deepcopy(net).eval()
+    with pytest.raises(ValueError, match="frozen teacher"):
+        _step(net, phase, x, y, np.random.default_rng(0), TrainConfig(12), False)
+    loss = _step(net, phase, x, y, np.random.default_rng(0), TrainConfig(12), False, teacher)
+    assert float(loss) > 0 and all(p.grad is None for p in teacher.parameters())
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in net.parameters())
 
 
 def test_training_learns():
@@ -118,7 +190,7 @@ def test_a_step_has_the_gradients_of_one_backward_per_network():
     from tinynas.space import sample
     from tinynas.train.loop import _step
 
-    phase = Phase("expand", 1, 0.05, (3, 5), (2, 3, 4), (1, 2, 3), 2)
+    phase = Phase("expand", 1, 0.05, (3, 5), (2, 3, 4), (1, 2, 3), 2)  # in-place distillation
     g = torch.Generator().manual_seed(1)
     x, y = torch.randn(6, 1, 12, 12, generator=g), torch.randint(0, 10, (6,), generator=g)
     cfg = TrainConfig(12, batch_size=6)
