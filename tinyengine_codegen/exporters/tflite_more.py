@@ -13,12 +13,11 @@ import numpy as np
 from ..ir.graph import Graph, Op
 from ..ir.ops import OpKind
 from ..schema import schema
+from .tflite_common import ACTIVATION_CODE, PADDING_CODE, ConstInput, Lowered
 
 
 def _types():
-    from .tflite_ops import _ACTIVATION, _PADDING, ConstInput, Lowered
-
-    return _ACTIVATION, _PADDING, ConstInput, Lowered
+    return ACTIVATION_CODE, PADDING_CODE, ConstInput, Lowered
 
 
 def _i32(values) -> np.ndarray:

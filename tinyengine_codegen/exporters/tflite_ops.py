@@ -8,42 +8,15 @@ Versions follow the rules the TFLite converter applies to int8 operators, so Lit
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 
 from ..errors import InternalError
 from ..ir.graph import Graph, Op, QuantParams
-from ..ir.ops import Activation, OpKind, Padding
+from ..ir.ops import OpKind
 from ..schema import schema
-
-_ACTIVATION = {
-    Activation.NONE: schema.ActivationFunctionType.NONE,
-    Activation.RELU: schema.ActivationFunctionType.RELU,
-    Activation.RELU6: schema.ActivationFunctionType.RELU6,
-    Activation.RELU_N1_TO_1: schema.ActivationFunctionType.RELU_N1_TO_1,
-}
-_PADDING = {Padding.SAME: schema.Padding.SAME, Padding.VALID: schema.Padding.VALID}
-
-
-@dataclass(frozen=True)
-class ConstInput:
-    """An int32 constant operand that the exporter creates; `label` becomes the suffix of its tensor name."""
-
-    label: str
-    data: np.ndarray
-    quant: QuantParams | None = None
-
-
-@dataclass(frozen=True)
-class Lowered:
-    """One operator as the flatbuffer wants it. `inputs` holds IR tensor names ("" = absent) or new constants."""
-
-    builtin: int
-    inputs: tuple[str | ConstInput, ...]
-    options_type: int
-    options: object | None
-    version: int
+from .tflite_common import ACTIVATION_CODE, PADDING_CODE, ConstInput, Lowered
+from .tflite_more import LOWER_MORE
 
 
 def _i32(values) -> np.ndarray:
@@ -83,10 +56,10 @@ def _conv(graph: Graph, op: Op) -> Lowered:
     a = op.attrs
     _no_explicit_pads(op)
     opts = schema.Conv2DOptionsT(
-        padding=_PADDING[a.padding],
+        padding=PADDING_CODE[a.padding],
         strideW=a.stride_w,
         strideH=a.stride_h,
-        fusedActivationFunction=_ACTIVATION[a.activation],
+        fusedActivationFunction=ACTIVATION_CODE[a.activation],
         dilationWFactor=a.dilation_w,
         dilationHFactor=a.dilation_h,
     )
@@ -119,11 +92,11 @@ def _depthwise(graph: Graph, op: Op) -> Lowered:
     a = op.attrs
     _no_explicit_pads(op)
     opts = schema.DepthwiseConv2DOptionsT(
-        padding=_PADDING[a.padding],
+        padding=PADDING_CODE[a.padding],
         strideW=a.stride_w,
         strideH=a.stride_h,
         depthMultiplier=a.depth_multiplier,
-        fusedActivationFunction=_ACTIVATION[a.activation],
+        fusedActivationFunction=ACTIVATION_CODE[a.activation],
         dilationWFactor=a.dilation_w,
         dilationHFactor=a.dilation_h,
     )
@@ -150,7 +123,9 @@ def _with_bias(op: Op, keep_absent: bool = False) -> tuple[str, ...]:
 
 def _fully_connected(graph: Graph, op: Op) -> Lowered:
     a = op.attrs
-    opts = schema.FullyConnectedOptionsT(fusedActivationFunction=_ACTIVATION[a.activation], keepNumDims=a.keep_num_dims)
+    opts = schema.FullyConnectedOptionsT(
+        fusedActivationFunction=ACTIVATION_CODE[a.activation], keepNumDims=a.keep_num_dims
+    )
     if a.keep_num_dims:
         version = 5
     elif _int8_in(graph, op) and _dtype(graph, op.inputs[1]) == "int8":
@@ -167,14 +142,14 @@ def _fully_connected(graph: Graph, op: Op) -> Lowered:
 
 
 def _add(graph: Graph, op: Op) -> Lowered:
-    opts = schema.AddOptionsT(fusedActivationFunction=_ACTIVATION[op.attrs.activation])
+    opts = schema.AddOptionsT(fusedActivationFunction=ACTIVATION_CODE[op.attrs.activation])
     return Lowered(
         schema.BuiltinOperator.ADD, op.inputs, schema.BuiltinOptions.AddOptions, opts, 2 if _int8_in(graph, op) else 1
     )
 
 
 def _mul(graph: Graph, op: Op) -> Lowered:
-    opts = schema.MulOptionsT(fusedActivationFunction=_ACTIVATION[op.attrs.activation])
+    opts = schema.MulOptionsT(fusedActivationFunction=ACTIVATION_CODE[op.attrs.activation])
     version = 1
     if _int8_in(graph, op):
         a, b, out = (graph.tensors[n] for n in (op.inputs[0], op.inputs[1], op.outputs[0]))
@@ -185,12 +160,12 @@ def _mul(graph: Graph, op: Op) -> Lowered:
 def _pool(graph: Graph, op: Op) -> Lowered:
     a = op.attrs
     opts = schema.Pool2DOptionsT(
-        padding=_PADDING[a.padding],
+        padding=PADDING_CODE[a.padding],
         strideW=a.stride_w,
         strideH=a.stride_h,
         filterWidth=a.filter_w,
         filterHeight=a.filter_h,
-        fusedActivationFunction=_ACTIVATION[a.activation],
+        fusedActivationFunction=ACTIVATION_CODE[a.activation],
     )
     return Lowered(
         getattr(schema.BuiltinOperator, op.kind.value),
@@ -249,7 +224,9 @@ def _pad(graph: Graph, op: Op) -> Lowered:
 
 
 def _concat(graph: Graph, op: Op) -> Lowered:
-    opts = schema.ConcatenationOptionsT(axis=op.attrs.axis, fusedActivationFunction=_ACTIVATION[op.attrs.activation])
+    opts = schema.ConcatenationOptionsT(
+        axis=op.attrs.axis, fusedActivationFunction=ACTIVATION_CODE[op.attrs.activation]
+    )
     return Lowered(
         schema.BuiltinOperator.CONCATENATION,
         op.inputs,
@@ -363,8 +340,6 @@ LOWER: dict[OpKind, Callable[[Graph, Op], Lowered]] = {
 
 def lower(graph: Graph, op: Op) -> Lowered:
     """The flatbuffer form of `op`: builtin code, operands (with new int32 constants), options and version."""
-    from .tflite_more import LOWER_MORE
-
     rule = LOWER.get(op.kind) or LOWER_MORE.get(op.kind)
     if rule is None:
         raise InternalError(f"op '{op.name}': no .tflite export rule for {op.kind.value}")

@@ -22,6 +22,7 @@ from ..ir.ops import (
     SplitAttrs,
     TransposeConvAttrs,
 )
+from .tflite_common import ModelError, fused_activation
 
 # the operand that carries the activation data, when it is not operand 0
 DATA_INPUT = {"SPLIT": 1, "TRANSPOSE_CONV": 2}
@@ -30,8 +31,6 @@ INT32_OUTPUT = frozenset({"ARG_MAX"})
 
 
 def _error(msg: str) -> Exception:
-    from .tflite_ops import ModelError
-
     return ModelError(msg)
 
 
@@ -42,9 +41,7 @@ def _const(t, what: str) -> np.ndarray:
 
 
 def _act(opts) -> Activation:
-    from .tflite_ops import _act as act
-
-    return act(opts) if opts is not None else Activation.NONE
+    return fused_activation(opts) if opts is not None else Activation.NONE
 
 
 def _unary(kind):

@@ -28,12 +28,10 @@ from ..ir.ops import (
     StridedSliceAttrs,
     TransposeAttrs,
 )
+from .tflite_common import ModelError as ModelError
+from .tflite_common import fused_activation
 from .tflite_more import DATA_INPUT, INT32_OUTPUT
 from .tflite_more import HANDLERS as MORE_HANDLERS
-
-
-class ModelError(Exception):
-    """Raised by a converter; the importer adds the operator index and name."""
 
 
 def _builtin_names() -> dict[int, str]:
@@ -44,17 +42,10 @@ def _builtin_names() -> dict[int, str]:
 
 BUILTIN = _builtin_names()
 SUPPORTED = frozenset(k.value for k in OpKind) | {"PADV2", "MEAN"}
-_ACT = {0: Activation.NONE, 1: Activation.RELU, 2: Activation.RELU_N1_TO_1, 3: Activation.RELU6}
 _PAD = {0: Padding.SAME, 1: Padding.VALID}
 
 
-def _act(opts) -> Activation:
-    code = int(getattr(opts, "fusedActivationFunction", 0) or 0)
-    if code not in _ACT:
-        raise ModelError(
-            f"fused activation {code} (TANH/SIGN_BIT) is not supported; only NONE, RELU, RELU6, RELU_N1_TO_1"
-        )
-    return _ACT[code]
+_act = fused_activation
 
 
 def _padding(opts) -> Padding:
