@@ -97,13 +97,14 @@ def test_every_simd_stage_kernel_is_bit_exact_on_uneven_patches(tmp_path, make, 
     np.testing.assert_array_equal(np.frombuffer(res.output_bytes, np.int8).reshape(want.shape), want)
 
 
-@pytest.mark.parametrize("key", ["vww", "ic"])
-def test_mlperf_with_patches_is_exact_and_runs_the_simd_stage(key):
-    """Bit-exact with patches; the speed of the patched models is measured by bench/, not here."""
+@pytest.mark.parametrize(("key", "budget"), [("vww", 0.10), ("ic", 0.5)])
+def test_mlperf_with_patches_is_exact_and_runs_the_simd_stage(key, budget):
+    """Bit-exact with patches (IC has no stage within the default 10 % cycle budget: a wider one here); the speed
+    of the patched models is measured by bench/, not here."""
     graph = load_model(mlperf_path(key))
     t = graph.tensor(graph.inputs[0])
     x = lcg_input(t.size).reshape(t.shape)
-    res = run_model(graph, x, CompileOptions(target=BOARD, patches="auto"))
+    res = run_model(graph, x, CompileOptions(target=BOARD, patches="auto", max_extra_cycles=budget))
     np.testing.assert_array_equal(res.output, run_graph(graph, [x])[0])
     assert res.kernels[0] == "conv2d_s8_im2col_simd_region"
     assert not any(k in ("conv2d_s8_region", "dwconv_s8_region") for k in res.kernels)
