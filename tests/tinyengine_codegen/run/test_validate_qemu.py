@@ -126,7 +126,8 @@ def test_reset_mid_sample_is_detected(console):
         session.invoke()
     assert err.value.info == first  # the same firmware came up again
     session.write_input(0, bytes(range(FAKE_INPUT_SIZE)))
-    assert session.invoke().invoke_index == 1  # counted from the new boot's self-test
+    # counted from the new boot's self-test; the INVOKE that met the reset may have reached the new firmware too
+    assert session.invoke().invoke_index in (1, 2)
 
 
 class _ResetOnce:
