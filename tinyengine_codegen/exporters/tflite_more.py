@@ -16,10 +16,6 @@ from ..schema import schema
 from .tflite_common import ACTIVATION_CODE, PADDING_CODE, ConstInput, Lowered
 
 
-def _types():
-    return ACTIVATION_CODE, PADDING_CODE, ConstInput, Lowered
-
-
 def _i32(values) -> np.ndarray:
     return np.asarray(values, dtype=np.int32)
 
@@ -32,18 +28,16 @@ def _with_options(options_name: str | None, make=None):
     """An operator whose operands are the IR op's inputs and whose options come from `make(graph, op)`."""
 
     def lower(graph: Graph, op: Op):
-        _, _, _, lowered = _types()
         if options_name is None:
-            return lowered(_code(op.kind), op.inputs, 0, None, 1)
+            return Lowered(_code(op.kind), op.inputs, 0, None, 1)
         opts = make(graph, op) if make else getattr(schema, options_name + "T")()
-        return lowered(_code(op.kind), op.inputs, getattr(schema.BuiltinOptions, options_name), opts, 1)
+        return Lowered(_code(op.kind), op.inputs, getattr(schema.BuiltinOptions, options_name), opts, 1)
 
     return lower
 
 
 def _sub_options(graph: Graph, op: Op):
-    act, *_ = _types()
-    return schema.SubOptionsT(fusedActivationFunction=act[op.attrs.activation])
+    return schema.SubOptionsT(fusedActivationFunction=ACTIVATION_CODE[op.attrs.activation])
 
 
 def _leaky(graph: Graph, op: Op):
@@ -51,49 +45,47 @@ def _leaky(graph: Graph, op: Op):
 
 
 def _reduce(graph: Graph, op: Op):
-    _, _, const, lowered = _types()
-    axes = const("axes", _i32(op.attrs.axes))
+    axes = ConstInput("axes", _i32(op.attrs.axes))
     opts = schema.ReducerOptionsT(keepDims=op.attrs.keep_dims)
-    return lowered(_code(op.kind), (op.inputs[0], axes), schema.BuiltinOptions.ReducerOptions, opts, 1)
+    return Lowered(_code(op.kind), (op.inputs[0], axes), schema.BuiltinOptions.ReducerOptions, opts, 1)
 
 
 def _arg_max(graph: Graph, op: Op):
-    _, _, const, lowered = _types()
     opts = schema.ArgMaxOptionsT(outputType=schema.TensorType.INT32)
-    axis = const("axis", _i32([op.attrs.axis]))
-    return lowered(_code(op.kind), (op.inputs[0], axis), schema.BuiltinOptions.ArgMaxOptions, opts, 1)
+    axis = ConstInput("axis", _i32([op.attrs.axis]))
+    return Lowered(_code(op.kind), (op.inputs[0], axis), schema.BuiltinOptions.ArgMaxOptions, opts, 1)
 
 
 def _transpose_conv(graph: Graph, op: Op):
-    act, pad, const, lowered = _types()
     a = op.attrs
-    shape = const("output_shape", _i32(graph.tensors[op.outputs[0]].shape))
+    shape = ConstInput("output_shape", _i32(graph.tensors[op.outputs[0]].shape))
     opts = schema.TransposeConvOptionsT(
-        padding=pad[a.padding], strideW=a.stride_w, strideH=a.stride_h, fusedActivationFunction=act[a.activation]
+        padding=PADDING_CODE[a.padding],
+        strideW=a.stride_w,
+        strideH=a.stride_h,
+        fusedActivationFunction=ACTIVATION_CODE[a.activation],
     )
     x, w, *rest = op.inputs
     operands = (shape, w, x) + ((rest[0],) if rest and rest[0] else ())
-    return lowered(_code(op.kind), operands, schema.BuiltinOptions.TransposeConvOptions, opts, 1)
+    return Lowered(_code(op.kind), operands, schema.BuiltinOptions.TransposeConvOptions, opts, 1)
 
 
 def _resize_bilinear(graph: Graph, op: Op):
-    _, _, const, lowered = _types()
     a = op.attrs
-    size = const("size", _i32(graph.tensors[op.outputs[0]].shape[1:3]))
+    size = ConstInput("size", _i32(graph.tensors[op.outputs[0]].shape[1:3]))
     opts = schema.ResizeBilinearOptionsT(alignCorners=a.align_corners, halfPixelCenters=a.half_pixel_centers)
-    return lowered(_code(op.kind), (op.inputs[0], size), schema.BuiltinOptions.ResizeBilinearOptions, opts, 1)
+    return Lowered(_code(op.kind), (op.inputs[0], size), schema.BuiltinOptions.ResizeBilinearOptions, opts, 1)
 
 
 def _split(graph: Graph, op: Op):
-    _, _, const, lowered = _types()
     a = op.attrs
     if op.kind is OpKind.SPLIT:
         opts = schema.SplitOptionsT(numSplits=len(a.sizes))
-        operands = (const("axis", _i32([a.axis])), op.inputs[0])
-        return lowered(_code(op.kind), operands, schema.BuiltinOptions.SplitOptions, opts, 1)
+        operands = (ConstInput("axis", _i32([a.axis])), op.inputs[0])
+        return Lowered(_code(op.kind), operands, schema.BuiltinOptions.SplitOptions, opts, 1)
     opts = schema.SplitVOptionsT(numSplits=len(a.sizes))
-    operands = (op.inputs[0], const("size_splits", _i32(a.sizes)), const("axis", _i32([a.axis])))
-    return lowered(_code(op.kind), operands, schema.BuiltinOptions.SplitVOptions, opts, 1)
+    operands = (op.inputs[0], ConstInput("size_splits", _i32(a.sizes)), ConstInput("axis", _i32([a.axis])))
+    return Lowered(_code(op.kind), operands, schema.BuiltinOptions.SplitVOptions, opts, 1)
 
 
 def _pack(graph: Graph, op: Op):

@@ -30,13 +30,9 @@ DATA_INPUT = {"SPLIT": 1, "TRANSPOSE_CONV": 2}
 INT32_OUTPUT = frozenset({"ARG_MAX"})
 
 
-def _error(msg: str) -> Exception:
-    return ModelError(msg)
-
-
 def _const(t, what: str) -> np.ndarray:
     if t is None or t.data is None:
-        raise _error(f"{what} must be a constant tensor")
+        raise ModelError(f"{what} must be a constant tensor")
     return np.asarray(t.data)
 
 
@@ -47,7 +43,7 @@ def _act(opts) -> Activation:
 def _unary(kind):
     def handler(opts, tensors, outs):
         if kind == "L2_NORMALIZATION" and _act(opts) is not Activation.NONE:
-            raise _error("a fused activation on L2_NORMALIZATION is not supported")
+            raise ModelError("a fused activation on L2_NORMALIZATION is not supported")
         return kind, NoAttrs(), (0,)
 
     return handler
@@ -57,7 +53,7 @@ def _binary(kind):
     def handler(opts, tensors, outs):
         for t in tensors[:2]:
             if t is not None and t.dtype != "int8":
-                raise _error(f"operand '{t.name}' is {t.dtype}; only int8 operands are supported")
+                raise ModelError(f"operand '{t.name}' is {t.dtype}; only int8 operands are supported")
         attrs = ElementwiseAttrs(_act(opts)) if kind == "SUB" else NoAttrs()
         return kind, attrs, (0, 1)
 
@@ -71,9 +67,9 @@ def _leaky_relu(opts, tensors, outs):
 def _prelu(opts, tensors, outs):
     alpha = tensors[1]
     if alpha is None or alpha.dtype != "int8" or alpha.quant is None:
-        raise _error("the PRELU alpha must be an int8 quantized tensor")
+        raise ModelError("the PRELU alpha must be an int8 quantized tensor")
     if alpha.quant.per_channel:
-        raise _error(f"alpha '{alpha.name}' is quantized per channel; PRELU needs one scale")
+        raise ModelError(f"alpha '{alpha.name}' is quantized per channel; PRELU needs one scale")
     return "PRELU", NoAttrs(), (0, 1)
 
 
@@ -85,7 +81,7 @@ def _reduce(kind):
         if kind == "REDUCE_MAX" and (
             x.zero_point != outs[0].zero_point or np.float32(x.scale()) != np.float32(outs[0].scale())
         ):
-            raise _error("REDUCE_MAX needs the same quantization on its input and output (TFLM requires it)")
+            raise ModelError("REDUCE_MAX needs the same quantization on its input and output (TFLM requires it)")
         return kind, MeanAttrs(axes, bool(getattr(opts, "keepDims", False))), (0,)
 
     return handler
@@ -93,7 +89,7 @@ def _reduce(kind):
 
 def _arg_max(opts, tensors, outs):
     if outs[0].dtype != "int32":
-        raise _error(f"ARG_MAX output '{outs[0].name}' is {outs[0].dtype}; only int32 indices are supported")
+        raise ModelError(f"ARG_MAX output '{outs[0].name}' is {outs[0].dtype}; only int32 indices are supported")
     axis = _const(tensors[1], "ARG_MAX axis").reshape(-1)
     return "ARG_MAX", AxisAttrs(int(axis[0]) % len(tensors[0].shape)), (0,)
 
@@ -101,10 +97,10 @@ def _arg_max(opts, tensors, outs):
 def _transpose_conv(opts, tensors, outs):
     w = tensors[1]
     if w is None or not w.is_const or w.dtype != "int8":
-        raise _error("the TRANSPOSE_CONV filter must be a constant int8 tensor")
+        raise ModelError("the TRANSPOSE_CONV filter must be a constant int8 tensor")
     bias = tensors[3] if len(tensors) > 3 else None
     if bias is not None and bias.dtype != "int32":
-        raise _error(f"bias '{bias.name}' is {bias.dtype}; int8 models need int32 biases")
+        raise ModelError(f"bias '{bias.name}' is {bias.dtype}; int8 models need int32 biases")
     padding = {0: Padding.SAME, 1: Padding.VALID}[int(opts.padding)]
     act = _act(opts) if hasattr(opts, "fusedActivationFunction") else Activation.NONE
     attrs = TransposeConvAttrs(int(opts.strideH), int(opts.strideW), padding, act)
@@ -139,7 +135,7 @@ def _unpack(opts, tensors, outs):
 def _block(kind):
     def handler(opts, tensors, outs):
         if len(tensors[0].shape) != 4:
-            raise _error(f"{kind} needs a 4-d NHWC input, not {tensors[0].shape}")
+            raise ModelError(f"{kind} needs a 4-d NHWC input, not {tensors[0].shape}")
         return kind, BlockAttrs(int(opts.blockSize)), (0,)
 
     return handler

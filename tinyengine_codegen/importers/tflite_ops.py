@@ -45,9 +45,6 @@ SUPPORTED = frozenset(k.value for k in OpKind) | {"PADV2", "MEAN"}
 _PAD = {0: Padding.SAME, 1: Padding.VALID}
 
 
-_act = fused_activation
-
-
 def _padding(opts) -> Padding:
     code = int(opts.padding)
     if code not in _PAD:
@@ -146,7 +143,7 @@ def _conv(opts, tensors, outs):
     _check_weights(tensors)
     return (
         "CONV_2D",
-        Conv2DAttrs(int(opts.strideH), int(opts.strideW), *_dilations(opts), _padding(opts), _act(opts)),
+        Conv2DAttrs(int(opts.strideH), int(opts.strideW), *_dilations(opts), _padding(opts), fused_activation(opts)),
         (0, 1, 2),
     )
 
@@ -166,7 +163,7 @@ def _depthwise(opts, tensors, outs):
     return (
         "DEPTHWISE_CONV_2D",
         DepthwiseConv2DAttrs(
-            int(opts.strideH), int(opts.strideW), *_dilations(opts), _padding(opts), cout // cin, _act(opts)
+            int(opts.strideH), int(opts.strideW), *_dilations(opts), _padding(opts), cout // cin, fused_activation(opts)
         ),
         (0, 1, 2),
     )
@@ -186,7 +183,11 @@ def _fully_connected(opts, tensors, outs):
     _check_weights(tensors)
     if int(getattr(opts, "weightsFormat", 0) or 0) != 0:
         raise ModelError("shuffled FULLY_CONNECTED weights are not supported")
-    return "FULLY_CONNECTED", FullyConnectedAttrs(_act(opts), bool(getattr(opts, "keepNumDims", False))), (0, 1, 2)
+    return (
+        "FULLY_CONNECTED",
+        FullyConnectedAttrs(fused_activation(opts), bool(getattr(opts, "keepNumDims", False))),
+        (0, 1, 2),
+    )
 
 
 def _elementwise(kind):
@@ -194,7 +195,7 @@ def _elementwise(kind):
         for t in tensors[:2]:
             if t is not None and t.dtype != "int8":
                 raise ModelError(f"operand '{t.name}' is {t.dtype}; only int8 operands are supported")
-        return kind, ElementwiseAttrs(_act(opts) if opts is not None else Activation.NONE), (0, 1)
+        return kind, ElementwiseAttrs(fused_activation(opts) if opts is not None else Activation.NONE), (0, 1)
 
     return handler
 
@@ -209,7 +210,7 @@ def _pool(kind):
                 int(opts.strideH),
                 int(opts.strideW),
                 _padding(opts),
-                _act(opts),
+                fused_activation(opts),
             ),
             (0,),
         )
@@ -252,7 +253,7 @@ def _concat(opts, tensors, outs):
     for t in tensors:
         if t is None or len(t.shape) != rank:
             raise ModelError(f"every input must have the output's rank {rank}")
-    return "CONCATENATION", ConcatAttrs(int(opts.axis) % rank, _act(opts)), tuple(range(len(tensors)))
+    return "CONCATENATION", ConcatAttrs(int(opts.axis) % rank, fused_activation(opts)), tuple(range(len(tensors)))
 
 
 def _transpose(opts, tensors, outs):
