@@ -1,0 +1,110 @@
+"""Channel-planar 3x3 depthwise kernel for Cortex-M cores with the DSP extension (dwconv3x3_s8_planar).
+
+One channel at a time: its input plane is copied (one load and one store per byte) into a scratch plane framed by
+input-zero-point bytes, then an assembly core slides over that plane four output pixels per step. In the plane,
+consecutive columns are consecutive bytes, so one word load gives four columns; SXTB16 turns a word (x0, x1, x2, x3)
+into the pairs (x0, x2) and (x1, x3), and one SMLAD against the weight pair (w0, w2) of a kernel row does two taps of
+one output, the middle tap being one SMLAxy: a kernel row of four outputs costs two word loads, four SXTB16 and
+eight multiplies. Weights stay int8 in flash (nine bytes per channel, ordered so that two SXTB16 per word give the
+pairs) and are widened once per channel; the requantization constants of the channel sit in registers.
+
+The input offset is folded into the bias (kernels/cortexm.py), so a frame byte (the zero point) contributes nothing,
+and the fast exact requantization of requant_fast is used, its pre-shift folded into the widened weights (SADD16
+doubles both halves) and the bias. Because a channel's whole input plane is copied before its outputs are written,
+and an output byte of channel c only ever lands on an input byte of channel c, the kernel may overwrite its input
+(in place) for any padding; the scratch is one framed plane: (oh + 2) x (ow + 2) bytes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..ir.graph import Graph, Op
+from .common import in_tensor, out_tensor
+from .conv import geometry, requant_q
+from .cortexm import acc_bounds, constant_channels, folded_bias, has_dsp, requant_fast
+from .spec import Binding, Context, KernelSpec, TargetLike
+
+MAX_LS = 8  # |w| << ls stays an int16 lane
+# byte order of one channel's nine weights (index ky * 3 + kx): SXTB16 of word 0 gives (w00, w02) and, rotated,
+# (w10, w12); of word 1 (w20, w22) and, rotated, (w01, w11); the ninth byte is w21
+WEIGHT_ORDER = (0, 3, 2, 5, 6, 1, 8, 4, 7)
+
+
+def _geometry_ok(op: Op, graph: Graph) -> bool:
+    x, w, y = in_tensor(graph, op, 0), in_tensor(graph, op, 1), out_tensor(graph, op)
+    if not (
+        len(x.shape) == len(y.shape) == 4
+        and x.shape[0] == y.shape[0] == 1
+        and x.dtype == y.dtype == w.dtype == "int8"
+        and w.quant is not None
+        and all(z == 0 for z in w.quant.zero_point)
+        and op.attrs.depth_multiplier == 1
+        and x.shape[3] == y.shape[3]
+        and w.shape[1] == w.shape[2] == 3
+    ):
+        return False
+    g = geometry(op, graph)
+    s = g["ow"] + 2
+    return (
+        g["sh"] == g["sw"] == 1
+        and g["dh"] == g["dw"] == 1
+        and g["ih"] + g["pad_t"] <= g["oh"] + 2
+        and g["iw"] + g["pad_l"] <= s
+        and 2 * s + 2 <= 4095  # row offsets are load immediates
+        and 4 * g["cout"] <= 4095  # output offsets and steps too
+        and g["ow"] * g["cout"] <= 4095
+    )
+
+
+def _epilogue(op: Op, graph: Graph) -> tuple[dict, np.ndarray, np.ndarray]:
+    """(requant record, weights channels x 9, folded bias) of op."""
+    g = geometry(op, graph)
+    c = g["cout"]
+    w = np.asarray(in_tensor(graph, op, 1).data).reshape(9, c).T.astype(np.int64)
+    bias_t = graph.tensor(op.inputs[2]).data if len(op.inputs) > 2 and op.inputs[2] else None
+    bias = folded_bias(None if bias_t is None else np.asarray(bias_t), w, g["in_offset"])
+    q = requant_fast(requant_q(op, graph, c), acc_bounds(bias, w), constant_channels(requant_q(op, graph, c), w, bias))
+    return q, w, bias
+
+
+def is_dw3x3_planar(op: Op, graph: Graph, target: TargetLike) -> bool:
+    if not (has_dsp(target) and _geometry_ok(op, graph)):
+        return False
+    q, _, _ = _epilogue(op, graph)
+    return bool(q["fast"]) and q["ls"] is not None and 1 <= q["ls"] <= MAX_LS
+
+
+def planar_scratch(op: Op, graph: Graph) -> int:
+    """One framed input plane: (oh + 2) rows of ow + 2 bytes, rounded up to words."""
+    g = geometry(op, graph)
+    return ((g["oh"] + 2) * (g["ow"] + 2) + 3) // 4 * 4
+
+
+def planar_context(op: Op, graph: Graph, b: Binding) -> Context:
+    g = geometry(op, graph)
+    q, w, bias = _epilogue(op, graph)
+    ls = q["ls"]
+    const = np.asarray(q["mult"]) == 0
+    bias = np.where(const, 0, bias.astype(np.int64) << ls)
+    assert np.all(np.abs(bias) < 2**31)
+    packed = np.ascontiguousarray(w[:, list(WEIGHT_ORDER)].astype(np.int8)).reshape(-1)
+    s = g["ow"] + 2
+    return dict(
+        g,
+        q=q,
+        ls=ls,
+        s=s,
+        rows=g["oh"] + 2,
+        zp=-g["in_offset"],
+        bias=bias.astype(np.int32).tolist(),
+        steps=g["ow"] // 4,
+        tail=g["ow"] % 4,
+        weights=b.weights.add(f"{op.inputs[1]}#dwplanar", packed),
+    )
+
+
+DW3X3_PLANAR = (  # the same C either way: the in-place variant only declares that it may overwrite its input
+    KernelSpec("dwconv3x3_s8_planar_inplace", is_dw3x3_planar, planar_scratch, planar_context, inplace=True),
+    KernelSpec("dwconv3x3_s8_planar", is_dw3x3_planar, planar_scratch, planar_context),
+)
