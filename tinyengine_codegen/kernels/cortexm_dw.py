@@ -1,18 +1,19 @@
-"""Channel-planar 3x3 depthwise kernel for Cortex-M cores with the DSP extension (dwconv3x3_s8_planar).
+"""Channel-planar 3x3 depthwise kernel, stride 1 or 2, for Cortex-M cores with the DSP extension.
 
 One channel at a time: its input plane is copied (one load and one store per byte) into a scratch plane framed by
 input-zero-point bytes, then an assembly core slides over that plane four output pixels per step. In the plane,
 consecutive columns are consecutive bytes, so one word load gives four columns; SXTB16 turns a word (x0, x1, x2, x3)
 into the pairs (x0, x2) and (x1, x3), and one SMLAD against the weight pair (w0, w2) of a kernel row does two taps of
 one output, the middle tap being one SMLAxy: a kernel row of four outputs costs two word loads, four SXTB16 and
-eight multiplies. Weights stay int8 in flash (nine bytes per channel, ordered so that two SXTB16 per word give the
+eight multiplies (stride 2: each pixel's pair (x0, x2) comes from its own word, four words a kernel row).
+Weights stay int8 in flash (nine bytes per channel, ordered so that two SXTB16 per word give the
 pairs) and are widened once per channel; the requantization constants of the channel sit in registers.
 
 The input offset is folded into the bias (kernels/cortexm.py), so a frame byte (the zero point) contributes nothing,
 and the fast exact requantization of requant_fast is used, its pre-shift folded into the widened weights (SADD16
 doubles both halves) and the bias. Because a channel's whole input plane is copied before its outputs are written,
 and an output byte of channel c only ever lands on an input byte of channel c, the kernel may overwrite its input
-(in place) for any padding; the scratch is one framed plane: (oh + 2) x (ow + 2) bytes.
+(in place) for any stride and padding; the scratch is one framed plane of the columns and rows the outputs read.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from .cortexm import acc_bounds, constant_channels, folded_bias, has_dsp, requan
 from .spec import Binding, Context, KernelSpec, TargetLike
 
 MAX_LS = 8  # |w| << ls stays an int16 lane
+MIN_PIXELS_S2 = 16  # below this many output pixels per channel, stride 2 runs faster four channels at a time
 # byte order of one channel's nine weights (index ky * 3 + kx): SXTB16 of word 0 gives (w00, w02) and, rotated,
 # (w10, w12); of word 1 (w20, w22) and, rotated, (w01, w11); the ninth byte is w21
 WEIGHT_ORDER = (0, 3, 2, 5, 6, 1, 8, 4, 7)
@@ -45,16 +47,22 @@ def _geometry_ok(op: Op, graph: Graph) -> bool:
     ):
         return False
     g = geometry(op, graph)
-    s = g["ow"] + 2
+    s, _ = plane(g)
     return (
-        g["sh"] == g["sw"] == 1
+        g["sh"] == g["sw"] in (1, 2)
+        and (g["sh"] == 1 or g["oh"] * g["ow"] >= MIN_PIXELS_S2)
         and g["dh"] == g["dw"] == 1
-        and g["ih"] + g["pad_t"] <= g["oh"] + 2
-        and g["iw"] + g["pad_l"] <= s
-        and 2 * s + 2 <= 4095  # row offsets are load immediates
+        and g["pad_t"] < 3
+        and g["pad_l"] < 3
+        and 2 * s + 6 <= 4095  # row offsets are load immediates
         and 4 * g["cout"] <= 4095  # output offsets and steps too
         and g["ow"] * g["cout"] <= 4095
     )
+
+
+def plane(g: dict) -> tuple[int, int]:
+    """(row bytes, rows) of the framed plane: the input columns and rows the outputs read, padding included."""
+    return (g["ow"] - 1) * g["sw"] + 3, (g["oh"] - 1) * g["sh"] + 3
 
 
 def _epilogue(op: Op, graph: Graph) -> tuple[dict, np.ndarray, np.ndarray]:
@@ -76,9 +84,9 @@ def is_dw3x3_planar(op: Op, graph: Graph, target: TargetLike) -> bool:
 
 
 def planar_scratch(op: Op, graph: Graph) -> int:
-    """One framed input plane: (oh + 2) rows of ow + 2 bytes, rounded up to words."""
-    g = geometry(op, graph)
-    return ((g["oh"] + 2) * (g["ow"] + 2) + 3) // 4 * 4
+    """One framed input plane, plus the word a stride-2 step reads past a row's end, rounded up to words."""
+    s, rows = plane(geometry(op, graph))
+    return (rows * s + 4 + 3) // 4 * 4
 
 
 def planar_context(op: Op, graph: Graph, b: Binding) -> Context:
@@ -89,13 +97,16 @@ def planar_context(op: Op, graph: Graph, b: Binding) -> Context:
     bias = np.where(const, 0, bias.astype(np.int64) << ls)
     assert np.all(np.abs(bias) < 2**31)
     packed = np.ascontiguousarray(w[:, list(WEIGHT_ORDER)].astype(np.int8)).reshape(-1)
-    s = g["ow"] + 2
+    s, rows = plane(g)
     return dict(
         g,
         q=q,
         ls=ls,
         s=s,
-        rows=g["oh"] + 2,
+        rows=rows,
+        scratch_words=planar_scratch(op, graph) // 4,
+        gather_rows=min(g["ih"], rows - g["pad_t"]),
+        gather_cols=min(g["iw"], s - g["pad_l"]),
         zp=-g["in_offset"],
         bias=bias.astype(np.int32).tolist(),
         steps=g["ow"] // 4,

@@ -1,7 +1,7 @@
 """The channel-planar 3x3 depthwise kernel (kernels/cortexm_dw.py) in QEMU (qemu-m4) against the numpy reference:
-random shapes (odd sizes, SAME and VALID, widths that leave every tail of the four-pixel step), independent
-quantization (per-channel scales from tiny to large, so right and left shifts), activation clips, a constant channel,
-in place and out of place."""
+random shapes, stride 1 and 2 (odd sizes, SAME and VALID, widths that leave every tail of the four-pixel step),
+independent quantization (per-channel scales from tiny to large, so right and left shifts), activation clips, a constant
+channel, in place and out of place."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ pytestmark = [
 ACTS = (Activation.NONE, Activation.RELU, Activation.RELU6)
 
 
-def _graph(h, w, c, padding, act_fn, seed, residual=False):
+def _graph(h, w, c, padding, act_fn, seed, residual=False, stride=1):
     """3x3 conv from 2c + 8 channels (the graph's peak, so the depthwise has room for its scratch) -> 3x3 depthwise
     [-> ADD of the conv output and the depthwise output, which keeps the depthwise input alive: out of place]."""
     rng = np.random.default_rng(seed)
@@ -47,10 +47,17 @@ def _graph(h, w, c, padding, act_fn, seed, residual=False):
     scales = 10.0 ** rng.uniform(-4, -0.5, c)
     wt = const("wd", wd, scales=scales, axis=3)
     bias = const("bd", rng.integers(-2000, 2000, c, dtype=np.int32), scales=[1.0] * c)
-    oh, ow = (h, w) if padding is Padding.SAME else (h - 2, w - 2)
+    if padding is Padding.SAME:
+        oh, ow = (h + stride - 1) // stride, (w + stride - 1) // stride
+    else:
+        oh, ow = (h - 3) // stride + 1, (w - 3) // stride + 1
     d = act("d", (1, oh, ow, c), float(rng.uniform(0.01, 0.2)), int(rng.integers(-128, 100)))
     dw = Op(
-        "dw", OpKind.DEPTHWISE_CONV_2D, ("y", "wd", "bd"), ("d",), DepthwiseConv2DAttrs(1, 1, 1, 1, padding, 1, act_fn)
+        "dw",
+        OpKind.DEPTHWISE_CONV_2D,
+        ("y", "wd", "bd"),
+        ("d",),
+        DepthwiseConv2DAttrs(stride, stride, 1, 1, padding, 1, act_fn),
     )
     ops, tensors, out = [conv, dw], {t.name: t for t in (x, y, wc, bc, wt, bias, d)}, "d"
     if residual:
@@ -78,6 +85,21 @@ def _check(graph, seed):
 )
 def test_planar_depthwise_random_shapes_in_place(h, w, c, padding, act_fn, seed):
     kernels = _check(_graph(h, w, c, padding, act_fn, seed), seed)
+    assert kernels[1] == "dwconv3x3_s8_planar_inplace"
+
+
+@settings(max_examples=5, deadline=None, phases=(Phase.explicit, Phase.reuse, Phase.generate))
+@given(
+    st.integers(8, 14),
+    st.integers(8, 15),
+    st.sampled_from([1, 4, 7, 16]),
+    st.sampled_from([Padding.SAME, Padding.VALID]),
+    st.sampled_from(ACTS),
+    st.integers(0, 10_000),
+)
+def test_planar_depthwise_stride2_random_shapes_in_place(h, w, c, padding, act_fn, seed):
+    """Stride 2, even and odd sizes (SAME pads only below/right for even ones), at least 16 output pixels."""
+    kernels = _check(_graph(h, w, c, padding, act_fn, seed, stride=2), seed)
     assert kernels[1] == "dwconv3x3_s8_planar_inplace"
 
 
