@@ -24,7 +24,7 @@ from ..ir.graph import Graph, Op
 from .common import in_tensor, out_tensor
 from .conv import geometry, requant_q
 from .cortexm import acc_bounds, constant_channels, folded_bias, has_dsp, requant_fast
-from .spec import Binding, Context, KernelSpec, TargetLike
+from .spec import Binding, Context, KernelSpec, TargetLike, no_scratch
 
 MAX_LS = 8  # |w| << ls stays an int16 lane
 MIN_PIXELS_S2 = 16  # below this many output pixels per channel, stride 2 runs faster four channels at a time
@@ -119,3 +119,33 @@ DW3X3_PLANAR = (  # the same C either way: the in-place variant only declares th
     KernelSpec("dwconv3x3_s8_planar_inplace", is_dw3x3_planar, planar_scratch, planar_context, inplace=True),
     KernelSpec("dwconv3x3_s8_planar", is_dw3x3_planar, planar_scratch, planar_context),
 )
+
+
+REGION_STACK = 512  # bytes of the region kernel's framed tile plane, a local array on the C stack
+REGION_COLS = 24  # output columns per tile of the region kernel at most
+
+
+def region_tile(g: dict) -> tuple[int, int, int, int]:
+    """(output rows, output columns, plane row bytes, plane rows) of one tile of the region kernel: its framed
+    plane fits in REGION_STACK bytes."""
+    cols = min(g["ow"], REGION_COLS)
+    s = (cols - 1) * g["sw"] + 3
+    band = max(1, min(g["oh"], ((REGION_STACK - 4) // s - 3) // g["sh"] + 1))
+    return band, cols, s, (band - 1) * g["sh"] + 3
+
+
+def is_dw3x3_planar_region(op: Op, graph: Graph, target: TargetLike) -> bool:
+    """Stride 1 only: stride-2 regions of a patch stage are too small for the per-tile work to pay off."""
+    a = op.attrs
+    return a.stride_h == a.stride_w == 1 and is_dw3x3_planar(op, graph, target)
+
+
+def region_context(op: Op, graph: Graph, b: Binding) -> Context:
+    g = geometry(op, graph)
+    band, cols, s, rows = region_tile(g)
+    return dict(planar_context(op, graph, b), band=band, cols=cols, s=s, rows=rows)
+
+
+# patch stage: the same core over a region (sizes and padding at run time), tile by tile. A patch stage runs at the
+# arena's peak, so the tile's plane is a small array on the stack (REGION_STACK bytes) rather than arena scratch.
+DW3X3_PLANAR_REGION = KernelSpec("dwconv3x3_s8_planar_region", is_dw3x3_planar_region, no_scratch, region_context)
