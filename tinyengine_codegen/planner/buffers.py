@@ -20,6 +20,7 @@ Two kinds of buffers share bytes with another one; they name it in `alias_of` an
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -66,23 +67,69 @@ def lifetimes(
     """Buffers of `graph` in first-appearance order, then the scratch buffers in op order."""
     if alignment < 1:
         raise InternalError(f"alignment must be >= 1, got {alignment}")
-    scratch = scratch or {}
-    n = len(graph.ops)
-    end = max(n - 1, 0)
-    acts = graph.activations()
-    first = {t.name: (0 if t.name in graph.inputs else graph.producer(t.name) or 0) for t in acts}
-    last = {t.name: end if t.name in graph.outputs else max(graph.last_use(t.name), first[t.name]) for t in acts}
-    size = {t.name: _round_up(t.nbytes, alignment) for t in acts}
-    alias = _aliases(graph, inplace, _read_until(graph), size)
-    bufs = [Buffer(t.name, size[t.name], first[t.name], last[t.name], alias.get(t.name)) for t in acts]
-    bufs += _scratch_buffers(graph, scratch, alignment, {b.name for b in bufs})
-    return tuple(bufs)
+    bufs = _activation_buffers(graph, frozenset(inplace), alignment)
+    if not scratch:
+        return bufs
+    return bufs + tuple(_scratch_buffers(graph, scratch, alignment, {b.name for b in bufs}))
+
+
+@dataclass(frozen=True, slots=True)
+class _Facts:
+    """What every lifetimes call of one graph shares: activation names in first-appearance order, their first
+    and last op, rounded sizes, and the last op that reads each."""
+
+    names: tuple[str, ...]
+    first: Mapping[str, int]
+    last: Mapping[str, int]
+    size: Mapping[str, int]
+    read_until: Mapping[str, int]
+
+
+# per graph (graphs are immutable, so nothing here can go stale; entries go with their graph): the shared facts
+# by alignment, and the activation buffers by (in-place ops, alignment): the planner asks for the same ones often
+_FACTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_MEMO_LIMIT = 256
+
+
+def _memo(graph: Graph) -> dict:
+    memo = _FACTS.get(graph)
+    if memo is None:
+        memo = _FACTS[graph] = {}
+    return memo
+
+
+def _facts(graph: Graph, alignment: int) -> _Facts:
+    memo = _memo(graph)
+    key = ("facts", alignment)
+    if key not in memo:
+        n = len(graph.ops)
+        end = max(n - 1, 0)
+        acts = graph.activations()
+        first = {t.name: (0 if t.name in graph.inputs else graph.producer(t.name) or 0) for t in acts}
+        last = {t.name: end if t.name in graph.outputs else max(graph.last_use(t.name), first[t.name]) for t in acts}
+        size = {t.name: _round_up(t.nbytes, alignment) for t in acts}
+        read_until = {t.name: graph.last_use(t.name) for t in acts}
+        memo[key] = _Facts(tuple(t.name for t in acts), first, last, size, read_until)
+    return memo[key]
+
+
+def _activation_buffers(graph: Graph, inplace: frozenset[int], alignment: int) -> tuple[Buffer, ...]:
+    memo = _memo(graph)
+    key = ("buffers", inplace, alignment)
+    hit = memo.get(key)
+    if hit is None:
+        f = _facts(graph, alignment)
+        alias = _aliases(graph, inplace, f.read_until, f.size)
+        hit = tuple(Buffer(t, f.size[t], f.first[t], f.last[t], alias.get(t)) for t in f.names)
+        if len(memo) < _MEMO_LIMIT:
+            memo[key] = hit
+    return hit
 
 
 def inplace_candidates(graph: Graph, kinds: frozenset[OpKind] = INPLACE_KINDS, alignment: int = 4) -> frozenset[int]:
     """Indices of the ops of `kinds` that `lifetimes` accepts in `inplace` (all of them at once), chosen in op order."""
-    last = _read_until(graph)
-    size = {t.name: _round_up(t.nbytes, alignment) for t in graph.activations()}
+    f = _facts(graph, alignment)
+    last, size = f.read_until, f.size
     chosen: set[int] = set()
     for i, op in enumerate(graph.ops):
         if op.kind in kinds:
@@ -92,11 +139,6 @@ def inplace_candidates(graph: Graph, kinds: frozenset[OpKind] = INPLACE_KINDS, a
                 continue
             chosen.add(i)
     return frozenset(chosen)
-
-
-def _read_until(graph: Graph) -> dict[str, int]:
-    """The last op that reads each activation; graph outputs are read after the last op (len(ops))."""
-    return {t.name: graph.last_use(t.name) for t in graph.activations()}
 
 
 def _round_up(nbytes: int, alignment: int) -> int:

@@ -3,12 +3,17 @@
 Every split point and p x p grid is costed with the fast separable figures (planner/patch_fast.py) and the
 estimated cycles of its stage (planner/patch_cost.py); among those whose extra cycles stay within the budget the
 search keeps the one with the smallest arena.
+
+The search is best-first: every candidate gets a bound no arena can beat (the most bytes live at one op, found
+from the stage's few ops and, once per split point, the ops after it), and full arenas are planned in bound
+order until the next bound cannot win. The result is the exact minimum over all candidates of (arena, extra
+cycles, patches, whole bytes, split op); on most models one arena is planned.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ..errors import TinyMLError
@@ -31,32 +36,28 @@ from .patches import (
 )
 
 
-def choose_patches(
-    graph: Graph,
-    *,
-    cost: StageCost | None = None,
-    max_extra: float = 0.10,
-    forced: int | None = None,
-    inplace: frozenset[int] = frozenset(),
-    scratch: Mapping[int, int] | None = None,
-    alignment: int = 4,
-) -> PatchSchedule | None:
-    """The schedule with the smallest peak SRAM whose estimated extra cycles stay within `max_extra` x the model's
-    estimated cycles (`cost`, planner/patch_cost.py; None: one cycle per MAC or output element for every kernel,
-    a budget of extra work), over every split point and p in 2..8 (only `forced` when given); fewer extra cycles,
-    then fewer patches break ties. None unless its peak is strictly below the plan without patches.
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """One split op and patch count within the budget: its estimated extra cycles, the bytes that stay whole
+    during its stage (a bound on its arena) and its figures (duck-typed as a schedule for the buffers)."""
 
-    Candidates within the budget are ranked by their lower bound (the most bytes live at one op), and arenas are
-    planned in that order until no later candidate can win: few full arena plans per model."""
-    if forced is not None and forced < 2:
-        raise TinyMLError(f"patch count {forced}: use 2 or more (or patches off)")
+    extra: float
+    p: int
+    split: int
+    whole: int
+    figures: Any
+
+
+def patch_candidates(
+    graph: Graph, cost: StageCost, max_extra: float, forced: int | None, plain: int, alignment: int = 4
+) -> list[Candidate]:
+    """Every (split op, p) whose extra estimated cycles stay within `max_extra` x cost.total and whose whole bytes
+    stay below `plain`, in split and p order (p only `forced` when given)."""
     points = split_points(graph)
     if not points:
-        return None
+        return []
     total_macs = graph_macs(graph)
-    cost = cost or work_cost(graph)
     limit = max_extra * cost.total
-    plain = plan_arena(lifetimes(graph, scratch=scratch, inplace=inplace, alignment=alignment)).arena_bytes
     all_geos = _geometry(graph, points[-1])
     floors = cost.floors(graph)
     # rest[k]: the least that ops k+1.. add to the extra cycles of a stage ending at k when it grows deeper (a
@@ -65,14 +66,16 @@ def choose_patches(
     for k in range(len(floors) - 2, -1, -1):
         deeper = floors[k + 1] + min(0.0, deeper)
         rest[k] = min(0.0, deeper)
-    whole = {s: _whole_bytes(graph, s, alignment) for s in points}
     start = all_geos[0].index
-    cands = []
+    out: list[Candidate] = []
     for s in points:
         _, h, w, _ = graph.tensor(graph.ops[s].outputs[0]).shape
         geos = all_geos[: s - start + 1]
         # halos only add work: the stage's extra cycles without them bound every grid's from below
-        if whole[s] >= plain or sum(floors[start : s + 1]) > limit:
+        if sum(floors[start : s + 1]) > limit:
+            continue
+        whole = _whole_bytes(graph, s, alignment)
+        if whole >= plain:
             continue
         inputs = stage_inputs(graph, start, s)
         cheapest = None
@@ -86,36 +89,95 @@ def choose_patches(
             cheapest = extra if cheapest is None else min(cheapest, extra)
             if extra > limit:
                 break  # more patches recompute more halo: larger grids of this split cost more still
-            cands.append((extra, p, s, sched))
+            out.append(Candidate(extra, p, s, whole, sched))
         if cheapest is not None and cheapest + rest[s] > limit:
             break  # no deeper split fits the budget either
-    # Rank by a bound no arena can beat: first the bytes that stay whole during the stage (free to compute), then
-    # the most bytes live at one op (needs the lifetimes); plan arenas in that order until none can win.
-    queue = sorted(((whole[s], extra, p, s, sched) for extra, p, s, sched in cands), key=lambda c: c[:4])
-    bases: dict[int, tuple[Buffer, ...]] = {}
-    best: tuple[tuple[int, float, int], int, int] | None = None
-    for whole_bytes, extra, p, s, sched in queue:
-        if best is not None and (whole_bytes, extra, p) >= best[0]:
-            break  # its arena is at least `whole`: neither it nor any later candidate can win
-        if s not in bases:
-            kept = frozenset(i for i in inplace if i > s)
-            bases[s] = lifetimes(graph, scratch=scratch, inplace=kept, alignment=alignment)
-        bufs = _with_stage(graph, bases[s], sched, alignment)
-        if best is not None and (live_peak(bufs), extra, p) >= best[0]:
-            continue
-        key = (plan_arena(bufs).arena_bytes, extra, p)
-        if best is None or key < best[0]:
-            best = (key, s, p)
-    if best is None or best[0][0] >= plain:
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class _Base:
+    """The lifetimes of a stage ending at `split` (no in-place op inside it), the buffers that exist during the
+    stage, and the most bytes live at one op after it (the stage does not change those)."""
+
+    buffers: tuple[Buffer, ...]
+    early: tuple[Buffer, ...]
+    tail: int
+
+
+def _base(graph, split, inplace, scratch, alignment) -> _Base:
+    kept = frozenset(i for i in inplace if i > split)
+    bufs = lifetimes(graph, scratch=scratch, inplace=kept, alignment=alignment)
+    return _Base(bufs, tuple(b for b in bufs if b.first <= split), live_peak(bufs, lo=split + 1))
+
+
+def choose_patches(
+    graph: Graph,
+    *,
+    cost: StageCost | None = None,
+    max_extra: float = 0.10,
+    forced: int | None = None,
+    inplace: frozenset[int] = frozenset(),
+    scratch: Mapping[int, int] | None = None,
+    alignment: int = 4,
+    plain: int | None = None,
+) -> PatchSchedule | None:
+    """The schedule with the smallest peak SRAM whose estimated extra cycles stay within `max_extra` x the model's
+    estimated cycles (`cost`, planner/patch_cost.py; None: one cycle per MAC or output element for every kernel,
+    a budget of extra work), over every split point and p in 2..8 (only `forced` when given); fewer extra cycles,
+    then fewer patches break ties. None unless its peak is strictly below the plan without patches (`plain`: its
+    arena bytes when the caller has planned it, with the same inplace, scratch and alignment)."""
+    if forced is not None and forced < 2:
+        raise TinyMLError(f"patch count {forced}: use 2 or more (or patches off)")
+    if not split_points(graph):
         return None
-    (_, extra, p), split, _ = best
-    final = _schedule(graph, _geometry(graph, split), p, total_macs)
-    return replace(final, est_extra_cycles=extra, est_model_cycles=cost.total)
+    cost = cost or work_cost(graph)
+    if plain is None:
+        plain = plan_arena(lifetimes(graph, scratch=scratch, inplace=inplace, alignment=alignment)).arena_bytes
+    cands = patch_candidates(graph, cost, max_extra, forced, plain, alignment)
+    best = best_candidate(graph, cands, inplace=inplace, scratch=scratch, alignment=alignment)
+    if best is None or best[0] >= plain:
+        return None
+    _, c = best
+    final = _schedule(graph, _geometry(graph, c.split), c.p, graph_macs(graph))
+    return replace(final, est_extra_cycles=c.extra, est_model_cycles=cost.total)
 
 
-def live_peak(bufs) -> int:
+def best_candidate(
+    graph: Graph,
+    cands: Sequence[Candidate],
+    *,
+    inplace: frozenset[int] = frozenset(),
+    scratch: Mapping[int, int] | None = None,
+    alignment: int = 4,
+) -> tuple[int, Candidate] | None:
+    """(arena bytes, candidate) of the least (arena, extra, p, whole, split) over `cands`, by best-first search:
+    candidates in the order of their live-bytes bound (no arena is below it), arenas planned until the next
+    bound cannot win."""
+    bases: dict[int, _Base] = {}
+    scored = []
+    for c in cands:
+        if c.split not in bases:
+            bases[c.split] = _base(graph, c.split, inplace, scratch, alignment)
+        b = bases[c.split]
+        bound = max(b.tail, live_peak(_with_stage(graph, b.early, c.figures, alignment), hi=c.split))
+        scored.append(((bound, c.extra, c.p, c.whole, c.split), c))
+    scored.sort(key=lambda x: x[0])
+    best: tuple[tuple, Candidate] | None = None
+    for key, c in scored:
+        if best is not None and key >= best[0]:
+            break  # its arena is at least its bound: neither it nor any later candidate can win
+        arena = plan_arena(_with_stage(graph, bases[c.split].buffers, c.figures, alignment)).arena_bytes
+        full = (arena, *key[1:])
+        if best is None or full < best[0]:
+            best = (full, c)
+    return None if best is None else (best[0][0], best[1])
+
+
+def live_peak(bufs: Sequence[Buffer], lo: int | None = None, hi: int | None = None) -> int:
     """The most bytes live at one op (buffers aliased to one another count once, their largest): the same figure
-    as check.lower_bound, by one pass over the buffers instead of one per op."""
+    as check.lower_bound, by one pass over the buffers instead of one per op. With `lo` / `hi`: only over the
+    ops lo..hi."""
     if not bufs:
         return 0
     by_name = {b.name: b for b in bufs}
@@ -125,23 +187,31 @@ def live_peak(bufs) -> int:
         while root.alias_of is not None:
             root = by_name[root.alias_of]
         groups.setdefault(root.name, []).append(b)
-    lo, hi = min(b.first for b in bufs), max(b.last for b in bufs)
-    delta = [0] * (hi - lo + 2)
+    lo = min(b.first for b in bufs) if lo is None else lo
+    hi = max(b.last for b in bufs) if hi is None else hi
+    if hi < lo:
+        return 0
+    live = [0] * (hi - lo + 2)  # a difference array for single buffers, direct sums for alias groups
+    direct = [0] * (hi - lo + 1)
     for members in groups.values():
         if len(members) == 1:
             b = members[0]
-            delta[b.first - lo] += b.size
-            delta[b.last - lo + 1] -= b.size
+            f, last = max(b.first, lo), min(b.last, hi)
+            if f <= last:
+                live[f - lo] += b.size
+                live[last - lo + 1] -= b.size
             continue
-        prev = 0
-        for t in range(min(b.first for b in members), max(b.last for b in members) + 2):
-            cur = max((b.size for b in members if b.first <= t <= b.last), default=0)
-            delta[t - lo] += cur - prev
-            prev = cur
+        top: dict[int, int] = {}
+        for b in members:
+            for t in range(max(b.first, lo), min(b.last, hi) + 1):
+                if b.size > top.get(t, 0):
+                    top[t] = b.size
+        for t, size in top.items():
+            direct[t - lo] += size
     peak = run = 0
-    for d in delta[:-1]:
+    for d, extra in zip(live, direct):
         run += d
-        peak = max(peak, run)
+        peak = max(peak, run + extra)
     return peak
 
 

@@ -1,0 +1,102 @@
+"""The best-first patch search returns what planning every candidate's arena would (the slow path)."""
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.conftest import SHARED_DATA, mlperf_path
+from tinyengine_codegen.boards import load_board
+from tinyengine_codegen.options import CompileOptions
+from tinyengine_codegen.passes import PIPELINE, run_pipeline
+from tinyengine_codegen.passes.patches import region_kernels
+from tinyengine_codegen.planner import lifetimes
+from tinyengine_codegen.planner.arena import plan_arena
+from tinyengine_codegen.planner.buffers import inplace_candidates
+from tinyengine_codegen.planner.check import live_bytes, lower_bound
+from tinyengine_codegen.planner.patch_cost import kernel_table, stage_cost
+from tinyengine_codegen.planner.patch_search import (
+    best_candidate,
+    choose_patches,
+    live_peak,
+    patch_candidates,
+    work_cost,
+)
+from tinyengine_codegen.planner.patches import _with_stage
+
+from .stacks import random_stack
+
+
+def exhaustive(graph, cands, inplace, scratch):
+    """The least (arena, extra, p, whole, split) with every candidate's arena planned."""
+    best = None
+    for c in cands:
+        kept = frozenset(i for i in inplace if i > c.split)
+        bufs = _with_stage(graph, lifetimes(graph, scratch=scratch, inplace=kept), c.figures, 4)
+        key = (plan_arena(bufs).arena_bytes, c.extra, c.p, c.whole, c.split)
+        best = key if best is None or key < best else best
+    return best
+
+
+def check_search(graph, cost, max_extra, inplace=frozenset(), scratch=None):
+    plain = plan_arena(lifetimes(graph, scratch=scratch, inplace=inplace)).arena_bytes
+    cands = patch_candidates(graph, cost, max_extra, None, plain)
+    slow = exhaustive(graph, cands, inplace, scratch)
+    fast = best_candidate(graph, cands, inplace=inplace, scratch=scratch)
+    if slow is None:
+        assert fast is None
+        return 0
+    arena, c = fast
+    assert (arena, c.extra, c.p, c.whole, c.split) == slow
+    sched = choose_patches(graph, cost=cost, max_extra=max_extra, inplace=inplace, scratch=scratch)
+    if slow[0] < plain:
+        assert (sched.split_op, sched.p) == (slow[4], slow[2])
+    else:
+        assert sched is None
+    return len(cands)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(0, 10_000), st.sampled_from([0.05, 0.3, 2.0]))
+def test_best_first_equals_exhaustive_on_random_stacks(seed, limit):
+    graph = random_stack(np.random.default_rng(seed), depth=5)
+    check_search(graph, work_cost(graph), limit, inplace_candidates(graph), {0: 20})
+
+
+@pytest.mark.parametrize("key", ["vww", "ic", "kws"])
+@pytest.mark.parametrize("board", ["qemu-m4", "nucleo-f746zg"])
+def test_best_first_equals_exhaustive_on_mlperf(key, board):
+    from tinyengine_codegen.importers.tflite import load_tflite
+
+    target = load_board(board)
+    mp = run_pipeline(load_tflite(mlperf_path(key)), CompileOptions(target=target), passes=PIPELINE[:-1])
+    g = mp.graph
+    cost = stage_cost(g, mp.kernel_names, region_kernels(g, target), kernel_table(target))
+    n = 0
+    for limit in (0.05, 0.10, 0.5):
+        n += check_search(g, cost, limit, mp.inplace, dict(mp.scratch))
+    assert n > 0 or key == "kws"
+
+
+def test_best_first_equals_exhaustive_on_mobilenetv2():
+    from tinyengine_codegen.importers.tflite import load_tflite
+
+    path = SHARED_DATA / "models" / "mobilenetv2_035_96.tflite"
+    if not path.exists():
+        pytest.skip("mobilenetv2_035_96.tflite is absent")
+    target = load_board("nucleo-f746zg")
+    mp = run_pipeline(load_tflite(path), CompileOptions(target=target), passes=PIPELINE[:-1])
+    g = mp.graph
+    cost = stage_cost(g, mp.kernel_names, region_kernels(g, target), kernel_table(target))
+    assert check_search(g, cost, 0.10, mp.inplace, dict(mp.scratch)) > 10
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(0, 10_000), st.integers(0, 6), st.integers(0, 6))
+def test_windowed_live_peak_is_the_lower_bound_of_those_ops(seed, a, b):
+    graph = random_stack(np.random.default_rng(seed), depth=4)
+    bufs = lifetimes(graph, inplace=inplace_candidates(graph), scratch={1: 40})
+    lo, hi = min(a, b), max(a, b)
+    live = live_bytes(bufs)
+    assert live_peak(bufs, lo=lo, hi=hi) == max((v for t, v in live.items() if lo <= t <= hi), default=0)
+    assert live_peak(bufs) == lower_bound(bufs)
