@@ -23,6 +23,7 @@ import numpy as np
 from .. import quant
 from ..ir.graph import Graph, Op, Tensor
 from .common import INT8_MAX, INT8_MIN
+from .conv import geometry, requant_q
 
 ACC_LIMIT = 1 << 30
 
@@ -150,6 +151,21 @@ def per_op(graph: Graph, key: tuple, compute):
     if key not in memo:
         memo[key] = compute()
     return memo[key]
+
+
+def gemm_facts(op: Op, graph: Graph) -> tuple[dict, np.ndarray, np.ndarray, dict]:
+    """(geometry, weight rows as int64 cout x K, folded bias, fast requant record before any pre-shift) of a
+    CONV_2D: the numbers every GEMM-type predicate and context of the op starts from, computed once per op."""
+    return per_op(graph, ("gemm_facts", op), lambda: _gemm_facts(op, graph))
+
+
+def _gemm_facts(op: Op, graph: Graph) -> tuple[dict, np.ndarray, np.ndarray, dict]:
+    g = geometry(op, graph)
+    w = np.asarray(graph.tensor(op.inputs[1]).data).reshape(g["cout"], -1).astype(np.int64)
+    bias_t = np.asarray(graph.tensor(op.inputs[2]).data) if len(op.inputs) > 2 and op.inputs[2] else None
+    bias = folded_bias(bias_t, w, g["in_offset"])
+    q0 = requant_q(op, graph, g["cout"])
+    return g, w, bias, requant_fast(q0, acc_bounds(bias, w), constant_channels(q0, w, bias))
 
 
 def _live_bytes(graph: Graph) -> list[int]:
