@@ -95,22 +95,6 @@ def patch_candidates(
     return out
 
 
-@dataclass(frozen=True, slots=True)
-class _Base:
-    """The lifetimes of a stage ending at `split` (no in-place op inside it), the buffers that exist during the
-    stage, and the most bytes live at one op after it (the stage does not change those)."""
-
-    buffers: tuple[Buffer, ...]
-    early: tuple[Buffer, ...]
-    tail: int
-
-
-def _base(graph, split, inplace, scratch, alignment) -> _Base:
-    kept = frozenset(i for i in inplace if i > split)
-    bufs = lifetimes(graph, scratch=scratch, inplace=kept, alignment=alignment)
-    return _Base(bufs, tuple(b for b in bufs if b.first <= split), live_peak(bufs, lo=split + 1))
-
-
 def choose_patches(
     graph: Graph,
     *,
@@ -154,32 +138,56 @@ def best_candidate(
     """(arena bytes, candidate) of the least (arena, extra, p, whole, split) over `cands`, by best-first search:
     candidates in the order of their live-bytes bound (no arena is below it), arenas planned until the next
     bound cannot win."""
-    bases: dict[int, _Base] = {}
+    if not cands:
+        return None
+    # During a stage ending at s no in-place op inside it runs in place, and the ops after it keep theirs: the
+    # buffers that exist during the stage are those of the plan without in-place ops, and the bytes live at each
+    # op after it are those of the plan with all of them (an in-place op inside the stage only joins stage
+    # tensors, dead after it, to the alias groups of later ops).
+    early = lifetimes(graph, scratch=scratch, alignment=alignment)
+    tails = _suffix_peaks(lifetimes(graph, scratch=scratch, inplace=inplace, alignment=alignment))
     scored = []
     for c in cands:
-        if c.split not in bases:
-            bases[c.split] = _base(graph, c.split, inplace, scratch, alignment)
-        b = bases[c.split]
-        bound = max(b.tail, live_peak(_with_stage(graph, b.early, c.figures, alignment), hi=c.split))
+        stage = _with_stage(graph, tuple(b for b in early if b.first <= c.split), c.figures, alignment)
+        bound = max(tails[c.split + 1] if c.split + 1 < len(tails) else 0, live_peak(stage, hi=c.split))
         scored.append(((bound, c.extra, c.p, c.whole, c.split), c))
     scored.sort(key=lambda x: x[0])
+    bases: dict[int, tuple[Buffer, ...]] = {}
     best: tuple[tuple, Candidate] | None = None
     for key, c in scored:
         if best is not None and key >= best[0]:
             break  # its arena is at least its bound: neither it nor any later candidate can win
-        arena = plan_arena(_with_stage(graph, bases[c.split].buffers, c.figures, alignment)).arena_bytes
+        if c.split not in bases:
+            kept = frozenset(i for i in inplace if i > c.split)
+            bases[c.split] = lifetimes(graph, scratch=scratch, inplace=kept, alignment=alignment)
+        arena = plan_arena(_with_stage(graph, bases[c.split], c.figures, alignment)).arena_bytes
         full = (arena, *key[1:])
         if best is None or full < best[0]:
             best = (full, c)
     return None if best is None else (best[0][0], best[1])
 
 
+def _suffix_peaks(bufs: Sequence[Buffer]) -> list[int]:
+    """out[t]: the most bytes live at one op t, t + 1, .. (aliased buffers count once, their largest)."""
+    live = live_profile(bufs)
+    out = [0] * (len(live) + 1)
+    for t in range(len(live) - 1, -1, -1):
+        out[t] = max(out[t + 1], live[t])
+    return out
+
+
 def live_peak(bufs: Sequence[Buffer], lo: int | None = None, hi: int | None = None) -> int:
     """The most bytes live at one op (buffers aliased to one another count once, their largest): the same figure
     as check.lower_bound, by one pass over the buffers instead of one per op. With `lo` / `hi`: only over the
     ops lo..hi."""
+    return max(live_profile(bufs, lo, hi), default=0)
+
+
+def live_profile(bufs: Sequence[Buffer], lo: int | None = None, hi: int | None = None) -> list[int]:
+    """Bytes live at each op lo..hi (default: from op 0 to the last op any buffer lives at; aliased buffers
+    count once, their largest)."""
     if not bufs:
-        return 0
+        return []
     by_name = {b.name: b for b in bufs}
     groups: dict[str, list[Buffer]] = {}
     for b in bufs:
@@ -187,19 +195,19 @@ def live_peak(bufs: Sequence[Buffer], lo: int | None = None, hi: int | None = No
         while root.alias_of is not None:
             root = by_name[root.alias_of]
         groups.setdefault(root.name, []).append(b)
-    lo = min(b.first for b in bufs) if lo is None else lo
+    lo = 0 if lo is None else lo
     hi = max(b.last for b in bufs) if hi is None else hi
     if hi < lo:
-        return 0
-    live = [0] * (hi - lo + 2)  # a difference array for single buffers, direct sums for alias groups
-    direct = [0] * (hi - lo + 1)
+        return []
+    delta = [0] * (hi - lo + 2)  # single buffers, as differences
+    live = [0] * (hi - lo + 1)  # alias groups, directly
     for members in groups.values():
         if len(members) == 1:
             b = members[0]
             f, last = max(b.first, lo), min(b.last, hi)
             if f <= last:
-                live[f - lo] += b.size
-                live[last - lo + 1] -= b.size
+                delta[f - lo] += b.size
+                delta[last - lo + 1] -= b.size
             continue
         top: dict[int, int] = {}
         for b in members:
@@ -207,12 +215,12 @@ def live_peak(bufs: Sequence[Buffer], lo: int | None = None, hi: int | None = No
                 if b.size > top.get(t, 0):
                     top[t] = b.size
         for t, size in top.items():
-            direct[t - lo] += size
-    peak = run = 0
-    for d, extra in zip(live, direct):
-        run += d
-        peak = max(peak, run + extra)
-    return peak
+            live[t - lo] += size
+    run = 0
+    for t in range(len(live)):
+        run += delta[t]
+        live[t] += run
+    return live
 
 
 def work_cost(graph: Graph) -> StageCost:
