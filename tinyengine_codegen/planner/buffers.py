@@ -127,17 +127,24 @@ def _activation_buffers(graph: Graph, inplace: frozenset[int], alignment: int) -
 
 
 def inplace_candidates(graph: Graph, kinds: frozenset[OpKind] = INPLACE_KINDS, alignment: int = 4) -> frozenset[int]:
-    """Indices of the ops of `kinds` that `lifetimes` accepts in `inplace` (all of them at once), chosen in op order."""
+    """Indices of the ops of `kinds` that `lifetimes` accepts in `inplace` (all of them at once), chosen in op order.
+
+    One walk: whether op i may run in place depends only on the aliases of the ops before it, so each op of
+    `kinds` is tried against the aliases built so far and joined when it is accepted."""
     f = _facts(graph, alignment)
-    last, size = f.read_until, f.size
+    walk = _AliasWalk(f.read_until)
     chosen: set[int] = set()
     for i, op in enumerate(graph.ops):
         if op.kind in kinds:
             try:
-                _aliases(graph, frozenset(chosen | {i}), last, size)
+                src = _inplace_source(graph, i, op, walk.group_last, f.size)
             except InternalError:
+                src = None
+            if src is not None:
+                walk.join(op.outputs[0], src)
+                chosen.add(i)
                 continue
-            chosen.add(i)
+        walk.view(graph, op)
     return frozenset(chosen)
 
 
@@ -161,32 +168,48 @@ def _scratch_buffers(graph: Graph, scratch: Mapping[int, int], alignment: int, t
     return out
 
 
+class _AliasWalk:
+    """Alias groups built op by op: each aliasing tensor → the tensor whose bytes it shares, and each group's
+    members (to find the last op that reads any of them)."""
+
+    def __init__(self, last: Mapping[str, int]):
+        self.last = last
+        self.alias: dict[str, str] = {}
+        self.members: dict[str, list[str]] = {}  # alias group root → every tensor in the group
+
+    def root(self, t: str) -> str:
+        while t in self.alias:
+            t = self.alias[t]
+        return t
+
+    def join(self, out: str, src: str) -> None:
+        self.alias[out] = src
+        r = self.root(src)
+        self.members.setdefault(r, [r]).append(out)
+
+    def group_last(self, t: str) -> int:
+        return max(self.last[m] for m in self.members.get(self.root(t), [t]))
+
+    def view(self, graph: Graph, op: Op) -> None:
+        """A RESHAPE's output is a zero-copy view of its non-constant input of the same bytes."""
+        if op.kind is OpKind.RESHAPE:
+            src, out = op.inputs[0], op.outputs[0]
+            if not graph.tensor(src).is_const and graph.tensor(src).nbytes == graph.tensor(out).nbytes:
+                self.join(out, src)
+
+
 def _aliases(graph: Graph, inplace: frozenset[int], last: Mapping[str, int], size: Mapping[str, int]) -> dict[str, str]:
     """Map each aliasing tensor to the tensor whose bytes it shares, walking the ops in order."""
     for i in inplace:
         if not 0 <= i < len(graph.ops):
             raise InternalError(f"in-place op index {i} out of range (the graph has {len(graph.ops)} ops)")
-    alias: dict[str, str] = {}
-    members: dict[str, list[str]] = {}  # alias group root → every tensor in the group
-
-    def root(t: str) -> str:
-        while t in alias:
-            t = alias[t]
-        return t
-
-    def join(out: str, src: str) -> None:
-        alias[out] = src
-        members.setdefault(root(src), [root(src)]).append(out)
-
+    walk = _AliasWalk(last)
     for i, op in enumerate(graph.ops):
-        if op.kind is OpKind.RESHAPE and i not in inplace:
-            src, out = op.inputs[0], op.outputs[0]
-            if not graph.tensor(src).is_const and graph.tensor(src).nbytes == graph.tensor(out).nbytes:
-                join(out, src)
-        elif i in inplace:
-            src = _inplace_source(graph, i, op, lambda t: max(last[m] for m in members.get(root(t), [t])), size)
-            join(op.outputs[0], src)
-    return alias
+        if i in inplace:
+            walk.join(op.outputs[0], _inplace_source(graph, i, op, walk.group_last, size))
+        else:
+            walk.view(graph, op)
+    return walk.alias
 
 
 def _pointwise(graph: Graph, op: Op) -> bool:

@@ -25,7 +25,7 @@ stage ops of the computed output pixels times the op's MACs per output pixel, mi
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from types import MappingProxyType
 
 from ..errors import TinyMLError
@@ -296,6 +296,63 @@ def _patch(graph: Graph, geos: tuple[_Geo, ...], row: int, col: int, target: Reg
     return Patch(row, col, tuple(ops), tuple(sorted(need.items())))
 
 
+def _axis_reads(geos: tuple[_Geo, ...], o0: int, o1: int, axis: int):
+    """Along one axis: the interval of every stage tensor that output interval [o0, o1) of the split op needs,
+    and per stage op the span it reads (i0, i1, pad before, pad after); None when a window lies wholly in the
+    padding (the 2-D emptiness rules then differ)."""
+    need: dict[str, tuple[int, int]] = {geos[-1].output: (o0, o1)}
+    reads: list[tuple[int, int, int, int]] = [(0, 0, 0, 0)] * len(geos)
+    for k in range(len(geos) - 1, -1, -1):
+        geo = geos[k]
+        lo, hi = need[geo.output]
+        dims = geo.rows if axis == 0 else geo.cols
+        if dims is None:
+            r = (lo, hi, 0, 0)
+        else:
+            r = _span(lo, hi, *dims)
+            if r[1] <= r[0]:
+                return None
+        reads[k] = r
+        for t in geo.acts:
+            old = need.get(t)
+            need[t] = (r[0], r[1]) if old is None else (min(old[0], r[0]), max(old[1], r[1]))
+    return need, reads
+
+
+def _separable_patches(graph: Graph, geos: tuple[_Geo, ...], rows: list[int], cols: list[int]):
+    """The patches of the grid cut at `rows` x `cols` from p walks per axis: a region is (row interval) x (column
+    interval), each depending on the patch's row or column only, as long as no interval is empty (then every
+    region is non-empty and a union of regions is the box of the unions per axis). None otherwise."""
+    walks = []
+    for axis, cuts in ((0, rows), (1, cols)):
+        axis_walks = [_axis_reads(geos, cuts[i], cuts[i + 1], axis) for i in range(len(cuts) - 1)]
+        if any(a is None for a in axis_walks):
+            return None
+        walks.append(axis_walks)
+    inner = {g.output for g in geos}
+    whole = {}
+    for t in walks[0][0][0]:
+        if t not in inner:  # stage inputs stay whole
+            shape = graph.tensor(t).shape
+            whole[t] = (0, shape[1], 0, shape[2])
+    out = []
+    for r, (need_r, reads_r) in enumerate(walks[0]):
+        for c, (need_c, reads_c) in enumerate(walks[1]):
+            need = {t: whole.get(t) or (y[0], y[1], *need_c[t]) for t, y in need_r.items()}
+            ops = []
+            for geo, rr, cc in zip(geos, reads_r, reads_c):
+                if geo.rows is None or geo.cols is None:
+                    regions = tuple(need[geo.output] for _ in geo.acts)
+                    pads = (0, 0, 0, 0)
+                else:
+                    regions = ((rr[0], rr[1], cc[0], cc[1]),)
+                    pads = (rr[2], rr[3], cc[2], cc[3])
+                origins = tuple((g[0] - need[t][0], g[2] - need[t][2]) for t, g in zip(geo.acts, regions))
+                ops.append(PatchOp(geo.index, geo.acts, regions, origins, pads, need[geo.output]))
+            out.append(Patch(r, c, tuple(ops), tuple(sorted(need.items()))))
+    return tuple(out)
+
+
 def build_schedule(graph: Graph, split_op: int, p: int) -> PatchSchedule:
     """The p x p patch schedule of ops stage_start..split_op; TinyMLError when that stage or grid is not possible."""
     if not 0 <= split_op < len(graph.ops):
@@ -320,14 +377,20 @@ def build_schedule(graph: Graph, split_op: int, p: int) -> PatchSchedule:
     return _schedule(graph, _geometry(graph, split_op), p)
 
 
-def _schedule(graph: Graph, geos: tuple[_Geo, ...], p: int, total_macs: int | None = None) -> PatchSchedule:
+def _schedule(
+    graph: Graph, geos: tuple[_Geo, ...], p: int, total_macs: int | None = None, *, separable: bool = True
+) -> PatchSchedule:
+    """The p x p schedule of the stage `geos`: by the separable walk (`_separable_patches`) when it applies (and
+    `separable`), else patch by patch (`_patch`); both give the same schedule."""
     split = graph.tensor(geos[-1].output)
     _, h, w, _ = split.shape
     rows = [r * h // p for r in range(p + 1)]
     cols = [c * w // p for c in range(p + 1)]
-    patches = tuple(
-        _patch(graph, geos, r, c, (rows[r], rows[r + 1], cols[c], cols[c + 1])) for r in range(p) for c in range(p)
-    )
+    patches = _separable_patches(graph, geos, rows, cols) if separable else None
+    if patches is None:
+        patches = tuple(
+            _patch(graph, geos, r, c, (rows[r], rows[r + 1], cols[c], cols[c + 1])) for r in range(p) for c in range(p)
+        )
     start, split_op = geos[0].index, geos[-1].index
     full = stage_inputs(graph, start, split_op) + (split.name,)
     pixel = {g.output: g.item_bytes for g in geos}
@@ -370,13 +433,14 @@ def patched_buffers(
 def _with_stage(graph: Graph, bufs: tuple[Buffer, ...], schedule, alignment: int) -> tuple[Buffer, ...]:
     """`bufs` (the lifetimes without patches, no in-place op inside the stage) changed for the patch stage."""
     out = []
+    per_patch, split, full, end = schedule.buffer_bytes, schedule.split_tensor, schedule.full_tensors, schedule.split_op
     for b in bufs:
-        if b.name in schedule.buffer_bytes:
-            b = replace(b, size=-(-schedule.buffer_bytes[b.name] // alignment) * alignment)
-        elif b.name == schedule.split_tensor:
-            b = replace(b, first=0)
-        elif b.name in schedule.full_tensors:  # a stage input: read by every patch
-            b = replace(b, last=max(b.last, schedule.split_op))
+        if b.name in per_patch:
+            b = Buffer(b.name, -(-per_patch[b.name] // alignment) * alignment, b.first, b.last, b.alias_of, b.scratch)
+        elif b.name == split:
+            b = Buffer(b.name, b.size, 0, b.last, b.alias_of, b.scratch)
+        elif b.name in full and b.last < end:  # a stage input: read by every patch
+            b = Buffer(b.name, b.size, b.first, end, b.alias_of, b.scratch)
         out.append(b)
     return tuple(out)
 
