@@ -191,5 +191,5 @@ def _live_bytes(graph: Graph) -> list[int]:
 def scratch_is_free(op: Op, graph: Graph, scratch: int) -> bool:
     """True when op's live bytes plus `scratch` stay within the graph's per-op activation bound (its peak)."""
     live = live_bytes(graph)
-    i = graph.ops.index(op)
+    i = graph.producer(op.outputs[0])
     return live[i] + (scratch + 3) // 4 * 4 <= max(live)
