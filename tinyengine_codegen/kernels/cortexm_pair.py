@@ -148,7 +148,7 @@ def is_pointwise_pair(op: Op, graph: Graph, target: TargetLike) -> bool:
         and x.shape[0] == 1
         and x.dtype == w.dtype == "int8"
         and w.quant is not None
-        and all(z == 0 for z in w.quant.zero_point)
+        and not any(w.quant.zero_point)
         and w.shape[1] == w.shape[2] == 1
         and a.stride_h == a.stride_w == 1
         and x.shape[3] % 4 == 0
@@ -200,7 +200,7 @@ def is_fc_pair(op: Op, graph: Graph, target: TargetLike) -> bool:
         and x.dtype == w.dtype == "int8"
         and w.quant is not None
         and len(w.shape) == 2
-        and all(z == 0 for z in w.quant.zero_point)
+        and not any(w.quant.zero_point)
         and w.shape[1] % 4 == 0
         and w.shape[1] <= MAX_K
     ):
@@ -272,7 +272,7 @@ def is_conv_pair(op: Op, graph: Graph, target: TargetLike) -> bool:
         and x.shape[0] == 1
         and x.dtype == w.dtype == "int8"
         and w.quant is not None
-        and all(z == 0 for z in w.quant.zero_point)
+        and not any(w.quant.zero_point)
         and w.shape[3] == x.shape[3]
         and y.shape[3] % 2 == 0
         and 2 * _kp(op, graph) <= MAX_K
@@ -322,7 +322,7 @@ def is_conv_pair_direct(op: Op, graph: Graph, target: TargetLike) -> bool:
         and x.shape[0] == 1
         and x.dtype == w.dtype == "int8"
         and w.quant is not None
-        and all(z == 0 for z in w.quant.zero_point)
+        and not any(w.quant.zero_point)
         and w.shape[3] == x.shape[3]
         and x.shape[3] % 4 == 0
         and y.shape[3] % 2 == 0

@@ -47,7 +47,7 @@ def is_pointwise_simd(op: Op, graph: Graph, target: TargetLike) -> bool:
         and x.shape[0] == 1
         and x.dtype == w.dtype == "int8"
         and w.quant is not None
-        and all(z == 0 for z in w.quant.zero_point)
+        and not any(w.quant.zero_point)
         and w.shape[1] == w.shape[2] == 1
         and a.stride_h == a.stride_w == 1
         and x.shape[3] % 4 == 0
