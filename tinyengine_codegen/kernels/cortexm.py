@@ -34,7 +34,7 @@ def has_dsp(target) -> bool:
 
 def folded_bias(bias: np.ndarray | None, w_rows: np.ndarray, in_offset: int) -> np.ndarray:
     """bias + in_offset * sum(w) per output channel (w_rows: channels x K, int)."""
-    sums = w_rows.astype(np.int64).sum(axis=1)
+    sums = np.asarray(w_rows).sum(axis=1, dtype=np.int64)
     base = np.zeros(len(sums), np.int64) if bias is None else np.asarray(bias, np.int64)
     out = base + in_offset * sums
     assert np.all(np.abs(out) < 2**31), "folded bias overflows int32"
@@ -43,7 +43,7 @@ def folded_bias(bias: np.ndarray | None, w_rows: np.ndarray, in_offset: int) -> 
 
 def acc_bounds(bias: np.ndarray, w_rows: np.ndarray) -> np.ndarray:
     """Largest |accumulator| per channel for raw int8 inputs (|x| <= 128) on top of the folded bias."""
-    return np.abs(bias.astype(np.int64)) + 128 * np.abs(w_rows.astype(np.int64)).sum(axis=1)
+    return np.abs(np.asarray(bias, np.int64)) + 128 * np.abs(np.asarray(w_rows, np.int64)).sum(axis=1)
 
 
 def requant_fast(q: dict, bounds: np.ndarray, const_out: dict[int, int] | None = None) -> dict:
@@ -88,7 +88,7 @@ def requant_fast(q: dict, bounds: np.ndarray, const_out: dict[int, int] | None =
 
 def constant_channels(q: dict, w_rows: np.ndarray, bias: np.ndarray) -> dict[int, int]:
     """Channels whose weights are all zero → their (constant) output byte, computed the reference way."""
-    zero = np.flatnonzero(~np.any(np.asarray(w_rows) != 0, axis=1))
+    zero = np.flatnonzero(~np.asarray(w_rows).any(axis=1))
     out = {}
     for c in zero.tolist():
         m = q["mult"][c] if q["per_channel"] else q["mult"]

@@ -63,7 +63,9 @@ def pair_fits(rows: np.ndarray) -> bool:
     if len(r) % 2:
         return False
     a, b = r[0::2], r[1::2]
-    if np.any((b == -128) & (a < 0)) or np.any(np.abs(r) > 128):
+    if r.size and (r.max() > 128 or r.min() < -128):
+        return False
+    if b.size and b.min() == -128 and np.any((b == -128) & (a < 0)):
         return False
     return bool(np.all(128 * np.abs(b).sum(axis=1) < B_LIMIT))
 
