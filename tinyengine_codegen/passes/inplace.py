@@ -40,15 +40,20 @@ def _pointwise_in_place(graph, chosen: frozenset[int], convs: list[int], alignme
     """Add the pointwise convs at the live-bytes peak whose in-place run lowers the planned arena (one at a time):
     their in-place kernel may write an output larger than its input, which pays only where the peak is."""
     bufs = lifetimes(graph, inplace=chosen, alignment=alignment)
-    best, live = plan_arena(bufs).arena_bytes, live_profile(bufs)
+    live = live_profile(bufs)
     peak = max(live, default=0)
-    for i in convs:
-        if (live[i] if i < len(live) else 0) < peak:
-            continue
+    at_peak = [i for i in convs if (live[i] if i < len(live) else 0) >= peak]
+    if not at_peak:
+        return chosen
+    best = plan_arena(bufs).arena_bytes
+    for i in at_peak:
         try:
-            trial = plan_arena(lifetimes(graph, inplace=chosen | {i}, alignment=alignment)).arena_bytes
+            trial_bufs = lifetimes(graph, inplace=chosen | {i}, alignment=alignment)
         except InternalError:  # its input is still read later: not in place
             continue
+        if max(live_profile(trial_bufs), default=0) >= best:
+            continue  # no arena is below its live peak
+        trial = plan_arena(trial_bufs).arena_bytes
         if trial < best:
             chosen, best = chosen | {i}, trial
     return chosen

@@ -140,7 +140,9 @@ def plan_with_kernels(
         bare = plan_arena(bare_buffers)
         if plan.arena_bytes > bare.arena_bytes:
             alt = least_scratch(cands, inplace)
-            alt_plan = plan_arena(make_buffers(scratch_of(alt)))
-            if alt_plan.arena_bytes < plan.arena_bytes:
-                kernels, plan = alt, alt_plan
+            alt_buffers = make_buffers(scratch_of(alt))
+            if max(live_profile(alt_buffers), default=0) < plan.arena_bytes:  # else it cannot be smaller
+                alt_plan = plan_arena(alt_buffers)
+                if alt_plan.arena_bytes < plan.arena_bytes:
+                    kernels, plan = alt, alt_plan
     return kernels, plan
