@@ -34,9 +34,8 @@ def channel_multipliers(x: Tensor, w: Tensor, y: Tensor, channels: int) -> tuple
 def _channel_pairs(
     in_scale: float, w_quant: QuantParams, out_scale: float, channels: int
 ) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    w_scales = tuple(float(v) for v in w_quant.scale)
-    m, s = quant.conv_output_multipliers(in_scale, w_scales, out_scale, channels)
-    return tuple(int(v) for v in m), tuple(int(v) for v in s)
+    m, s = quant.conv_output_multipliers(in_scale, np.asarray(w_quant.scale, np.float64), out_scale, channels)
+    return tuple(np.asarray(m, np.int64).tolist()), tuple(np.asarray(s, np.int64).tolist())
 
 
 def out_tensor(graph: Graph, op: Op, j: int = 0) -> Tensor:
