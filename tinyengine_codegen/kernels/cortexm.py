@@ -89,13 +89,12 @@ def requant_fast(q: dict, bounds: np.ndarray, const_out: dict[int, int] | None =
 def constant_channels(q: dict, w_rows: np.ndarray, bias: np.ndarray) -> dict[int, int]:
     """Channels whose weights are all zero → their (constant) output byte, computed the reference way."""
     zero = np.flatnonzero(~np.asarray(w_rows).any(axis=1))
-    out = {}
-    for c in zero.tolist():
-        m = q["mult"][c] if q["per_channel"] else q["mult"]
-        s = q["shift"][c] if q["per_channel"] else q["shift"]
-        v = int(quant.multiply_by_quantized_multiplier(np.int64(bias[c]), m, s)) + q["zp"]
-        out[c] = min(max(v, q["lo"]), q["hi"])
-    return out
+    if not len(zero):
+        return {}
+    m = np.asarray(q["mult"], np.int64)[zero] if q["per_channel"] else q["mult"]
+    s = np.asarray(q["shift"], np.int64)[zero] if q["per_channel"] else q["shift"]
+    v = quant.multiply_by_quantized_multiplier(np.asarray(bias, np.int64)[zero], m, s) + q["zp"]
+    return dict(zip(zero.tolist(), np.clip(v, q["lo"], q["hi"]).astype(np.int64).tolist()))
 
 
 def prescale(q: dict, rows: np.ndarray, bias: np.ndarray) -> tuple[dict, np.ndarray, np.ndarray]:
