@@ -131,3 +131,27 @@ def test_tail_bytes_on_mlperf(key):
 
     mp = run_pipeline(load_tflite(mlperf_path(key)), CompileOptions(target=load_board("qemu-m4")), passes=PIPELINE[:-1])
     tails_agree(mp.graph, inplace_candidates(mp.graph), dict(mp.scratch))
+
+
+@pytest.mark.parametrize(
+    "limit, want",
+    # recorded with the search that planned every candidate's arena (before the best-first search)
+    [
+        (0.02, (5, 2, 69168, 191936)),
+        (0.05, (5, 3, 49200, 392960)),
+        (0.10, (5, 6, 36912, 1050560)),
+        (0.3, (5, 8, 36864, 1534400)),
+    ],
+)
+def test_mobilenetv2_patch_choice_is_the_recorded_one(limit, want):
+    from tinyengine_codegen.importers.tflite import load_tflite
+    from tinyengine_codegen.planner.patches import plan_patched
+
+    path = SHARED_DATA / "models" / "mobilenetv2_035_96.tflite"
+    if not path.exists():
+        pytest.skip("mobilenetv2_035_96.tflite is absent")
+    g = load_tflite(path)
+    inplace = inplace_candidates(g)
+    s = choose_patches(g, max_extra=limit, inplace=inplace)
+    assert (s.split_op, s.p, plan_patched(g, s, inplace=inplace).arena_bytes, s.extra_macs) == want
+    assert plan_arena(lifetimes(g, inplace=inplace)).arena_bytes == 129024
