@@ -50,10 +50,18 @@ class Candidate:
 
 
 def patch_candidates(
-    graph: Graph, cost: StageCost, max_extra: float, forced: int | None, plain: int, alignment: int = 4
+    graph: Graph,
+    cost: StageCost,
+    max_extra: float,
+    forced: int | None,
+    plain: int,
+    alignment: int = 4,
+    after: Sequence[int] = (),
 ) -> list[Candidate]:
     """Every (split op, p) whose extra estimated cycles stay within `max_extra` x cost.total and whose whole bytes
-    stay below `plain`, in split and p order (p only `forced` when given)."""
+    stay below `plain`, in split and p order (p only `forced` when given). after[t], when given: the most bytes
+    live at one op t, t + 1, .. once the stage is over; a split s with after[s + 1] >= plain is skipped (no arena
+    of its candidates can be below `plain`)."""
     points = split_points(graph)
     if not points:
         return []
@@ -76,7 +84,7 @@ def patch_candidates(
         if sum(floors[start : s + 1]) > limit:
             continue
         whole = _whole_bytes(graph, s, alignment)
-        if whole >= plain:
+        if whole >= plain or (s + 1 < len(after) and after[s + 1] >= plain):
             continue
         inputs = stage_inputs(graph, start, s)
         cheapest = None
@@ -119,8 +127,9 @@ def choose_patches(
     cost = cost or work_cost(graph)
     if plain is None:
         plain = plan_arena(lifetimes(graph, scratch=scratch, inplace=inplace, alignment=alignment)).arena_bytes
-    cands = patch_candidates(graph, cost, max_extra, forced, plain, alignment)
-    best = best_candidate(graph, cands, inplace=inplace, scratch=scratch, alignment=alignment)
+    tails = _suffix_peaks(lifetimes(graph, scratch=scratch, inplace=inplace, alignment=alignment))
+    cands = patch_candidates(graph, cost, max_extra, forced, plain, alignment, tails)
+    best = best_candidate(graph, cands, inplace=inplace, scratch=scratch, alignment=alignment, tails=tails)
     if best is None or best[0] >= plain:
         return None
     _, c = best
@@ -135,10 +144,11 @@ def best_candidate(
     inplace: frozenset[int] = frozenset(),
     scratch: Mapping[int, int] | None = None,
     alignment: int = 4,
+    tails: Sequence[int] | None = None,
 ) -> tuple[int, Candidate] | None:
     """(arena bytes, candidate) of the least (arena, extra, p, whole, split) over `cands`, by best-first search:
     candidates in the order of their live-bytes bound (no arena is below it), arenas planned until the next
-    bound cannot win."""
+    bound cannot win. `tails`: _suffix_peaks of the plan with every in-place op, when the caller has it."""
     if not cands:
         return None
     # During a stage ending at s no in-place op inside it runs in place, and the ops after it keep theirs: the
@@ -146,7 +156,8 @@ def best_candidate(
     # op after it are those of the plan with all of them (an in-place op inside the stage only joins stage
     # tensors, dead after it, to the alias groups of later ops).
     early = lifetimes(graph, scratch=scratch, alignment=alignment)
-    tails = _suffix_peaks(lifetimes(graph, scratch=scratch, inplace=inplace, alignment=alignment))
+    if tails is None:
+        tails = _suffix_peaks(lifetimes(graph, scratch=scratch, inplace=inplace, alignment=alignment))
     scored = []
     for c in cands:
         stage = _with_stage(graph, tuple(b for b in early if b.first <= c.split), c.figures, alignment)
