@@ -341,14 +341,17 @@ def _separable_patches(graph: Graph, geos: tuple[_Geo, ...], rows: list[int], co
             need = {t: whole.get(t) or (y[0], y[1], *need_c[t]) for t, y in need_r.items()}
             ops = []
             for geo, rr, cc in zip(geos, reads_r, reads_c):
+                out_region = need[geo.output]
                 if geo.rows is None or geo.cols is None:
-                    regions = tuple(need[geo.output] for _ in geo.acts)
+                    regions: tuple[Region, ...] = (out_region,) * len(geo.acts)
                     pads = (0, 0, 0, 0)
+                    origins = tuple((out_region[0] - need[t][0], out_region[2] - need[t][2]) for t in geo.acts)
                 else:
                     regions = ((rr[0], rr[1], cc[0], cc[1]),)
                     pads = (rr[2], rr[3], cc[2], cc[3])
-                origins = tuple((g[0] - need[t][0], g[2] - need[t][2]) for t, g in zip(geo.acts, regions))
-                ops.append(PatchOp(geo.index, geo.acts, regions, origins, pads, need[geo.output]))
+                    src = need[geo.acts[0]]
+                    origins = ((rr[0] - src[0], cc[0] - src[2]),)
+                ops.append(PatchOp(geo.index, geo.acts, regions, origins, pads, out_region))
             out.append(Patch(r, c, tuple(ops), tuple(sorted(need.items()))))
     return tuple(out)
 
@@ -396,11 +399,19 @@ def _schedule(
     pixel = {g.output: g.item_bytes for g in geos}
     nbytes: dict[str, int] = {}
     patched_macs = 0
+    macs_per_pixel = [g.per_pixel_macs for g in geos]
     for patch in patches:
         for t, (y0, y1, x0, x1) in patch.regions:
             if t not in full:
-                nbytes[t] = max(nbytes.get(t, 0), (y1 - y0) * (x1 - x0) * pixel[t])
-        patched_macs += sum(_area(po.out_region) * g.per_pixel_macs for po, g in zip(patch.ops, geos))
+                n = (y1 - y0) * (x1 - x0) * pixel[t]
+                if n > nbytes.get(t, 0):
+                    nbytes[t] = n
+                elif t not in nbytes:
+                    nbytes[t] = 0
+        for po, m in zip(patch.ops, macs_per_pixel):
+            r = po.out_region
+            if r[1] > r[0] and r[3] > r[2]:
+                patched_macs += (r[1] - r[0]) * (r[3] - r[2]) * m
     stage_macs = sum(op_macs(graph, graph.ops[g.index]) for g in geos)
     total = graph_macs(graph) if total_macs is None else total_macs
     return PatchSchedule(split_op, p, split.name, full, nbytes, patches, stage_macs, patched_macs, total, start=start)
