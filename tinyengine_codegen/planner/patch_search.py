@@ -24,17 +24,8 @@ from .buffers import Buffer, lifetimes
 from .live import live_peak, live_profile
 from .patch_cost import StageCost, stage_cost
 from .patch_fast import stage_figures
-from .patches import (
-    MAX_PATCHES,
-    PatchSchedule,
-    _geometry,
-    _schedule,
-    _span,
-    _whole_bytes,
-    _with_stage,
-    split_points,
-    stage_inputs,
-)
+from .patch_memory import _with_stage
+from .patches import MAX_PATCHES, PatchSchedule, _geometry, _schedule, _span, _whole_bytes, split_points, stage_inputs
 
 
 @dataclass(frozen=True, slots=True)

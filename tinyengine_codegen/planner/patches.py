@@ -7,8 +7,8 @@ input it reads (receptive field with halo, clipped at the borders) and the paddi
 leaves the tensor (SAME padding, PAD ops). Then the stage runs forwards on those regions, patch after patch, and
 each patch's result is written into its place in the full split output.
 
-Memory model (one static arena shared by both phases; `patched_buffers` builds the records, the ordinary arena
-planner places them):
+Memory model (one static arena shared by both phases; `patched_buffers` in patch_memory.py builds the records,
+the ordinary arena planner places them):
 - during the stage the graph input stays whole and is live until the stage ends; the split output is live
   from the first patch on, because every patch writes part of it;
 - every other stage tensor has one per-patch buffer, sized for the largest patch and reused by every patch;
@@ -33,8 +33,8 @@ from ..ir.cost import graph_macs, op_macs
 from ..ir.graph import DTYPE_BYTES, Graph, Op
 from ..ir.ops import POINTWISE_KINDS, Conv2DAttrs, DepthwiseConv2DAttrs, OpKind, PadAttrs, Pool2DAttrs
 from ..ir.shapes import conv_out_pad, explicit_pads
-from .arena import Plan, plan_arena
-from .buffers import Buffer, lifetimes
+from .patch_fast import separable_regions
+from .patch_memory import patched_buffers, plan_patched  # noqa: F401  (the patch stage's buffers, re-exported)
 
 Region = tuple[int, int, int, int]  # y0, y1, x0, x1: half-open, in the tensor's own coordinates
 Pads = tuple[int, int, int, int]  # top, bottom, left, right
@@ -296,64 +296,15 @@ def _patch(graph: Graph, geos: tuple[_Geo, ...], row: int, col: int, target: Reg
     return Patch(row, col, tuple(ops), tuple(sorted(need.items())))
 
 
-def _axis_reads(geos: tuple[_Geo, ...], o0: int, o1: int, axis: int):
-    """Along one axis: the interval of every stage tensor that output interval [o0, o1) of the split op needs,
-    and per stage op the span it reads (i0, i1, pad before, pad after); None when a window lies wholly in the
-    padding (the 2-D emptiness rules then differ)."""
-    need: dict[str, tuple[int, int]] = {geos[-1].output: (o0, o1)}
-    reads: list[tuple[int, int, int, int]] = [(0, 0, 0, 0)] * len(geos)
-    for k in range(len(geos) - 1, -1, -1):
-        geo = geos[k]
-        lo, hi = need[geo.output]
-        dims = geo.rows if axis == 0 else geo.cols
-        if dims is None:
-            r = (lo, hi, 0, 0)
-        else:
-            r = _span(lo, hi, *dims)
-            if r[1] <= r[0]:
-                return None
-        reads[k] = r
-        for t in geo.acts:
-            old = need.get(t)
-            need[t] = (r[0], r[1]) if old is None else (min(old[0], r[0]), max(old[1], r[1]))
-    return need, reads
-
-
 def _separable_patches(graph: Graph, geos: tuple[_Geo, ...], rows: list[int], cols: list[int]):
-    """The patches of the grid cut at `rows` x `cols` from p walks per axis: a region is (row interval) x (column
-    interval), each depending on the patch's row or column only, as long as no interval is empty (then every
-    region is non-empty and a union of regions is the box of the unions per axis). None otherwise."""
-    walks = []
-    for axis, cuts in ((0, rows), (1, cols)):
-        axis_walks = [_axis_reads(geos, cuts[i], cuts[i + 1], axis) for i in range(len(cuts) - 1)]
-        if any(a is None for a in axis_walks):
-            return None
-        walks.append(axis_walks)
-    inner = {g.output for g in geos}
-    whole = {}
-    for t in walks[0][0][0]:
-        if t not in inner:  # stage inputs stay whole
-            shape = graph.tensor(t).shape
-            whole[t] = (0, shape[1], 0, shape[2])
-    out = []
-    for r, (need_r, reads_r) in enumerate(walks[0]):
-        for c, (need_c, reads_c) in enumerate(walks[1]):
-            need = {t: whole.get(t) or (y[0], y[1], *need_c[t]) for t, y in need_r.items()}
-            ops = []
-            for geo, rr, cc in zip(geos, reads_r, reads_c):
-                out_region = need[geo.output]
-                if geo.rows is None or geo.cols is None:
-                    regions: tuple[Region, ...] = (out_region,) * len(geo.acts)
-                    pads = (0, 0, 0, 0)
-                    origins = tuple((out_region[0] - need[t][0], out_region[2] - need[t][2]) for t in geo.acts)
-                else:
-                    regions = ((rr[0], rr[1], cc[0], cc[1]),)
-                    pads = (rr[2], rr[3], cc[2], cc[3])
-                    src = need[geo.acts[0]]
-                    origins = ((rr[0] - src[0], cc[0] - src[2]),)
-                ops.append(PatchOp(geo.index, geo.acts, regions, origins, pads, out_region))
-            out.append(Patch(r, c, tuple(ops), tuple(sorted(need.items()))))
-    return tuple(out)
+    """The patches from p walks per axis (planner/patch_fast.py), or None when that walk does not apply."""
+    walked = separable_regions(graph, geos, rows, cols, _span)
+    if walked is None:
+        return None
+    return tuple(
+        Patch(r, c, tuple(PatchOp(g.index, g.acts, *o) for g, o in zip(geos, ops)), tuple(sorted(need.items())))
+        for r, c, need, ops in walked
+    )
 
 
 def build_schedule(graph: Graph, split_op: int, p: int) -> PatchSchedule:
@@ -425,44 +376,3 @@ def _whole_bytes(graph: Graph, split: int, alignment: int) -> int:
 
 def _area(r: Region) -> int:
     return max(r[1] - r[0], 0) * max(r[3] - r[2], 0)
-
-
-def patched_buffers(
-    graph: Graph,
-    schedule: PatchSchedule,
-    *,
-    scratch: Mapping[int, int] | None = None,
-    inplace: frozenset[int] = frozenset(),
-    alignment: int = 4,
-) -> tuple[Buffer, ...]:
-    """The arena buffers of `graph` run with `schedule` (see the module docstring for the lifetimes)."""
-    inplace = frozenset(i for i in inplace if i > schedule.split_op)
-    bufs = lifetimes(graph, scratch=scratch, inplace=inplace, alignment=alignment)
-    return _with_stage(graph, bufs, schedule, alignment)
-
-
-def _with_stage(graph: Graph, bufs: tuple[Buffer, ...], schedule, alignment: int) -> tuple[Buffer, ...]:
-    """`bufs` (the lifetimes without patches, no in-place op inside the stage) changed for the patch stage."""
-    out = []
-    per_patch, split, full, end = schedule.buffer_bytes, schedule.split_tensor, schedule.full_tensors, schedule.split_op
-    for b in bufs:
-        if b.name in per_patch:
-            b = Buffer(b.name, -(-per_patch[b.name] // alignment) * alignment, b.first, b.last, b.alias_of, b.scratch)
-        elif b.name == split:
-            b = Buffer(b.name, b.size, 0, b.last, b.alias_of, b.scratch)
-        elif b.name in full and b.last < end:  # a stage input: read by every patch
-            b = Buffer(b.name, b.size, b.first, end, b.alias_of, b.scratch)
-        out.append(b)
-    return tuple(out)
-
-
-def plan_patched(
-    graph: Graph,
-    schedule: PatchSchedule,
-    *,
-    scratch: Mapping[int, int] | None = None,
-    inplace: frozenset[int] = frozenset(),
-    alignment: int = 4,
-) -> Plan:
-    """The arena plan of `graph` run with `schedule`: per-patch buffers and the later layers in one arena."""
-    return plan_arena(patched_buffers(graph, schedule, scratch=scratch, inplace=inplace, alignment=alignment))

@@ -15,6 +15,7 @@ from tinyengine_codegen.planner.arena import plan_arena
 from tinyengine_codegen.planner.buffers import inplace_candidates
 from tinyengine_codegen.planner.check import live_bytes, lower_bound
 from tinyengine_codegen.planner.patch_cost import kernel_table, stage_cost
+from tinyengine_codegen.planner.patch_memory import _with_stage
 from tinyengine_codegen.planner.patch_search import (
     best_candidate,
     choose_patches,
@@ -23,7 +24,6 @@ from tinyengine_codegen.planner.patch_search import (
     patch_candidates,
     work_cost,
 )
-from tinyengine_codegen.planner.patches import _with_stage
 
 from .stacks import random_stack
 
