@@ -18,6 +18,7 @@ from ..ir.ops import OpKind
 from ..ir.verify import verify
 from . import tflite_ops
 from .source import read_source
+from .tflite_lstm import STATE_INPUTS
 from .tflite_ops import BUILTIN, SUPPORTED, ModelError
 
 _DTYPES = {0: "float32", 2: "int32", 3: "uint8", 4: "int64", 6: "bool", 7: "int16", 9: "int8"}
@@ -136,6 +137,13 @@ class _Importer:
         self.consts[index] = arr
         return arr
 
+    def _state_tensor(self, index: int) -> Tensor:
+        """A variable (state) operand, read for its shape and quantization only; it is not a graph tensor."""
+        t = self.sg.tensors[index]
+        shape = tuple(int(d) for d in (t.shape if t.shape is not None else ()))
+        name = self.names[index]
+        return Tensor(name, shape, _dtype(t, self.label, name), _quant(t))
+
     def _tensor(self, index: int) -> Tensor:
         name = self.names[index]
         if name not in self.tensors:
@@ -220,7 +228,10 @@ class _Importer:
     def _convert(self, i: int, kind: str, op, ins: list[int], outs: list[int]) -> Op:
         opname = f"op{i}_{kind.lower()}"
         where = f"'{self.label}': operator #{i} {kind}"
-        tensors = [self._tensor(t) if t >= 0 else None for t in ins]
+        state = STATE_INPUTS if kind == "UNIDIRECTIONAL_SEQUENCE_LSTM" else ()
+        tensors = [
+            None if t < 0 else self._state_tensor(t) if j in state else self._tensor(t) for j, t in enumerate(ins)
+        ]
         out_tensors = [self._tensor(t) for t in outs]
         try:
             op_kind, attrs, keep = tflite_ops.convert(kind, op, tensors, out_tensors)
