@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from tinyengine_codegen.ir.graph import QuantParams
+from tinyengine_codegen.ir.graph import Graph, Op, QuantParams, Tensor
 from tinyengine_codegen.ir.lstm import GATES
 from tinyengine_codegen.ir.ops import LstmAttrs, OpKind, ReshapeAttrs, StridedSliceAttrs
 
@@ -113,3 +113,43 @@ def lstm(b: Builder, x: str) -> str | None:
 
 
 LSTM_LAYERS = {OpKind.UNIDIRECTIONAL_SEQUENCE_LSTM: lstm}
+
+
+def lstm_graph(
+    rng: np.random.Generator,
+    *,
+    steps: int = 5,
+    batches: int = 1,
+    features: int = 6,
+    units: int = 8,
+    time_major: bool = False,
+    cell_clip: float = 0.0,
+    cell_scale_power: int = -12,
+    weight_gain: float = 1.0,
+    name: str = "lstm",
+) -> Graph:
+    """One LSTM op with random int8 weights and independently drawn quantization (input, weights, hidden state);
+    `weight_gain` scales the float weights (large gains saturate the gates and the cell state)."""
+    x_shape = (steps, batches, features) if time_major else (batches, steps, features)
+    s_in = float(np.exp(rng.uniform(np.log(0.005), np.log(0.1))))
+    tensors = {"x": Tensor("x", x_shape, "int8", QuantParams((s_in,), (int(rng.integers(-40, 40)),)))}
+    names = ["x"]
+    scales = []
+    for j in range(8):
+        shape = (units, features) if j < 4 else (units, units)
+        scale = weight_gain * float(np.exp(rng.uniform(np.log(0.002), np.log(0.05))))
+        data = rng.integers(-127, 128, shape).astype(np.int8)
+        label = f"{'input' if j < 4 else 'recurrent'}_to_{GATES[j % 4]}"
+        tensors[label] = Tensor(label, shape, "int8", QuantParams((scale,), (0,)), data)
+        names.append(label)
+        scales.append(scale)
+    for g, gate in enumerate(GATES):
+        s_b = s_in * scales[g]
+        data = np.round(rng.normal(1.0 if gate == "forget" else 0.0, 0.5, units) / s_b).astype(np.int32)
+        tensors[f"{gate}_bias"] = Tensor(f"{gate}_bias", (units,), "int32", QuantParams((s_b,), (0,)), data)
+        names.append(f"{gate}_bias")
+    hidden = QuantParams((float(np.exp(rng.uniform(np.log(0.003), np.log(0.02)))),), (int(rng.integers(-60, 60)),))
+    tensors["y"] = Tensor("y", (x_shape[0], x_shape[1], units), "int8", hidden)
+    attrs = LstmAttrs(time_major, hidden.scale[0], hidden.zero_point[0], cell_scale_power, cell_clip)
+    op = Op("lstm", OpKind.UNIDIRECTIONAL_SEQUENCE_LSTM, tuple(names), ("y",), attrs)
+    return Graph(name, tensors, (op,), ("x",), ("y",))

@@ -24,7 +24,7 @@ def convert_lstm(opts, tensors, outs):
         raise ModelError(f"has {len(tensors)} inputs; TFLM's LSTM takes 24")
     for what, slots in _VARIANTS.items():
         if any(tensors[j] is not None for j in slots):
-            raise ModelError(f"is an LSTM with {what} weights; TFLM (and this project) run only the standard LSTM")
+            raise ModelError(f"is an LSTM with {what} weights; TFLM runs only the standard LSTM (a Keras LSTM layer)")
     missing = [j for j in KEEP + STATE_INPUTS if tensors[j] is None]
     if missing:
         what = "the input gate (CIFG)" if missing[0] in (1, 5, 12) else f"operand {missing[0]}"

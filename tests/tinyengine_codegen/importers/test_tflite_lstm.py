@@ -1,0 +1,97 @@
+"""UNIDIRECTIONAL_SEQUENCE_LSTM through .tflite: the exporter's file reads back as the same graph, and the LSTM
+variants TFLM does not run (peephole, projection, layer norm, CIFG, float or 16-bit states) are refused with one
+line naming the operator and the reason."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tinyengine_codegen.errors import TinyMLError
+from tinyengine_codegen.exporters.tflite import export_tflite
+from tinyengine_codegen.importers.tflite import load_tflite
+from tinyengine_codegen.schema import schema
+
+from ...fuzz.layers_lstm import lstm_graph
+from ...helpers.graph_equal import graph_difference
+
+
+def _graph(**kw):
+    return lstm_graph(np.random.default_rng(3), **kw)
+
+
+@pytest.mark.parametrize("kw", [dict(), dict(time_major=True, batches=2, cell_clip=2.5)])
+def test_export_then_import_gives_the_same_graph(kw):
+    graph = _graph(**kw)
+    model = export_tflite(graph)
+    back = load_tflite(model, "lstm.tflite")
+    assert graph_difference(graph, back, op_names=False) is None
+    again = export_tflite(back)
+    assert graph_difference(back, load_tflite(again, "again.tflite")) is None
+
+
+def test_state_tensors_are_variables_and_intermediates_carry_the_gate_scales():
+    m = schema.ModelT.InitFromPackedBuf(export_tflite(_graph(batches=2)), 0)
+    sg = m.subgraphs[0]
+    op = sg.operators[0]
+    hidden, cell = sg.tensors[op.inputs[18]], sg.tensors[op.inputs[19]]
+    assert hidden.isVariable and cell.isVariable and hidden.type == schema.TensorType.INT8
+    assert cell.type == schema.TensorType.INT16 and list(cell.shape) == [2, 8]
+    assert [sg.tensors[i].quantization.scale[0] for i in op.intermediates[:4]] == [2.0**-12] * 4
+    assert all(op.inputs[j] == -1 for j in (9, 10, 11, 16, 17, 20, 21, 22, 23))
+
+
+def _patched(edit) -> bytes:
+    m = schema.ModelT.InitFromPackedBuf(export_tflite(_graph()), 0)
+    op = m.subgraphs[0].operators[0]
+    op.inputs = [int(i) for i in op.inputs]
+    edit(m.subgraphs[0], op)
+    b = __import__("flatbuffers").Builder(1024)
+    b.Finish(m.Pack(b), file_identifier=b"TFL3")
+    return bytes(b.Output())
+
+
+def _set(slot, source):
+    def edit(sg, op):
+        op.inputs[slot] = op.inputs[source]
+
+    return edit
+
+
+def _drop(slot):
+    def edit(sg, op):
+        op.inputs[slot] = -1
+
+    return edit
+
+
+def _cell_scale(sg, op):
+    sg.tensors[op.inputs[19]].quantization.scale = [0.0003]
+
+
+def _float_cell(sg, op):
+    sg.tensors[op.inputs[19]].type = schema.TensorType.FLOAT32
+
+
+def _relu_gate(sg, op):
+    op.builtinOptions.fusedActivationFunction = schema.ActivationFunctionType.RELU
+
+
+REFUSED = {
+    "peephole": (_set(10, 12), "peephole"),
+    "projection": (_set(16, 5), "projection"),
+    "layer_norm": (_set(21, 12), "layer-norm"),
+    "cifg": (_drop(1), "CIFG"),
+    "cell_scale": (_cell_scale, "power of two"),
+    "float_cell": (_float_cell, "int16"),
+    "relu_gate": (_relu_gate, "TANH"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(REFUSED))
+def test_variants_tflm_does_not_run_are_refused_in_one_line(case):
+    edit, words = REFUSED[case]
+    with pytest.raises(TinyMLError) as err:
+        load_tflite(_patched(edit), "v.tflite")
+    msg = str(err.value)
+    assert "UNIDIRECTIONAL_SEQUENCE_LSTM" in msg and words in msg and "\n" not in msg and len(msg) < 250, msg
