@@ -20,6 +20,7 @@ from . import tflite_ops
 from .source import read_source
 from .tflite_lstm import STATE_INPUTS
 from .tflite_ops import BUILTIN, SUPPORTED, ModelError
+from .unsupported import unsupported_details
 
 _DTYPES = {0: "float32", 2: "int32", 3: "uint8", 4: "int64", 6: "bool", 7: "int16", 9: "int8"}
 _FOLDABLE = {
@@ -169,6 +170,7 @@ class _Importer:
     def graph(self) -> Graph:
         ops: list[Op] = []
         unsupported: dict[str, int] = {}
+        layers: list[tuple[int, str, list[str]]] = []
         for i, op in enumerate(self.sg.operators or []):
             kind = self._opcode(i, op)
             ins = self._indices(f"operator #{i} {kind} input", op.inputs, optional=True)
@@ -179,10 +181,11 @@ class _Importer:
                 continue
             if kind not in SUPPORTED:
                 unsupported[kind] = unsupported.get(kind, 0) + 1
+                layers.append((i, kind, [self.names[t] for t in outs]))
                 continue
             ops.append(self._convert(i, kind, op, ins, outs))
         if unsupported:
-            raise TinyMLError(unsupported_message(self.label, unsupported))
+            raise TinyMLError(unsupported_message(self.label, unsupported), details=unsupported_details(layers))
         inputs = tuple(self._tensor(i).name for i in self._indices("graph input", self.sg.inputs))
         outputs = tuple(self._tensor(i).name for i in self._indices("graph output", self.sg.outputs))
         for name in inputs:
