@@ -1,8 +1,11 @@
-"""UNIDIRECTIONAL_SEQUENCE_LSTM through .tflite: the exporter's file reads back as the same graph, and the LSTM
-variants TFLM does not run (peephole, projection, layer norm, CIFG, float or 16-bit states) are refused with one
-line naming the operator and the reason."""
+"""UNIDIRECTIONAL_SEQUENCE_LSTM through .tflite: the exporter's file reads back as the same graph, models made by
+TensorFlow's converter (tests/data/lstm) import and run bit-exact with TFLM, and the LSTM variants TFLM does not
+run (peephole, projection, layer norm, CIFG, float or 16-bit states) are refused with one line naming the operator
+and the reason."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,10 +13,13 @@ import pytest
 from tinyengine_codegen.errors import TinyMLError
 from tinyengine_codegen.exporters.tflite import export_tflite
 from tinyengine_codegen.importers.tflite import load_tflite
+from tinyengine_codegen.ir.ops import OpKind
+from tinyengine_codegen.reference.run import run_graph
 from tinyengine_codegen.schema import schema
 
 from ...fuzz.layers_lstm import lstm_graph
 from ...helpers.graph_equal import graph_difference
+from ...helpers.interpreters import tflm_run
 
 
 def _graph(**kw):
@@ -95,3 +101,19 @@ def test_variants_tflm_does_not_run_are_refused_in_one_line(case):
         load_tflite(_patched(edit), "v.tflite")
     msg = str(err.value)
     assert "UNIDIRECTIONAL_SEQUENCE_LSTM" in msg and words in msg and "\n" not in msg and len(msg) < 250, msg
+
+
+CONVERTED = Path(__file__).resolve().parents[2] / "data" / "lstm"  # made by TensorFlow's converter (make_models.py)
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in CONVERTED.glob("*.tflite")))
+def test_converter_made_models_import_and_run_bit_exact_with_tflm(name):
+    path = CONVERTED / f"{name}.tflite"
+    graph = load_tflite(path)
+    lstm = graph.ops[0]
+    assert lstm.kind is OpKind.UNIDIRECTIONAL_SEQUENCE_LSTM and lstm.attrs.time_major == ("time_major" in name)
+    assert lstm.attrs.cell_clip == 10.0 and lstm.attrs.cell_scale_power == -15  # what the converter writes
+    rng = np.random.default_rng(0)
+    for _ in range(3):
+        x = rng.integers(-128, 128, graph.tensor(graph.inputs[0]).shape).astype(np.int8)
+        np.testing.assert_array_equal(run_graph(graph, [x])[0], tflm_run(path.read_bytes(), [x], 1)[0])

@@ -1,14 +1,17 @@
-"""The LSTM C kernels against TFLM: the portable kernel on the host (one executable for several layouts), and the
+"""The LSTM C kernels against TFLM: the portable kernel on the host (one executable for several layouts and the
+converter-made models of tests/data/lstm), and the
 SMLAD kernel on qemu-m4 (input and state sizes with and without a remainder of the four-element SIMD step)."""
 
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from tinyengine_codegen.exporters.tflite import export_tflite
+from tinyengine_codegen.importers.tflite import load_tflite
 from tinyengine_codegen.ir.ops import OpKind
 from tinyengine_codegen.options import CompileOptions
 from tinyengine_codegen.passes import plan_model
@@ -32,13 +35,17 @@ def _tflm(graph, xs):
     return np.stack([tflm_run(model, [x], 1)[0] for x in xs])
 
 
+CONVERTED = Path(__file__).resolve().parents[2] / "data" / "lstm"  # made by TensorFlow's converter
+
+
 def test_portable_kernel_is_bit_exact_with_tflm(tmp_path):
     graphs, inputs = [], []
     for k, kw in enumerate(HOST_CASES):
-        rng = np.random.default_rng(100 + k)
-        g = lstm_graph(rng, name=f"lstm{k}", **kw)
-        graphs.append(g)
-        inputs.append(rng.integers(-128, 128, (2,) + g.tensor("x").shape).astype(np.int8))
+        graphs.append(lstm_graph(np.random.default_rng(100 + k), name=f"lstm{k}", **kw))
+    graphs += [load_tflite(p) for p in sorted(CONVERTED.glob("*.tflite"))]
+    for k, g in enumerate(graphs):
+        x = g.tensor(g.inputs[0])
+        inputs.append(np.random.default_rng(k).integers(-128, 128, (2,) + x.shape).astype(np.int8))
     outs = run_graphs_in_c(graphs, inputs, tmp_path)
     for g, xs, got in zip(graphs, inputs, outs):
         want = _tflm(g, xs)
@@ -55,15 +62,25 @@ def test_scratch_is_the_int16_cell_state_only():
 M4 = CompileOptions(target="qemu-m4", patches="off")
 
 
+QEMU_CASES = {
+    "aligned": dict(features=8, units=12),
+    "remainders_time_major": dict(features=7, units=5, time_major=True, batches=2),
+    "converted": None,  # tests/data/lstm/lstm_sequences.tflite
+}
+
+
 @pytest.mark.qemu
 @pytest.mark.skipif(
     shutil.which("qemu-system-arm") is None or shutil.which("arm-none-eabi-gcc") is None,
     reason="Cortex-M toolchain or QEMU not installed",
 )
-@pytest.mark.parametrize("kw", [dict(features=8, units=12), dict(features=7, units=5, time_major=True, batches=2)])
-def test_simd_kernel_on_cortex_m4_is_bit_exact_with_tflm(kw):
-    graph = lstm_graph(np.random.default_rng(7), **kw)
+@pytest.mark.parametrize("case", sorted(QEMU_CASES))
+def test_simd_kernel_on_cortex_m4_is_bit_exact_with_tflm(case):
+    kw = QEMU_CASES[case]
+    path = CONVERTED / "lstm_sequences.tflite"
+    graph = load_tflite(path) if kw is None else lstm_graph(np.random.default_rng(7), **kw)
     assert plan_model(graph, M4).kernel_names == ("lstm_s8_simd",)
     assert graph.ops[0].kind is OpKind.UNIDIRECTIONAL_SEQUENCE_LSTM
-    x = np.random.default_rng(8).integers(-128, 128, graph.tensor("x").shape).astype(np.int8)
-    np.testing.assert_array_equal(run_model(graph, x, M4).output, _tflm(graph, [x])[0])
+    x = np.random.default_rng(8).integers(-128, 128, graph.tensor(graph.inputs[0]).shape).astype(np.int8)
+    want = tflm_run(path.read_bytes(), [x], 1)[0] if kw is None else _tflm(graph, [x])[0]
+    np.testing.assert_array_equal(run_model(graph, x, M4).output, want)
