@@ -72,9 +72,15 @@ class _Importer:
         self.model, self.label = model, label
         self.sg = model.subgraphs[0]
         if len(model.subgraphs) > 1:
+            loop = any(self._opcode(i, op) == "WHILE" for i, op in enumerate(self.sg.operators or []))
             raise TinyMLError(
                 f"'{label}': {len(model.subgraphs)} subgraphs (control flow) are not supported; "
-                "export a model with a single subgraph"
+                + (
+                    "a Keras 3 LSTM layer converts to such a WHILE loop: convert it with Keras 2 (tf_keras, "
+                    "TF_USE_LEGACY_KERAS=1) to get one UNIDIRECTIONAL_SEQUENCE_LSTM operator"
+                    if loop
+                    else "export a model with a single subgraph"
+                )
             )
         self.names = self._unique_names()
         self.consts: dict[int, np.ndarray] = {}

@@ -117,3 +117,13 @@ def test_converter_made_models_import_and_run_bit_exact_with_tflm(name):
     for _ in range(3):
         x = rng.integers(-128, 128, graph.tensor(graph.inputs[0]).shape).astype(np.int8)
         np.testing.assert_array_equal(run_graph(graph, [x])[0], tflm_run(path.read_bytes(), [x], 1)[0])
+
+
+def test_a_keras3_lstm_while_loop_is_refused_with_the_way_to_the_fused_operator():
+    m = schema.ModelT.InitFromPackedBuf(export_tflite(_graph()), 0)
+    m.operatorCodes[0].builtinCode = m.operatorCodes[0].deprecatedBuiltinCode = schema.BuiltinOperator.WHILE
+    m.subgraphs.append(schema.SubGraphT())
+    b = __import__("flatbuffers").Builder(1024)
+    b.Finish(m.Pack(b), file_identifier=b"TFL3")
+    with pytest.raises(TinyMLError, match="Keras 3 LSTM layer converts to such a WHILE loop.*tf_keras"):
+        load_tflite(bytes(b.Output()), "k3.tflite")
