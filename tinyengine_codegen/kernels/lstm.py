@@ -5,8 +5,10 @@ its four gate pre-activations (x.W + b and h.R, each requantized to Q3.12), the 
 new hidden value. The previous hidden state is the output row of the previous step, so the only scratch is the
 int16 cell state (2 bytes per batch row and state unit), zeroed at the start of every inference; at step 0 the
 hidden state is its zero point, whose recurrent term is exactly zero and is skipped. The input and hidden zero
-points are folded into per-unit biases at generation time. lstm_s8_simd does the int8 dot products with SMLAD
-(two int16 pairs per instruction) on cores with the DSP extension; lstm_s8_ref is portable C.
+points are folded into per-unit biases at generation time. lstm_s8_ref is portable C. lstm_s8_simd (cores with the
+DSP extension) sign-extends each input row and hidden row once into int16 pairs on the stack (at most
+STACK_COLUMNS bytes, as the pair kernels; larger layers take the portable kernel), which all four gates of every
+unit reuse: per four int8 weights one word load, two SXTB16 and two SMLADs.
 """
 
 from __future__ import annotations
@@ -18,12 +20,20 @@ from ..ir.lstm import BIASES, INPUT_WEIGHTS, RECURRENT_WEIGHTS, lstm_sizes
 from ..ir.ops import OpKind
 from ..reference.lstm import SIGMOID_TABLE, lstm_params, tanh_scaling
 from .cortexm import has_dsp
+from .cortexm_pair import STACK_COLUMNS
 from .spec import Binding, Context, KernelSpec, TargetLike, always
 
 
 def lstm_scratch(op: Op, graph: Graph) -> int:
+    """The int16 cell state (batch rows x units)."""
     n = lstm_sizes(graph, op)
     return 2 * n.batches * n.state_size
+
+
+def simd_stack_bytes(op: Op, graph: Graph) -> int:
+    """The SIMD kernel's stack rows: the input row and the hidden row as sign-extended int16 pairs."""
+    n = lstm_sizes(graph, op)
+    return 2 * (n.input_size // 4 * 4) + 2 * (n.state_size // 4 * 4)
 
 
 def lstm_context(op: Op, graph: Graph, b: Binding) -> Context:
@@ -55,11 +65,13 @@ def lstm_context(op: Op, graph: Graph, b: Binding) -> Context:
         gate_tanh=list(gate_tanh),
         cell_tanh=[p.tanh_multiplier, p.tanh_shift],
         table=list(SIGMOID_TABLE),
+        x_words=n.input_size // 4 * 2,
+        h_words=n.state_size // 4 * 2,
     )
 
 
 def is_lstm_simd(op: Op, graph: Graph, target: TargetLike) -> bool:
-    return has_dsp(target)
+    return has_dsp(target) and simd_stack_bytes(op, graph) <= STACK_COLUMNS
 
 
 FAMILIES = {

@@ -62,6 +62,14 @@ def test_scratch_is_the_int16_cell_state_only():
 M4 = CompileOptions(target="qemu-m4", patches="off")
 
 
+def test_simd_kernel_keeps_its_rows_on_a_bounded_stack():
+    small = lstm_graph(np.random.default_rng(2), features=296, units=280)  # 2 x (296 + 280) = 1152 bytes of rows
+    large = lstm_graph(np.random.default_rng(2), features=300, units=300)
+    assert plan_model(small, M4).kernel_names == ("lstm_s8_simd",)
+    assert plan_model(large, M4).kernel_names == ("lstm_s8_ref",)
+    assert dict(plan_model(small, M4).scratch) == {0: 2 * 280}
+
+
 QEMU_CASES = {
     "aligned": dict(features=8, units=12),
     "remainders_time_major": dict(features=7, units=5, time_major=True, batches=2),
