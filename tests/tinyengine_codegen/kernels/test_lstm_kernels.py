@@ -15,9 +15,11 @@ from tinyengine_codegen.importers.tflite import load_tflite
 from tinyengine_codegen.ir.ops import OpKind
 from tinyengine_codegen.options import CompileOptions
 from tinyengine_codegen.passes import plan_model
+from tinyengine_codegen.reference.run import run_graph
 from tinyengine_codegen.runner import run_model
 
 from ...fuzz.layers_lstm import lstm_graph
+from ...fuzz.modelgen import random_input, random_model
 from ...helpers.host_c import run_graphs_in_c
 from ...helpers.interpreters import tflm_run
 
@@ -92,3 +94,16 @@ def test_simd_kernel_on_cortex_m4_is_bit_exact_with_tflm(case):
     x = np.random.default_rng(8).integers(-128, 128, graph.tensor(graph.inputs[0]).shape).astype(np.int8)
     want = tflm_run(path.read_bytes(), [x], 1)[0] if kw is None else _tflm(graph, [x])[0]
     np.testing.assert_array_equal(run_model(graph, x, M4).output, want)
+
+
+@pytest.mark.qemu
+@pytest.mark.skipif(
+    shutil.which("qemu-system-arm") is None or shutil.which("arm-none-eabi-gcc") is None,
+    reason="Cortex-M toolchain or QEMU not installed",
+)
+def test_random_models_with_lstm_layers_on_cortex_m4_match_the_reference():
+    kinds = {OpKind.UNIDIRECTIONAL_SEQUENCE_LSTM, OpKind.FULLY_CONNECTED, OpKind.CONV_2D, OpKind.TANH}
+    for seed in (1, 2):
+        graph = random_model(np.random.default_rng(seed), ops=kinds, require=OpKind.UNIDIRECTIONAL_SEQUENCE_LSTM)
+        x = random_input(graph, np.random.default_rng(seed))[0]
+        np.testing.assert_array_equal(run_model(graph, x, M4).output, run_graph(graph, [x])[0], err_msg=str(seed))
