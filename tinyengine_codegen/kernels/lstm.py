@@ -7,8 +7,8 @@ int16 cell state (2 bytes per batch row and state unit), zeroed at the start of 
 hidden state is its zero point, whose recurrent term is exactly zero and is skipped. The input and hidden zero
 points are folded into per-unit biases at generation time. lstm_s8_ref is portable C. lstm_s8_simd (cores with the
 DSP extension) sign-extends each input row and hidden row once into int16 pairs on the stack (at most
-STACK_COLUMNS bytes, as the pair kernels; larger layers take the portable kernel), which all four gates of every
-unit reuse: per four int8 weights one word load, two SXTB16 and two SMLADs.
+STACK_COLUMNS bytes, as the pair kernels; larger layers take the portable kernel) and accumulates the four gates
+of a unit in one pass over them: per four int8 weights one word load, two SXTB16 and two SMLADs.
 """
 
 from __future__ import annotations
