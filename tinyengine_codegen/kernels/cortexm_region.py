@@ -11,6 +11,7 @@ conv2d_s8_im2col_simd_region: cin % 4 != 0 (first layers); two pixels' windows a
     (2 x 2 x kpad bytes, independent of the region), then the 2 x 2 SIMD GEMM.
 dwconv_s8_simd_region: depth multiplier 1, channels % 4 == 0; an interior pixel reads each kernel row from one
     pointer (taps at fixed offsets from it), a border pixel reads the zero-point row for taps in the padding.
+dwconv3x3_s8_planar_region: the channel-planar kernel of kernels/cortexm_dw.py, tile by tile over the region.
 add_s8_lut_region: the ADD lookup-table kernel on each row of the region.
 """
 
@@ -23,6 +24,7 @@ from .conv import geometry
 from .cortexm import pad_row
 from .cortexm_add import add_lut_context, is_add_lut
 from .cortexm_conv import _conv_common, _conv_ok, _dw_ok, _kpad, dw_context, im2col_scratch, is_direct
+from .cortexm_dw import DW3X3_PLANAR_REGION
 from .spec import Binding, Context, KernelSpec, TargetLike, no_scratch
 
 MAX_KPAD = 252  # the im2col columns of the whole-tensor kernel have the same limit
@@ -109,6 +111,9 @@ REGION_SIMD = {  # placed first in their patch-stage families (kernels/region.py
         KernelSpec("conv2d_s8_im2col_simd_region", is_im2col_region, im2col_scratch, im2col_region_context),
         KernelSpec("conv2d_s8_simd_region", is_direct_region, no_scratch, direct_region_context),
     ),
-    OpKind.DEPTHWISE_CONV_2D: (KernelSpec("dwconv_s8_simd_region", is_dw_region, no_scratch, dw_region_context),),
+    OpKind.DEPTHWISE_CONV_2D: (
+        DW3X3_PLANAR_REGION,
+        KernelSpec("dwconv_s8_simd_region", is_dw_region, no_scratch, dw_region_context),
+    ),
     OpKind.ADD: (KernelSpec("add_s8_lut_region", is_add_region, no_scratch, add_region_context),),
 }
