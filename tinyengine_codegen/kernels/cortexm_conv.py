@@ -49,7 +49,7 @@ def _plain(op: Op, graph: Graph) -> bool:
         and x.dtype == "int8"
         and w.dtype == "int8"
         and w.quant is not None
-        and all(z == 0 for z in w.quant.zero_point)
+        and not any(w.quant.zero_point)
     )
 
 

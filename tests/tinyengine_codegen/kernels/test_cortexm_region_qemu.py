@@ -74,8 +74,9 @@ def _odd_geometry():
 
 
 def _wide():
-    """conv 3x3 -> dw 3x3 VALID -> dw 3x3 (split) on a 40 x 58 map: regions wider than one tile of the channel-planar
-    region kernel (several tiles a row, and a tail of each width) and taller than one band, VALID and SAME."""
+    """conv 3x3 -> dw 3x3 VALID -> dw 3x3 (split) on a 40 x 58 map: regions wider than one tile of the
+    channel-planar region kernel (several tiles a row, and a tail of each width) and taller than one
+    band, VALID and SAME."""
     s = Stack(np.random.default_rng(23), (1, 40, 58, 3))
     x = s.dw(s.dw(s.conv(s.input, 6, 3), 3, 1, 1, Padding.VALID), 3)
     split = len(s.ops) - 1
