@@ -119,3 +119,11 @@ def test_planar_depthwise_out_of_place_every_tail(w):
     """Widths 1, 2, 5 and 8: a lone tail step of one or two pixels, a step plus one, two full steps."""
     kernels = _check(_graph(4, w, 8, Padding.SAME, Activation.RELU6, seed=w, residual=True), seed=w)
     assert kernels[1] == "dwconv3x3_s8_planar"
+
+
+def test_planar_depthwise_wide_rows_stride2():
+    """A 256-wide map at stride 2: the plane copy loops over its columns (more than 64), and the step to the next
+    plane row (258 bytes) is no ARM modified immediate."""
+    graph = _graph(5, 256, 4, Padding.SAME, Activation.RELU, seed=7, stride=2)
+    assert _planned(graph) == "dwconv3x3_s8_planar_inplace"
+    assert _check(graph, 7)[1] == "dwconv3x3_s8_planar_inplace"
