@@ -47,7 +47,7 @@ def _geometry_ok(op: Op, graph: Graph) -> bool:
     ):
         return False
     g = geometry(op, graph)
-    s, _ = plane(g)
+    s = max(plane(g))  # either walk (the region kernel's is never transposed)
     return (
         g["sh"] == g["sw"] in (1, 2)
         and (g["sh"] == 1 or g["oh"] * g["ow"] >= MIN_PIXELS_S2)
@@ -55,14 +55,27 @@ def _geometry_ok(op: Op, graph: Graph) -> bool:
         and g["pad_t"] < 3
         and g["pad_l"] < 3
         and 2 * s + 6 <= 4095  # row offsets are load immediates
-        and 4 * g["cout"] <= 4095  # output offsets and steps too
-        and g["ow"] * g["cout"] <= 4095
+        and 4 * _orient(g)["ystep"] <= 4095  # output offsets and steps too
+        and g["oh"] * g["ow"] * g["cout"] < 65536  # MOVW immediates
     )
 
 
-def plane(g: dict) -> tuple[int, int]:
-    """(row bytes, rows) of the framed plane: the input columns and rows the outputs read, padding included."""
-    return (g["ow"] - 1) * g["sw"] + 3, (g["oh"] - 1) * g["sh"] + 3
+def _orient(g: dict, transpose: bool = True) -> dict:
+    """How the core walks the output: along plane rows of `along` pixels, `ystep` output bytes apart, the next
+    plane row's first pixel `rowstep` bytes after this row's first. A tall narrow plane (oh >= 2 ow) is walked
+    transposed (plane rows are input columns), so that each plane row has more four-pixel steps and fewer tails."""
+    t = transpose and g["oh"] >= 2 * g["ow"]
+    c = g["cout"]
+    along, nrows = (g["oh"], g["ow"]) if t else (g["ow"], g["oh"])
+    ystep, rowstep = (g["ow"] * c, c) if t else (c, g["ow"] * c)
+    return dict(transposed=t, along=along, nrows=nrows, ystep=ystep, rowstep=rowstep)
+
+
+def plane(g: dict, transpose: bool = True) -> tuple[int, int]:
+    """(row bytes, rows) of the framed plane: the input columns and rows the outputs read, padding included
+    (rows and columns swapped when the walk is transposed)."""
+    cols, rows = (g["ow"] - 1) * g["sw"] + 3, (g["oh"] - 1) * g["sh"] + 3
+    return (rows, cols) if _orient(g, transpose)["transposed"] else (cols, rows)
 
 
 def _epilogue(op: Op, graph: Graph) -> tuple[dict, np.ndarray, np.ndarray]:
@@ -89,28 +102,42 @@ def planar_scratch(op: Op, graph: Graph) -> int:
     return (rows * s + 4 + 3) // 4 * 4
 
 
-def planar_context(op: Op, graph: Graph, b: Binding) -> Context:
+def planar_context(op: Op, graph: Graph, b: Binding, transpose: bool = True) -> Context:
     g = geometry(op, graph)
     q, w, bias = _epilogue(op, graph)
     ls = q["ls"]
     const = np.asarray(q["mult"]) == 0
     bias = np.where(const, 0, bias.astype(np.int64) << ls)
     assert np.all(np.abs(bias) < 2**31)
-    packed = np.ascontiguousarray(w[:, list(WEIGHT_ORDER)].astype(np.int8)).reshape(-1)
-    s, rows = plane(g)
+    o = _orient(g, transpose)
+    taps = [(p % 3) * 3 + p // 3 for p in range(9)] if o["transposed"] else list(range(9))
+    packed = np.ascontiguousarray(w[:, taps][:, list(WEIGHT_ORDER)].astype(np.int8)).reshape(-1)
+    s, rows = plane(g, transpose)
+    # input rows and columns that land in the plane; where input (0, 0) lands, and how far apart its columns land
+    if o["transposed"]:
+        gather_rows, gather_cols = min(g["ih"], s - g["pad_t"]), min(g["iw"], rows - g["pad_l"])
+        origin, col_step = g["pad_l"] * s + g["pad_t"], s
+    else:
+        gather_rows, gather_cols = min(g["ih"], rows - g["pad_t"]), min(g["iw"], s - g["pad_l"])
+        origin, col_step = g["pad_t"] * s + g["pad_l"], 1
     return dict(
         g,
+        **o,
         q=q,
         ls=ls,
         s=s,
         rows=rows,
         scratch_words=planar_scratch(op, graph) // 4,
-        gather_rows=min(g["ih"], rows - g["pad_t"]),
-        gather_cols=min(g["iw"], s - g["pad_l"]),
+        gather_rows=gather_rows,
+        gather_cols=gather_cols,
+        origin=origin,
+        col_step=col_step,
+        row_step=1 if o["transposed"] else s,
+        adjust=o["rowstep"] - o["along"] * o["ystep"],
         zp=-g["in_offset"],
         bias=bias.astype(np.int32).tolist(),
-        steps=g["ow"] // 4,
-        tail=g["ow"] % 4,
+        steps=o["along"] // 4,
+        tail=o["along"] % 4,
         weights=b.weights.add(f"{op.inputs[1]}#dwplanar", packed),
     )
 
@@ -143,7 +170,7 @@ def is_dw3x3_planar_region(op: Op, graph: Graph, target: TargetLike) -> bool:
 def region_context(op: Op, graph: Graph, b: Binding) -> Context:
     g = geometry(op, graph)
     band, cols, s, rows = region_tile(g)
-    return dict(planar_context(op, graph, b), band=band, cols=cols, s=s, rows=rows)
+    return dict(planar_context(op, graph, b, transpose=False), band=band, cols=cols, s=s, rows=rows)
 
 
 # patch stage: the same core over a region (sizes and padding at run time), tile by tile. A patch stage runs at the

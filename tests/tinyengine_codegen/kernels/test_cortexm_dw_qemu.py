@@ -127,3 +127,19 @@ def test_planar_depthwise_wide_rows_stride2():
     graph = _graph(5, 256, 4, Padding.SAME, Activation.RELU, seed=7, stride=2)
     assert _planned(graph) == "dwconv3x3_s8_planar_inplace"
     assert _check(graph, 7)[1] == "dwconv3x3_s8_planar_inplace"
+
+
+@pytest.mark.parametrize(
+    "h,w,c,padding,stride",
+    [
+        (25, 5, 8, Padding.SAME, 1),
+        (13, 4, 5, Padding.VALID, 1),
+        (20, 6, 4, Padding.SAME, 2),
+        (19, 3, 3, Padding.SAME, 2),
+    ],
+)
+def test_planar_depthwise_tall_planes_walk_transposed(h, w, c, padding, stride):
+    """Planes at least twice as tall as wide are walked along their columns (weights and plane transposed)."""
+    graph = _graph(h, w, c, padding, Activation.RELU6, seed=h + w, stride=stride)
+    assert _planned(graph) == "dwconv3x3_s8_planar_inplace"
+    assert _check(graph, h)[1] == "dwconv3x3_s8_planar_inplace"
