@@ -43,7 +43,9 @@ def folded_bias(bias: np.ndarray | None, w_rows: np.ndarray, in_offset: int) -> 
 
 def acc_bounds(bias: np.ndarray, w_rows: np.ndarray) -> np.ndarray:
     """Largest |accumulator| per channel for raw int8 inputs (|x| <= 128) on top of the folded bias."""
-    return np.abs(np.asarray(bias, np.int64)) + 128 * np.abs(np.asarray(w_rows, np.int64)).sum(axis=1)
+    w = np.asarray(w_rows)
+    w = w.astype(np.int32) if w.dtype.itemsize < 4 else w  # |int8| and |int16| fit; wider ints stay as they are
+    return np.abs(np.asarray(bias, np.int64)) + 128 * np.abs(w).sum(axis=1, dtype=np.int64)
 
 
 def requant_fast(q: dict, bounds: np.ndarray, const_out: dict[int, int] | None = None) -> dict:
@@ -160,11 +162,12 @@ def gemm_facts(op: Op, graph: Graph) -> tuple[dict, np.ndarray, np.ndarray, dict
 
 def _gemm_facts(op: Op, graph: Graph) -> tuple[dict, np.ndarray, np.ndarray, dict]:
     g = geometry(op, graph)
-    w = np.asarray(graph.tensor(op.inputs[1]).data).reshape(g["cout"], -1).astype(np.int64)
+    w8 = np.asarray(graph.tensor(op.inputs[1]).data).reshape(g["cout"], -1)  # the statistics read the int8 data
     bias_t = np.asarray(graph.tensor(op.inputs[2]).data) if len(op.inputs) > 2 and op.inputs[2] else None
-    bias = folded_bias(bias_t, w, g["in_offset"])
+    bias = folded_bias(bias_t, w8, g["in_offset"])
     q0 = requant_q(op, graph, g["cout"])
-    return g, w, bias, requant_fast(q0, acc_bounds(bias, w), constant_channels(q0, w, bias))
+    q = requant_fast(q0, acc_bounds(bias, w8), constant_channels(q0, w8, bias))
+    return g, w8.astype(np.int64), bias, q
 
 
 def _live_bytes(graph: Graph) -> list[int]:

@@ -23,7 +23,7 @@ import numpy as np
 from ..ir.graph import Graph, Op
 from .common import in_tensor, out_tensor
 from .conv import geometry, requant_q
-from .cortexm import acc_bounds, constant_channels, folded_bias, has_dsp, requant_fast
+from .cortexm import acc_bounds, constant_channels, folded_bias, has_dsp, per_op, requant_fast
 from .spec import Binding, Context, KernelSpec, TargetLike, no_scratch
 
 MAX_LS = 8  # |w| << ls stays an int16 lane
@@ -40,7 +40,7 @@ def _geometry_ok(op: Op, graph: Graph) -> bool:
         and x.shape[0] == y.shape[0] == 1
         and x.dtype == y.dtype == w.dtype == "int8"
         and w.quant is not None
-        and all(z == 0 for z in w.quant.zero_point)
+        and not any(w.quant.zero_point)
         and op.attrs.depth_multiplier == 1
         and x.shape[3] == y.shape[3]
         and w.shape[1] == w.shape[2] == 3
@@ -79,13 +79,19 @@ def plane(g: dict, transpose: bool = True) -> tuple[int, int]:
 
 
 def _epilogue(op: Op, graph: Graph) -> tuple[dict, np.ndarray, np.ndarray]:
-    """(requant record, weights channels x 9, folded bias) of op."""
+    """(requant record, weights channels x 9, folded bias) of op, computed once per op (every planar spec and its
+    context ask for it)."""
+    return per_op(graph, ("dw_planar_epilogue", op), lambda: _epilogue_compute(op, graph))
+
+
+def _epilogue_compute(op: Op, graph: Graph) -> tuple[dict, np.ndarray, np.ndarray]:
     g = geometry(op, graph)
     c = g["cout"]
     w = np.asarray(in_tensor(graph, op, 1).data).reshape(9, c).T.astype(np.int64)
     bias_t = graph.tensor(op.inputs[2]).data if len(op.inputs) > 2 and op.inputs[2] else None
     bias = folded_bias(None if bias_t is None else np.asarray(bias_t), w, g["in_offset"])
-    q = requant_fast(requant_q(op, graph, c), acc_bounds(bias, w), constant_channels(requant_q(op, graph, c), w, bias))
+    q0 = requant_q(op, graph, c)
+    q = requant_fast(q0, acc_bounds(bias, w), constant_channels(q0, w, bias))
     return q, w, bias
 
 

@@ -13,13 +13,11 @@ from tinyengine_codegen.passes.patches import region_kernels
 from tinyengine_codegen.planner import lifetimes
 from tinyengine_codegen.planner.arena import plan_arena
 from tinyengine_codegen.planner.buffers import inplace_candidates
-from tinyengine_codegen.planner.check import live_bytes, lower_bound
 from tinyengine_codegen.planner.patch_cost import kernel_table, stage_cost
 from tinyengine_codegen.planner.patch_memory import _with_stage
 from tinyengine_codegen.planner.patch_search import (
     best_candidate,
     choose_patches,
-    live_peak,
     live_profile,
     patch_candidates,
     work_cost,
@@ -90,17 +88,6 @@ def test_best_first_equals_exhaustive_on_mobilenetv2():
     g = mp.graph
     cost = stage_cost(g, mp.kernel_names, region_kernels(g, target), kernel_table(target))
     assert check_search(g, cost, 0.10, mp.inplace, dict(mp.scratch)) > 10
-
-
-@settings(max_examples=30, deadline=None)
-@given(st.integers(0, 10_000), st.integers(0, 6), st.integers(0, 6))
-def test_windowed_live_peak_is_the_lower_bound_of_those_ops(seed, a, b):
-    graph = random_stack(np.random.default_rng(seed), depth=4)
-    bufs = lifetimes(graph, inplace=inplace_candidates(graph), scratch={1: 40})
-    lo, hi = min(a, b), max(a, b)
-    live = live_bytes(bufs)
-    assert live_peak(bufs, lo=lo, hi=hi) == max((v for t, v in live.items() if lo <= t <= hi), default=0)
-    assert live_peak(bufs) == lower_bound(bufs)
 
 
 def tails_agree(graph, inplace, scratch=None):
