@@ -72,14 +72,14 @@ def uniform(q: dict) -> bool:
     return len({(m, r, s) for m, r, s in zip(q["mult"], q["rnd"], q["rs"])}) == 1
 
 
-def pair_table(q: dict, bias: np.ndarray, group: int) -> np.ndarray:
-    """int32 constants per group of `group` pairs: biasA per pair (both accumulators start there), then per pair
-    (rsA, rsB, biasB << ls, multA, rndA, multB, rndB), or only biasB << ls when the requantization is uniform
-    (its constants are immediates in the code)."""
+def pair_table(q: dict, bias: np.ndarray, group: int, first: int = 0) -> np.ndarray:
+    """int32 constants per group of `group` pairs from row `first` on: biasA per pair (both accumulators start
+    there), then per pair (rsA, rsB, biasB << ls, multA, rndA, multB, rndB), or only biasB << ls when the
+    requantization is uniform (its constants are immediates in the code)."""
     b = np.asarray(bias, np.int64)
     flat = uniform(q)
     out = []
-    for g in range(0, len(b), 2 * group):
+    for g in range(first, len(b), 2 * group):
         out += [b[p] for p in range(g, g + 2 * group, 2)]
         for p in range(g, g + 2 * group, 2):
             bb = b[p + 1] << q["ls"]
@@ -88,6 +88,46 @@ def pair_table(q: dict, bias: np.ndarray, group: int) -> np.ndarray:
             else:
                 out += [q["rs"][p], q["rs"][p + 1], bb, q["mult"][p], q["rnd"][p], q["mult"][p + 1], q["rnd"][p + 1]]
     return np.asarray(out, np.int64).astype(np.int32)
+
+
+def quad_encode(rows: np.ndarray) -> np.ndarray:
+    """The quad kernels' int8 stream: every full group of four rows as pair_encode(group 2), then a last pair
+    (rows % 4 == 2) as pair_encode(group 1)."""
+    n = len(rows) // 4 * 4
+    parts = [pair_encode(rows[:n], 2)] if n else []
+    if n < len(rows):
+        parts.append(pair_encode(rows[n:], 1))
+    return np.concatenate(parts)
+
+
+def quad_table(q: dict, bias: np.ndarray) -> np.ndarray:
+    """int32 constants per group of four rows r..r+3: biasA of both pairs (b[r], b[r + 2]), biasB << ls of both,
+    then (mult, rnd, rs) of each row unless the requantization is uniform."""
+    b = np.asarray(bias, np.int64)
+    flat = uniform(q)
+    out = []
+    for r in range(0, len(b) // 4 * 4, 4):
+        out += [b[r], b[r + 2], b[r + 1] << q["ls"], b[r + 3] << q["ls"]]
+        if not flat:
+            for c in range(r, r + 4):
+                out += [q["mult"][c], q["rnd"][c], q["rs"][c]]
+    return np.asarray(out, np.int64).astype(np.int32)
+
+
+def quad_parts(rows: np.ndarray, q: dict, bias: np.ndarray, b: Binding, key: str) -> dict:
+    """Template fields of the quad core (groups of four rows) and the pair core for a last pair: one weight
+    stream, two tables."""
+    quads, tail = len(rows) // 4, len(rows) % 4 == 2
+    wq = 4 * quads * rows.shape[1]
+    return dict(
+        quads=quads,
+        tail=tail,
+        weights=b.weights.add(f"{key}#quad", quad_encode(rows)),
+        wq=wq,
+        wtail=rows.size - wq,
+        table=b.weights.add(f"{key}#quadq", quad_table(q, bias)) if quads else None,
+        table_tail=b.weights.add(f"{key}#quadt", pair_table(q, bias, 1, 4 * quads)) if tail else None,
+    )
 
 
 def _padded(q: dict, rows: np.ndarray, bias: np.ndarray, n: int) -> tuple[dict, np.ndarray, np.ndarray]:
@@ -157,9 +197,15 @@ def pointwise_pair_context(op: Op, graph: Graph, b: Binding) -> Context:
         unroll=_unroll(kq, 8 if 4 * g["cin"] <= STACK_COLUMNS else 4),
         q=q,
         uniform=uniform(q),
-        weights=b.weights.add(f"{op.inputs[1]}#pair1", pair_encode(rows, 1)),
-        wbytes=rows.size,
-        table=b.weights.add(f"{op.inputs[1]}#pair1q", pair_table(q, bias, 1)),
+        **(
+            quad_parts(rows, q, bias, b, op.inputs[1])
+            if 4 * g["cin"] <= STACK_COLUMNS
+            else dict(
+                weights=b.weights.add(f"{op.inputs[1]}#pair1", pair_encode(rows, 1)),
+                wbytes=rows.size,
+                table=b.weights.add(f"{op.inputs[1]}#pair1q", pair_table(q, bias, 1)),
+            )
+        ),
     )
 
 
@@ -282,9 +328,7 @@ def conv_pair_context(op: Op, graph: Graph, b: Binding) -> Context:
         unroll=_unroll(kp // 4),
         q=q,
         uniform=uniform(q),
-        weights=b.weights.add(f"{op.inputs[1]}#pairk", pair_encode(rows, 1)),
-        wbytes=rows.size,
-        table=b.weights.add(f"{op.inputs[1]}#pairkq", pair_table(q, bias, 1)),
+        **quad_parts(rows, q, bias, b, op.inputs[1]),
     )
 
 
@@ -324,9 +368,12 @@ def is_conv_pair_direct(op: Op, graph: Graph, target: TargetLike) -> bool:
 
 def conv_pair_direct_context(op: Op, graph: Graph, b: Binding) -> Context:
     ctx = dict(conv_pair_context(op, graph, b))
-    g = geometry(op, graph)
+    g, rows, bias, q = _conv_parts(op, graph)
     seg = g["kw"] * g["cin"]
     ctx.update(
+        weights=b.weights.add(f"{op.inputs[1]}#pairk", pair_encode(rows, 1)),
+        wbytes=rows.size,
+        table=b.weights.add(f"{op.inputs[1]}#pairkq", pair_table(q, bias, 1)),
         segs=dict(n=g["kh"], bytes=seg, gap=g["dh"] * g["iw"] * g["cin"] - seg, unroll=_unroll(seg // 4, 4)),
         unroll=_unroll(ctx["kp"] // 4, 4),
         rows_in=_inside(g["oh"], g["ih"], g["sh"], g["pad_t"], g["kh"], g["dh"]),

@@ -120,7 +120,7 @@ def test_pointwise_pair_random(h, w, cin, cout, act_fn, seed):
 def test_conv_pair_random(h, w, cin, cout, k, stride, padding, act_fn, seed):
     """A wide 1x1 layer first (the graph's peak), so the k x k layer's im2col scratch is free."""
     rng = np.random.default_rng(seed)
-    wide = 64
+    wide = 128
     s_x, s_w0, s_in = _quant(rng, cin, True, wide)
     w0 = const("w0", rng.integers(-127, 128, (cin, 1, 1, wide), dtype=np.int8), scales=s_w0, axis=0)
     b0 = const("b0", rng.integers(-20000, 20000, cin, dtype=np.int32), scales=list(s_x * s_w0))
@@ -200,3 +200,52 @@ def test_pointwise_pair_wide_input_reads_pixels_in_place():
     )
     assert is_pointwise_pair(graph.ops[0], graph, QEMU_M4)
     _check(graph, "conv2d_1x1_s8_pair", is_pointwise_pair, 3)
+
+
+@pytest.mark.parametrize("cout", [4, 6, 10])
+@pytest.mark.parametrize("k", [1, 3])
+def test_quad_kernels_per_tensor_with_a_last_pair(k, cout):
+    """Per-tensor scales (the epilogue's constants are immediates), groups of four channels plus a last pair
+    (cout % 4 == 2), an odd pixel count (the last pixel alone) and a clamping activation; a wide 1x1 layer first
+    sets the peak, so the k x k layer's columns fit in scratch."""
+    rng = np.random.default_rng(100 * k + cout)
+    cin, h, w, wide = 16, 3, 5, 128
+    s_x, s_w0, s_in = _quant(rng, cin, True, wide)
+    w0 = const("w0", rng.integers(-127, 128, (cin, 1, 1, wide), dtype=np.int8), scales=s_w0, axis=0)
+    b0 = const("b0", rng.integers(-20000, 20000, cin, dtype=np.int32), scales=list(s_x * s_w0))
+    _, s_w, s_out = _quant(rng, cout, False, k * k * cin)
+    wt = const("w1", rng.integers(-127, 128, (cout, k, k, cin), dtype=np.int8), scales=s_w, axis=0)
+    bias = const("b1", rng.integers(-20000, 20000, cout, dtype=np.int32), scales=list(s_in * np.resize(s_w, cout)))
+    tensors = {
+        "x": act("x", (1, h, w, wide), s_x, 3),
+        "t": act("t", (1, h, w, cin), s_in, -7),
+        "y": act("y", (1, h, w, cout), s_out, -100),
+        **{c.name: c for c in (w0, b0, wt, bias)},
+    }
+    ops = (
+        Op("pw", OpKind.CONV_2D, ("x", "w0", "b0"), ("t",), Conv2DAttrs(1, 1, 1, 1, Padding.SAME, Activation.NONE)),
+        Op("kx", OpKind.CONV_2D, ("t", "w1", "b1"), ("y",), Conv2DAttrs(1, 1, 1, 1, Padding.SAME, Activation.RELU6)),
+    )
+    graph = verify(Graph("quad_conv", tensors, ops, ("x",), ("y",)))
+    x = rng.integers(-128, 128, size=(1, h, w, wide), dtype=np.int8)
+    res = run_model(graph, x, CompileOptions(target="qemu-m4", patches="off", inplace=False))
+    np.testing.assert_array_equal(res.output, run_graph(graph, [x])[0])
+    assert res.kernels[1] == "conv2d_s8_pair"  # 1x1 too, when its columns fit in scratch
+
+
+@pytest.mark.parametrize("cout", [6, 8])
+def test_pointwise_quad_per_tensor(cout):
+    """The 1x1 kernel alone (no scratch: pixels sign-extended on the stack), per-tensor scales, odd pixel count."""
+    rng = np.random.default_rng(cout)
+    cin = 24
+    s_in, s_w, s_out = _quant(rng, cout, False, cin)
+    wt = const("w", rng.integers(-127, 128, (cout, 1, 1, cin), dtype=np.int8), scales=s_w, axis=0)
+    bias = const("b", rng.integers(-20000, 20000, cout, dtype=np.int32), scales=list(s_in * np.resize(s_w, cout)))
+    graph = single_op(
+        OpKind.CONV_2D,
+        Conv2DAttrs(1, 1, 1, 1, Padding.SAME, Activation.RELU),
+        [act("x", (1, 3, 3, cin), s_in, 5), wt, bias],
+        act("y", (1, 3, 3, cout), s_out, -90),
+    )
+    assert is_pointwise_pair(graph.ops[0], graph, QEMU_M4)
+    _check(graph, "conv2d_1x1_s8_pair", is_pointwise_pair, cout)
