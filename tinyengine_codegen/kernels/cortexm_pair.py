@@ -256,12 +256,13 @@ def fc_pair_context(op: Op, graph: Graph, b: Binding) -> Context:
         units=units,
         full=units // 4,
         tail=units % 4,
+        ext=2 * depth <= STACK_COLUMNS,
         unroll=_unroll(depth // 4),
         q=q,
         uniform=uniform(q),
         weights=b.weights.add(f"{op.inputs[1]}#pair2", pair_encode(rows, 2)),
         wfull=units // 4 * 4 * depth,
-        table=b.weights.add(f"{op.inputs[1]}#pair2q", pair_table(q, bias, 2)),
+        table=b.weights.add(f"{op.inputs[1]}#quadq", quad_table(q, bias)),
     )
 
 
@@ -382,4 +383,58 @@ def conv_pair_direct_context(op: Op, graph: Graph, b: Binding) -> Context:
     return ctx
 
 
+# ---- k x k CONV_2D, any cin (first layers included): two sign-extended columns on the stack --------------------
+
+
+def _slot(i: int) -> int:
+    """Position of window value i in its k quad's words (x0, x2), (x1, x3)."""
+    return (i & ~3) | ((i & 1) << 1) | ((i >> 1) & 1)
+
+
+def column_fields(g: dict, kp: int) -> Context:
+    """Template fields of the column builder (templates/common/cortexm_pair.c.j2 col_fn): per window value its
+    (slot, kernel row, byte offset from that row's first tap), and the slots of the zero padding up to kp."""
+    col_taps = [
+        (_slot((ky * g["kw"] + kx) * g["cin"] + ci), ky, kx * g["dw"] * g["cin"] + ci)
+        for ky in range(g["kh"])
+        for kx in range(g["kw"])
+        for ci in range(g["cin"])
+    ]
+    return dict(col_taps=col_taps, pad_slots=[_slot(i) for i in range(len(col_taps), kp)])
+
+
+def is_conv_pair_stack(op: Op, graph: Graph, target: TargetLike) -> bool:
+    x, w, y = in_tensor(graph, op, 0), in_tensor(graph, op, 1), graph.tensor(op.outputs[0])
+    if not (
+        has_dsp(target)
+        and x.shape[0] == 1
+        and x.dtype == w.dtype == "int8"
+        and w.quant is not None
+        and all(z == 0 for z in w.quant.zero_point)
+        and w.shape[3] == x.shape[3]
+        and y.shape[3] % 2 == 0
+        and 4 * _kp(op, graph) <= STACK_COLUMNS
+    ):
+        return False
+    _g, rows, _bias, q = _conv_parts(op, graph)
+    return q is not None and pair_fits(rows)
+
+
+def conv_pair_stack_context(op: Op, graph: Graph, b: Binding) -> Context:
+    g, rows, bias, q = _conv_parts(op, graph)
+    kp = rows.shape[1]
+    return dict(
+        g,
+        **column_fields(g, kp),
+        pixels=g["oh"] * g["ow"],
+        kp=kp,
+        zp=-g["in_offset"],
+        unroll=_unroll(kp // 4),
+        q=q,
+        uniform=uniform(q),
+        **quad_parts(rows, q, bias, b, op.inputs[1]),
+    )
+
+
+CONV_PAIR_STACK = (KernelSpec("conv2d_s8_pair_stack", is_conv_pair_stack, no_scratch, conv_pair_stack_context),)
 CONV_PAIR_DIRECT = (KernelSpec("conv2d_s8_pair_direct", is_conv_pair_direct, no_scratch, conv_pair_direct_context),)

@@ -26,7 +26,7 @@ from .conv import geometry
 from .cortexm import pad_row
 from .cortexm_add import add_lut_context, is_add_lut
 from .cortexm_conv import _conv_common, _conv_ok, _dw_ok, _kpad, dw_context, im2col_scratch, is_direct
-from .cortexm_pair import STACK_COLUMNS, _conv_parts, _kp, _unroll, pair_fits, quad_parts, uniform
+from .cortexm_pair import STACK_COLUMNS, _conv_parts, _kp, _unroll, column_fields, pair_fits, quad_parts, uniform
 from .spec import Binding, Context, KernelSpec, TargetLike, no_scratch
 
 MAX_KPAD = 252  # the im2col columns of the whole-tensor kernel have the same limit
@@ -67,26 +67,15 @@ def is_pair_region(op: Op, graph: Graph, target: TargetLike) -> bool:
 
 def pair_region_context(op: Op, graph: Graph, b: Binding) -> Context:
     g, rows, bias, q = _conv_parts(op, graph)
-    kp, k = rows.shape[1], g["kh"] * g["kw"] * g["cin"]
-
-    def slot(i: int) -> int:  # position of window value i in its k quad's words (x0, x2), (x1, x3)
-        return (i & ~3) | ((i & 1) << 1) | ((i >> 1) & 1)
-
-    col_taps = [
-        (slot((ky * g["kw"] + kx) * g["cin"] + ci), ky, kx * g["dw"] * g["cin"] + ci)
-        for ky in range(g["kh"])
-        for kx in range(g["kw"])
-        for ci in range(g["cin"])
-    ]
+    kp = rows.shape[1]
     return dict(
         g,
+        **column_fields(g, kp),
         kp=kp,
         zp=-g["in_offset"],
         unroll=_unroll(kp // 4),
         q=q,
         uniform=uniform(q),
-        col_taps=col_taps,
-        pad_slots=[slot(i) for i in range(k, kp)],
         **quad_parts(rows, q, bias, b, op.inputs[1]),
     )
 

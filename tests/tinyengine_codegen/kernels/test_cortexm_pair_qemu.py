@@ -15,7 +15,13 @@ from tests.tinyengine_codegen.reference.cases import act, const, single_op
 from tinyengine_codegen.ir.graph import Graph, Op
 from tinyengine_codegen.ir.ops import Activation, Conv2DAttrs, FullyConnectedAttrs, OpKind, Padding
 from tinyengine_codegen.ir.verify import verify
-from tinyengine_codegen.kernels.cortexm_pair import is_conv_pair, is_conv_pair_direct, is_fc_pair, is_pointwise_pair
+from tinyengine_codegen.kernels.cortexm_pair import (
+    is_conv_pair,
+    is_conv_pair_direct,
+    is_conv_pair_stack,
+    is_fc_pair,
+    is_pointwise_pair,
+)
 from tinyengine_codegen.kernels.spec import Target
 from tinyengine_codegen.options import CompileOptions
 from tinyengine_codegen.reference.run import run_graph
@@ -153,19 +159,19 @@ def test_conv_pair_random(h, w, cin, cout, k, stride, padding, act_fn, seed):
 
 @settings(max_examples=6, deadline=None)
 @given(
-    st.integers(2, 9),
-    st.integers(2, 9),
-    st.integers(1, 6).map(lambda c: 4 * c),
+    st.integers(3, 9),
+    st.integers(3, 9),
+    st.integers(9, 16).map(lambda c: 4 * c),
     st.integers(1, 8).map(lambda c: 2 * c),
-    st.sampled_from([(3, 3), (5, 5), (3, 1), (1, 3), (2, 2)]),
+    st.sampled_from([(3, 3)]),
     st.integers(1, 2),
     st.sampled_from([Padding.SAME, Padding.VALID]),
     st.sampled_from(ACTS),
     st.integers(0, 2**16),
 )
 def test_conv_pair_direct_random(h, w, cin, cout, k, stride, padding, act_fn, seed):
-    """A lone k x k layer (the graph's peak: no scratch): interior pixel pairs in place, border columns on the
-    stack, odd widths."""
+    """A lone k x k layer (the graph's peak: no scratch) whose two columns exceed the stack budget: interior pixel
+    pairs in place, border columns on the stack, odd widths."""
     rng = np.random.default_rng(seed)
     s_in, s_w, s_out = _quant(rng, cout, True, k[0] * k[1] * cin)
     wq = rng.integers(-127, 128, (cout, k[0], k[1], cin), dtype=np.int8)
@@ -183,6 +189,81 @@ def test_conv_pair_direct_random(h, w, cin, cout, k, stride, padding, act_fn, se
         act("y", (1, oh, ow, cout), s_out, int(rng.integers(-100, 100))),
     )
     _check(graph, "conv2d_s8_pair_direct", is_conv_pair_direct, seed)
+
+
+@settings(max_examples=8, deadline=None)
+@given(
+    st.integers(2, 9),
+    st.integers(2, 9),
+    st.integers(1, 12),
+    st.integers(1, 9).map(lambda c: 2 * c),
+    st.sampled_from([(3, 3), (5, 5), (3, 1), (1, 3), (2, 2), (10, 4)]),
+    st.integers(1, 2),
+    st.integers(1, 2),
+    st.sampled_from([Padding.SAME, Padding.VALID]),
+    st.sampled_from(ACTS),
+    st.integers(0, 2**16),
+)
+def test_conv_pair_stack_random(h, w, cin, cout, k, stride, dil, padding, act_fn, seed):
+    """A lone k x k layer (no scratch) with any input channel count (first layers: 1..3), stride, dilation and
+    padding: both columns on the stack, a last pair when cout % 4 == 2, odd pixel counts."""
+    rng = np.random.default_rng(seed)
+    s_in, s_w, s_out = _quant(rng, cout, bool(seed % 2), k[0] * k[1] * cin)
+    wq = rng.integers(-127, 128, (cout, k[0], k[1], cin), dtype=np.int8)
+    wq[-1] = 0
+    wt = const("w", wq, scales=s_w, axis=0)
+    bias = const("b", rng.integers(-20000, 20000, cout, dtype=np.int32), scales=list(s_in * np.resize(s_w, cout)))
+    ek = [dil * (n - 1) + 1 for n in k]
+    oh = -(-h // stride) if padding is Padding.SAME else (h - ek[0]) // stride + 1
+    ow = -(-w // stride) if padding is Padding.SAME else (w - ek[1]) // stride + 1
+    if oh < 1 or ow < 1:
+        return
+    graph = single_op(
+        OpKind.CONV_2D,
+        Conv2DAttrs(stride, stride, dil, dil, padding, act_fn),
+        [act("x", (1, h, w, cin), s_in, int(rng.integers(-128, 128))), wt, bias],
+        act("y", (1, oh, ow, cout), s_out, int(rng.integers(-100, 100))),
+    )
+    _check(graph, "conv2d_s8_pair_stack", is_conv_pair_stack, seed)
+
+
+def test_fc_falls_back_when_row_b_could_overflow():
+    """Unit 1 (row B of the first pair) has 1024 weights of 127: 128 x its |w| sum reaches 2^23, so the row-pair
+    kernel declines and the layer stays bit-exact on the next kernel."""
+    rng = np.random.default_rng(9)
+    units, depth = 6, 1024
+    w = rng.integers(-127, 128, (units, depth), dtype=np.int8)
+    w[1] = 127
+    s_in, s_w, s_out = _quant(rng, units, True, depth)
+    bias = const("b", rng.integers(-20000, 20000, units, dtype=np.int32), scales=list(s_in * s_w))
+    graph = single_op(
+        OpKind.FULLY_CONNECTED,
+        FullyConnectedAttrs(activation=Activation.NONE),
+        [act("x", (1, depth), s_in, 5), const("w", w, scales=s_w, axis=0), bias],
+        act("y", (1, units), s_out, 0),
+    )
+    assert not is_fc_pair(graph.ops[0], graph, QEMU_M4)
+    _check(graph, "unused", lambda *_: False, 9)
+
+
+@pytest.mark.parametrize("k", [1, 3])
+def test_conv_falls_back_on_a_minus_128_weight_beside_a_negative_one(k):
+    """h = wA + 256 wB has no int16 for wB = -128 and wA < 0: no row-pair kernel takes the layer."""
+    rng = np.random.default_rng(10 + k)
+    cin, cout = 3, 4
+    wq = rng.integers(-127, 128, (cout, k, k, cin), dtype=np.int8)
+    wq[0, 0, 0, 0], wq[1, 0, 0, 0] = -3, -128
+    s_in, s_w, s_out = _quant(rng, cout, True, k * k * cin)
+    bias = const("b", rng.integers(-20000, 20000, cout, dtype=np.int32), scales=list(s_in * s_w))
+    graph = single_op(
+        OpKind.CONV_2D,
+        Conv2DAttrs(1, 1, 1, 1, Padding.SAME, Activation.RELU),
+        [act("x", (1, 5, 6, cin), s_in, 3), const("w", wq, scales=s_w, axis=0), bias],
+        act("y", (1, 5, 6, cout), s_out, -20),
+    )
+    op = graph.ops[0]
+    assert not any(f(op, graph, QEMU_M4) for f in (is_conv_pair_stack, is_conv_pair, is_conv_pair_direct))
+    _check(graph, "unused", lambda *_: False, 10 + k)
 
 
 def test_pointwise_pair_wide_input_reads_pixels_in_place():
