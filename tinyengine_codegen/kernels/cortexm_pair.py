@@ -146,6 +146,9 @@ def _padded(q: dict, rows: np.ndarray, bias: np.ndarray, n: int) -> tuple[dict, 
     return q, rows, bias
 
 
+QUAD_UNROLL = 4  # k quads per quad-core loop pass (each about 100 bytes of code; its loop test costs 6 cycles)
+
+
 def _unroll(kq: int, limit: int = 8) -> int:
     return max(u for u in (1, 2, 4, 8) if u <= limit and kq % u == 0)
 
@@ -194,7 +197,7 @@ def pointwise_pair_context(op: Op, graph: Graph, b: Binding) -> Context:
         pixels=g["oh"] * g["ow"],
         cin=g["cin"],
         cout=g["cout"],
-        unroll=_unroll(kq, 8 if 4 * g["cin"] <= STACK_COLUMNS else 4),
+        unroll=_unroll(kq, QUAD_UNROLL if 4 * g["cin"] <= STACK_COLUMNS else 4),
         q=q,
         uniform=uniform(q),
         **(
@@ -257,7 +260,7 @@ def fc_pair_context(op: Op, graph: Graph, b: Binding) -> Context:
         full=units // 4,
         tail=units % 4,
         ext=2 * depth <= STACK_COLUMNS,
-        unroll=_unroll(depth // 4),
+        unroll=_unroll(depth // 4, 8 if depth >= 128 else 4),
         q=q,
         uniform=uniform(q),
         weights=b.weights.add(f"{op.inputs[1]}#pair2", pair_encode(rows, 2)),
@@ -326,7 +329,7 @@ def conv_pair_context(op: Op, graph: Graph, b: Binding) -> Context:
         k=g["kh"] * g["kw"] * g["cin"],
         kp=kp,
         zp=-g["in_offset"],
-        unroll=_unroll(kp // 4),
+        unroll=_unroll(kp // 4, QUAD_UNROLL),
         q=q,
         uniform=uniform(q),
         **quad_parts(rows, q, bias, b, op.inputs[1]),
@@ -429,7 +432,7 @@ def conv_pair_stack_context(op: Op, graph: Graph, b: Binding) -> Context:
         pixels=g["oh"] * g["ow"],
         kp=kp,
         zp=-g["in_offset"],
-        unroll=_unroll(kp // 4),
+        unroll=_unroll(kp // 4, QUAD_UNROLL),
         q=q,
         uniform=uniform(q),
         **quad_parts(rows, q, bias, b, op.inputs[1]),

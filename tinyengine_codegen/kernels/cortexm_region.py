@@ -26,7 +26,17 @@ from .conv import geometry
 from .cortexm import pad_row
 from .cortexm_add import add_lut_context, is_add_lut
 from .cortexm_conv import _conv_common, _conv_ok, _dw_ok, _kpad, dw_context, im2col_scratch, is_direct
-from .cortexm_pair import STACK_COLUMNS, _conv_parts, _kp, _unroll, column_fields, pair_fits, quad_parts, uniform
+from .cortexm_pair import (
+    QUAD_UNROLL,
+    STACK_COLUMNS,
+    _conv_parts,
+    _kp,
+    _unroll,
+    column_fields,
+    pair_fits,
+    quad_parts,
+    uniform,
+)
 from .spec import Binding, Context, KernelSpec, TargetLike, no_scratch
 
 MAX_KPAD = 252  # the im2col columns of the whole-tensor kernel have the same limit
@@ -73,7 +83,7 @@ def pair_region_context(op: Op, graph: Graph, b: Binding) -> Context:
         **column_fields(g, kp),
         kp=kp,
         zp=-g["in_offset"],
-        unroll=_unroll(kp // 4),
+        unroll=_unroll(kp // 4, QUAD_UNROLL),
         q=q,
         uniform=uniform(q),
         **quad_parts(rows, q, bias, b, op.inputs[1]),

@@ -330,3 +330,21 @@ def test_pointwise_quad_per_tensor(cout):
     )
     assert is_pointwise_pair(graph.ops[0], graph, QEMU_M4)
     _check(graph, "conv2d_1x1_s8_pair", is_pointwise_pair, cout)
+
+
+@pytest.mark.parametrize(("depth", "units", "act_fn"), [(640, 6, Activation.RELU), (128, 9, Activation.RELU6)])
+def test_fc_pair_deep_rows_per_tensor(depth, units, act_fn):
+    """Per-tensor scales; depth 640 reads the input row in place (its sign-extended copy would exceed the stack
+    budget), depth 128 sign-extends it; a last group of 2 or 1 units."""
+    rng = np.random.default_rng(depth + units)
+    s_in, s_w, s_out = _quant(rng, units, False, depth)
+    w = rng.integers(-127, 128, (units, depth), dtype=np.int8)
+    bias = const("b", rng.integers(-20000, 20000, units, dtype=np.int32), scales=list(s_in * np.resize(s_w, units)))
+    graph = single_op(
+        OpKind.FULLY_CONNECTED,
+        FullyConnectedAttrs(activation=act_fn),
+        [act("x", (1, depth), s_in, -11), const("w", w, scales=s_w, axis=0), bias],
+        act("y", (1, units), s_out, -60),
+    )
+    assert is_fc_pair(graph.ops[0], graph, QEMU_M4)
+    _check(graph, "fc_s8_pair", is_fc_pair, depth)
