@@ -267,9 +267,9 @@ def test_conv_falls_back_on_a_minus_128_weight_beside_a_negative_one(k):
 
 
 def test_pointwise_pair_wide_input_reads_pixels_in_place():
-    """cin 320: the two pixels' columns would exceed the stack budget, so the loop extends them in registers."""
+    """cin 400: the two pixels' columns would exceed the stack budget, so the loop extends them in registers."""
     rng = np.random.default_rng(3)
-    cin, cout = 320, 6
+    cin, cout = 400, 6
     s_in, s_w, s_out = _quant(rng, cout, True, cin)
     wt = const("w", rng.integers(-127, 128, (cout, 1, 1, cin), dtype=np.int8), scales=s_w, axis=0)
     bias = const("b", rng.integers(-20000, 20000, cout, dtype=np.int32), scales=list(s_in * s_w))
@@ -332,10 +332,14 @@ def test_pointwise_quad_per_tensor(cout):
     _check(graph, "conv2d_1x1_s8_pair", is_pointwise_pair, cout)
 
 
-@pytest.mark.parametrize(("depth", "units", "act_fn"), [(640, 6, Activation.RELU), (128, 9, Activation.RELU6)])
+@pytest.mark.parametrize(
+    ("depth", "units", "act_fn"),
+    [(800, 6, Activation.RELU), (640, 6, Activation.RELU), (128, 9, Activation.RELU6), (128, 42, Activation.NONE)],
+)
 def test_fc_pair_deep_rows_per_tensor(depth, units, act_fn):
-    """Per-tensor scales; depth 640 reads the input row in place (its sign-extended copy would exceed the stack
-    budget), depth 128 sign-extends it; a last group of 2 or 1 units."""
+    """Per-tensor scales; depth 800 reads the input row in place (its sign-extended copy would exceed the stack
+    budget), the others sign-extend it; 42 units run five groups of eight through the shared unrolled dot, then a
+    last group of 2 (9 units: 1)."""
     rng = np.random.default_rng(depth + units)
     s_in, s_w, s_out = _quant(rng, units, False, depth)
     w = rng.integers(-127, 128, (units, depth), dtype=np.int8)
@@ -348,3 +352,29 @@ def test_fc_pair_deep_rows_per_tensor(depth, units, act_fn):
     )
     assert is_fc_pair(graph.ops[0], graph, QEMU_M4)
     _check(graph, "fc_s8_pair", is_fc_pair, depth)
+
+
+@settings(max_examples=4, deadline=None)
+@given(
+    st.integers(1, 2),
+    st.sampled_from([8, 32, 64, 128]),
+    st.integers(32, 52),
+    st.booleans(),
+    st.sampled_from(ACTS),
+    st.integers(0, 2**16),
+)
+def test_fc_octets_random(rows, depth, units, per_channel, act_fn, seed):
+    """At least 32 units and depth <= 128: groups of eight units through the shared unrolled dot (input row at the
+    stack pointer), the remaining 0..7 units in groups of four and a tail."""
+    rng = np.random.default_rng(seed)
+    s_in, s_w, s_out = _quant(rng, units, per_channel, depth)
+    w = rng.integers(-127, 128, (units, depth), dtype=np.int8)
+    w[3] = 0  # a constant unit
+    bias = const("b", rng.integers(-20000, 20000, units, dtype=np.int32), scales=list(s_in * np.resize(s_w, units)))
+    graph = single_op(
+        OpKind.FULLY_CONNECTED,
+        FullyConnectedAttrs(activation=act_fn),
+        [act("x", (rows, depth), s_in, int(rng.integers(-128, 128))), const("w", w, scales=s_w, axis=0), bias],
+        act("y", (rows, units), s_out, int(rng.integers(-100, 100))),
+    )
+    _check(graph, "fc_s8_pair", is_fc_pair, seed)
