@@ -15,11 +15,11 @@ from tests.tinyengine_codegen.reference.cases import act, const, single_op
 from tinyengine_codegen.ir.graph import Graph, Op
 from tinyengine_codegen.ir.ops import Activation, Conv2DAttrs, FullyConnectedAttrs, OpKind, Padding
 from tinyengine_codegen.ir.verify import verify
+from tinyengine_codegen.kernels.cortexm_fc import is_fc_pair
 from tinyengine_codegen.kernels.cortexm_pair import (
     is_conv_pair,
     is_conv_pair_direct,
     is_conv_pair_stack,
-    is_fc_pair,
     is_pointwise_pair,
 )
 from tinyengine_codegen.kernels.spec import Target
