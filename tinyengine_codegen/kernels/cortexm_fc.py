@@ -88,7 +88,7 @@ def fc_pair_context(op: Op, graph: Graph, b: Binding) -> Context:
         table8=b.weights.add(f"{op.inputs[1]}#octq", octet_table(q, bias, n8)) if n8 else None,
         full=rest // 4,
         tail=rest % 4,
-        unroll=_unroll(depth // 4, 8 if depth >= 128 else 4),
+        unroll=_unroll(depth // 4, 16 if depth >= 512 else 8 if depth >= 128 else 4),
         q=q,
         uniform=uniform(q),
         weights=b.weights.add(f"{op.inputs[1]}#pair42", np.concatenate(parts)),

@@ -149,7 +149,7 @@ QUAD_UNROLL = 4  # k quads per quad-core loop pass (each about 100 bytes of code
 
 
 def _unroll(kq: int, limit: int = 8) -> int:
-    return max(u for u in (1, 2, 4, 8) if u <= limit and kq % u == 0)
+    return max(u for u in (1, 2, 4, 8, 16) if u <= limit and kq % u == 0)
 
 
 # ---- 1x1 CONV_2D: two pixels x one row pair per pass ------------------------------------------------------------
