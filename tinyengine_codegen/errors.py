@@ -6,7 +6,12 @@
 
 
 class TinyMLError(Exception):
-    """A problem the user can fix. str(err) is one line: what happened, where, the limit, the way out."""
+    """A problem the user can fix. str(err) is one line: what happened, where, the limit, the way out.
+    `details` are further lines the CLI prints with --verbose (e.g. every layer an unsupported operator has)."""
+
+    def __init__(self, *args, details: tuple[str, ...] = ()) -> None:
+        super().__init__(*args)
+        self.details = tuple(details)
 
     def __str__(self) -> str:  # one line even when a message quotes a library's multi-line text
         return " ".join(part.strip() for part in super().__str__().splitlines() if part.strip())

@@ -25,6 +25,7 @@ def _app():
         add_completion=False,
         help="TinyML toolchain: search a model for a board, plan its memory, generate and run C.",
     )
+    _root.__defaults__ = (_verbose_option(),)
     app.callback()(_root)
     commands.register(app)
     return app
@@ -36,8 +37,30 @@ def __getattr__(name: str):
     raise AttributeError(name)
 
 
-def _root() -> None:
+VERBOSE_FLAGS = ("--verbose", "-v")
+
+
+def _root(
+    verbose: bool = False,  # declared for --help; main() reads the flag wherever it stands on the command line
+) -> None:
     """TinyML toolchain: search a model for a board, plan its memory, generate and run C."""
+
+
+def _verbose_option():
+    import typer
+
+    return typer.Option(
+        False,
+        *VERBOSE_FLAGS,
+        help="On an error, also print its details (e.g. every layer of "
+        "each unsupported operator and what the toolchain supports instead).",
+    )
+
+
+def split_verbose(argv: list[str]) -> tuple[list[str], bool]:
+    """argv without --verbose/-v (accepted before or after the command), and whether it was given."""
+    rest = [a for a in argv if a not in VERBOSE_FLAGS]
+    return rest, len(rest) != len(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -74,6 +97,7 @@ def _run(argv: list[str] | None, interrupted: list[bool]) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
         return 130
+    argv, verbose = split_verbose(list(sys.argv[1:] if argv is None else argv))
     try:
         rv = app(args=argv, standalone_mode=False)
     except typer.Exit as exc:
@@ -85,6 +109,9 @@ def _run(argv: list[str] | None, interrupted: list[bool]) -> int:
             say("interrupted")
             return 130
         say(f"error: {exc}")
+        if verbose:
+            for line in getattr(exc, "details", ()):
+                say(f"  {line}")
         return 2
     except click.ClickException as exc:  # a bad command line: unknown option, missing or invalid value
         if type(exc).__name__ == "NoArgsIsHelpError":

@@ -133,7 +133,8 @@ def _render(result, summary: dict) -> None:
         how = f"weights {fl.weight_bytes:,} + tables {fl.table_bytes:,} + code ~{fl.code_bytes_estimate:,} (estimate)"
     out.print(
         f"flash: {result.flash_bytes:,} B = {how}; limit {result.flash_limit:,} B, margin "
-        f"{result.flash_margin_bytes:,} B; planned in {1000 * result.plan_seconds:.0f} ms"
+        f"{result.flash_margin_bytes:,} B; planned in {1000 * result.plan_seconds:.0f} ms CPU "
+        f"({1000 * result.plan_wall_seconds:.0f} ms wall)"
     )
     if result.patches is not None:
         p = result.patches

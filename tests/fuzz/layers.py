@@ -312,4 +312,8 @@ NEEDS_4D = frozenset(
 from .layers_more import MORE_LAYERS, NEEDS_4D_MORE  # noqa: E402
 
 LAYERS.update(MORE_LAYERS)
+
+from .layers_lstm import LSTM_LAYERS  # noqa: E402
+
+LAYERS.update(LSTM_LAYERS)
 NEEDS_4D = NEEDS_4D | NEEDS_4D_MORE

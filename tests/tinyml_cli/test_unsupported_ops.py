@@ -55,3 +55,17 @@ def test_inspect_ops_lists_support(tmp_path):
     ops = {row["op"]: (row["count"], row["supported"]) for row in info["operators"]}
     assert ops["CUMSUM"] == (relus, False) and ops["GATHER_ND"] == (tanhs, False)
     assert "TRANSPOSE_CONV" in info["supported"] and "CUMSUM" not in info["supported"]
+
+
+def test_verbose_adds_each_operators_layers_and_what_to_use_instead(tmp_path):
+    path, relus, tanhs = _with_unsupported(tmp_path)
+    np.save(tmp_path / "x.npy", np.zeros(1, np.int8))
+    args = ("run", path, "--input", tmp_path / "x.npy", "--output", tmp_path / "y.npy")
+    quiet, loud = tinyml(*args), tinyml(*args, "--verbose")
+    assert quiet.returncode == loud.returncode == 2 and "Traceback" not in loud.stderr
+    first = loud.stderr.strip().splitlines()
+    assert first[0] == quiet.stderr.strip() and len(quiet.stderr.strip().splitlines()) == 1
+    detail = {line.split()[0]: line for line in first[1:]}
+    assert detail["CUMSUM"].count("#") == relus and detail["GATHER_ND"].count("#") == tanhs
+    assert "instead: STRIDED_SLICE" in detail["GATHER_ND"] and "'t" in detail["CUMSUM"]
+    assert tinyml("-v", *args).stderr == loud.stderr

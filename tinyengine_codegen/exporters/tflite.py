@@ -16,6 +16,7 @@ import numpy as np
 from ..errors import InternalError, TinyMLError
 from ..ir.graph import Graph, Op, Tensor
 from ..schema import schema
+from .tflite_common import VariableInput
 from .tflite_ops import ConstInput, lower
 
 _TENSOR_TYPES = {
@@ -112,6 +113,25 @@ class _ModelWriter:
             self._tensor(self.graph.tensors[name])
         return self.index[name]
 
+    def _new_name(self, base: str) -> str:
+        name, n = base, 1
+        while name in self.used_names:
+            name, n = f"{base}_{n}", n + 1
+        self.used_names.add(name)
+        return name
+
+    def _variable(self, op: Op, var: VariableInput) -> int:
+        index = self._tensor(Tensor(self._new_name(f"{op.name}/{var.label}"), var.shape, var.dtype, var.quant))
+        self.tensors[index].isVariable = True
+        return index
+
+    def _input(self, op: Op, x) -> int:
+        if isinstance(x, ConstInput):
+            return self._const(op, x)
+        if isinstance(x, VariableInput):
+            return self._variable(op, x)
+        return self._ref(x)
+
     def _tensor(self, t: Tensor) -> int:
         if t.name in self.index:
             return self.index[t.name]
@@ -141,19 +161,20 @@ class _ModelWriter:
         return len(self.buffers) - 1
 
     def _const(self, op: Op, const: ConstInput) -> int:
-        base = f"{op.name}/{const.label}"
-        name, n = base, 1
-        while name in self.used_names:
-            name, n = f"{base}_{n}", n + 1
-        self.used_names.add(name)
+        name = self._new_name(f"{op.name}/{const.label}")
         return self._tensor(Tensor(name, tuple(const.data.shape), str(const.data.dtype), const.quant, const.data))
 
     def _operator(self, op: Op):
         low = lower(self.graph, op)
         o = schema.OperatorT()
         o.opcodeIndex = self._opcode(low.builtin, low.version)
-        o.inputs = [self._const(op, x) if isinstance(x, ConstInput) else self._ref(x) for x in low.inputs]
+        o.inputs = [self._input(op, x) for x in low.inputs]
         o.outputs = [self._ref(n) for n in op.outputs]
+        if low.intermediates:
+            o.intermediates = [
+                self._tensor(Tensor(self._new_name(f"{op.name}/{v.label}"), v.shape, v.dtype, v.quant))
+                for v in low.intermediates
+            ]
         o.builtinOptionsType = low.options_type
         o.builtinOptions = low.options
         return o

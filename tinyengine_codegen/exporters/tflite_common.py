@@ -29,11 +29,23 @@ class ConstInput:
 
 
 @dataclass(frozen=True)
+class VariableInput:
+    """A state (variable) tensor the exporter creates, zero at the start, such as an LSTM's hidden state."""
+
+    label: str
+    shape: tuple[int, ...]
+    dtype: str
+    quant: QuantParams
+
+
+@dataclass(frozen=True)
 class Lowered:
     """One operator as the flatbuffer wants it. `inputs` holds IR tensor names ("" = absent) or new constants."""
 
     builtin: int
-    inputs: tuple[str | ConstInput, ...]
+    inputs: tuple[str | ConstInput | VariableInput, ...]
     options_type: int
     options: object | None
     version: int
+    # tensors that only carry quantization (an integer LSTM's gate and hidden scales), written as intermediates
+    intermediates: tuple[VariableInput, ...] = ()

@@ -14,6 +14,7 @@ from ..ir.graph import Graph, Op
 from ..ir.ops import OpKind
 from ..schema import schema
 from .tflite_common import ACTIVATION_CODE, PADDING_CODE, ConstInput, Lowered
+from .tflite_lstm import lower_lstm
 
 
 def _i32(values) -> np.ndarray:
@@ -127,4 +128,5 @@ LOWER_MORE: dict[OpKind, Callable] = {
     OpKind.UNPACK: _with_options("UnpackOptions", _unpack),
     OpKind.DEPTH_TO_SPACE: _with_options("DepthToSpaceOptions", _d2s),
     OpKind.SPACE_TO_DEPTH: _with_options("SpaceToDepthOptions", _s2d),
+    OpKind.UNIDIRECTIONAL_SEQUENCE_LSTM: lower_lstm,
 }

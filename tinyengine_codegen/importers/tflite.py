@@ -18,7 +18,9 @@ from ..ir.ops import OpKind
 from ..ir.verify import verify
 from . import tflite_ops
 from .source import read_source
+from .tflite_lstm import STATE_INPUTS
 from .tflite_ops import BUILTIN, SUPPORTED, ModelError
+from .unsupported import unsupported_details
 
 _DTYPES = {0: "float32", 2: "int32", 3: "uint8", 4: "int64", 6: "bool", 7: "int16", 9: "int8"}
 _FOLDABLE = {
@@ -70,9 +72,15 @@ class _Importer:
         self.model, self.label = model, label
         self.sg = model.subgraphs[0]
         if len(model.subgraphs) > 1:
+            loop = any(self._opcode(i, op) == "WHILE" for i, op in enumerate(self.sg.operators or []))
             raise TinyMLError(
                 f"'{label}': {len(model.subgraphs)} subgraphs (control flow) are not supported; "
-                "export a model with a single subgraph"
+                + (
+                    "a Keras 3 LSTM layer converts to such a WHILE loop: convert it with Keras 2 (tf_keras, "
+                    "TF_USE_LEGACY_KERAS=1) to get one UNIDIRECTIONAL_SEQUENCE_LSTM operator"
+                    if loop
+                    else "export a model with a single subgraph"
+                )
             )
         self.names = self._unique_names()
         self.consts: dict[int, np.ndarray] = {}
@@ -136,6 +144,13 @@ class _Importer:
         self.consts[index] = arr
         return arr
 
+    def _state_tensor(self, index: int) -> Tensor:
+        """A variable (state) operand, read for its shape and quantization only; it is not a graph tensor."""
+        t = self.sg.tensors[index]
+        shape = tuple(int(d) for d in (t.shape if t.shape is not None else ()))
+        name = self.names[index]
+        return Tensor(name, shape, _dtype(t, self.label, name), _quant(t))
+
     def _tensor(self, index: int) -> Tensor:
         name = self.names[index]
         if name not in self.tensors:
@@ -161,6 +176,7 @@ class _Importer:
     def graph(self) -> Graph:
         ops: list[Op] = []
         unsupported: dict[str, int] = {}
+        layers: list[tuple[int, str, list[str]]] = []
         for i, op in enumerate(self.sg.operators or []):
             kind = self._opcode(i, op)
             ins = self._indices(f"operator #{i} {kind} input", op.inputs, optional=True)
@@ -171,10 +187,11 @@ class _Importer:
                 continue
             if kind not in SUPPORTED:
                 unsupported[kind] = unsupported.get(kind, 0) + 1
+                layers.append((i, kind, [self.names[t] for t in outs]))
                 continue
             ops.append(self._convert(i, kind, op, ins, outs))
         if unsupported:
-            raise TinyMLError(unsupported_message(self.label, unsupported))
+            raise TinyMLError(unsupported_message(self.label, unsupported), details=unsupported_details(layers))
         inputs = tuple(self._tensor(i).name for i in self._indices("graph input", self.sg.inputs))
         outputs = tuple(self._tensor(i).name for i in self._indices("graph output", self.sg.outputs))
         for name in inputs:
@@ -220,7 +237,10 @@ class _Importer:
     def _convert(self, i: int, kind: str, op, ins: list[int], outs: list[int]) -> Op:
         opname = f"op{i}_{kind.lower()}"
         where = f"'{self.label}': operator #{i} {kind}"
-        tensors = [self._tensor(t) if t >= 0 else None for t in ins]
+        state = STATE_INPUTS if kind == "UNIDIRECTIONAL_SEQUENCE_LSTM" else ()
+        tensors = [
+            None if t < 0 else self._state_tensor(t) if j in state else self._tensor(t) for j, t in enumerate(ins)
+        ]
         out_tensors = [self._tensor(t) for t in outs]
         try:
             op_kind, attrs, keep = tflite_ops.convert(kind, op, tensors, out_tensors)

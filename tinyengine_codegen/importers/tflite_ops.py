@@ -30,6 +30,7 @@ from ..ir.ops import (
 )
 from .tflite_common import ModelError as ModelError
 from .tflite_common import fused_activation
+from .tflite_lstm import convert_lstm
 from .tflite_more import DATA_INPUT, INT32_OUTPUT
 from .tflite_more import HANDLERS as MORE_HANDLERS
 
@@ -357,4 +358,5 @@ _HANDLERS = {
     "QUANTIZE": _quantize,
     "DEQUANTIZE": _dequantize,
     **MORE_HANDLERS,
+    "UNIDIRECTIONAL_SEQUENCE_LSTM": convert_lstm,
 }

@@ -7,7 +7,8 @@ from .ops import OpKind
 
 
 def op_macs(graph: Graph, op: Op) -> int:
-    """Multiply-accumulates of CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED; other operators count 0."""
+    """Multiply-accumulates of CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED and the LSTM's gate products (four
+    gates x (input + state) per output element); other operators count 0."""
     out = graph.tensors[op.outputs[0]]
     if op.kind is OpKind.CONV_2D:
         w = graph.tensors[op.inputs[1]]
@@ -17,6 +18,9 @@ def op_macs(graph: Graph, op: Op) -> int:
         return out.size * w.shape[1] * w.shape[2]
     if op.kind is OpKind.FULLY_CONNECTED:
         return out.size * graph.tensors[op.inputs[1]].shape[-1]
+    if op.kind is OpKind.UNIDIRECTIONAL_SEQUENCE_LSTM:
+        w = graph.tensors[op.inputs[1]]
+        return out.size * 4 * (w.shape[1] + w.shape[0])
     return 0
 
 

@@ -73,6 +73,11 @@ class Op:
     outputs: tuple[str, ...]
     attrs: OpAttrs
 
+    def __hash__(self) -> int:
+        # equal ops have equal names and outputs; hashing only those keeps per-op memo lookups cheap (the
+        # generated hash would walk the attributes on every lookup)
+        return hash((self.name, self.outputs))
+
 
 @dataclass(frozen=True, eq=False)
 class Graph:

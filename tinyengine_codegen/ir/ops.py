@@ -9,6 +9,7 @@ STRIDED_SLICE begin/end/strides) are folded into the attributes at import and ar
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass
 from enum import Enum
 
@@ -57,6 +58,7 @@ class OpKind(Enum):
     SPACE_TO_DEPTH = "SPACE_TO_DEPTH"
     L2_NORMALIZATION = "L2_NORMALIZATION"
     LOG_SOFTMAX = "LOG_SOFTMAX"
+    UNIDIRECTIONAL_SEQUENCE_LSTM = "UNIDIRECTIONAL_SEQUENCE_LSTM"
 
 
 # Operator classes, each defined once here (the planner, the patch stage and the kernels read them).
@@ -239,6 +241,26 @@ class TransposeConvAttrs:
     activation: Activation = Activation.NONE
 
 
+@dataclass(frozen=True, slots=True)
+class LstmAttrs:
+    """UNIDIRECTIONAL_SEQUENCE_LSTM, the int8 LSTM with int16 gates and cell state (ir/lstm.py has the operand order).
+
+    The hidden and cell states start at zero in every inference (a Keras LSTM with stateful=False); they are not
+    tensors of the graph, so their quantization is kept here: the int8 hidden state's scale and zero point, and
+    the int16 cell state's scale as a power of two (scale = 2**cell_scale_power). `cell_clip` is the float clip
+    of the cell state (0 = none). The cell gate's activation is TANH, the only one a .tflite file can name."""
+
+    time_major: bool
+    hidden_scale: float
+    hidden_zero_point: int
+    cell_scale_power: int
+    cell_clip: float = 0.0
+
+    def __post_init__(self) -> None:  # both floats are float32 in a .tflite file: keep them so, exports round-trip
+        for name in ("hidden_scale", "cell_clip"):
+            object.__setattr__(self, name, struct.unpack("<f", struct.pack("<f", getattr(self, name)))[0])
+
+
 OpAttrs = (
     NoAttrs
     | Conv2DAttrs
@@ -259,6 +281,7 @@ OpAttrs = (
     | SplitAttrs
     | BlockAttrs
     | TransposeConvAttrs
+    | LstmAttrs
 )
 
 ATTRS_OF: dict[OpKind, type] = {
@@ -305,4 +328,5 @@ ATTRS_OF: dict[OpKind, type] = {
     OpKind.SPACE_TO_DEPTH: BlockAttrs,
     OpKind.L2_NORMALIZATION: NoAttrs,
     OpKind.LOG_SOFTMAX: NoAttrs,
+    OpKind.UNIDIRECTIONAL_SEQUENCE_LSTM: LstmAttrs,
 }

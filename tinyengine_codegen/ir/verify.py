@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..errors import TinyMLError
 from .graph import Graph, Op, Tensor
+from .lstm import check_lstm_output, lstm_shape
 from .ops import (
     ATTRS_OF,
     ConcatAttrs,
@@ -77,6 +78,9 @@ def _expected_shape(graph: Graph, op: Op, ins: tuple[Tensor | None, ...], outs: 
     assert x is not None  # _check_op refused ops without a first input
     if k in MORE_KINDS:
         return more_shape(graph, op, ins, outs)
+    if k is OpKind.UNIDIRECTIONAL_SEQUENCE_LSTM:
+        check_lstm_output(op, outs[0])
+        return lstm_shape(graph, op, ins)
     operands = [t for t in ins[1:] if t is not None]
     if isinstance(a, (Conv2DAttrs, DepthwiseConv2DAttrs)):
         if not operands:

@@ -10,7 +10,7 @@ import functools
 import numpy as np
 
 from .. import quant
-from ..ir.graph import Graph, Op, Tensor
+from ..ir.graph import Graph, Op, QuantParams, Tensor
 from ..ir.ops import Activation
 
 INT8_MIN, INT8_MAX = -128, 127
@@ -26,16 +26,16 @@ def channel_multipliers(x: Tensor, w: Tensor, y: Tensor, channels: int) -> tuple
     Every kernel predicate and context of an op asks for the same numbers: they are computed once per distinct
     (scales, channels) key (a pure function of immutable values, so the memo cannot go stale)."""
     assert w.quant is not None, f"weights '{w.name}' are not quantized"
-    m, s = _channel_pairs(float(x.scale()), tuple(float(v) for v in w.quant.scale), float(y.scale()), channels)
+    m, s = _channel_pairs(float(x.scale()), w.quant, float(y.scale()), channels)
     return list(m), list(s)
 
 
 @functools.lru_cache(maxsize=4096)
 def _channel_pairs(
-    in_scale: float, w_scales: tuple[float, ...], out_scale: float, channels: int
+    in_scale: float, w_quant: QuantParams, out_scale: float, channels: int
 ) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    m, s = quant.conv_output_multipliers(in_scale, w_scales, out_scale, channels)
-    return tuple(int(v) for v in m), tuple(int(v) for v in s)
+    m, s = quant.conv_output_multipliers(in_scale, np.asarray(w_quant.scale, np.float64), out_scale, channels)
+    return tuple(np.asarray(m, np.int64).tolist()), tuple(np.asarray(s, np.int64).tolist())
 
 
 def out_tensor(graph: Graph, op: Op, j: int = 0) -> Tensor:

@@ -40,7 +40,7 @@ def is_inplace_simd(op: Op, graph: Graph, target: TargetLike) -> bool:
         has_dsp(target)
         and pointwise_small_cin(op, graph, target)
         and w.shape[3] % 4 == 0
-        and all(z == 0 for z in w.quant.zero_point)
+        and not any(w.quant.zero_point)
     )
 
 

@@ -23,6 +23,7 @@ import numpy as np
 from .. import quant
 from ..ir.graph import Graph, Op, Tensor
 from .common import INT8_MAX, INT8_MIN
+from .conv import geometry, requant_q
 
 ACC_LIMIT = 1 << 30
 
@@ -33,7 +34,7 @@ def has_dsp(target) -> bool:
 
 def folded_bias(bias: np.ndarray | None, w_rows: np.ndarray, in_offset: int) -> np.ndarray:
     """bias + in_offset * sum(w) per output channel (w_rows: channels x K, int)."""
-    sums = w_rows.astype(np.int64).sum(axis=1)
+    sums = np.asarray(w_rows).sum(axis=1, dtype=np.int64)
     base = np.zeros(len(sums), np.int64) if bias is None else np.asarray(bias, np.int64)
     out = base + in_offset * sums
     assert np.all(np.abs(out) < 2**31), "folded bias overflows int32"
@@ -42,7 +43,9 @@ def folded_bias(bias: np.ndarray | None, w_rows: np.ndarray, in_offset: int) -> 
 
 def acc_bounds(bias: np.ndarray, w_rows: np.ndarray) -> np.ndarray:
     """Largest |accumulator| per channel for raw int8 inputs (|x| <= 128) on top of the folded bias."""
-    return np.abs(bias.astype(np.int64)) + 128 * np.abs(w_rows.astype(np.int64)).sum(axis=1)
+    w = np.asarray(w_rows)
+    w = w.astype(np.int32) if w.dtype.itemsize < 4 else w  # |int8| and |int16| fit; wider ints stay as they are
+    return np.abs(np.asarray(bias, np.int64)) + 128 * np.abs(w).sum(axis=1, dtype=np.int64)
 
 
 def requant_fast(q: dict, bounds: np.ndarray, const_out: dict[int, int] | None = None) -> dict:
@@ -87,14 +90,13 @@ def requant_fast(q: dict, bounds: np.ndarray, const_out: dict[int, int] | None =
 
 def constant_channels(q: dict, w_rows: np.ndarray, bias: np.ndarray) -> dict[int, int]:
     """Channels whose weights are all zero → their (constant) output byte, computed the reference way."""
-    zero = np.flatnonzero(~np.any(np.asarray(w_rows) != 0, axis=1))
-    out = {}
-    for c in zero.tolist():
-        m = q["mult"][c] if q["per_channel"] else q["mult"]
-        s = q["shift"][c] if q["per_channel"] else q["shift"]
-        v = int(quant.multiply_by_quantized_multiplier(np.int64(bias[c]), m, s)) + q["zp"]
-        out[c] = min(max(v, q["lo"]), q["hi"])
-    return out
+    zero = np.flatnonzero(~np.asarray(w_rows).any(axis=1))
+    if not len(zero):
+        return {}
+    m = np.asarray(q["mult"], np.int64)[zero] if q["per_channel"] else q["mult"]
+    s = np.asarray(q["shift"], np.int64)[zero] if q["per_channel"] else q["shift"]
+    v = quant.multiply_by_quantized_multiplier(np.asarray(bias, np.int64)[zero], m, s) + q["zp"]
+    return dict(zip(zero.tolist(), np.clip(v, q["lo"], q["hi"]).astype(np.int64).tolist()))
 
 
 def prescale(q: dict, rows: np.ndarray, bias: np.ndarray) -> tuple[dict, np.ndarray, np.ndarray]:
@@ -152,6 +154,22 @@ def per_op(graph: Graph, key: tuple, compute):
     return memo[key]
 
 
+def gemm_facts(op: Op, graph: Graph) -> tuple[dict, np.ndarray, np.ndarray, dict]:
+    """(geometry, weight rows as int64 cout x K, folded bias, fast requant record before any pre-shift) of a
+    CONV_2D: the numbers every GEMM-type predicate and context of the op starts from, computed once per op."""
+    return per_op(graph, ("gemm_facts", op), lambda: _gemm_facts(op, graph))
+
+
+def _gemm_facts(op: Op, graph: Graph) -> tuple[dict, np.ndarray, np.ndarray, dict]:
+    g = geometry(op, graph)
+    w8 = np.asarray(graph.tensor(op.inputs[1]).data).reshape(g["cout"], -1)  # the statistics read the int8 data
+    bias_t = np.asarray(graph.tensor(op.inputs[2]).data) if len(op.inputs) > 2 and op.inputs[2] else None
+    bias = folded_bias(bias_t, w8, g["in_offset"])
+    q0 = requant_q(op, graph, g["cout"])
+    q = requant_fast(q0, acc_bounds(bias, w8), constant_channels(q0, w8, bias))
+    return g, w8.astype(np.int64), bias, q
+
+
 def _live_bytes(graph: Graph) -> list[int]:
     first: dict[str, int] = dict.fromkeys(graph.inputs, -1)
     for i, op in enumerate(graph.ops):
@@ -175,5 +193,5 @@ def _live_bytes(graph: Graph) -> list[int]:
 def scratch_is_free(op: Op, graph: Graph, scratch: int) -> bool:
     """True when op's live bytes plus `scratch` stay within the graph's per-op activation bound (its peak)."""
     live = live_bytes(graph)
-    i = graph.ops.index(op)
+    i = graph.producer(op.outputs[0])
     return live[i] + (scratch + 3) // 4 * 4 <= max(live)

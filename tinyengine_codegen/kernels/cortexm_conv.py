@@ -26,6 +26,7 @@ from .cortexm import (
     requant_fast,
     scratch_is_free,
 )
+from .cortexm_dw import DW3X3_PLANAR
 from .cortexm_pair import CONV_PAIR, CONV_PAIR_DIRECT, CONV_PAIR_STACK, POINTWISE_PAIR
 from .cortexm_pointwise import POINTWISE_SIMD
 from .cortexm_smallcin import ROWS_SIMD
@@ -48,7 +49,7 @@ def _plain(op: Op, graph: Graph) -> bool:
         and x.dtype == "int8"
         and w.dtype == "int8"
         and w.quant is not None
-        and all(z == 0 for z in w.quant.zero_point)
+        and not any(w.quant.zero_point)
     )
 
 
@@ -195,6 +196,7 @@ CONV2D_SIMD = (
     KernelSpec("conv2d_s8_direct_simd", is_direct, no_scratch, direct_context),
 )
 DEPTHWISE_SIMD = (
+    *DW3X3_PLANAR,
     KernelSpec("dwconv_s8_simd_inplace", _dw_inplace_ok, dw_inplace_scratch, dw_inplace_context, inplace=True),
     KernelSpec("dwconv_s8_simd", _dw_ok, no_scratch, dw_context),
 )

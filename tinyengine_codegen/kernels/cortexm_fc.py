@@ -50,7 +50,7 @@ def is_fc_pair(op: Op, graph: Graph, target: TargetLike) -> bool:
         and x.dtype == w.dtype == "int8"
         and w.quant is not None
         and len(w.shape) == 2
-        and all(z == 0 for z in w.quant.zero_point)
+        and not any(w.quant.zero_point)
         and w.shape[1] % 4 == 0
         and w.shape[1] <= MAX_K
     ):
@@ -107,7 +107,7 @@ def is_fc_simd(op: Op, graph: Graph, target: TargetLike) -> bool:
         and x.dtype == w.dtype == "int8"
         and w.quant is not None
         and len(w.shape) == 2
-        and all(z == 0 for z in w.quant.zero_point)
+        and not any(w.quant.zero_point)
         and w.shape[1] % 4 == 0
     )
 

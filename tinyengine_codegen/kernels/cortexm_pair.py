@@ -26,8 +26,7 @@ import numpy as np
 
 from ..ir.graph import Graph, Op
 from .common import in_tensor
-from .conv import geometry, requant_q
-from .cortexm import acc_bounds, constant_channels, folded_bias, has_dsp, per_op, requant_fast, scratch_is_free
+from .cortexm import acc_bounds, constant_channels, gemm_facts, has_dsp, per_op, requant_fast, scratch_is_free
 from .spec import Binding, Context, KernelSpec, TargetLike, no_scratch
 
 B_LIMIT = 1 << 23  # |row B's dot| below this keeps 256 * dot inside int32
@@ -53,17 +52,28 @@ def pair_fits(rows: np.ndarray) -> bool:
     if len(r) % 2:
         return False
     a, b = r[0::2], r[1::2]
-    if np.any((b == -128) & (a < 0)) or np.any(np.abs(r) > 128):
+    if r.size and (r.max() > 128 or r.min() < -128):
+        return False
+    if b.size and b.min() == -128 and np.any((b == -128) & (a < 0)):
         return False
     return bool(np.all(128 * np.abs(b).sum(axis=1) < B_LIMIT))
 
 
 def _record(q: dict, rows: np.ndarray, bias: np.ndarray) -> dict | None:
     """The fast requant record with a uniform pre-shift 1..8 and no per-channel clamps beyond lo/hi, else None."""
-    q = requant_fast(q, acc_bounds(bias, rows), constant_channels(q, rows, bias))
+    return _usable(requant_fast(q, acc_bounds(bias, rows), constant_channels(q, rows, bias)))
+
+
+def _usable(q: dict) -> dict | None:
+    """q when it is a fast record with a uniform pre-shift 1..8, else None."""
     if not q["fast"] or q["ls"] is None or not 1 <= q["ls"] <= 8:
         return None
     return q
+
+
+def _fits(op: Op, graph: Graph, rows: np.ndarray) -> bool:
+    """pair_fits of the op's weight rows, once per op (zero columns padding K do not change it)."""
+    return per_op(graph, ("pair_fits", op), lambda: pair_fits(rows))
 
 
 def uniform(q: dict) -> bool:
@@ -160,11 +170,8 @@ def _pw_parts(op: Op, graph: Graph):
 
 
 def _pw_parts_compute(op: Op, graph: Graph):
-    g = geometry(op, graph)
-    w = np.asarray(in_tensor(graph, op, 1).data).reshape(g["cout"], -1).astype(np.int64)
-    bias_t = np.asarray(graph.tensor(op.inputs[2]).data) if len(op.inputs) > 2 and op.inputs[2] else None
-    bias = folded_bias(bias_t, w, g["in_offset"])
-    return g, w, bias, _record(requant_q(op, graph, g["cout"]), w, bias)
+    g, w, bias, q = gemm_facts(op, graph)
+    return g, w, bias, _usable(q)
 
 
 def is_pointwise_pair(op: Op, graph: Graph, target: TargetLike) -> bool:
@@ -175,7 +182,7 @@ def is_pointwise_pair(op: Op, graph: Graph, target: TargetLike) -> bool:
         and x.shape[0] == 1
         and x.dtype == w.dtype == "int8"
         and w.quant is not None
-        and all(z == 0 for z in w.quant.zero_point)
+        and not any(w.quant.zero_point)
         and w.shape[1] == w.shape[2] == 1
         and a.stride_h == a.stride_w == 1
         and x.shape[3] % 4 == 0
@@ -184,8 +191,8 @@ def is_pointwise_pair(op: Op, graph: Graph, target: TargetLike) -> bool:
         and y.shape[3] % 2 == 0
     ):
         return False
-    q, rows = _pw_parts(op, graph)[3], _pw_parts(op, graph)[1]
-    return q is not None and pair_fits(rows)
+    _g, rows, _bias, q = _pw_parts(op, graph)
+    return q is not None and _fits(op, graph, rows)
 
 
 def pointwise_pair_context(op: Op, graph: Graph, b: Binding) -> Context:
@@ -232,14 +239,13 @@ def _conv_parts(op: Op, graph: Graph):
 
 
 def _conv_parts_compute(op: Op, graph: Graph):
-    g = geometry(op, graph)
-    w = np.asarray(in_tensor(graph, op, 1).data).reshape(g["cout"], -1).astype(np.int64)
-    bias_t = np.asarray(graph.tensor(op.inputs[2]).data) if len(op.inputs) > 2 and op.inputs[2] else None
-    bias = folded_bias(bias_t, w, g["in_offset"])
-    q = _record(requant_q(op, graph, g["cout"]), w, bias)
-    rows = np.zeros((g["cout"], _kp(op, graph)), np.int64)
-    rows[:, : w.shape[1]] = w
-    return g, rows, bias, q
+    g, w, bias, q = gemm_facts(op, graph)
+    kp = _kp(op, graph)
+    rows = w
+    if kp != w.shape[1]:
+        rows = np.zeros((g["cout"], kp), np.int64)
+        rows[:, : w.shape[1]] = w
+    return g, rows, bias, _usable(q)
 
 
 def is_conv_pair(op: Op, graph: Graph, target: TargetLike) -> bool:
@@ -249,7 +255,7 @@ def is_conv_pair(op: Op, graph: Graph, target: TargetLike) -> bool:
         and x.shape[0] == 1
         and x.dtype == w.dtype == "int8"
         and w.quant is not None
-        and all(z == 0 for z in w.quant.zero_point)
+        and not any(w.quant.zero_point)
         and w.shape[3] == x.shape[3]
         and y.shape[3] % 2 == 0
         and 2 * _kp(op, graph) <= MAX_K
@@ -258,7 +264,7 @@ def is_conv_pair(op: Op, graph: Graph, target: TargetLike) -> bool:
     ):
         return False
     _g, rows, _bias, q = _conv_parts(op, graph)
-    return q is not None and pair_fits(rows)
+    return q is not None and _fits(op, graph, rows)
 
 
 def conv_pair_context(op: Op, graph: Graph, b: Binding) -> Context:
@@ -297,7 +303,7 @@ def is_conv_pair_direct(op: Op, graph: Graph, target: TargetLike) -> bool:
         and x.shape[0] == 1
         and x.dtype == w.dtype == "int8"
         and w.quant is not None
-        and all(z == 0 for z in w.quant.zero_point)
+        and not any(w.quant.zero_point)
         and w.shape[3] == x.shape[3]
         and x.shape[3] % 4 == 0
         and y.shape[3] % 2 == 0
@@ -308,7 +314,7 @@ def is_conv_pair_direct(op: Op, graph: Graph, target: TargetLike) -> bool:
     ):
         return False
     _g, rows, _bias, q = _conv_parts(op, graph)
-    return q is not None and pair_fits(rows)
+    return q is not None and _fits(op, graph, rows)
 
 
 def conv_pair_direct_context(op: Op, graph: Graph, b: Binding) -> Context:
@@ -354,14 +360,14 @@ def is_conv_pair_stack(op: Op, graph: Graph, target: TargetLike) -> bool:
         and x.shape[0] == 1
         and x.dtype == w.dtype == "int8"
         and w.quant is not None
-        and all(z == 0 for z in w.quant.zero_point)
+        and not any(w.quant.zero_point)
         and w.shape[3] == x.shape[3]
         and y.shape[3] % 2 == 0
         and 4 * _kp(op, graph) <= STACK_COLUMNS
     ):
         return False
     _g, rows, _bias, q = _conv_parts(op, graph)
-    return q is not None and pair_fits(rows)
+    return q is not None and _fits(op, graph, rows)
 
 
 def conv_pair_stack_context(op: Op, graph: Graph, b: Binding) -> Context:

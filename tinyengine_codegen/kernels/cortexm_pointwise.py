@@ -18,8 +18,7 @@ import numpy as np
 
 from ..ir.graph import Graph, Op
 from .common import in_tensor
-from .conv import geometry, requant_q
-from .cortexm import acc_bounds, constant_channels, folded_bias, has_dsp, pack_pairs, per_op, prescale, requant_fast
+from .cortexm import gemm_facts, has_dsp, pack_pairs, per_op, prescale
 from .spec import Binding, Context, KernelSpec, TargetLike, no_scratch
 
 UNROLL_MACS = 2048  # cin * cout up to which every channel group gets its own code (immediate shifts)
@@ -35,11 +34,7 @@ def _epilogue(op: Op, graph: Graph) -> tuple[dict, np.ndarray, np.ndarray, dict]
 
 
 def _epilogue_compute(op: Op, graph: Graph) -> tuple[dict, np.ndarray, np.ndarray, dict]:
-    g = geometry(op, graph)
-    w = np.asarray(in_tensor(graph, op, 1).data).reshape(g["cout"], -1).astype(np.int64)
-    bias = folded_bias(_bias_values(op, graph), w, g["in_offset"])
-    q0 = requant_q(op, graph, g["cout"])
-    q = requant_fast(q0, acc_bounds(bias, w), constant_channels(q0, w, bias))
+    g, w, bias, q = gemm_facts(op, graph)
     q, rows, bias = prescale(q, w, bias)
     return q, rows, bias, g
 
@@ -52,7 +47,7 @@ def is_pointwise_simd(op: Op, graph: Graph, target: TargetLike) -> bool:
         and x.shape[0] == 1
         and x.dtype == w.dtype == "int8"
         and w.quant is not None
-        and all(z == 0 for z in w.quant.zero_point)
+        and not any(w.quant.zero_point)
         and w.shape[1] == w.shape[2] == 1
         and a.stride_h == a.stride_w == 1
         and x.shape[3] % 4 == 0

@@ -14,6 +14,7 @@ conv2d_s8_im2col_simd_region: cin % 4 != 0 (first layers); two pixels' windows a
     (2 x 2 x kpad bytes, independent of the region), then the 2 x 2 SIMD GEMM.
 dwconv_s8_simd_region: depth multiplier 1, channels % 4 == 0; an interior pixel reads each kernel row from one
     pointer (taps at fixed offsets from it), a border pixel reads the zero-point row for taps in the padding.
+dwconv3x3_s8_planar_region: the channel-planar kernel of kernels/cortexm_dw.py, tile by tile over the region.
 add_s8_lut_region: the ADD lookup-table kernel on each row of the region.
 """
 
@@ -26,14 +27,15 @@ from .conv import geometry
 from .cortexm import pad_row
 from .cortexm_add import add_lut_context, is_add_lut
 from .cortexm_conv import _conv_common, _conv_ok, _dw_ok, _kpad, dw_context, im2col_scratch, is_direct
+from .cortexm_dw import DW3X3_PLANAR_REGION
 from .cortexm_pair import (
     QUAD_UNROLL,
     STACK_COLUMNS,
     _conv_parts,
+    _fits,
     _kp,
     _unroll,
     column_fields,
-    pair_fits,
     quad_parts,
     uniform,
 )
@@ -67,12 +69,12 @@ def is_pair_region(op: Op, graph: Graph, target: TargetLike) -> bool:
         and _conv_ok(op, graph, target)
         and w.dtype == "int8"
         and w.quant is not None
-        and all(z == 0 for z in w.quant.zero_point)
+        and not any(w.quant.zero_point)
         and 4 * _kp(op, graph) <= STACK_COLUMNS
     ):
         return False
     _g, rows, _bias, q = _conv_parts(op, graph)
-    return q is not None and pair_fits(rows)
+    return q is not None and _fits(op, graph, rows)
 
 
 def pair_region_context(op: Op, graph: Graph, b: Binding) -> Context:
@@ -154,6 +156,9 @@ REGION_SIMD = {  # placed first in their patch-stage families (kernels/region.py
         KernelSpec("conv2d_s8_im2col_simd_region", is_im2col_region, im2col_scratch, im2col_region_context),
         KernelSpec("conv2d_s8_simd_region", is_direct_region, no_scratch, direct_region_context),
     ),
-    OpKind.DEPTHWISE_CONV_2D: (KernelSpec("dwconv_s8_simd_region", is_dw_region, no_scratch, dw_region_context),),
+    OpKind.DEPTHWISE_CONV_2D: (
+        DW3X3_PLANAR_REGION,
+        KernelSpec("dwconv_s8_simd_region", is_dw_region, no_scratch, dw_region_context),
+    ),
     OpKind.ADD: (KernelSpec("add_s8_lut_region", is_add_region, no_scratch, add_region_context),),
 }

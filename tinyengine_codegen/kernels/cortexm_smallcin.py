@@ -52,7 +52,7 @@ def is_rows(op: Op, graph: Graph, target: TargetLike) -> bool:
         and x.dtype == "int8"
         and w.dtype == "int8"
         and w.quant is not None
-        and all(z == 0 for z in w.quant.zero_point)
+        and not any(w.quant.zero_point)
         and 1 <= x.shape[3] <= 3
         and w.shape[3] == x.shape[3]
         and y.shape[3] % 4 == 0

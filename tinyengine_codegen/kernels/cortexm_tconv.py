@@ -19,7 +19,7 @@ from .spec import Binding, Context, KernelSpec, TargetLike, no_scratch
 
 def is_tconv_simd(op: Op, graph: Graph, target: TargetLike) -> bool:
     w = in_tensor(graph, op, 1)
-    return has_dsp(target) and w.quant is not None and all(z == 0 for z in w.quant.zero_point)
+    return has_dsp(target) and w.quant is not None and not any(w.quant.zero_point)
 
 
 def tconv_simd_context(op: Op, graph: Graph, b: Binding) -> Context:

@@ -18,6 +18,7 @@ from . import (
     conv,
     depthwise,
     elementwise,
+    lstm,
     misc,
     movement,
     reduce,
@@ -51,7 +52,8 @@ from .spec import (  # noqa: F401
 Families = Mapping[OpKind, tuple[KernelSpec, ...]]
 
 PORTABLE: dict[OpKind, tuple[KernelSpec, ...]] = {}
-for _module in (conv, depthwise, elementwise, misc, movement, activation_more, binary_more, reduce, resample, shuffle):
+_MODULES = (conv, depthwise, elementwise, misc, movement, activation_more, binary_more, reduce, resample, shuffle, lstm)
+for _module in _MODULES:
     PORTABLE.update(_module.FAMILIES)
 PORTABLE[OpKind.CONV_2D] = CONV2D_INPLACE + PORTABLE[OpKind.CONV_2D]  # chosen only for ops the plan runs in place
 

@@ -9,7 +9,7 @@ from ..ir.ops import INPLACE_ELEMENTWISE_KINDS, INPLACE_KINDS, OpKind
 from ..options import CompileOptions
 from ..planner.arena import plan_arena
 from ..planner.buffers import inplace_candidates, lifetimes
-from ..planner.check import live_bytes
+from ..planner.live import live_profile
 from ..planner.model_plan import ModelPlan
 
 
@@ -40,15 +40,20 @@ def _pointwise_in_place(graph, chosen: frozenset[int], convs: list[int], alignme
     """Add the pointwise convs at the live-bytes peak whose in-place run lowers the planned arena (one at a time):
     their in-place kernel may write an output larger than its input, which pays only where the peak is."""
     bufs = lifetimes(graph, inplace=chosen, alignment=alignment)
-    best, live = plan_arena(bufs).arena_bytes, live_bytes(bufs)
-    peak = max(live.values(), default=0)
-    for i in convs:
-        if live.get(i, 0) < peak:
-            continue
+    live = live_profile(bufs)
+    peak = max(live, default=0)
+    at_peak = [i for i in convs if (live[i] if i < len(live) else 0) >= peak]
+    if not at_peak:
+        return chosen
+    best = plan_arena(bufs).arena_bytes
+    for i in at_peak:
         try:
-            trial = plan_arena(lifetimes(graph, inplace=chosen | {i}, alignment=alignment)).arena_bytes
+            trial_bufs = lifetimes(graph, inplace=chosen | {i}, alignment=alignment)
         except InternalError:  # its input is still read later: not in place
             continue
+        if max(live_profile(trial_bufs), default=0) >= best:
+            continue  # no arena is below its live peak
+        trial = plan_arena(trial_bufs).arena_bytes
         if trial < best:
             chosen, best = chosen | {i}, trial
     return chosen

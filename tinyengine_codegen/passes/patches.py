@@ -58,6 +58,7 @@ def plan_patches(mp: ModelPlan, options: CompileOptions) -> ModelPlan:
         inplace=mp.inplace,
         scratch=mp.scratch,
         alignment=align,
+        plain=plain.arena_bytes,
     )
     why = (
         "no split point and patch count lowers the peak"

@@ -20,6 +20,7 @@ Two kinds of buffers share bytes with another one; they name it in `alias_of` an
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -66,37 +67,85 @@ def lifetimes(
     """Buffers of `graph` in first-appearance order, then the scratch buffers in op order."""
     if alignment < 1:
         raise InternalError(f"alignment must be >= 1, got {alignment}")
-    scratch = scratch or {}
-    n = len(graph.ops)
-    end = max(n - 1, 0)
-    acts = graph.activations()
-    first = {t.name: (0 if t.name in graph.inputs else graph.producer(t.name) or 0) for t in acts}
-    last = {t.name: end if t.name in graph.outputs else max(graph.last_use(t.name), first[t.name]) for t in acts}
-    size = {t.name: _round_up(t.nbytes, alignment) for t in acts}
-    alias = _aliases(graph, inplace, _read_until(graph), size)
-    bufs = [Buffer(t.name, size[t.name], first[t.name], last[t.name], alias.get(t.name)) for t in acts]
-    bufs += _scratch_buffers(graph, scratch, alignment, {b.name for b in bufs})
-    return tuple(bufs)
+    bufs = _activation_buffers(graph, frozenset(inplace), alignment)
+    if not scratch:
+        return bufs
+    return bufs + tuple(_scratch_buffers(graph, scratch, alignment, {b.name for b in bufs}))
+
+
+@dataclass(frozen=True, slots=True)
+class _Facts:
+    """What every lifetimes call of one graph shares: activation names in first-appearance order, their first
+    and last op, rounded sizes, and the last op that reads each."""
+
+    names: tuple[str, ...]
+    first: Mapping[str, int]
+    last: Mapping[str, int]
+    size: Mapping[str, int]
+    read_until: Mapping[str, int]
+
+
+# per graph (graphs are immutable, so nothing here can go stale; entries go with their graph): the shared facts
+# by alignment, and the activation buffers by (in-place ops, alignment): the planner asks for the same ones often
+_FACTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_MEMO_LIMIT = 256
+
+
+def _memo(graph: Graph) -> dict:
+    memo = _FACTS.get(graph)
+    if memo is None:
+        memo = _FACTS[graph] = {}
+    return memo
+
+
+def _facts(graph: Graph, alignment: int) -> _Facts:
+    memo = _memo(graph)
+    key = ("facts", alignment)
+    if key not in memo:
+        n = len(graph.ops)
+        end = max(n - 1, 0)
+        acts = graph.activations()
+        first = {t.name: (0 if t.name in graph.inputs else graph.producer(t.name) or 0) for t in acts}
+        last = {t.name: end if t.name in graph.outputs else max(graph.last_use(t.name), first[t.name]) for t in acts}
+        size = {t.name: _round_up(t.nbytes, alignment) for t in acts}
+        read_until = {t.name: graph.last_use(t.name) for t in acts}
+        memo[key] = _Facts(tuple(t.name for t in acts), first, last, size, read_until)
+    return memo[key]
+
+
+def _activation_buffers(graph: Graph, inplace: frozenset[int], alignment: int) -> tuple[Buffer, ...]:
+    memo = _memo(graph)
+    key = ("buffers", inplace, alignment)
+    hit = memo.get(key)
+    if hit is None:
+        f = _facts(graph, alignment)
+        alias = _aliases(graph, inplace, f.read_until, f.size)
+        hit = tuple(Buffer(t, f.size[t], f.first[t], f.last[t], alias.get(t)) for t in f.names)
+        if len(memo) < _MEMO_LIMIT:
+            memo[key] = hit
+    return hit
 
 
 def inplace_candidates(graph: Graph, kinds: frozenset[OpKind] = INPLACE_KINDS, alignment: int = 4) -> frozenset[int]:
-    """Indices of the ops of `kinds` that `lifetimes` accepts in `inplace` (all of them at once), chosen in op order."""
-    last = _read_until(graph)
-    size = {t.name: _round_up(t.nbytes, alignment) for t in graph.activations()}
+    """Indices of the ops of `kinds` that `lifetimes` accepts in `inplace` (all of them at once), chosen in op order.
+
+    One walk: whether op i may run in place depends only on the aliases of the ops before it, so each op of
+    `kinds` is tried against the aliases built so far and joined when it is accepted."""
+    f = _facts(graph, alignment)
+    walk = _AliasWalk(f.read_until)
     chosen: set[int] = set()
     for i, op in enumerate(graph.ops):
         if op.kind in kinds:
             try:
-                _aliases(graph, frozenset(chosen | {i}), last, size)
+                src = _inplace_source(graph, i, op, walk.group_last, f.size)
             except InternalError:
+                src = None
+            if src is not None:
+                walk.join(op.outputs[0], src)
+                chosen.add(i)
                 continue
-            chosen.add(i)
+        walk.view(graph, op)
     return frozenset(chosen)
-
-
-def _read_until(graph: Graph) -> dict[str, int]:
-    """The last op that reads each activation; graph outputs are read after the last op (len(ops))."""
-    return {t.name: graph.last_use(t.name) for t in graph.activations()}
 
 
 def _round_up(nbytes: int, alignment: int) -> int:
@@ -119,32 +168,48 @@ def _scratch_buffers(graph: Graph, scratch: Mapping[int, int], alignment: int, t
     return out
 
 
+class _AliasWalk:
+    """Alias groups built op by op: each aliasing tensor → the tensor whose bytes it shares, and each group's
+    members (to find the last op that reads any of them)."""
+
+    def __init__(self, last: Mapping[str, int]):
+        self.last = last
+        self.alias: dict[str, str] = {}
+        self.members: dict[str, list[str]] = {}  # alias group root → every tensor in the group
+
+    def root(self, t: str) -> str:
+        while t in self.alias:
+            t = self.alias[t]
+        return t
+
+    def join(self, out: str, src: str) -> None:
+        self.alias[out] = src
+        r = self.root(src)
+        self.members.setdefault(r, [r]).append(out)
+
+    def group_last(self, t: str) -> int:
+        return max(self.last[m] for m in self.members.get(self.root(t), [t]))
+
+    def view(self, graph: Graph, op: Op) -> None:
+        """A RESHAPE's output is a zero-copy view of its non-constant input of the same bytes."""
+        if op.kind is OpKind.RESHAPE:
+            src, out = op.inputs[0], op.outputs[0]
+            if not graph.tensor(src).is_const and graph.tensor(src).nbytes == graph.tensor(out).nbytes:
+                self.join(out, src)
+
+
 def _aliases(graph: Graph, inplace: frozenset[int], last: Mapping[str, int], size: Mapping[str, int]) -> dict[str, str]:
     """Map each aliasing tensor to the tensor whose bytes it shares, walking the ops in order."""
     for i in inplace:
         if not 0 <= i < len(graph.ops):
             raise InternalError(f"in-place op index {i} out of range (the graph has {len(graph.ops)} ops)")
-    alias: dict[str, str] = {}
-    members: dict[str, list[str]] = {}  # alias group root → every tensor in the group
-
-    def root(t: str) -> str:
-        while t in alias:
-            t = alias[t]
-        return t
-
-    def join(out: str, src: str) -> None:
-        alias[out] = src
-        members.setdefault(root(src), [root(src)]).append(out)
-
+    walk = _AliasWalk(last)
     for i, op in enumerate(graph.ops):
-        if op.kind is OpKind.RESHAPE and i not in inplace:
-            src, out = op.inputs[0], op.outputs[0]
-            if not graph.tensor(src).is_const and graph.tensor(src).nbytes == graph.tensor(out).nbytes:
-                join(out, src)
-        elif i in inplace:
-            src = _inplace_source(graph, i, op, lambda t: max(last[m] for m in members.get(root(t), [t])), size)
-            join(op.outputs[0], src)
-    return alias
+        if i in inplace:
+            walk.join(op.outputs[0], _inplace_source(graph, i, op, walk.group_last, size))
+        else:
+            walk.view(graph, op)
+    return walk.alias
 
 
 def _pointwise(graph: Graph, op: Op) -> bool:

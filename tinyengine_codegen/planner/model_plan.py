@@ -24,7 +24,7 @@ from ..kernels.spec import KernelSpec
 from ..target import HOST, Target
 from .arena import Plan, plan_arena
 from .buffers import Buffer
-from .check import live_bytes
+from .live import live_profile
 from .patches import PatchSchedule
 
 
@@ -95,15 +95,16 @@ def choose_kernels(
 ) -> tuple[BoundKernel | None, ...]:
     """Per op the first candidate whose scratch fits under the live-tensor peak; in-place ops keep an in-place
     candidate when they have one."""
-    live = live_bytes(buffers)
-    cap = max(live.values(), default=0)
+    live = live_profile(buffers)
+    cap = max(live, default=0)
     out: list[BoundKernel | None] = []
     for i, c in enumerate(cands):
         pool = _pool(c, i in inplace)
         if not pool:
             out.append(None)
             continue
-        fits = (x for x in pool if live.get(i, 0) + _round(x.scratch, alignment) <= cap)
+        here = live[i] if i < len(live) else 0
+        fits = (x for x in pool if here + _round(x.scratch, alignment) <= cap)
         out.append(next(fits, min(pool, key=lambda x: x.scratch)))
     return tuple(out)
 
@@ -128,13 +129,20 @@ def plan_with_kernels(
     alignment: int,
 ) -> tuple[tuple[BoundKernel | None, ...], Plan]:
     """(kernels, plan) for buffers built by make_buffers(scratch), by the rule in the module docstring."""
-    bare = plan_arena(make_buffers({}))
-    kernels = choose_kernels(cands, inplace, bare.buffers, alignment)
+    bare_buffers = make_buffers({})
+    kernels = choose_kernels(cands, inplace, bare_buffers, alignment)
     scratch = scratch_of(kernels)
-    plan = plan_arena(make_buffers(scratch)) if scratch else bare
-    if plan.arena_bytes > bare.arena_bytes:
-        alt = least_scratch(cands, inplace)
-        alt_plan = plan_arena(make_buffers(scratch_of(alt)))
-        if alt_plan.arena_bytes < plan.arena_bytes:
-            kernels, plan = alt, alt_plan
+    if not scratch:
+        return kernels, plan_arena(bare_buffers)
+    plan = plan_arena(make_buffers(scratch))
+    # the arena without scratch is at least its lower bound: only a plan above that bound can be worse than it
+    if plan.arena_bytes > max(live_profile(bare_buffers), default=0):
+        bare = plan_arena(bare_buffers)
+        if plan.arena_bytes > bare.arena_bytes:
+            alt = least_scratch(cands, inplace)
+            alt_buffers = make_buffers(scratch_of(alt))
+            if max(live_profile(alt_buffers), default=0) < plan.arena_bytes:  # else it cannot be smaller
+                alt_plan = plan_arena(alt_buffers)
+                if alt_plan.arena_bytes < plan.arena_bytes:
+                    kernels, plan = alt, alt_plan
     return kernels, plan

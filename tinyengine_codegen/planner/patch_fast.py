@@ -1,11 +1,12 @@
-"""Fast, exact figures of a patch schedule for the search in `choose_patches`.
+"""Fast, exact figures of a patch schedule for the search in `choose_patches`, and the regions of every patch
+for the schedule itself (`separable_regions`).
 
 A stage op's region in patch (r, c) is a row interval that depends only on r times a column interval that
 depends only on c (the receptive-field walk is separable, and region unions are bounding boxes). So the MACs of
 all p x p patches are (sum of row lengths) x (sum of column lengths) per op, and a per-patch buffer is (longest
 row interval) x (longest column interval): p walks per axis instead of p^2 region walks. When some interval is
 empty (a window wholly inside the padding) the 2-D emptiness rules differ, and None sends the caller to the full
-builder.
+builder. The same walks give each patch's regions as (its row's intervals) x (its column's intervals).
 """
 
 from __future__ import annotations
@@ -76,3 +77,65 @@ def stage_figures(graph, geos, p: int, inputs: tuple[str, ...], span, op_macs_of
     stage = sum(op_macs_of(graph.ops[g.index]) for g in geos)
     full = (*inputs, split.name)
     return StageFigures(geos[-1].index, p, split.name, full, nbytes, stage, patched, pixels, geos[0].index)
+
+
+def _axis_reads(geos, o0: int, o1: int, axis: int, span):
+    """Along one axis: the interval of every stage tensor that output interval [o0, o1) of the split op needs,
+    and per stage op the span it reads (i0, i1, pad before, pad after); None when a window lies wholly in the
+    padding (the 2-D emptiness rules then differ)."""
+    need: dict[str, tuple[int, int]] = {geos[-1].output: (o0, o1)}
+    reads: list[tuple[int, int, int, int]] = [(0, 0, 0, 0)] * len(geos)
+    for k in range(len(geos) - 1, -1, -1):
+        geo = geos[k]
+        lo, hi = need[geo.output]
+        dims = geo.rows if axis == 0 else geo.cols
+        if dims is None:
+            r = (lo, hi, 0, 0)
+        else:
+            r = span(lo, hi, *dims)
+            if r[1] <= r[0]:
+                return None
+        reads[k] = r
+        for t in geo.acts:
+            old = need.get(t)
+            need[t] = (r[0], r[1]) if old is None else (min(old[0], r[0]), max(old[1], r[1]))
+    return need, reads
+
+
+def separable_regions(graph, geos, rows: list[int], cols: list[int], span):
+    """Per patch of the grid cut at `rows` x `cols`, row-major: (row, col, the region of every stage tensor, per
+    stage op (regions read, their origins, pads, output region)), from p walks per axis: a region is (row
+    interval) x (column interval), each depending on the patch's row or column only, as long as no interval is
+    empty (then every region is non-empty and a union of regions is the box of the unions per axis). None
+    otherwise: the caller walks patch by patch."""
+    walks = []
+    for axis, cuts in ((0, rows), (1, cols)):
+        axis_walks = [_axis_reads(geos, cuts[i], cuts[i + 1], axis, span) for i in range(len(cuts) - 1)]
+        if any(a is None for a in axis_walks):
+            return None
+        walks.append(axis_walks)
+    inner = {g.output for g in geos}
+    whole = {}
+    for t in walks[0][0][0]:
+        if t not in inner:  # stage inputs stay whole
+            shape = graph.tensor(t).shape
+            whole[t] = (0, shape[1], 0, shape[2])
+    out = []
+    for r, (need_r, reads_r) in enumerate(walks[0]):
+        for c, (need_c, reads_c) in enumerate(walks[1]):
+            need = {t: whole.get(t) or (y[0], y[1], *need_c[t]) for t, y in need_r.items()}
+            ops = []
+            for geo, rr, cc in zip(geos, reads_r, reads_c):
+                out_region = need[geo.output]
+                if geo.rows is None or geo.cols is None:
+                    regions: tuple = (out_region,) * len(geo.acts)
+                    pads = (0, 0, 0, 0)
+                    origins = tuple((out_region[0] - need[t][0], out_region[2] - need[t][2]) for t in geo.acts)
+                else:
+                    regions = ((rr[0], rr[1], cc[0], cc[1]),)
+                    pads = (rr[2], rr[3], cc[2], cc[3])
+                    src = need[geo.acts[0]]
+                    origins = ((rr[0] - src[0], cc[0] - src[2]),)
+                ops.append((regions, origins, pads, out_region))
+            out.append((r, c, need, ops))
+    return tuple(out)

@@ -3,12 +3,17 @@
 Every split point and p x p grid is costed with the fast separable figures (planner/patch_fast.py) and the
 estimated cycles of its stage (planner/patch_cost.py); among those whose extra cycles stay within the budget the
 search keeps the one with the smallest arena.
+
+The search is best-first: every candidate gets a bound no arena can beat (the most bytes live at one op, found
+from the stage's few ops and, once per split point, the ops after it), and full arenas are planned in bound
+order until the next bound cannot win. The result is the exact minimum over all candidates of (arena, extra
+cycles, patches, whole bytes, split op); on most models one arena is planned.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ..errors import TinyMLError
@@ -16,47 +21,43 @@ from ..ir.cost import graph_macs, op_macs
 from ..ir.graph import Graph
 from .arena import plan_arena
 from .buffers import Buffer, lifetimes
+from .live import live_peak, live_profile
 from .patch_cost import StageCost, stage_cost
 from .patch_fast import stage_figures
-from .patches import (
-    MAX_PATCHES,
-    PatchSchedule,
-    _geometry,
-    _schedule,
-    _span,
-    _whole_bytes,
-    _with_stage,
-    split_points,
-    stage_inputs,
-)
+from .patch_memory import _with_stage
+from .patches import MAX_PATCHES, PatchSchedule, _geometry, _schedule, _span, _whole_bytes, split_points, stage_inputs
 
 
-def choose_patches(
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """One split op and patch count within the budget: its estimated extra cycles, the bytes that stay whole
+    during its stage (a bound on its arena) and its figures (duck-typed as a schedule for the buffers)."""
+
+    extra: float
+    p: int
+    split: int
+    whole: int
+    figures: Any
+
+
+def patch_candidates(
     graph: Graph,
-    *,
-    cost: StageCost | None = None,
-    max_extra: float = 0.10,
-    forced: int | None = None,
-    inplace: frozenset[int] = frozenset(),
-    scratch: Mapping[int, int] | None = None,
+    cost: StageCost,
+    max_extra: float,
+    forced: int | None,
+    plain: int,
     alignment: int = 4,
-) -> PatchSchedule | None:
-    """The schedule with the smallest peak SRAM whose estimated extra cycles stay within `max_extra` x the model's
-    estimated cycles (`cost`, planner/patch_cost.py; None: one cycle per MAC or output element for every kernel,
-    a budget of extra work), over every split point and p in 2..8 (only `forced` when given); fewer extra cycles,
-    then fewer patches break ties. None unless its peak is strictly below the plan without patches.
-
-    Candidates within the budget are ranked by their lower bound (the most bytes live at one op), and arenas are
-    planned in that order until no later candidate can win: few full arena plans per model."""
-    if forced is not None and forced < 2:
-        raise TinyMLError(f"patch count {forced}: use 2 or more (or patches off)")
+    after: Sequence[int] = (),
+) -> list[Candidate]:
+    """Every (split op, p) whose extra estimated cycles stay within `max_extra` x cost.total and whose whole bytes
+    stay below `plain`, in split and p order (p only `forced` when given). after[t], when given: the most bytes
+    live at one op t, t + 1, .. once the stage is over; a split s with after[s + 1] >= plain is skipped (no arena
+    of its candidates can be below `plain`)."""
     points = split_points(graph)
     if not points:
-        return None
+        return []
     total_macs = graph_macs(graph)
-    cost = cost or work_cost(graph)
     limit = max_extra * cost.total
-    plain = plan_arena(lifetimes(graph, scratch=scratch, inplace=inplace, alignment=alignment)).arena_bytes
     all_geos = _geometry(graph, points[-1])
     floors = cost.floors(graph)
     # rest[k]: the least that ops k+1.. add to the extra cycles of a stage ending at k when it grows deeper (a
@@ -65,14 +66,16 @@ def choose_patches(
     for k in range(len(floors) - 2, -1, -1):
         deeper = floors[k + 1] + min(0.0, deeper)
         rest[k] = min(0.0, deeper)
-    whole = {s: _whole_bytes(graph, s, alignment) for s in points}
     start = all_geos[0].index
-    cands = []
+    out: list[Candidate] = []
     for s in points:
         _, h, w, _ = graph.tensor(graph.ops[s].outputs[0]).shape
         geos = all_geos[: s - start + 1]
         # halos only add work: the stage's extra cycles without them bound every grid's from below
-        if whole[s] >= plain or sum(floors[start : s + 1]) > limit:
+        if sum(floors[start : s + 1]) > limit:
+            continue
+        whole = _whole_bytes(graph, s, alignment)
+        if whole >= plain or (s + 1 < len(after) and after[s + 1] >= plain):
             continue
         inputs = stage_inputs(graph, start, s)
         cheapest = None
@@ -86,63 +89,94 @@ def choose_patches(
             cheapest = extra if cheapest is None else min(cheapest, extra)
             if extra > limit:
                 break  # more patches recompute more halo: larger grids of this split cost more still
-            cands.append((extra, p, s, sched))
+            out.append(Candidate(extra, p, s, whole, sched))
         if cheapest is not None and cheapest + rest[s] > limit:
             break  # no deeper split fits the budget either
-    # Rank by a bound no arena can beat: first the bytes that stay whole during the stage (free to compute), then
-    # the most bytes live at one op (needs the lifetimes); plan arenas in that order until none can win.
-    queue = sorted(((whole[s], extra, p, s, sched) for extra, p, s, sched in cands), key=lambda c: c[:4])
-    bases: dict[int, tuple[Buffer, ...]] = {}
-    best: tuple[tuple[int, float, int], int, int] | None = None
-    for whole_bytes, extra, p, s, sched in queue:
-        if best is not None and (whole_bytes, extra, p) >= best[0]:
-            break  # its arena is at least `whole`: neither it nor any later candidate can win
-        if s not in bases:
-            kept = frozenset(i for i in inplace if i > s)
-            bases[s] = lifetimes(graph, scratch=scratch, inplace=kept, alignment=alignment)
-        bufs = _with_stage(graph, bases[s], sched, alignment)
-        if best is not None and (live_peak(bufs), extra, p) >= best[0]:
-            continue
-        key = (plan_arena(bufs).arena_bytes, extra, p)
-        if best is None or key < best[0]:
-            best = (key, s, p)
-    if best is None or best[0][0] >= plain:
+    return out
+
+
+def choose_patches(
+    graph: Graph,
+    *,
+    cost: StageCost | None = None,
+    max_extra: float = 0.10,
+    forced: int | None = None,
+    inplace: frozenset[int] = frozenset(),
+    scratch: Mapping[int, int] | None = None,
+    alignment: int = 4,
+    plain: int | None = None,
+) -> PatchSchedule | None:
+    """The schedule with the smallest peak SRAM whose estimated extra cycles stay within `max_extra` x the model's
+    estimated cycles (`cost`, planner/patch_cost.py; None: one cycle per MAC or output element for every kernel,
+    a budget of extra work), over every split point and p in 2..8 (only `forced` when given); fewer extra cycles,
+    then fewer patches break ties. None unless its peak is strictly below the plan without patches (`plain`: its
+    arena bytes when the caller has planned it, with the same inplace, scratch and alignment)."""
+    if forced is not None and forced < 2:
+        raise TinyMLError(f"patch count {forced}: use 2 or more (or patches off)")
+    if not split_points(graph):
         return None
-    (_, extra, p), split, _ = best
-    final = _schedule(graph, _geometry(graph, split), p, total_macs)
-    return replace(final, est_extra_cycles=extra, est_model_cycles=cost.total)
+    cost = cost or work_cost(graph)
+    if plain is None:
+        plain = plan_arena(lifetimes(graph, scratch=scratch, inplace=inplace, alignment=alignment)).arena_bytes
+    tails = _suffix_peaks(lifetimes(graph, scratch=scratch, inplace=inplace, alignment=alignment))
+    cands = patch_candidates(graph, cost, max_extra, forced, plain, alignment, tails)
+    best = best_candidate(graph, cands, inplace=inplace, scratch=scratch, alignment=alignment, tails=tails)
+    if best is None or best[0] >= plain:
+        return None
+    _, c = best
+    final = _schedule(graph, _geometry(graph, c.split), c.p, graph_macs(graph))
+    return replace(final, est_extra_cycles=c.extra, est_model_cycles=cost.total)
 
 
-def live_peak(bufs) -> int:
-    """The most bytes live at one op (buffers aliased to one another count once, their largest): the same figure
-    as check.lower_bound, by one pass over the buffers instead of one per op."""
-    if not bufs:
-        return 0
-    by_name = {b.name: b for b in bufs}
-    groups: dict[str, list[Buffer]] = {}
-    for b in bufs:
-        root = b
-        while root.alias_of is not None:
-            root = by_name[root.alias_of]
-        groups.setdefault(root.name, []).append(b)
-    lo, hi = min(b.first for b in bufs), max(b.last for b in bufs)
-    delta = [0] * (hi - lo + 2)
-    for members in groups.values():
-        if len(members) == 1:
-            b = members[0]
-            delta[b.first - lo] += b.size
-            delta[b.last - lo + 1] -= b.size
-            continue
-        prev = 0
-        for t in range(min(b.first for b in members), max(b.last for b in members) + 2):
-            cur = max((b.size for b in members if b.first <= t <= b.last), default=0)
-            delta[t - lo] += cur - prev
-            prev = cur
-    peak = run = 0
-    for d in delta[:-1]:
-        run += d
-        peak = max(peak, run)
-    return peak
+def best_candidate(
+    graph: Graph,
+    cands: Sequence[Candidate],
+    *,
+    inplace: frozenset[int] = frozenset(),
+    scratch: Mapping[int, int] | None = None,
+    alignment: int = 4,
+    tails: Sequence[int] | None = None,
+) -> tuple[int, Candidate] | None:
+    """(arena bytes, candidate) of the least (arena, extra, p, whole, split) over `cands`, by best-first search:
+    candidates in the order of their live-bytes bound (no arena is below it), arenas planned until the next
+    bound cannot win. `tails`: _suffix_peaks of the plan with every in-place op, when the caller has it."""
+    if not cands:
+        return None
+    # During a stage ending at s no in-place op inside it runs in place, and the ops after it keep theirs: the
+    # buffers that exist during the stage are those of the plan without in-place ops, and the bytes live at each
+    # op after it are those of the plan with all of them (an in-place op inside the stage only joins stage
+    # tensors, dead after it, to the alias groups of later ops).
+    early = lifetimes(graph, scratch=scratch, alignment=alignment)
+    if tails is None:
+        tails = _suffix_peaks(lifetimes(graph, scratch=scratch, inplace=inplace, alignment=alignment))
+    scored = []
+    for c in cands:
+        stage = _with_stage(graph, tuple(b for b in early if b.first <= c.split), c.figures, alignment)
+        bound = max(tails[c.split + 1] if c.split + 1 < len(tails) else 0, live_peak(stage, hi=c.split))
+        scored.append(((bound, c.extra, c.p, c.whole, c.split), c))
+    scored.sort(key=lambda x: x[0])
+    bases: dict[int, tuple[Buffer, ...]] = {}
+    best: tuple[tuple, Candidate] | None = None
+    for key, c in scored:
+        if best is not None and key >= best[0]:
+            break  # its arena is at least its bound: neither it nor any later candidate can win
+        if c.split not in bases:
+            kept = frozenset(i for i in inplace if i > c.split)
+            bases[c.split] = lifetimes(graph, scratch=scratch, inplace=kept, alignment=alignment)
+        arena = plan_arena(_with_stage(graph, bases[c.split], c.figures, alignment)).arena_bytes
+        full = (arena, *key[1:])
+        if best is None or full < best[0]:
+            best = (full, c)
+    return None if best is None else (best[0][0], best[1])
+
+
+def _suffix_peaks(bufs: Sequence[Buffer]) -> list[int]:
+    """out[t]: the most bytes live at one op t, t + 1, .. (aliased buffers count once, their largest)."""
+    live = live_profile(bufs)
+    out = [0] * (len(live) + 1)
+    for t in range(len(live) - 1, -1, -1):
+        out[t] = max(out[t + 1], live[t])
+    return out
 
 
 def work_cost(graph: Graph) -> StageCost:

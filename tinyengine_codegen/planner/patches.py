@@ -7,8 +7,8 @@ input it reads (receptive field with halo, clipped at the borders) and the paddi
 leaves the tensor (SAME padding, PAD ops). Then the stage runs forwards on those regions, patch after patch, and
 each patch's result is written into its place in the full split output.
 
-Memory model (one static arena shared by both phases; `patched_buffers` builds the records, the ordinary arena
-planner places them):
+Memory model (one static arena shared by both phases; `patched_buffers` in patch_memory.py builds the records,
+the ordinary arena planner places them):
 - during the stage the graph input stays whole and is live until the stage ends; the split output is live
   from the first patch on, because every patch writes part of it;
 - every other stage tensor has one per-patch buffer, sized for the largest patch and reused by every patch;
@@ -25,7 +25,7 @@ stage ops of the computed output pixels times the op's MACs per output pixel, mi
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from types import MappingProxyType
 
 from ..errors import TinyMLError
@@ -33,8 +33,8 @@ from ..ir.cost import graph_macs, op_macs
 from ..ir.graph import DTYPE_BYTES, Graph, Op
 from ..ir.ops import POINTWISE_KINDS, Conv2DAttrs, DepthwiseConv2DAttrs, OpKind, PadAttrs, Pool2DAttrs
 from ..ir.shapes import conv_out_pad, explicit_pads
-from .arena import Plan, plan_arena
-from .buffers import Buffer, lifetimes
+from .patch_fast import separable_regions
+from .patch_memory import patched_buffers, plan_patched  # noqa: F401  (the patch stage's buffers, re-exported)
 
 Region = tuple[int, int, int, int]  # y0, y1, x0, x1: half-open, in the tensor's own coordinates
 Pads = tuple[int, int, int, int]  # top, bottom, left, right
@@ -296,6 +296,17 @@ def _patch(graph: Graph, geos: tuple[_Geo, ...], row: int, col: int, target: Reg
     return Patch(row, col, tuple(ops), tuple(sorted(need.items())))
 
 
+def _separable_patches(graph: Graph, geos: tuple[_Geo, ...], rows: list[int], cols: list[int]):
+    """The patches from p walks per axis (planner/patch_fast.py), or None when that walk does not apply."""
+    walked = separable_regions(graph, geos, rows, cols, _span)
+    if walked is None:
+        return None
+    return tuple(
+        Patch(r, c, tuple(PatchOp(g.index, g.acts, *o) for g, o in zip(geos, ops)), tuple(sorted(need.items())))
+        for r, c, need, ops in walked
+    )
+
+
 def build_schedule(graph: Graph, split_op: int, p: int) -> PatchSchedule:
     """The p x p patch schedule of ops stage_start..split_op; TinyMLError when that stage or grid is not possible."""
     if not 0 <= split_op < len(graph.ops):
@@ -320,24 +331,38 @@ def build_schedule(graph: Graph, split_op: int, p: int) -> PatchSchedule:
     return _schedule(graph, _geometry(graph, split_op), p)
 
 
-def _schedule(graph: Graph, geos: tuple[_Geo, ...], p: int, total_macs: int | None = None) -> PatchSchedule:
+def _schedule(
+    graph: Graph, geos: tuple[_Geo, ...], p: int, total_macs: int | None = None, *, separable: bool = True
+) -> PatchSchedule:
+    """The p x p schedule of the stage `geos`: by the separable walk (`_separable_patches`) when it applies (and
+    `separable`), else patch by patch (`_patch`); both give the same schedule."""
     split = graph.tensor(geos[-1].output)
     _, h, w, _ = split.shape
     rows = [r * h // p for r in range(p + 1)]
     cols = [c * w // p for c in range(p + 1)]
-    patches = tuple(
-        _patch(graph, geos, r, c, (rows[r], rows[r + 1], cols[c], cols[c + 1])) for r in range(p) for c in range(p)
-    )
+    patches = _separable_patches(graph, geos, rows, cols) if separable else None
+    if patches is None:
+        patches = tuple(
+            _patch(graph, geos, r, c, (rows[r], rows[r + 1], cols[c], cols[c + 1])) for r in range(p) for c in range(p)
+        )
     start, split_op = geos[0].index, geos[-1].index
     full = stage_inputs(graph, start, split_op) + (split.name,)
     pixel = {g.output: g.item_bytes for g in geos}
     nbytes: dict[str, int] = {}
     patched_macs = 0
+    macs_per_pixel = [g.per_pixel_macs for g in geos]
     for patch in patches:
         for t, (y0, y1, x0, x1) in patch.regions:
             if t not in full:
-                nbytes[t] = max(nbytes.get(t, 0), (y1 - y0) * (x1 - x0) * pixel[t])
-        patched_macs += sum(_area(po.out_region) * g.per_pixel_macs for po, g in zip(patch.ops, geos))
+                n = (y1 - y0) * (x1 - x0) * pixel[t]
+                if n > nbytes.get(t, 0):
+                    nbytes[t] = n
+                elif t not in nbytes:
+                    nbytes[t] = 0
+        for po, m in zip(patch.ops, macs_per_pixel):
+            r = po.out_region
+            if r[1] > r[0] and r[3] > r[2]:
+                patched_macs += (r[1] - r[0]) * (r[3] - r[2]) * m
     stage_macs = sum(op_macs(graph, graph.ops[g.index]) for g in geos)
     total = graph_macs(graph) if total_macs is None else total_macs
     return PatchSchedule(split_op, p, split.name, full, nbytes, patches, stage_macs, patched_macs, total, start=start)
@@ -351,43 +376,3 @@ def _whole_bytes(graph: Graph, split: int, alignment: int) -> int:
 
 def _area(r: Region) -> int:
     return max(r[1] - r[0], 0) * max(r[3] - r[2], 0)
-
-
-def patched_buffers(
-    graph: Graph,
-    schedule: PatchSchedule,
-    *,
-    scratch: Mapping[int, int] | None = None,
-    inplace: frozenset[int] = frozenset(),
-    alignment: int = 4,
-) -> tuple[Buffer, ...]:
-    """The arena buffers of `graph` run with `schedule` (see the module docstring for the lifetimes)."""
-    inplace = frozenset(i for i in inplace if i > schedule.split_op)
-    bufs = lifetimes(graph, scratch=scratch, inplace=inplace, alignment=alignment)
-    return _with_stage(graph, bufs, schedule, alignment)
-
-
-def _with_stage(graph: Graph, bufs: tuple[Buffer, ...], schedule, alignment: int) -> tuple[Buffer, ...]:
-    """`bufs` (the lifetimes without patches, no in-place op inside the stage) changed for the patch stage."""
-    out = []
-    for b in bufs:
-        if b.name in schedule.buffer_bytes:
-            b = replace(b, size=-(-schedule.buffer_bytes[b.name] // alignment) * alignment)
-        elif b.name == schedule.split_tensor:
-            b = replace(b, first=0)
-        elif b.name in schedule.full_tensors:  # a stage input: read by every patch
-            b = replace(b, last=max(b.last, schedule.split_op))
-        out.append(b)
-    return tuple(out)
-
-
-def plan_patched(
-    graph: Graph,
-    schedule: PatchSchedule,
-    *,
-    scratch: Mapping[int, int] | None = None,
-    inplace: frozenset[int] = frozenset(),
-    alignment: int = 4,
-) -> Plan:
-    """The arena plan of `graph` run with `schedule`: per-patch buffers and the later layers in one arena."""
-    return plan_arena(patched_buffers(graph, schedule, scratch=scratch, inplace=inplace, alignment=alignment))

@@ -71,6 +71,9 @@ def build_problem(buffers: Sequence[Buffer]) -> Problem:
 
 
 def _block(group: list[Buffer]) -> Block:
+    if len(group) == 1:
+        b = group[0]
+        return Block((b.name,), ((b.size, b.first, b.last),), b.size, b.first, b.last, b.size * (b.last - b.first + 1))
     members = tuple((b.size, b.first, b.last) for b in group)
     return Block(
         names=tuple(b.name for b in group),
@@ -87,15 +90,19 @@ def _conflicts(blocks: tuple[Block, ...]) -> tuple[tuple[tuple[int, int, int], .
     order = sorted(range(len(blocks)), key=lambda i: blocks[i].first)
     for k, i in enumerate(order):
         p = blocks[i]
+        single = len(p.members) == 1
         for j in order[k + 1 :]:
             q = blocks[j]
             if q.first > p.last:
                 break
-            a = b = 0
-            for ps, pf, pl in p.members:
-                for qs, qf, ql in q.members:
-                    if pf <= ql and qf <= pl and ps and qs:
-                        a, b = max(a, ps), max(b, qs)
+            if single and len(q.members) == 1:  # one rectangle each: they meet in time (q.first <= p.last)
+                a, b = (p.size, q.size) if p.size and q.size and p.first <= q.last else (0, 0)
+            else:
+                a = b = 0
+                for ps, pf, pl in p.members:
+                    for qs, qf, ql in q.members:
+                        if pf <= ql and qf <= pl and ps and qs:
+                            a, b = max(a, ps), max(b, qs)
             if a:
                 out[i].append((j, a, b))
                 out[j].append((i, b, a))
@@ -108,12 +115,14 @@ def _lower_bound(blocks: tuple[Block, ...]) -> tuple[int, int]:
     if not blocks:
         return 0, 0
     t0 = min(b.first for b in blocks)
-    live = [0] * (max(b.last for b in blocks) - t0 + 1)
+    n = max(b.last for b in blocks) - t0 + 1
+    delta = [0] * (n + 1)  # single-member blocks, as differences
+    live = [0] * n  # the other blocks, directly
     for blk in blocks:
         if len(blk.members) == 1:
             s, lo, hi = blk.members[0]
-            for t in range(lo - t0, hi - t0 + 1):
-                live[t] += s
+            delta[lo - t0] += s
+            delta[hi - t0 + 1] -= s
             continue
         top: dict[int, int] = {}
         for s, lo, hi in blk.members:
@@ -121,6 +130,10 @@ def _lower_bound(blocks: tuple[Block, ...]) -> tuple[int, int]:
                 top[t] = max(top.get(t, 0), s)
         for t, s in top.items():
             live[t - t0] += s
+    run = 0
+    for t in range(n):
+        run += delta[t]
+        live[t] += run
     peak = max(live)
     return peak, live.index(peak) + t0
 

@@ -54,13 +54,19 @@ def best_order(graph: Graph, *, scratch: Mapping[int, int] | None = None, max_st
     scratch = scratch or {}
     n = len(graph.ops)
     deps, tensors = _masks(graph)
+    # bytes while v runs right after S = the bytes S leaves live (the same for every v) + v's outputs and scratch
+    own = [scratch.get(v, 0) for v in range(n)]
+    for nbytes, prod, _readers in tensors:
+        if prod:
+            own[prod.bit_length() - 1] += nbytes
     layer: dict[int, tuple[int, tuple[int, ...]]] = {0: (0, ())}
     for _ in range(n):
         nxt: dict[int, tuple[int, tuple[int, ...]]] = {}
         for s, (peak, order) in layer.items():
+            left = sum(nbytes for nbytes, prod, readers in tensors if (prod & s) == prod and readers & ~s)
             for v in range(n):
                 if not (s >> v) & 1 and (deps[v] & s) == deps[v]:
-                    cand = (max(peak, _step_bytes(s, v, tensors, scratch)), order + (v,))
+                    cand = (max(peak, left + own[v]), order + (v,))
                     key = s | (1 << v)
                     if key not in nxt or cand < nxt[key]:
                         nxt[key] = cand

@@ -60,11 +60,12 @@ def tanh(op: Op, graph: Graph, x: np.ndarray) -> np.ndarray:
 
 
 def leaky_relu_params(op: Op, graph: Graph) -> tuple[int, int, int, int]:
-    """(identity multiplier, shift, alpha multiplier, shift); TFLM forms both ratios in float32."""
+    """(identity multiplier, shift, alpha multiplier, shift); TFLM forms both ratios in double from the float32
+    scales and alpha (a float32 ratio differs where it rounds across a requantization tie, e.g. exactly 1.5625)."""
     t, y = _io(op, graph)
-    s_in, s_out = np.float32(t.scale()), np.float32(y.scale())
-    m1, s1 = quantize_multiplier(float(s_in / s_out))
-    m2, s2 = quantize_multiplier(float(s_in * np.float32(op.attrs.alpha) / s_out))
+    s_in, s_out = f32(t.scale()), f32(y.scale())
+    m1, s1 = quantize_multiplier(s_in / s_out)
+    m2, s2 = quantize_multiplier(s_in * f32(op.attrs.alpha) / s_out)
     return m1, s1, m2, s2
 
 

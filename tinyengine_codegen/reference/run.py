@@ -14,12 +14,21 @@ import numpy as np
 from ..errors import InternalError, TinyMLError
 from ..ir.graph import Graph
 from ..ir.ops import OpKind
+from .lstm import unidirectional_sequence_lstm
 from .more import KERNELS as MORE_KERNELS
 from .ops import KERNELS
 
-KERNELS = {**KERNELS, **MORE_KERNELS}
+KERNELS = {**KERNELS, **MORE_KERNELS, OpKind.UNIDIRECTIONAL_SEQUENCE_LSTM: unidirectional_sequence_lstm}
 # kernels that read their weights and bias from the graph; only the activation is passed
-WEIGHTED_KINDS = frozenset({OpKind.CONV_2D, OpKind.DEPTHWISE_CONV_2D, OpKind.FULLY_CONNECTED, OpKind.TRANSPOSE_CONV})
+WEIGHTED_KINDS = frozenset(
+    {
+        OpKind.CONV_2D,
+        OpKind.DEPTHWISE_CONV_2D,
+        OpKind.FULLY_CONNECTED,
+        OpKind.TRANSPOSE_CONV,
+        OpKind.UNIDIRECTIONAL_SEQUENCE_LSTM,
+    }
+)
 _AXIS_KINDS = frozenset({OpKind.ARG_MAX, OpKind.PACK, OpKind.UNPACK})
 
 
@@ -93,6 +102,8 @@ def _crosses_axis0(graph: Graph, op) -> bool:
         return a.perm[0] != 0
     if op.kind is OpKind.PAD:
         return tuple(a.paddings[0]) != (0, 0)
+    if op.kind is OpKind.UNIDIRECTIONAL_SEQUENCE_LSTM:
+        return a.time_major  # axis 0 is time: each step reads the state the previous one left
     if op.kind is OpKind.STRIDED_SLICE:
         return (a.begin[0], a.end[0], a.strides[0]) != (0, 1, 1) or 0 in a.shrink_axis
     return False

@@ -47,6 +47,24 @@ def test_zero_weight_channels_become_exact_constants():
         assert fast_requant(np.array([acc]), 0, r["ls"], r["rs"][1], r["rnd"][1])[0] == want
 
 
+@pytest.mark.parametrize("per_channel", [True, False])
+def test_constant_channels_equal_the_reference_channel_by_channel(per_channel):
+    rng = np.random.default_rng(5)
+    n = 64
+    w = rng.integers(-3, 4, (n, 8)) * (rng.random(n) < 0.5)[:, None]
+    bias = rng.integers(-(1 << 20), 1 << 20, n)
+    mult = rng.integers(1 << 30, 1 << 31, n).tolist() if per_channel else 1 << 30
+    shift = rng.integers(-12, 2, n).tolist() if per_channel else -5
+    q = dict(per_channel=per_channel, mult=mult, shift=shift, zp=3, lo=-100, hi=90)
+    want = {}
+    for c in range(n):
+        if not w[c].any():
+            m, s = (mult[c], shift[c]) if per_channel else (mult, shift)
+            v = int(quant.multiply_by_quantized_multiplier(np.int64(bias[c]), m, s)) + 3
+            want[c] = min(max(v, -100), 90)
+    assert want and constant_channels(q, w, bias) == want
+
+
 def test_prescale_folds_uniform_shift_into_weights():
     q = requant_fast(dict(per_channel=False, mult=1 << 30, shift=-4, zp=3, lo=-128, hi=127), np.array([5000, 5000]))
     q2, rows, bias = prescale(q, np.array([[1, -128], [127, 0]]), np.array([10, -20]))

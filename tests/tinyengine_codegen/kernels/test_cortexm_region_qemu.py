@@ -1,6 +1,7 @@
 """Cortex-M SIMD patch-stage kernels in QEMU (qemu-m4) against the numpy reference: two forced patch stages that
 run every SIMD region kernel (first conv through im2col incl. dilation, k x k direct with stride and VALID padding,
-pointwise, 3x3 and 5x5 depthwise, the ADD lookup table) on uneven patches, and two MLPerf Tiny models with
+pointwise, 3x3 (channel-planar tiles, stride 1; four channels, stride 2) and 5x5 depthwise, the ADD lookup table) on
+uneven patches, and two MLPerf Tiny models with
 `--patches auto`, bit-exact and within an instruction budget (the portable region kernels need 4x to 5x more)."""
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ def _mobilenet_like():
         split,
         (
             "conv2d_s8_pair_region",
-            "dwconv_s8_simd_region",
+            "dwconv3x3_s8_planar_region",
             "conv2d_s8_pair_region",
             "add_s8_lut_region",
             "dwconv_s8_simd_region",
@@ -72,6 +73,20 @@ def _odd_geometry():
     )
 
 
+def _wide():
+    """conv 3x3 -> dw 3x3 VALID -> dw 3x3 (split) on a 40 x 58 map: regions wider than one tile of the
+    channel-planar region kernel (several tiles a row, and a tail of each width) and taller than one
+    band, VALID and SAME."""
+    s = Stack(np.random.default_rng(23), (1, 40, 58, 3))
+    x = s.dw(s.dw(s.conv(s.input, 6, 3), 3, 1, 1, Padding.VALID), 3)
+    split = len(s.ops) - 1
+    return (
+        s.graph(s.conv(x, 4, 1)),
+        split,
+        ("conv2d_s8_pair_region", "dwconv3x3_s8_planar_region", "dwconv3x3_s8_planar_region"),
+    )
+
+
 def _forced_plan(graph, split: int, p: int, board) -> ModelPlan:
     """Ops 0..split on p x p patches, every op on its fastest ordinary (not in-place) kernel."""
     sched = build_schedule(graph, split, p)
@@ -83,7 +98,9 @@ def _forced_plan(graph, split: int, p: int, board) -> ModelPlan:
     return ModelPlan(graph, picks, frozenset(), sched, plan, plan, target=opts.target)
 
 
-@pytest.mark.parametrize("make,p", [(_mobilenet_like, 3), (_odd_geometry, 2)], ids=["mobilenet_like_p3", "odd_p2"])
+@pytest.mark.parametrize(
+    "make,p", [(_mobilenet_like, 3), (_odd_geometry, 2), (_wide, 2)], ids=["mobilenet_like_p3", "odd_p2", "wide_p2"]
+)
 def test_every_simd_stage_kernel_is_bit_exact_on_uneven_patches(tmp_path, make, p):
     graph, split, stage_kernels = make()
     board = load_board(BOARD)

@@ -40,3 +40,47 @@ def test_scratch_counts_and_bad_orders_are_refused():
     assert order_peak(graph, (0, 2, 1, 3, 4), scratch={1: 1000}) == 3560
     with pytest.raises(InternalError, match="not a permutation"):
         reorder(graph, (0, 1, 2))
+
+
+def _reference_order(graph, scratch):
+    """The dynamic program with every step's bytes summed tensor by tensor (no shared per-state sum)."""
+    from tinyengine_codegen.planner.schedule import _masks, _step_bytes
+
+    n = len(graph.ops)
+    deps, tensors = _masks(graph)
+    layer = {0: (0, ())}
+    for _ in range(n):
+        nxt = {}
+        for s, (peak, order) in layer.items():
+            for v in range(n):
+                if not (s >> v) & 1 and (deps[v] & s) == deps[v]:
+                    cand = (max(peak, _step_bytes(s, v, tensors, scratch)), order + (v,))
+                    key = s | (1 << v)
+                    if key not in nxt or cand < nxt[key]:
+                        nxt[key] = cand
+        layer = nxt
+    return layer[(1 << n) - 1][1]
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_best_order_equals_the_step_by_step_dynamic_program(seed):
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    g = GraphBuilder("dag", (1, 8, 8, 4))
+    outs = [g.input]
+    for _ in range(7):  # each op reads one or two earlier tensors: branches that join
+        a = outs[int(rng.integers(len(outs)))]
+        x = g.conv(a, int(rng.choice([4, 8, 16, 32])))
+        if rng.random() < 0.4 and len(outs) > 1:
+            b = outs[int(rng.integers(len(outs)))]
+            x = g.add(x, g.conv(b, g.shape(x)[3]))
+        outs.append(x)
+    graph = verify(g.graph(g.add(outs[-1], g.conv(outs[1], g.shape(outs[-1])[3]))))
+    scratch = {i: int(rng.integers(0, 600)) for i in range(0, len(graph.ops), 3)}
+    assert best_order(graph, scratch=scratch) == _reference_order(graph, scratch)
+
+
+def test_best_order_on_mbv2_like_graphs_equals_the_reference():
+    graph = mbv2_like(96, 0.35)
+    assert best_order(graph) == _reference_order(graph, {})

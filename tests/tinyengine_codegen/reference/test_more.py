@@ -8,7 +8,7 @@ import math
 import numpy as np
 
 from tinyengine_codegen.ir.graph import Graph, Op, QuantParams, Tensor
-from tinyengine_codegen.ir.ops import AxisAttrs, NoAttrs, OpKind
+from tinyengine_codegen.ir.ops import AxisAttrs, LeakyReluAttrs, NoAttrs, OpKind
 from tinyengine_codegen.reference import more
 
 
@@ -59,3 +59,12 @@ def test_resize_bilinear_taps_follow_the_q10_integer_path():
     assert pos.tolist() == [-256, 256, 768, 1280] and lo.tolist() == [0, 0, 0, 1] and hi.tolist() == [0, 1, 1, 1]
     pos, lo, hi = more.bilinear_taps(5, 3, align_corners=True, half_pixel=False)
     assert pos.tolist() == [0, 512, 1024, 1536, 2048] and lo.tolist() == [0, 0, 1, 1, 2]
+
+
+def test_leaky_relu_ratio_is_formed_in_double():
+    # s_in / s_out is 1.5625 in float32 but just below it in double: input 24 above the zero point then sits on a
+    # requantization tie, which TFLM (double ratios) rounds to 37 and a float32 ratio would round to 38
+    s_in, s_out = 0.014032645621114184, 0.008980893205877185
+    g = _unary(OpKind.LEAKY_RELU, s_in, -26, s_out, -112, n=1, attrs=LeakyReluAttrs(0.1))
+    y = more.leaky_relu(g.ops[0], g, np.array([[-2]], np.int8))
+    assert y.tolist() == [[-112 + 37]]

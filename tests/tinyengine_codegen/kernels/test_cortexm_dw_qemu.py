@@ -1,0 +1,129 @@
+"""The channel-planar 3x3 depthwise kernel (kernels/cortexm_dw.py) in QEMU (qemu-m4) against the numpy reference:
+random shapes, stride 1 and 2 (odd sizes, SAME and VALID, widths that leave every tail of the four-pixel step),
+independent quantization (per-channel scales from tiny to large, so right and left shifts), activation clips, a constant
+channel, in place and out of place."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+from hypothesis import Phase, assume, given, settings
+from hypothesis import strategies as st
+
+from tests.tinyengine_codegen.reference.cases import act, const
+from tinyengine_codegen.ir.graph import Graph, Op
+from tinyengine_codegen.ir.ops import Activation, Conv2DAttrs, DepthwiseConv2DAttrs, ElementwiseAttrs, OpKind, Padding
+from tinyengine_codegen.ir.verify import verify
+from tinyengine_codegen.options import CompileOptions
+from tinyengine_codegen.passes import plan_model
+from tinyengine_codegen.reference.run import run_graph
+from tinyengine_codegen.runner import run_model
+
+pytestmark = [
+    pytest.mark.qemu,
+    pytest.mark.skipif(
+        shutil.which("qemu-system-arm") is None or shutil.which("arm-none-eabi-gcc") is None,
+        reason="Cortex-M toolchain or QEMU not installed",
+    ),
+]
+
+ACTS = (Activation.NONE, Activation.RELU, Activation.RELU6)
+
+
+def _graph(h, w, c, padding, act_fn, seed, residual=False, stride=1):
+    """3x3 conv from 2c + 8 channels (the graph's peak, so the depthwise has room for its scratch) -> 3x3 depthwise
+    [-> ADD of the conv output and the depthwise output, which keeps the depthwise input alive: out of place]."""
+    rng = np.random.default_rng(seed)
+    cin = 2 * c + 8
+    wc = const("wc", rng.integers(-127, 128, (c, 3, 3, cin), dtype=np.int8), scales=rng.uniform(0.002, 0.02, c))
+    bc = const("bc", rng.integers(-3000, 3000, c, dtype=np.int32), scales=[1.0] * c)
+    x = act("x", (1, h, w, cin), 0.05, int(rng.integers(-20, 20)))
+    y = act("y", (1, h, w, c), 0.08, int(rng.integers(-128, 40)))
+    conv = Op("conv", OpKind.CONV_2D, ("x", "wc", "bc"), ("y",), Conv2DAttrs(1, 1, 1, 1, Padding.SAME, Activation.NONE))
+    wd = rng.integers(-127, 128, (1, 3, 3, c), dtype=np.int8)
+    wd[..., int(rng.integers(0, c))] = 0  # a constant output channel
+    # per-channel scales over four decades: output multipliers below and above one (right and left shifts)
+    scales = 10.0 ** rng.uniform(-4, -0.5, c)
+    wt = const("wd", wd, scales=scales, axis=3)
+    bias = const("bd", rng.integers(-2000, 2000, c, dtype=np.int32), scales=[1.0] * c)
+    if padding is Padding.SAME:
+        oh, ow = (h + stride - 1) // stride, (w + stride - 1) // stride
+    else:
+        oh, ow = (h - 3) // stride + 1, (w - 3) // stride + 1
+    d = act("d", (1, oh, ow, c), float(rng.uniform(0.01, 0.2)), int(rng.integers(-128, 100)))
+    dw = Op(
+        "dw",
+        OpKind.DEPTHWISE_CONV_2D,
+        ("y", "wd", "bd"),
+        ("d",),
+        DepthwiseConv2DAttrs(stride, stride, 1, 1, padding, 1, act_fn),
+    )
+    ops, tensors, out = [conv, dw], {t.name: t for t in (x, y, wc, bc, wt, bias, d)}, "d"
+    if residual:
+        tensors["z"] = act("z", (1, oh, ow, c), 0.15, 2)
+        ops.append(Op("add", OpKind.ADD, ("y", "d"), ("z",), ElementwiseAttrs()))
+        out = "z"
+    return verify(Graph("dw_planar", tensors, tuple(ops), ("x",), (out,)))
+
+
+OPTIONS = CompileOptions(target="qemu-m4", patches="off")
+
+
+def _planned(graph) -> str:
+    """The depthwise kernel the plan picks (placement may prefer a kernel with less scratch)."""
+    return plan_model(graph, OPTIONS).kernel_names[1]
+
+
+def _check(graph, seed):
+    x = np.random.default_rng(seed).integers(-128, 128, size=graph.tensor("x").shape, dtype=np.int8)
+    res = run_model(graph, x, OPTIONS)
+    np.testing.assert_array_equal(res.output, run_graph(graph, [x])[0])
+    return res.kernels
+
+
+@settings(max_examples=6, deadline=None, phases=(Phase.explicit, Phase.reuse, Phase.generate))
+@given(
+    st.integers(3, 11),
+    st.integers(3, 13),
+    st.sampled_from([1, 3, 4, 8, 12, 20]),
+    st.sampled_from([Padding.SAME, Padding.VALID]),
+    st.sampled_from(ACTS),
+    st.integers(0, 10_000),
+)
+def test_planar_depthwise_random_shapes_in_place(h, w, c, padding, act_fn, seed):
+    graph = _graph(h, w, c, padding, act_fn, seed)
+    assume(_planned(graph) == "dwconv3x3_s8_planar_inplace")
+    assert _check(graph, seed)[1] == "dwconv3x3_s8_planar_inplace"
+
+
+@settings(max_examples=5, deadline=None, phases=(Phase.explicit, Phase.reuse, Phase.generate))
+@given(
+    st.integers(8, 14),
+    st.integers(8, 15),
+    st.sampled_from([1, 4, 7, 16]),
+    st.sampled_from([Padding.SAME, Padding.VALID]),
+    st.sampled_from(ACTS),
+    st.integers(0, 10_000),
+)
+def test_planar_depthwise_stride2_random_shapes_in_place(h, w, c, padding, act_fn, seed):
+    """Stride 2, even and odd sizes (SAME pads only below/right for even ones), at least 16 output pixels."""
+    graph = _graph(h, w, c, padding, act_fn, seed, stride=2)
+    assume(_planned(graph) == "dwconv3x3_s8_planar_inplace")
+    assert _check(graph, seed)[1] == "dwconv3x3_s8_planar_inplace"
+
+
+@pytest.mark.parametrize("w", [1, 2, 5, 8])
+def test_planar_depthwise_out_of_place_every_tail(w):
+    """Widths 1, 2, 5 and 8: a lone tail step of one or two pixels, a step plus one, two full steps."""
+    kernels = _check(_graph(4, w, 8, Padding.SAME, Activation.RELU6, seed=w, residual=True), seed=w)
+    assert kernels[1] == "dwconv3x3_s8_planar"
+
+
+def test_planar_depthwise_wide_rows_stride2():
+    """A 256-wide map at stride 2: the plane copy loops over its columns (more than 64), and the step to the next
+    plane row (258 bytes) is no ARM modified immediate."""
+    graph = _graph(5, 256, 4, Padding.SAME, Activation.RELU, seed=7, stride=2)
+    assert _planned(graph) == "dwconv3x3_s8_planar_inplace"
+    assert _check(graph, 7)[1] == "dwconv3x3_s8_planar_inplace"

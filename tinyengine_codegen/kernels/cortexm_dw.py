@@ -1,0 +1,157 @@
+"""Channel-planar 3x3 depthwise kernel, stride 1 or 2, for Cortex-M cores with the DSP extension.
+
+One channel at a time: its input plane is copied (one load and one store per byte) into a scratch plane framed by
+input-zero-point bytes, then an assembly core slides over that plane four output pixels per step. In the plane,
+consecutive columns are consecutive bytes, so one word load gives four columns; SXTB16 turns a word (x0, x1, x2, x3)
+into the pairs (x0, x2) and (x1, x3), and one SMLAD against the weight pair (w0, w2) of a kernel row does two taps of
+one output, the middle tap being one SMLAxy: a kernel row of four outputs costs two word loads, four SXTB16 and
+eight multiplies (stride 2: each pixel's pair (x0, x2) comes from its own word, four words a kernel row).
+Weights stay int8 in flash (nine bytes per channel, ordered so that two SXTB16 per word give the
+pairs) and are widened once per channel; the requantization constants of the channel sit in registers.
+
+The input offset is folded into the bias (kernels/cortexm.py), so a frame byte (the zero point) contributes nothing,
+and the fast exact requantization of requant_fast is used, its pre-shift folded into the widened weights (SADD16
+doubles both halves) and the bias. Because a channel's whole input plane is copied before its outputs are written,
+and an output byte of channel c only ever lands on an input byte of channel c, the kernel may overwrite its input
+(in place) for any stride and padding; the scratch is one framed plane of the columns and rows the outputs read.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..ir.graph import Graph, Op
+from .common import in_tensor, out_tensor
+from .conv import geometry, requant_q
+from .cortexm import acc_bounds, constant_channels, folded_bias, has_dsp, per_op, requant_fast
+from .spec import Binding, Context, KernelSpec, TargetLike, no_scratch
+
+MAX_LS = 8  # |w| << ls stays an int16 lane
+MIN_PIXELS_S2 = 16  # below this many output pixels per channel, stride 2 runs faster four channels at a time
+# byte order of one channel's nine weights (index ky * 3 + kx): SXTB16 of word 0 gives (w00, w02) and, rotated,
+# (w10, w12); of word 1 (w20, w22) and, rotated, (w01, w11); the ninth byte is w21
+WEIGHT_ORDER = (0, 3, 2, 5, 6, 1, 8, 4, 7)
+
+
+def _geometry_ok(op: Op, graph: Graph) -> bool:
+    x, w, y = in_tensor(graph, op, 0), in_tensor(graph, op, 1), out_tensor(graph, op)
+    if not (
+        len(x.shape) == len(y.shape) == 4
+        and x.shape[0] == y.shape[0] == 1
+        and x.dtype == y.dtype == w.dtype == "int8"
+        and w.quant is not None
+        and not any(w.quant.zero_point)
+        and op.attrs.depth_multiplier == 1
+        and x.shape[3] == y.shape[3]
+        and w.shape[1] == w.shape[2] == 3
+    ):
+        return False
+    g = geometry(op, graph)
+    s, _ = plane(g)
+    return (
+        g["sh"] == g["sw"] in (1, 2)
+        and (g["sh"] == 1 or g["oh"] * g["ow"] >= MIN_PIXELS_S2)
+        and g["dh"] == g["dw"] == 1
+        and g["pad_t"] < 3
+        and g["pad_l"] < 3
+        and 2 * s + 6 <= 4095  # row offsets are load immediates
+        and 4 * g["cout"] <= 4095  # output offsets and steps too
+        and g["ow"] * g["cout"] <= 4095
+    )
+
+
+def plane(g: dict) -> tuple[int, int]:
+    """(row bytes, rows) of the framed plane: the input columns and rows the outputs read, padding included."""
+    return (g["ow"] - 1) * g["sw"] + 3, (g["oh"] - 1) * g["sh"] + 3
+
+
+def _epilogue(op: Op, graph: Graph) -> tuple[dict, np.ndarray, np.ndarray]:
+    """(requant record, weights channels x 9, folded bias) of op, computed once per op (every planar spec and its
+    context ask for it)."""
+    return per_op(graph, ("dw_planar_epilogue", op), lambda: _epilogue_compute(op, graph))
+
+
+def _epilogue_compute(op: Op, graph: Graph) -> tuple[dict, np.ndarray, np.ndarray]:
+    g = geometry(op, graph)
+    c = g["cout"]
+    w = np.asarray(in_tensor(graph, op, 1).data).reshape(9, c).T.astype(np.int64)
+    bias_t = graph.tensor(op.inputs[2]).data if len(op.inputs) > 2 and op.inputs[2] else None
+    bias = folded_bias(None if bias_t is None else np.asarray(bias_t), w, g["in_offset"])
+    q0 = requant_q(op, graph, c)
+    q = requant_fast(q0, acc_bounds(bias, w), constant_channels(q0, w, bias))
+    return q, w, bias
+
+
+def is_dw3x3_planar(op: Op, graph: Graph, target: TargetLike) -> bool:
+    if not (has_dsp(target) and _geometry_ok(op, graph)):
+        return False
+    q, _, _ = _epilogue(op, graph)
+    return bool(q["fast"]) and q["ls"] is not None and 1 <= q["ls"] <= MAX_LS
+
+
+def planar_scratch(op: Op, graph: Graph) -> int:
+    """One framed input plane, plus the word a stride-2 step reads past a row's end, rounded up to words."""
+    s, rows = plane(geometry(op, graph))
+    return (rows * s + 4 + 3) // 4 * 4
+
+
+def planar_context(op: Op, graph: Graph, b: Binding) -> Context:
+    g = geometry(op, graph)
+    q, w, bias = _epilogue(op, graph)
+    ls = q["ls"]
+    const = np.asarray(q["mult"]) == 0
+    bias = np.where(const, 0, bias.astype(np.int64) << ls)
+    assert np.all(np.abs(bias) < 2**31)
+    packed = np.ascontiguousarray(w[:, list(WEIGHT_ORDER)].astype(np.int8)).reshape(-1)
+    s, rows = plane(g)
+    return dict(
+        g,
+        q=q,
+        ls=ls,
+        s=s,
+        rows=rows,
+        scratch_words=planar_scratch(op, graph) // 4,
+        gather_rows=min(g["ih"], rows - g["pad_t"]),
+        gather_cols=min(g["iw"], s - g["pad_l"]),
+        zp=-g["in_offset"],
+        bias=bias.astype(np.int32).tolist(),
+        steps=g["ow"] // 4,
+        tail=g["ow"] % 4,
+        weights=b.weights.add(f"{op.inputs[1]}#dwplanar", packed),
+    )
+
+
+DW3X3_PLANAR = (  # the same C either way: the in-place variant only declares that it may overwrite its input
+    KernelSpec("dwconv3x3_s8_planar_inplace", is_dw3x3_planar, planar_scratch, planar_context, inplace=True),
+    KernelSpec("dwconv3x3_s8_planar", is_dw3x3_planar, planar_scratch, planar_context),
+)
+
+
+REGION_STACK = 512  # bytes of the region kernel's framed tile plane, a local array on the C stack
+REGION_COLS = 24  # output columns per tile of the region kernel at most
+
+
+def region_tile(g: dict) -> tuple[int, int, int, int]:
+    """(output rows, output columns, plane row bytes, plane rows) of one tile of the region kernel: its framed
+    plane fits in REGION_STACK bytes."""
+    cols = min(g["ow"], REGION_COLS)
+    s = (cols - 1) * g["sw"] + 3
+    band = max(1, min(g["oh"], ((REGION_STACK - 4) // s - 3) // g["sh"] + 1))
+    return band, cols, s, (band - 1) * g["sh"] + 3
+
+
+def is_dw3x3_planar_region(op: Op, graph: Graph, target: TargetLike) -> bool:
+    """Stride 1 only: stride-2 regions of a patch stage are too small for the per-tile work to pay off."""
+    a = op.attrs
+    return a.stride_h == a.stride_w == 1 and is_dw3x3_planar(op, graph, target)
+
+
+def region_context(op: Op, graph: Graph, b: Binding) -> Context:
+    g = geometry(op, graph)
+    band, cols, s, rows = region_tile(g)
+    return dict(planar_context(op, graph, b), band=band, cols=cols, s=s, rows=rows)
+
+
+# patch stage: the same core over a region (sizes and padding at run time), tile by tile. A patch stage runs at the
+# arena's peak, so the tile's plane is a small array on the stack (REGION_STACK bytes) rather than arena scratch.
+DW3X3_PLANAR_REGION = KernelSpec("dwconv3x3_s8_planar_region", is_dw3x3_planar_region, no_scratch, region_context)
