@@ -44,7 +44,7 @@ def test_vww_with_patches():
     assert 0 < p.extra_cycle_fraction <= 0.10 and p.extra_mac_fraction == pytest.approx(p.extra_macs / 7489664)
     assert res.macs == graph_macs(graph) + p.extra_macs
     assert [r.in_patch_stage for r in res.layers[:5]] == [True] * 4 + [False]
-    assert res.layers[0].output_shape == (1, 48, 48, 8) and res.layers[0].kernel == "conv2d_s8_im2col_simd_region"
+    assert res.layers[0].output_shape == (1, 48, 48, 8) and res.layers[0].kernel == "conv2d_s8_pair_region"
 
 
 def _tiny_graph():

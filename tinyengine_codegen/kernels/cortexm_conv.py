@@ -27,7 +27,7 @@ from .cortexm import (
     scratch_is_free,
 )
 from .cortexm_dw import DW3X3_PLANAR
-from .cortexm_pair import CONV_PAIR, CONV_PAIR_DIRECT, POINTWISE_PAIR
+from .cortexm_pair import CONV_PAIR, CONV_PAIR_DIRECT, CONV_PAIR_STACK, POINTWISE_PAIR
 from .cortexm_pointwise import POINTWISE_SIMD
 from .cortexm_smallcin import ROWS_SIMD
 from .spec import Binding, Context, KernelSpec, TargetLike, no_scratch
@@ -188,6 +188,7 @@ def dw_inplace_context(op: Op, graph: Graph, b: Binding) -> Context:
 CONV2D_SIMD = (
     *CONV_PAIR,
     *POINTWISE_PAIR,
+    *CONV_PAIR_STACK,
     *POINTWISE_SIMD,
     *CONV_PAIR_DIRECT,
     *ROWS_SIMD,

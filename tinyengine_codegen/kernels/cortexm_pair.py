@@ -26,24 +26,13 @@ import numpy as np
 
 from ..ir.graph import Graph, Op
 from .common import in_tensor
-from .conv import geometry
-from .cortexm import (
-    acc_bounds,
-    constant_channels,
-    folded_bias,
-    gemm_facts,
-    has_dsp,
-    per_op,
-    requant_fast,
-    scratch_is_free,
-)
-from .misc import fc_requant
+from .cortexm import acc_bounds, constant_channels, gemm_facts, has_dsp, per_op, requant_fast, scratch_is_free
 from .spec import Binding, Context, KernelSpec, TargetLike, no_scratch
 
 B_LIMIT = 1 << 23  # |row B's dot| below this keeps 256 * dot inside int32
 MAX_K = 4095  # the loop end is an immediate offset from the input pointer
 # bytes of the two columns a kernel without arena scratch may build on the stack
-STACK_COLUMNS = 1152
+STACK_COLUMNS = 1536
 
 
 def pair_encode(rows: np.ndarray, group: int) -> np.ndarray:
@@ -92,14 +81,14 @@ def uniform(q: dict) -> bool:
     return len({(m, r, s) for m, r, s in zip(q["mult"], q["rnd"], q["rs"])}) == 1
 
 
-def pair_table(q: dict, bias: np.ndarray, group: int) -> np.ndarray:
-    """int32 constants per group of `group` pairs: biasA per pair (both accumulators start there), then per pair
-    (rsA, rsB, biasB << ls, multA, rndA, multB, rndB), or only biasB << ls when the requantization is uniform
-    (its constants are immediates in the code)."""
+def pair_table(q: dict, bias: np.ndarray, group: int, first: int = 0) -> np.ndarray:
+    """int32 constants per group of `group` pairs from row `first` on: biasA per pair (both accumulators start
+    there), then per pair (rsA, rsB, biasB << ls, multA, rndA, multB, rndB), or only biasB << ls when the
+    requantization is uniform (its constants are immediates in the code)."""
     b = np.asarray(bias, np.int64)
     flat = uniform(q)
     out = []
-    for g in range(0, len(b), 2 * group):
+    for g in range(first, len(b), 2 * group):
         out += [b[p] for p in range(g, g + 2 * group, 2)]
         for p in range(g, g + 2 * group, 2):
             bb = b[p + 1] << q["ls"]
@@ -108,6 +97,46 @@ def pair_table(q: dict, bias: np.ndarray, group: int) -> np.ndarray:
             else:
                 out += [q["rs"][p], q["rs"][p + 1], bb, q["mult"][p], q["rnd"][p], q["mult"][p + 1], q["rnd"][p + 1]]
     return np.asarray(out, np.int64).astype(np.int32)
+
+
+def quad_encode(rows: np.ndarray) -> np.ndarray:
+    """The quad kernels' int8 stream: every full group of four rows as pair_encode(group 2), then a last pair
+    (rows % 4 == 2) as pair_encode(group 1)."""
+    n = len(rows) // 4 * 4
+    parts = [pair_encode(rows[:n], 2)] if n else []
+    if n < len(rows):
+        parts.append(pair_encode(rows[n:], 1))
+    return np.concatenate(parts)
+
+
+def quad_table(q: dict, bias: np.ndarray, first: int = 0) -> np.ndarray:
+    """int32 constants per group of four rows r..r+3 from row `first` on: biasA of both pairs (b[r], b[r + 2]),
+    biasB << ls of both, then (mult, rnd, rs) of each row unless the requantization is uniform."""
+    b = np.asarray(bias, np.int64)
+    flat = uniform(q)
+    out = []
+    for r in range(first, len(b) // 4 * 4, 4):
+        out += [b[r], b[r + 2], b[r + 1] << q["ls"], b[r + 3] << q["ls"]]
+        if not flat:
+            for c in range(r, r + 4):
+                out += [q["mult"][c], q["rnd"][c], q["rs"][c]]
+    return np.asarray(out, np.int64).astype(np.int32)
+
+
+def quad_parts(rows: np.ndarray, q: dict, bias: np.ndarray, b: Binding, key: str) -> dict:
+    """Template fields of the quad core (groups of four rows) and the pair core for a last pair: one weight
+    stream, two tables."""
+    quads, tail = len(rows) // 4, len(rows) % 4 == 2
+    wq = 4 * quads * rows.shape[1]
+    return dict(
+        quads=quads,
+        tail=tail,
+        weights=b.weights.add(f"{key}#quad", quad_encode(rows)),
+        wq=wq,
+        wtail=rows.size - wq,
+        table=b.weights.add(f"{key}#quadq", quad_table(q, bias)) if quads else None,
+        table_tail=b.weights.add(f"{key}#quadt", pair_table(q, bias, 1, 4 * quads)) if tail else None,
+    )
 
 
 def _padded(q: dict, rows: np.ndarray, bias: np.ndarray, n: int) -> tuple[dict, np.ndarray, np.ndarray]:
@@ -126,8 +155,11 @@ def _padded(q: dict, rows: np.ndarray, bias: np.ndarray, n: int) -> tuple[dict, 
     return q, rows, bias
 
 
+QUAD_UNROLL = 4  # k quads per quad-core loop pass (each about 100 bytes of code; its loop test costs 6 cycles)
+
+
 def _unroll(kq: int, limit: int = 8) -> int:
-    return max(u for u in (1, 2, 4, 8) if u <= limit and kq % u == 0)
+    return max(u for u in (1, 2, 4, 8, 16) if u <= limit and kq % u == 0)
 
 
 # ---- 1x1 CONV_2D: two pixels x one row pair per pass ------------------------------------------------------------
@@ -171,73 +203,22 @@ def pointwise_pair_context(op: Op, graph: Graph, b: Binding) -> Context:
         pixels=g["oh"] * g["ow"],
         cin=g["cin"],
         cout=g["cout"],
-        unroll=_unroll(kq, 4),
+        unroll=_unroll(kq, QUAD_UNROLL if 4 * g["cin"] <= STACK_COLUMNS else 4),
         q=q,
         uniform=uniform(q),
-        weights=b.weights.add(f"{op.inputs[1]}#pair1", pair_encode(rows, 1)),
-        wbytes=rows.size,
-        table=b.weights.add(f"{op.inputs[1]}#pair1q", pair_table(q, bias, 1)),
-    )
-
-
-# ---- FULLY_CONNECTED: one input row x two row pairs per pass ----------------------------------------------------
-
-
-def _fc_parts(op: Op, graph: Graph):
-    return per_op(graph, ("_fc_parts", op), lambda: _fc_parts_compute(op, graph))
-
-
-def _fc_parts_compute(op: Op, graph: Graph):
-    x, w = in_tensor(graph, op, 0), in_tensor(graph, op, 1)
-    rows = np.asarray(w.data).astype(np.int64)
-    bias_t = np.asarray(graph.tensor(op.inputs[2]).data) if len(op.inputs) > 2 and op.inputs[2] else None
-    bias = folded_bias(bias_t, rows, -x.zero_point)
-    return rows, bias, _record(fc_requant(op, graph), rows, bias)
-
-
-def is_fc_pair(op: Op, graph: Graph, target: TargetLike) -> bool:
-    x, w = in_tensor(graph, op, 0), in_tensor(graph, op, 1)
-    if not (
-        has_dsp(target)
-        and x.dtype == w.dtype == "int8"
-        and w.quant is not None
-        and len(w.shape) == 2
-        and not any(w.quant.zero_point)
-        and w.shape[1] % 4 == 0
-        and w.shape[1] <= MAX_K
-    ):
-        return False
-    rows, bias, q = _fc_parts(op, graph)
-    if q is None:
-        return False
-    n = (len(rows) + 3) // 4 * 4
-    _, rows, bias = _padded(q, rows, bias, n)
-    return pair_fits(rows)
-
-
-def fc_pair_context(op: Op, graph: Graph, b: Binding) -> Context:
-    x, w = in_tensor(graph, op, 0), in_tensor(graph, op, 1)
-    units, depth = w.shape
-    rows, bias, q = _fc_parts(op, graph)
-    n = (units + 3) // 4 * 4
-    q, rows, bias = _padded(q, rows, bias, n)
-    return dict(
-        rows=x.size // depth,
-        depth=depth,
-        units=units,
-        full=units // 4,
-        tail=units % 4,
-        unroll=_unroll(depth // 4),
-        q=q,
-        uniform=uniform(q),
-        weights=b.weights.add(f"{op.inputs[1]}#pair2", pair_encode(rows, 2)),
-        wfull=units // 4 * 4 * depth,
-        table=b.weights.add(f"{op.inputs[1]}#pair2q", pair_table(q, bias, 2)),
+        **(
+            quad_parts(rows, q, bias, b, op.inputs[1])
+            if 4 * g["cin"] <= STACK_COLUMNS
+            else dict(
+                weights=b.weights.add(f"{op.inputs[1]}#pair1", pair_encode(rows, 1)),
+                wbytes=rows.size,
+                table=b.weights.add(f"{op.inputs[1]}#pair1q", pair_table(q, bias, 1)),
+            )
+        ),
     )
 
 
 POINTWISE_PAIR = (KernelSpec("conv2d_1x1_s8_pair", is_pointwise_pair, no_scratch, pointwise_pair_context),)
-FC_PAIR = (KernelSpec("fc_s8_pair", is_fc_pair, no_scratch, fc_pair_context),)
 
 
 # ---- k x k CONV_2D (any stride, padding, dilation; cin % 4 == 0): two sign-extended im2col columns in scratch --
@@ -295,12 +276,10 @@ def conv_pair_context(op: Op, graph: Graph, b: Binding) -> Context:
         k=g["kh"] * g["kw"] * g["cin"],
         kp=kp,
         zp=-g["in_offset"],
-        unroll=_unroll(kp // 4, 4),
+        unroll=_unroll(kp // 4, QUAD_UNROLL),
         q=q,
         uniform=uniform(q),
-        weights=b.weights.add(f"{op.inputs[1]}#pairk", pair_encode(rows, 1)),
-        wbytes=rows.size,
-        table=b.weights.add(f"{op.inputs[1]}#pairkq", pair_table(q, bias, 1)),
+        **quad_parts(rows, q, bias, b, op.inputs[1]),
     )
 
 
@@ -340,9 +319,12 @@ def is_conv_pair_direct(op: Op, graph: Graph, target: TargetLike) -> bool:
 
 def conv_pair_direct_context(op: Op, graph: Graph, b: Binding) -> Context:
     ctx = dict(conv_pair_context(op, graph, b))
-    g = geometry(op, graph)
+    g, rows, bias, q = _conv_parts(op, graph)
     seg = g["kw"] * g["cin"]
     ctx.update(
+        weights=b.weights.add(f"{op.inputs[1]}#pairk", pair_encode(rows, 1)),
+        wbytes=rows.size,
+        table=b.weights.add(f"{op.inputs[1]}#pairkq", pair_table(q, bias, 1)),
         segs=dict(n=g["kh"], bytes=seg, gap=g["dh"] * g["iw"] * g["cin"] - seg, unroll=_unroll(seg // 4, 4)),
         unroll=_unroll(ctx["kp"] // 4, 4),
         rows_in=_inside(g["oh"], g["ih"], g["sh"], g["pad_t"], g["kh"], g["dh"]),
@@ -351,4 +333,58 @@ def conv_pair_direct_context(op: Op, graph: Graph, b: Binding) -> Context:
     return ctx
 
 
+# ---- k x k CONV_2D, any cin (first layers included): two sign-extended columns on the stack --------------------
+
+
+def _slot(i: int) -> int:
+    """Position of window value i in its k quad's words (x0, x2), (x1, x3)."""
+    return (i & ~3) | ((i & 1) << 1) | ((i >> 1) & 1)
+
+
+def column_fields(g: dict, kp: int) -> Context:
+    """Template fields of the column builder (templates/common/cortexm_pair.c.j2 col_fn): per window value its
+    (slot, kernel row, byte offset from that row's first tap), and the slots of the zero padding up to kp."""
+    col_taps = [
+        (_slot((ky * g["kw"] + kx) * g["cin"] + ci), ky, kx * g["dw"] * g["cin"] + ci)
+        for ky in range(g["kh"])
+        for kx in range(g["kw"])
+        for ci in range(g["cin"])
+    ]
+    return dict(col_taps=col_taps, pad_slots=[_slot(i) for i in range(len(col_taps), kp)])
+
+
+def is_conv_pair_stack(op: Op, graph: Graph, target: TargetLike) -> bool:
+    x, w, y = in_tensor(graph, op, 0), in_tensor(graph, op, 1), graph.tensor(op.outputs[0])
+    if not (
+        has_dsp(target)
+        and x.shape[0] == 1
+        and x.dtype == w.dtype == "int8"
+        and w.quant is not None
+        and not any(w.quant.zero_point)
+        and w.shape[3] == x.shape[3]
+        and y.shape[3] % 2 == 0
+        and 4 * _kp(op, graph) <= STACK_COLUMNS
+    ):
+        return False
+    _g, rows, _bias, q = _conv_parts(op, graph)
+    return q is not None and _fits(op, graph, rows)
+
+
+def conv_pair_stack_context(op: Op, graph: Graph, b: Binding) -> Context:
+    g, rows, bias, q = _conv_parts(op, graph)
+    kp = rows.shape[1]
+    return dict(
+        g,
+        **column_fields(g, kp),
+        pixels=g["oh"] * g["ow"],
+        kp=kp,
+        zp=-g["in_offset"],
+        unroll=_unroll(kp // 4, QUAD_UNROLL),
+        q=q,
+        uniform=uniform(q),
+        **quad_parts(rows, q, bias, b, op.inputs[1]),
+    )
+
+
+CONV_PAIR_STACK = (KernelSpec("conv2d_s8_pair_stack", is_conv_pair_stack, no_scratch, conv_pair_stack_context),)
 CONV_PAIR_DIRECT = (KernelSpec("conv2d_s8_pair_direct", is_conv_pair_direct, no_scratch, conv_pair_direct_context),)

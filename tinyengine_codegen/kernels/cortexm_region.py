@@ -6,6 +6,9 @@ int16 weight pairs, the input offset folded into the bias (a padded tap reads a 
 whose contribution cancels) and the fast exact requantization epilogue. Only the addressing differs: tap pointers
 come from the region's row stride and padding at run time.
 
+conv2d_s8_pair_region: any cin (first layers included) whose two columns fit on the stack, weights that fit the
+    row-pair format (kernels/cortexm_pair.py): two pixels' windows sign-extended into stack columns, then the quad
+    core (two pixels x two row pairs per pass, int8 weights). The two kernels below are its fallbacks.
 conv2d_s8_simd_region: cin % 4 == 0 and cout % 4 == 0; one pixel x four output channels (pointwise included).
 conv2d_s8_im2col_simd_region: cin % 4 != 0 (first layers); two pixels' windows as int16 columns in scratch
     (2 x 2 x kpad bytes, independent of the region), then the 2 x 2 SIMD GEMM.
@@ -25,6 +28,17 @@ from .cortexm import pad_row
 from .cortexm_add import add_lut_context, is_add_lut
 from .cortexm_conv import _conv_common, _conv_ok, _dw_ok, _kpad, dw_context, im2col_scratch, is_direct
 from .cortexm_dw import DW3X3_PLANAR_REGION
+from .cortexm_pair import (
+    QUAD_UNROLL,
+    STACK_COLUMNS,
+    _conv_parts,
+    _fits,
+    _kp,
+    _unroll,
+    column_fields,
+    quad_parts,
+    uniform,
+)
 from .spec import Binding, Context, KernelSpec, TargetLike, no_scratch
 
 MAX_KPAD = 252  # the im2col columns of the whole-tensor kernel have the same limit
@@ -45,6 +59,36 @@ def is_im2col_region(op: Op, graph: Graph, target: TargetLike) -> bool:
         and _conv_ok(op, graph, target)
         and in_tensor(graph, op).shape[3] % 4 != 0
         and _kpad(op, graph) <= MAX_KPAD
+    )
+
+
+def is_pair_region(op: Op, graph: Graph, target: TargetLike) -> bool:
+    w = in_tensor(graph, op, 1)
+    if not (
+        _nhwc(op, graph)
+        and _conv_ok(op, graph, target)
+        and w.dtype == "int8"
+        and w.quant is not None
+        and not any(w.quant.zero_point)
+        and 4 * _kp(op, graph) <= STACK_COLUMNS
+    ):
+        return False
+    _g, rows, _bias, q = _conv_parts(op, graph)
+    return q is not None and _fits(op, graph, rows)
+
+
+def pair_region_context(op: Op, graph: Graph, b: Binding) -> Context:
+    g, rows, bias, q = _conv_parts(op, graph)
+    kp = rows.shape[1]
+    return dict(
+        g,
+        **column_fields(g, kp),
+        kp=kp,
+        zp=-g["in_offset"],
+        unroll=_unroll(kp // 4, QUAD_UNROLL),
+        q=q,
+        uniform=uniform(q),
+        **quad_parts(rows, q, bias, b, op.inputs[1]),
     )
 
 
@@ -108,6 +152,7 @@ def add_region_context(op: Op, graph: Graph, b: Binding) -> Context:
 
 REGION_SIMD = {  # placed first in their patch-stage families (kernels/region.py)
     OpKind.CONV_2D: (
+        KernelSpec("conv2d_s8_pair_region", is_pair_region, no_scratch, pair_region_context),
         KernelSpec("conv2d_s8_im2col_simd_region", is_im2col_region, im2col_scratch, im2col_region_context),
         KernelSpec("conv2d_s8_simd_region", is_direct_region, no_scratch, direct_region_context),
     ),

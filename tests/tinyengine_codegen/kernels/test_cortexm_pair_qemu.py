@@ -15,7 +15,13 @@ from tests.tinyengine_codegen.reference.cases import act, const, single_op
 from tinyengine_codegen.ir.graph import Graph, Op
 from tinyengine_codegen.ir.ops import Activation, Conv2DAttrs, FullyConnectedAttrs, OpKind, Padding
 from tinyengine_codegen.ir.verify import verify
-from tinyengine_codegen.kernels.cortexm_pair import is_conv_pair, is_conv_pair_direct, is_fc_pair, is_pointwise_pair
+from tinyengine_codegen.kernels.cortexm_fc import is_fc_pair
+from tinyengine_codegen.kernels.cortexm_pair import (
+    is_conv_pair,
+    is_conv_pair_direct,
+    is_conv_pair_stack,
+    is_pointwise_pair,
+)
 from tinyengine_codegen.kernels.spec import Target
 from tinyengine_codegen.options import CompileOptions
 from tinyengine_codegen.reference.run import run_graph
@@ -120,7 +126,7 @@ def test_pointwise_pair_random(h, w, cin, cout, act_fn, seed):
 def test_conv_pair_random(h, w, cin, cout, k, stride, padding, act_fn, seed):
     """A wide 1x1 layer first (the graph's peak), so the k x k layer's im2col scratch is free."""
     rng = np.random.default_rng(seed)
-    wide = 64
+    wide = 128
     s_x, s_w0, s_in = _quant(rng, cin, True, wide)
     w0 = const("w0", rng.integers(-127, 128, (cin, 1, 1, wide), dtype=np.int8), scales=s_w0, axis=0)
     b0 = const("b0", rng.integers(-20000, 20000, cin, dtype=np.int32), scales=list(s_x * s_w0))
@@ -153,19 +159,19 @@ def test_conv_pair_random(h, w, cin, cout, k, stride, padding, act_fn, seed):
 
 @settings(max_examples=6, deadline=None)
 @given(
-    st.integers(2, 9),
-    st.integers(2, 9),
-    st.integers(1, 6).map(lambda c: 4 * c),
+    st.integers(3, 9),
+    st.integers(3, 9),
+    st.integers(13, 16).map(lambda c: 4 * c),
     st.integers(1, 8).map(lambda c: 2 * c),
-    st.sampled_from([(3, 3), (5, 5), (3, 1), (1, 3), (2, 2)]),
+    st.sampled_from([(3, 3)]),
     st.integers(1, 2),
     st.sampled_from([Padding.SAME, Padding.VALID]),
     st.sampled_from(ACTS),
     st.integers(0, 2**16),
 )
 def test_conv_pair_direct_random(h, w, cin, cout, k, stride, padding, act_fn, seed):
-    """A lone k x k layer (the graph's peak: no scratch): interior pixel pairs in place, border columns on the
-    stack, odd widths."""
+    """A lone k x k layer (the graph's peak: no scratch) whose two columns exceed the stack budget: interior pixel
+    pairs in place, border columns on the stack, odd widths."""
     rng = np.random.default_rng(seed)
     s_in, s_w, s_out = _quant(rng, cout, True, k[0] * k[1] * cin)
     wq = rng.integers(-127, 128, (cout, k[0], k[1], cin), dtype=np.int8)
@@ -185,10 +191,85 @@ def test_conv_pair_direct_random(h, w, cin, cout, k, stride, padding, act_fn, se
     _check(graph, "conv2d_s8_pair_direct", is_conv_pair_direct, seed)
 
 
+@settings(max_examples=8, deadline=None)
+@given(
+    st.integers(2, 9),
+    st.integers(2, 9),
+    st.integers(1, 12),
+    st.integers(1, 9).map(lambda c: 2 * c),
+    st.sampled_from([(3, 3), (5, 5), (3, 1), (1, 3), (2, 2), (10, 4)]),
+    st.integers(1, 2),
+    st.integers(1, 2),
+    st.sampled_from([Padding.SAME, Padding.VALID]),
+    st.sampled_from(ACTS),
+    st.integers(0, 2**16),
+)
+def test_conv_pair_stack_random(h, w, cin, cout, k, stride, dil, padding, act_fn, seed):
+    """A lone k x k layer (no scratch) with any input channel count (first layers: 1..3), stride, dilation and
+    padding: both columns on the stack, a last pair when cout % 4 == 2, odd pixel counts."""
+    rng = np.random.default_rng(seed)
+    s_in, s_w, s_out = _quant(rng, cout, bool(seed % 2), k[0] * k[1] * cin)
+    wq = rng.integers(-127, 128, (cout, k[0], k[1], cin), dtype=np.int8)
+    wq[-1] = 0
+    wt = const("w", wq, scales=s_w, axis=0)
+    bias = const("b", rng.integers(-20000, 20000, cout, dtype=np.int32), scales=list(s_in * np.resize(s_w, cout)))
+    ek = [dil * (n - 1) + 1 for n in k]
+    oh = -(-h // stride) if padding is Padding.SAME else (h - ek[0]) // stride + 1
+    ow = -(-w // stride) if padding is Padding.SAME else (w - ek[1]) // stride + 1
+    if oh < 1 or ow < 1:
+        return
+    graph = single_op(
+        OpKind.CONV_2D,
+        Conv2DAttrs(stride, stride, dil, dil, padding, act_fn),
+        [act("x", (1, h, w, cin), s_in, int(rng.integers(-128, 128))), wt, bias],
+        act("y", (1, oh, ow, cout), s_out, int(rng.integers(-100, 100))),
+    )
+    _check(graph, "conv2d_s8_pair_stack", is_conv_pair_stack, seed)
+
+
+def test_fc_falls_back_when_row_b_could_overflow():
+    """Unit 1 (row B of the first pair) has 1024 weights of 127: 128 x its |w| sum reaches 2^23, so the row-pair
+    kernel declines and the layer stays bit-exact on the next kernel."""
+    rng = np.random.default_rng(9)
+    units, depth = 6, 1024
+    w = rng.integers(-127, 128, (units, depth), dtype=np.int8)
+    w[1] = 127
+    s_in, s_w, s_out = _quant(rng, units, True, depth)
+    bias = const("b", rng.integers(-20000, 20000, units, dtype=np.int32), scales=list(s_in * s_w))
+    graph = single_op(
+        OpKind.FULLY_CONNECTED,
+        FullyConnectedAttrs(activation=Activation.NONE),
+        [act("x", (1, depth), s_in, 5), const("w", w, scales=s_w, axis=0), bias],
+        act("y", (1, units), s_out, 0),
+    )
+    assert not is_fc_pair(graph.ops[0], graph, QEMU_M4)
+    _check(graph, "unused", lambda *_: False, 9)
+
+
+@pytest.mark.parametrize("k", [1, 3])
+def test_conv_falls_back_on_a_minus_128_weight_beside_a_negative_one(k):
+    """h = wA + 256 wB has no int16 for wB = -128 and wA < 0: no row-pair kernel takes the layer."""
+    rng = np.random.default_rng(10 + k)
+    cin, cout = 3, 4
+    wq = rng.integers(-127, 128, (cout, k, k, cin), dtype=np.int8)
+    wq[0, 0, 0, 0], wq[1, 0, 0, 0] = -3, -128
+    s_in, s_w, s_out = _quant(rng, cout, True, k * k * cin)
+    bias = const("b", rng.integers(-20000, 20000, cout, dtype=np.int32), scales=list(s_in * s_w))
+    graph = single_op(
+        OpKind.CONV_2D,
+        Conv2DAttrs(1, 1, 1, 1, Padding.SAME, Activation.RELU),
+        [act("x", (1, 5, 6, cin), s_in, 3), const("w", wq, scales=s_w, axis=0), bias],
+        act("y", (1, 5, 6, cout), s_out, -20),
+    )
+    op = graph.ops[0]
+    assert not any(f(op, graph, QEMU_M4) for f in (is_conv_pair_stack, is_conv_pair, is_conv_pair_direct))
+    _check(graph, "unused", lambda *_: False, 10 + k)
+
+
 def test_pointwise_pair_wide_input_reads_pixels_in_place():
-    """cin 320: the two pixels' columns would exceed the stack budget, so the loop extends them in registers."""
+    """cin 400: the two pixels' columns would exceed the stack budget, so the loop extends them in registers."""
     rng = np.random.default_rng(3)
-    cin, cout = 320, 6
+    cin, cout = 400, 6
     s_in, s_w, s_out = _quant(rng, cout, True, cin)
     wt = const("w", rng.integers(-127, 128, (cout, 1, 1, cin), dtype=np.int8), scales=s_w, axis=0)
     bias = const("b", rng.integers(-20000, 20000, cout, dtype=np.int32), scales=list(s_in * s_w))
@@ -200,3 +281,100 @@ def test_pointwise_pair_wide_input_reads_pixels_in_place():
     )
     assert is_pointwise_pair(graph.ops[0], graph, QEMU_M4)
     _check(graph, "conv2d_1x1_s8_pair", is_pointwise_pair, 3)
+
+
+@pytest.mark.parametrize("cout", [4, 6, 10])
+@pytest.mark.parametrize("k", [1, 3])
+def test_quad_kernels_per_tensor_with_a_last_pair(k, cout):
+    """Per-tensor scales (the epilogue's constants are immediates), groups of four channels plus a last pair
+    (cout % 4 == 2), an odd pixel count (the last pixel alone) and a clamping activation; a wide 1x1 layer first
+    sets the peak, so the k x k layer's columns fit in scratch."""
+    rng = np.random.default_rng(100 * k + cout)
+    cin, h, w, wide = 16, 3, 5, 128
+    s_x, s_w0, s_in = _quant(rng, cin, True, wide)
+    w0 = const("w0", rng.integers(-127, 128, (cin, 1, 1, wide), dtype=np.int8), scales=s_w0, axis=0)
+    b0 = const("b0", rng.integers(-20000, 20000, cin, dtype=np.int32), scales=list(s_x * s_w0))
+    _, s_w, s_out = _quant(rng, cout, False, k * k * cin)
+    wt = const("w1", rng.integers(-127, 128, (cout, k, k, cin), dtype=np.int8), scales=s_w, axis=0)
+    bias = const("b1", rng.integers(-20000, 20000, cout, dtype=np.int32), scales=list(s_in * np.resize(s_w, cout)))
+    tensors = {
+        "x": act("x", (1, h, w, wide), s_x, 3),
+        "t": act("t", (1, h, w, cin), s_in, -7),
+        "y": act("y", (1, h, w, cout), s_out, -100),
+        **{c.name: c for c in (w0, b0, wt, bias)},
+    }
+    ops = (
+        Op("pw", OpKind.CONV_2D, ("x", "w0", "b0"), ("t",), Conv2DAttrs(1, 1, 1, 1, Padding.SAME, Activation.NONE)),
+        Op("kx", OpKind.CONV_2D, ("t", "w1", "b1"), ("y",), Conv2DAttrs(1, 1, 1, 1, Padding.SAME, Activation.RELU6)),
+    )
+    graph = verify(Graph("quad_conv", tensors, ops, ("x",), ("y",)))
+    x = rng.integers(-128, 128, size=(1, h, w, wide), dtype=np.int8)
+    res = run_model(graph, x, CompileOptions(target="qemu-m4", patches="off", inplace=False))
+    np.testing.assert_array_equal(res.output, run_graph(graph, [x])[0])
+    assert res.kernels[1] == "conv2d_s8_pair"  # 1x1 too, when its columns fit in scratch
+
+
+@pytest.mark.parametrize("cout", [6, 8])
+def test_pointwise_quad_per_tensor(cout):
+    """The 1x1 kernel alone (no scratch: pixels sign-extended on the stack), per-tensor scales, odd pixel count."""
+    rng = np.random.default_rng(cout)
+    cin = 24
+    s_in, s_w, s_out = _quant(rng, cout, False, cin)
+    wt = const("w", rng.integers(-127, 128, (cout, 1, 1, cin), dtype=np.int8), scales=s_w, axis=0)
+    bias = const("b", rng.integers(-20000, 20000, cout, dtype=np.int32), scales=list(s_in * np.resize(s_w, cout)))
+    graph = single_op(
+        OpKind.CONV_2D,
+        Conv2DAttrs(1, 1, 1, 1, Padding.SAME, Activation.RELU),
+        [act("x", (1, 3, 3, cin), s_in, 5), wt, bias],
+        act("y", (1, 3, 3, cout), s_out, -90),
+    )
+    assert is_pointwise_pair(graph.ops[0], graph, QEMU_M4)
+    _check(graph, "conv2d_1x1_s8_pair", is_pointwise_pair, cout)
+
+
+@pytest.mark.parametrize(
+    ("depth", "units", "act_fn"),
+    [(800, 6, Activation.RELU), (640, 6, Activation.RELU), (128, 9, Activation.RELU6), (128, 42, Activation.NONE)],
+)
+def test_fc_pair_deep_rows_per_tensor(depth, units, act_fn):
+    """Per-tensor scales; depth 800 reads the input row in place (its sign-extended copy would exceed the stack
+    budget), the others sign-extend it; 42 units run five groups of eight through the shared unrolled dot, then a
+    last group of 2 (9 units: 1)."""
+    rng = np.random.default_rng(depth + units)
+    s_in, s_w, s_out = _quant(rng, units, False, depth)
+    w = rng.integers(-127, 128, (units, depth), dtype=np.int8)
+    bias = const("b", rng.integers(-20000, 20000, units, dtype=np.int32), scales=list(s_in * np.resize(s_w, units)))
+    graph = single_op(
+        OpKind.FULLY_CONNECTED,
+        FullyConnectedAttrs(activation=act_fn),
+        [act("x", (1, depth), s_in, -11), const("w", w, scales=s_w, axis=0), bias],
+        act("y", (1, units), s_out, -60),
+    )
+    assert is_fc_pair(graph.ops[0], graph, QEMU_M4)
+    _check(graph, "fc_s8_pair", is_fc_pair, depth)
+
+
+@settings(max_examples=4, deadline=None)
+@given(
+    st.integers(1, 2),
+    st.sampled_from([8, 32, 64, 128]),
+    st.integers(32, 52),
+    st.booleans(),
+    st.sampled_from(ACTS),
+    st.integers(0, 2**16),
+)
+def test_fc_octets_random(rows, depth, units, per_channel, act_fn, seed):
+    """At least 32 units and depth <= 128: groups of eight units through the shared unrolled dot (input row at the
+    stack pointer), the remaining 0..7 units in groups of four and a tail."""
+    rng = np.random.default_rng(seed)
+    s_in, s_w, s_out = _quant(rng, units, per_channel, depth)
+    w = rng.integers(-127, 128, (units, depth), dtype=np.int8)
+    w[3] = 0  # a constant unit
+    bias = const("b", rng.integers(-20000, 20000, units, dtype=np.int32), scales=list(s_in * np.resize(s_w, units)))
+    graph = single_op(
+        OpKind.FULLY_CONNECTED,
+        FullyConnectedAttrs(activation=act_fn),
+        [act("x", (rows, depth), s_in, int(rng.integers(-128, 128))), const("w", w, scales=s_w, axis=0), bias],
+        act("y", (rows, units), s_out, int(rng.integers(-100, 100))),
+    )
+    _check(graph, "fc_s8_pair", is_fc_pair, seed)

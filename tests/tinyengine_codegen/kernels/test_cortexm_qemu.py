@@ -45,14 +45,13 @@ def _run(graph, seed=0, inplace=True):
     return res
 
 
-def conv(h, w, cin, cout, k, stride, padding, act_fn=Activation.RELU, seed=1, zp=-3):
+def conv(h, w, cin, cout, k, stride, padding, act_fn=Activation.RELU, seed=1, zp=-3, unpaired=False):
+    """unpaired: a -128 weight in row 1 beside a negative one in row 0, which the row-pair kernels cannot store."""
     rng = np.random.default_rng(seed)
-    wt = const(
-        "w",
-        rng.integers(-127, 128, (cout, k[0], k[1], cin), dtype=np.int8),
-        scales=rng.uniform(0.002, 0.02, cout),
-        axis=0,
-    )
+    wq = rng.integers(-127, 128, (cout, k[0], k[1], cin), dtype=np.int8)
+    if unpaired:
+        wq[0, 0, 0, 0], wq[1, 0, 0, 0] = -9, -128
+    wt = const("w", wq, scales=rng.uniform(0.002, 0.02, cout), axis=0)
     bias = const("b", rng.integers(-3000, 3000, cout, dtype=np.int32), scales=[1.0] * cout)
     oh = (h + stride - 1) // stride if padding is Padding.SAME else (h - k[0]) // stride + 1
     ow = (w + stride - 1) // stride if padding is Padding.SAME else (w - k[1]) // stride + 1
@@ -67,11 +66,13 @@ def conv(h, w, cin, cout, k, stride, padding, act_fn=Activation.RELU, seed=1, zp
 CONV_CASES = {  # name: (h, w, cin, cout, kernel, stride, padding) -> the kernel it must pick
     # a lone pointwise conv is the graph's peak: it runs in place over its input
     "pointwise_cin16": ((5, 3, 16, 8, (1, 1), 1, Padding.SAME), "conv2d_1x1_s8_inplace_simd"),
-    "k3_stride1_pad1_odd_width": ((6, 5, 8, 12, (3, 3), 1, Padding.SAME), "conv2d_s8_pair_direct"),
-    "k3_stride2_pad": ((7, 7, 4, 4, (3, 3), 2, Padding.SAME), "conv2d_s8_pair_direct"),
-    "k1x1_stride2": ((6, 6, 8, 4, (1, 1), 2, Padding.VALID), "conv2d_s8_pair_direct"),
-    # cin 1..3 runs the no-scratch row kernel even in a lone layer (the graph's peak: no room for im2col)
-    "cin3_lone_layer": ((8, 8, 3, 8, (3, 3), 2, Padding.SAME), "conv2d_s8_rows_simd"),
+    # a lone k x k layer (no scratch) builds its two columns on the stack, whatever its input channels
+    "k3_stride1_pad1_odd_width": ((6, 5, 8, 12, (3, 3), 1, Padding.SAME), "conv2d_s8_pair_stack"),
+    "k3_stride2_pad": ((7, 7, 4, 4, (3, 3), 2, Padding.SAME), "conv2d_s8_pair_stack"),
+    "k1x1_stride2": ((6, 6, 8, 4, (1, 1), 2, Padding.VALID), "conv2d_s8_pair_stack"),
+    "cin3_lone_layer": ((8, 8, 3, 8, (3, 3), 2, Padding.SAME), "conv2d_s8_pair_stack"),
+    # columns over the stack budget: interior pixel pairs read in place
+    "k3_cin48_lone_layer": ((5, 6, 48, 6, (3, 3), 1, Padding.SAME), "conv2d_s8_pair_direct"),
 }
 
 
@@ -93,8 +94,11 @@ def test_small_cin_rows_kernel_odd_sizes_both_strides():
         (7, 5, 2, 4, (5, 5), 1, Padding.SAME),
     ]
     for i, shape in enumerate(cases):
-        res = _run(conv(*shape, act_fn=Activation.NONE, seed=20 + i, zp=-3 + 7 * i), seed=i)
+        # weights the row-pair format cannot hold: the row kernel is the fallback of the stack-column kernel
+        res = _run(conv(*shape, act_fn=Activation.NONE, seed=20 + i, zp=-3 + 7 * i, unpaired=True), seed=i)
         assert res.kernels == ("conv2d_s8_rows_simd",)
+        res = _run(conv(*shape, act_fn=Activation.NONE, seed=20 + i, zp=-3 + 7 * i), seed=i)
+        assert res.kernels == ("conv2d_s8_pair_stack",)
 
 
 @settings(max_examples=3, deadline=None)
@@ -167,7 +171,7 @@ def test_depthwise_in_place_chain_with_borders_and_constant_channel():
     # the stride-1 layers (SAME and VALID) take the channel-planar kernel; stride 2 to 15 output pixels the
     # four-channel one
     planar = "dwconv3x3_s8_planar_inplace"
-    assert res.kernels == ("conv2d_s8_pair_direct", planar, "dwconv_s8_simd_inplace", planar)
+    assert res.kernels == ("conv2d_s8_pair_stack", planar, "dwconv_s8_simd_inplace", planar)
 
 
 def test_depthwise_out_of_place_beside_residual_add():

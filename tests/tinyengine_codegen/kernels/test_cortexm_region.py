@@ -3,13 +3,21 @@ numbers their context builders hand the templates (QEMU runs are in test_cortexm
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from tests.conftest import mlperf_path
 from tinyengine_codegen.boards import load_board
 from tinyengine_codegen.compile import compile_model
+from tinyengine_codegen.ir.graph import Graph
 from tinyengine_codegen.ir.ops import Padding
-from tinyengine_codegen.kernels.cortexm_region import REGION_SIMD, dw_region_context, im2col_region_context
+from tinyengine_codegen.kernels.cortexm_region import (
+    REGION_SIMD,
+    dw_region_context,
+    im2col_region_context,
+    pair_region_context,
+)
 from tinyengine_codegen.kernels.registry import HOST, STAGE_FAMILIES, Binding, WeightTable, stage_specs
 from tinyengine_codegen.model_io import load_model
 from tinyengine_codegen.options import CompileOptions
@@ -43,16 +51,38 @@ def test_predicates_follow_channels_depth_multiplier_and_target():
     odd = s.conv(dw2, 6, 1)  # cout 6 (not a multiple of 4): portable only
     g = s.graph(s.add(odd, s.conv(odd, 6, 1)))
     ops = g.ops
-    assert _names(ops[0], g, M4) == ["conv2d_s8_im2col_simd_region", "conv2d_s8_region"]
+    assert _names(ops[0], g, M4) == ["conv2d_s8_pair_region", "conv2d_s8_im2col_simd_region", "conv2d_s8_region"]
     assert _names(ops[1], g, M4) == ["dwconv3x3_s8_planar_region", "dwconv_s8_simd_region", "dwconv_s8_region"]
     assert _names(ops[2], g, M4) == ["dwconv_s8_region"]
-    assert _names(ops[3], g, M4) == ["conv2d_s8_region"]
+    assert _names(ops[3], g, M4) == ["conv2d_s8_pair_region", "conv2d_s8_region"]  # a last pair after the quads
     assert _names(ops[5], g, M4) == ["add_s8_lut_region", "pointwise_s8_region"]
     assert [_names(op, g, HOST) for op in (ops[0], ops[1], ops[5])] == [
         ["conv2d_s8_region"],
         ["dwconv_s8_region"],
         ["pointwise_s8_region"],
     ]
+
+
+def test_pair_region_falls_back_when_weights_leave_the_row_pair_format():
+    """A -128 weight in row B beside a negative row-A weight has no int16 pair: the im2col kernel takes the op."""
+    s = Stack(np.random.default_rng(3), (1, 9, 9, 3))
+    g = s.graph(s.conv(s.input, 8, 3, 2))
+    assert _names(g.ops[0], g, M4)[0] == "conv2d_s8_pair_region"
+    t = g.tensor(g.ops[0].inputs[1])
+    w = t.data.copy()
+    w[0, 0, 0, 0], w[1, 0, 0, 0] = -5, -128
+    bad = Graph(g.name, {**g.tensors, t.name: replace(t, data=w)}, g.ops, g.inputs, g.outputs)
+    assert _names(bad.ops[0], bad, M4) == ["conv2d_s8_im2col_simd_region", "conv2d_s8_region"]
+
+
+def test_pair_region_columns_put_each_k_quad_in_smlad_order():
+    s = Stack(np.random.default_rng(4), (1, 11, 11, 3))
+    g = s.graph(s.conv(s.input, 4, 3, 1, 2))  # 27 values, padded to 28
+    ctx = pair_region_context(g.ops[0], g, _binding(g, 0))
+    assert ctx["kp"] == 28 and ctx["pad_slots"] == [27]
+    # value k of quad q sits at 4q + (0, 2, 1, 3)[k % 4]: words (x0, x2), (x1, x3)
+    assert [t[0] for t in ctx["col_taps"][:8]] == [0, 2, 1, 3, 4, 6, 5, 7]
+    assert ctx["col_taps"][26] == (25, 2, 14)
 
 
 def test_im2col_columns_follow_kernel_rows_with_dilation():
@@ -78,7 +108,7 @@ def test_vww_patch_stage_on_a_dsp_board_takes_the_simd_region_kernels():
     mp = plan_model(graph, options)
     assert mp.patches is not None and mp.plan.arena_bytes < mp.plain.arena_bytes
     stage = mp.kernel_names[: mp.patches.split_op + 1]
-    assert stage[:2] == ("conv2d_s8_im2col_simd_region", "dwconv3x3_s8_planar_region")
-    assert all(k.endswith(("_simd_region", "_planar_region")) for k in stage), stage
+    assert stage[:2] == ("conv2d_s8_pair_region", "dwconv3x3_s8_planar_region")
+    assert all(k.endswith(("_simd_region", "_planar_region")) or k == "conv2d_s8_pair_region" for k in stage), stage
     code = compile_model(graph, options, plan=mp).files["tinyml.c"]
     assert "l0_conv_2d_col(" in code and "l1_depthwise_conv_2d_core(" in code

@@ -50,12 +50,12 @@ def _mobilenet_like():
         s.graph(s.conv(x, 4, 1)),
         split,
         (
-            "conv2d_s8_im2col_simd_region",
+            "conv2d_s8_pair_region",
             "dwconv3x3_s8_planar_region",
-            "conv2d_s8_simd_region",
+            "conv2d_s8_pair_region",
             "add_s8_lut_region",
             "dwconv_s8_simd_region",
-            "conv2d_s8_simd_region",
+            "conv2d_s8_pair_region",
         ),
     )
 
@@ -69,7 +69,7 @@ def _odd_geometry():
     return (
         s.graph(s.conv(x, 4, 3)),
         split,
-        ("conv2d_s8_im2col_simd_region", "conv2d_s8_simd_region", "dwconv_s8_simd_region", "conv2d_s8_simd_region"),
+        ("conv2d_s8_pair_region", "conv2d_s8_pair_region", "dwconv_s8_simd_region", "conv2d_s8_pair_region"),
     )
 
 
@@ -83,7 +83,7 @@ def _wide():
     return (
         s.graph(s.conv(x, 4, 1)),
         split,
-        ("conv2d_s8_im2col_simd_region", "dwconv3x3_s8_planar_region", "dwconv3x3_s8_planar_region"),
+        ("conv2d_s8_pair_region", "dwconv3x3_s8_planar_region", "dwconv3x3_s8_planar_region"),
     )
 
 
@@ -123,5 +123,5 @@ def test_mlperf_with_patches_is_exact_and_runs_the_simd_stage(key, budget):
     x = lcg_input(t.size).reshape(t.shape)
     res = run_model(graph, x, CompileOptions(target=BOARD, patches="auto", max_extra_cycles=budget))
     np.testing.assert_array_equal(res.output, run_graph(graph, [x])[0])
-    assert res.kernels[0] == "conv2d_s8_im2col_simd_region"
+    assert res.kernels[0] == "conv2d_s8_pair_region"
     assert not any(k in ("conv2d_s8_region", "dwconv_s8_region") for k in res.kernels)

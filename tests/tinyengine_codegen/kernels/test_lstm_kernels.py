@@ -13,6 +13,7 @@ import pytest
 from tinyengine_codegen.exporters.tflite import export_tflite
 from tinyengine_codegen.importers.tflite import load_tflite
 from tinyengine_codegen.ir.ops import OpKind
+from tinyengine_codegen.kernels.cortexm_pair import STACK_COLUMNS
 from tinyengine_codegen.options import CompileOptions
 from tinyengine_codegen.passes import plan_model
 from tinyengine_codegen.reference.run import run_graph
@@ -65,11 +66,13 @@ M4 = CompileOptions(target="qemu-m4", patches="off")
 
 
 def test_simd_kernel_keeps_its_rows_on_a_bounded_stack():
-    small = lstm_graph(np.random.default_rng(2), features=296, units=280)  # 2 x (296 + 280) = 1152 bytes of rows
-    large = lstm_graph(np.random.default_rng(2), features=300, units=300)
+    units = 280
+    features = STACK_COLUMNS // 2 - units  # 2 x (features + units) = the stack budget, in bytes of rows
+    small = lstm_graph(np.random.default_rng(2), features=features, units=units)
+    large = lstm_graph(np.random.default_rng(2), features=features + 4, units=units)
     assert plan_model(small, M4).kernel_names == ("lstm_s8_simd",)
     assert plan_model(large, M4).kernel_names == ("lstm_s8_ref",)
-    assert dict(plan_model(small, M4).scratch) == {0: 2 * 280}
+    assert dict(plan_model(small, M4).scratch) == {0: 2 * units}
 
 
 QEMU_CASES = {

@@ -30,6 +30,6 @@ def test_first_match_wins_and_targets_with_dsp_are_accepted():
     g = conv_graph(np.random.default_rng(0), h=5, w=5, cin=3, cout=4, k=1)
     assert select(g.ops[0], g, HOST).name == "conv2d_1x1_s8_ref"
     assert select(g.ops[0], g, Target("cortex-m0plus", dsp=False)).name == "conv2d_1x1_s8_ref"
-    assert select(g.ops[0], g, Target("cortex-m4", dsp=True)).name == "conv2d_s8_rows_simd"  # small-cin SIMD
+    assert select(g.ops[0], g, Target("cortex-m4", dsp=True)).name == "conv2d_s8_pair_stack"  # any cin
     dw = conv_graph(np.random.default_rng(0), h=5, w=5, cin=3, cout=0, k=3, depthwise=True, mult=2)
     assert select(dw.ops[0], dw, HOST).name == "dwconv_kxk_s8_ref"
