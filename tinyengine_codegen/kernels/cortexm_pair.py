@@ -263,24 +263,12 @@ def is_conv_pair(op: Op, graph: Graph, target: TargetLike) -> bool:
         and scratch_is_free(op, graph, conv_pair_scratch(op, graph))
     ):
         return False
-    _g, rows, _bias, q = _conv_parts(op, graph)
-    return q is not None and _fits(op, graph, rows)
+    return pair_weights_fit(op, graph)
 
 
 def conv_pair_context(op: Op, graph: Graph, b: Binding) -> Context:
-    g, rows, bias, q = _conv_parts(op, graph)
-    kp = rows.shape[1]
-    return dict(
-        g,
-        pixels=g["oh"] * g["ow"],
-        k=g["kh"] * g["kw"] * g["cin"],
-        kp=kp,
-        zp=-g["in_offset"],
-        unroll=_unroll(kp // 4, QUAD_UNROLL),
-        q=q,
-        uniform=uniform(q),
-        **quad_parts(rows, q, bias, b, op.inputs[1]),
-    )
+    ctx = quad_conv_context(op, graph, b, columns=False)
+    return dict(ctx, pixels=ctx["oh"] * ctx["ow"], k=ctx["kh"] * ctx["kw"] * ctx["cin"])
 
 
 CONV_PAIR = (KernelSpec("conv2d_s8_pair", is_conv_pair, conv_pair_scratch, conv_pair_context),)
@@ -313,8 +301,7 @@ def is_conv_pair_direct(op: Op, graph: Graph, target: TargetLike) -> bool:
         and 2 * _kp(op, graph) <= STACK_COLUMNS
     ):
         return False
-    _g, rows, _bias, q = _conv_parts(op, graph)
-    return q is not None and _fits(op, graph, rows)
+    return pair_weights_fit(op, graph)
 
 
 def conv_pair_direct_context(op: Op, graph: Graph, b: Binding) -> Context:
@@ -353,6 +340,30 @@ def column_fields(g: dict, kp: int) -> Context:
     return dict(col_taps=col_taps, pad_slots=[_slot(i) for i in range(len(col_taps), kp)])
 
 
+def pair_weights_fit(op: Op, graph: Graph) -> bool:
+    """The convolution's requantization has a fast record and its weights fit the row-pair format."""
+    _g, rows, _bias, q = _conv_parts(op, graph)
+    return q is not None and _fits(op, graph, rows)
+
+
+def quad_conv_context(op: Op, graph: Graph, b: Binding, columns: bool) -> Context:
+    """Template fields shared by the convolutions on the quad core (im2col scratch, stack columns or a region):
+    geometry, padded depth, unroll, requantization and the encoded weights and table; `columns` adds the
+    stack-column taps."""
+    g, rows, bias, q = _conv_parts(op, graph)
+    kp = rows.shape[1]
+    return dict(
+        g,
+        **(column_fields(g, kp) if columns else {}),
+        kp=kp,
+        zp=-g["in_offset"],
+        unroll=_unroll(kp // 4, QUAD_UNROLL),
+        q=q,
+        uniform=uniform(q),
+        **quad_parts(rows, q, bias, b, op.inputs[1]),
+    )
+
+
 def is_conv_pair_stack(op: Op, graph: Graph, target: TargetLike) -> bool:
     x, w, y = in_tensor(graph, op, 0), in_tensor(graph, op, 1), graph.tensor(op.outputs[0])
     if not (
@@ -366,24 +377,12 @@ def is_conv_pair_stack(op: Op, graph: Graph, target: TargetLike) -> bool:
         and 4 * _kp(op, graph) <= STACK_COLUMNS
     ):
         return False
-    _g, rows, _bias, q = _conv_parts(op, graph)
-    return q is not None and _fits(op, graph, rows)
+    return pair_weights_fit(op, graph)
 
 
 def conv_pair_stack_context(op: Op, graph: Graph, b: Binding) -> Context:
-    g, rows, bias, q = _conv_parts(op, graph)
-    kp = rows.shape[1]
-    return dict(
-        g,
-        **column_fields(g, kp),
-        pixels=g["oh"] * g["ow"],
-        kp=kp,
-        zp=-g["in_offset"],
-        unroll=_unroll(kp // 4, QUAD_UNROLL),
-        q=q,
-        uniform=uniform(q),
-        **quad_parts(rows, q, bias, b, op.inputs[1]),
-    )
+    ctx = quad_conv_context(op, graph, b, columns=True)
+    return dict(ctx, pixels=ctx["oh"] * ctx["ow"])
 
 
 CONV_PAIR_STACK = (KernelSpec("conv2d_s8_pair_stack", is_conv_pair_stack, no_scratch, conv_pair_stack_context),)

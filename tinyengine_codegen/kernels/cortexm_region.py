@@ -28,17 +28,7 @@ from .cortexm import pad_row
 from .cortexm_add import add_lut_context, is_add_lut
 from .cortexm_conv import _conv_common, _conv_ok, _dw_ok, _kpad, dw_context, im2col_scratch, is_direct
 from .cortexm_dw import DW3X3_PLANAR_REGION
-from .cortexm_pair import (
-    QUAD_UNROLL,
-    STACK_COLUMNS,
-    _conv_parts,
-    _fits,
-    _kp,
-    _unroll,
-    column_fields,
-    quad_parts,
-    uniform,
-)
+from .cortexm_pair import STACK_COLUMNS, _kp, pair_weights_fit, quad_conv_context
 from .spec import Binding, Context, KernelSpec, TargetLike, no_scratch
 
 MAX_KPAD = 252  # the im2col columns of the whole-tensor kernel have the same limit
@@ -73,23 +63,11 @@ def is_pair_region(op: Op, graph: Graph, target: TargetLike) -> bool:
         and 4 * _kp(op, graph) <= STACK_COLUMNS
     ):
         return False
-    _g, rows, _bias, q = _conv_parts(op, graph)
-    return q is not None and _fits(op, graph, rows)
+    return pair_weights_fit(op, graph)
 
 
 def pair_region_context(op: Op, graph: Graph, b: Binding) -> Context:
-    g, rows, bias, q = _conv_parts(op, graph)
-    kp = rows.shape[1]
-    return dict(
-        g,
-        **column_fields(g, kp),
-        kp=kp,
-        zp=-g["in_offset"],
-        unroll=_unroll(kp // 4, QUAD_UNROLL),
-        q=q,
-        uniform=uniform(q),
-        **quad_parts(rows, q, bias, b, op.inputs[1]),
-    )
+    return quad_conv_context(op, graph, b, columns=True)
 
 
 def is_dw_region(op: Op, graph: Graph, target: TargetLike) -> bool:
