@@ -221,6 +221,12 @@ def validate_model(
     from tinyengine_codegen.run.qemu import marker_table
     from tinyengine_codegen.run.serial_link import QemuConsole, SerialLink
 
+    if board.is_virtual and not plugin_path().is_file():
+        # QEMU emulates no cycle counter: without the counting plugin the report would carry no cycles at all
+        raise TinyMLError(
+            f"validate on {board.id} needs the instruction-counting plugin ({plugin_path().name}), which is not "
+            "built: run `tinyml setup`"
+        )
     options = options or CompileOptions(target=board)
     with tempfile.TemporaryDirectory(prefix="tinyml-validate-") as tmp:
         project = write_project(graph, Path(tmp) / "model", options)
@@ -229,11 +235,8 @@ def validate_model(
         mid = model_id(Path(tmp) / "model")
         if board.is_virtual:
             counts_file = Path(tmp) / "counts.txt"
-            plugin = plugin_path()
-            plugin_args = None
-            if plugin.is_file():
-                slots, nslots = marker_table(built.elf_path)
-                plugin_args = f"{plugin},slots=0x{slots:x},nslots={nslots},out={counts_file}"
+            slots, nslots = marker_table(built.elf_path)
+            plugin_args = f"{plugin_path()},slots=0x{slots:x},nslots={nslots},out={counts_file}"
             with QemuConsole(built.elf_path, board, plugin_args) as link:
 
                 def counts() -> str:
@@ -242,7 +245,7 @@ def validate_model(
 
                 session = Session(link)
                 return validate_on(session, graph, board, samples, model_id=mid, kernels=project.kernels,
-                                   counts=counts if plugin_args else None, progress=progress)  # fmt: skip
+                                   counts=counts, progress=progress)  # fmt: skip
         from tinyengine_codegen.run.flash import flash, serial_port
 
         flash(fw, board)
