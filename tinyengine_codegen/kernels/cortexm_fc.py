@@ -44,16 +44,7 @@ def _fc_parts_compute(op: Op, graph: Graph):
 
 
 def is_fc_pair(op: Op, graph: Graph, target: TargetLike) -> bool:
-    x, w = in_tensor(graph, op, 0), in_tensor(graph, op, 1)
-    if not (
-        has_dsp(target)
-        and x.dtype == w.dtype == "int8"
-        and w.quant is not None
-        and len(w.shape) == 2
-        and not any(w.quant.zero_point)
-        and w.shape[1] % 4 == 0
-        and w.shape[1] <= MAX_K
-    ):
+    if not (is_fc_simd(op, graph, target) and in_tensor(graph, op, 1).shape[1] <= MAX_K):
         return False
     rows, bias, q = _fc_parts(op, graph)
     if q is None:

@@ -248,9 +248,11 @@ def _conv_parts_compute(op: Op, graph: Graph):
     return g, rows, bias, _usable(q)
 
 
-def is_conv_pair(op: Op, graph: Graph, target: TargetLike) -> bool:
+def _pair_conv_operands(op: Op, graph: Graph, target: TargetLike) -> bool:
+    """A DSP core, batch 1, int8 input and symmetric int8 weights over all input channels, an even channel count
+    out: what every row-pair convolution kernel needs before its own bounds."""
     x, w, y = in_tensor(graph, op, 0), in_tensor(graph, op, 1), graph.tensor(op.outputs[0])
-    if not (
+    return (
         has_dsp(target)
         and x.shape[0] == 1
         and x.dtype == w.dtype == "int8"
@@ -258,6 +260,13 @@ def is_conv_pair(op: Op, graph: Graph, target: TargetLike) -> bool:
         and not any(w.quant.zero_point)
         and w.shape[3] == x.shape[3]
         and y.shape[3] % 2 == 0
+    )
+
+
+def is_conv_pair(op: Op, graph: Graph, target: TargetLike) -> bool:
+    x = in_tensor(graph, op, 0)
+    if not (
+        _pair_conv_operands(op, graph, target)
         and 2 * _kp(op, graph) <= MAX_K
         and x.shape[3] % 4 == 0
         and scratch_is_free(op, graph, conv_pair_scratch(op, graph))
@@ -284,17 +293,11 @@ def _inside(n_out: int, n_in: int, stride: int, pad: int, k: int, dil: int) -> t
 
 
 def is_conv_pair_direct(op: Op, graph: Graph, target: TargetLike) -> bool:
-    x, w, y = in_tensor(graph, op, 0), in_tensor(graph, op, 1), graph.tensor(op.outputs[0])
+    x, w = in_tensor(graph, op, 0), in_tensor(graph, op, 1)
     a = op.attrs
     if not (
-        has_dsp(target)
-        and x.shape[0] == 1
-        and x.dtype == w.dtype == "int8"
-        and w.quant is not None
-        and not any(w.quant.zero_point)
-        and w.shape[3] == x.shape[3]
+        _pair_conv_operands(op, graph, target)
         and x.shape[3] % 4 == 0
-        and y.shape[3] % 2 == 0
         and a.dilation_w == 1
         and w.shape[2] * x.shape[3] <= MAX_K
         and a.dilation_h * x.shape[2] * x.shape[3] <= MAX_K
@@ -365,17 +368,7 @@ def quad_conv_context(op: Op, graph: Graph, b: Binding, columns: bool) -> Contex
 
 
 def is_conv_pair_stack(op: Op, graph: Graph, target: TargetLike) -> bool:
-    x, w, y = in_tensor(graph, op, 0), in_tensor(graph, op, 1), graph.tensor(op.outputs[0])
-    if not (
-        has_dsp(target)
-        and x.shape[0] == 1
-        and x.dtype == w.dtype == "int8"
-        and w.quant is not None
-        and not any(w.quant.zero_point)
-        and w.shape[3] == x.shape[3]
-        and y.shape[3] % 2 == 0
-        and 4 * _kp(op, graph) <= STACK_COLUMNS
-    ):
+    if not (_pair_conv_operands(op, graph, target) and 4 * _kp(op, graph) <= STACK_COLUMNS):
         return False
     return pair_weights_fit(op, graph)
 
