@@ -121,11 +121,14 @@ def _padded(q: dict, rows: np.ndarray, bias: np.ndarray, n: int) -> tuple[dict, 
     return q, rows, bias
 
 
-QUAD_UNROLL = 4  # k quads per quad-core loop pass (each about 100 bytes of code; its loop test costs 6 cycles)
-
-
 def _unroll(kq: int, limit: int = 8) -> int:
     return max(u for u in (1, 2, 4, 8, 16) if u <= limit and kq % u == 0)
+
+
+def quad_unroll(kq: int) -> int:
+    """k quads per quad-core loop pass: each costs about 110 bytes of code (once per shared variant) and the loop
+    test 6 cycles per pass, so deep columns (32 k quads or more) take 8 per pass, the rest up to 4."""
+    return _unroll(kq, 8 if kq >= 32 else 4)
 
 
 # ---- 1x1 CONV_2D: two pixels x one row pair per pass ------------------------------------------------------------
@@ -169,7 +172,7 @@ def pointwise_pair_context(op: Op, graph: Graph, b: Binding) -> Context:
         pixels=g["oh"] * g["ow"],
         cin=g["cin"],
         cout=g["cout"],
-        unroll=_unroll(kq, QUAD_UNROLL if 4 * g["cin"] <= STACK_COLUMNS else 4),
+        unroll=quad_unroll(kq) if 4 * g["cin"] <= STACK_COLUMNS else _unroll(kq, 4),
         q=q,
         uniform=uniform(q),
         **(
@@ -293,8 +296,9 @@ def conv_pair_direct_context(op: Op, graph: Graph, b: Binding) -> Context:
 
 
 def _slot(i: int) -> int:
-    """Position of window value i in its k quad's words (x0, x2), (x1, x3)."""
-    return (i & ~3) | ((i & 1) << 1) | ((i >> 1) & 1)
+    """int16 position of window value i in an interleaved column: its k quad's words (x0, x2), (x1, x3) at 8 per k
+    quad (the other column's 4 values sit in between)."""
+    return ((i & ~3) << 1) | ((i & 1) << 1) | ((i >> 1) & 1)
 
 
 def column_fields(g: dict, kp: int) -> Context:
@@ -326,7 +330,7 @@ def quad_conv_context(op: Op, graph: Graph, b: Binding, columns: bool) -> Contex
         **(column_fields(g, kp) if columns else {}),
         kp=kp,
         zp=-g["in_offset"],
-        unroll=_unroll(kp // 4, QUAD_UNROLL),
+        unroll=quad_unroll(kp // 4),
         q=q,
         uniform=uniform(q),
         **quad_parts(rows, q, bias, b, op.inputs[1]),
