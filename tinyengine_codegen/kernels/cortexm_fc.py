@@ -12,7 +12,18 @@ import numpy as np
 from ..ir.graph import Graph, Op
 from .common import in_tensor
 from .cortexm import acc_bounds, constant_channels, folded_bias, has_dsp, pack_pairs, per_op, prescale, requant_fast
-from .cortexm_pair import MAX_K, STACK_COLUMNS, _padded, _record, _unroll, pair_encode, pair_fits, quad_table, uniform
+from .cortexm_pair import (
+    B_LIMIT,
+    MAX_K,
+    STACK_COLUMNS,
+    _padded,
+    _record,
+    _unroll,
+    pair_encode,
+    pair_fits,
+    quad_table,
+    uniform,
+)
 from .misc import fc_requant
 from .spec import Binding, Context, KernelSpec, TargetLike, no_scratch
 
@@ -30,21 +41,28 @@ def octet_encode(rows: np.ndarray) -> np.ndarray:
 
 
 def octet_stream(q: dict, rows: np.ndarray, bias: np.ndarray) -> np.ndarray:
-    """One int32 stream for groups of eight rows (8n x K): per group biasA of its four pairs (both accumulators
-    start there), its weights (octet_encode), biasB << ls of the pairs, then (mult, rnd, rs) of each row unless
-    the requantization is uniform. The kernel reads it front to back with one pointer."""
+    """One int32 stream for groups of eight rows (8n x K): per group the start values of its eight accumulators
+    (per pair acc1 = biasA + 256 biasB, acc2 = biasA, so that (acc1 - acc2) / 256 is row B with its bias), its
+    weights (octet_encode), then (mult, rnd, rs) of each row unless the requantization is uniform. The kernel reads
+    it front to back with one pointer."""
     b = np.asarray(bias, np.int64)
     flat = uniform(q)
     words = octet_encode(rows).view(np.int32).reshape(len(rows) // 8, -1).astype(np.int64)
     parts = []
     for o, w in enumerate(words):
         r = 8 * o
-        tail = [b[p + 1] << q["ls"] for p in range(r, r + 8, 2)]
-        if not flat:
-            for c in range(r, r + 8):
-                tail += [q["mult"][c], q["rnd"][c], q["rs"][c]]
-        parts += [np.asarray([b[p] for p in range(r, r + 8, 2)], np.int64), w, np.asarray(tail, np.int64)]
-    return np.concatenate(parts).astype(np.int32)
+        head = [v for p in range(r, r + 8, 2) for v in (b[p] + 256 * b[p + 1], b[p])]
+        tail = [] if flat else [v for c in range(r, r + 8) for v in (q["mult"][c], q["rnd"][c], q["rs"][c])]
+        parts += [np.asarray(head, np.int64), w, np.asarray(tail, np.int64)]
+    wrapped = (np.concatenate(parts) + (1 << 31)) % (1 << 32) - (1 << 31)
+    return wrapped.astype(np.int32)
+
+
+def octets_fit(rows: np.ndarray, bias: np.ndarray) -> bool:
+    """True when row B of every pair keeps 256 x (its dot + its bias) inside int32 for any int8 input: the octet
+    accumulators carry biasB from the start."""
+    b = np.asarray(bias, np.int64)[1::2]
+    return bool(np.all(128 * np.abs(np.asarray(rows, np.int64)[1::2]).sum(axis=1) + np.abs(b) < B_LIMIT))
 
 
 def _fc_parts(op: Op, graph: Graph):
@@ -97,8 +115,9 @@ def fc_pair_context(op: Op, graph: Graph, b: Binding) -> Context:
     q, rows, bias = _padded(q, rows, bias, n)
     ext = 2 * depth <= STACK_COLUMNS
     # groups of eight units through the shared dot (input row on the stack), the rest in groups of four
-    plan = fc_dot_plan(depth, ext) if units >= FC_DOT_UNITS else None
-    n8 = units // 8 * 8 if plan else 0
+    n8 = units // 8 * 8
+    plan = fc_dot_plan(depth, ext) if n8 >= FC_DOT_UNITS and octets_fit(rows[:n8], bias[:n8]) else None
+    n8 = n8 if plan else 0
     rest = units - n8
     stream = octet_stream(q, rows[:n8], bias[:n8]) if n8 else None
     chunk, calls, ldm = plan or (0, 0, False)
