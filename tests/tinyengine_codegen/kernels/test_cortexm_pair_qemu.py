@@ -17,10 +17,12 @@ from tinyengine_codegen.ir.ops import Activation, Conv2DAttrs, FullyConnectedAtt
 from tinyengine_codegen.ir.verify import verify
 from tinyengine_codegen.kernels.cortexm_fc import _fc_parts, fc_dot_plan, is_fc_pair, octets_fit
 from tinyengine_codegen.kernels.cortexm_pair import (
+    _pw_parts,
     is_conv_pair,
     is_conv_pair_direct,
     is_conv_pair_stack,
     is_pointwise_pair,
+    quad_table_compact,
 )
 from tinyengine_codegen.kernels.spec import Target
 from tinyengine_codegen.options import CompileOptions
@@ -410,3 +412,25 @@ def test_fc_octets_near_the_row_b_bound(depth, b_weight, zp, b_range, octets):
     rows, folded, _ = _fc_parts(graph.ops[0], graph)
     assert (fc_dot_plan(depth, True) is not None and octets_fit(rows, folded)) == octets
     _check(graph, "fc_s8_pair", is_fc_pair, depth)
+
+
+@pytest.mark.parametrize("big", [0, 1 << 23, -(1 << 24)])
+def test_pointwise_quad_compact_and_wide_tables(big):
+    """The quad core with the compact requantization table (8 bytes per channel) and, when one folded bias needs
+    more than 24 bits, with the wide table: both bit-exact, with a constant (zero-weight) channel in a group."""
+    rng = np.random.default_rng(abs(big) % 1000 + 7)
+    cin, cout = 32, 12
+    s_in, s_w, s_out = _quant(rng, cout, True, cin)
+    wq = rng.integers(-127, 128, (cout, 1, 1, cin), dtype=np.int8)
+    wq[5] = 0
+    b = rng.integers(-20000, 20000, cout, dtype=np.int32)
+    b[2] = big or b[2]
+    graph = single_op(
+        OpKind.CONV_2D,
+        Conv2DAttrs(1, 1, 1, 1, Padding.SAME, Activation.NONE),
+        [act("x", (1, 3, 3, cin), s_in, 9), const("w", wq, scales=s_w, axis=0), const("b", b, scales=list(s_in * s_w))],
+        act("y", (1, 3, 3, cout), s_out, -20),
+    )
+    _g, rows, bias, q = _pw_parts(graph.ops[0], graph)
+    assert q is not None and (quad_table_compact(q, rows, bias) is None) == bool(big)
+    _check(graph, "conv2d_1x1_s8_pair", is_pointwise_pair, 11)
