@@ -11,7 +11,7 @@ from __future__ import annotations
 from ..kernels.spec import WeightTable
 from .env import c_float_lines, c_int_lines, c_string_lines, render
 
-WEIGHT_ALIGNMENT = 16
+WEIGHT_ALIGNMENT = 4  # bytes: word loads (LDR, LDRD, LDM) need no more; 16 padded every array
 
 
 def weight_entries(table: WeightTable) -> list[dict]:

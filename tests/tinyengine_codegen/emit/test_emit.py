@@ -75,7 +75,7 @@ def test_public_header_and_weights_layout():
         assert line in h
     w = p.files["kws_weights.c"]
     # byte arrays are string literals one byte longer than the data: valid C and C++
-    assert "const int8_t kws_w0[55] KWS_WEIGHTS_SECTION TINYML_ALIGNED(16) =" in w and '"\\x' in w
+    assert "const int8_t kws_w0[55] KWS_WEIGHTS_SECTION TINYML_ALIGNED(4) =" in w and '"\\x' in w
     assert "extern const int8_t kws_w0[55];" in p.files["kws_weights.h"]
     assert "KWS_LAYER_BEGIN(0);" in p.files["kws.c"] and "KWS_LAYER_END(0);" in p.files["kws.c"]
     assert "KWS_ARENA_SECTION" in p.files["kws.c"] and "#define KWS_ARENA_SECTION\n" in h
