@@ -27,7 +27,7 @@ import numpy as np
 from ..ir.graph import Graph, Op
 from .common import in_tensor
 from .cortexm import acc_bounds, constant_channels, gemm_facts, has_dsp, per_op, requant_fast, scratch_is_free
-from .cortexm_tables import B_LIMIT, pair_table, quad_table, quad_table_compact, uniform
+from .cortexm_tables import B_LIMIT, pair_parts, quad_table, quad_table_compact, uniform
 from .spec import Binding, Context, KernelSpec, TargetLike, no_scratch
 
 MAX_K = 4095  # the loop end is an immediate offset from the input pointer
@@ -93,6 +93,7 @@ def quad_parts(rows: np.ndarray, q: dict, bias: np.ndarray, b: Binding, key: str
     wq = 4 * quads * rows.shape[1]
     compact = quad_table_compact(q, rows, bias) if quads else None
     table = np.asarray(compact, np.int64).astype(np.int32) if compact is not None else quad_table(q, bias)
+    tail_table, tail_compact = pair_parts(q, rows, bias, 4 * quads) if tail else (None, False)
     return dict(
         quads=quads,
         tail=tail,
@@ -101,8 +102,15 @@ def quad_parts(rows: np.ndarray, q: dict, bias: np.ndarray, b: Binding, key: str
         wq=wq,
         wtail=rows.size - wq,
         table=b.weights.add(f"{key}#quadq", table) if quads else None,
-        table_tail=b.weights.add(f"{key}#quadt", pair_table(q, bias, 1, 4 * quads)) if tail else None,
+        table_tail=b.weights.add(f"{key}#quadt", tail_table) if tail else None,
+        tail_compact=tail_compact,
     )
+
+
+def pair_fields(q: dict, rows: np.ndarray, bias: np.ndarray, b: Binding, key: str) -> dict:
+    """Template fields of a pair core over all rows: its table (compact when it applies) and the layout flag."""
+    table, compact = pair_parts(q, rows, bias)
+    return dict(table=b.weights.add(key, table), pcompact=compact)
 
 
 def _padded(q: dict, rows: np.ndarray, bias: np.ndarray, n: int) -> tuple[dict, np.ndarray, np.ndarray]:
@@ -181,7 +189,7 @@ def pointwise_pair_context(op: Op, graph: Graph, b: Binding) -> Context:
             else dict(
                 weights=b.weights.add(f"{op.inputs[1]}#pair1", pair_encode(rows, 1)),
                 wbytes=rows.size,
-                table=b.weights.add(f"{op.inputs[1]}#pair1q", pair_table(q, bias, 1)),
+                **pair_fields(q, rows, bias, b, f"{op.inputs[1]}#pair1q"),
             )
         ),
     )
@@ -283,7 +291,7 @@ def conv_pair_direct_context(op: Op, graph: Graph, b: Binding) -> Context:
     ctx.update(
         weights=b.weights.add(f"{op.inputs[1]}#pairk", pair_encode(rows, 1)),
         wbytes=rows.size,
-        table=b.weights.add(f"{op.inputs[1]}#pairkq", pair_table(q, bias, 1)),
+        **pair_fields(q, rows, bias, b, f"{op.inputs[1]}#pairkq"),
         segs=dict(n=g["kh"], bytes=seg, gap=g["dh"] * g["iw"] * g["cin"] - seg, unroll=_unroll(seg // 4, 4)),
         unroll=_unroll(ctx["kp"] // 4, 4),
         rows_in=_inside(g["oh"], g["ih"], g["sh"], g["pad_t"], g["kh"], g["dh"]),

@@ -51,6 +51,18 @@ def quad_table(q: dict, bias: np.ndarray, first: int = 0) -> np.ndarray:
 QUAD_ORDER = (1, 0, 3, 2)  # rows B then A of each pair: one LDM gives the accumulators' registers in order
 
 
+def _compact_words(q: dict, rows: np.ndarray, bias: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """requant_words of q when the row-pair kernels can use them: every bias within 24 bits, 256 x row B's
+    accumulator inside int32 and rs - 1 vanishing under the ASR by 8 - ls that extracts row B; else None."""
+    words = requant_words(q, bias, q["ls"])
+    if words is None:
+        return None
+    bounds = acc_bounds(words[0] >> 8, rows)[1::2]  # constant rows count with their replacement bias
+    if np.any(bounds >= B_LIMIT) or np.any((words[0] & 255) >> (8 - q["ls"])):
+        return None
+    return words
+
+
 def quad_table_compact(q: dict, rows: np.ndarray, bias: np.ndarray) -> list[int] | None:
     """The quad core's compact table (8 bytes per row, 4 when uniform): per group of four rows the packed words
     (bias << 8) | (rs - 1) of rows r+1, r, r+3, r+2, then their multipliers (kernels/cortexm.py requant_table).
@@ -59,13 +71,31 @@ def quad_table_compact(q: dict, rows: np.ndarray, bias: np.ndarray) -> list[int]
     quad_table) when a bias needs more than 24 bits, 256 x row B's accumulator could overflow, or rs - 1 does not
     vanish under that shift."""
     n = len(bias) // 4 * 4
-    words = requant_words(q, bias, q["ls"])
-    if words is None or not n:
-        return None
-    bounds = acc_bounds(words[0] >> 8, rows)[1:n:2]  # constant rows count with their replacement bias
-    if np.any(bounds >= B_LIMIT) or np.any((words[0] & 255) >> (8 - q["ls"])):
+    words = _compact_words(q, rows, bias) if n else None
+    if words is None:
         return None
     table = requant_table(words, 4, QUAD_ORDER)
     if uniform(q):
         table = [v for i, v in enumerate(table) if i % 8 < 4]
     return table
+
+
+def pair_table_compact(q: dict, rows: np.ndarray, bias: np.ndarray, first: int = 0) -> list[int] | None:
+    """The pair core's compact table from row `first` on: per pair the packed words of rows B and A, then their
+    multipliers (only the packed words when uniform); None under quad_table_compact's conditions."""
+    words = _compact_words(q, rows, bias)
+    if words is None:
+        return None
+    table = requant_table((words[0][first:], words[1][first:]), 2, (1, 0))
+    if uniform(q):
+        table = [v for i, v in enumerate(table) if i % 4 < 2]
+    return table
+
+
+def pair_parts(q: dict, rows: np.ndarray, bias: np.ndarray, first: int = 0) -> tuple[np.ndarray, bool]:
+    """(int32 table, compact) of the pair core from row `first` on: the compact table when it applies, else the
+    wide pair_table."""
+    compact = pair_table_compact(q, rows, bias, first)
+    if compact is None:
+        return pair_table(q, bias, 1, first), False
+    return np.asarray(compact, np.int64).astype(np.int32), True

@@ -16,7 +16,7 @@ from tinyengine_codegen.kernels.cortexm import (
     requant_words,
 )
 from tinyengine_codegen.kernels.cortexm_add import input_table
-from tinyengine_codegen.kernels.cortexm_tables import quad_table_compact
+from tinyengine_codegen.kernels.cortexm_tables import pair_table_compact, quad_table_compact
 
 
 def fast_requant(acc: np.ndarray, mult: int, ls: int, rs: int, rnd: int) -> np.ndarray:
@@ -162,3 +162,16 @@ def test_compact_table_order_and_wide_fallback():
     assert quad_table_compact(q, rows, np.array([1, -2, 1 << 23, -4])) is None
     assert requant_words(q, np.array([1, -(1 << 23), 3, 4]), q["ls"]) is None
     assert quad_table_compact(q, np.full((4, 8), 127 * 1024), bias) is None
+
+
+def test_pair_compact_table_from_a_first_row():
+    """Per pair from row `first`: packed words of rows B and A, then their multipliers; uniform keeps the packed
+    words only."""
+    q = requant_fast(
+        dict(per_channel=True, mult=[11, 12, 13, 14], shift=[-2] * 4, zp=0, lo=-128, hi=127), np.full(4, 9)
+    )
+    rows = np.ones((4, 8), np.int64)
+    bias = np.array([1, -2, 3, -4])
+    assert pair_table_compact(q, rows, bias, 2) == [(-4 << 8) | 1, (3 << 8) | 1, 14, 13]
+    flat = requant_fast(dict(per_channel=False, mult=11, shift=-2, zp=0, lo=-128, hi=127), np.full(4, 9))
+    assert pair_table_compact(flat, rows, bias) == [(-2 << 8) | 1, (1 << 8) | 1, (-4 << 8) | 1, (3 << 8) | 1]

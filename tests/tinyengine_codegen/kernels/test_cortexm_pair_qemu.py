@@ -414,13 +414,16 @@ def test_fc_octets_near_the_row_b_bound(depth, b_weight, zp, b_range, octets):
     _check(graph, "fc_s8_pair", is_fc_pair, depth)
 
 
+@pytest.mark.parametrize("cout", [12, 14])
 @pytest.mark.parametrize("big", [0, 1 << 23, -(1 << 24)])
-def test_pointwise_quad_compact_and_wide_tables(big):
-    """The quad core with the compact requantization table (8 bytes per channel) and, when one folded bias needs
-    more than 24 bits, with the wide table: both bit-exact, with a constant (zero-weight) channel in a group."""
+def test_pointwise_quad_compact_and_wide_tables(big, cout):
+    """The quad core (and the pair core of a last pair) with the compact requantization table (8 bytes per
+    channel) and, when one folded bias needs more than 24 bits, with the wide table: both bit-exact, with a
+    constant (zero-weight) channel in a group."""
     rng = np.random.default_rng(abs(big) % 1000 + 7)
-    cin, cout = 32, 12
+    cin = 32
     s_in, s_w, s_out = _quant(rng, cout, True, cin)
+    s_out = max(s_out, 4 * s_in * float(np.max(s_w)))  # multipliers below 1/2: the fast requantization applies
     wq = rng.integers(-127, 128, (cout, 1, 1, cin), dtype=np.int8)
     wq[5] = 0
     b = rng.integers(-20000, 20000, cout, dtype=np.int32)
