@@ -57,7 +57,14 @@ def _geometry_ok(op: Op, graph: Graph) -> bool:
         and 2 * s + 6 <= 4095  # row offsets are load immediates
         and 4 * _orient(g)["ystep"] <= 4095  # output offsets and steps too
         and g["oh"] * g["ow"] * g["cout"] < 65536  # MOVW immediates
+        and (g["sh"] == 2 or _s1_fits(g))
     )
+
+
+def _s1_fits(g: dict) -> bool:
+    """The stride-1 block's offsets are immediates: three plane rows down, one output row and pixel across."""
+    o = _orient(g)
+    return 3 * s1_layout(g)["s"] <= 4095 and o["rowstep"] + o["ystep"] <= 4095
 
 
 def _orient(g: dict, transpose: bool = True) -> dict:
@@ -103,9 +110,64 @@ def is_dw3x3_planar(op: Op, graph: Graph, target: TargetLike) -> bool:
 
 
 def planar_scratch(op: Op, graph: Graph) -> int:
-    """One framed input plane, plus the word a stride-2 step reads past a row's end, rounded up to words."""
-    s, rows = plane(geometry(op, graph))
+    """Stride 2: one framed input plane, plus the word a step reads past a row's end, rounded up to words.
+    Stride 1: `group` such planes (rows padded to words)."""
+    g = geometry(op, graph)
+    if g["sh"] == 1:
+        return s1_layout(g)["plane_bytes"]
+    s, rows = plane(g)
     return (rows * s + 4 + 3) // 4 * 4
+
+
+def is_dw3x3_planar4(op: Op, graph: Graph, target: TargetLike) -> bool:
+    """Stride 1 with the four-channel copy (s1_layout's group 4)."""
+    a = op.attrs
+    return (
+        a.stride_h == a.stride_w == 1
+        and is_dw3x3_planar(op, graph, target)
+        and s1_layout(geometry(op, graph))["group"] == 4
+    )
+
+
+def planar4_scratch(op: Op, graph: Graph) -> int:
+    return 4 * s1_layout(geometry(op, graph))["plane_bytes"]
+
+
+def planar4_context(op: Op, graph: Graph, b: Binding) -> Context:
+    ctx = planar_context(op, graph, b)
+    return dict(ctx, group=4, scratch_words=ctx["scratch_words"] * 4)
+
+
+def s1_layout(g: dict, transpose: bool = True) -> dict:
+    """Where the stride-1 kernel's planes lie: rows of `s` bytes (the framed row, rounded up to words), the copied
+    input starting word-aligned `origin` bytes into a plane (`lead` bytes into the first), `cols` input bytes along
+    a plane row (`sa` input bytes apart) and `prow` plane rows from the input (`sx` apart), planes `plane_bytes`
+    apart; `group` 4 when one pass copies four channels' planes (channels a multiple of four, rows of at least four
+    bytes, offsets that fit load and store immediates), else 1."""
+    o = _orient(g, transpose)
+    t, c = o["transposed"], g["cin"]
+    s = (o["along"] + 2 + 3) // 4 * 4
+    rows = o["nrows"] + 2
+    pad_a, pad_x = (g["pad_t"], g["pad_l"]) if t else (g["pad_l"], g["pad_t"])
+    in_a, in_x = (g["ih"], g["iw"]) if t else (g["iw"], g["ih"])
+    sa, sx = (g["iw"] * c, c) if t else (c, g["iw"] * c)
+    origin = pad_x * s + pad_a
+    lead = -origin % 4
+    plane_bytes = (lead + rows * s + 4 + 3) // 4 * 4
+    cols, prow = min(in_a, o["along"] + 2 - pad_a), min(in_x, rows - pad_x)
+    group = 4 if c % 4 == 0 and cols >= 4 and 4 * sa <= 4095 and 3 * plane_bytes <= 4095 else 1
+    return dict(
+        s=s,
+        rows=rows,
+        origin=origin,
+        lead=lead,
+        plane_bytes=plane_bytes,
+        cols=cols,
+        prow=prow,
+        sa=sa,
+        sx=sx,
+        group=group,
+    )
 
 
 def planar_context(op: Op, graph: Graph, b: Binding, transpose: bool = True) -> Context:
@@ -126,7 +188,7 @@ def planar_context(op: Op, graph: Graph, b: Binding, transpose: bool = True) -> 
     else:
         gather_rows, gather_cols = min(g["ih"], rows - g["pad_t"]), min(g["iw"], s - g["pad_l"])
         origin, col_step = g["pad_t"] * s + g["pad_l"], 1
-    return dict(
+    ctx = dict(
         g,
         **o,
         q=q,
@@ -146,9 +208,19 @@ def planar_context(op: Op, graph: Graph, b: Binding, transpose: bool = True) -> 
         tail=o["along"] % 4,
         weights=b.weights.add(f"{op.inputs[1]}#dwplanar", packed),
     )
+    if g["sh"] == 1:
+        ctx.update(_s1_context(op, graph, g, transpose))
+    return ctx
+
+
+def _s1_context(op: Op, graph: Graph, g: dict, transpose: bool) -> dict:
+    lay = s1_layout(g, transpose)
+    return dict(lay, group=1, scratch_words=lay["plane_bytes"] // 4)
 
 
 DW3X3_PLANAR = (  # the same C either way: the in-place variant only declares that it may overwrite its input
+    KernelSpec("dwconv3x3_s8_planar4_inplace", is_dw3x3_planar4, planar4_scratch, planar4_context, inplace=True),
+    KernelSpec("dwconv3x3_s8_planar4", is_dw3x3_planar4, planar4_scratch, planar4_context),
     KernelSpec("dwconv3x3_s8_planar_inplace", is_dw3x3_planar, planar_scratch, planar_context, inplace=True),
     KernelSpec("dwconv3x3_s8_planar", is_dw3x3_planar, planar_scratch, planar_context),
 )
