@@ -62,9 +62,9 @@ def _geometry_ok(op: Op, graph: Graph) -> bool:
 
 
 def _s1_fits(g: dict) -> bool:
-    """The stride-1 block's offsets are immediates: three plane rows down, one output row and pixel across."""
+    """The stride-1 block's offsets are immediates: four plane rows down, two output rows and a pixel across."""
     o = _orient(g)
-    return 3 * s1_layout(g)["s"] <= 4095 and o["rowstep"] + o["ystep"] <= 4095
+    return 4 * s1_layout(g)["s"] <= 4095 and 2 * o["rowstep"] + o["ystep"] <= 4095
 
 
 def _orient(g: dict, transpose: bool = True) -> dict:
