@@ -215,7 +215,14 @@ def planar_context(op: Op, graph: Graph, b: Binding, transpose: bool = True) -> 
 
 def _s1_context(op: Op, graph: Graph, g: dict, transpose: bool) -> dict:
     lay = s1_layout(g, transpose)
-    return dict(lay, group=1, scratch_words=lay["plane_bytes"] // 4)
+    o, q = _orient(g, transpose), _epilogue(op, graph)[0]
+    clip = (q["lo"] if q["lo_clip"] else "n", q["hi"] if q["hi_clip"] else "n")
+    # the core's code depends only on these numbers: layers that share them share one core (and one copy)
+    core = "_".join(
+        str(v).replace("-", "m") for v in (lay["s"], o["ystep"], o["rowstep"], o["along"], o["nrows"], q["ls"], *clip)
+    )
+    copy = "_".join(str(v) for v in (lay["cols"], lay["prow"], lay["sa"], lay["sx"], lay["s"], lay["plane_bytes"]))
+    return dict(lay, group=1, scratch_words=lay["plane_bytes"] // 4, core=f"dw3_core_{core}", copy=f"dw3_copy4_{copy}")
 
 
 DW3X3_PLANAR = (  # the same C either way: the in-place variant only declares that it may overwrite its input
