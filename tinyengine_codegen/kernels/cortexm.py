@@ -88,6 +88,44 @@ def requant_fast(q: dict, bounds: np.ndarray, const_out: dict[int, int] | None =
     return out
 
 
+RQ_BIAS_LIMIT = 1 << 23  # the folded bias of a compact requantization word: high 24 bits, signed
+
+
+def requant_words(q: dict, bias: np.ndarray, ls: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """The compact requantization of a fast record q: per channel one word (bias << 8) | (rs - 1) and the
+    multiplier, 8 bytes with the folded bias; None when a bias needs more than 24 bits (use the wide table).
+
+    At run time the kernel forms the rounding constant (2 zp + 1) << (rs - 1) = 2^(rs-1) + zp 2^rs from the low
+    byte, shifts the SMMLAR result right by that byte (a register shift reads only the low byte) and by one more
+    inside SSAT. A channel with a constant output c (mult 0 in q) becomes bias 4 (c - zp), multiplier
+    2^(31 - ls), rs 1: its accumulator is that bias, so the sequence yields (2 (c - zp) + 2 zp + 1 + sign) >> 1 = c.
+    `ls` is the pre-shift the kernel applies to the accumulator before SMMLAR."""
+    n = len(q["mult"])
+    b = np.asarray(bias, np.int64).reshape(n).copy()
+    mult = np.asarray(q["mult"], np.int64).copy()
+    rs = np.asarray(q["rs"], np.int64).copy()
+    const = mult == 0
+    if const.any():
+        c = (np.asarray(q["rnd"], np.int64)[const] - 1) // 2
+        b[const] = 4 * (c - q["zp"])
+        mult[const] = 1 << (31 - ls)
+        rs[const] = 1
+    if np.any(np.abs(b) >= RQ_BIAS_LIMIT) or np.any(rs < 1) or np.any(rs > 32):
+        return None
+    return (b << 8) | (rs - 1), mult
+
+
+def requant_table(words: tuple[np.ndarray, np.ndarray], group: int, order: tuple[int, ...]) -> list[int]:
+    """int32 stream of compact requantization words: per group of `group` channels, the packed words of the
+    channels group + order[i], then their multipliers in the same order (len(order) == group)."""
+    packed, mult = words
+    out: list[int] = []
+    for g in range(0, len(packed) - len(packed) % group, group):
+        out += [int(packed[g + i]) for i in order]
+        out += [int(mult[g + i]) for i in order]
+    return out
+
+
 def constant_channels(q: dict, w_rows: np.ndarray, bias: np.ndarray) -> dict[int, int]:
     """Channels whose weights are all zero → their (constant) output byte, computed the reference way."""
     zero = np.flatnonzero(~np.asarray(w_rows).any(axis=1))

@@ -27,9 +27,9 @@ import numpy as np
 from ..ir.graph import Graph, Op
 from .common import in_tensor
 from .cortexm import acc_bounds, constant_channels, gemm_facts, has_dsp, per_op, requant_fast, scratch_is_free
+from .cortexm_tables import B_LIMIT, pair_table, quad_table, quad_table_compact, uniform
 from .spec import Binding, Context, KernelSpec, TargetLike, no_scratch
 
-B_LIMIT = 1 << 23  # |row B's dot| below this keeps 256 * dot inside int32
 MAX_K = 4095  # the loop end is an immediate offset from the input pointer
 # bytes of the two columns a kernel without arena scratch may build on the stack
 STACK_COLUMNS = 1536
@@ -76,29 +76,6 @@ def _fits(op: Op, graph: Graph, rows: np.ndarray) -> bool:
     return per_op(graph, ("pair_fits", op), lambda: pair_fits(rows))
 
 
-def uniform(q: dict) -> bool:
-    """True when every channel shares one (multiplier, rounding, shift): the epilogue takes them as immediates."""
-    return len({(m, r, s) for m, r, s in zip(q["mult"], q["rnd"], q["rs"])}) == 1
-
-
-def pair_table(q: dict, bias: np.ndarray, group: int, first: int = 0) -> np.ndarray:
-    """int32 constants per group of `group` pairs from row `first` on: biasA per pair (both accumulators start
-    there), then per pair (rsA, rsB, biasB << ls, multA, rndA, multB, rndB), or only biasB << ls when the
-    requantization is uniform (its constants are immediates in the code)."""
-    b = np.asarray(bias, np.int64)
-    flat = uniform(q)
-    out = []
-    for g in range(first, len(b), 2 * group):
-        out += [b[p] for p in range(g, g + 2 * group, 2)]
-        for p in range(g, g + 2 * group, 2):
-            bb = b[p + 1] << q["ls"]
-            if flat:
-                out.append(bb)
-            else:
-                out += [q["rs"][p], q["rs"][p + 1], bb, q["mult"][p], q["rnd"][p], q["mult"][p + 1], q["rnd"][p + 1]]
-    return np.asarray(out, np.int64).astype(np.int32)
-
-
 def quad_encode(rows: np.ndarray) -> np.ndarray:
     """The quad kernels' int8 stream: every full group of four rows as pair_encode(group 2), then a last pair
     (rows % 4 == 2) as pair_encode(group 1)."""
@@ -109,32 +86,21 @@ def quad_encode(rows: np.ndarray) -> np.ndarray:
     return np.concatenate(parts)
 
 
-def quad_table(q: dict, bias: np.ndarray, first: int = 0) -> np.ndarray:
-    """int32 constants per group of four rows r..r+3 from row `first` on: biasA of both pairs (b[r], b[r + 2]),
-    biasB << ls of both, then (mult, rnd, rs) of each row unless the requantization is uniform."""
-    b = np.asarray(bias, np.int64)
-    flat = uniform(q)
-    out = []
-    for r in range(first, len(b) // 4 * 4, 4):
-        out += [b[r], b[r + 2], b[r + 1] << q["ls"], b[r + 3] << q["ls"]]
-        if not flat:
-            for c in range(r, r + 4):
-                out += [q["mult"][c], q["rnd"][c], q["rs"][c]]
-    return np.asarray(out, np.int64).astype(np.int32)
-
-
 def quad_parts(rows: np.ndarray, q: dict, bias: np.ndarray, b: Binding, key: str) -> dict:
     """Template fields of the quad core (groups of four rows) and the pair core for a last pair: one weight
     stream, two tables."""
     quads, tail = len(rows) // 4, len(rows) % 4 == 2
     wq = 4 * quads * rows.shape[1]
+    compact = quad_table_compact(q, rows, bias) if quads else None
+    table = np.asarray(compact, np.int64).astype(np.int32) if compact is not None else quad_table(q, bias)
     return dict(
         quads=quads,
         tail=tail,
+        compact=compact is not None,
         weights=b.weights.add(f"{key}#quad", quad_encode(rows)),
         wq=wq,
         wtail=rows.size - wq,
-        table=b.weights.add(f"{key}#quadq", quad_table(q, bias)) if quads else None,
+        table=b.weights.add(f"{key}#quadq", table) if quads else None,
         table_tail=b.weights.add(f"{key}#quadt", pair_table(q, bias, 1, 4 * quads)) if tail else None,
     )
 
@@ -155,11 +121,14 @@ def _padded(q: dict, rows: np.ndarray, bias: np.ndarray, n: int) -> tuple[dict, 
     return q, rows, bias
 
 
-QUAD_UNROLL = 4  # k quads per quad-core loop pass (each about 100 bytes of code; its loop test costs 6 cycles)
-
-
 def _unroll(kq: int, limit: int = 8) -> int:
     return max(u for u in (1, 2, 4, 8, 16) if u <= limit and kq % u == 0)
+
+
+def quad_unroll(kq: int) -> int:
+    """k quads per quad-core loop pass: each costs about 110 bytes of code (once per shared variant) and the loop
+    test 6 cycles per pass, so deep columns (32 k quads or more) take 8 per pass, the rest up to 4."""
+    return _unroll(kq, 8 if kq >= 32 else 4)
 
 
 # ---- 1x1 CONV_2D: two pixels x one row pair per pass ------------------------------------------------------------
@@ -203,7 +172,7 @@ def pointwise_pair_context(op: Op, graph: Graph, b: Binding) -> Context:
         pixels=g["oh"] * g["ow"],
         cin=g["cin"],
         cout=g["cout"],
-        unroll=_unroll(kq, QUAD_UNROLL if 4 * g["cin"] <= STACK_COLUMNS else 4),
+        unroll=quad_unroll(kq) if 4 * g["cin"] <= STACK_COLUMNS else _unroll(kq, 4),
         q=q,
         uniform=uniform(q),
         **(
@@ -327,8 +296,9 @@ def conv_pair_direct_context(op: Op, graph: Graph, b: Binding) -> Context:
 
 
 def _slot(i: int) -> int:
-    """Position of window value i in its k quad's words (x0, x2), (x1, x3)."""
-    return (i & ~3) | ((i & 1) << 1) | ((i >> 1) & 1)
+    """int16 position of window value i in an interleaved column: its k quad's words (x0, x2), (x1, x3) at 8 per k
+    quad (the other column's 4 values sit in between)."""
+    return ((i & ~3) << 1) | ((i & 1) << 1) | ((i >> 1) & 1)
 
 
 def column_fields(g: dict, kp: int) -> Context:
@@ -360,7 +330,7 @@ def quad_conv_context(op: Op, graph: Graph, b: Binding, columns: bool) -> Contex
         **(column_fields(g, kp) if columns else {}),
         kp=kp,
         zp=-g["in_offset"],
-        unroll=_unroll(kp // 4, QUAD_UNROLL),
+        unroll=quad_unroll(kp // 4),
         q=q,
         uniform=uniform(q),
         **quad_parts(rows, q, bias, b, op.inputs[1]),

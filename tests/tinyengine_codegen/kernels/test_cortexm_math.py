@@ -6,8 +6,17 @@ import numpy as np
 import pytest
 
 from tinyengine_codegen import quant
-from tinyengine_codegen.kernels.cortexm import constant_channels, folded_bias, pack_pairs, prescale, requant_fast
+from tinyengine_codegen.kernels.cortexm import (
+    constant_channels,
+    folded_bias,
+    pack_pairs,
+    prescale,
+    requant_fast,
+    requant_table,
+    requant_words,
+)
 from tinyengine_codegen.kernels.cortexm_add import input_table
+from tinyengine_codegen.kernels.cortexm_tables import quad_table_compact
 
 
 def fast_requant(acc: np.ndarray, mult: int, ls: int, rs: int, rnd: int) -> np.ndarray:
@@ -104,3 +113,52 @@ def test_add_input_table_matches_tflm_rescaling():
     for byte in (-128, -1, 0, 1, 127):
         want = quant.multiply_by_quantized_multiplier((byte + 3) << p.left_shift, p.input1_multiplier, p.input1_shift)
         assert table[byte & 0xFF] == want
+
+
+def compact_requant(acc: np.ndarray, word: int, mult: int, ls: int, zp: int) -> np.ndarray:
+    """What the compact epilogue computes from one packed word: rnd = (2 zp + 1) << low byte, t = SMMLAR(acc << ls,
+    m, rnd), then ((t + (acc >> 31)) >> low byte) >> 1 (the last bit inside SSAT)."""
+    e1 = word & 255
+    a = acc.astype(np.int64) << ls
+    t = ((a * mult + (1 << 31)) >> 32) + ((2 * zp + 1) << e1)
+    return ((t + np.where(acc < 0, -1, 0)) >> e1) >> 1
+
+
+@pytest.mark.parametrize("zp", [-128, -5, 0, 127])
+def test_compact_words_equal_tflm_and_keep_constant_channels(zp):
+    """Packed (bias << 8 | rs - 1) + multiplier: every live channel requantizes like TFLM on top of its bias, and a
+    zero-weight channel yields its constant from the replacement bias alone."""
+    rng = np.random.default_rng(zp + 200)
+    mult = [1073741824, 2147483647, 1518500250, 1246474055, 1600000000]
+    shift = [-1, -7, -12, -22, -3]
+    w = rng.integers(-127, 128, (6, 16))
+    w[5] = 0
+    bias = rng.integers(-(1 << 20), 1 << 20, 6)
+    q0 = dict(per_channel=True, mult=mult + [1 << 30], shift=shift + [-5], zp=zp, lo=-128, hi=127)
+    q = requant_fast(q0, np.abs(bias) + 128 * np.abs(w).sum(axis=1), constant_channels(q0, w, bias))
+    assert q["fast"]
+    packed, m = requant_words(q, bias, q["ls"])
+    assert np.all(packed >> 8 == np.where(np.arange(6) == 5, packed >> 8, bias))
+    x = rng.integers(-128, 128, (4000, 16))
+    acc_all = x @ w.T + bias
+    for c in range(6):
+        acc = acc_all[:, c] if c < 5 else np.full(4, packed[5] >> 8)
+        want = quant.multiply_by_quantized_multiplier(acc_all[: len(acc), c], q0["mult"][c], q0["shift"][c]) + zp
+        got = compact_requant(acc, int(packed[c]), int(m[c]), q["ls"], zp)
+        np.testing.assert_array_equal(np.clip(got, -128, 127), np.clip(want, -128, 127))
+
+
+def test_compact_table_order_and_wide_fallback():
+    """Groups of four: packed words of rows 1, 0, 3, 2 then their multipliers; a bias of 2^23 or more (or a row B
+    whose 256-fold accumulator could overflow) keeps the wide table."""
+    q = dict(per_channel=True, mult=[11, 12, 13, 14], shift=[-2] * 4, zp=0, lo=-128, hi=127)
+    q = requant_fast(q, np.full(4, 1000))
+    bias = np.array([1, -2, 3, -4])
+    words = requant_words(q, bias, q["ls"])
+    packed = [(-2 << 8) | 1, (1 << 8) | 1, (-4 << 8) | 1, (3 << 8) | 1]
+    assert requant_table(words, 4, (1, 0, 3, 2)) == packed + [12, 11, 14, 13]
+    rows = np.ones((4, 8), np.int64)
+    assert quad_table_compact(q, rows, bias) is not None
+    assert quad_table_compact(q, rows, np.array([1, -2, 1 << 23, -4])) is None
+    assert requant_words(q, np.array([1, -(1 << 23), 3, 4]), q["ls"]) is None
+    assert quad_table_compact(q, np.full((4, 8), 127 * 1024), bias) is None

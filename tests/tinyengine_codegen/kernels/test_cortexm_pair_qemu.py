@@ -15,12 +15,14 @@ from tests.tinyengine_codegen.reference.cases import act, const, single_op
 from tinyengine_codegen.ir.graph import Graph, Op
 from tinyengine_codegen.ir.ops import Activation, Conv2DAttrs, FullyConnectedAttrs, OpKind, Padding
 from tinyengine_codegen.ir.verify import verify
-from tinyengine_codegen.kernels.cortexm_fc import is_fc_pair
+from tinyengine_codegen.kernels.cortexm_fc import _fc_parts, fc_dot_plan, is_fc_pair, octets_fit
 from tinyengine_codegen.kernels.cortexm_pair import (
+    _pw_parts,
     is_conv_pair,
     is_conv_pair_direct,
     is_conv_pair_stack,
     is_pointwise_pair,
+    quad_table_compact,
 )
 from tinyengine_codegen.kernels.spec import Target
 from tinyengine_codegen.options import CompileOptions
@@ -354,18 +356,19 @@ def test_fc_pair_deep_rows_per_tensor(depth, units, act_fn):
     _check(graph, "fc_s8_pair", is_fc_pair, depth)
 
 
-@settings(max_examples=4, deadline=None)
+@settings(max_examples=8, deadline=None)
 @given(
     st.integers(1, 2),
-    st.sampled_from([8, 32, 64, 128]),
+    st.sampled_from([8, 32, 64, 128, 136, 256, 640]),
     st.integers(32, 52),
     st.booleans(),
     st.sampled_from(ACTS),
     st.integers(0, 2**16),
 )
 def test_fc_octets_random(rows, depth, units, per_channel, act_fn, seed):
-    """At least 32 units and depth <= 128: groups of eight units through the shared unrolled dot (input row at the
-    stack pointer), the remaining 0..7 units in groups of four and a tail."""
+    """At least 32 units: groups of eight units through the shared unrolled dot (input row at the stack pointer;
+    deeper than 128, one call per chunk of k quads: 136 = 2 x 17, 256 = 2 x 32, 640 = 5 x 32), the remaining 0..7
+    units in groups of four and a tail."""
     rng = np.random.default_rng(seed)
     s_in, s_w, s_out = _quant(rng, units, per_channel, depth)
     w = rng.integers(-127, 128, (units, depth), dtype=np.int8)
@@ -378,3 +381,56 @@ def test_fc_octets_random(rows, depth, units, per_channel, act_fn, seed):
         act("y", (rows, units), s_out, int(rng.integers(-100, 100))),
     )
     _check(graph, "fc_s8_pair", is_fc_pair, seed)
+
+
+@pytest.mark.parametrize(
+    ("depth", "b_weight", "zp", "b_range", "octets"),
+    [
+        (640, 100, 0, 1000, True),
+        (640, 100, -11, 2**21, False),
+        (256, 127, 3, 2**21, True),
+        (148, 127, -128, 2**21, False),
+    ],
+)
+def test_fc_octets_near_the_row_b_bound(depth, b_weight, zp, b_range, octets):
+    """Row B of two pairs close to the overflow bound (128 x sum |wB| = 8,192,000 at 640 x 100, the bound 2^23): the
+    octet path carries biasB in its accumulators, so it runs only while 128 x sum |wB| + |biasB| stays below 2^23,
+    else the layer takes groups of four (as does a depth of 148, which has no dot chunk); bit-exact either way."""
+    rng = np.random.default_rng(depth + zp)
+    units = 40
+    w = rng.integers(-127, 128, (units, depth), dtype=np.int8)
+    w[1] = b_weight
+    w[3] = -b_weight
+    s_in, s_w, s_out = _quant(rng, units, True, depth)
+    bias = const("b", rng.integers(-b_range, b_range, units, dtype=np.int32), scales=list(s_in * s_w))
+    graph = single_op(
+        OpKind.FULLY_CONNECTED,
+        FullyConnectedAttrs(activation=Activation.NONE),
+        [act("x", (1, depth), s_in, zp), const("w", w, scales=s_w, axis=0), bias],
+        act("y", (1, units), s_out, 0),
+    )
+    rows, folded, _ = _fc_parts(graph.ops[0], graph)
+    assert (fc_dot_plan(depth, True) is not None and octets_fit(rows, folded)) == octets
+    _check(graph, "fc_s8_pair", is_fc_pair, depth)
+
+
+@pytest.mark.parametrize("big", [0, 1 << 23, -(1 << 24)])
+def test_pointwise_quad_compact_and_wide_tables(big):
+    """The quad core with the compact requantization table (8 bytes per channel) and, when one folded bias needs
+    more than 24 bits, with the wide table: both bit-exact, with a constant (zero-weight) channel in a group."""
+    rng = np.random.default_rng(abs(big) % 1000 + 7)
+    cin, cout = 32, 12
+    s_in, s_w, s_out = _quant(rng, cout, True, cin)
+    wq = rng.integers(-127, 128, (cout, 1, 1, cin), dtype=np.int8)
+    wq[5] = 0
+    b = rng.integers(-20000, 20000, cout, dtype=np.int32)
+    b[2] = big or b[2]
+    graph = single_op(
+        OpKind.CONV_2D,
+        Conv2DAttrs(1, 1, 1, 1, Padding.SAME, Activation.NONE),
+        [act("x", (1, 3, 3, cin), s_in, 9), const("w", wq, scales=s_w, axis=0), const("b", b, scales=list(s_in * s_w))],
+        act("y", (1, 3, 3, cout), s_out, -20),
+    )
+    _g, rows, bias, q = _pw_parts(graph.ops[0], graph)
+    assert q is not None and (quad_table_compact(q, rows, bias) is None) == bool(big)
+    _check(graph, "conv2d_1x1_s8_pair", is_pointwise_pair, 11)

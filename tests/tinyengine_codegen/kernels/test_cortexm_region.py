@@ -79,10 +79,10 @@ def test_pair_region_columns_put_each_k_quad_in_smlad_order():
     s = Stack(np.random.default_rng(4), (1, 11, 11, 3))
     g = s.graph(s.conv(s.input, 4, 3, 1, 2))  # 27 values, padded to 28
     ctx = pair_region_context(g.ops[0], g, _binding(g, 0))
-    assert ctx["kp"] == 28 and ctx["pad_slots"] == [27]
-    # value k of quad q sits at 4q + (0, 2, 1, 3)[k % 4]: words (x0, x2), (x1, x3)
-    assert [t[0] for t in ctx["col_taps"][:8]] == [0, 2, 1, 3, 4, 6, 5, 7]
-    assert ctx["col_taps"][26] == (25, 2, 14)
+    assert ctx["kp"] == 28 and ctx["pad_slots"] == [51]
+    # value k of quad q sits at 8q + (0, 2, 1, 3)[k % 4]: words (x0, x2), (x1, x3), then the other column's quad
+    assert [t[0] for t in ctx["col_taps"][:8]] == [0, 2, 1, 3, 8, 10, 9, 11]
+    assert ctx["col_taps"][26] == (49, 2, 14)
 
 
 def test_im2col_columns_follow_kernel_rows_with_dilation():
