@@ -23,7 +23,16 @@ import numpy as np
 from ..ir.graph import Graph, Op
 from .common import in_tensor, out_tensor
 from .conv import geometry, requant_q
-from .cortexm import acc_bounds, constant_channels, folded_bias, has_dsp, per_op, requant_fast
+from .cortexm import (
+    RQ_BIAS_LIMIT,
+    acc_bounds,
+    constant_channels,
+    folded_bias,
+    has_dsp,
+    per_op,
+    requant_fast,
+    requant_words,
+)
 from .spec import Binding, Context, KernelSpec, TargetLike, no_scratch
 
 MAX_LS = 8  # |w| << ls stays an int16 lane
@@ -222,7 +231,36 @@ def _s1_context(op: Op, graph: Graph, g: dict, transpose: bool) -> dict:
         str(v).replace("-", "m") for v in (lay["s"], o["ystep"], o["rowstep"], o["along"], o["nrows"], q["ls"], *clip)
     )
     copy = "_".join(str(v) for v in (lay["cols"], lay["prow"], lay["sa"], lay["sx"], lay["s"], lay["plane_bytes"]))
-    return dict(lay, group=1, scratch_words=lay["plane_bytes"] // 4, core=f"dw3_core_{core}", copy=f"dw3_copy4_{copy}")
+    rec, compact = _s1_records(op, graph)
+    return dict(
+        lay,
+        group=1,
+        scratch_words=lay["plane_bytes"] // 4,
+        core=f"dw3_core_{core}" + (f"_z{q['zp']}".replace("-", "m") if compact else ""),
+        copy=f"dw3_copy4_{copy}",
+        rec=rec,
+        compact=compact,
+        rnd_base=2 * q["zp"] + 1,
+    )
+
+
+def _s1_records(op: Op, graph: Graph) -> tuple[list[int], bool]:
+    """The stride-1 core's per-channel records: the compact requantization of kernels/cortexm.py (requant_words:
+    (bias << 8) | (rs - 1) and the multiplier, 8 bytes; the rounding constant formed at run time), the bias
+    pre-shifted by ls like the weights; else (a bias beyond 24 bits) multiplier, rounding, bias, shift."""
+    q, _, bias = _epilogue(op, graph)
+    ls = q["ls"]
+    words = requant_words(q, bias, ls)
+    if words is not None:
+        packed, mult = words
+        b = (packed >> 8) << ls
+        if np.all(np.abs(b) < RQ_BIAS_LIMIT):
+            rec = np.stack([(b << 8) | (packed & 255), mult], axis=1).reshape(-1)
+            return rec.astype(np.int64).astype(np.int32).tolist(), True
+    const = np.asarray(q["mult"]) == 0
+    b = np.where(const, 0, np.asarray(bias, np.int64) << ls)
+    rec = np.stack([np.asarray(q["mult"], np.int64), np.asarray(q["rnd"], np.int64), b, np.asarray(q["rs"])], axis=1)
+    return rec.reshape(-1).astype(np.int32).tolist(), False
 
 
 DW3X3_PLANAR = (  # the same C either way: the in-place variant only declares that it may overwrite its input
