@@ -1,19 +1,22 @@
 """Channel-planar 3x3 depthwise kernel, stride 1 or 2, for Cortex-M cores with the DSP extension.
 
-One channel at a time: its input plane is copied (one load and one store per byte) into a scratch plane framed by
-input-zero-point bytes, then an assembly core slides over that plane four output pixels per step. In the plane,
-consecutive columns are consecutive bytes, so one word load gives four columns; SXTB16 turns a word (x0, x1, x2, x3)
-into the pairs (x0, x2) and (x1, x3), and one SMLAD against the weight pair (w0, w2) of a kernel row does two taps of
-one output, the middle tap being one SMLAxy: a kernel row of four outputs costs two word loads, four SXTB16 and
-eight multiplies (stride 2: each pixel's pair (x0, x2) comes from its own word, four words a kernel row).
-Weights stay int8 in flash (nine bytes per channel, ordered so that two SXTB16 per word give the
-pairs) and are widened once per channel; the requantization constants of the channel sit in registers.
+One channel at a time: its input plane is copied into a scratch plane framed by input-zero-point bytes, then an
+assembly core slides over that plane. In the plane, consecutive columns are consecutive bytes, so one word load
+gives four columns; SXTB16 turns a word (x0, x1, x2, x3) into the pairs (x0, x2) and (x1, x3), and one SMLAD against
+the weight pair (w0, w2) of a kernel row does two taps of one output, the middle tap being one SMLAxy.
+
+Stride 1: blocks of three output rows x two pixels, five input rows each loaded and widened once for every output
+row they feed, all weights in registers, the channel's parameters in the core's stack frame (it widens the channel's
+int8 weights and reads its compact requantization record itself); where four planes fit, one pass copies the planes
+of four channels by 4x4 byte transposes (docs/cortexm_kernels.md). Stride 2: four pixels per step, one plane copied
+byte by byte, weights widened per channel in C.
+Weights stay int8 in flash (nine bytes per channel, ordered so that two SXTB16 per word give the pairs).
 
 The input offset is folded into the bias (kernels/cortexm.py), so a frame byte (the zero point) contributes nothing,
 and the fast exact requantization of requant_fast is used, its pre-shift folded into the widened weights (SADD16
 doubles both halves) and the bias. Because a channel's whole input plane is copied before its outputs are written,
 and an output byte of channel c only ever lands on an input byte of channel c, the kernel may overwrite its input
-(in place) for any stride and padding; the scratch is one framed plane of the columns and rows the outputs read.
+(in place) for any stride and padding.
 """
 
 from __future__ import annotations
