@@ -1,19 +1,22 @@
 """Channel-planar 3x3 depthwise kernel, stride 1 or 2, for Cortex-M cores with the DSP extension.
 
-One channel at a time: its input plane is copied (one load and one store per byte) into a scratch plane framed by
-input-zero-point bytes, then an assembly core slides over that plane four output pixels per step. In the plane,
-consecutive columns are consecutive bytes, so one word load gives four columns; SXTB16 turns a word (x0, x1, x2, x3)
-into the pairs (x0, x2) and (x1, x3), and one SMLAD against the weight pair (w0, w2) of a kernel row does two taps of
-one output, the middle tap being one SMLAxy: a kernel row of four outputs costs two word loads, four SXTB16 and
-eight multiplies (stride 2: each pixel's pair (x0, x2) comes from its own word, four words a kernel row).
-Weights stay int8 in flash (nine bytes per channel, ordered so that two SXTB16 per word give the
-pairs) and are widened once per channel; the requantization constants of the channel sit in registers.
+One channel at a time: its input plane is copied into a scratch plane framed by input-zero-point bytes, then an
+assembly core slides over that plane. In the plane, consecutive columns are consecutive bytes, so one word load
+gives four columns; SXTB16 turns a word (x0, x1, x2, x3) into the pairs (x0, x2) and (x1, x3), and one SMLAD against
+the weight pair (w0, w2) of a kernel row does two taps of one output, the middle tap being one SMLAxy.
+
+Stride 1: blocks of three output rows x two pixels, five input rows each loaded and widened once for every output
+row they feed, all weights in registers, the channel's parameters in the core's stack frame (it widens the channel's
+int8 weights and reads its compact requantization record itself); where four planes fit, one pass copies the planes
+of four channels by 4x4 byte transposes (docs/cortexm_kernels.md). Stride 2: four pixels per step, one plane copied
+byte by byte, weights widened per channel in C.
+Weights stay int8 in flash (nine bytes per channel, ordered so that two SXTB16 per word give the pairs).
 
 The input offset is folded into the bias (kernels/cortexm.py), so a frame byte (the zero point) contributes nothing,
 and the fast exact requantization of requant_fast is used, its pre-shift folded into the widened weights (SADD16
 doubles both halves) and the bias. Because a channel's whole input plane is copied before its outputs are written,
 and an output byte of channel c only ever lands on an input byte of channel c, the kernel may overwrite its input
-(in place) for any stride and padding; the scratch is one framed plane of the columns and rows the outputs read.
+(in place) for any stride and padding.
 """
 
 from __future__ import annotations
@@ -23,7 +26,16 @@ import numpy as np
 from ..ir.graph import Graph, Op
 from .common import in_tensor, out_tensor
 from .conv import geometry, requant_q
-from .cortexm import acc_bounds, constant_channels, folded_bias, has_dsp, per_op, requant_fast
+from .cortexm import (
+    RQ_BIAS_LIMIT,
+    acc_bounds,
+    constant_channels,
+    folded_bias,
+    has_dsp,
+    per_op,
+    requant_fast,
+    requant_words,
+)
 from .spec import Binding, Context, KernelSpec, TargetLike, no_scratch
 
 MAX_LS = 8  # |w| << ls stays an int16 lane
@@ -57,7 +69,14 @@ def _geometry_ok(op: Op, graph: Graph) -> bool:
         and 2 * s + 6 <= 4095  # row offsets are load immediates
         and 4 * _orient(g)["ystep"] <= 4095  # output offsets and steps too
         and g["oh"] * g["ow"] * g["cout"] < 65536  # MOVW immediates
+        and (g["sh"] == 2 or _s1_fits(g))
     )
+
+
+def _s1_fits(g: dict) -> bool:
+    """The stride-1 block's offsets are immediates: four plane rows down, two output rows and a pixel across."""
+    o = _orient(g)
+    return 4 * s1_layout(g)["s"] <= 4095 and 2 * o["rowstep"] + o["ystep"] <= 4095
 
 
 def _orient(g: dict, transpose: bool = True) -> dict:
@@ -103,9 +122,64 @@ def is_dw3x3_planar(op: Op, graph: Graph, target: TargetLike) -> bool:
 
 
 def planar_scratch(op: Op, graph: Graph) -> int:
-    """One framed input plane, plus the word a stride-2 step reads past a row's end, rounded up to words."""
-    s, rows = plane(geometry(op, graph))
+    """Stride 2: one framed input plane, plus the word a step reads past a row's end, rounded up to words.
+    Stride 1: `group` such planes (rows padded to words)."""
+    g = geometry(op, graph)
+    if g["sh"] == 1:
+        return s1_layout(g)["plane_bytes"]
+    s, rows = plane(g)
     return (rows * s + 4 + 3) // 4 * 4
+
+
+def is_dw3x3_planar4(op: Op, graph: Graph, target: TargetLike) -> bool:
+    """Stride 1 with the four-channel copy (s1_layout's group 4)."""
+    a = op.attrs
+    return (
+        a.stride_h == a.stride_w == 1
+        and is_dw3x3_planar(op, graph, target)
+        and s1_layout(geometry(op, graph))["group"] == 4
+    )
+
+
+def planar4_scratch(op: Op, graph: Graph) -> int:
+    return 4 * s1_layout(geometry(op, graph))["plane_bytes"]
+
+
+def planar4_context(op: Op, graph: Graph, b: Binding) -> Context:
+    ctx = planar_context(op, graph, b)
+    return dict(ctx, group=4, scratch_words=ctx["scratch_words"] * 4)
+
+
+def s1_layout(g: dict, transpose: bool = True) -> dict:
+    """Where the stride-1 kernel's planes lie: rows of `s` bytes (the framed row, rounded up to words), the copied
+    input starting word-aligned `origin` bytes into a plane (`lead` bytes into the first), `cols` input bytes along
+    a plane row (`sa` input bytes apart) and `prow` plane rows from the input (`sx` apart), planes `plane_bytes`
+    apart; `group` 4 when one pass copies four channels' planes (channels a multiple of four, rows of at least four
+    bytes, offsets that fit load and store immediates), else 1."""
+    o = _orient(g, transpose)
+    t, c = o["transposed"], g["cin"]
+    s = (o["along"] + 2 + 3) // 4 * 4
+    rows = o["nrows"] + 2
+    pad_a, pad_x = (g["pad_t"], g["pad_l"]) if t else (g["pad_l"], g["pad_t"])
+    in_a, in_x = (g["ih"], g["iw"]) if t else (g["iw"], g["ih"])
+    sa, sx = (g["iw"] * c, c) if t else (c, g["iw"] * c)
+    origin = pad_x * s + pad_a
+    lead = -origin % 4
+    plane_bytes = (lead + rows * s + 4 + 3) // 4 * 4
+    cols, prow = min(in_a, o["along"] + 2 - pad_a), min(in_x, rows - pad_x)
+    group = 4 if c % 4 == 0 and cols >= 4 and 4 * sa <= 4095 and 3 * plane_bytes <= 4095 else 1
+    return dict(
+        s=s,
+        rows=rows,
+        origin=origin,
+        lead=lead,
+        plane_bytes=plane_bytes,
+        cols=cols,
+        prow=prow,
+        sa=sa,
+        sx=sx,
+        group=group,
+    )
 
 
 def planar_context(op: Op, graph: Graph, b: Binding, transpose: bool = True) -> Context:
@@ -126,7 +200,7 @@ def planar_context(op: Op, graph: Graph, b: Binding, transpose: bool = True) -> 
     else:
         gather_rows, gather_cols = min(g["ih"], rows - g["pad_t"]), min(g["iw"], s - g["pad_l"])
         origin, col_step = g["pad_t"] * s + g["pad_l"], 1
-    return dict(
+    ctx = dict(
         g,
         **o,
         q=q,
@@ -146,9 +220,55 @@ def planar_context(op: Op, graph: Graph, b: Binding, transpose: bool = True) -> 
         tail=o["along"] % 4,
         weights=b.weights.add(f"{op.inputs[1]}#dwplanar", packed),
     )
+    if g["sh"] == 1:
+        ctx.update(_s1_context(op, graph, g, transpose))
+    return ctx
+
+
+def _s1_context(op: Op, graph: Graph, g: dict, transpose: bool) -> dict:
+    lay = s1_layout(g, transpose)
+    o, q = _orient(g, transpose), _epilogue(op, graph)[0]
+    clip = (q["lo"] if q["lo_clip"] else "n", q["hi"] if q["hi_clip"] else "n")
+    # the core's code depends only on these numbers: layers that share them share one core (and one copy)
+    core = "_".join(
+        str(v).replace("-", "m") for v in (lay["s"], o["ystep"], o["rowstep"], o["along"], o["nrows"], q["ls"], *clip)
+    )
+    copy = "_".join(str(v) for v in (lay["cols"], lay["prow"], lay["sa"], lay["sx"], lay["s"], lay["plane_bytes"]))
+    rec, compact = _s1_records(op, graph)
+    return dict(
+        lay,
+        group=1,
+        scratch_words=lay["plane_bytes"] // 4,
+        core=f"dw3_core_{core}" + (f"_z{q['zp']}".replace("-", "m") if compact else ""),
+        copy=f"dw3_copy4_{copy}",
+        rec=rec,
+        compact=compact,
+        rnd_base=2 * q["zp"] + 1,
+    )
+
+
+def _s1_records(op: Op, graph: Graph) -> tuple[list[int], bool]:
+    """The stride-1 core's per-channel records: the compact requantization of kernels/cortexm.py (requant_words:
+    (bias << 8) | (rs - 1) and the multiplier, 8 bytes; the rounding constant formed at run time), the bias
+    pre-shifted by ls like the weights; else (a bias beyond 24 bits) multiplier, rounding, bias, shift."""
+    q, _, bias = _epilogue(op, graph)
+    ls = q["ls"]
+    words = requant_words(q, bias, ls)
+    if words is not None:
+        packed, mult = words
+        b = (packed >> 8) << ls
+        if np.all(np.abs(b) < RQ_BIAS_LIMIT):
+            rec = np.stack([(b << 8) | (packed & 255), mult], axis=1).reshape(-1)
+            return rec.astype(np.int64).astype(np.int32).tolist(), True
+    const = np.asarray(q["mult"]) == 0
+    b = np.where(const, 0, np.asarray(bias, np.int64) << ls)
+    rec = np.stack([np.asarray(q["mult"], np.int64), np.asarray(q["rnd"], np.int64), b, np.asarray(q["rs"])], axis=1)
+    return rec.reshape(-1).astype(np.int32).tolist(), False
 
 
 DW3X3_PLANAR = (  # the same C either way: the in-place variant only declares that it may overwrite its input
+    KernelSpec("dwconv3x3_s8_planar4_inplace", is_dw3x3_planar4, planar4_scratch, planar4_context, inplace=True),
+    KernelSpec("dwconv3x3_s8_planar4", is_dw3x3_planar4, planar4_scratch, planar4_context),
     KernelSpec("dwconv3x3_s8_planar_inplace", is_dw3x3_planar, planar_scratch, planar_context, inplace=True),
     KernelSpec("dwconv3x3_s8_planar", is_dw3x3_planar, planar_scratch, planar_context),
 )

@@ -32,7 +32,7 @@ pytestmark = [
 ACTS = (Activation.NONE, Activation.RELU, Activation.RELU6)
 
 
-def _graph(h, w, c, padding, act_fn, seed, residual=False, stride=1):
+def _graph(h, w, c, padding, act_fn, seed, residual=False, stride=1, bias_scale=1):
     """3x3 conv from 2c + 8 channels (the graph's peak, so the depthwise has room for its scratch) -> 3x3 depthwise
     [-> ADD of the conv output and the depthwise output, which keeps the depthwise input alive: out of place]."""
     rng = np.random.default_rng(seed)
@@ -47,7 +47,7 @@ def _graph(h, w, c, padding, act_fn, seed, residual=False, stride=1):
     # per-channel scales over four decades: output multipliers below and above one (right and left shifts)
     scales = 10.0 ** rng.uniform(-4, -0.5, c)
     wt = const("wd", wd, scales=scales, axis=3)
-    bias = const("bd", rng.integers(-2000, 2000, c, dtype=np.int32), scales=[1.0] * c)
+    bias = const("bd", rng.integers(-2000, 2000, c, dtype=np.int32) * bias_scale, scales=[1.0] * c)
     if padding is Padding.SAME:
         oh, ow = (h + stride - 1) // stride, (w + stride - 1) // stride
     else:
@@ -69,6 +69,9 @@ def _graph(h, w, c, padding, act_fn, seed, residual=False, stride=1):
 
 
 OPTIONS = CompileOptions(target="qemu-m4", patches="off")
+# stride 1 with channels a multiple of four copies four channels' planes per pass (planar4), else one at a time
+IN_PLACE = ("dwconv3x3_s8_planar_inplace", "dwconv3x3_s8_planar4_inplace")
+OUT_OF_PLACE = ("dwconv3x3_s8_planar", "dwconv3x3_s8_planar4")
 
 
 def _planned(graph) -> str:
@@ -94,8 +97,8 @@ def _check(graph, seed):
 )
 def test_planar_depthwise_random_shapes_in_place(h, w, c, padding, act_fn, seed):
     graph = _graph(h, w, c, padding, act_fn, seed)
-    assume(_planned(graph) == "dwconv3x3_s8_planar_inplace")
-    assert _check(graph, seed)[1] == "dwconv3x3_s8_planar_inplace"
+    assume(_planned(graph) in IN_PLACE)
+    assert _check(graph, seed)[1] in IN_PLACE
 
 
 @settings(max_examples=5, deadline=None, phases=(Phase.explicit, Phase.reuse, Phase.generate))
@@ -118,7 +121,7 @@ def test_planar_depthwise_stride2_random_shapes_in_place(h, w, c, padding, act_f
 def test_planar_depthwise_out_of_place_every_tail(w):
     """Widths 1, 2, 5 and 8: a lone tail step of one or two pixels, a step plus one, two full steps."""
     kernels = _check(_graph(4, w, 8, Padding.SAME, Activation.RELU6, seed=w, residual=True), seed=w)
-    assert kernels[1] == "dwconv3x3_s8_planar"
+    assert kernels[1] in OUT_OF_PLACE
 
 
 def test_planar_depthwise_wide_rows_stride2():
@@ -141,5 +144,25 @@ def test_planar_depthwise_wide_rows_stride2():
 def test_planar_depthwise_tall_planes_walk_transposed(h, w, c, padding, stride):
     """Planes at least twice as tall as wide are walked along their columns (weights and plane transposed)."""
     graph = _graph(h, w, c, padding, Activation.RELU6, seed=h + w, stride=stride)
-    assert _planned(graph) == "dwconv3x3_s8_planar_inplace"
-    assert _check(graph, h)[1] == "dwconv3x3_s8_planar_inplace"
+    assert _planned(graph) in IN_PLACE
+    assert _check(graph, h)[1] in IN_PLACE
+
+
+@pytest.mark.parametrize(
+    "h,w,c,padding,residual,seed,bias_scale",
+    [
+        (7, 9, 4, Padding.SAME, False, 1, 1),  # rows of 9: two blocks of the copy, then one overlapping them
+        (6, 6, 8, Padding.VALID, False, 1, 1),  # 4 x 4 outputs from unpadded rows of exactly four bytes
+        (5, 7, 12, Padding.SAME, False, 2, 1),  # odd rows and columns: single-row and single-pixel blocks
+        (24, 5, 8, Padding.SAME, True, 1, 1),  # walked transposed, copied down the input columns
+        (9, 13, 5, Padding.SAME, True, 1, 1),  # channels no multiple of four: one plane at a time
+        (8, 8, 8, Padding.SAME, False, 1, 20_000),  # biases beyond 24 bits: the wide per-channel records
+    ],
+)
+def test_planar_depthwise_stride1_four_channel_copy(h, w, c, padding, residual, seed, bias_scale):
+    """Stride 1: four channels' planes per copy pass (4 x 4 byte transposes) or, for other channel counts, one
+    (seeds whose quantization the fast requantization takes)."""
+    graph = _graph(h, w, c, padding, Activation.RELU, seed=seed, residual=residual, bias_scale=bias_scale)
+    kernel = _check(graph, seed)[1]
+    assert kernel in (OUT_OF_PLACE if residual else IN_PLACE)
+    assert kernel.startswith("dwconv3x3_s8_planar4") == (c % 4 == 0)

@@ -168,10 +168,10 @@ def test_depthwise_in_place_chain_with_borders_and_constant_channel():
         tensors.update({t.name: t for t in ts})
     graph = verify(Graph("dw_chain", tensors, tuple(ops), pw.inputs, ("d3",)))
     res = _run(graph, seed=2)
-    # the stride-1 layers (SAME and VALID) take the channel-planar kernel; stride 2 to 15 output pixels the
-    # four-channel one
+    # the stride-1 layers (SAME and VALID) take the channel-planar kernel: one plane at a time at the graph's
+    # peak, four channels' planes where they fit; stride 2 to 15 output pixels the four-channel one
     planar = "dwconv3x3_s8_planar_inplace"
-    assert res.kernels == ("conv2d_s8_pair_stack", planar, "dwconv_s8_simd_inplace", planar)
+    assert res.kernels == ("conv2d_s8_pair_stack", planar, "dwconv_s8_simd_inplace", "dwconv3x3_s8_planar4_inplace")
 
 
 def test_depthwise_out_of_place_beside_residual_add():
