@@ -157,6 +157,7 @@ static inline void tinyml_store_f32(int8_t *p, float v) { memcpy(p, &v, sizeof v
  * each activation operand starts in_off bytes into its buffer, whose rows are in_row bytes apart; the first
  * operand's region has in_h x in_w pixels and is padded by pad_t/pad_b/pad_l/pad_r pixels; the output region of
  * out_h x out_w pixels starts out_off bytes into the output buffer, whose rows are out_row bytes apart. */
+#ifdef TINYML_WIDE_REGIONS
 typedef struct {
     int32_t in_off[2];
     int32_t in_row[2];
@@ -166,6 +167,18 @@ typedef struct {
     int16_t pad_t, pad_b, pad_l, pad_r;
     int16_t out_h, out_w;
 } tinyml_region_t;
+#else
+/* 28 bytes: row strides below 64 KiB, heights, widths and pads below 256 (else the model defines
+ * TINYML_WIDE_REGIONS before including this header) */
+typedef struct {
+    int32_t in_off[2];
+    int32_t out_off;
+    uint16_t in_row[2], out_row;
+    uint8_t in_h, in_w;
+    uint8_t pad_t, pad_b, pad_l, pad_r;
+    uint8_t out_h, out_w;
+} tinyml_region_t;
+#endif
 
 #ifdef TINYML_HAVE_DSP
 /* Cortex-M DSP-extension helpers (ACLE __smlad, __sxtb16, ...) are added here by SIMD kernels. */

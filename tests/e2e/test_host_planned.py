@@ -65,8 +65,12 @@ def test_mlperf_planned_c_bit_exact_with_tflm_under_asan(tmp_path):
         np.testing.assert_array_equal(got.reshape(want.shape), want, err_msg=f"{graph.name} {options}")
 
 
-@pytest.mark.parametrize("patches", ["auto", "2", "3"])
-def test_random_stacks_patched_bit_exact_under_asan(tmp_path, patches):
+@pytest.mark.parametrize(("patches", "wide"), [("auto", False), ("2", False), ("3", False), ("2", True)])
+def test_random_stacks_patched_bit_exact_under_asan(tmp_path, monkeypatch, patches, wide):
+    """wide: the region tables in the wide tinyml_region_t (TINYML_WIDE_REGIONS), as for regions too large for the
+    compact one."""
+    if wide:
+        monkeypatch.setattr("tinyengine_codegen.emit.model.compact_regions", lambda rows: False)
     cases = []
     for seed in range(10):
         rng = np.random.default_rng(1000 * len(patches) + seed)
@@ -81,6 +85,7 @@ def test_random_stacks_patched_bit_exact_under_asan(tmp_path, patches):
             got.reshape((len(xs),) + _reference(graph, xs).shape[1:]), _reference(graph, xs), err_msg=graph.name
         )
     assert patched >= 3, f"only {patched} of 10 stacks got a patch stage"
+    assert wide == ("#define TINYML_WIDE_REGIONS" in (tmp_path / "m0" / "m0.c").read_text()) or not patched
 
 
 def test_random_models_planned_bit_exact_under_asan(tmp_path):
@@ -114,9 +119,10 @@ def test_debug_canaries_catch_a_stage_layer_writing_past_the_arena(tmp_path):
     start = src.index("\n    {{", table) + 1
     row = src[start : src.index("\n", start)]
     fields = row.replace("{", "").replace("}", "").split(",")
-    fields[4] = f" {project.arena_bytes}"  # out_off: the output region starts at the arena end
-    bad = "    {{{{{},{}}}, {{{},{}}}, {}}},".format(
-        fields[0].strip(), fields[1], fields[2].strip(), fields[3], ",".join(fields[4:-1])
+    # compact tinyml_region_t: {{in_off0, in_off1}, out_off, {in_row0, in_row1}, out_row, ...}
+    fields[2] = f" {project.arena_bytes}"  # out_off: the output region starts at the arena end
+    bad = "    {{{{{},{}}},{}, {{{},{}}},{}}},".format(
+        fields[0].strip(), fields[1], fields[2], fields[3].strip(), fields[4], ",".join(fields[5:-1])
     )
     (tmp_path / "m" / "tinyml.c").write_text(src[:start] + bad + src[start + len(row) :])
     with pytest.raises(InternalError, match=f"returned {-(split + 1)}"):

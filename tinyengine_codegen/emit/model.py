@@ -73,13 +73,33 @@ def bound_kernels(mp: ModelPlan) -> tuple[BoundKernel, ...]:
     return tuple(out)
 
 
-def _c_row(row: tuple[int, ...]) -> str:
-    rest = ", ".join(map(str, row[4:]))
-    return f"{{{{{row[0]}, {row[1]}}}, {{{row[2]}, {row[3]}}}, {rest}}}"
+def compact_regions(rows: dict) -> bool:
+    """True when every region row fits tinyml_region_t's compact layout (tinyml_runtime.h): row strides below
+    2^16, heights, widths and pads below 2^8; else the model defines TINYML_WIDE_REGIONS."""
+    flat = [r for lst in rows.values() for r in lst]
+    return all(0 <= v < 1 << 16 for r in flat for v in (r[2], r[3], r[5])) and all(
+        0 <= v < 1 << 8 for r in flat for v in r[6:]
+    )
+
+
+def _c_row(row: tuple[int, ...], compact: bool) -> str:
+    """One region initializer: (in_off0, in_off1, in_row0, in_row1, out_off, out_row, in_h, in_w, pad_t, pad_b,
+    pad_l, pad_r, out_h, out_w) in the field order of the layout in use."""
+    rest = ", ".join(map(str, row[6:]))
+    if compact:
+        return f"{{{{{row[0]}, {row[1]}}}, {row[4]}, {{{row[2]}, {row[3]}}}, {row[5]}, {rest}}}"
+    return f"{{{{{row[0]}, {row[1]}}}, {{{row[2]}, {row[3]}}}, {row[4]}, {row[5]}, {rest}}}"
 
 
 def _layer(
-    i: int, op: Op, k: BoundKernel, graph: Graph, plan: ArenaPlan, weights: WeightTable, rows: list | None
+    i: int,
+    op: Op,
+    k: BoundKernel,
+    graph: Graph,
+    plan: ArenaPlan,
+    weights: WeightTable,
+    rows: list | None,
+    compact: bool = True,
 ) -> dict:
     """Render one layer function and describe its call (and its region table inside a patch stage)."""
     spec = k.spec
@@ -112,7 +132,7 @@ def _layer(
         code=code,
         kernel=spec.name,
         name=op.name,
-        regions=None if rows is None else [_c_row(r) for r in rows],
+        regions=None if rows is None else [_c_row(r, compact) for r in rows],
         touch=[v for pair in touch for v in pair],
     )
 
@@ -139,7 +159,11 @@ def generate(
     check_covers(plan, graph, mp.scratch, sched.buffer_bytes if sched is not None else None)
     rows = region_rows(graph, sched) if sched is not None else {}
     weights = WeightTable(prefix)
-    layers = [_layer(i, op, s, graph, plan, weights, rows.get(i)) for i, (op, s) in enumerate(zip(graph.ops, kernels))]
+    compact = compact_regions(rows)
+    layers = [
+        _layer(i, op, s, graph, plan, weights, rows.get(i), compact)
+        for i, (op, s) in enumerate(zip(graph.ops, kernels))
+    ]
     stage = (
         None
         if sched is None
@@ -167,6 +191,7 @@ def generate(
         outs=io[len(ins) :],
         comments=[d["comment"] for d in io],
         canaries=canaries,
+        wide_regions=not compact,
         rc_not_initialized=-(len(layers) + 1),
         rc_no_memory=-(len(layers) + 2),
         strategy=plan.strategy,

@@ -46,7 +46,17 @@ def test_region_rows_by_hand():
     assert rows[1] == (2, 0, 8, 0, 6, 12, 3, 3, 1, 0, 0, 1, 2, 2)  # cols 1..3, output at column 2
     assert rows[3] == (10, 0, 8, 0, 30, 12, 3, 3, 0, 1, 0, 1, 2, 2)  # rows/cols 1..3, output at (2, 2)
     code = compile_model(g, plan=_staged(g, 0, 2)).files["tinyml.c"]
-    assert "{{10, 0}, {8, 0}, 30, 12, 3, 3, 0, 1, 0, 1, 2, 2}," in code
+    # the compact tinyml_region_t: {in_off[2]}, out_off, {in_row[2]}, out_row, then the 8-bit sizes and pads
+    assert "{{10, 0}, 30, {8, 0}, 12, 3, 3, 0, 1, 0, 1, 2, 2}," in code
+
+
+def test_wide_region_layout_when_a_row_stride_needs_more_than_16_bits():
+    from tinyengine_codegen.emit.model import _c_row, compact_regions
+
+    row = (10, 0, 8, 0, 30, 12, 3, 3, 0, 1, 0, 1, 2, 2)
+    assert compact_regions({0: [row]}) and not compact_regions({0: [row[:2] + (1 << 16,) + row[3:]]})
+    assert not compact_regions({0: [row[:7] + (256,) + row[8:]]})
+    assert _c_row(row, False) == "{{10, 0}, {8, 0}, 30, 12, 3, 3, 0, 1, 0, 1, 2, 2}"
 
 
 def test_a_region_that_spills_is_an_internal_error():
