@@ -26,16 +26,7 @@ import numpy as np
 from ..ir.graph import Graph, Op
 from .common import in_tensor, out_tensor
 from .conv import geometry, requant_q
-from .cortexm import (
-    RQ_BIAS_LIMIT,
-    acc_bounds,
-    constant_channels,
-    folded_bias,
-    has_dsp,
-    per_op,
-    requant_fast,
-    requant_words,
-)
+from .cortexm import acc_bounds, constant_channels, folded_bias, has_dsp, per_op, requant_fast, requant_words
 from .spec import Binding, Context, KernelSpec, TargetLike, no_scratch
 
 MAX_LS = 8  # |w| << ls stays an int16 lane
@@ -249,17 +240,14 @@ def _s1_context(op: Op, graph: Graph, g: dict, transpose: bool) -> dict:
 
 def _s1_records(op: Op, graph: Graph) -> tuple[list[int], bool]:
     """The stride-1 core's per-channel records: the compact requantization of kernels/cortexm.py (requant_words:
-    (bias << 8) | (rs - 1) and the multiplier, 8 bytes; the rounding constant formed at run time), the bias
-    pre-shifted by ls like the weights; else (a bias beyond 24 bits) multiplier, rounding, bias, shift."""
+    (bias << 8) | (rs - 1) and the multiplier, 8 bytes; the core forms the rounding constant and pre-shifts the
+    bias by ls like the weights); else (a bias beyond 24 bits) multiplier, rounding, bias << ls, shift."""
     q, _, bias = _epilogue(op, graph)
     ls = q["ls"]
     words = requant_words(q, bias, ls)
     if words is not None:
         packed, mult = words
-        b = (packed >> 8) << ls
-        if np.all(np.abs(b) < RQ_BIAS_LIMIT):
-            rec = np.stack([(b << 8) | (packed & 255), mult], axis=1).reshape(-1)
-            return rec.astype(np.int64).astype(np.int32).tolist(), True
+        return np.stack([packed, mult], axis=1).reshape(-1).astype(np.int32).tolist(), True
     const = np.asarray(q["mult"]) == 0
     b = np.where(const, 0, np.asarray(bias, np.int64) << ls)
     rec = np.stack([np.asarray(q["mult"], np.int64), np.asarray(q["rnd"], np.int64), b, np.asarray(q["rs"])], axis=1)
