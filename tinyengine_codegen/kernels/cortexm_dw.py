@@ -278,7 +278,11 @@ def region_tile(g: dict) -> tuple[int, int, int, int]:
 def is_dw3x3_planar_region(op: Op, graph: Graph, target: TargetLike) -> bool:
     """Stride 1 only: stride-2 regions of a patch stage are too small for the per-tile work to pay off."""
     a = op.attrs
-    return a.stride_h == a.stride_w == 1 and is_dw3x3_planar(op, graph, target)
+    return (
+        a.stride_h == a.stride_w == 1
+        and is_dw3x3_planar(op, graph, target)
+        and 2 * out_tensor(graph, op).shape[3] <= 255  # a block's output bytes are post-index immediates
+    )
 
 
 def region_context(op: Op, graph: Graph, b: Binding) -> Context:
