@@ -263,15 +263,22 @@ DW3X3_PLANAR = (  # the same C either way: the in-place variant only declares th
 
 
 REGION_STACK = 512  # bytes of the region kernel's framed tile plane, a local array on the C stack
+REGION_STACK4 = 1024  # the four planes of a four-channel group together
 REGION_COLS = 24  # output columns per tile of the region kernel at most
+
+
+def region_group(g: dict) -> int:
+    """4 when the region kernel copies four channels' tile planes per pass (channels a multiple of four)."""
+    return 4 if g["cin"] % 4 == 0 else 1
 
 
 def region_tile(g: dict) -> tuple[int, int, int, int]:
     """(output rows, output columns, plane row bytes, plane rows) of one tile of the region kernel: its framed
-    plane fits in REGION_STACK bytes."""
+    plane (four of them for a four-channel group) fits in REGION_STACK (REGION_STACK4) bytes."""
+    budget = REGION_STACK if region_group(g) == 1 else REGION_STACK4 // 4
     cols = min(g["ow"], REGION_COLS)
     s = (cols - 1) * g["sw"] + 3
-    band = max(1, min(g["oh"], ((REGION_STACK - 4) // s - 3) // g["sh"] + 1))
+    band = max(1, min(g["oh"], ((budget - 4) // s - 3) // g["sh"] + 1))
     return band, cols, s, (band - 1) * g["sh"] + 3
 
 
@@ -288,7 +295,8 @@ def is_dw3x3_planar_region(op: Op, graph: Graph, target: TargetLike) -> bool:
 def region_context(op: Op, graph: Graph, b: Binding) -> Context:
     g = geometry(op, graph)
     band, cols, s, rows = region_tile(g)
-    return dict(planar_context(op, graph, b, transpose=False), band=band, cols=cols, s=s, rows=rows)
+    ctx = dict(planar_context(op, graph, b, transpose=False), band=band, cols=cols, s=s, rows=rows)
+    return dict(ctx, group=region_group(g), plane_words=(rows * s + 4 + 3) // 4)
 
 
 # patch stage: the same core over a region (sizes and padding at run time), tile by tile. A patch stage runs at the
