@@ -60,14 +60,14 @@ def _geometry_ok(op: Op, graph: Graph) -> bool:
         and 2 * s + 6 <= 4095  # row offsets are load immediates
         and 4 * _orient(g)["ystep"] <= 4095  # output offsets and steps too
         and g["oh"] * g["ow"] * g["cout"] < 65536  # MOVW immediates
-        and (g["sh"] == 2 or _s1_fits(g))
+        and _s1_fits(g)
     )
 
 
 def _s1_fits(g: dict) -> bool:
-    """The stride-1 block's offsets are immediates: four plane rows down, two output rows and a pixel across."""
+    """The block's offsets are immediates: 2 stride + 2 plane rows down, two output rows and a pixel across."""
     o = _orient(g)
-    return 4 * s1_layout(g)["s"] <= 4095 and 2 * o["rowstep"] + o["ystep"] <= 4095
+    return (2 * g["sh"] + 2) * s1_layout(g)["s"] + 2 <= 4095 and 2 * o["rowstep"] + o["ystep"] <= 4095
 
 
 def _orient(g: dict, transpose: bool = True) -> dict:
@@ -116,20 +116,12 @@ def planar_scratch(op: Op, graph: Graph) -> int:
     """Stride 2: one framed input plane, plus the word a step reads past a row's end, rounded up to words.
     Stride 1: `group` such planes (rows padded to words)."""
     g = geometry(op, graph)
-    if g["sh"] == 1:
-        return s1_layout(g)["plane_bytes"]
-    s, rows = plane(g)
-    return (rows * s + 4 + 3) // 4 * 4
+    return s1_layout(g)["plane_bytes"]
 
 
 def is_dw3x3_planar4(op: Op, graph: Graph, target: TargetLike) -> bool:
-    """Stride 1 with the four-channel copy (s1_layout's group 4)."""
-    a = op.attrs
-    return (
-        a.stride_h == a.stride_w == 1
-        and is_dw3x3_planar(op, graph, target)
-        and s1_layout(geometry(op, graph))["group"] == 4
-    )
+    """With the four-channel copy (s1_layout's group 4)."""
+    return is_dw3x3_planar(op, graph, target) and s1_layout(geometry(op, graph))["group"] == 4
 
 
 def planar4_scratch(op: Op, graph: Graph) -> int:
@@ -149,15 +141,16 @@ def s1_layout(g: dict, transpose: bool = True) -> dict:
     bytes, offsets that fit load and store immediates), else 1."""
     o = _orient(g, transpose)
     t, c = o["transposed"], g["cin"]
-    s = (o["along"] + 2 + 3) // 4 * 4
-    rows = o["nrows"] + 2
+    st = g["sh"]
+    s = ((o["along"] - 1) * st + 3 + 3) // 4 * 4
+    rows = (o["nrows"] - 1) * st + 3
     pad_a, pad_x = (g["pad_t"], g["pad_l"]) if t else (g["pad_l"], g["pad_t"])
     in_a, in_x = (g["ih"], g["iw"]) if t else (g["iw"], g["ih"])
     sa, sx = (g["iw"] * c, c) if t else (c, g["iw"] * c)
     origin = pad_x * s + pad_a
     lead = -origin % 4
     plane_bytes = (lead + rows * s + 4 + 3) // 4 * 4
-    cols, prow = min(in_a, o["along"] + 2 - pad_a), min(in_x, rows - pad_x)
+    cols, prow = min(in_a, (o["along"] - 1) * st + 3 - pad_a), min(in_x, rows - pad_x)
     group = 4 if c % 4 == 0 and cols >= 4 and 4 * sa <= 4095 and 3 * plane_bytes <= 4095 else 1
     return dict(
         s=s,
@@ -211,8 +204,7 @@ def planar_context(op: Op, graph: Graph, b: Binding, transpose: bool = True) -> 
         tail=o["along"] % 4,
         weights=b.weights.add(f"{op.inputs[1]}#dwplanar", packed),
     )
-    if g["sh"] == 1:
-        ctx.update(_s1_context(op, graph, g, transpose))
+    ctx.update(_s1_context(op, graph, g, transpose))
     return ctx
 
 
@@ -222,7 +214,8 @@ def _s1_context(op: Op, graph: Graph, g: dict, transpose: bool) -> dict:
     clip = (q["lo"] if q["lo_clip"] else "n", q["hi"] if q["hi_clip"] else "n")
     # the core's code depends only on these numbers: layers that share them share one core (and one copy)
     core = "_".join(
-        str(v).replace("-", "m") for v in (lay["s"], o["ystep"], o["rowstep"], o["along"], o["nrows"], q["ls"], *clip)
+        str(v).replace("-", "m")
+        for v in (g["sh"], lay["s"], o["ystep"], o["rowstep"], o["along"], o["nrows"], q["ls"], *clip)
     )
     copy = "_".join(str(v) for v in (lay["cols"], lay["prow"], lay["sa"], lay["sx"], lay["s"], lay["plane_bytes"]))
     rec, compact = _s1_records(op, graph)
@@ -263,7 +256,7 @@ DW3X3_PLANAR = (  # the same C either way: the in-place variant only declares th
 
 
 REGION_STACK = 512  # bytes of the region kernel's framed tile plane, a local array on the C stack
-REGION_STACK4 = 1024  # the four planes of a four-channel group together
+REGION_STACK4 = 2048  # the four planes of a four-channel group together (the firmware stack is 8 KB)
 REGION_COLS = 24  # output columns per tile of the region kernel at most
 
 
