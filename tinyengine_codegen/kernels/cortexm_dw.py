@@ -30,7 +30,7 @@ from .cortexm import acc_bounds, constant_channels, folded_bias, has_dsp, per_op
 from .spec import Binding, Context, KernelSpec, TargetLike, no_scratch
 
 MAX_LS = 8  # |w| << ls stays an int16 lane
-MIN_PIXELS_S2 = 16  # below this many output pixels per channel, stride 2 runs faster four channels at a time
+MIN_PIXELS_S2 = 9  # below this many output pixels per channel, stride 2 runs faster four channels at a time
 # byte order of one channel's nine weights (index ky * 3 + kx): SXTB16 of word 0 gives (w00, w02) and, rotated,
 # (w10, w12); of word 1 (w20, w22) and, rotated, (w01, w11); the ninth byte is w21
 WEIGHT_ORDER = (0, 3, 2, 5, 6, 1, 8, 4, 7)

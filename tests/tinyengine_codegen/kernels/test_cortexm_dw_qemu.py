@@ -111,7 +111,7 @@ def test_planar_depthwise_random_shapes_in_place(h, w, c, padding, act_fn, seed)
     st.integers(0, 10_000),
 )
 def test_planar_depthwise_stride2_random_shapes_in_place(h, w, c, padding, act_fn, seed):
-    """Stride 2, even and odd sizes (SAME pads only below/right for even ones), at least 16 output pixels."""
+    """Stride 2, even and odd sizes (SAME pads only below/right for even ones), at least 9 output pixels."""
     graph = _graph(h, w, c, padding, act_fn, seed, stride=2)
     assume(_planned(graph) == "dwconv3x3_s8_planar_inplace")
     assert _check(graph, seed)[1] == "dwconv3x3_s8_planar_inplace"
