@@ -50,24 +50,21 @@ def _geometry_ok(op: Op, graph: Graph) -> bool:
     ):
         return False
     g = geometry(op, graph)
-    s = max(plane(g))  # either walk (the region kernel's is never transposed)
     return (
         g["sh"] == g["sw"] in (1, 2)
         and (g["sh"] == 1 or g["oh"] * g["ow"] >= MIN_PIXELS_S2)
         and g["dh"] == g["dw"] == 1
         and g["pad_t"] < 3
         and g["pad_l"] < 3
-        and 2 * s + 6 <= 4095  # row offsets are load immediates
-        and 4 * _orient(g)["ystep"] <= 4095  # output offsets and steps too
         and g["oh"] * g["ow"] * g["cout"] < 65536  # MOVW immediates
-        and _s1_fits(g)
+        and _fits(g)
     )
 
 
-def _s1_fits(g: dict) -> bool:
+def _fits(g: dict) -> bool:
     """The block's offsets are immediates: 2 stride + 2 plane rows down, two output rows and a pixel across."""
     o = _orient(g)
-    return (2 * g["sh"] + 2) * s1_layout(g)["s"] + 2 <= 4095 and 2 * o["rowstep"] + o["ystep"] <= 4095
+    return (2 * g["sh"] + 2) * plane_layout(g)["s"] + 2 <= 4095 and 2 * o["rowstep"] + o["ystep"] <= 4095
 
 
 def _orient(g: dict, transpose: bool = True) -> dict:
@@ -79,13 +76,6 @@ def _orient(g: dict, transpose: bool = True) -> dict:
     along, nrows = (g["oh"], g["ow"]) if t else (g["ow"], g["oh"])
     ystep, rowstep = (g["ow"] * c, c) if t else (c, g["ow"] * c)
     return dict(transposed=t, along=along, nrows=nrows, ystep=ystep, rowstep=rowstep)
-
-
-def plane(g: dict, transpose: bool = True) -> tuple[int, int]:
-    """(row bytes, rows) of the framed plane: the input columns and rows the outputs read, padding included
-    (rows and columns swapped when the walk is transposed)."""
-    cols, rows = (g["ow"] - 1) * g["sw"] + 3, (g["oh"] - 1) * g["sh"] + 3
-    return (rows, cols) if _orient(g, transpose)["transposed"] else (cols, rows)
 
 
 def _epilogue(op: Op, graph: Graph) -> tuple[dict, np.ndarray, np.ndarray]:
@@ -113,19 +103,18 @@ def is_dw3x3_planar(op: Op, graph: Graph, target: TargetLike) -> bool:
 
 
 def planar_scratch(op: Op, graph: Graph) -> int:
-    """Stride 2: one framed input plane, plus the word a step reads past a row's end, rounded up to words.
-    Stride 1: `group` such planes (rows padded to words)."""
+    """One framed input plane (rows padded to words, plus the word a step reads past a row's end)."""
     g = geometry(op, graph)
-    return s1_layout(g)["plane_bytes"]
+    return plane_layout(g)["plane_bytes"]
 
 
 def is_dw3x3_planar4(op: Op, graph: Graph, target: TargetLike) -> bool:
-    """With the four-channel copy (s1_layout's group 4)."""
-    return is_dw3x3_planar(op, graph, target) and s1_layout(geometry(op, graph))["group"] == 4
+    """With the four-channel copy (plane_layout's group 4)."""
+    return is_dw3x3_planar(op, graph, target) and plane_layout(geometry(op, graph))["group"] == 4
 
 
 def planar4_scratch(op: Op, graph: Graph) -> int:
-    return 4 * s1_layout(geometry(op, graph))["plane_bytes"]
+    return 4 * plane_layout(geometry(op, graph))["plane_bytes"]
 
 
 def planar4_context(op: Op, graph: Graph, b: Binding) -> Context:
@@ -133,8 +122,8 @@ def planar4_context(op: Op, graph: Graph, b: Binding) -> Context:
     return dict(ctx, group=4, scratch_words=ctx["scratch_words"] * 4)
 
 
-def s1_layout(g: dict, transpose: bool = True) -> dict:
-    """Where the stride-1 kernel's planes lie: rows of `s` bytes (the framed row, rounded up to words), the copied
+def plane_layout(g: dict, transpose: bool = True) -> dict:
+    """Where the kernel's planes lie: rows of `s` bytes (the framed row, rounded up to words), the copied
     input starting word-aligned `origin` bytes into a plane (`lead` bytes into the first), `cols` input bytes along
     a plane row (`sa` input bytes apart) and `prow` plane rows from the input (`sx` apart), planes `plane_bytes`
     apart; `group` 4 when one pass copies four channels' planes (channels a multiple of four, rows of at least four
@@ -168,48 +157,23 @@ def s1_layout(g: dict, transpose: bool = True) -> dict:
 
 def planar_context(op: Op, graph: Graph, b: Binding, transpose: bool = True) -> Context:
     g = geometry(op, graph)
-    q, w, bias = _epilogue(op, graph)
-    ls = q["ls"]
-    const = np.asarray(q["mult"]) == 0
-    bias = np.where(const, 0, bias.astype(np.int64) << ls)
-    assert np.all(np.abs(bias) < 2**31)
+    q, w, _ = _epilogue(op, graph)
     o = _orient(g, transpose)
     taps = [(p % 3) * 3 + p // 3 for p in range(9)] if o["transposed"] else list(range(9))
     packed = np.ascontiguousarray(w[:, taps][:, list(WEIGHT_ORDER)].astype(np.int8)).reshape(-1)
-    s, rows = plane(g, transpose)
-    # input rows and columns that land in the plane; where input (0, 0) lands, and how far apart its columns land
-    if o["transposed"]:
-        gather_rows, gather_cols = min(g["ih"], s - g["pad_t"]), min(g["iw"], rows - g["pad_l"])
-        origin, col_step = g["pad_l"] * s + g["pad_t"], s
-    else:
-        gather_rows, gather_cols = min(g["ih"], rows - g["pad_t"]), min(g["iw"], s - g["pad_l"])
-        origin, col_step = g["pad_t"] * s + g["pad_l"], 1
-    ctx = dict(
+    return dict(
         g,
         **o,
+        **_core_context(op, graph, g, transpose),
         q=q,
-        ls=ls,
-        s=s,
-        rows=rows,
-        scratch_words=planar_scratch(op, graph) // 4,
-        gather_rows=gather_rows,
-        gather_cols=gather_cols,
-        origin=origin,
-        col_step=col_step,
-        row_step=1 if o["transposed"] else s,
-        adjust=o["rowstep"] - o["along"] * o["ystep"],
+        ls=q["ls"],
         zp=-g["in_offset"],
-        bias=bias.astype(np.int32).tolist(),
-        steps=o["along"] // 4,
-        tail=o["along"] % 4,
         weights=b.weights.add(f"{op.inputs[1]}#dwplanar", packed),
     )
-    ctx.update(_s1_context(op, graph, g, transpose))
-    return ctx
 
 
-def _s1_context(op: Op, graph: Graph, g: dict, transpose: bool) -> dict:
-    lay = s1_layout(g, transpose)
+def _core_context(op: Op, graph: Graph, g: dict, transpose: bool) -> dict:
+    lay = plane_layout(g, transpose)
     o, q = _orient(g, transpose), _epilogue(op, graph)[0]
     clip = (q["lo"] if q["lo_clip"] else "n", q["hi"] if q["hi_clip"] else "n")
     # the core's code depends only on these numbers: layers that share them share one core (and one copy)
@@ -218,7 +182,7 @@ def _s1_context(op: Op, graph: Graph, g: dict, transpose: bool) -> dict:
         for v in (g["sh"], lay["s"], o["ystep"], o["rowstep"], o["along"], o["nrows"], q["ls"], *clip)
     )
     copy = "_".join(str(v) for v in (lay["cols"], lay["prow"], lay["sa"], lay["sx"], lay["s"], lay["plane_bytes"]))
-    rec, compact = _s1_records(op, graph)
+    rec, compact = _records(op, graph)
     return dict(
         lay,
         group=1,
@@ -231,8 +195,8 @@ def _s1_context(op: Op, graph: Graph, g: dict, transpose: bool) -> dict:
     )
 
 
-def _s1_records(op: Op, graph: Graph) -> tuple[list[int], bool]:
-    """The stride-1 core's per-channel records: the compact requantization of kernels/cortexm.py (requant_words:
+def _records(op: Op, graph: Graph) -> tuple[list[int], bool]:
+    """The core's per-channel records: the compact requantization of kernels/cortexm.py (requant_words:
     (bias << 8) | (rs - 1) and the multiplier, 8 bytes; the core forms the rounding constant and pre-shifts the
     bias by ls like the weights); else (a bias beyond 24 bits) multiplier, rounding, bias << ls, shift."""
     q, _, bias = _epilogue(op, graph)
