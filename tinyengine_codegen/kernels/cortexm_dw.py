@@ -37,6 +37,11 @@ WEIGHT_ORDER = (0, 3, 2, 5, 6, 1, 8, 4, 7)
 
 
 def _geometry_ok(op: Op, graph: Graph) -> bool:
+    """Shapes, types and offsets the kernels take (once per op: every planar spec's predicate asks)."""
+    return per_op(graph, ("dw_planar_geometry", op), lambda: _geometry_check(op, graph))
+
+
+def _geometry_check(op: Op, graph: Graph) -> bool:
     x, w, y = in_tensor(graph, op, 0), in_tensor(graph, op, 1), out_tensor(graph, op)
     if not (
         len(x.shape) == len(y.shape) == 4
