@@ -131,8 +131,8 @@ def plane_layout(g: dict, transpose: bool = True) -> dict:
     """Where the kernel's planes lie: rows of `s` bytes (the framed row, rounded up to words), the copied
     input starting word-aligned `origin` bytes into a plane (`lead` bytes into the first), `cols` input bytes along
     a plane row (`sa` input bytes apart) and `prow` plane rows from the input (`sx` apart), planes `plane_bytes`
-    apart; `group` 4 when one pass copies four channels' planes (channels a multiple of four, rows of at least four
-    bytes, offsets that fit load and store immediates), else 1."""
+    apart; `group` 4 when one pass copies four channels' planes (channels a multiple of four, offsets that fit load
+    and store immediates), else 1."""
     o = _orient(g, transpose)
     t, c = o["transposed"], g["cin"]
     st = g["sh"]
@@ -145,7 +145,7 @@ def plane_layout(g: dict, transpose: bool = True) -> dict:
     lead = -origin % 4
     plane_bytes = (lead + rows * s + 4 + 3) // 4 * 4
     cols, prow = min(in_a, (o["along"] - 1) * st + 3 - pad_a), min(in_x, rows - pad_x)
-    group = 4 if c % 4 == 0 and cols >= 4 and 4 * sa <= 4095 and 3 * plane_bytes <= 4095 else 1
+    group = 4 if c % 4 == 0 and 4 * sa <= 4095 and 3 * plane_bytes <= 4095 else 1
     return dict(
         s=s,
         rows=rows,
