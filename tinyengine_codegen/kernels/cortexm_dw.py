@@ -190,7 +190,7 @@ def _core_context(op: Op, graph: Graph, g: dict, transpose: bool) -> dict:
         str(v).replace("-", "m")
         for v in (g["sh"], lay["s"], o["ystep"], o["rowstep"], o["along"], o["nrows"], q["ls"], *clip)
     )
-    copy = "_".join(str(v) for v in (lay["cols"], lay["prow"], lay["sa"], lay["sx"], lay["s"], lay["plane_bytes"]))
+    copy = "_".join(str(v) for v in (lay["cols"], lay["prow"], lay["sa"], lay["sx"], lay["s"]))
     rec, compact, asr1 = _records(op, graph)
     # the core reads either record (a wide one's address comes tagged with bit 0), so the geometry, the clips, the
     # pre-shift and the input zero point (the compact rounding constant) name it; a wide record with a zero shift
