@@ -26,26 +26,22 @@ import numpy as np
 from ..ir.graph import Graph, Op
 from .common import in_tensor, out_tensor
 from .conv import geometry, requant_q
-from .cortexm import (
-    RQ_BIAS_LIMIT,
-    acc_bounds,
-    constant_channels,
-    folded_bias,
-    has_dsp,
-    per_op,
-    requant_fast,
-    requant_words,
-)
+from .cortexm import acc_bounds, constant_channels, folded_bias, has_dsp, per_op, requant_fast, requant_words
 from .spec import Binding, Context, KernelSpec, TargetLike, no_scratch
 
 MAX_LS = 8  # |w| << ls stays an int16 lane
-MIN_PIXELS_S2 = 16  # below this many output pixels per channel, stride 2 runs faster four channels at a time
+MIN_PIXELS_S2 = 9  # below this many output pixels per channel, stride 2 runs faster four channels at a time
 # byte order of one channel's nine weights (index ky * 3 + kx): SXTB16 of word 0 gives (w00, w02) and, rotated,
 # (w10, w12); of word 1 (w20, w22) and, rotated, (w01, w11); the ninth byte is w21
 WEIGHT_ORDER = (0, 3, 2, 5, 6, 1, 8, 4, 7)
 
 
 def _geometry_ok(op: Op, graph: Graph) -> bool:
+    """Shapes, types and offsets the kernels take (once per op: every planar spec's predicate asks)."""
+    return per_op(graph, ("dw_planar_geometry", op), lambda: _geometry_check(op, graph))
+
+
+def _geometry_check(op: Op, graph: Graph) -> bool:
     x, w, y = in_tensor(graph, op, 0), in_tensor(graph, op, 1), out_tensor(graph, op)
     if not (
         len(x.shape) == len(y.shape) == 4
@@ -59,24 +55,21 @@ def _geometry_ok(op: Op, graph: Graph) -> bool:
     ):
         return False
     g = geometry(op, graph)
-    s = max(plane(g))  # either walk (the region kernel's is never transposed)
     return (
         g["sh"] == g["sw"] in (1, 2)
         and (g["sh"] == 1 or g["oh"] * g["ow"] >= MIN_PIXELS_S2)
         and g["dh"] == g["dw"] == 1
         and g["pad_t"] < 3
         and g["pad_l"] < 3
-        and 2 * s + 6 <= 4095  # row offsets are load immediates
-        and 4 * _orient(g)["ystep"] <= 4095  # output offsets and steps too
         and g["oh"] * g["ow"] * g["cout"] < 65536  # MOVW immediates
-        and (g["sh"] == 2 or _s1_fits(g))
+        and _fits(g)
     )
 
 
-def _s1_fits(g: dict) -> bool:
-    """The stride-1 block's offsets are immediates: four plane rows down, two output rows and a pixel across."""
+def _fits(g: dict) -> bool:
+    """The block's offsets are immediates: 2 stride + 2 plane rows down, two output rows and a pixel across."""
     o = _orient(g)
-    return 4 * s1_layout(g)["s"] <= 4095 and 2 * o["rowstep"] + o["ystep"] <= 4095
+    return (2 * g["sh"] + 2) * plane_layout(g)["s"] + 2 <= 4095 and 2 * o["rowstep"] + o["ystep"] <= 4095
 
 
 def _orient(g: dict, transpose: bool = True) -> dict:
@@ -88,13 +81,6 @@ def _orient(g: dict, transpose: bool = True) -> dict:
     along, nrows = (g["oh"], g["ow"]) if t else (g["ow"], g["oh"])
     ystep, rowstep = (g["ow"] * c, c) if t else (c, g["ow"] * c)
     return dict(transposed=t, along=along, nrows=nrows, ystep=ystep, rowstep=rowstep)
-
-
-def plane(g: dict, transpose: bool = True) -> tuple[int, int]:
-    """(row bytes, rows) of the framed plane: the input columns and rows the outputs read, padding included
-    (rows and columns swapped when the walk is transposed)."""
-    cols, rows = (g["ow"] - 1) * g["sw"] + 3, (g["oh"] - 1) * g["sh"] + 3
-    return (rows, cols) if _orient(g, transpose)["transposed"] else (cols, rows)
 
 
 def _epilogue(op: Op, graph: Graph) -> tuple[dict, np.ndarray, np.ndarray]:
@@ -122,27 +108,18 @@ def is_dw3x3_planar(op: Op, graph: Graph, target: TargetLike) -> bool:
 
 
 def planar_scratch(op: Op, graph: Graph) -> int:
-    """Stride 2: one framed input plane, plus the word a step reads past a row's end, rounded up to words.
-    Stride 1: `group` such planes (rows padded to words)."""
+    """One framed input plane (rows padded to words, plus the word a step reads past a row's end)."""
     g = geometry(op, graph)
-    if g["sh"] == 1:
-        return s1_layout(g)["plane_bytes"]
-    s, rows = plane(g)
-    return (rows * s + 4 + 3) // 4 * 4
+    return plane_layout(g)["plane_bytes"]
 
 
 def is_dw3x3_planar4(op: Op, graph: Graph, target: TargetLike) -> bool:
-    """Stride 1 with the four-channel copy (s1_layout's group 4)."""
-    a = op.attrs
-    return (
-        a.stride_h == a.stride_w == 1
-        and is_dw3x3_planar(op, graph, target)
-        and s1_layout(geometry(op, graph))["group"] == 4
-    )
+    """With the four-channel copy (plane_layout's group 4)."""
+    return is_dw3x3_planar(op, graph, target) and plane_layout(geometry(op, graph))["group"] == 4
 
 
 def planar4_scratch(op: Op, graph: Graph) -> int:
-    return 4 * s1_layout(geometry(op, graph))["plane_bytes"]
+    return 4 * plane_layout(geometry(op, graph))["plane_bytes"]
 
 
 def planar4_context(op: Op, graph: Graph, b: Binding) -> Context:
@@ -150,24 +127,25 @@ def planar4_context(op: Op, graph: Graph, b: Binding) -> Context:
     return dict(ctx, group=4, scratch_words=ctx["scratch_words"] * 4)
 
 
-def s1_layout(g: dict, transpose: bool = True) -> dict:
-    """Where the stride-1 kernel's planes lie: rows of `s` bytes (the framed row, rounded up to words), the copied
+def plane_layout(g: dict, transpose: bool = True) -> dict:
+    """Where the kernel's planes lie: rows of `s` bytes (the framed row, rounded up to words), the copied
     input starting word-aligned `origin` bytes into a plane (`lead` bytes into the first), `cols` input bytes along
     a plane row (`sa` input bytes apart) and `prow` plane rows from the input (`sx` apart), planes `plane_bytes`
-    apart; `group` 4 when one pass copies four channels' planes (channels a multiple of four, rows of at least four
-    bytes, offsets that fit load and store immediates), else 1."""
+    apart; `group` 4 when one pass copies four channels' planes (channels a multiple of four, offsets that fit load
+    and store immediates), else 1."""
     o = _orient(g, transpose)
     t, c = o["transposed"], g["cin"]
-    s = (o["along"] + 2 + 3) // 4 * 4
-    rows = o["nrows"] + 2
+    st = g["sh"]
+    s = ((o["along"] - 1) * st + 3 + 3) // 4 * 4
+    rows = (o["nrows"] - 1) * st + 3
     pad_a, pad_x = (g["pad_t"], g["pad_l"]) if t else (g["pad_l"], g["pad_t"])
     in_a, in_x = (g["ih"], g["iw"]) if t else (g["iw"], g["ih"])
     sa, sx = (g["iw"] * c, c) if t else (c, g["iw"] * c)
     origin = pad_x * s + pad_a
     lead = -origin % 4
     plane_bytes = (lead + rows * s + 4 + 3) // 4 * 4
-    cols, prow = min(in_a, o["along"] + 2 - pad_a), min(in_x, rows - pad_x)
-    group = 4 if c % 4 == 0 and cols >= 4 and 4 * sa <= 4095 and 3 * plane_bytes <= 4095 else 1
+    cols, prow = min(in_a, (o["along"] - 1) * st + 3 - pad_a), min(in_x, rows - pad_x)
+    group = 4 if c % 4 == 0 and 4 * sa <= 4095 and 3 * plane_bytes <= 4095 else 1
     return dict(
         s=s,
         rows=rows,
@@ -184,57 +162,32 @@ def s1_layout(g: dict, transpose: bool = True) -> dict:
 
 def planar_context(op: Op, graph: Graph, b: Binding, transpose: bool = True) -> Context:
     g = geometry(op, graph)
-    q, w, bias = _epilogue(op, graph)
-    ls = q["ls"]
-    const = np.asarray(q["mult"]) == 0
-    bias = np.where(const, 0, bias.astype(np.int64) << ls)
-    assert np.all(np.abs(bias) < 2**31)
+    q, w, _ = _epilogue(op, graph)
     o = _orient(g, transpose)
     taps = [(p % 3) * 3 + p // 3 for p in range(9)] if o["transposed"] else list(range(9))
     packed = np.ascontiguousarray(w[:, taps][:, list(WEIGHT_ORDER)].astype(np.int8)).reshape(-1)
-    s, rows = plane(g, transpose)
-    # input rows and columns that land in the plane; where input (0, 0) lands, and how far apart its columns land
-    if o["transposed"]:
-        gather_rows, gather_cols = min(g["ih"], s - g["pad_t"]), min(g["iw"], rows - g["pad_l"])
-        origin, col_step = g["pad_l"] * s + g["pad_t"], s
-    else:
-        gather_rows, gather_cols = min(g["ih"], rows - g["pad_t"]), min(g["iw"], s - g["pad_l"])
-        origin, col_step = g["pad_t"] * s + g["pad_l"], 1
-    ctx = dict(
+    return dict(
         g,
         **o,
+        **_core_context(op, graph, g, transpose),
         q=q,
-        ls=ls,
-        s=s,
-        rows=rows,
-        scratch_words=planar_scratch(op, graph) // 4,
-        gather_rows=gather_rows,
-        gather_cols=gather_cols,
-        origin=origin,
-        col_step=col_step,
-        row_step=1 if o["transposed"] else s,
-        adjust=o["rowstep"] - o["along"] * o["ystep"],
+        ls=q["ls"],
         zp=-g["in_offset"],
-        bias=bias.astype(np.int32).tolist(),
-        steps=o["along"] // 4,
-        tail=o["along"] % 4,
         weights=b.weights.add(f"{op.inputs[1]}#dwplanar", packed),
     )
-    if g["sh"] == 1:
-        ctx.update(_s1_context(op, graph, g, transpose))
-    return ctx
 
 
-def _s1_context(op: Op, graph: Graph, g: dict, transpose: bool) -> dict:
-    lay = s1_layout(g, transpose)
+def _core_context(op: Op, graph: Graph, g: dict, transpose: bool) -> dict:
+    lay = plane_layout(g, transpose)
     o, q = _orient(g, transpose), _epilogue(op, graph)[0]
     clip = (q["lo"] if q["lo_clip"] else "n", q["hi"] if q["hi_clip"] else "n")
     # the core's code depends only on these numbers: layers that share them share one core (and one copy)
     core = "_".join(
-        str(v).replace("-", "m") for v in (lay["s"], o["ystep"], o["rowstep"], o["along"], o["nrows"], q["ls"], *clip)
+        str(v).replace("-", "m")
+        for v in (g["sh"], lay["s"], o["ystep"], o["rowstep"], o["along"], o["nrows"], q["ls"], *clip)
     )
     copy = "_".join(str(v) for v in (lay["cols"], lay["prow"], lay["sa"], lay["sx"], lay["s"], lay["plane_bytes"]))
-    rec, compact = _s1_records(op, graph)
+    rec, compact = _records(op, graph)
     return dict(
         lay,
         group=1,
@@ -247,19 +200,16 @@ def _s1_context(op: Op, graph: Graph, g: dict, transpose: bool) -> dict:
     )
 
 
-def _s1_records(op: Op, graph: Graph) -> tuple[list[int], bool]:
-    """The stride-1 core's per-channel records: the compact requantization of kernels/cortexm.py (requant_words:
-    (bias << 8) | (rs - 1) and the multiplier, 8 bytes; the rounding constant formed at run time), the bias
-    pre-shifted by ls like the weights; else (a bias beyond 24 bits) multiplier, rounding, bias, shift."""
+def _records(op: Op, graph: Graph) -> tuple[list[int], bool]:
+    """The core's per-channel records: the compact requantization of kernels/cortexm.py (requant_words:
+    (bias << 8) | (rs - 1) and the multiplier, 8 bytes; the core forms the rounding constant and pre-shifts the
+    bias by ls like the weights); else (a bias beyond 24 bits) multiplier, rounding, bias << ls, shift."""
     q, _, bias = _epilogue(op, graph)
     ls = q["ls"]
     words = requant_words(q, bias, ls)
     if words is not None:
         packed, mult = words
-        b = (packed >> 8) << ls
-        if np.all(np.abs(b) < RQ_BIAS_LIMIT):
-            rec = np.stack([(b << 8) | (packed & 255), mult], axis=1).reshape(-1)
-            return rec.astype(np.int64).astype(np.int32).tolist(), True
+        return np.stack([packed, mult], axis=1).reshape(-1).astype(np.int32).tolist(), True
     const = np.asarray(q["mult"]) == 0
     b = np.where(const, 0, np.asarray(bias, np.int64) << ls)
     rec = np.stack([np.asarray(q["mult"], np.int64), np.asarray(q["rnd"], np.int64), b, np.asarray(q["rs"])], axis=1)
@@ -275,28 +225,42 @@ DW3X3_PLANAR = (  # the same C either way: the in-place variant only declares th
 
 
 REGION_STACK = 512  # bytes of the region kernel's framed tile plane, a local array on the C stack
+REGION_STACK4 = 2048  # the four planes of a four-channel group together (the firmware stack is 8 KB)
 REGION_COLS = 24  # output columns per tile of the region kernel at most
+
+
+def region_group(g: dict) -> int:
+    """4 when the region kernel copies four channels' tile planes per pass (channels a multiple of four)."""
+    return 4 if g["cin"] % 4 == 0 else 1
 
 
 def region_tile(g: dict) -> tuple[int, int, int, int]:
     """(output rows, output columns, plane row bytes, plane rows) of one tile of the region kernel: its framed
-    plane fits in REGION_STACK bytes."""
+    plane (four of them for a four-channel group) fits in REGION_STACK (REGION_STACK4) bytes."""
+    budget = REGION_STACK if region_group(g) == 1 else REGION_STACK4 // 4
     cols = min(g["ow"], REGION_COLS)
     s = (cols - 1) * g["sw"] + 3
-    band = max(1, min(g["oh"], ((REGION_STACK - 4) // s - 3) // g["sh"] + 1))
+    band = max(1, min(g["oh"], ((budget - 4) // s - 3) // g["sh"] + 1))
     return band, cols, s, (band - 1) * g["sh"] + 3
 
 
 def is_dw3x3_planar_region(op: Op, graph: Graph, target: TargetLike) -> bool:
-    """Stride 1 only: stride-2 regions of a patch stage are too small for the per-tile work to pay off."""
+    """Stride 1 (the template takes stride 2 too, but a patch stage's stride-2 regions are small: VWW's 6 x 6 x 16
+    regions run at 4.6 instructions per MAC against the four-channel kernel's 3.8); a block's output bytes (two
+    pixels apart) are post-index immediates."""
     a = op.attrs
-    return a.stride_h == a.stride_w == 1 and is_dw3x3_planar(op, graph, target)
+    return (
+        a.stride_h == a.stride_w == 1
+        and is_dw3x3_planar(op, graph, target)
+        and 2 * out_tensor(graph, op).shape[3] <= 255
+    )
 
 
 def region_context(op: Op, graph: Graph, b: Binding) -> Context:
     g = geometry(op, graph)
     band, cols, s, rows = region_tile(g)
-    return dict(planar_context(op, graph, b, transpose=False), band=band, cols=cols, s=s, rows=rows)
+    ctx = dict(planar_context(op, graph, b, transpose=False), band=band, cols=cols, s=s, rows=rows)
+    return dict(ctx, group=region_group(g), plane_words=(rows * s + 4 + 3) // 4)
 
 
 # patch stage: the same core over a region (sizes and padding at run time), tile by tile. A patch stage runs at the

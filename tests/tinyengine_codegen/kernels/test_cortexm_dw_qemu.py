@@ -111,7 +111,7 @@ def test_planar_depthwise_random_shapes_in_place(h, w, c, padding, act_fn, seed)
     st.integers(0, 10_000),
 )
 def test_planar_depthwise_stride2_random_shapes_in_place(h, w, c, padding, act_fn, seed):
-    """Stride 2, even and odd sizes (SAME pads only below/right for even ones), at least 16 output pixels."""
+    """Stride 2, even and odd sizes (SAME pads only below/right for even ones), at least 9 output pixels."""
     graph = _graph(h, w, c, padding, act_fn, seed, stride=2)
     assume(_planned(graph) == "dwconv3x3_s8_planar_inplace")
     assert _check(graph, seed)[1] == "dwconv3x3_s8_planar_inplace"
@@ -157,6 +157,7 @@ def test_planar_depthwise_tall_planes_walk_transposed(h, w, c, padding, stride):
         (24, 5, 8, Padding.SAME, True, 1, 1),  # walked transposed, copied down the input columns
         (9, 13, 5, Padding.SAME, True, 1, 1),  # channels no multiple of four: one plane at a time
         (8, 8, 8, Padding.SAME, False, 1, 20_000),  # biases beyond 24 bits: the wide per-channel records
+        (3, 3, 8, Padding.SAME, False, 1, 1),  # rows of three bytes: copied column by column
     ],
 )
 def test_planar_depthwise_stride1_four_channel_copy(h, w, c, padding, residual, seed, bias_scale):

@@ -153,7 +153,7 @@ def _dw(name, src, shape, out_shape, stride, padding, rng, zero_channel=None):
 
 
 def test_depthwise_in_place_chain_with_borders_and_constant_channel():
-    """3x3 conv -> three in-place depthwise layers (stride 1 SAME on a 5-wide map, stride 2 SAME, VALID):
+    """3x3 conv -> three in-place depthwise layers (stride 1 SAME on a 5-wide map, stride 2 VALID, stride 1 SAME):
     the interior fast path, every border kind and the buffered-row write-back. (A pointwise conv in front would
     itself run in place at the peak, and the lower arena would leave the first depthwise no room for its scratch.)"""
     rng = np.random.default_rng(11)
@@ -161,15 +161,15 @@ def test_depthwise_in_place_chain_with_borders_and_constant_channel():
     ops, tensors = list(pw.ops), dict(pw.tensors)
     for op, ts in (
         _dw("d1", "y", (1, 9, 5, 8), (1, 9, 5, 8), 1, Padding.SAME, rng, zero_channel=5),
-        _dw("d2", "d1", (1, 9, 5, 8), (1, 5, 3, 8), 2, Padding.SAME, rng),
-        _dw("d3", "d2", (1, 5, 3, 8), (1, 3, 1, 8), 1, Padding.VALID, rng),
+        _dw("d2", "d1", (1, 9, 5, 8), (1, 4, 2, 8), 2, Padding.VALID, rng),
+        _dw("d3", "d2", (1, 4, 2, 8), (1, 4, 2, 8), 1, Padding.SAME, rng),
     ):
         ops.append(op)
         tensors.update({t.name: t for t in ts})
     graph = verify(Graph("dw_chain", tensors, tuple(ops), pw.inputs, ("d3",)))
     res = _run(graph, seed=2)
-    # the stride-1 layers (SAME and VALID) take the channel-planar kernel: one plane at a time at the graph's
-    # peak, four channels' planes where they fit; stride 2 to 15 output pixels the four-channel one
+    # the stride-1 layers take the channel-planar kernel: one plane at a time at the graph's peak, four channels'
+    # planes where they fit; stride 2 to 8 output pixels the four-channel one
     planar = "dwconv3x3_s8_planar_inplace"
     assert res.kernels == ("conv2d_s8_pair_stack", planar, "dwconv_s8_simd_inplace", "dwconv3x3_s8_planar4_inplace")
 

@@ -73,12 +73,12 @@ def _odd_geometry():
     )
 
 
-def _wide():
+def _wide(channels: int = 6):
     """conv 3x3 -> dw 3x3 VALID -> dw 3x3 (split) on a 40 x 58 map: regions wider than one tile of the
     channel-planar region kernel (several tiles a row, and a tail of each width) and taller than one
-    band, VALID and SAME."""
+    band, VALID and SAME; one plane at a time (6 channels) or four channels' planes per copy (8)."""
     s = Stack(np.random.default_rng(23), (1, 40, 58, 3))
-    x = s.dw(s.dw(s.conv(s.input, 6, 3), 3, 1, 1, Padding.VALID), 3)
+    x = s.dw(s.dw(s.conv(s.input, channels, 3), 3, 1, 1, Padding.VALID), 3)
     split = len(s.ops) - 1
     return (
         s.graph(s.conv(x, 4, 1)),
@@ -99,7 +99,9 @@ def _forced_plan(graph, split: int, p: int, board) -> ModelPlan:
 
 
 @pytest.mark.parametrize(
-    "make,p", [(_mobilenet_like, 3), (_odd_geometry, 2), (_wide, 2)], ids=["mobilenet_like_p3", "odd_p2", "wide_p2"]
+    "make,p",
+    [(_mobilenet_like, 3), (_odd_geometry, 2), (_wide, 2), (lambda: _wide(8), 2)],
+    ids=["mobilenet_like_p3", "odd_p2", "wide_p2", "wide8_p2"],
 )
 def test_every_simd_stage_kernel_is_bit_exact_on_uneven_patches(tmp_path, make, p):
     graph, split, stage_kernels = make()
