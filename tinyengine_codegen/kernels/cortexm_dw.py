@@ -30,6 +30,10 @@ from .cortexm import acc_bounds, constant_channels, folded_bias, has_dsp, per_op
 from .spec import Binding, Context, KernelSpec, TargetLike, no_scratch
 
 MAX_LS = 8  # |w| << ls stays an int16 lane
+# two-pixel steps a plane row runs unrolled at most, by stride (more are looped): unrolled, stride 1's three-row
+# blocks save the loop's four instructions per 54 MACs, which keeps them under 2.0 instructions per MAC; stride 2
+# spends more on its plane copy than a loop costs, so its rows loop and one core stays small (a third of the code)
+UNROLL_STEPS = {1: 3, 2: 1}
 MIN_PIXELS_S2 = 9  # below this many output pixels per channel, stride 2 runs faster four channels at a time
 # byte order of one channel's nine weights (index ky * 3 + kx): SXTB16 of word 0 gives (w00, w02) and, rotated,
 # (w10, w12); of word 1 (w20, w22) and, rotated, (w01, w11); the ninth byte is w21
@@ -186,34 +190,42 @@ def _core_context(op: Op, graph: Graph, g: dict, transpose: bool) -> dict:
         str(v).replace("-", "m")
         for v in (g["sh"], lay["s"], o["ystep"], o["rowstep"], o["along"], o["nrows"], q["ls"], *clip)
     )
-    copy = "_".join(str(v) for v in (lay["cols"], lay["prow"], lay["sa"], lay["sx"], lay["s"], lay["plane_bytes"]))
-    rec, compact = _records(op, graph)
+    copy = "_".join(str(v) for v in (lay["cols"], lay["prow"], lay["sa"], lay["sx"], lay["s"]))
+    rec, compact, asr1 = _records(op, graph)
+    # the core reads either record (a wide one's address comes tagged with bit 0), so the geometry, the clips, the
+    # pre-shift and the input zero point (the compact rounding constant) name it; a wide record with a zero shift
+    # (no SSAT ... ASR #1) needs its own
     return dict(
         lay,
         group=1,
         scratch_words=lay["plane_bytes"] // 4,
-        core=f"dw3_core_{core}" + (f"_z{q['zp']}".replace("-", "m") if compact else ""),
+        core=f"dw3_core_{core}_z{q['zp']}".replace("-", "m") + ("" if asr1 else "_s0"),
+        asr1=asr1,
         copy=f"dw3_copy4_{copy}",
         rec=rec,
         compact=compact,
         rnd_base=2 * q["zp"] + 1,
+        unroll=UNROLL_STEPS[g["sh"]],
     )
 
 
-def _records(op: Op, graph: Graph) -> tuple[list[int], bool]:
-    """The core's per-channel records: the compact requantization of kernels/cortexm.py (requant_words:
-    (bias << 8) | (rs - 1) and the multiplier, 8 bytes; the core forms the rounding constant and pre-shifts the
-    bias by ls like the weights); else (a bias beyond 24 bits) multiplier, rounding, bias << ls, shift."""
+def _records(op: Op, graph: Graph) -> tuple[list[int], bool, bool]:
+    """(records, compact, asr1): the core's per-channel records, the compact requantization of kernels/cortexm.py
+    (requant_words: (bias << 8) | (rs - 1) and the multiplier, 8 bytes; the core forms the rounding constant and
+    pre-shifts the bias by ls like the weights); else (a bias beyond 24 bits) multiplier, rounding, bias << ls and
+    the shift, less one where every shift is at least 1 (asr1: SSAT shifts the last bit, as with compact ones)."""
     q, _, bias = _epilogue(op, graph)
     ls = q["ls"]
     words = requant_words(q, bias, ls)
     if words is not None:
         packed, mult = words
-        return np.stack([packed, mult], axis=1).reshape(-1).astype(np.int32).tolist(), True
+        return np.stack([packed, mult], axis=1).reshape(-1).astype(np.int32).tolist(), True, True
     const = np.asarray(q["mult"]) == 0
     b = np.where(const, 0, np.asarray(bias, np.int64) << ls)
-    rec = np.stack([np.asarray(q["mult"], np.int64), np.asarray(q["rnd"], np.int64), b, np.asarray(q["rs"])], axis=1)
-    return rec.reshape(-1).astype(np.int32).tolist(), False
+    rs = np.asarray(q["rs"], np.int64)
+    asr1 = bool(np.all(rs >= 1))
+    rec = np.stack([np.asarray(q["mult"], np.int64), np.asarray(q["rnd"], np.int64), b, rs - asr1], axis=1)
+    return rec.reshape(-1).astype(np.int32).tolist(), False, asr1
 
 
 DW3X3_PLANAR = (  # the same C either way: the in-place variant only declares that it may overwrite its input

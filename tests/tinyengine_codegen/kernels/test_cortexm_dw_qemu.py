@@ -167,3 +167,79 @@ def test_planar_depthwise_stride1_four_channel_copy(h, w, c, padding, residual, 
     kernel = _check(graph, seed)[1]
     assert kernel in (OUT_OF_PLACE if residual else IN_PLACE)
     assert kernel.startswith("dwconv3x3_s8_planar4") == (c % 4 == 0)
+
+
+def _shared_core_graph(seed, c=8, h=8, w=8):
+    """conv -> depthwise with compact records -> depthwise of the same geometry, output zero point and clips with
+    biases beyond 24 bits (wide records): both run one core, the wide records' address tagged."""
+    rng = np.random.default_rng(seed)
+    cin = 2 * c + 8
+    wc = const("wc", rng.integers(-127, 128, (c, 3, 3, cin), dtype=np.int8), scales=rng.uniform(0.002, 0.02, c))
+    bc = const("bc", rng.integers(-3000, 3000, c, dtype=np.int32), scales=[1.0] * c)
+    zp = int(rng.integers(-100, 100))
+    tensors = {
+        "x": act("x", (1, h, w, cin), 0.05, 3),
+        "y": act("y", (1, h, w, c), 0.08, zp),
+        "d": act("d", (1, h, w, c), 0.08, zp),
+        "e": act("e", (1, h, w, c), 0.1, zp),
+        "wc": wc,
+        "bc": bc,
+    }
+    ops = [
+        Op("conv", OpKind.CONV_2D, ("x", "wc", "bc"), ("y",), Conv2DAttrs(1, 1, 1, 1, Padding.SAME, Activation.NONE))
+    ]
+    for i, (src, dst, bias_scale) in enumerate((("y", "d", 1), ("d", "e", 20_000))):
+        wd = rng.integers(-127, 128, (1, 3, 3, c), dtype=np.int8)
+        tensors[f"w{i}"] = const(f"w{i}", wd, scales=10.0 ** rng.uniform(-4, -0.5, c), axis=3)
+        b = rng.integers(-2000, 2000, c, dtype=np.int32) * bias_scale
+        tensors[f"b{i}"] = const(f"b{i}", b, scales=[1.0] * c)
+        attrs = DepthwiseConv2DAttrs(1, 1, 1, 1, Padding.SAME, 1, Activation.NONE)
+        ops.append(Op(f"dw{i}", OpKind.DEPTHWISE_CONV_2D, (src, f"w{i}", f"b{i}"), (dst,), attrs))
+    return verify(Graph("dw_shared_core", tensors, tuple(ops), ("x",), ("e",)))
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_planar_depthwise_compact_and_wide_records_share_one_core(seed):
+    from tinyengine_codegen.kernels import cortexm_dw
+    from tinyengine_codegen.kernels.conv import geometry
+
+    graph = _shared_core_graph(seed)
+    target = OPTIONS.target
+    dws = graph.ops[1:]
+    assert all(cortexm_dw.is_dw3x3_planar(op, graph, target) for op in dws)
+    cores = [cortexm_dw._core_context(op, graph, geometry(op, graph), True) for op in dws]
+    assert [c["compact"] for c in cores] == [True, False]
+    assert cores[0]["core"] == cores[1]["core"]
+    _check(graph, seed)
+
+
+def test_planar_depthwise_stride1_and_stride2_share_one_copy():
+    """conv -> 6 x 6 x 8 depthwise stride 1 -> depthwise stride 2 (SAME): the same input plane rows and columns in
+    planes of different sizes, one four-channel copy function for both (planes apart as an argument)."""
+    from tinyengine_codegen.kernels import cortexm_dw
+    from tinyengine_codegen.kernels.conv import geometry
+
+    rng = np.random.default_rng(3)
+    c, cin = 8, 24
+    tensors = {
+        "x": act("x", (1, 6, 6, cin), 0.05, 3),
+        "y": act("y", (1, 6, 6, c), 0.08, -7),
+        "d": act("d", (1, 6, 6, c), 0.09, 11),
+        "e": act("e", (1, 3, 3, c), 0.1, -20),
+        "wc": const("wc", rng.integers(-127, 128, (c, 3, 3, cin), dtype=np.int8), scales=rng.uniform(0.002, 0.02, c)),
+        "bc": const("bc", rng.integers(-3000, 3000, c, dtype=np.int32), scales=[1.0] * c),
+    }
+    ops = [
+        Op("conv", OpKind.CONV_2D, ("x", "wc", "bc"), ("y",), Conv2DAttrs(1, 1, 1, 1, Padding.SAME, Activation.NONE))
+    ]
+    for i, (src, dst, stride) in enumerate((("y", "d", 1), ("d", "e", 2))):
+        wd = rng.integers(-127, 128, (1, 3, 3, c), dtype=np.int8)
+        tensors[f"w{i}"] = const(f"w{i}", wd, scales=10.0 ** rng.uniform(-4, -0.5, c), axis=3)
+        tensors[f"b{i}"] = const(f"b{i}", rng.integers(-2000, 2000, c, dtype=np.int32), scales=[1.0] * c)
+        attrs = DepthwiseConv2DAttrs(stride, stride, 1, 1, Padding.SAME, 1, Activation.RELU)
+        ops.append(Op(f"dw{i}", OpKind.DEPTHWISE_CONV_2D, (src, f"w{i}", f"b{i}"), (dst,), attrs))
+    graph = verify(Graph("dw_shared_copy", tensors, tuple(ops), ("x",), ("e",)))
+    lays = [cortexm_dw._core_context(op, graph, geometry(op, graph), True) for op in graph.ops[1:]]
+    assert lays[0]["copy"] == lays[1]["copy"] and lays[0]["plane_bytes"] != lays[1]["plane_bytes"]
+    kernels = _check(graph, 3)
+    assert kernels[1:] == ("dwconv3x3_s8_planar4_inplace",) * 2
