@@ -91,7 +91,35 @@ def requant_fast(q: dict, bounds: np.ndarray, const_out: dict[int, int] | None =
 RQ_BIAS_LIMIT = 1 << 23  # the folded bias of a compact requantization word: high 24 bits, signed
 
 
-def requant_words(q: dict, bias: np.ndarray, ls: int) -> tuple[np.ndarray, np.ndarray] | None:
+def _constant_rewrites(q: dict, bias: np.ndarray, spans: np.ndarray) -> dict[int, tuple[int, int, int]]:
+    """channel -> (bias', multiplier', rs') for each bias of 2^23 or more whose channel outputs one constant c over
+    its whole accumulator range (requantization is monotonic: the two ends decide): multiplier 2^30 and the
+    smallest rs' with span < 2^rs', bias' = (c - zp) 2^(rs' + 1) (or the nearest 24-bit value), so bias' +- span
+    requantizes to c as well. Every rewrite is checked with TFLM's arithmetic at both ends."""
+    b = np.asarray(bias, np.int64)
+    out: dict[int, tuple[int, int, int]] = {}
+    for c in np.flatnonzero(np.abs(b) >= RQ_BIAS_LIMIT).tolist():
+        r, m, sh = int(spans[c]), int(q["mult"][c]), int(q["shift"][c])
+        v = _clamped(q, np.array([b[c] - r, b[c] + r]), m, sh)
+        if v[0] != v[1] or m == 0:
+            continue
+        rs = max(1, r.bit_length())
+        top = int(np.sign(b[c])) * (RQ_BIAS_LIMIT - 1)  # a saturated output: the largest bias, the smallest shift
+        for nrs, nb in ((rs, (int(v[0]) - q["zp"]) << (rs + 1)), (1, top)):
+            nb = int(np.clip(nb, -(RQ_BIAS_LIMIT - 1), RQ_BIAS_LIMIT - 1))
+            if nrs <= 22 and np.all(_clamped(q, np.array([nb - r, nb, nb + r]), 1 << 30, -nrs) == v[0]):
+                out[c] = (nb, 1 << 30, nrs)
+                break
+    return out
+
+
+def _clamped(q: dict, acc: np.ndarray, mult: int, shift: int) -> np.ndarray:
+    return np.clip(quant.multiply_by_quantized_multiplier(acc, mult, shift) + q["zp"], q["lo"], q["hi"])
+
+
+def requant_words(
+    q: dict, bias: np.ndarray, ls: int, spans: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray] | None:
     """The compact requantization of a fast record q: per channel one word (bias << 8) | (rs - 1) and the
     multiplier, 8 bytes with the folded bias; None when a bias needs more than 24 bits (use the wide table).
 
@@ -99,11 +127,15 @@ def requant_words(q: dict, bias: np.ndarray, ls: int) -> tuple[np.ndarray, np.nd
     byte, shifts the SMMLAR result right by that byte (a register shift reads only the low byte) and by one more
     inside SSAT. A channel with a constant output c (mult 0 in q) becomes bias 4 (c - zp), multiplier
     2^(31 - ls), rs 1: its accumulator is that bias, so the sequence yields (2 (c - zp) + 2 zp + 1 + sign) >> 1 = c.
-    `ls` is the pre-shift the kernel applies to the accumulator before SMMLAR."""
+    `ls` is the pre-shift the kernel applies to the accumulator before SMMLAR. spans (128 x sum |w| per channel,
+    optional): a bias of 2^23 or more whose channel outputs one constant over its whole accumulator range is
+    re-encoded with a 24-bit bias that yields the same constant (_constant_rewrites) instead of the wide table."""
     n = len(q["mult"])
     b = np.asarray(bias, np.int64).reshape(n).copy()
     mult = np.asarray(q["mult"], np.int64).copy()
     rs = np.asarray(q["rs"], np.int64).copy()
+    for c, (nb, nm, nrs) in (_constant_rewrites(q, b, spans) if spans is not None else {}).items():
+        b[c], mult[c], rs[c] = nb, nm, nrs
     const = mult == 0
     if const.any():
         c = (np.asarray(q["rnd"], np.int64)[const] - 1) // 2

@@ -135,8 +135,9 @@ def _unroll(kq: int, limit: int = 8) -> int:
 
 def quad_unroll(kq: int) -> int:
     """k quads per quad-core loop pass: each costs about 110 bytes of code (once per shared variant) and the loop
-    test 6 cycles per pass, so deep columns (32 k quads or more) take 8 per pass, the rest up to 4."""
-    return _unroll(kq, 8 if kq >= 32 else 4)
+    test 6 cycles per pass, so columns of a multiple of 8 k quads take 8 per pass, the rest up to 4; columns of
+    fewer than 4 k quads take 1 (they share the first layers' variant: at most two extra loop tests)."""
+    return 1 if kq < 4 else 8 if kq % 8 == 0 else _unroll(kq, 4)
 
 
 # ---- 1x1 CONV_2D: two pixels x one row pair per pass ------------------------------------------------------------

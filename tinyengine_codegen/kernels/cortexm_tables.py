@@ -54,7 +54,8 @@ QUAD_ORDER = (1, 0, 3, 2)  # rows B then A of each pair: one LDM gives the accum
 def _compact_words(q: dict, rows: np.ndarray, bias: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     """requant_words of q when the row-pair kernels can use them: every bias within 24 bits, 256 x row B's
     accumulator inside int32 and rs - 1 vanishing under the ASR by 8 - ls that extracts row B; else None."""
-    words = requant_words(q, bias, q["ls"])
+    spans = acc_bounds(np.zeros(len(rows), np.int64), rows)  # 128 x sum |w| per row
+    words = requant_words(q, bias, q["ls"], spans)
     if words is None:
         return None
     bounds = acc_bounds(words[0] >> 8, rows)[1::2]  # constant rows count with their replacement bias

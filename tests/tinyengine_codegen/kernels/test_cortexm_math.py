@@ -159,7 +159,11 @@ def test_compact_table_order_and_wide_fallback():
     assert requant_table(words, 4, (1, 0, 3, 2)) == packed + [12, 11, 14, 13]
     rows = np.ones((4, 8), np.int64)
     assert quad_table_compact(q, rows, bias) is not None
-    assert quad_table_compact(q, rows, np.array([1, -2, 1 << 23, -4])) is None
+    # tiny multipliers: a bias of 2^23 saturates that channel, so it takes a 24-bit bias instead
+    assert quad_table_compact(q, rows, np.array([1, -2, 1 << 23, -4])) is not None
+    wide = requant_fast(dict(q, per_channel=True, mult=[1 << 30] * 4, shift=[-16] * 4), np.full(4, 1 << 24))
+    big_rows = np.full((4, 8), 127, np.int64)  # 2^23 / 2^17 = 64 +- 1: the output still varies
+    assert quad_table_compact(wide, big_rows, np.array([1, -2, 1 << 23, -4])) is None
     assert requant_words(q, np.array([1, -(1 << 23), 3, 4]), q["ls"]) is None
     assert quad_table_compact(q, np.full((4, 8), 127 * 1024), bias) is None
 
@@ -175,3 +179,25 @@ def test_pair_compact_table_from_a_first_row():
     assert pair_table_compact(q, rows, bias, 2) == [(-4 << 8) | 1, (3 << 8) | 1, 14, 13]
     flat = requant_fast(dict(per_channel=False, mult=11, shift=-2, zp=0, lo=-128, hi=127), np.full(4, 9))
     assert pair_table_compact(flat, rows, bias) == [(-2 << 8) | 1, (1 << 8) | 1, (-4 << 8) | 1, (3 << 8) | 1]
+
+
+def test_a_constant_channel_with_a_wide_bias_keeps_the_compact_words():
+    """A bias of 2^23 or more whose channel outputs one constant over its whole accumulator range is re-encoded
+    with a 24-bit bias, multiplier 2^30 and a small shift giving the same constant (checked against TFLM on random
+    inputs); test_compact_table_order_and_wide_fallback has one whose output still varies."""
+    rng = np.random.default_rng(5)
+    w = rng.integers(-127, 128, (2, 16))
+    spans = 128 * np.abs(w).sum(axis=1)
+    q0 = dict(per_channel=True, mult=[1 << 30, 1 << 30], shift=[-10, -20], zp=-128, lo=-128, hi=127)
+    bias = np.array([1 << 26, -(1 << 24)])
+    q = requant_fast(q0, np.abs(bias) + spans)
+    packed, m = requant_words(q, bias, q["ls"], spans)
+    assert np.all(np.abs(packed >> 8) < 1 << 23) and list(m) == [1 << 30, 1 << 30]
+    x = rng.integers(-128, 128, (3000, 16))
+    for c in range(2):
+        acc = x @ w[c] + bias[c]
+        want = np.clip(quant.multiply_by_quantized_multiplier(acc, q0["mult"][c], q0["shift"][c]) - 128, -128, 127)
+        got = compact_requant(x @ w[c] + (packed[c] >> 8), int(packed[c]), int(m[c]), q["ls"], -128)
+        np.testing.assert_array_equal(np.clip(got, -128, 127), want)
+        assert len(set(want.tolist())) == 1
+    assert requant_words(q, bias, q["ls"]) is None  # without the spans nothing is proven: the wide table
