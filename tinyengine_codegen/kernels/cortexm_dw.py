@@ -26,7 +26,16 @@ import numpy as np
 from ..ir.graph import Graph, Op
 from .common import in_tensor, out_tensor
 from .conv import geometry, requant_q
-from .cortexm import acc_bounds, constant_channels, folded_bias, has_dsp, per_op, requant_fast, requant_words
+from .cortexm import (
+    RQ_BIAS_LIMIT,
+    acc_bounds,
+    constant_channels,
+    folded_bias,
+    has_dsp,
+    per_op,
+    requant_fast,
+    requant_words,
+)
 from .spec import Binding, Context, KernelSpec, TargetLike, no_scratch
 
 MAX_LS = 8  # |w| << ls stays an int16 lane
@@ -214,11 +223,14 @@ def _records(op: Op, graph: Graph) -> tuple[list[int], bool, bool]:
     (requant_words: (bias << 8) | (rs - 1) and the multiplier, 8 bytes; the core forms the rounding constant and
     pre-shifts the bias by ls like the weights); else (a bias beyond 24 bits) multiplier, rounding, bias << ls and
     the shift, less one where every shift is at least 1 (asr1: SSAT shifts the last bit, as with compact ones)."""
-    q, _, bias = _epilogue(op, graph)
+    q, w, bias = _epilogue(op, graph)
     ls = q["ls"]
-    words = requant_words(q, bias, ls)
+    # a bias beyond 24 bits whose channel outputs one constant is re-encoded (requant_words' spans) with TFLM's
+    # multiplier 2^30, which at this kernel's pre-shift ls is 2^(31 - ls): (acc << ls) 2^(31 - ls) = (acc << 1) 2^30
+    words = requant_words(q, bias, ls, acc_bounds(np.zeros(len(w), np.int64), w))
     if words is not None:
         packed, mult = words
+        mult = np.where(np.abs(np.asarray(bias, np.int64)) >= RQ_BIAS_LIMIT, 1 << (31 - ls), mult)
         return np.stack([packed, mult], axis=1).reshape(-1).astype(np.int32).tolist(), True, True
     const = np.asarray(q["mult"]) == 0
     b = np.where(const, 0, np.asarray(bias, np.int64) << ls)

@@ -32,7 +32,7 @@ pytestmark = [
 ACTS = (Activation.NONE, Activation.RELU, Activation.RELU6)
 
 
-def _graph(h, w, c, padding, act_fn, seed, residual=False, stride=1, bias_scale=1):
+def _graph(h, w, c, padding, act_fn, seed, residual=False, stride=1, bias_scale=1, saturate=False):
     """3x3 conv from 2c + 8 channels (the graph's peak, so the depthwise has room for its scratch) -> 3x3 depthwise
     [-> ADD of the conv output and the depthwise output, which keeps the depthwise input alive: out of place]."""
     rng = np.random.default_rng(seed)
@@ -47,7 +47,10 @@ def _graph(h, w, c, padding, act_fn, seed, residual=False, stride=1, bias_scale=
     # per-channel scales over four decades: output multipliers below and above one (right and left shifts)
     scales = 10.0 ** rng.uniform(-4, -0.5, c)
     wt = const("wd", wd, scales=scales, axis=3)
-    bias = const("bd", rng.integers(-2000, 2000, c, dtype=np.int32) * bias_scale, scales=[1.0] * c)
+    bd = rng.integers(-2000, 2000, c, dtype=np.int32) * bias_scale
+    if saturate:  # biases beyond 24 bits whose channels saturate: one constant output each, either sign
+        bd[0], bd[-1] = (1 << 24) + 3, -(1 << 23) - 5
+    bias = const("bd", bd, scales=[1.0] * c)
     if padding is Padding.SAME:
         oh, ow = (h + stride - 1) // stride, (w + stride - 1) // stride
     else:
@@ -176,7 +179,7 @@ def _shared_core_graph(seed, c=8, h=8, w=8):
     cin = 2 * c + 8
     wc = const("wc", rng.integers(-127, 128, (c, 3, 3, cin), dtype=np.int8), scales=rng.uniform(0.002, 0.02, c))
     bc = const("bc", rng.integers(-3000, 3000, c, dtype=np.int32), scales=[1.0] * c)
-    zp = int(rng.integers(-100, 100))
+    zp = -100
     tensors = {
         "x": act("x", (1, h, w, cin), 0.05, 3),
         "y": act("y", (1, h, w, c), 0.08, zp),
@@ -188,10 +191,15 @@ def _shared_core_graph(seed, c=8, h=8, w=8):
     ops = [
         Op("conv", OpKind.CONV_2D, ("x", "wc", "bc"), ("y",), Conv2DAttrs(1, 1, 1, 1, Padding.SAME, Activation.NONE))
     ]
-    for i, (src, dst, bias_scale) in enumerate((("y", "d", 1), ("d", "e", 20_000))):
+    for i, (src, dst) in enumerate((("y", "d"), ("d", "e"))):
         wd = rng.integers(-127, 128, (1, 3, 3, c), dtype=np.int8)
-        tensors[f"w{i}"] = const(f"w{i}", wd, scales=10.0 ** rng.uniform(-4, -0.5, c), axis=3)
-        b = rng.integers(-2000, 2000, c, dtype=np.int32) * bias_scale
+        scales = 10.0 ** rng.uniform(-4, -0.5, c)
+        b = rng.integers(-2000, 2000, c, dtype=np.int32)
+        if i:  # biases of 2^23 and more over multipliers of 1e-5: outputs near 84 + zp that still vary
+            wd = (rng.integers(100, 128, (1, 3, 3, c)) * rng.choice([-1, 1], (1, 3, 3, c))).astype(np.int8)
+            scales = np.full(c, 1.25e-5)
+            b = ((1 << 23) + rng.integers(0, 1 << 22, c)).astype(np.int32)
+        tensors[f"w{i}"] = const(f"w{i}", wd, scales=scales, axis=3)
         tensors[f"b{i}"] = const(f"b{i}", b, scales=[1.0] * c)
         attrs = DepthwiseConv2DAttrs(1, 1, 1, 1, Padding.SAME, 1, Activation.NONE)
         ops.append(Op(f"dw{i}", OpKind.DEPTHWISE_CONV_2D, (src, f"w{i}", f"b{i}"), (dst,), attrs))
@@ -243,3 +251,13 @@ def test_planar_depthwise_stride1_and_stride2_share_one_copy():
     assert lays[0]["copy"] == lays[1]["copy"] and lays[0]["plane_bytes"] != lays[1]["plane_bytes"]
     kernels = _check(graph, 3)
     assert kernels[1:] == ("dwconv3x3_s8_planar4_inplace",) * 2
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+def test_planar_depthwise_saturating_wide_bias_compact_records(stride):
+    """Channels whose bias is beyond 24 bits but whose output is one constant take the compact records."""
+    from tinyengine_codegen.kernels import cortexm_dw
+
+    graph = _graph(8, 8, 8, Padding.SAME, Activation.NONE, 5, stride=stride, saturate=True)
+    assert cortexm_dw._records(graph.ops[1], graph)[1]
+    _check(graph, 5)
