@@ -28,6 +28,28 @@ from .tflite_common import ModelError, fused_activation
 DATA_INPUT = {"SPLIT": 1, "TRANSPOSE_CONV": 2}
 # outputs that are not int8 activations
 INT32_OUTPUT = frozenset({"ARG_MAX"})
+# kind: (its builtin options class, whether the handler needs them); options of another class mean a corrupt file
+OPTIONS = {
+    "ABS": ("AbsOptionsT", False),
+    "L2_NORMALIZATION": ("L2NormOptionsT", False),
+    "LOG_SOFTMAX": ("LogSoftmaxOptionsT", False),
+    "LEAKY_RELU": ("LeakyReluOptionsT", True),
+    "SUB": ("SubOptionsT", False),
+    "MAXIMUM": ("MaximumMinimumOptionsT", False),
+    "MINIMUM": ("MaximumMinimumOptionsT", False),
+    "SQUARED_DIFFERENCE": ("SquaredDifferenceOptionsT", False),
+    "REDUCE_MAX": ("ReducerOptionsT", False),
+    "SUM": ("ReducerOptionsT", False),
+    "ARG_MAX": ("ArgMaxOptionsT", False),
+    "TRANSPOSE_CONV": ("TransposeConvOptionsT", True),
+    "RESIZE_BILINEAR": ("ResizeBilinearOptionsT", True),
+    "SPLIT": ("SplitOptionsT", False),
+    "SPLIT_V": ("SplitVOptionsT", False),
+    "PACK": ("PackOptionsT", True),
+    "UNPACK": ("UnpackOptionsT", True),
+    "DEPTH_TO_SPACE": ("DepthToSpaceOptionsT", True),
+    "SPACE_TO_DEPTH": ("SpaceToDepthOptionsT", True),
+}
 
 
 def _const(t, what: str) -> np.ndarray:

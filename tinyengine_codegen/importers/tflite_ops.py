@@ -33,6 +33,7 @@ from .tflite_common import fused_activation
 from .tflite_lstm import convert_lstm
 from .tflite_more import DATA_INPUT, INT32_OUTPUT
 from .tflite_more import HANDLERS as MORE_HANDLERS
+from .tflite_more import OPTIONS as MORE_OPTIONS
 
 
 def _builtin_names() -> dict[int, str]:
@@ -110,15 +111,23 @@ _SIGNATURE = {
 _REQUIRED_INPUTS = {"CONV_2D": 2, "DEPTHWISE_CONV_2D": 2, "FULLY_CONNECTED": 2}  # the rest may not be absent
 
 
-def _check_signature(kind: str, opts, tensors: list[Tensor | None]) -> None:
-    """Options of the operator's own type (or none where TFLite's defaults apply) and a valid operand count."""
-    if kind not in _SIGNATURE:
-        return
-    cls, required, lo, hi = _SIGNATURE[kind]
+def _check_options(cls: str | None, required: bool, opts) -> None:
     if opts is None and required:
         raise ModelError("has no builtin options; the file is corrupt, re-export the model")
     if opts is not None and type(opts).__name__ != cls:
         raise ModelError(f"has builtin options of type {type(opts).__name__}, expected {cls}; the file is corrupt")
+
+
+def _check_signature(kind: str, opts, tensors: list[Tensor | None]) -> None:
+    """Options of the operator's own type (or none where TFLite's defaults apply) and a valid operand count."""
+    if kind in MORE_OPTIONS:
+        cls, required = MORE_OPTIONS[kind]
+        _check_options(cls, required, opts)
+        return
+    if kind not in _SIGNATURE:
+        return
+    cls, required, lo, hi = _SIGNATURE[kind]
+    _check_options(cls, required, opts)
     if not lo <= len(tensors) <= hi:
         count = f"{lo}" if lo == hi else f"{lo} to {hi}"
         raise ModelError(f"has {len(tensors)} inputs; it takes {count}")

@@ -59,6 +59,21 @@ def _wrong_options(m):
     op.builtinOptions, op.builtinOptionsType = S.SoftmaxOptionsT(), S.BuiltinOptions.SoftmaxOptions
 
 
+def _recode(code, options=True):
+    """The average pool re-coded as operator `code` (its Pool2DOptions kept, or dropped)."""
+
+    def edit(m):
+        op = _first(m, S.BuiltinOperator.AVERAGE_POOL_2D)
+        oc = S.OperatorCodeT()
+        oc.builtinCode, oc.deprecatedBuiltinCode, oc.version = code, min(code, 127), 1
+        m.operatorCodes.append(oc)
+        op.opcodeIndex = len(m.operatorCodes) - 1
+        if not options:
+            op.builtinOptions, op.builtinOptionsType = None, S.BuiltinOptions.NONE
+
+    return edit
+
+
 def _sparse(t, m):
     t.sparsity = S.SparsityParametersT()
 
@@ -83,6 +98,8 @@ CASES = {
     "sparse": (_tensor(_sparse), "sparse"),
     "zero dim": (_tensor(lambda t, m: setattr(t, "shape", np.array([64, 0, 4, 1], np.int32))), "at least 1"),
     "options type": (_wrong_options, "SoftmaxOptionsT"),
+    "options of another op": (_recode(S.BuiltinOperator.LEAKY_RELU), "Pool2DOptionsT, expected LeakyReluOptionsT"),
+    "options missing": (_recode(S.BuiltinOperator.DEPTH_TO_SPACE, options=False), "has no builtin options"),
     "padding enum": (_opts(S.BuiltinOperator.CONV_2D, padding=7), "padding 7"),
     "dilation 0": (_opts(S.BuiltinOperator.CONV_2D, dilationHFactor=0), "dilation"),
     "stride 0": (_opts(S.BuiltinOperator.CONV_2D, strideW=0), "stride_w 0"),
