@@ -62,6 +62,22 @@ def _quant(rng, n, per_channel, k):
     return s_in, s_w, s_out
 
 
+def _pointwise(wq, b, s_in, s_w, s_out, zp_in, zp_out, act_fn=Activation.NONE, hw=(3, 3)):
+    """One 1x1 stride-1 CONV_2D over an h x w input with weights wq (cout x 1 x 1 x cin) and biases b."""
+    cout, cin = wq.shape[0], wq.shape[-1]
+    h, w = hw
+    return single_op(
+        OpKind.CONV_2D,
+        Conv2DAttrs(1, 1, 1, 1, Padding.SAME, act_fn),
+        [
+            act("x", (1, h, w, cin), s_in, zp_in),
+            const("w", wq, scales=s_w, axis=0),
+            const("b", b, scales=list(s_in * np.resize(s_w, cout))),
+        ],
+        act("y", (1, h, w, cout), s_out, zp_out),
+    )
+
+
 @settings(max_examples=6, deadline=None)
 @given(
     st.integers(1, 2),
@@ -102,14 +118,9 @@ def test_pointwise_pair_random(h, w, cin, cout, act_fn, seed):
     s_in, s_w, s_out = _quant(rng, cout, True, cin)
     wq = rng.integers(-127, 128, (cout, 1, 1, cin), dtype=np.int8)
     wq[-1] = 0
-    wt = const("w", wq, scales=s_w, axis=0)
-    bias = const("b", rng.integers(-20000, 20000, cout, dtype=np.int32), scales=list(s_in * s_w))
-    graph = single_op(
-        OpKind.CONV_2D,
-        Conv2DAttrs(1, 1, 1, 1, Padding.SAME, act_fn),
-        [act("x", (1, h, w, cin), s_in, int(rng.integers(-128, 128))), wt, bias],
-        act("y", (1, h, w, cout), s_out, int(rng.integers(-100, 100))),
-    )
+    b = rng.integers(-20000, 20000, cout, dtype=np.int32)
+    zp_in, zp_out = int(rng.integers(-128, 128)), int(rng.integers(-100, 100))
+    graph = _pointwise(wq, b, s_in, s_w, s_out, zp_in, zp_out, act_fn, (h, w))
     _check(graph, "conv2d_1x1_s8_pair", is_pointwise_pair, seed)
 
 
@@ -273,14 +284,9 @@ def test_pointwise_pair_wide_input_reads_pixels_in_place():
     rng = np.random.default_rng(3)
     cin, cout = 400, 6
     s_in, s_w, s_out = _quant(rng, cout, True, cin)
-    wt = const("w", rng.integers(-127, 128, (cout, 1, 1, cin), dtype=np.int8), scales=s_w, axis=0)
-    bias = const("b", rng.integers(-20000, 20000, cout, dtype=np.int32), scales=list(s_in * s_w))
-    graph = single_op(
-        OpKind.CONV_2D,
-        Conv2DAttrs(1, 1, 1, 1, Padding.SAME, Activation.RELU),
-        [act("x", (1, 3, 3, cin), s_in, 11), wt, bias],
-        act("y", (1, 3, 3, cout), s_out, -128),
-    )
+    wq = rng.integers(-127, 128, (cout, 1, 1, cin), dtype=np.int8)
+    b = rng.integers(-20000, 20000, cout, dtype=np.int32)
+    graph = _pointwise(wq, b, s_in, s_w, s_out, 11, -128, Activation.RELU)
     assert is_pointwise_pair(graph.ops[0], graph, QEMU_M4)
     _check(graph, "conv2d_1x1_s8_pair", is_pointwise_pair, 3)
 
@@ -322,14 +328,9 @@ def test_pointwise_quad_per_tensor(cout):
     rng = np.random.default_rng(cout)
     cin = 24
     s_in, s_w, s_out = _quant(rng, cout, False, cin)
-    wt = const("w", rng.integers(-127, 128, (cout, 1, 1, cin), dtype=np.int8), scales=s_w, axis=0)
-    bias = const("b", rng.integers(-20000, 20000, cout, dtype=np.int32), scales=list(s_in * np.resize(s_w, cout)))
-    graph = single_op(
-        OpKind.CONV_2D,
-        Conv2DAttrs(1, 1, 1, 1, Padding.SAME, Activation.RELU),
-        [act("x", (1, 3, 3, cin), s_in, 5), wt, bias],
-        act("y", (1, 3, 3, cout), s_out, -90),
-    )
+    wq = rng.integers(-127, 128, (cout, 1, 1, cin), dtype=np.int8)
+    b = rng.integers(-20000, 20000, cout, dtype=np.int32)
+    graph = _pointwise(wq, b, s_in, s_w, s_out, 5, -90, Activation.RELU)
     assert is_pointwise_pair(graph.ops[0], graph, QEMU_M4)
     _check(graph, "conv2d_1x1_s8_pair", is_pointwise_pair, cout)
 
@@ -432,12 +433,7 @@ def test_pointwise_quad_compact_and_wide_tables(big, cout):
     wq[5] = 0
     b = rng.integers(-20000, 20000, cout, dtype=np.int32)
     b[2] = big or b[2]
-    graph = single_op(
-        OpKind.CONV_2D,
-        Conv2DAttrs(1, 1, 1, 1, Padding.SAME, Activation.NONE),
-        [act("x", (1, 3, 3, cin), s_in, 9), const("w", wq, scales=s_w, axis=0), const("b", b, scales=list(s_in * s_w))],
-        act("y", (1, 3, 3, cout), s_out, -20),
-    )
+    graph = _pointwise(wq, b, s_in, s_w, s_out, 9, -20)
     _g, rows, bias, q = _pw_parts(graph.ops[0], graph)
     table = quad_table_compact(q, rows, bias)
     assert q is not None and (table is None) == (abs(big) in (1 << 23, 1 << 24))
