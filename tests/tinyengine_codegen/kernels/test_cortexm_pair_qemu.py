@@ -337,12 +337,20 @@ def test_pointwise_quad_per_tensor(cout):
 
 @pytest.mark.parametrize(
     ("depth", "units", "act_fn"),
-    [(800, 6, Activation.RELU), (640, 6, Activation.RELU), (128, 9, Activation.RELU6), (128, 42, Activation.NONE)],
+    [
+        (800, 6, Activation.RELU),
+        (640, 6, Activation.RELU),
+        (128, 9, Activation.RELU6),
+        (128, 42, Activation.NONE),
+        (256, 2, Activation.NONE),
+        (36, 4, Activation.RELU6),
+    ],
 )
 def test_fc_pair_deep_rows_per_tensor(depth, units, act_fn):
     """Per-tensor scales; depth 800 reads the input row in place (its sign-extended copy would exceed the stack
     budget), the others sign-extend it; 42 units run five groups of eight through the shared unrolled dot, then a
-    last group of 2 (9 units: 1)."""
+    last group of 2 (9 units: 1). 2 and 4 units are one group of four: the row widened in registers, the k loop
+    of a small layer unrolled twice (depth 256) or not at all (36: nine k quads)."""
     rng = np.random.default_rng(depth + units)
     s_in, s_w, s_out = _quant(rng, units, False, depth)
     w = rng.integers(-127, 128, (units, depth), dtype=np.int8)
