@@ -4,7 +4,9 @@ fc_s8_pair: int8 weights in the row-pair format of kernels/cortexm_pair.py; the 
     stack (or read in place when deeper than the stack budget allows, or when a single group of four units reads
     it), groups of eight units through one shared dot (whole up to 128 deep, called per chunk of k quads deeper),
     the rest in groups of four.
-fc_s8_simd: its fallback, four units per pass with int16 weights."""
+fc_s8_simd: its fallback, four units per pass with int16 weights.
+Neither takes a tiny layer (tiny_fc: at most two units and 4,096 MACs, e.g. a binary classifier's head): the
+portable kernel keeps its weights unpadded in less code."""
 
 from __future__ import annotations
 
@@ -96,6 +98,7 @@ FC_CHUNK = (8, 32)  # k quads of the dot that a deeper row calls repeatedly (LDM
 FC_CHAIN_EVERY = 4
 FC_DOT_UNITS = 32  # fewest units that pay for that code (it saves 0.08 to 0.13 estimated cycles per MAC)
 FC_SMALL_MACS = 4096  # a layer of at most this many MACs (padded units) unrolls its k loop at most twice
+FC_TINY_UNITS = 2  # a small layer of at most this many units takes the portable kernel (tiny_fc)
 
 
 def fc_dot_plan(depth: int, ext: bool) -> tuple[int, int, bool] | None:
@@ -159,10 +162,19 @@ def fc_pair_context(op: Op, graph: Graph, b: Binding) -> Context:
 FC_PAIR = (KernelSpec("fc_s8_pair", is_fc_pair, no_scratch, fc_pair_context),)
 
 
+def tiny_fc(op: Op, graph: Graph) -> bool:
+    """At most FC_TINY_UNITS units and FC_SMALL_MACS MACs: the SIMD kernels would pad the weights to a group of
+    four units (half of them zero); the portable kernel keeps them as they are, in less code, for a few
+    thousand cycles."""
+    x, w = in_tensor(graph, op, 0), in_tensor(graph, op, 1)
+    return len(w.shape) == 2 and w.shape[0] <= FC_TINY_UNITS and x.size * w.shape[0] <= FC_SMALL_MACS
+
+
 def is_fc_simd(op: Op, graph: Graph, target: TargetLike) -> bool:
     x, w = in_tensor(graph, op, 0), in_tensor(graph, op, 1)
     return (
-        has_dsp(target)
+        not tiny_fc(op, graph)
+        and has_dsp(target)
         and x.dtype == w.dtype == "int8"
         and w.quant is not None
         and len(w.shape) == 2
