@@ -2,8 +2,9 @@
 
 int8/uint8 data are string literals (they compile far faster than number lists) in arrays of exactly the data in C
 (C stores no terminating zero when there is no room for it), one byte longer in C++ (which rejects a literal that
-fills its array exactly): NAME_LITERAL_NUL in NAME_weights.h; wider types are number lists. Every array is declared extern in NAME_weights.h, which NAME_weights.c includes first, so the
-definitions keep external linkage when the file is compiled as C++ (a namespace-scope const is internal there).
+fills its array exactly): NAME_LITERAL_NUL in NAME_weights.h; wider types are number lists. Every array is
+declared extern in NAME_weights.h, which NAME_weights.c includes first, so the definitions keep external linkage
+when the file is compiled as C++ (a namespace-scope const is internal there).
 """
 
 from __future__ import annotations
