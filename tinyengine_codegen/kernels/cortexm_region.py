@@ -8,7 +8,9 @@ come from the region's row stride and padding at run time.
 
 conv2d_s8_pair_region: any cin (first layers included) whose two columns fit on the stack, weights that fit the
     row-pair format (kernels/cortexm_pair.py): two pixels' windows sign-extended into stack columns, then the quad
-    core (two pixels x two row pairs per pass, int8 weights). The two kernels below are its fallbacks.
+    core (two pixels x two row pairs per pass, int8 weights); a 1x1 stride-1 layer runs the whole-tensor 1x1
+    driver on the region instead (one run of pixels when its rows lie back to back in both buffers, else one run
+    per row). The two kernels below are its fallbacks.
 conv2d_s8_simd_region: cin % 4 == 0 and cout % 4 == 0; one pixel x four output channels (pointwise included).
 conv2d_s8_im2col_simd_region: cin % 4 != 0 (first layers); two pixels' windows as int16 columns in scratch
     (2 x 2 x kpad bytes, independent of the region), then the 2 x 2 SIMD GEMM.
