@@ -102,11 +102,12 @@ class _Schedule:
         regs = (a, b, temp) if iw == 3 else (a, b)[:iw]
         if None in regs:
             return False
-        for reg, o in zip(regs, off):
-            self.lines.append(f"ldrsb {reg}, [r0, #{o}]")
-            if self.g["in_offset"]:  # the input offset, added to each byte read (padding taps are skipped)
-                d = self.g["in_offset"]
-                self.lines.append(f"{'add' if d > 0 else 'sub'} {reg}, {reg}, #{abs(d)}")
+        # the loads back to back (a load after a load pipelines), then the input offset added to each byte read
+        # (padding taps are skipped, so the bias is the model's, without the offset's term)
+        self.lines += [f"ldrsb {reg}, [r0, #{o}]" for reg, o in zip(regs, off)]
+        d = self.g["in_offset"]
+        if d:
+            self.lines += [f"{'add' if d > 0 else 'sub'} {reg}, {reg}, #{abs(d)}" for reg in regs]
         if iw == 3:
             self.lines.append(f"pkhbt {a}, {a}, {temp}, lsl #16")
         return True
