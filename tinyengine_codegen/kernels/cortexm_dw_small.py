@@ -208,10 +208,17 @@ def small_context(op: Op, graph: Graph, b: Binding) -> Context:
             steps.append(("w", None))
         else:
             steps.append(("asm", line))
+    # clips: (the bound in every byte, lower?) for SSUB8 / SEL on an output row packed in one word
+    clips = [
+        ((v % 256) * 0x01010101, lower)
+        for v, on, lower in ((q["lo"], q["lo_clip"], True), (q["hi"], q["hi_clip"], False))
+        if on
+    ]
     return dict(
         g,
         q=q,
         ls=q["ls"],
+        clips=clips,
         steps=steps,
         rec=rec,
         compact=compact,
