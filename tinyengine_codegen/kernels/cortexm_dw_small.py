@@ -188,7 +188,12 @@ def is_dw3x3_small_inplace(op: Op, graph: Graph, target: TargetLike) -> bool:
     return is_dw3x3_small(op, graph, target) and _schedule(op, graph)[1]
 
 
-def small_context(op: Op, graph: Graph, b: Binding) -> Context:
+def small_inplace_context(op: Op, graph: Graph, b: Binding) -> Context:
+    """In place the outputs are stored through the input pointer (r0): no output pointer to reload per row."""
+    return small_context(op, graph, b, inplace=True)
+
+
+def small_context(op: Op, graph: Graph, b: Binding, inplace: bool = False) -> Context:
     g = geometry(op, graph)
     q, w, _ = _epilogue(op, graph)
     rec, compact, asr1 = _records(op, graph, unfolded=True)
@@ -224,12 +229,18 @@ def small_context(op: Op, graph: Graph, b: Binding) -> Context:
         compact=compact,
         asr1=asr1,
         rnd_base=2 * q["zp"] + 1,
-        core=(f"dw3_small_{name}_z{q['zp']}" + ("_c" if compact else "_w") + ("" if asr1 else "_s0")).replace("-", "m"),
+        core=(
+            f"dw3_small_{name}_z{q['zp']}"
+            + ("_c" if compact else "_w")
+            + ("" if asr1 else "_s0")
+            + ("_ip" if inplace else "")
+        ).replace("-", "m"),
+        out_reg="r0" if inplace else "r10",
         weights=b.weights.add(f"{op.inputs[1]}#dwplanar", packed),
     )
 
 
 DW3X3_SMALL = (  # the same C either way: the in-place variant matches only where the schedule is in-place safe
-    KernelSpec("dwconv3x3_s8_small_inplace", is_dw3x3_small_inplace, no_scratch, small_context, inplace=True),
+    KernelSpec("dwconv3x3_s8_small_inplace", is_dw3x3_small_inplace, no_scratch, small_inplace_context, inplace=True),
     KernelSpec("dwconv3x3_s8_small", is_dw3x3_small, no_scratch, small_context),
 )
