@@ -27,7 +27,7 @@ from .conv import geometry
 from .cortexm import pad_row
 from .cortexm_add import add_lut_context, is_add_lut
 from .cortexm_conv import _conv_common, _conv_ok, _dw_ok, _kpad, dw_context, im2col_scratch, is_direct
-from .cortexm_dw import DW3X3_PLANAR_REGION
+from .cortexm_dw import is_dw3x3_planar_region, region_context
 from .cortexm_pair import STACK_COLUMNS, _kp, pair_weights_fit, quad_conv_context
 from .spec import Binding, Context, KernelSpec, TargetLike, no_scratch
 
@@ -118,6 +118,13 @@ def dw_region_context(op: Op, graph: Graph, b: Binding) -> Context:
     )
 
 
+def dw_planar_region_context(op: Op, graph: Graph, b: Binding) -> Context:
+    """The channel-planar region kernel's context (kernels/cortexm_dw.py) and the name of its tile copy, shared
+    by the layers whose channels (word stride) and planes (their distance) are the same."""
+    ctx = region_context(op, graph, b)
+    return dict(ctx, copy4=f"dwr_copy4_{ctx['cin']}_{4 * ctx['plane_words']}")
+
+
 def add_region_context(op: Op, graph: Graph, b: Binding) -> Context:
     return dict(
         add_lut_context(op, graph, b),
@@ -135,7 +142,7 @@ REGION_SIMD = {  # placed first in their patch-stage families (kernels/region.py
         KernelSpec("conv2d_s8_simd_region", is_direct_region, no_scratch, direct_region_context),
     ),
     OpKind.DEPTHWISE_CONV_2D: (
-        DW3X3_PLANAR_REGION,
+        KernelSpec("dwconv3x3_s8_planar_region", is_dw3x3_planar_region, no_scratch, dw_planar_region_context),
         KernelSpec("dwconv_s8_simd_region", is_dw_region, no_scratch, dw_region_context),
     ),
     OpKind.ADD: (KernelSpec("add_s8_lut_region", is_add_region, no_scratch, add_region_context),),
