@@ -59,3 +59,21 @@ def test_planar_region_kernel_is_bit_exact_on_random_stages(tmp_path, seed):
     res = run_qemu(fw.elf_path, board, count=False)
     want = run_graph(graph, [x])[0]
     np.testing.assert_array_equal(np.frombuffer(res.output_bytes, np.int8).reshape(want.shape), want)
+
+
+@pytest.mark.parametrize("channels", [8, 5])
+def test_planar_region_kernel_single_row_tiles(tmp_path, channels):
+    """35 x 30 maps on 2 x 2 patches: regions of 18 and 19 rows, tiles of at most 17 rows (24 columns a tile), so
+    tiles one and two rows high; four-channel plane copy (8) and one plane (5)."""
+    s = Stack(np.random.default_rng(30 + channels), (1, 35, 30, 3))
+    x = s.dw(s.dw(s.conv(s.input, channels, 1), 3), 3)
+    graph, split = s.graph(s.conv(x, 4, 1)), len(s.ops) - 1
+    board = load_board("qemu-m4")
+    mp = _forced_plan(graph, split, 2, board)
+    assert mp.kernel_names[1:3] == (PLANAR, PLANAR), mp.kernel_names
+    x = np.random.default_rng(channels).integers(-128, 128, graph.tensor(graph.inputs[0]).shape, dtype=np.int8)
+    write_project(graph, tmp_path / "model", CompileOptions(target=board), plan=mp)
+    fw = build(prepare_project(tmp_path / "model", board, tmp_path / "fw", x), board)
+    res = run_qemu(fw.elf_path, board, count=False)
+    want = run_graph(graph, [x])[0]
+    np.testing.assert_array_equal(np.frombuffer(res.output_bytes, np.int8).reshape(want.shape), want)
