@@ -63,9 +63,9 @@ def test_planar_region_kernel_is_bit_exact_on_random_stages(tmp_path, seed):
 
 @pytest.mark.parametrize("channels", [8, 5])
 def test_planar_region_kernel_single_row_tiles(tmp_path, channels):
-    """35 x 30 maps on 2 x 2 patches: regions of 18 and 19 rows, tiles of at most 17 rows (24 columns a tile), so
-    tiles one and two rows high; four-channel plane copy (8) and one plane (5)."""
-    s = Stack(np.random.default_rng(30 + channels), (1, 35, 30, 3))
+    """35 x 48 maps on 2 x 2 patches: regions of 18 and 19 rows, 24 and 25 columns, tiles of at most 17 rows and 24
+    columns, so tiles one and two rows high and one column wide; four-channel plane copy (8) and one plane (5)."""
+    s = Stack(np.random.default_rng(30 + channels), (1, 35, 48, 3))
     x = s.dw(s.dw(s.conv(s.input, channels, 1), 3), 3)
     graph, split = s.graph(s.conv(x, 4, 1)), len(s.ops) - 1
     board = load_board("qemu-m4")
