@@ -59,32 +59,46 @@ def requant_fast(q: dict, bounds: np.ndarray, const_out: dict[int, int] | None =
     const_out = const_out or {}
     mult = list(q["mult"]) if q["per_channel"] else [q["mult"]] * n
     shift = list(q["shift"]) if q["per_channel"] else [q["shift"]] * n
-    is_const = np.zeros(n, bool)
-    is_const[list(const_out)] = True
-    sh = np.asarray(shift, np.int64).reshape(n)
+    sh = np.array(shift, np.int64)
     left, right = np.maximum(sh, 0), np.maximum(-sh, 0)
     # bound << left < ACC_LIMIT, for a non-negative integer bound, without shifting past 64 bits
-    small = np.asarray(bounds, np.int64).reshape(n) <= (ACC_LIMIT - 1) >> left
-    live_ok = (right >= 1) & (right <= 22) & small
-    ok = bool(np.all(live_ok | is_const)) and abs(q["zp"]) <= 128
+    live_ok = (right >= 1) & (right <= 22) & (np.asarray(bounds, np.int64).reshape(n) <= (ACC_LIMIT - 1) >> left)
+    if const_out:
+        is_const = np.zeros(n, bool)
+        is_const[list(const_out)] = True
+        live_ok |= is_const
+    ok = bool(live_ok.all()) and abs(q["zp"]) <= 128
     out = dict(q, per_channel=True, mult=mult, shift=shift, fast=ok, ssat=q["lo"] == INT8_MIN and q["hi"] == INT8_MAX)
-    if ok:
-        ls = sorted(set((left[~is_const] + 1).tolist())) or [1]
-        rs = np.where(is_const, 1, right)
-        const_rnd = np.zeros(n, np.int64)
-        for c, v in const_out.items():
-            const_rnd[c] = 2 * v + 1
-        rnd = np.where(is_const, const_rnd, (np.int64(1) << (rs - 1)) + (np.int64(q["zp"]) << rs))
+    if not ok:
+        return out
+    fields = dict(lo_clip=q["lo"] > INT8_MIN, hi_clip=q["hi"] < INT8_MAX, prescaled=0)
+    if not const_out:  # the usual case: every channel computes
+        lt = left.tolist()
+        ls = set(lt)
+        rnd = (np.int64(1) << (right - 1)) + (np.int64(q["zp"]) << right)
         out.update(
-            mult=np.where(is_const, 0, np.asarray(mult, np.int64)).tolist(),
-            rs=rs.tolist(),
+            mult=mult,
+            rs=right.tolist(),
             rnd=rnd.tolist(),
-            ls=ls[0] if len(ls) == 1 else None,
-            ls_table=np.where(is_const, ls[0], left + 1).tolist(),
-            lo_clip=q["lo"] > INT8_MIN,
-            hi_clip=q["hi"] < INT8_MAX,
-            prescaled=0,
+            ls=lt[0] + 1 if len(ls) == 1 else (None if lt else 1),
+            ls_table=[v + 1 for v in lt],
+            **fields,
         )
+        return out
+    ls = sorted(set((left[~is_const] + 1).tolist())) or [1]
+    rs = np.where(is_const, 1, right)
+    const_rnd = np.zeros(n, np.int64)
+    for c, v in const_out.items():
+        const_rnd[c] = 2 * v + 1
+    rnd = np.where(is_const, const_rnd, (np.int64(1) << (rs - 1)) + (np.int64(q["zp"]) << rs))
+    out.update(
+        mult=np.where(is_const, 0, np.asarray(mult, np.int64)).tolist(),
+        rs=rs.tolist(),
+        rnd=rnd.tolist(),
+        ls=ls[0] if len(ls) == 1 else None,
+        ls_table=np.where(is_const, ls[0], left + 1).tolist(),
+        **fields,
+    )
     return out
 
 
@@ -224,6 +238,19 @@ def per_op(graph: Graph, key: tuple, compute):
     return memo[key]
 
 
+def fast_epilogue(q0: dict, w: np.ndarray, bias_t, in_offset: int) -> tuple[np.ndarray, dict]:
+    """(folded bias, requant_fast record) of weight rows w (channels x K, int64) with the op's bias (or None) and
+    input offset: folded_bias, acc_bounds and constant_channels with one pass over the weights for each of the
+    row sums and the row sums of |w| (zero exactly for the all-zero rows that become constants)."""
+    sums, spans = w.sum(axis=1), np.abs(w).sum(axis=1)
+    base = np.zeros(len(sums), np.int64) if bias_t is None else np.asarray(bias_t).astype(np.int64)
+    folded = base + in_offset * sums
+    assert np.all(np.abs(folded) < 2**31), "folded bias overflows int32"
+    bias = folded.astype(np.int32)
+    const = constant_channels(q0, w, bias) if not spans.all() else {}
+    return bias, requant_fast(q0, np.abs(folded) + 128 * spans, const)
+
+
 def gemm_facts(op: Op, graph: Graph) -> tuple[dict, np.ndarray, np.ndarray, dict]:
     """(geometry, weight rows as int64 cout x K, folded bias, fast requant record before any pre-shift) of a
     CONV_2D: the numbers every GEMM-type predicate and context of the op starts from, computed once per op."""
@@ -232,12 +259,10 @@ def gemm_facts(op: Op, graph: Graph) -> tuple[dict, np.ndarray, np.ndarray, dict
 
 def _gemm_facts(op: Op, graph: Graph) -> tuple[dict, np.ndarray, np.ndarray, dict]:
     g = geometry(op, graph)
-    w8 = np.asarray(graph.tensor(op.inputs[1]).data).reshape(g["cout"], -1)  # the statistics read the int8 data
-    bias_t = np.asarray(graph.tensor(op.inputs[2]).data) if len(op.inputs) > 2 and op.inputs[2] else None
-    bias = folded_bias(bias_t, w8, g["in_offset"])
-    q0 = requant_q(op, graph, g["cout"])
-    q = requant_fast(q0, acc_bounds(bias, w8), constant_channels(q0, w8, bias))
-    return g, w8.astype(np.int64), bias, q
+    w = np.asarray(graph.tensor(op.inputs[1]).data).reshape(g["cout"], -1).astype(np.int64)
+    bias_t = graph.tensor(op.inputs[2]).data if len(op.inputs) > 2 and op.inputs[2] else None
+    bias, q = fast_epilogue(requant_q(op, graph, g["cout"]), w, bias_t, g["in_offset"])
+    return g, w, bias, q
 
 
 def _live_bytes(graph: Graph) -> list[int]:

@@ -26,16 +26,7 @@ import numpy as np
 from ..ir.graph import Graph, Op
 from .common import in_tensor, out_tensor
 from .conv import geometry, requant_q
-from .cortexm import (
-    RQ_BIAS_LIMIT,
-    acc_bounds,
-    constant_channels,
-    folded_bias,
-    has_dsp,
-    per_op,
-    requant_fast,
-    requant_words,
-)
+from .cortexm import RQ_BIAS_LIMIT, acc_bounds, fast_epilogue, has_dsp, per_op, requant_words
 from .spec import Binding, Context, KernelSpec, TargetLike, no_scratch
 
 MAX_LS = 8  # |w| << ls stays an int16 lane
@@ -107,9 +98,7 @@ def _epilogue_compute(op: Op, graph: Graph) -> tuple[dict, np.ndarray, np.ndarra
     c = g["cout"]
     w = np.asarray(in_tensor(graph, op, 1).data).reshape(9, c).T.astype(np.int64)
     bias_t = graph.tensor(op.inputs[2]).data if len(op.inputs) > 2 and op.inputs[2] else None
-    bias = folded_bias(None if bias_t is None else np.asarray(bias_t), w, g["in_offset"])
-    q0 = requant_q(op, graph, c)
-    q = requant_fast(q0, acc_bounds(bias, w), constant_channels(q0, w, bias))
+    bias, q = fast_epilogue(requant_q(op, graph, c), w, bias_t, g["in_offset"])
     return q, w, bias
 
 

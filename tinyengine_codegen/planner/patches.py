@@ -24,6 +24,7 @@ stage ops of the computed output pixels times the op's MACs per output pixel, mi
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -172,9 +173,20 @@ def stage_inputs(graph: Graph, start: int, split: int) -> tuple[str, ...]:
     return tuple(out)
 
 
+_SPLITS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 def split_points(graph: Graph) -> tuple[int, ...]:
     """Op indices that may end a patch stage (which begins at `stage_start`): every tensor the stage writes, other
-    than the split op's output, is read only inside the stage (and at least once), and is not a graph output."""
+    than the split op's output, is read only inside the stage (and at least once), and is not a graph output.
+    Computed once per graph (graphs are immutable; the planner asks several times)."""
+    points = _SPLITS.get(graph)
+    if points is None:
+        points = _SPLITS[graph] = _split_points(graph)
+    return points
+
+
+def _split_points(graph: Graph) -> tuple[int, ...]:
     points = []
     latest, blocked = -1, False  # over the outputs of ops before s: their last reader; one never read / an output
     for s in range(stage_start(graph), len(graph.ops)):

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from ..errors import InternalError
 from .buffers import Buffer
@@ -25,9 +26,9 @@ from .buffers import Buffer
 INF = float("inf")
 
 
-@dataclass(frozen=True, slots=True)
-class Block:
-    """Buffers placed at one common base offset. `members` are (size, first, last) rectangles."""
+class Block(NamedTuple):
+    """Buffers placed at one common base offset. `members` are (size, first, last) rectangles. (A named tuple:
+    the planner builds hundreds per plan, and a frozen dataclass's __init__ costs several times more.)"""
 
     names: tuple[str, ...]
     members: tuple[tuple[int, int, int], ...]
