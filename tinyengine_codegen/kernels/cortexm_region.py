@@ -20,13 +20,25 @@ add_s8_lut_region: the ADD lookup-table kernel on each row of the region.
 
 from __future__ import annotations
 
+import numpy as np
+
 from ..ir.graph import Graph, Op
 from ..ir.ops import OpKind
 from .common import in_tensor, out_tensor
-from .conv import geometry
-from .cortexm import pad_row
+from .conv import geometry, requant_q
+from .cortexm import folded_bias, pad_row, per_op
 from .cortexm_add import add_lut_context, is_add_lut
-from .cortexm_conv import _conv_common, _conv_ok, _dw_ok, _kpad, dw_context, im2col_scratch, is_direct
+from .cortexm_conv import (
+    _bias_values,
+    _conv_common,
+    _conv_ok,
+    _dw_ok,
+    _epilogue,
+    _kpad,
+    dw_context,
+    im2col_scratch,
+    is_direct,
+)
 from .cortexm_dw import is_dw3x3_planar_region, region_context
 from .cortexm_pair import STACK_COLUMNS, _kp, pair_weights_fit, quad_conv_context
 from .spec import Binding, Context, KernelSpec, TargetLike, no_scratch
@@ -125,6 +137,65 @@ def dw_planar_region_context(op: Op, graph: Graph, b: Binding) -> Context:
     return dict(ctx, copy4=f"dwr_copy4_{ctx['cin']}_{4 * ctx['plane_words']}")
 
 
+def is_dw_simd2_region(op: Op, graph: Graph, target: TargetLike) -> bool:
+    """The two-pixel NHWC kernel: the requantization's left shift folded into the int16 weights (one shift for
+    every channel, at most 8), every tap of two pixels within a load's immediate reach."""
+    if not is_dw_region(op, graph, target):
+        return False
+    g = geometry(op, graph)
+    q = dw_context_q(op, graph)
+    reach = (g["sw"] + (g["kw"] - 1) * g["dw"]) * g["cin"]
+    return bool(q["fast"]) and q["ls"] == 0 and reach <= 4095 and g["kh"] <= 5 and g["kh"] * g["kw"] <= 25
+
+
+def dw_context_q(op: Op, graph: Graph) -> dict:
+    """The requantization record of dw_context (after folding its pre-shift into the weights), once per op."""
+
+    def compute() -> dict:
+        g = geometry(op, graph)
+        c, taps = g["cout"], g["kh"] * g["kw"]
+        w = np.asarray(in_tensor(graph, op, 1).data).reshape(taps, c).T
+        bias = folded_bias(_bias_values(op, graph), w, g["in_offset"])
+        return _epilogue(requant_q(op, graph, c), w, bias, w)[0]
+
+    return per_op(graph, ("dw_simd2_q", op), compute)
+
+
+def _columns(npx: int, kw: int, sw: int, dw: int) -> list[tuple[int, list[tuple[int, int]]]]:
+    """(input column, [(pixel, kernel column) it feeds]) of `npx` pixels' windows, columns in order."""
+    uses: dict[int, list[tuple[int, int]]] = {}
+    for p in range(npx):
+        for kx in range(kw):
+            uses.setdefault(p * sw + kx * dw, []).append((p, kx))
+    return sorted(uses.items())
+
+
+def dw_simd2_context(op: Op, graph: Graph, b: Binding) -> Context:
+    ctx = dw_context(op, graph, b)
+    q, c = ctx["q"], ctx["cin"]
+    kh, kw, sw, dw = ctx["kh"], ctx["kw"], ctx["sw"], ctx["dw"]
+    # per four channels: their biases, then (multiplier, rounding, right shift) of each
+    quads = np.asarray(ctx["bias"], np.int64).reshape(-1, 4)
+    rq = np.stack([q["mult"], q["rnd"], q["rs"]], axis=1).astype(np.int64).reshape(-1, 12)
+    rec = np.concatenate([quads, rq], axis=1).reshape(-1)
+    zp = -ctx["in_offset"]
+    reach = (sw + (kw - 1) * dw + 1) * c  # bytes a padded row of a two-pixel window spans (plus a word)
+    clip = (q["lo"] if q["lo_clip"] else "n", q["hi"] if q["hi_clip"] else "n")
+    # the cores depend only on these numbers: layers that share them share the cores
+    name = "_".join(str(v).replace("-", "m") for v in (kh, kw, sw, dw, c, *clip))
+    return dict(
+        ctx,
+        rec=rec.astype(np.int32).tolist(),
+        zp=zp,
+        reach=reach,
+        span=((kw - 1) * dw + 1) * c,
+        cols1=_columns(1, kw, sw, dw),
+        cols2=_columns(2, kw, sw, dw),
+        core1=f"dws1_core_{name}",
+        core2=f"dws2_core_{name}",
+    )
+
+
 def add_region_context(op: Op, graph: Graph, b: Binding) -> Context:
     return dict(
         add_lut_context(op, graph, b),
@@ -143,6 +214,7 @@ REGION_SIMD = {  # placed first in their patch-stage families (kernels/region.py
     ),
     OpKind.DEPTHWISE_CONV_2D: (
         KernelSpec("dwconv3x3_s8_planar_region", is_dw3x3_planar_region, no_scratch, dw_planar_region_context),
+        KernelSpec("dwconv_s8_simd2_region", is_dw_simd2_region, no_scratch, dw_simd2_context),
         KernelSpec("dwconv_s8_simd_region", is_dw_region, no_scratch, dw_region_context),
     ),
     OpKind.ADD: (KernelSpec("add_s8_lut_region", is_add_region, no_scratch, add_region_context),),
