@@ -12,9 +12,12 @@ conv2d_s8_pair_region: any cin (first layers included) whose two columns fit on 
 conv2d_s8_simd_region: cin % 4 == 0 and cout % 4 == 0; one pixel x four output channels (pointwise included).
 conv2d_s8_im2col_simd_region: cin % 4 != 0 (first layers); two pixels' windows as int16 columns in scratch
     (2 x 2 x kpad bytes, independent of the region), then the 2 x 2 SIMD GEMM.
-dwconv_s8_simd_region: depth multiplier 1, channels % 4 == 0; an interior pixel reads each kernel row from one
-    pointer (taps at fixed offsets from it), a border pixel reads the zero-point row for taps in the padding.
-dwconv3x3_s8_planar_region: the channel-planar kernel of kernels/cortexm_dw.py, tile by tile over the region.
+dwconv3x3_s8_planar_region: the channel-planar kernel of kernels/cortexm_dw.py, tile by tile over the region (stride
+    1), four channels' tile planes copied in assembly (templates/common/cortexm_dw_region.c.j2).
+dwconv_s8_simd2_region: depth multiplier 1, channels % 4 == 0, the left shift folded into the weights; two pixels x
+    four channels per pass in assembly (a row's odd pixel one), a window across the region's edge gathered.
+dwconv_s8_simd_region: its fallback; an interior pixel reads each kernel row from one pointer (taps at fixed offsets
+    from it), a border pixel reads the zero-point row for taps in the padding.
 add_s8_lut_region: the ADD lookup-table kernel on each row of the region.
 """
 
