@@ -129,17 +129,23 @@ def conv_output_multipliers(
 
 
 def quantize_multipliers(real: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """`quantize_multiplier` of every element of a float64 array, vectorized with the same steps (exact)."""
-    real = np.asarray(real, np.float64)
+    """`quantize_multiplier` of every element of a float64 array, vectorized with the same steps (exact).
+
+    The rounding of the mantissa needs no general round_half_away: |q| 2^31 lies in [2^30, 2^31) (or is 0), where
+    a double's unit is at most 2^-22, so adding 0.5 is exact and floor(|q| 2^31 + 0.5) rounds ties away from zero."""
+    real = np.atleast_1d(np.asarray(real, np.float64))
     q, shift = np.frexp(real)
-    q_fixed = round_half_away(q * float(1 << 31))
-    q_fixed = np.atleast_1d(np.asarray(q_fixed, np.float64)).astype(np.int64)
-    shift = np.atleast_1d(shift).astype(np.int64)
+    q_fixed = np.copysign(np.floor(np.abs(q) * float(1 << 31) + 0.5), q).astype(np.int64)
+    shift = shift.astype(np.int64)
     top = q_fixed == (1 << 31)
-    q_fixed = np.where(top, q_fixed // 2, q_fixed)
-    shift = np.where(top, shift + 1, shift)
-    dead = (shift < -31) | (np.atleast_1d(real) == 0.0)
-    return np.where(dead, 0, q_fixed).astype(np.int64), np.where(dead, 0, shift).astype(np.int64)
+    if top.any():
+        q_fixed[top] //= 2
+        shift[top] += 1
+    dead = (shift < -31) | (real == 0.0)
+    if dead.any():
+        q_fixed[dead] = 0
+        shift[dead] = 0
+    return q_fixed, shift
 
 
 def fully_connected_multiplier(input_scale: float, weight_scale: float, output_scale: float) -> tuple[int, int]:

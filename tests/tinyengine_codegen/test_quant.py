@@ -21,6 +21,7 @@ from tinyengine_codegen.quant import (
     multiply_by_quantized_multiplier,
     quantize_float,
     quantize_multiplier,
+    quantize_multipliers,
     round_half_away,
     rounding_divide_by_pot,
     saturating_rounding_doubling_high_mul,
@@ -154,3 +155,20 @@ def test_generated_quantize_matches_the_reference_on_nan_and_infinities(tmp_path
     (y,) = run_graphs_in_c([g], [x[None]], tmp_path, sanitize=True)
     expect = (quantize_float(x, 0.05, -3).astype(np.float64) + 3) * np.float32(0.05)
     np.testing.assert_array_equal(y.reshape(x.shape), expect.astype(np.float32))
+
+
+def test_quantize_multipliers_matches_the_scalar_function_elementwise():
+    """The vectorized multipliers equal quantize_multiplier on every element: random scales over many octaves,
+    values whose mantissa rounds up to 2^31, exact ties, zero, and exponents below -31 (flushed to 0)."""
+    rng = np.random.default_rng(7)
+    real = np.concatenate(
+        [
+            rng.random(2000) * np.exp2(rng.integers(-40, 8, 2000)),
+            np.nextafter(1.0, 0.0) * np.exp2(np.arange(-35, 5)),  # mantissa 1 - 2^-53: rounds to 2^31
+            (2**30 + 0.5 + np.arange(8)) / 2**31 * np.exp2(np.arange(-4, 4)),  # ties at the Q31 unit
+            [0.0, 2.0**-33, 2.0**-32, 2.0**-31, 1.0, 3.0],
+        ]
+    )
+    m, s = quantize_multipliers(real)
+    assert m.dtype == s.dtype == np.int64 and m.shape == s.shape == real.shape
+    assert [(int(a), int(b)) for a, b in zip(m, s)] == [quantize_multiplier(float(r)) for r in real]

@@ -108,6 +108,11 @@ def stage_specs(op: Op, graph: Graph, target: TargetLike) -> tuple[KernelSpec, .
     return tuple(s for s in STAGE_FAMILIES.get(op.kind, ()) if s.matches(op, graph, target))
 
 
+def first_stage_spec(op: Op, graph: Graph, target: TargetLike) -> KernelSpec | None:
+    """stage_specs(op, ...)[0] (the preferred patch-stage kernel), or None, evaluating no predicate after it."""
+    return next((s for s in STAGE_FAMILIES.get(op.kind, ()) if s.matches(op, graph, target)), None)
+
+
 def spec_named(op: Op, name: str, *, stage: bool = False) -> KernelSpec:
     """The spec called `name` in op's family (the patch-stage family when `stage`); InternalError if none."""
     table = STAGE_FAMILIES if stage else FAMILIES

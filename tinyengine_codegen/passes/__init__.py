@@ -13,6 +13,7 @@ plan_patches    the patch stage (MCUNetV2) when it lowers the arena
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable, Iterable
 
 from ..errors import InternalError, TinyMLError
@@ -72,14 +73,23 @@ def run_pipeline(
 ) -> ModelPlan:
     """Run `passes` on `graph`; with `check` verify the IR (and the arena) after every pass; `observe(name, mp)`
     sees the plan after each pass (--dump-after)."""
-    mp = ModelPlan(graph, target=options.target)
-    for name, fn in passes:
-        mp = fn(mp, options)
-        if check:
-            check_model_plan(mp, name)
-        if observe is not None:
-            observe(name, mp)
-    return mp
+    # The passes allocate many small short-lived objects and create no reference cycles that must be freed
+    # promptly: the cyclic garbage collector is paused while they run (its young-generation sweeps cost up to a third
+    # of a plan, varying from run to run) and resumed afterwards, when it collects anything left as usual.
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        mp = ModelPlan(graph, target=options.target)
+        for name, fn in passes:
+            mp = fn(mp, options)
+            if check:
+                check_model_plan(mp, name)
+            if observe is not None:
+                observe(name, mp)
+        return mp
+    finally:
+        if paused:
+            gc.enable()
 
 
 def plan_model(graph: Graph, options: CompileOptions = CompileOptions()) -> ModelPlan:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from ..ir.graph import Graph
-from ..kernels.registry import stage_specs
+from ..kernels.registry import first_stage_spec, stage_specs
 from ..options import CompileOptions
 from ..planner.model_plan import Candidates, ModelPlan, plan_with_kernels
 from ..planner.patch_cost import kernel_table, stage_cost
@@ -36,8 +36,8 @@ def region_kernels(graph: Graph, target: Target) -> tuple[str | None, ...]:
         return ()
     out = []
     for op in graph.ops[: points[-1] + 1]:
-        specs = stage_specs(op, graph, target)
-        out.append(specs[0].name if specs else None)
+        spec = first_stage_spec(op, graph, target)
+        out.append(spec.name if spec else None)
     return tuple(out)
 
 

@@ -123,8 +123,25 @@ def run_strategy(name: str, buffers: Sequence[Buffer]) -> Plan:
     return _make_plan(buffers, prob, STRATEGIES[name](prob), name)
 
 
+# the last few plans by (buffers, strategies, search): a plan is a pure function of them and immutable, and the
+# passes of one plan_model often plan the same buffers twice (mark_inplace's trial and plan_arena's bare plan)
+_RECENT: dict[tuple, Plan] = {}
+_RECENT_LIMIT = 8
+
+
 def plan_arena(buffers: Sequence[Buffer], *, strategies: Sequence[str] = tuple(CHEAP), search: bool = True) -> Plan:
     """The smallest plan among `strategies`, then improved by searching over orders when above the lower bound."""
+    key = (tuple(buffers), tuple(strategies), search)
+    hit = _RECENT.get(key)
+    if hit is None:
+        hit = _plan_arena(key[0], strategies, search)
+        if len(_RECENT) >= _RECENT_LIMIT:
+            del _RECENT[next(iter(_RECENT))]
+        _RECENT[key] = hit
+    return hit
+
+
+def _plan_arena(buffers: tuple[Buffer, ...], strategies: Sequence[str], search: bool) -> Plan:
     for name in strategies:
         if name not in STRATEGIES:
             raise InternalError(f"unknown planner strategy '{name}' (known: {', '.join(STRATEGIES)})")

@@ -85,3 +85,27 @@ def test_patch_text_is_parsed_once_and_refused_early():
         CompileOptions(patches="1")
     assert str(CompileOptions(patches="4").patches) == "4"
     assert np.isclose(CompileOptions().max_extra_cycles, 0.10)
+
+
+def test_the_garbage_collector_is_paused_only_while_the_passes_run():
+    """run_pipeline pauses the cyclic collector for its passes and leaves its state as it found it, also when a
+    pass raises; a caller that had disabled it keeps it disabled."""
+    import gc
+
+    seen = []
+
+    def boom(mp, options):
+        raise TinyMLError("stop")
+
+    assert gc.isenabled()
+    run_pipeline(_graph(), observe=lambda name, mp: seen.append(gc.isenabled()))
+    assert seen and not any(seen) and gc.isenabled()
+    with pytest.raises(TinyMLError):
+        run_pipeline(_graph(), passes=(("boom", boom),))
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        run_pipeline(_graph())
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
