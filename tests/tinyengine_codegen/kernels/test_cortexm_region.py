@@ -52,7 +52,12 @@ def test_predicates_follow_channels_depth_multiplier_and_target():
     g = s.graph(s.add(odd, s.conv(odd, 6, 1)))
     ops = g.ops
     assert _names(ops[0], g, M4) == ["conv2d_s8_pair_region", "conv2d_s8_im2col_simd_region", "conv2d_s8_region"]
-    assert _names(ops[1], g, M4) == ["dwconv3x3_s8_planar_region", "dwconv_s8_simd_region", "dwconv_s8_region"]
+    assert _names(ops[1], g, M4) == [
+        "dwconv3x3_s8_planar_region",
+        "dwconv_s8_simd2_region",
+        "dwconv_s8_simd_region",
+        "dwconv_s8_region",
+    ]
     assert _names(ops[2], g, M4) == ["dwconv_s8_region"]
     assert _names(ops[3], g, M4) == ["conv2d_s8_pair_region", "conv2d_s8_region"]  # a last pair after the quads
     assert _names(ops[5], g, M4) == ["add_s8_lut_region", "pointwise_s8_region"]
@@ -109,6 +114,8 @@ def test_vww_patch_stage_on_a_dsp_board_takes_the_simd_region_kernels():
     assert mp.patches is not None and mp.plan.arena_bytes < mp.plain.arena_bytes
     stage = mp.kernel_names[: mp.patches.split_op + 1]
     assert stage[:2] == ("conv2d_s8_pair_region", "dwconv3x3_s8_planar_region")
-    assert all(k.endswith(("_simd_region", "_planar_region")) or k == "conv2d_s8_pair_region" for k in stage), stage
+    assert all(
+        k.endswith(("_simd_region", "_simd2_region", "_planar_region")) or k == "conv2d_s8_pair_region" for k in stage
+    ), stage
     code = compile_model(graph, options, plan=mp).files["tinyml.c"]
     assert "l0_conv_2d_col(" in code and "l1_depthwise_conv_2d_core(" in code
