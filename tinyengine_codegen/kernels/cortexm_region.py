@@ -47,6 +47,7 @@ from .cortexm_pair import STACK_COLUMNS, _kp, pair_weights_fit, quad_conv_contex
 from .spec import Binding, Context, KernelSpec, TargetLike, no_scratch
 
 MAX_KPAD = 252  # the im2col columns of the whole-tensor kernel have the same limit
+SIMD2_STACK = 2048  # stack bytes of dwconv_s8_simd2_region's window and zero-point row (the firmware stack is 8 KB)
 
 
 def _nhwc(op: Op, graph: Graph) -> bool:
@@ -142,13 +143,27 @@ def dw_planar_region_context(op: Op, graph: Graph, b: Binding) -> Context:
 
 def is_dw_simd2_region(op: Op, graph: Graph, target: TargetLike) -> bool:
     """The two-pixel NHWC kernel: the requantization's left shift folded into the int16 weights (one shift for
-    every channel, at most 8), every tap of two pixels within a load's immediate reach."""
+    every channel, at most 8), every tap of two pixels within a load's immediate reach, its stack buffers within
+    SIMD2_STACK bytes."""
     if not is_dw_region(op, graph, target):
         return False
     g = geometry(op, graph)
     q = dw_context_q(op, graph)
     reach = (g["sw"] + (g["kw"] - 1) * g["dw"]) * g["cin"]
-    return bool(q["fast"]) and q["ls"] == 0 and reach <= 4095 and g["kh"] <= 5 and g["kh"] * g["kw"] <= 25
+    return (
+        bool(q["fast"])
+        and q["ls"] == 0
+        and reach <= 4095
+        and g["kh"] <= 5
+        and g["kh"] * g["kw"] <= 25
+        and _simd2_stack(g) <= SIMD2_STACK
+    )
+
+
+def _simd2_stack(g: dict) -> int:
+    """Bytes of the kernel's stack buffers: a gathered window (kh rows of its span) and a zero-point row."""
+    span = ((g["kw"] - 1) * g["dw"] + 1) * g["cin"]
+    return g["kh"] * span + (g["sw"] + (g["kw"] - 1) * g["dw"] + 1) * g["cin"]
 
 
 def dw_context_q(op: Op, graph: Graph) -> dict:
