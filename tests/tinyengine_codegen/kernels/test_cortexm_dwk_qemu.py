@@ -1,0 +1,134 @@
+"""The channel-planar k x k depthwise kernel (kernels/cortexm_dwk.py) in QEMU (qemu-m4), bit-exact against the numpy
+reference and TFLM: random shapes (odd sizes, planes smaller than the kernel), k 5 and 7, stride 1 and 2, SAME and
+VALID, independent quantization per layer (per-channel scales from tiny to large), activation clips, a constant
+channel, four-channel and single-channel plane copies, in place and out of place."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+from hypothesis import Phase, assume, given, settings
+from hypothesis import strategies as st
+
+from tests.tinyengine_codegen.reference.cases import act, const
+from tests.tinyengine_codegen.reference.tflite_writer import run_tflm, to_tflite
+from tinyengine_codegen.ir.graph import Graph, Op
+from tinyengine_codegen.ir.ops import Activation, Conv2DAttrs, DepthwiseConv2DAttrs, ElementwiseAttrs, OpKind, Padding
+from tinyengine_codegen.ir.verify import verify
+from tinyengine_codegen.options import CompileOptions
+from tinyengine_codegen.passes import plan_model
+from tinyengine_codegen.reference.run import run_graph
+from tinyengine_codegen.runner import run_model
+
+pytestmark = [
+    pytest.mark.qemu,
+    pytest.mark.skipif(
+        shutil.which("qemu-system-arm") is None or shutil.which("arm-none-eabi-gcc") is None,
+        reason="Cortex-M toolchain or QEMU not installed",
+    ),
+]
+
+ACTS = (Activation.NONE, Activation.RELU, Activation.RELU6)
+OPTIONS = CompileOptions(target="qemu-m4", patches="off")
+IN_PLACE = ("dwconvkxk_s8_planar_inplace", "dwconvkxk_s8_planar4_inplace")
+OUT_OF_PLACE = ("dwconvkxk_s8_planar", "dwconvkxk_s8_planar4")
+
+
+def _out_size(n: int, k: int, stride: int, padding: Padding) -> int:
+    return (n + stride - 1) // stride if padding is Padding.SAME else (n - k) // stride + 1
+
+
+def _graph(h, w, c, k, stride, padding, act_fn, seed, residual=False):
+    """1x1 conv from cin channels (the graph's peak, with room for four framed planes beside the depthwise) -> k x k
+    depthwise [-> a 3x3 depthwise of the same input and an ADD: the k x k depthwise runs out of place]."""
+    rng = np.random.default_rng(seed)
+    cin = 2 * c + 8 + -(-4 * (h + k + 1) * (w + k + 4) // (h * w))
+    wc = const("wc", rng.integers(-127, 128, (c, 1, 1, cin), dtype=np.int8), scales=rng.uniform(0.002, 0.02, c))
+    bc = const("bc", rng.integers(-3000, 3000, c, dtype=np.int32), scales=[1.0] * c)
+    x = act("x", (1, h, w, cin), 0.05, int(rng.integers(-20, 20)))
+    y = act("y", (1, h, w, c), float(rng.uniform(0.02, 0.2)), int(rng.integers(-128, 40)))
+    conv = Op("conv", OpKind.CONV_2D, ("x", "wc", "bc"), ("y",), Conv2DAttrs(1, 1, 1, 1, Padding.SAME, Activation.NONE))
+    wd = rng.integers(-127, 128, (1, k, k, c), dtype=np.int8)
+    wd[..., int(rng.integers(0, c))] = 0  # a constant output channel
+    # per-channel scales over four decades: output multipliers below and above one (right and left shifts)
+    wt = const("wd", wd, scales=10.0 ** rng.uniform(-4.5, -1, c), axis=3)
+    bias = const("bd", rng.integers(-4000, 4000, c, dtype=np.int32), scales=[1.0] * c)
+    oh, ow = _out_size(h, k, stride, padding), _out_size(w, k, stride, padding)
+    d = act("d", (1, oh, ow, c), float(rng.uniform(0.01, 0.2)), int(rng.integers(-128, 100)))
+    attrs = DepthwiseConv2DAttrs(stride, stride, 1, 1, padding, 1, act_fn)
+    dw = Op("dw", OpKind.DEPTHWISE_CONV_2D, ("y", "wd", "bd"), ("d",), attrs)
+    ops, tensors, out = [conv, dw], {t.name: t for t in (x, y, wc, bc, wt, bias, d)}, "d"
+    if residual:  # a second (3x3) depthwise reads y after the k x k one: y stays alive, the k x k one out of place
+        w3 = const("w3", rng.integers(-127, 128, (1, 3, 3, c), dtype=np.int8), scales=[0.01] * c, axis=3)
+        tensors.update(w3=w3, e=act("e", (1, oh, ow, c), 0.1, -3), z=act("z", (1, oh, ow, c), 0.15, 2))
+        ops.append(
+            Op(
+                "dw3",
+                OpKind.DEPTHWISE_CONV_2D,
+                ("y", "w3"),
+                ("e",),
+                DepthwiseConv2DAttrs(stride, stride, 1, 1, Padding.SAME, 1, Activation.NONE),
+            )
+        )
+        ops.append(Op("add", OpKind.ADD, ("d", "e"), ("z",), ElementwiseAttrs()))
+        out = "z"
+    return verify(Graph("dwk_planar", tensors, tuple(ops), ("x",), (out,)))
+
+
+def _planned(graph) -> str:
+    return plan_model(graph, OPTIONS).kernel_names[1]
+
+
+def _check(graph, seed, tflm=False):
+    x = np.random.default_rng(seed).integers(-128, 128, size=graph.tensor("x").shape, dtype=np.int8)
+    res = run_model(graph, x, OPTIONS)
+    want = run_graph(graph, [x])[0]
+    np.testing.assert_array_equal(res.output, want)
+    if tflm:
+        np.testing.assert_array_equal(res.output, run_tflm(to_tflite(graph), [x])[0])
+    return res.kernels
+
+
+@settings(max_examples=8, deadline=None, phases=(Phase.explicit, Phase.reuse, Phase.generate))
+@given(
+    st.integers(1, 13),
+    st.integers(1, 14),
+    st.sampled_from([1, 3, 4, 8, 12]),
+    st.sampled_from([5, 7]),
+    st.sampled_from([1, 2]),
+    st.sampled_from([Padding.SAME, Padding.VALID]),
+    st.sampled_from(ACTS),
+    st.integers(0, 10_000),
+)
+def test_kxk_planar_random_shapes_in_place(h, w, c, k, stride, padding, act_fn, seed):
+    assume(padding is Padding.SAME or (h >= k and w >= k))
+    graph = _graph(h, w, c, k, stride, padding, act_fn, seed)
+    assume(_planned(graph) in IN_PLACE)
+    assert _check(graph, seed)[1] in IN_PLACE
+
+
+@pytest.mark.parametrize(
+    "h,w,c,k,stride,padding",
+    [
+        (2, 3, 4, 7, 1, Padding.SAME),  # a plane smaller than the kernel: mostly frame
+        (3, 3, 8, 5, 2, Padding.SAME),  # 2 x 2 outputs at stride 2
+        (17, 23, 4, 5, 1, Padding.SAME),  # rows of 23: blocks of 8, 8 and an overlapping last one
+        (24, 24, 8, 7, 2, Padding.SAME),  # 12 wide: two blocks of 6
+        (11, 16, 5, 5, 2, Padding.VALID),  # channels no multiple of four: one plane at a time
+        (9, 9, 12, 7, 1, Padding.VALID),  # 3 x 3 outputs of a 7 x 7 window
+        (6, 6, 16, 7, 1, Padding.SAME),
+    ],
+)
+def test_kxk_planar_named_shapes_match_tflm(h, w, c, k, stride, padding):
+    graph = _graph(h, w, c, k, stride, padding, Activation.RELU6, seed=h * w + k)
+    assert _check(graph, h + w, tflm=True)[1] in IN_PLACE
+
+
+@pytest.mark.parametrize("k,stride,w", [(5, 1, 9), (7, 2, 5), (5, 2, 16)])
+def test_kxk_planar_out_of_place(k, stride, w):
+    """The depthwise input stays alive (an ADD reads it): the ordinary variant."""
+    graph = _graph(7, w, 8, k, stride, Padding.SAME, Activation.RELU, seed=w, residual=True)
+    kernels = _check(graph, seed=w)
+    assert kernels[1] in OUT_OF_PLACE

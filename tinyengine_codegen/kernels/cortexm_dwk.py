@@ -1,0 +1,250 @@
+"""Channel-planar k x k depthwise kernel (k = 5 or 7, stride 1 or 2) for Cortex-M cores with the DSP extension.
+
+One channel at a time, as the 3x3 kernel of cortexm_dw.py: its input plane is copied into scratch framed by
+input-zero-point bytes (four channels' planes per pass by the shared 4x4-transpose copy where the channel count is a
+multiple of four), then an assembly core computes the channel's whole output plane from it. The core works on
+blocks of `npx` output pixels of one row: for each kernel row it loads that row's widened weights from its stack
+frame, then per pixel one word of the plane (LDR, SXTB16, SXTB16 ROR #8 give the pairs (x0, x2) and (x1, x3), each
+one SMLAD against a weight pair); the taps a pixel's own words leave (tap 4 of a 5 x 5 row, tap 5 of a 7 x 7 row)
+come from the words of the pixels beside it (block_plan). Weights stay int8 in flash (k x k bytes per channel, in
+the model's row order); the core widens them per channel into its frame with the requantization pre-shift folded
+in. Requantization is the exact fast path of cortexm.py from the shared compact 8-byte record (requant_words); the
+activation clip is two SSUB16/SEL pairs over two outputs. One core per (k, stride, block width): plane and output
+geometry, clips, pre-shift and output zero point are run-time numbers (a per-layer table of 15 words), so layers
+share the core's code.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..ir.graph import Graph, Op
+from .common import in_tensor, out_tensor
+from .conv import geometry, requant_q
+from .cortexm import acc_bounds, fast_epilogue, has_dsp, per_op, requant_words
+from .spec import Binding, Context, KernelSpec, TargetLike
+
+KERNEL_SIZES = (5, 7)
+MAX_LS = 8  # |w| << ls stays an int16 lane
+# output pixels per block at most: accumulators r1..r<npx> beside the weight registers of one kernel row (three
+# words for k = 5, four for k = 7), the plane pointer r0 and two temporaries
+NPX_MAX = {5: 8, 7: 7}
+# the registers of one kernel row's widened weights: pair start e -> register holding (w_e, w_e+2)
+WEIGHT_REGS = {5: {0: "r9", 1: "r10", 4: "r11"}, 7: {0: "r8", 1: "r9", 4: "r10", 5: "r11"}}
+GEO_WORDS = 15  # the per-layer table the core reads (see layer_table)
+
+
+def _geometry_ok(op: Op, graph: Graph) -> bool:
+    return per_op(graph, ("dwk_planar_geometry", op), lambda: _geometry_check(op, graph))
+
+
+def _geometry_check(op: Op, graph: Graph) -> bool:
+    x, w, y = in_tensor(graph, op, 0), in_tensor(graph, op, 1), out_tensor(graph, op)
+    if not (
+        len(x.shape) == len(y.shape) == 4
+        and x.shape[0] == y.shape[0] == 1
+        and x.dtype == y.dtype == w.dtype == "int8"
+        and w.quant is not None
+        and not any(w.quant.zero_point)
+        and op.attrs.depth_multiplier == 1
+        and x.shape[3] == y.shape[3]
+        and w.shape[1] == w.shape[2] in KERNEL_SIZES
+    ):
+        return False
+    g = geometry(op, graph)
+    k = g["kh"]
+    lay = plane_layout(g)
+    return (
+        g["sh"] == g["sw"] in (1, 2)
+        and g["dh"] == g["dw"] == 1
+        and 0 <= g["pad_t"] < k
+        and 0 <= g["pad_l"] < k
+        and lay["cols"] > 0
+        and lay["prow"] > 0
+        and (block_npx(g) - 1) * g["sh"] + 8 <= 4095  # a block's plane offsets are load immediates
+    )
+
+
+def block_npx(g: dict) -> int:
+    """Pixels per block: the fewest blocks of at most NPX_MAX pixels that cover a row, as even as they can be (the
+    last block of a row overlaps the one before when the row is no multiple: it recomputes a few pixels)."""
+    nb = -(-g["ow"] // NPX_MAX[g["kh"]])
+    return -(-g["ow"] // nb)
+
+
+def plane_layout(g: dict) -> dict:
+    """Where the planes lie: rows of `s` bytes (the framed row rounded up to words), the copied input starting
+    word-aligned `origin` bytes into a plane (`lead` bytes into the first), `cols` input bytes along a plane row
+    (`sa` apart) and `prow` plane rows from the input (`sx` apart), planes `plane_bytes` apart (plus the word a
+    block reads past a row's end); `group` 4 when one pass copies four channels' planes, else 1."""
+    k, st, c = g["kh"], g["sh"], g["cin"]
+    width, rows = (g["ow"] - 1) * st + k, (g["oh"] - 1) * st + k
+    s = (width + 3) // 4 * 4
+    origin = g["pad_t"] * s + g["pad_l"]
+    lead = -origin % 4
+    plane_bytes = (lead + rows * s + 4 + 3) // 4 * 4
+    cols, prow = min(g["iw"], width - g["pad_l"]), min(g["ih"], rows - g["pad_t"])
+    sa, sx = c, g["iw"] * c
+    group = 4 if c % 4 == 0 and 4 * sa <= 4095 and sx <= 65535 else 1
+    return dict(s=s, rows=rows, origin=origin, lead=lead, plane_bytes=plane_bytes, cols=cols, prow=prow, sa=sa, sx=sx,
+                group=group)  # fmt: skip
+
+
+def _epilogue(op: Op, graph: Graph) -> tuple[dict, np.ndarray, np.ndarray]:
+    """(requant record, weights channels x k*k, folded bias) of op, computed once per op."""
+    return per_op(graph, ("dwk_planar_epilogue", op), lambda: _epilogue_compute(op, graph))
+
+
+def _epilogue_compute(op: Op, graph: Graph) -> tuple[dict, np.ndarray, np.ndarray]:
+    g = geometry(op, graph)
+    c, k = g["cout"], g["kh"]
+    w = np.asarray(in_tensor(graph, op, 1).data).reshape(k * k, c).T.astype(np.int64)
+    bias_t = graph.tensor(op.inputs[2]).data if len(op.inputs) > 2 and op.inputs[2] else None
+    bias, q = fast_epilogue(requant_q(op, graph, c), w, bias_t, g["in_offset"])
+    return q, w, bias
+
+
+def _words(op: Op, graph: Graph):
+    """The compact records (requant_words) of op, or None (a bias beyond 24 bits: the kernel does not apply)."""
+
+    def compute():
+        q, w, bias = _epilogue(op, graph)
+        return requant_words(q, bias, q["ls"], acc_bounds(np.zeros(len(w), np.int64), w))
+
+    return per_op(graph, ("dwk_planar_words", op), compute)
+
+
+def is_dwk_planar(op: Op, graph: Graph, target: TargetLike) -> bool:
+    if not (has_dsp(target) and _geometry_ok(op, graph)):
+        return False
+    q, _, _ = _epilogue(op, graph)
+    return bool(q["fast"]) and q["ls"] is not None and 1 <= q["ls"] <= MAX_LS and _words(op, graph) is not None
+
+
+def is_dwk_planar4(op: Op, graph: Graph, target: TargetLike) -> bool:
+    return is_dwk_planar(op, graph, target) and plane_layout(geometry(op, graph))["group"] == 4
+
+
+def planar_scratch(op: Op, graph: Graph) -> int:
+    return plane_layout(geometry(op, graph))["plane_bytes"]
+
+
+def planar4_scratch(op: Op, graph: Graph) -> int:
+    return 4 * planar_scratch(op, graph)
+
+
+def block_plan(k: int, st: int, npx: int) -> list[dict]:
+    """The loads and multiplies of one kernel row of a block of npx pixels (pixel j's window starts at plane byte
+    st * j): per plane word its offset, whether it is one sign-extended byte (LDRSB), which of its pairs it needs
+    (P = (x0, x2) in lr, Q = (x1, x3) in r12) and its multiplies (instruction, accumulator, input, weight).
+    Pixel j's own words (at st j, and st j + 4 for k = 7) give its weight pairs; each tap left over takes a half
+    of a word already loaded when one holds its byte, else a byte load."""
+    wr = WEIGHT_REGS[k]
+    words: dict[int, dict] = {}
+
+    def word(o: int) -> dict:
+        return words.setdefault(o, dict(off=o, byte=False, p=False, q=False, macs=[]))
+
+    left = []  # (pixel, tap) not covered by a weight pair
+    for j in range(npx):
+        covered = set()
+        for e in (0, 1, 4, 5):
+            if e + 2 < k:
+                wd = word(st * j + e - e % 2)
+                wd["p" if e % 2 == 0 else "q"] = True
+                wd["macs"].append(("smlad", f"r{1 + j}", "lr" if e % 2 == 0 else "r12", wr[e]))
+                covered |= {e, e + 2}
+        left += [(j, t) for t in range(k) if t not in covered]
+    for j, t in left:
+        _single(words, st * j + t, f"r{1 + j}", wr[t - 2 * ((t % 4) // 2)], "t" if t % 4 >= 2 else "b")
+    out = [words[o] for o in sorted(words)]
+    for wd in out:
+        if wd["byte"]:
+            wd["p"] = wd["q"] = False
+    return out
+
+
+def _single(words: dict, b: int, acc: str, wreg: str, wh: str) -> None:
+    """Multiply plane byte b by one weight half: from a loaded word's pair that is already widened, else from any
+    loaded word holding b, else from a byte load at b."""
+    held = [o for o in range(b - 3, b + 1) if o in words and not words[o]["byte"]]
+    ready = [o for o in held if words[o]["p" if (b - o) % 2 == 0 else "q"]]
+    if ready or held:
+        o = (ready or held)[0]
+        p = b - o
+        wd = words[o]
+        wd["p" if p % 2 == 0 else "q"] = True
+        src, xh = ("lr" if p % 2 == 0 else "r12"), ("t" if p >= 2 else "b")
+    else:
+        wd = words.setdefault(b, dict(off=b, byte=True, p=False, q=False, macs=[]))
+        src, xh = "lr", "b"
+    wd["macs"].append((f"smla{xh}{wh}", acc, src, wreg))
+
+
+def layer_table(g: dict, q: dict) -> list[int]:
+    """The core's per-layer numbers: plane row bytes, the two clips as halfword pairs, the output pixel bytes, the
+    plane and output advances to the next block, to a row's last block and to the next row's first, blocks per
+    row, output rows, the pre-shift, its lane mask and 2 zp + 1 (the compact records' rounding constant)."""
+    st, c, ow, npx = g["sh"], g["cout"], g["ow"], block_npx(g)
+    s = plane_layout(g)["s"]
+    nb = -(-ow // npx)
+    last = ow - npx  # the last block's first pixel
+    ladv = last - (nb - 2) * npx if nb >= 2 else 0
+    ls = q["ls"]
+
+    def pair(v: int) -> int:
+        return int(np.int32(np.uint32(((v & 0xFFFF) << 16) | (v & 0xFFFF))))
+
+    return [
+        s, pair(q["lo"]), pair(q["hi"]), c,
+        npx * st, npx * c, ladv * st, ladv * c, st * s - last * st, npx * c,
+        nb, g["oh"], ls, ((1 << ls) - 1) << 16, 2 * q["zp"] + 1,
+    ]  # fmt: skip
+
+
+def planar_context(op: Op, graph: Graph, b: Binding) -> Context:
+    g = geometry(op, graph)
+    q, w, _ = _epilogue(op, graph)
+    k, st, npx = g["kh"], g["sh"], block_npx(g)
+    packed, mult = _words(op, graph)
+    rec = np.stack([packed, mult], axis=1).reshape(-1).astype(np.int32).tolist()
+    # k x k int8 weights per channel in row order, then three bytes a row's last word load may read past the end
+    wbytes = np.concatenate([w.astype(np.int8).reshape(-1), np.zeros(3, np.int8)])
+    lay = plane_layout(g)
+    nw = len(WEIGHT_REGS[k])
+    copy = "_".join(str(v) for v in (lay["cols"], lay["prow"], lay["sa"], lay["sx"], lay["s"]))
+    return dict(
+        g,
+        **lay,
+        k=k,
+        npx=npx,
+        wregs=[WEIGHT_REGS[k][e] for e in sorted(WEIGHT_REGS[k])],
+        row_bytes=4 * nw,
+        wb=4 * nw * k,
+        frame=(4 * nw * k + 76 + 7) // 8 * 8,
+        plan=block_plan(k, st, npx),
+        core=f"dwk_core_k{k}_s{st}_n{npx}",
+        copy=f"dw3_copy4_{copy}",
+        rec=rec,
+        geo=layer_table(g, q),
+        zp=-g["in_offset"],
+        scratch_words=lay["plane_bytes"] // 4,
+        weights=b.weights.add(f"{op.inputs[1]}#dwkplanar", wbytes),
+    )
+
+
+def planar4_context(op: Op, graph: Graph, b: Binding) -> Context:
+    ctx = planar_context(op, graph, b)
+    return dict(ctx, scratch_words=4 * ctx["scratch_words"])
+
+
+def _planar1_context(op: Op, graph: Graph, b: Binding) -> Context:
+    return dict(planar_context(op, graph, b), group=1)
+
+
+DWKXK_PLANAR = (  # the same C either way: the in-place variant only declares that it may overwrite its input
+    KernelSpec("dwconvkxk_s8_planar4_inplace", is_dwk_planar4, planar4_scratch, planar4_context, inplace=True),
+    KernelSpec("dwconvkxk_s8_planar4", is_dwk_planar4, planar4_scratch, planar4_context),
+    KernelSpec("dwconvkxk_s8_planar_inplace", is_dwk_planar, planar_scratch, _planar1_context, inplace=True),
+    KernelSpec("dwconvkxk_s8_planar", is_dwk_planar, planar_scratch, _planar1_context),
+)
