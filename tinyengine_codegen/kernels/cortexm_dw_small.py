@@ -134,13 +134,18 @@ class _Schedule:
         self.events += [("ld", row * iw + j) for p in self.plan for j in p if j is not None]
         # per register its bytes back to back (a load after a load pipelines), then the input offset added to each
         # byte read (padding taps are skipped, so the bias is the model's, without the offset's term)
+        in_temp = None  # the column temp holds (a pair's high half, still there for a next pair (hi, hi + 2))
         for reg, (lo, hi) in zip(self.regs[k], self.plan):
-            regs = (reg,) if hi is None else (reg, temp)
-            self.lines += [f"ldrsb {x}, [r0, #{(row * iw + j) * c - self.base}]" for x, j in zip(regs, (lo, hi))]
+            chained = hi is not None and lo == in_temp
+            loads = [(reg, hi)] if chained else [(reg, lo)] if hi is None else [(reg, lo), (temp, hi)]
+            self.lines += [f"ldrsb {x}, [r0, #{(row * iw + j) * c - self.base}]" for x, j in loads]
             if d:
-                self.lines += [f"{'add' if d > 0 else 'sub'} {x}, {x}, #{abs(d)}" for x in regs]
-            if hi is not None:
+                self.lines += [f"{'add' if d > 0 else 'sub'} {x}, {x}, #{abs(d)}" for x, _ in loads]
+            if chained:  # (x2, x4) after (x0, x2): x2 is still in temp
+                self.lines.append(f"pkhbt {reg}, {temp}, {reg}, lsl #16")
+            elif hi is not None:
                 self.lines.append(f"pkhbt {reg}, {reg}, {temp}, lsl #16")
+                in_temp = hi
         return True
 
     def col_at(self, row: int, col: int) -> tuple[str, str]:
