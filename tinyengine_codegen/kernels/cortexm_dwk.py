@@ -213,6 +213,7 @@ def planar_context(op: Op, graph: Graph, b: Binding) -> Context:
     lay = plane_layout(g)
     nw = len(WEIGHT_REGS[k])
     copy = "_".join(str(v) for v in (lay["cols"], lay["prow"], lay["sa"], lay["sx"], lay["s"]))
+    clip = bool(q["lo_clip"] or q["hi_clip"])  # else the core has no clipping code (the clips are the int8 range)
     return dict(
         g,
         **lay,
@@ -223,7 +224,8 @@ def planar_context(op: Op, graph: Graph, b: Binding) -> Context:
         wb=4 * nw * k,
         frame=(4 * nw * k + 76 + 7) // 8 * 8,
         plan=block_plan(k, st, npx),
-        core=f"dwk_core_k{k}_s{st}_n{npx}",
+        core=f"dwk_core_k{k}_s{st}_n{npx}" + ("_clip" if clip else ""),
+        clip=clip,
         copy=f"dw3_copy4_{copy}",
         rec=rec,
         geo=layer_table(g, q),
