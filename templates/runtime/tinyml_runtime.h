@@ -180,6 +180,49 @@ typedef struct {
 } tinyml_region_t;
 #endif
 
+/* A patch stage on a grid of patches keeps, per layer, one row part per patch row and one column part per patch
+ * column; a patch's tinyml_region_t is assembled from its two parts (tinyml_region_at): each region's byte offset
+ * is its first row (oy) times its row stride plus its first byte inside that row (ox). Index 0, 1: the activation
+ * inputs; 2: the output. */
+#ifdef TINYML_WIDE_REGIONS
+typedef struct {
+    int32_t oy[3];
+    int16_t in_h, pad_t, pad_b, out_h;
+} tinyml_region_y_t;
+typedef struct {
+    int32_t ox[3], row[3];
+    int16_t in_w, pad_l, pad_r, out_w;
+} tinyml_region_x_t;
+#else
+typedef struct {
+    uint16_t oy[3];
+    uint8_t in_h, pad_t, pad_b, out_h;
+} tinyml_region_y_t;
+typedef struct {
+    uint16_t ox[3], row[3];
+    uint8_t in_w, pad_l, pad_r, out_w;
+} tinyml_region_x_t;
+#endif
+
+#ifdef TINYML_REGION_GRID /* defined by a model whose patch stage runs on a grid: one copy serves every layer */
+static void tinyml_region_at(tinyml_region_t *r, const tinyml_region_y_t *y, const tinyml_region_x_t *x) {
+    r->in_off[0] = (int32_t)y->oy[0] * x->row[0] + x->ox[0];
+    r->in_off[1] = (int32_t)y->oy[1] * x->row[1] + x->ox[1];
+    r->out_off = (int32_t)y->oy[2] * x->row[2] + x->ox[2];
+    r->in_row[0] = x->row[0];
+    r->in_row[1] = x->row[1];
+    r->out_row = x->row[2];
+    r->in_h = y->in_h;
+    r->in_w = x->in_w;
+    r->pad_t = y->pad_t;
+    r->pad_b = y->pad_b;
+    r->pad_l = x->pad_l;
+    r->pad_r = x->pad_r;
+    r->out_h = y->out_h;
+    r->out_w = x->out_w;
+}
+#endif
+
 #ifdef TINYML_HAVE_DSP
 /* Cortex-M DSP-extension helpers (ACLE __smlad, __sxtb16, ...) are added here by SIMD kernels. */
 #endif

@@ -23,7 +23,7 @@ from ..planner.model_plan import BoundKernel, ModelPlan
 from .env import TEMPLATES_DIR, c_ident, render
 from .io import check_distinct, header_comment, io_tensors, manifest
 from .plan import ArenaPlan, check_covers, from_model_plan
-from .stage import region_rows
+from .stage import region_grid, region_rows
 from .weights import render_weights
 
 ARENA_ALIGNMENT = 16  # bytes: the arena's alignment
@@ -80,6 +80,45 @@ def compact_regions(rows: dict) -> bool:
     return all(0 <= v < 1 << 16 for r in flat for v in (r[2], r[3], r[5])) and all(
         0 <= v < 1 << 8 for r in flat for v in r[6:]
     )
+
+
+def compact_grid(grid: dict) -> bool:
+    """True when every row and column part fits the compact tinyml_region_y_t / tinyml_region_x_t (first rows,
+    bytes and strides below 2^16, sizes and pads below 2^8), as the compact tinyml_region_t they assemble."""
+    ys = [y for lst, _ in grid.values() for y in lst]
+    xs = [x for _, lst in grid.values() for x in lst]
+    return (
+        all(0 <= v < 1 << 16 for y in ys for v in y[:3])
+        and all(0 <= v < 1 << 8 for y in ys for v in y[3:])
+        and (all(0 <= v < 1 << 16 for x in xs for v in x[:6]) and all(0 <= v < 1 << 8 for x in xs for v in x[6:]))
+    )
+
+
+def _c_part(part: tuple[int, ...], kind: str) -> str:
+    """One tinyml_region_y_t ({first rows}, sizes and pads) or tinyml_region_x_t ({first bytes}, {row strides},
+    sizes and pads) initializer."""
+    cut = 3 if kind == "y" else 6
+    heads = [part[:3]] if kind == "y" else [part[:3], part[3:6]]
+    fields = ["{" + ", ".join(map(str, h)) + "}" for h in heads] + [str(v) for v in part[cut:]]
+    return "{" + ", ".join(fields) + "}"
+
+
+def _grid_tables(grid: dict, layers: list[dict]) -> list[dict]:
+    """The row-part and column-part tables of the stage layers, each distinct table once: sets each stage layer's
+    `ry` and `rx` (the names of its tables) and returns the tables to emit (name, C type, initializers)."""
+    tables: dict[tuple, str] = {}
+    out = []
+    for lay in layers:
+        if lay["index"] not in grid:
+            continue
+        for kind, parts in zip(("y", "x"), grid[lay["index"]]):
+            key = (kind, tuple(parts))
+            if key not in tables:
+                tables[key] = f"{lay['fn']}_r{kind}"
+                inits = [_c_part(part, kind) for part in parts]
+                out.append(dict(name=tables[key], ctype=f"tinyml_region_{kind}_t", rows=inits))
+            lay["r" + kind] = tables[key]
+    return out
 
 
 def _c_row(row: tuple[int, ...], compact: bool) -> str:
@@ -158,12 +197,14 @@ def generate(
     sched = mp.patches
     check_covers(plan, graph, mp.scratch, sched.buffer_bytes if sched is not None else None)
     rows = region_rows(graph, sched) if sched is not None else {}
+    grid = region_grid(graph, sched) if sched is not None else None
     weights = WeightTable(prefix)
-    compact = compact_regions(rows)
+    compact = compact_regions(rows) and (grid is None or compact_grid(grid))
     layers = [
         _layer(i, op, s, graph, plan, weights, rows.get(i), compact)
         for i, (op, s) in enumerate(zip(graph.ops, kernels))
     ]
+    grid_tables = _grid_tables(grid, layers) if grid is not None else []
     stage = (
         None
         if sched is None
@@ -196,6 +237,8 @@ def generate(
         rc_no_memory=-(len(layers) + 2),
         strategy=plan.strategy,
         stage=stage,
+        grid=None if grid is None else (len(grid[sched.start][0]), len(grid[sched.start][1])),
+        grid_tables=grid_tables,
         inplace=sorted(mp.inplace),
         labels=[_c_string(x) for x in labels],
     )

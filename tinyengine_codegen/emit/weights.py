@@ -1,9 +1,10 @@
 """Constant tensors → NAME_weights.c and NAME_weights.h: aligned C arrays, valid C99 and C++.
 
-int8/uint8 data are string literals (they compile far faster than number lists) in arrays one byte longer than
-the data, so the literal's terminating zero fits (C++ rejects a literal that fills its array exactly); wider types
-are number lists. Every array is declared extern in NAME_weights.h, which NAME_weights.c includes first, so the
-definitions keep external linkage when the file is compiled as C++ (a namespace-scope const is internal there).
+int8/uint8 data are string literals (they compile far faster than number lists) in arrays of exactly the data in C
+(C stores no terminating zero when there is no room for it), one byte longer in C++ (which rejects a literal that
+fills its array exactly): NAME_LITERAL_NUL in NAME_weights.h; wider types are number lists. Every array is
+declared extern in NAME_weights.h, which NAME_weights.c includes first, so the definitions keep external linkage
+when the file is compiled as C++ (a namespace-scope const is internal there).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ def weight_entries(table: WeightTable) -> list[dict]:
     out = []
     for symbol, ctype, values in table.entries:
         if ctype in ("int8_t", "uint8_t"):
-            body, literal, count = c_string_lines(values.tobytes()), True, int(values.size) + 1
+            body, literal, count = c_string_lines(values.tobytes()) or '""', True, max(int(values.size), 1)
         elif ctype == "float":
             body, literal, count = c_float_lines(values), False, max(int(values.size), 1)
         else:

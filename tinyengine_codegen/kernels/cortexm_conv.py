@@ -27,6 +27,7 @@ from .cortexm import (
     scratch_is_free,
 )
 from .cortexm_dw import DW3X3_PLANAR
+from .cortexm_dw_small import DW3X3_SMALL
 from .cortexm_dwk import DWKXK_PLANAR
 from .cortexm_pair import CONV_PAIR, CONV_PAIR_DIRECT, CONV_PAIR_STACK, POINTWISE_PAIR
 from .cortexm_pointwise import POINTWISE_SIMD
@@ -197,6 +198,7 @@ CONV2D_SIMD = (
     KernelSpec("conv2d_s8_direct_simd", is_direct, no_scratch, direct_context),
 )
 DEPTHWISE_SIMD = (
+    *DW3X3_SMALL,
     *DW3X3_PLANAR,
     *DWKXK_PLANAR,
     KernelSpec("dwconv_s8_simd_inplace", _dw_inplace_ok, dw_inplace_scratch, dw_inplace_context, inplace=True),

@@ -207,16 +207,20 @@ def _core_context(op: Op, graph: Graph, g: dict, transpose: bool) -> dict:
     )
 
 
-def _records(op: Op, graph: Graph) -> tuple[list[int], bool, bool]:
+def _records(op: Op, graph: Graph, unfolded: bool = False) -> tuple[list[int], bool, bool]:
     """(records, compact, asr1): the core's per-channel records, the compact requantization of kernels/cortexm.py
     (requant_words: (bias << 8) | (rs - 1) and the multiplier, 8 bytes; the core forms the rounding constant and
     pre-shifts the bias by ls like the weights); else (a bias beyond 24 bits) multiplier, rounding, bias << ls and
-    the shift, less one where every shift is at least 1 (asr1: SSAT shifts the last bit, as with compact ones)."""
+    the shift, less one where every shift is at least 1 (asr1: SSAT shifts the last bit, as with compact ones).
+    unfolded: the model's bias without the input offset's term (for a kernel that adds the offset to each input
+    it reads: kernels/cortexm_dw_small.py); the accumulator it yields is the same."""
     q, w, bias = _epilogue(op, graph)
     ls = q["ls"]
+    if unfolded:
+        bias = np.asarray(bias, np.int64) - geometry(op, graph)["in_offset"] * w.sum(axis=1)
     # a bias beyond 24 bits whose channel outputs one constant is re-encoded (requant_words' spans) with TFLM's
     # multiplier 2^30, which at this kernel's pre-shift ls is 2^(31 - ls): (acc << ls) 2^(31 - ls) = (acc << 1) 2^30
-    words = requant_words(q, bias, ls, acc_bounds(np.zeros(len(w), np.int64), w))
+    words = requant_words(q, bias, ls, None if unfolded else acc_bounds(np.zeros(len(w), np.int64), w))
     if words is not None:
         packed, mult = words
         mult = np.where(np.abs(np.asarray(bias, np.int64)) >= RQ_BIAS_LIMIT, 1 << (31 - ls), mult)

@@ -1,9 +1,12 @@
 """FULLY_CONNECTED kernel specs for Cortex-M cores with the DSP extension.
 
 fc_s8_pair: int8 weights in the row-pair format of kernels/cortexm_pair.py; the input row sign-extended on the
-    stack (or read in place when deeper than the stack budget allows), groups of eight units through one shared
-    dot (whole up to 128 deep, called per chunk of k quads deeper), the rest in groups of four.
-fc_s8_simd: its fallback, four units per pass with int16 weights."""
+    stack (or read in place when deeper than the stack budget allows, or when a single group of four units reads
+    it), groups of eight units through one shared dot (whole up to 128 deep, called per chunk of k quads deeper),
+    the rest in groups of four.
+fc_s8_simd: its fallback, four units per pass with int16 weights.
+Neither takes a tiny layer (tiny_fc: at most two units and 4,096 MACs, e.g. a binary classifier's head): the
+portable kernel keeps its weights unpadded in less code."""
 
 from __future__ import annotations
 
@@ -94,6 +97,8 @@ FC_CHUNK = (8, 32)  # k quads of the dot that a deeper row calls repeatedly (LDM
 # instructions more than its LDM): a balance of estimated cycles against instruction count
 FC_CHAIN_EVERY = 4
 FC_DOT_UNITS = 32  # fewest units that pay for that code (it saves 0.08 to 0.13 estimated cycles per MAC)
+FC_SMALL_MACS = 4096  # a layer of at most this many MACs (padded units) unrolls its k loop at most twice
+FC_TINY_UNITS = 2  # a small layer of at most this many units takes the portable kernel (tiny_fc)
 
 
 def fc_dot_plan(depth: int, ext: bool) -> tuple[int, int, bool] | None:
@@ -116,16 +121,22 @@ def fc_pair_context(op: Op, graph: Graph, b: Binding) -> Context:
     rows, bias, q = _fc_parts(op, graph)
     n = (units + 3) // 4 * 4
     q, rows, bias = _padded(q, rows, bias, n)
-    ext = 2 * depth <= STACK_COLUMNS
+    fits_stack = 2 * depth <= STACK_COLUMNS
     # groups of eight units through the shared dot (input row on the stack), the rest in groups of four
     n8 = units // 8 * 8
-    plan = fc_dot_plan(depth, ext) if n8 >= FC_DOT_UNITS and octets_fit(rows[:n8], bias[:n8]) else None
+    plan = fc_dot_plan(depth, fits_stack) if n8 >= FC_DOT_UNITS and octets_fit(rows[:n8], bias[:n8]) else None
     n8 = n8 if plan else 0
     rest = units - n8
+    # the row is sign-extended on the stack when more than one group reads it; a single group of four units
+    # widens its words in registers as it goes (the same cycles per k quad, no extension pass, less code)
+    ext = fits_stack and (n8 > 0 or rest > 4)
+    rows_n = x.size // depth
+    # a small layer's loop test costs next to nothing: its k loop is unrolled at most twice (less code)
+    limit = 2 if rows_n * n * depth <= FC_SMALL_MACS else 16 if depth >= 512 else 8 if depth >= 128 else 4
     stream = octet_stream(q, rows[:n8], bias[:n8]) if n8 else None
     chunk, calls, ldm = plan or (0, 0, False)
     return dict(
-        rows=x.size // depth,
+        rows=rows_n,
         depth=depth,
         units=units,
         ext=ext,
@@ -139,7 +150,7 @@ def fc_pair_context(op: Op, graph: Graph, b: Binding) -> Context:
         stream_bytes=4 * len(stream) if n8 else 0,
         full=rest // 4,
         tail=rest % 4,
-        unroll=_unroll(depth // 4, 16 if depth >= 512 else 8 if depth >= 128 else 4),
+        unroll=_unroll(depth // 4, limit),
         q=q,
         uniform=uniform(q),
         weights=b.weights.add(f"{op.inputs[1]}#pair42@{n8}", pair_encode(rows[n8:], 2)) if rest else None,
@@ -151,10 +162,19 @@ def fc_pair_context(op: Op, graph: Graph, b: Binding) -> Context:
 FC_PAIR = (KernelSpec("fc_s8_pair", is_fc_pair, no_scratch, fc_pair_context),)
 
 
+def tiny_fc(op: Op, graph: Graph) -> bool:
+    """At most FC_TINY_UNITS units and FC_SMALL_MACS MACs: the SIMD kernels would pad the weights to a group of
+    four units (half of them zero); the portable kernel keeps them as they are, in less code, for a few
+    thousand cycles."""
+    x, w = in_tensor(graph, op, 0), in_tensor(graph, op, 1)
+    return len(w.shape) == 2 and w.shape[0] <= FC_TINY_UNITS and x.size * w.shape[0] <= FC_SMALL_MACS
+
+
 def is_fc_simd(op: Op, graph: Graph, target: TargetLike) -> bool:
     x, w = in_tensor(graph, op, 0), in_tensor(graph, op, 1)
     return (
-        has_dsp(target)
+        not tiny_fc(op, graph)
+        and has_dsp(target)
         and x.dtype == w.dtype == "int8"
         and w.quant is not None
         and len(w.shape) == 2

@@ -12,26 +12,42 @@ conv2d_s8_pair_region: any cin (first layers included) whose two columns fit on 
 conv2d_s8_simd_region: cin % 4 == 0 and cout % 4 == 0; one pixel x four output channels (pointwise included).
 conv2d_s8_im2col_simd_region: cin % 4 != 0 (first layers); two pixels' windows as int16 columns in scratch
     (2 x 2 x kpad bytes, independent of the region), then the 2 x 2 SIMD GEMM.
-dwconv_s8_simd_region: depth multiplier 1, channels % 4 == 0; an interior pixel reads each kernel row from one
-    pointer (taps at fixed offsets from it), a border pixel reads the zero-point row for taps in the padding.
-dwconv3x3_s8_planar_region: the channel-planar kernel of kernels/cortexm_dw.py, tile by tile over the region.
+dwconv3x3_s8_planar_region: the channel-planar kernel of kernels/cortexm_dw.py, tile by tile over the region (stride
+    1), four channels' tile planes copied in assembly (templates/common/cortexm_dw_region.c.j2).
+dwconv_s8_simd2_region: depth multiplier 1, channels % 4 == 0, the left shift folded into the weights; two pixels x
+    four channels per pass in assembly (a row's odd pixel one), a window across the region's edge gathered.
+dwconv_s8_simd_region: its fallback; an interior pixel reads each kernel row from one pointer (taps at fixed offsets
+    from it), a border pixel reads the zero-point row for taps in the padding.
 add_s8_lut_region: the ADD lookup-table kernel on each row of the region.
 """
 
 from __future__ import annotations
 
+import numpy as np
+
 from ..ir.graph import Graph, Op
 from ..ir.ops import OpKind
 from .common import in_tensor, out_tensor
-from .conv import geometry
-from .cortexm import pad_row
+from .conv import geometry, requant_q
+from .cortexm import folded_bias, pad_row, per_op
 from .cortexm_add import add_lut_context, is_add_lut
-from .cortexm_conv import _conv_common, _conv_ok, _dw_ok, _kpad, dw_context, im2col_scratch, is_direct
-from .cortexm_dw import DW3X3_PLANAR_REGION
+from .cortexm_conv import (
+    _bias_values,
+    _conv_common,
+    _conv_ok,
+    _dw_ok,
+    _epilogue,
+    _kpad,
+    dw_context,
+    im2col_scratch,
+    is_direct,
+)
+from .cortexm_dw import is_dw3x3_planar_region, region_context
 from .cortexm_pair import STACK_COLUMNS, _kp, pair_weights_fit, quad_conv_context
 from .spec import Binding, Context, KernelSpec, TargetLike, no_scratch
 
 MAX_KPAD = 252  # the im2col columns of the whole-tensor kernel have the same limit
+SIMD2_STACK = 2048  # stack bytes of dwconv_s8_simd2_region's window and zero-point row (the firmware stack is 8 KB)
 
 
 def _nhwc(op: Op, graph: Graph) -> bool:
@@ -118,6 +134,86 @@ def dw_region_context(op: Op, graph: Graph, b: Binding) -> Context:
     )
 
 
+def dw_planar_region_context(op: Op, graph: Graph, b: Binding) -> Context:
+    """The channel-planar region kernel's context (kernels/cortexm_dw.py) and the name of its tile copy, shared
+    by the layers whose channels (word stride) and planes (their distance) are the same."""
+    ctx = region_context(op, graph, b)
+    return dict(ctx, copy4=f"dwr_copy4_{ctx['cin']}_{4 * ctx['plane_words']}")
+
+
+def is_dw_simd2_region(op: Op, graph: Graph, target: TargetLike) -> bool:
+    """The two-pixel NHWC kernel: the requantization's left shift folded into the int16 weights (one shift for
+    every channel, at most 8), every tap of two pixels within a load's immediate reach, its stack buffers within
+    SIMD2_STACK bytes."""
+    if not is_dw_region(op, graph, target):
+        return False
+    g = geometry(op, graph)
+    q = dw_context_q(op, graph)
+    reach = (g["sw"] + (g["kw"] - 1) * g["dw"]) * g["cin"]
+    return (
+        bool(q["fast"])
+        and q["ls"] == 0
+        and reach <= 4095
+        and g["kh"] <= 5
+        and g["kh"] * g["kw"] <= 25
+        and _simd2_stack(g) <= SIMD2_STACK
+    )
+
+
+def _simd2_stack(g: dict) -> int:
+    """Bytes of the kernel's stack buffers: a gathered window (kh rows of its span) and a zero-point row."""
+    span = ((g["kw"] - 1) * g["dw"] + 1) * g["cin"]
+    return g["kh"] * span + (g["sw"] + (g["kw"] - 1) * g["dw"] + 1) * g["cin"]
+
+
+def dw_context_q(op: Op, graph: Graph) -> dict:
+    """The requantization record of dw_context (after folding its pre-shift into the weights), once per op."""
+
+    def compute() -> dict:
+        g = geometry(op, graph)
+        c, taps = g["cout"], g["kh"] * g["kw"]
+        w = np.asarray(in_tensor(graph, op, 1).data).reshape(taps, c).T
+        bias = folded_bias(_bias_values(op, graph), w, g["in_offset"])
+        return _epilogue(requant_q(op, graph, c), w, bias, w)[0]
+
+    return per_op(graph, ("dw_simd2_q", op), compute)
+
+
+def _columns(npx: int, kw: int, sw: int, dw: int) -> list[tuple[int, list[tuple[int, int]]]]:
+    """(input column, [(pixel, kernel column) it feeds]) of `npx` pixels' windows, columns in order."""
+    uses: dict[int, list[tuple[int, int]]] = {}
+    for p in range(npx):
+        for kx in range(kw):
+            uses.setdefault(p * sw + kx * dw, []).append((p, kx))
+    return sorted(uses.items())
+
+
+def dw_simd2_context(op: Op, graph: Graph, b: Binding) -> Context:
+    ctx = dw_context(op, graph, b)
+    q, c = ctx["q"], ctx["cin"]
+    kh, kw, sw, dw = ctx["kh"], ctx["kw"], ctx["sw"], ctx["dw"]
+    # per four channels: their biases, then (multiplier, rounding, right shift) of each
+    quads = np.asarray(ctx["bias"], np.int64).reshape(-1, 4)
+    rq = np.stack([q["mult"], q["rnd"], q["rs"]], axis=1).astype(np.int64).reshape(-1, 12)
+    rec = np.concatenate([quads, rq], axis=1).reshape(-1)
+    zp = -ctx["in_offset"]
+    reach = (sw + (kw - 1) * dw + 1) * c  # bytes a padded row of a two-pixel window spans (plus a word)
+    clip = (q["lo"] if q["lo_clip"] else "n", q["hi"] if q["hi_clip"] else "n")
+    # the cores depend only on these numbers: layers that share them share the cores
+    name = "_".join(str(v).replace("-", "m") for v in (kh, kw, sw, dw, c, *clip))
+    return dict(
+        ctx,
+        rec=rec.astype(np.int32).tolist(),
+        zp=zp,
+        reach=reach,
+        span=((kw - 1) * dw + 1) * c,
+        cols1=_columns(1, kw, sw, dw),
+        cols2=_columns(2, kw, sw, dw),
+        core1=f"dws1_core_{name}",
+        core2=f"dws2_core_{name}",
+    )
+
+
 def add_region_context(op: Op, graph: Graph, b: Binding) -> Context:
     return dict(
         add_lut_context(op, graph, b),
@@ -135,7 +231,8 @@ REGION_SIMD = {  # placed first in their patch-stage families (kernels/region.py
         KernelSpec("conv2d_s8_simd_region", is_direct_region, no_scratch, direct_region_context),
     ),
     OpKind.DEPTHWISE_CONV_2D: (
-        DW3X3_PLANAR_REGION,
+        KernelSpec("dwconv3x3_s8_planar_region", is_dw3x3_planar_region, no_scratch, dw_planar_region_context),
+        KernelSpec("dwconv_s8_simd2_region", is_dw_simd2_region, no_scratch, dw_simd2_context),
         KernelSpec("dwconv_s8_simd_region", is_dw_region, no_scratch, dw_region_context),
     ),
     OpKind.ADD: (KernelSpec("add_s8_lut_region", is_add_region, no_scratch, add_region_context),),

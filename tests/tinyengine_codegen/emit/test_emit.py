@@ -74,9 +74,11 @@ def test_public_header_and_weights_layout():
     ):
         assert line in h
     w = p.files["kws_weights.c"]
-    # byte arrays are string literals one byte longer than the data: valid C and C++
-    assert "const int8_t kws_w0[55] KWS_WEIGHTS_SECTION TINYML_ALIGNED(4) =" in w and '"\\x' in w
-    assert "extern const int8_t kws_w0[55];" in p.files["kws_weights.h"]
+    # byte arrays are string literals of exactly the data in C, one byte longer in C++ (its terminating zero)
+    assert "const int8_t kws_w0[54 + KWS_LITERAL_NUL] KWS_WEIGHTS_SECTION TINYML_ALIGNED(4) KWS_BYTES =" in w
+    assert '"\\x' in w and "#define KWS_BYTES __attribute__((nonstring))" in w
+    assert "extern const int8_t kws_w0[54 + KWS_LITERAL_NUL];" in p.files["kws_weights.h"]
+    assert "#define KWS_LITERAL_NUL 1" in p.files["kws_weights.h"]
     assert "KWS_LAYER_BEGIN(0);" in p.files["kws.c"] and "KWS_LAYER_END(0);" in p.files["kws.c"]
     assert "KWS_ARENA_SECTION" in p.files["kws.c"] and "#define KWS_ARENA_SECTION\n" in h
     assert p.arena_bytes == 32 + 48  # input and output are both live during the only layer

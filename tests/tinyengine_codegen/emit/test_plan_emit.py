@@ -105,7 +105,10 @@ def _check_same_as_simulate(graph, options: CompileOptions, board_id: str = "qem
         assert man["patches"] is None and "tinyml_region_t" not in project.files["tinyml.c"]
     else:
         assert man["patches"]["p"] == mp.patches.p and man["patches"]["split"] == mp.patches.split_op
-        assert f"for (int k = 0; k < {mp.patches.p**2}; ++k)" in project.files["tinyml.c"]
+        c = project.files["tinyml.c"]
+        p = mp.patches.p  # a p x p grid: patch rows, then patch columns (or one loop over the p^2 patches)
+        grid = f"for (int py = 0; py < {p}; ++py)" in c and f"for (int px = 0; px < {p}; ++px)" in c
+        assert grid or f"for (int k = 0; k < {p**2}; ++k)" in c
         if options.patches.count is not None:
             assert mp.patches.p == options.patches.count
 

@@ -10,7 +10,7 @@ import pytest
 
 from tinyengine_codegen.build.host import build_host, run_host
 from tinyengine_codegen.compile import compile_model, write_project
-from tinyengine_codegen.emit.stage import region_rows
+from tinyengine_codegen.emit.stage import combine, region_grid, region_rows
 from tinyengine_codegen.errors import InternalError
 from tinyengine_codegen.ir.ops import OpKind, Padding
 from tinyengine_codegen.kernels.registry import HOST
@@ -45,9 +45,16 @@ def test_region_rows_by_hand():
     assert rows[0] == (0, 0, 8, 0, 0, 12, 3, 3, 1, 0, 1, 0, 2, 2)  # reads rows/cols 0..2, pads top/left
     assert rows[1] == (2, 0, 8, 0, 6, 12, 3, 3, 1, 0, 0, 1, 2, 2)  # cols 1..3, output at column 2
     assert rows[3] == (10, 0, 8, 0, 30, 12, 3, 3, 0, 1, 0, 1, 2, 2)  # rows/cols 1..3, output at (2, 2)
+    # on the 2 x 2 grid: row parts (first rows of in0, in1, out; in_h, pad_t, pad_b, out_h) by patch row, column
+    # parts (first bytes of in0, in1, out inside a row; row strides; in_w, pad_l, pad_r, out_w) by patch column
+    ys, xs = region_grid(g, build_schedule(g, 0, 2))[0]
+    assert ys == [(0, 0, 0, 3, 1, 0, 2), (1, 0, 2, 3, 0, 1, 2)]
+    assert xs == [(0, 0, 0, 8, 0, 12, 3, 1, 0, 2), (2, 0, 6, 8, 0, 12, 3, 0, 1, 2)]
+    assert [combine(y, x) for y in ys for x in xs] == rows
     code = compile_model(g, plan=_staged(g, 0, 2)).files["tinyml.c"]
-    # the compact tinyml_region_t: {in_off[2]}, out_off, {in_row[2]}, out_row, then the 8-bit sizes and pads
-    assert "{{10, 0}, 30, {8, 0}, 12, 3, 3, 0, 1, 0, 1, 2, 2}," in code
+    # the compact tinyml_region_y_t / tinyml_region_x_t initializers of patch row 1 and patch column 1
+    assert "{{1, 0, 2}, 3, 0, 1, 2}," in code and "{{2, 0, 6}, {8, 0, 12}, 3, 0, 1, 2}," in code
+    assert "tinyml_region_t l0_conv_2d_regions" not in code  # the grid replaces the per-patch table
 
 
 def test_wide_region_layout_when_a_row_stride_needs_more_than_16_bits():
@@ -57,6 +64,22 @@ def test_wide_region_layout_when_a_row_stride_needs_more_than_16_bits():
     assert compact_regions({0: [row]}) and not compact_regions({0: [row[:2] + (1 << 16,) + row[3:]]})
     assert not compact_regions({0: [row[:7] + (256,) + row[8:]]})
     assert _c_row(row, False) == "{{10, 0}, {8, 0}, 30, 12, 3, 3, 0, 1, 0, 1, 2, 2}"
+
+
+def test_grid_layout_compact_limits_and_dedupe():
+    from tinyengine_codegen.emit.model import _grid_tables, compact_grid
+
+    y, x = (1, 0, 2, 3, 0, 1, 2), (2, 0, 6, 8, 0, 12, 3, 0, 1, 2)
+    assert compact_grid({0: ([y], [x])})
+    assert not compact_grid({0: ([(1 << 16,) + y[1:]], [x])})  # a first row beyond 16 bits
+    assert not compact_grid({0: ([y], [x[:5] + (1 << 16,) + x[6:]])})  # an output row stride beyond 16 bits
+    assert not compact_grid({0: ([y[:3] + (256,) + y[4:]], [x])})  # a height beyond 8 bits
+    layers = [dict(index=0, fn="l0_a"), dict(index=1, fn="l1_b"), dict(index=2, fn="l2_c")]
+    tables = _grid_tables({0: ([y], [x]), 1: ([y], [x[:3] + (9,) + x[4:]])}, layers)
+    # layer 1 shares layer 0's row part; layer 2 is outside the stage
+    assert [t["name"] for t in tables] == ["l0_a_ry", "l0_a_rx", "l1_b_rx"]
+    assert (layers[1]["ry"], layers[1]["rx"]) == ("l0_a_ry", "l1_b_rx") and "ry" not in layers[2]
+    assert tables[1]["rows"] == ["{{2, 0, 6}, {8, 0, 12}, 3, 0, 1, 2}"]
 
 
 def test_a_region_that_spills_is_an_internal_error():

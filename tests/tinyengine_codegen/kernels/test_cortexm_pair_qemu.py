@@ -15,7 +15,7 @@ from tests.tinyengine_codegen.reference.cases import act, const, single_op
 from tinyengine_codegen.ir.graph import Graph, Op
 from tinyengine_codegen.ir.ops import Activation, Conv2DAttrs, FullyConnectedAttrs, OpKind, Padding
 from tinyengine_codegen.ir.verify import verify
-from tinyengine_codegen.kernels.cortexm_fc import _fc_parts, fc_dot_plan, is_fc_pair, octets_fit
+from tinyengine_codegen.kernels.cortexm_fc import _fc_parts, fc_dot_plan, is_fc_pair, octets_fit, tiny_fc
 from tinyengine_codegen.kernels.cortexm_pair import (
     _pw_parts,
     is_conv_pair,
@@ -337,12 +337,20 @@ def test_pointwise_quad_per_tensor(cout):
 
 @pytest.mark.parametrize(
     ("depth", "units", "act_fn"),
-    [(800, 6, Activation.RELU), (640, 6, Activation.RELU), (128, 9, Activation.RELU6), (128, 42, Activation.NONE)],
+    [
+        (800, 6, Activation.RELU),
+        (640, 6, Activation.RELU),
+        (128, 9, Activation.RELU6),
+        (128, 42, Activation.NONE),
+        (256, 3, Activation.NONE),
+        (36, 4, Activation.RELU6),
+    ],
 )
 def test_fc_pair_deep_rows_per_tensor(depth, units, act_fn):
     """Per-tensor scales; depth 800 reads the input row in place (its sign-extended copy would exceed the stack
     budget), the others sign-extend it; 42 units run five groups of eight through the shared unrolled dot, then a
-    last group of 2 (9 units: 1)."""
+    last group of 2 (9 units: 1). 3 and 4 units are one group of four: the row widened in registers, the k loop
+    of a small layer unrolled twice (depth 256) or not at all (36: nine k quads)."""
     rng = np.random.default_rng(depth + units)
     s_in, s_w, s_out = _quant(rng, units, False, depth)
     w = rng.integers(-127, 128, (units, depth), dtype=np.int8)
@@ -355,6 +363,32 @@ def test_fc_pair_deep_rows_per_tensor(depth, units, act_fn):
     )
     assert is_fc_pair(graph.ops[0], graph, QEMU_M4)
     _check(graph, "fc_s8_pair", is_fc_pair, depth)
+
+
+@pytest.mark.parametrize(("rows", "depth", "units"), [(1, 256, 2), (2, 64, 1)])
+def test_tiny_fc_takes_the_portable_kernel(rows, depth, units):
+    """At most two units and 4,096 MACs: the SIMD kernels would pad the weights to four units; the portable kernel
+    keeps them as they are (tiny_fc), bit-exact in QEMU; three units still take the pair kernel."""
+    rng = np.random.default_rng(depth + units)
+    s_in, s_w, s_out = _quant(rng, units, True, depth)
+    w = rng.integers(-127, 128, (units, depth), dtype=np.int8)
+    bias = const("b", rng.integers(-20000, 20000, units, dtype=np.int32), scales=list(s_in * np.resize(s_w, units)))
+    graph = single_op(
+        OpKind.FULLY_CONNECTED,
+        FullyConnectedAttrs(activation=Activation.NONE),
+        [act("x", (rows, depth), s_in, 7), const("w", w, scales=s_w, axis=0), bias],
+        act("y", (rows, units), s_out, -3),
+    )
+    assert tiny_fc(graph.ops[0], graph) and not is_fc_pair(graph.ops[0], graph, QEMU_M4)
+    _check(graph, "fc_s8_ref", lambda *_: True, depth)
+    w3 = rng.integers(-127, 128, (3, depth), dtype=np.int8)
+    graph3 = single_op(
+        OpKind.FULLY_CONNECTED,
+        FullyConnectedAttrs(activation=Activation.NONE),
+        [act("x", (rows, depth), s_in, 7), const("w", w3, scales=list(np.resize(s_w, 3)), axis=0)],
+        act("y", (rows, 3), s_out, -3),
+    )
+    assert not tiny_fc(graph3.ops[0], graph3)
 
 
 @settings(max_examples=8, deadline=None)

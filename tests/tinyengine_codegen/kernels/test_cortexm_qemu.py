@@ -168,10 +168,10 @@ def test_depthwise_in_place_chain_with_borders_and_constant_channel():
         tensors.update({t.name: t for t in ts})
     graph = verify(Graph("dw_chain", tensors, tuple(ops), pw.inputs, ("d3",)))
     res = _run(graph, seed=2)
-    # the stride-1 layers take the channel-planar kernel: one plane at a time at the graph's peak, four channels'
-    # planes where they fit; stride 2 to 8 output pixels the four-channel one
+    # the 9 x 5 stride-1 layer takes the channel-planar kernel (one plane at a time at the graph's peak); stride 2
+    # to 8 output pixels the four-channel one; the 4 x 2 plane the small-plane kernel (real taps only)
     planar = "dwconv3x3_s8_planar_inplace"
-    assert res.kernels == ("conv2d_s8_pair_stack", planar, "dwconv_s8_simd_inplace", "dwconv3x3_s8_planar4_inplace")
+    assert res.kernels == ("conv2d_s8_pair_stack", planar, "dwconv_s8_simd_inplace", "dwconv3x3_s8_small_inplace")
 
 
 def test_depthwise_out_of_place_beside_residual_add():

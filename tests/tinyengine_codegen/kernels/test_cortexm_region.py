@@ -15,6 +15,7 @@ from tinyengine_codegen.ir.ops import Padding
 from tinyengine_codegen.kernels.cortexm_region import (
     REGION_SIMD,
     dw_region_context,
+    dw_simd2_context,
     im2col_region_context,
     pair_region_context,
 )
@@ -52,7 +53,12 @@ def test_predicates_follow_channels_depth_multiplier_and_target():
     g = s.graph(s.add(odd, s.conv(odd, 6, 1)))
     ops = g.ops
     assert _names(ops[0], g, M4) == ["conv2d_s8_pair_region", "conv2d_s8_im2col_simd_region", "conv2d_s8_region"]
-    assert _names(ops[1], g, M4) == ["dwconv3x3_s8_planar_region", "dwconv_s8_simd_region", "dwconv_s8_region"]
+    assert _names(ops[1], g, M4) == [
+        "dwconv3x3_s8_planar_region",
+        "dwconv_s8_simd2_region",
+        "dwconv_s8_simd_region",
+        "dwconv_s8_region",
+    ]
     assert _names(ops[2], g, M4) == ["dwconv_s8_region"]
     assert _names(ops[3], g, M4) == ["conv2d_s8_pair_region", "conv2d_s8_region"]  # a last pair after the quads
     assert _names(ops[5], g, M4) == ["add_s8_lut_region", "pointwise_s8_region"]
@@ -109,6 +115,30 @@ def test_vww_patch_stage_on_a_dsp_board_takes_the_simd_region_kernels():
     assert mp.patches is not None and mp.plan.arena_bytes < mp.plain.arena_bytes
     stage = mp.kernel_names[: mp.patches.split_op + 1]
     assert stage[:2] == ("conv2d_s8_pair_region", "dwconv3x3_s8_planar_region")
-    assert all(k.endswith(("_simd_region", "_planar_region")) or k == "conv2d_s8_pair_region" for k in stage), stage
+    assert all(
+        k.endswith(("_simd_region", "_simd2_region", "_planar_region")) or k == "conv2d_s8_pair_region" for k in stage
+    ), stage
     code = compile_model(graph, options, plan=mp).files["tinyml.c"]
     assert "l0_conv_2d_col(" in code and "l1_depthwise_conv_2d_core(" in code
+
+
+def test_two_pixel_depthwise_region_kernel_keeps_its_stack_buffers_small():
+    """3x3/2 over 16 channels: a 3 x 48 B window and an 80 B zero-point row; over 256 channels 3,328 B > 2 KB: the
+    one-pixel kernel (pointers into the region, a zero-point row in flash) takes it."""
+    for c, first in ((16, "dwconv_s8_simd2_region"), (256, "dwconv_s8_simd_region")):
+        s = Stack(np.random.default_rng(7), (1, 9, 9, c))
+        g = s.graph(s.dw(s.input, 3, 2))
+        assert _names(g.ops[0], g, M4)[0] == first
+
+
+def test_two_pixel_depthwise_region_context_lists_the_columns_each_pixel_reads():
+    s = Stack(np.random.default_rng(8), (1, 9, 9, 8))
+    g = s.graph(s.dw(s.input, 3, 2))
+    ctx = dw_simd2_context(g.ops[0], g, _binding(g, 0))
+    # stride 2: the column two on is the first pixel's last tap and the second pixel's first
+    assert ctx["cols2"] == [(0, [(0, 0)]), (1, [(0, 1)]), (2, [(0, 2), (1, 0)]), (3, [(1, 1)]), (4, [(1, 2)])]
+    assert ctx["cols1"] == [(0, [(0, 0)]), (1, [(0, 1)]), (2, [(0, 2)])]
+    # per four channels: four biases, then (multiplier, rounding, shift) of each
+    q = ctx["q"]
+    assert ctx["rec"][:7] == [*ctx["bias"][:4], q["mult"][0], q["rnd"][0], q["rs"][0]]
+    assert len(ctx["rec"]) == 16 * 2

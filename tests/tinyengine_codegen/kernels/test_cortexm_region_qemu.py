@@ -54,7 +54,7 @@ def _mobilenet_like():
             "dwconv3x3_s8_planar_region",
             "conv2d_s8_pair_region",
             "add_s8_lut_region",
-            "dwconv_s8_simd_region",
+            "dwconv_s8_simd2_region",
             "conv2d_s8_pair_region",
         ),
     )
@@ -69,7 +69,7 @@ def _odd_geometry():
     return (
         s.graph(s.conv(x, 4, 3)),
         split,
-        ("conv2d_s8_pair_region", "conv2d_s8_pair_region", "dwconv_s8_simd_region", "conv2d_s8_pair_region"),
+        ("conv2d_s8_pair_region", "conv2d_s8_pair_region", "dwconv_s8_simd2_region", "conv2d_s8_pair_region"),
     )
 
 
