@@ -53,10 +53,12 @@ def _graph(h, w, c, k, stride, padding, act_fn, seed, residual=False):
     wd = rng.integers(-127, 128, (1, k, k, c), dtype=np.int8)
     wd[..., int(rng.integers(0, c))] = 0  # a constant output channel
     # per-channel scales over four decades: output multipliers below and above one (right and left shifts)
-    wt = const("wd", wd, scales=10.0 ** rng.uniform(-4.5, -1, c), axis=3)
+    scales = 10.0 ** rng.uniform(-4.5, -1, c)
+    d_scale = float(rng.uniform(0.01, 0.2))
+    wt = const("wd", wd, scales=scales, axis=3)
     bias = const("bd", rng.integers(-4000, 4000, c, dtype=np.int32), scales=[1.0] * c)
     oh, ow = _out_size(h, k, stride, padding), _out_size(w, k, stride, padding)
-    d = act("d", (1, oh, ow, c), float(rng.uniform(0.01, 0.2)), int(rng.integers(-128, 100)))
+    d = act("d", (1, oh, ow, c), d_scale, int(rng.integers(-128, 100)))
     attrs = DepthwiseConv2DAttrs(stride, stride, 1, 1, padding, 1, act_fn)
     dw = Op("dw", OpKind.DEPTHWISE_CONV_2D, ("y", "wd", "bd"), ("d",), attrs)
     ops, tensors, out = [conv, dw], {t.name: t for t in (x, y, wc, bc, wt, bias, d)}, "d"
