@@ -24,6 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir.graph import Graph, Op
+from ..ir.ops import OpKind
 from .common import in_tensor, out_tensor
 from .conv import geometry, requant_q
 from .cortexm import RQ_BIAS_LIMIT, acc_bounds, fast_epilogue, has_dsp, per_op, requant_words
@@ -112,7 +113,7 @@ def is_dw3x3_planar(op: Op, graph: Graph, target: TargetLike) -> bool:
 def planar_scratch(op: Op, graph: Graph) -> int:
     """One framed input plane (rows padded to words, plus the word a step reads past a row's end)."""
     g = geometry(op, graph)
-    return plane_layout(g)["plane_bytes"]
+    return plane_layout(g, s=_shared_layout(op, graph))["plane_bytes"]
 
 
 def is_dw3x3_planar4(op: Op, graph: Graph, target: TargetLike) -> bool:
@@ -121,7 +122,7 @@ def is_dw3x3_planar4(op: Op, graph: Graph, target: TargetLike) -> bool:
 
 
 def planar4_scratch(op: Op, graph: Graph) -> int:
-    return 4 * plane_layout(geometry(op, graph))["plane_bytes"]
+    return 4 * planar_scratch(op, graph)
 
 
 def planar4_context(op: Op, graph: Graph, b: Binding) -> Context:
@@ -129,16 +130,16 @@ def planar4_context(op: Op, graph: Graph, b: Binding) -> Context:
     return dict(ctx, group=4, scratch_words=ctx["scratch_words"] * 4)
 
 
-def plane_layout(g: dict, transpose: bool = True) -> dict:
+def plane_layout(g: dict, transpose: bool = True, s: int | None = None) -> dict:
     """Where the kernel's planes lie: rows of `s` bytes (the framed row, rounded up to words), the copied
     input starting word-aligned `origin` bytes into a plane (`lead` bytes into the first), `cols` input bytes along
     a plane row (`sa` input bytes apart) and `prow` plane rows from the input (`sx` apart), planes `plane_bytes`
     apart; `group` 4 when one pass copies four channels' planes (channels a multiple of four, offsets that fit load
-    and store immediates), else 1."""
+    and store immediates), else 1. s: wider plane rows (a shared core's, _shared_layout)."""
     o = _orient(g, transpose)
     t, c = o["transposed"], g["cin"]
     st = g["sh"]
-    s = ((o["along"] - 1) * st + 3 + 3) // 4 * 4
+    s = max(s or 0, ((o["along"] - 1) * st + 3 + 3) // 4 * 4)
     rows = (o["nrows"] - 1) * st + 3
     pad_a, pad_x = (g["pad_t"], g["pad_l"]) if t else (g["pad_l"], g["pad_t"])
     in_a, in_x = (g["ih"], g["iw"]) if t else (g["iw"], g["ih"])
@@ -179,10 +180,65 @@ def planar_context(op: Op, graph: Graph, b: Binding, transpose: bool = True) -> 
     )
 
 
+def _clip(q: dict) -> tuple:
+    return (q["lo"] if q["lo_clip"] else "n", q["hi"] if q["hi_clip"] else "n")
+
+
+def _shared_layout(op: Op, graph: Graph) -> int | None:
+    """The plane row bytes of the shared core (templates/common/cortexm_dw.c.j2 dw3_core_rt) op runs on, or None
+    when it has a core of its own."""
+    return per_op(graph, ("dw_planar_shared", None), lambda: _shared_scan(graph)).get(op.name)
+
+
+def _shared_scan(graph: Graph) -> dict:
+    """Layers whose rows are all looped (UNROLL_STEPS), with the same stride, requantization and last rows' shape
+    but different geometries, share one core whose output geometry is a run-time argument: four more instructions
+    per block of 54 MACs (its stores take register offsets) for one core less per geometry. The core's plane
+    rows are the class's widest; a layer joins only when its wider planes stay within the class's largest scratch
+    (and its four-channel copy), so the model's largest depthwise scratch stays as it was."""
+    classes: dict[tuple, list] = {}
+    for op in graph.ops:
+        if op.kind is not OpKind.DEPTHWISE_CONV_2D or not _geometry_ok(op, graph):
+            continue
+        q = _epilogue(op, graph)[0]
+        if not (q["fast"] and q["ls"] is not None and 1 <= q["ls"] <= MAX_LS):
+            continue
+        g = geometry(op, graph)
+        o, lay = _orient(g), plane_layout(g)
+        if o["along"] // 2 <= UNROLL_STEPS[g["sh"]] or o["nrows"] < 3:
+            continue
+        key = (g["sh"], q["ls"], _clip(q), q["zp"], _records(op, graph)[2], o["along"] % 2, o["nrows"] % 3)
+        classes.setdefault(key, []).append((op, g, lay))
+    shared: dict[str, int] = {}
+    for members in classes.values():
+        most = max(lay["group"] * lay["plane_bytes"] for _, _, lay in members)
+        best: tuple = (1, 0, [])
+        for s in sorted({lay["s"] for _, _, lay in members}):
+            joined = [op for op, g, lay in members if _joins(g, lay, s, most)]
+            geos = {(lay["s"], *_orient(g).values()) for op, g, lay in members if op in joined}
+            if len(geos) > best[0]:  # the most cores saved, then the narrowest planes
+                best = (len(geos), s, joined)
+        shared.update((op.name, best[1]) for op in best[2])
+    return shared
+
+
+def _joins(g: dict, lay: dict, s: int, most: int) -> bool:
+    """Whether a layer (layout lay) may run on planes of s-byte rows: no narrower than its own, the same copy
+    grouping, no more scratch than `most`, block offsets that stay immediates."""
+    if lay["s"] > s or (2 * g["sh"] + 2) * s + 2 > 4095:
+        return False
+    wide = plane_layout(g, s=s)
+    return wide["group"] == lay["group"] and wide["group"] * wide["plane_bytes"] <= most
+
+
 def _core_context(op: Op, graph: Graph, g: dict, transpose: bool) -> dict:
+    q = _epilogue(op, graph)[0]
+    clip = _clip(q)
+    wide = _shared_layout(op, graph) if transpose else None
+    if wide is not None:
+        return _shared_core_context(op, graph, g, wide, clip)
     lay = plane_layout(g, transpose)
-    o, q = _orient(g, transpose), _epilogue(op, graph)[0]
-    clip = (q["lo"] if q["lo_clip"] else "n", q["hi"] if q["hi_clip"] else "n")
+    o = _orient(g, transpose)
     # the core's code depends only on these numbers: layers that share them share one core (and one copy)
     core = "_".join(
         str(v).replace("-", "m")
@@ -204,6 +260,35 @@ def _core_context(op: Op, graph: Graph, g: dict, transpose: bool) -> dict:
         compact=compact,
         rnd_base=2 * q["zp"] + 1,
         unroll=UNROLL_STEPS[g["sh"]],
+        geo=None,
+    )
+
+
+def _shared_core_context(op: Op, graph: Graph, g: dict, s: int, clip: tuple) -> dict:
+    """_core_context of a layer on a shared core (plane rows s bytes apart): the core's name says only what its
+    code depends on; `geo` the layer's run-time geometry (dw3_core_rt)."""
+    lay, o, q = plane_layout(g, s=s), _orient(g), _epilogue(op, graph)[0]
+    st, along, ys, rs = g["sh"], o["along"], o["ystep"], o["rowstep"]
+    tail, rest = along % 2, o["nrows"] % 3
+    rec, compact, asr1 = _records(op, graph)
+    core = "_".join(str(v) for v in (st, s, tail, rest, q["ls"], *clip, f"z{q['zp']}"))
+    copy = "_".join(str(v) for v in (lay["cols"], lay["prow"], lay["sa"], lay["sx"], lay["s"]))
+    geo = [ys, rs, along // 2 * 2 * ys, o["nrows"] // 3 * 3 * rs]
+    geo += [v for nr in (3, rest or 3) for v in (nr * st * s - along * st, nr * rs - along * ys)]
+    return dict(
+        lay,
+        group=1,
+        scratch_words=lay["plane_bytes"] // 4,
+        core=f"dw3_core_rt_{core}".replace("-", "m") + ("" if asr1 else "_s0"),
+        asr1=asr1,
+        copy=f"dw3_copy4_{copy}",
+        rec=rec,
+        compact=compact,
+        rnd_base=2 * q["zp"] + 1,
+        unroll=UNROLL_STEPS[st],
+        geo=geo,
+        tail=tail,
+        rest=rest,
     )
 
 

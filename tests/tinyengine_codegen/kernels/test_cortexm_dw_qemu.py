@@ -261,3 +261,38 @@ def test_planar_depthwise_saturating_wide_bias_compact_records(stride):
     graph = _graph(8, 8, 8, Padding.SAME, Activation.NONE, 5, stride=stride, saturate=True)
     assert cortexm_dw._records(graph.ops[1], graph)[1]
     _check(graph, 5)
+
+
+@pytest.mark.parametrize("act_fn,c", [(Activation.RELU6, 8), (Activation.NONE, 5)])
+def test_planar_depthwise_geometries_share_one_core_per_stride(act_fn, c):
+    """conv -> 24 x 24 stride 1 -> stride 2 -> 12 x 12 stride 1 -> stride 2 (VWW's pattern): the looped layers of
+    one stride, quantization and last rows' shape but different planes run one core with the geometry as an
+    argument (plane rows of the widest), the rest of the model as before."""
+    from tinyengine_codegen.kernels import cortexm_dw
+    from tinyengine_codegen.kernels.conv import geometry
+
+    rng = np.random.default_rng(11)
+    cin, zp = 2 * c + 8, -9
+    sizes = (24, 24, 12, 12, 6)
+    tensors = {
+        "x": act("x", (1, 24, 24, cin), 0.05, 3),
+        "wc": const("wc", rng.integers(-127, 128, (c, 3, 3, cin), dtype=np.int8), scales=rng.uniform(0.002, 0.02, c)),
+        "bc": const("bc", rng.integers(-3000, 3000, c, dtype=np.int32), scales=[1.0] * c),
+    }
+    tensors.update({f"a{i}": act(f"a{i}", (1, n, n, c), 0.08, zp) for i, n in enumerate(sizes)})
+    ops = [Op("conv", OpKind.CONV_2D, ("x", "wc", "bc"), ("a0",), Conv2DAttrs(1, 1, 1, 1, Padding.SAME, act_fn))]
+    # the same weights and scales everywhere: one requantization shape (pre-shift, clips) for every layer
+    wd = rng.integers(-127, 128, (1, 3, 3, c), dtype=np.int8)
+    scales, b = 10.0 ** rng.uniform(-3, -1, c), rng.integers(-2000, 2000, c, dtype=np.int32)
+    for i in range(4):
+        tensors[f"w{i}"] = const(f"w{i}", wd, scales=scales, axis=3)
+        tensors[f"b{i}"] = const(f"b{i}", b, scales=[1.0] * c)
+        stride = 1 + i % 2
+        attrs = DepthwiseConv2DAttrs(stride, stride, 1, 1, Padding.SAME, 1, act_fn)
+        ops.append(Op(f"dw{i}", OpKind.DEPTHWISE_CONV_2D, (f"a{i}", f"w{i}", f"b{i}"), (f"a{i + 1}",), attrs))
+    graph = verify(Graph("dw_shared_geometry", tensors, tuple(ops), ("x",), ("a4",)))
+    cores = [cortexm_dw._core_context(op, graph, geometry(op, graph), True) for op in graph.ops[1:]]
+    assert cores[0]["core"] == cores[2]["core"] != cores[1]["core"] == cores[3]["core"]
+    assert all(k["geo"] for k in cores) and cores[0]["s"] == cores[2]["s"] > 16
+    kernels = _check(graph, 11)
+    assert all(k.startswith("dwconv3x3_s8_planar") for k in kernels[1:])
