@@ -263,19 +263,20 @@ def test_planar_depthwise_saturating_wide_bias_compact_records(stride):
     _check(graph, 5)
 
 
-@pytest.mark.parametrize("act_fn,c", [(Activation.RELU6, 8), (Activation.NONE, 5)])
-def test_planar_depthwise_geometries_share_one_core_per_stride(act_fn, c):
-    """conv -> 24 x 24 stride 1 -> stride 2 -> 12 x 12 stride 1 -> stride 2 (VWW's pattern): the looped layers of
-    one stride, quantization and last rows' shape but different planes run one core with the geometry as an
-    argument (plane rows of the widest), the rest of the model as before."""
+@pytest.mark.parametrize("n,act_fn,c", [(24, Activation.RELU6, 8), (24, Activation.NONE, 5), (25, Activation.RELU, 12)])
+def test_planar_depthwise_geometries_share_one_core_per_stride(n, act_fn, c):
+    """conv -> n x n stride 1 -> stride 2 -> n/2 x n/2 stride 1 -> stride 2 (VWW's pattern at n = 24; at 25 every
+    layer has an odd last pixel and a last single row): the looped layers of one stride, quantization and last rows'
+    shape but different planes run one core with the geometry as an argument (plane rows of the widest)."""
     from tinyengine_codegen.kernels import cortexm_dw
     from tinyengine_codegen.kernels.conv import geometry
 
     rng = np.random.default_rng(11)
     cin, zp = 2 * c + 8, -9
-    sizes = (24, 24, 12, 12, 6)
+    half, quarter = (n + 1) // 2, (n + 3) // 4
+    sizes = (n, n, half, half, quarter)
     tensors = {
-        "x": act("x", (1, 24, 24, cin), 0.05, 3),
+        "x": act("x", (1, n, n, cin), 0.05, 3),
         "wc": const("wc", rng.integers(-127, 128, (c, 3, 3, cin), dtype=np.int8), scales=rng.uniform(0.002, 0.02, c)),
         "bc": const("bc", rng.integers(-3000, 3000, c, dtype=np.int32), scales=[1.0] * c),
     }
