@@ -58,11 +58,11 @@ def test_block_width_covers_rows_with_least_overlap(ow, k, npx):
 
 def test_layer_table_advances_reach_the_last_block_and_the_next_row():
     g = dict(kh=5, sh=2, sw=2, ow=13, oh=4, iw=27, ih=8, cin=8, cout=8, pad_t=1, pad_l=1)
-    q = dict(lo=-128, hi=127, ls=3, zp=-5)
+    q = dict(lo=-128, hi=127, ls=1, zp=-5)
     t = cortexm_dwk.layer_table(g, q)
-    s, lo2, hi2, ladvp, ladvo, rowp, rowo, nb, ls, mask, rnd = (t[i] for i in (0, 1, 2, 6, 7, 8, 9, 10, 12, 13, 14))
+    s, lo2, hi2, ladvp, ladvo, rowp, rowo, nb, rnd = (t[i] for i in (0, 1, 2, 6, 7, 8, 9, 10, 12))
     npx = cortexm_dwk.block_npx(g)  # 7: blocks at pixels 0 and 6
     assert (npx, nb) == (7, 2)
     assert (ladvp, ladvo) == (6 * 2, 6 * 8)  # straight to the last block
     assert rowp == 2 * s - 6 * 2 and rowo == npx * 8  # from the last block to the next row's first
-    assert (lo2, hi2, ls, mask, rnd) == (int(np.int32(np.uint32(0xFF80FF80))), 0x007F007F, 3, 7 << 16, -9)
+    assert (lo2, hi2, rnd, len(t)) == (int(np.int32(np.uint32(0xFF80FF80))), 0x007F007F, -9, 13)

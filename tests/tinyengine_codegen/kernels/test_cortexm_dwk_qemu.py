@@ -53,10 +53,12 @@ def _graph(h, w, c, k, stride, padding, act_fn, seed, residual=False):
     wd = rng.integers(-127, 128, (1, k, k, c), dtype=np.int8)
     wd[..., int(rng.integers(0, c))] = 0  # a constant output channel
     # per-channel scales over four decades: output multipliers below and above one (right and left shifts)
-    wt = const("wd", wd, scales=10.0 ** rng.uniform(-4.5, -1, c), axis=3)
+    scales = 10.0 ** rng.uniform(-4.5, -1, c)
+    d_scale = float(rng.uniform(0.01, 0.2))
+    wt = const("wd", wd, scales=scales, axis=3)
     bias = const("bd", rng.integers(-4000, 4000, c, dtype=np.int32), scales=[1.0] * c)
     oh, ow = _out_size(h, k, stride, padding), _out_size(w, k, stride, padding)
-    d = act("d", (1, oh, ow, c), float(rng.uniform(0.01, 0.2)), int(rng.integers(-128, 100)))
+    d = act("d", (1, oh, ow, c), d_scale, int(rng.integers(-128, 100)))
     attrs = DepthwiseConv2DAttrs(stride, stride, 1, 1, padding, 1, act_fn)
     dw = Op("dw", OpKind.DEPTHWISE_CONV_2D, ("y", "wd", "bd"), ("d",), attrs)
     ops, tensors, out = [conv, dw], {t.name: t for t in (x, y, wc, bc, wt, bias, d)}, "d"
@@ -122,7 +124,8 @@ def test_kxk_planar_random_shapes_in_place(h, w, c, k, stride, padding, act_fn, 
     ],
 )
 def test_kxk_planar_named_shapes_match_tflm(h, w, c, k, stride, padding):
-    graph = _graph(h, w, c, k, stride, padding, Activation.RELU6, seed=h * w + k)
+    act_fn = ACTS[(h + w) % 3]  # NONE: a core without clipping code; RELU, RELU6: the clips as run-time pairs
+    graph = _graph(h, w, c, k, stride, padding, act_fn, seed=h * w + k)
     assert _check(graph, h + w, tflm=True)[1] in IN_PLACE
 
 
@@ -132,3 +135,40 @@ def test_kxk_planar_out_of_place(k, stride, w):
     graph = _graph(7, w, 8, k, stride, Padding.SAME, Activation.RELU, seed=w, residual=True)
     kernels = _check(graph, seed=w)
     assert kernels[1] in OUT_OF_PLACE
+
+
+def _mcu_kk(hw: int, c: int, seed: int) -> Graph:
+    """An MCUNet-like chain with calibrated quantization: depthwise 5x5 s1, 7x7 s2, 5x5 s2, 7x7 s1 (RELU6), each
+    followed by 1x1 convolutions."""
+    from tests.fuzz import floatsim as fs
+    from tests.fuzz.modelgen import Builder
+
+    b = Builder(np.random.default_rng(seed))
+    v = b.rng.normal(0, 1, (8, hw, hw, c))
+    x = gin = b.activation(v, b.calibrate(v))
+
+    def layer(x, kind, attrs, wshape, axis, fan_in, n, sim):
+        name = b.op_name(kind)
+        wn, wf = b.weights(name, wshape, axis, fan_in)
+        bn, bf = b.bias(name, x, wn, n, optional=False)
+        return b.emit(kind, (x, wn, bn), sim(b.values[x], wf, bf, attrs), attrs)
+
+    for k, s, mid, out in ((5, 1, 24, 48), (7, 2, 32, 64), (5, 2, 40, 96), (7, 1, 48, None)):
+        ch = b.shape(x)[3]
+        attrs = DepthwiseConv2DAttrs(s, s, 1, 1, Padding.SAME, 1, Activation.RELU6)
+        x = layer(x, OpKind.DEPTHWISE_CONV_2D, attrs, (1, k, k, ch), 3, k * k, ch, fs.depthwise)
+        for cout in (mid, out) if out else (mid,):
+            attrs = Conv2DAttrs(1, 1, 1, 1, Padding.SAME, Activation.NONE)
+            ch = b.shape(x)[3]
+            x = layer(x, OpKind.CONV_2D, attrs, (cout, 1, 1, ch), 0, ch, cout, fs.conv2d)
+    return verify(Graph("mcu_kk", b.tensors, tuple(b.ops), (gin,), (x,)))
+
+
+@pytest.mark.parametrize("patches", ["off", "auto"])
+def test_kxk_planar_mcunet_like_model(patches):
+    graph = _mcu_kk(24, 8, seed=0)
+    x = np.random.default_rng(1).integers(-128, 128, size=graph.tensor(graph.inputs[0]).shape, dtype=np.int8)
+    res = run_model(graph, x, CompileOptions(target="qemu-m4", patches=patches))
+    np.testing.assert_array_equal(res.output, run_graph(graph, [x])[0])
+    dw = [k for k, op in zip(res.kernels, graph.ops, strict=True) if op.kind is OpKind.DEPTHWISE_CONV_2D]
+    assert sum(k.startswith("dwconvkxk_s8_planar") for k in dw) >= (3 if patches == "off" else 2), dw
