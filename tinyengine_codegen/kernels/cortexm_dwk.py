@@ -86,7 +86,8 @@ def plane_layout(g: dict) -> dict:
     plane_bytes = (lead + rows * s + 4 + 3) // 4 * 4
     cols, prow = min(g["iw"], width - g["pad_l"]), min(g["ih"], rows - g["pad_t"])
     sa, sx = c, g["iw"] * c
-    group = 4 if c % 4 == 0 and 4 * sa <= 4095 and sx <= 65535 else 1
+    # the four-channel copy takes its strides as immediates (LDR/ADDW 12 bits, MOVW 16)
+    group = 4 if c % 4 == 0 and 4 * sa <= 4095 and sx <= 65535 and s - cols <= 4095 and prow <= 65535 else 1
     return dict(s=s, rows=rows, origin=origin, lead=lead, plane_bytes=plane_bytes, cols=cols, prow=prow, sa=sa, sx=sx,
                 group=group)  # fmt: skip
 
