@@ -140,8 +140,9 @@ def block_plan(k: int, st: int, npx: int) -> list[dict]:
     """The loads and multiplies of one kernel row of a block of npx pixels (pixel j's window starts at plane byte
     st * j): per plane word (at a multiple of four from the block's start) its offset, whether it is one
     sign-extended byte (LDRSB), which of its pairs it needs (P = (x0, x2) in lr, Q = (x1, x3) in r12) and its
-    multiplies (instruction, accumulator, input, weight register). A pair of bytes two apart that falls on two taps
-    of a pixel's window is one SMLAD with the weight pair (w_t, w_t+2); every other tap one SMLAxy on a halfword."""
+    multiplies (instruction, accumulator, input, weight register, whether it is the accumulator's first). A pair of
+    bytes two apart that falls on two taps of a pixel's window is one SMLAD with the weight pair (w_t, w_t+2); every
+    other tap one SMLAxy on a halfword."""
     wr = WEIGHT_REGS[k]
     words: dict[int, dict] = {}
 
@@ -163,11 +164,14 @@ def block_plan(k: int, st: int, npx: int) -> list[dict]:
                 reg, wh = (wr[t], "b") if t in wr else (wr[t - 2], "t")
                 use(b, (f"smla{'t' if b % 4 >= 2 else 'b'}{wh}", acc, "lr" if b % 2 == 0 else "r12", reg))
     out = [words[o] for o in sorted(words)]
+    seen: set[str] = set()
+    for wd in out:  # each accumulator's first multiply in the row: the first kernel row's may add the bias to it
+        wd["macs"] = [(*m, m[1] not in seen and not seen.add(m[1])) for m in wd["macs"]]
     for wd in out:
         if len(wd["macs"]) == 1 and wd["macs"][0][0] != "smlad":  # one byte: a byte load is one instruction
-            ins, acc, _, reg = wd["macs"][0]
+            ins, acc, _, reg, first = wd["macs"][0]
             b = wd["off"] + (2 if ins[4] == "t" else 0) + (1 if wd["q"] else 0)
-            wd.update(off=b, byte=True, p=False, q=False, macs=[(f"smlab{ins[5]}", acc, "lr", reg)])
+            wd.update(off=b, byte=True, p=False, q=False, macs=[(f"smlab{ins[5]}", acc, "lr", reg, first)])
     return out
 
 
@@ -221,6 +225,8 @@ def planar_context(op: Op, graph: Graph, b: Binding) -> Context:
         wb=4 * (nw + 1) * k,
         frame=(4 * (nw + 1) * k + 76 + 7) // 8 * 8,
         plan=block_plan(k, st, npx),
+        # a register the block leaves free holds the bias, which the first kernel row's multiplies add (no copies)
+        breg=f"r{npx + 1}" if npx + 1 < 12 - len(PAIRS[k]) else None,
         core=f"dwk_core_k{k}_s{st}_n{npx}" + ("_clip" if clip else ""),
         clip=clip,
         copy=f"dw3_copy4_{copy}",

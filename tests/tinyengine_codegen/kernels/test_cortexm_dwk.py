@@ -26,7 +26,7 @@ def _simulate(k: int, st: int, npx: int, row: np.ndarray, wrow: np.ndarray) -> l
             regs["lr"] = (int(row[o]), 0)
         else:
             regs["lr"], regs["r12"] = (int(row[o]), int(row[o + 2])), (int(row[o + 1]), int(row[o + 3]))
-        for ins, a, src, w in wd["macs"]:
+        for ins, a, src, w, _first in wd["macs"]:
             j = int(a[1:]) - 1
             if ins == "smlad":
                 acc[j] += regs[src][0] * regs[w][0] + regs[src][1] * regs[w][1]
@@ -47,8 +47,9 @@ def test_block_plan_computes_each_window_once(k, st, npx):
     got = _simulate(k, st, npx, row, wrow)
     want = [int(np.dot(row[st * j : st * j + k], wrow)) for j in range(npx)]
     assert got == want
-    # the taps a pixel's own words leave come from words already loaded, at most one byte load per block row
-    assert sum(wd["byte"] for wd in cortexm_dwk.block_plan(k, st, npx)) <= 1
+    # each accumulator has exactly one first multiply (where the first kernel row may add the bias)
+    firsts = [m[1] for wd in cortexm_dwk.block_plan(k, st, npx) for m in wd["macs"] if m[4]]
+    assert sorted(firsts) == sorted(f"r{1 + j}" for j in range(npx))
 
 
 @pytest.mark.parametrize("ow,k,npx", [(48, 5, 8), (12, 5, 6), (13, 5, 7), (6, 7, 6), (24, 7, 6), (3, 7, 3), (1, 5, 1)])
