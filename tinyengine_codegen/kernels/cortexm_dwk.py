@@ -9,8 +9,8 @@ SXTB16 and SXTB16 ROR #8 give its pairs (x0, x2) and (x1, x3), and a pair that f
 pixel's window is one SMLAD with (w_t, w_t+2), any other tap one SMLAxy on a halfword (block_plan). Weights stay
 int8 in flash (k x k bytes per channel, in the model's row order); the core widens them per channel into its frame,
 doubled (the requantization's pre-shift, SADD16). Requantization is the exact fast path of cortexm.py from the
-shared compact 8-byte record (requant_words); the activation clip is two SSUB16/SEL pairs over two outputs. One
-core per (k, stride, block width, clipping or not): plane and output geometry, clips and output zero point are
+shared compact 8-byte record (requant_words); each activation clip is one SSUB16/SEL pair over two outputs. One
+core per (k, stride, block width, clips applied): plane and output geometry, clips and output zero point are
 run-time numbers (a per-layer table of 13 words), so layers share the core's code.
 """
 
@@ -213,7 +213,8 @@ def planar_context(op: Op, graph: Graph, b: Binding) -> Context:
     lay = plane_layout(g)
     nw = len(WEIGHT_REGS[k])
     copy = "_".join(str(v) for v in (lay["cols"], lay["prow"], lay["sa"], lay["sx"], lay["s"]))
-    clip = bool(q["lo_clip"] or q["hi_clip"])  # else the core has no clipping code (the clips are the int8 range)
+    # the clips beyond the int8 range the core applies ("" when none: no clipping code)
+    clip = ("lo" if q["lo_clip"] else "") + ("hi" if q["hi_clip"] else "")
     return dict(
         g,
         **lay,
@@ -227,7 +228,7 @@ def planar_context(op: Op, graph: Graph, b: Binding) -> Context:
         plan=block_plan(k, st, npx),
         # a register the block leaves free holds the bias, which the first kernel row's multiplies add (no copies)
         breg=f"r{npx + 1}" if npx + 1 < 12 - len(PAIRS[k]) else None,
-        core=f"dwk_core_k{k}_s{st}_n{npx}" + ("_clip" if clip else ""),
+        core=f"dwk_core_k{k}_s{st}_n{npx}" + (f"_{clip}" if clip else ""),
         clip=clip,
         copy=f"dw3_copy4_{copy}",
         rec=rec,

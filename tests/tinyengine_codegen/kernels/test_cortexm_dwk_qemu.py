@@ -40,7 +40,7 @@ def _out_size(n: int, k: int, stride: int, padding: Padding) -> int:
     return (n + stride - 1) // stride if padding is Padding.SAME else (n - k) // stride + 1
 
 
-def _graph(h, w, c, k, stride, padding, act_fn, seed, residual=False):
+def _graph(h, w, c, k, stride, padding, act_fn, seed, residual=False, out_zp=None):
     """1x1 conv from cin channels (the graph's peak, with room for four framed planes beside the depthwise) -> k x k
     depthwise [-> a 3x3 depthwise of the same input and an ADD: the k x k depthwise runs out of place]."""
     rng = np.random.default_rng(seed)
@@ -58,7 +58,7 @@ def _graph(h, w, c, k, stride, padding, act_fn, seed, residual=False):
     wt = const("wd", wd, scales=scales, axis=3)
     bias = const("bd", rng.integers(-4000, 4000, c, dtype=np.int32), scales=[1.0] * c)
     oh, ow = _out_size(h, k, stride, padding), _out_size(w, k, stride, padding)
-    d = act("d", (1, oh, ow, c), d_scale, int(rng.integers(-128, 100)))
+    d = act("d", (1, oh, ow, c), d_scale, int(rng.integers(-128, 100)) if out_zp is None else out_zp)
     attrs = DepthwiseConv2DAttrs(stride, stride, 1, 1, padding, 1, act_fn)
     dw = Op("dw", OpKind.DEPTHWISE_CONV_2D, ("y", "wd", "bd"), ("d",), attrs)
     ops, tensors, out = [conv, dw], {t.name: t for t in (x, y, wc, bc, wt, bias, d)}, "d"
@@ -135,6 +135,24 @@ def test_kxk_planar_out_of_place(k, stride, w):
     graph = _graph(7, w, 8, k, stride, Padding.SAME, Activation.RELU, seed=w, residual=True)
     kernels = _check(graph, seed=w)
     assert kernels[1] in OUT_OF_PLACE
+
+
+@pytest.mark.parametrize(
+    "act_fn,out_zp,clips",
+    [
+        (Activation.RELU, 10, (True, False)),
+        (Activation.RELU6, -128, (False, True)),
+        (Activation.RELU6, -20, (True, True)),
+    ],
+)
+def test_kxk_planar_clip_variants(act_fn, out_zp, clips):
+    """The low clip alone (RELU), the high one alone (RELU6 from -128), both: one core variant each."""
+    from tinyengine_codegen.kernels import cortexm_dwk
+
+    graph = _graph(9, 10, 8, 5, 1, Padding.SAME, act_fn, seed=out_zp + 200, out_zp=out_zp)
+    q = cortexm_dwk._epilogue(graph.ops[1], graph)[0]
+    assert (q["lo_clip"], q["hi_clip"]) == clips
+    assert _check(graph, 3)[1] in IN_PLACE
 
 
 def _mcu_kk(hw: int, c: int, seed: int) -> Graph:
