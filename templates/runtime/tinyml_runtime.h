@@ -25,14 +25,12 @@ static inline int32_t tinyml_clamp(int32_t x, int32_t lo, int32_t hi) { return x
 /* Left shift that wraps like the two's complement hardware instead of overflowing. */
 static inline int32_t tinyml_shl(int32_t x, int s) { return (int32_t)((uint32_t)x << s); }
 
-/* round(a * b / 2^31) with the single overflow case (INT32_MIN * INT32_MIN) saturated. */
+/* round(a * b / 2^31) with the single overflow case (INT32_MIN * INT32_MIN) saturated. The reference adds a nudge
+ * of 2^30 (ab >= 0) or 1 - 2^30 (ab < 0) and divides by 2^31 truncating; for ab < 0 that truncation is
+ * ceil((ab + 1 - 2^30) / 2^31) = floor((ab + 2^30) / 2^31), so both signs are one arithmetic shift of ab + 2^30. */
 static inline int32_t tinyml_srdhm(int32_t a, int32_t b) {
     if (a == b && a == INT32_MIN) return INT32_MAX;
-    {
-        const int64_t ab = (int64_t)a * (int64_t)b;
-        const int64_t nudge = ab >= 0 ? (1 << 30) : (1 - (1 << 30));
-        return (int32_t)((ab + nudge) / ((int64_t)1 << 31));
-    }
+    return (int32_t)(((int64_t)a * (int64_t)b + ((int64_t)1 << 30)) >> 31);
 }
 
 /* x / 2^e rounded to nearest, ties away from zero. */

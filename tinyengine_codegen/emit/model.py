@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 from ..errors import InternalError, TinyMLError
+from ..ir.cost import graph_macs
 from ..ir.graph import Graph, Op
 from ..kernels.registry import select
 from ..kernels.spec import Binding, WeightTable, activation_inputs, may_run_in_place
@@ -23,6 +24,7 @@ from ..planner.model_plan import BoundKernel, ModelPlan
 from .env import TEMPLATES_DIR, c_ident, render
 from .io import check_distinct, header_comment, io_tensors, manifest
 from .plan import ArenaPlan, check_covers, from_model_plan
+from .quad_share import quad_use, shared_unrolls
 from .stage import region_grid, region_rows
 from .weights import render_weights
 
@@ -140,7 +142,7 @@ def _layer(
     rows: list | None,
     compact: bool = True,
 ) -> dict:
-    """Render one layer function and describe its call (and its region table inside a patch stage)."""
+    """Describe one layer: its template context, its call (and its region table inside a patch stage)."""
     spec = k.spec
     fn = f"l{i}_{c_ident(op.kind.value.lower())}"
     ins = activation_inputs(graph, op)
@@ -163,17 +165,34 @@ def _layer(
     # the arena bytes this layer may touch (sanitized builds poison every other byte while it runs)
     touch = [(offsets[t], graph.tensor(t).nbytes) for t in ins + list(op.outputs)]
     touch += [(scratch, k.scratch)] if scratch is not None else []
-    code = render(f"kernels/{spec.name}.c.j2", **ctx)
     return dict(
         index=i,
         fn=fn,
         args=args,
-        code=code,
+        ctx=ctx,  # rendered by generate once every layer's context is known (quad_share)
         kernel=spec.name,
         name=op.name,
         regions=None if rows is None else [_c_row(r, compact) for r in rows],
         touch=[v for pair in touch for v in pair],
     )
+
+
+def _render_layers(layers: list[dict], graph: Graph, sched) -> None:
+    """Render every layer's C (sets `code`), the layers on the quad core with the unrolls quad_share picks."""
+    stretch = sched.patched_macs / sched.stage_macs if sched is not None and sched.stage_macs else 1.0
+    uses = []
+    for lay in layers:
+        out = graph.tensor(graph.ops[lay["index"]].outputs[0]).shape
+        pixels = out[1] * out[2] if len(out) == 4 else 1
+        if lay["regions"] is not None:
+            pixels = int(pixels * stretch)  # a stage layer computes its halos too
+        uses.append(quad_use(lay["index"], lay["kernel"], lay["ctx"], pixels))
+    shared = shared_unrolls([u for u in uses if u is not None], graph_macs(graph))
+    for lay in layers:
+        ctx = lay.pop("ctx")
+        if lay["index"] in shared:
+            ctx["unroll"] = shared[lay["index"]]
+        lay["code"] = render(f"kernels/{lay['kernel']}.c.j2", **ctx)
 
 
 def generate(
@@ -205,6 +224,7 @@ def generate(
         for i, (op, s) in enumerate(zip(graph.ops, kernels))
     ]
     grid_tables = _grid_tables(grid, layers) if grid is not None else []
+    _render_layers(layers, graph, sched)
     stage = (
         None
         if sched is None

@@ -26,10 +26,11 @@ from .cortexm import has_dsp, per_op
 from .cortexm_dw import MAX_LS, WEIGHT_ORDER, _epilogue, _records
 from .spec import Binding, Context, KernelSpec, TargetLike, no_scratch
 
-MAX_COLS = 3  # input and output columns at most: a row is the pair (x0, x2) and x1 in two registers
+MAX_COLS = 3  # output columns at most (one accumulator each)
+MAX_IN_COLS = 7  # input columns at most (a row's values fit in four registers: row_plan)
 MAX_ROWS = 6  # output rows at most (the code is straight-line: about 40 instructions per output row)
 ACCS = ("r1", "r2", "r3")  # one output row's accumulators
-SLOTS = (("r4", "r5"), ("r6", "r12"))  # two input rows' registers
+ROW_REGS = ("r4", "r5", "r6", "r12")  # input rows' registers: two rows of one or two, or one row of three or four
 # where weight (kernel row, kernel column) lies in the registers ldm sp, {r7-r11} fills (WEIGHT_ORDER): the kernel
 # rows' pairs (w0, w2) in r7-r9, (w01, w11) in r10, w21 in r11's top half (its low byte is the shift)
 WEIGHT_AT = {(k, 0): (f"r{7 + k}", "b") for k in range(3)}
@@ -42,14 +43,15 @@ def _shape_ok(op: Op, graph: Graph) -> bool:
         return False
     g = geometry(op, graph)
     return (
-        g["iw"] <= MAX_COLS
+        g["iw"] <= MAX_IN_COLS
         and g["ow"] <= MAX_COLS
         and g["oh"] <= MAX_ROWS
         and g["sh"] == g["sw"] in (1, 2)
         and g["dh"] == g["dw"] == 1
         and g["pad_t"] < 3
         and g["pad_l"] < 3
-        and max(g["ih"] * g["iw"], g["oh"] * g["ow"]) * g["cin"] <= 4096  # LDRSB / STRB immediate offsets
+        and g["iw"] * g["cin"] <= 4096  # a row's LDRSB offsets from r0 (moved on row by row)
+        and g["oh"] * g["ow"] * g["cin"] <= 4096  # STRB offsets
     )
 
 
@@ -71,13 +73,42 @@ def schedule(g: dict) -> tuple[tuple[str, ...], bool] | None:
     """(the MAC, load and store lines of one channel, in-place safe) for geometry g; None when the registers do
     not suffice. Requantization and the frame are the template's; a line "RQ <row>" marks where output row <row>
     is requantized and stored, "W" where the weights are reloaded."""
+    if g["ow"] > len(ACCS) or row_plan(g) is None:
+        return None
     return _Schedule(g).run()
+
+
+def row_plan(g: dict) -> list[tuple[int, int | None]] | None:
+    """The registers one input row lives in, as (column in the low half, column in the high half or None): the
+    pair (f, f + 2) of every output column whose window [f, f + 2] is all inside the row (one SMLAD), and the other
+    columns the windows read, two to a register when the pairs and they would need more than two registers; None
+    beyond four."""
+    windows = [c * g["sw"] - g["pad_l"] for c in range(g["ow"])]
+    pairs = sorted({(f, f + 2) for f in windows if f >= 0 and f + 2 < g["iw"]})
+    covered = {j for p in pairs for j in p}
+    singles = sorted({j for f in windows for j in range(f, f + 3) if 0 <= j < g["iw"]} - covered)
+    plan: list[tuple[int, int | None]] = [*pairs, *((j, None) for j in singles)]
+    if len(plan) > 2:
+        plan = [
+            *pairs,
+            *((singles[k], singles[k + 1] if k + 1 < len(singles) else None) for k in range(0, len(singles), 2)),
+        ]
+    return plan if len(plan) <= len(ROW_REGS) else None
 
 
 class _Schedule:
     def __init__(self, g: dict):
         self.g, self.c = g, g["cin"]
-        self.slots: list[int | None] = [None, None]  # input row held by each slot
+        self.plan = row_plan(g) or []
+        n = max(1, len(self.plan))
+        self.regs = [ROW_REGS[k * n : (k + 1) * n] for k in range(min(2, len(ROW_REGS) // n))]
+        self.slots: list[int | None] = [None] * len(self.regs)  # input row held by each slot
+        self.base = 0  # bytes r0 has moved on from the channel's first input byte
+        self.at: dict[int, tuple[int, str]] = {}  # column -> (register of the plan, half)
+        for k, (lo, hi) in reversed(list(enumerate(self.plan))):
+            self.at[lo] = (k, "b")
+            if hi is not None:
+                self.at[hi] = (k, "t")
         self.lines: list[str] = []
         self.events: list[tuple[str, int]] = []  # ("ld" | "st", pixel index) in program order
 
@@ -90,33 +121,36 @@ class _Schedule:
         return any(row in self.rows_of(q) for q in range(r + 1, self.g["oh"]))
 
     def load(self, row: int, temp: str | None) -> bool:
-        """Load input row `row` into a free slot (temp: a free register for a three-column row's x2)."""
-        if None not in self.slots:
+        """Load input row `row` into a free slot (temp: a free register for the high halves of pairs)."""
+        if None not in self.slots or (temp is None and any(hi is not None for _, hi in self.plan)):
             return False
         k = self.slots.index(None)
         self.slots[k] = row
-        a, b = SLOTS[k]
-        iw, c = self.g["iw"], self.c
-        off = [(row * iw + j) * c for j in range(iw)]
-        self.events += [("ld", row * iw + j) for j in range(iw)]
-        regs = (a, b, temp) if iw == 3 else (a, b)[:iw]
-        if None in regs:
-            return False
-        # the loads back to back (a load after a load pipelines), then the input offset added to each byte read
-        # (padding taps are skipped, so the bias is the model's, without the offset's term)
-        self.lines += [f"ldrsb {reg}, [r0, #{o}]" for reg, o in zip(regs, off)]
-        d = self.g["in_offset"]
-        if d:
-            self.lines += [f"{'add' if d > 0 else 'sub'} {reg}, {reg}, #{abs(d)}" for reg in regs]
-        if iw == 3:
-            self.lines.append(f"pkhbt {a}, {a}, {temp}, lsl #16")
+        iw, c, d = self.g["iw"], self.c, self.g["in_offset"]
+        while (row * iw + iw - 1) * c - self.base > 4095:  # LDRSB offsets: move r0 on to the row (rows ascend)
+            step = min(row * iw * c - self.base, 4095)
+            self.lines.append(f"addw r0, r0, #{step}")
+            self.base += step
+        self.events += [("ld", row * iw + j) for p in self.plan for j in p if j is not None]
+        # per register its bytes back to back (a load after a load pipelines), then the input offset added to each
+        # byte read (padding taps are skipped, so the bias is the model's, without the offset's term)
+        in_temp = None  # the column temp holds (a pair's high half, still there for a next pair (hi, hi + 2))
+        for reg, (lo, hi) in zip(self.regs[k], self.plan):
+            chained = hi is not None and lo == in_temp
+            loads = [(reg, hi)] if chained else [(reg, lo)] if hi is None else [(reg, lo), (temp, hi)]
+            self.lines += [f"ldrsb {x}, [r0, #{(row * iw + j) * c - self.base}]" for x, j in loads]
+            if d:
+                self.lines += [f"{'add' if d > 0 else 'sub'} {x}, {x}, #{abs(d)}" for x, _ in loads]
+            if chained:  # (x2, x4) after (x0, x2): x2 is still in temp
+                self.lines.append(f"pkhbt {reg}, {temp}, {reg}, lsl #16")
+            elif hi is not None:
+                self.lines.append(f"pkhbt {reg}, {reg}, {temp}, lsl #16")
+                in_temp = hi
         return True
 
     def col_at(self, row: int, col: int) -> tuple[str, str]:
-        a, b = SLOTS[self.slots.index(row)]
-        if self.g["iw"] == 3:
-            return {0: (a, "b"), 1: (b, "b"), 2: (a, "t")}[col]
-        return ((a, b)[col], "b")
+        k, half = self.at[col]
+        return self.regs[self.slots.index(row)][k], half
 
     def macs(self, r: int, row: int, started: set[int]) -> None:
         g = self.g
@@ -125,11 +159,12 @@ class _Schedule:
             first = c * g["sw"] - g["pad_l"]
             cols = [j for j in range(first, first + 3) if 0 <= j < g["iw"]]
             acc = ACCS[c]
-            for j in cols if not (len(cols) == 3 and g["iw"] == 3) else ("pair", 1):
+            full = len(cols) == 3
+            for j in ("pair", first + 1) if full else cols:
                 addend = "lr" if c not in started else acc
                 started.add(c)
                 if j == "pair":
-                    a, _ = self.col_at(row, 0)
+                    a = self.regs[self.slots.index(row)][self.plan.index((first, first + 2))]
                     self.lines.append(f"smlad {acc}, {a}, r{7 + kr}, {addend}")
                     continue
                 xr, xh = self.col_at(row, j)
@@ -178,7 +213,7 @@ def _schedule(op: Op, graph: Graph):
 
 
 def is_dw3x3_small(op: Op, graph: Graph, target: TargetLike) -> bool:
-    if not (has_dsp(target) and _shape_ok(op, graph)):
+    if not (has_dsp(target) and _shape_ok(op, graph) and row_plan(geometry(op, graph)) is not None):
         return False
     q, _, _ = _epilogue(op, graph)
     return bool(q["fast"]) and q["ls"] is not None and 1 <= q["ls"] <= MAX_LS and _schedule(op, graph) is not None
@@ -235,7 +270,7 @@ def small_context(op: Op, graph: Graph, b: Binding, inplace: bool = False) -> Co
             + ("" if asr1 else "_s0")
             + ("_ip" if inplace else "")
         ).replace("-", "m"),
-        out_reg="r0" if inplace else "r10",
+        out_reg="r0" if inplace and not any(ln.startswith("addw r0") for ln in lines) else "r10",
         weights=b.weights.add(f"{op.inputs[1]}#dwplanar", packed),
     )
 

@@ -8,7 +8,9 @@ come from the region's row stride and padding at run time.
 
 conv2d_s8_pair_region: any cin (first layers included) whose two columns fit on the stack, weights that fit the
     row-pair format (kernels/cortexm_pair.py): two pixels' windows sign-extended into stack columns, then the quad
-    core (two pixels x two row pairs per pass, int8 weights). The two kernels below are its fallbacks.
+    core (two pixels x two row pairs per pass, int8 weights); a 1x1 stride-1 layer runs the whole-tensor 1x1
+    driver on the region instead (one run of pixels when its rows lie back to back in both buffers, else one run
+    per row). The two kernels below are its fallbacks.
 conv2d_s8_simd_region: cin % 4 == 0 and cout % 4 == 0; one pixel x four output channels (pointwise included).
 conv2d_s8_im2col_simd_region: cin % 4 != 0 (first layers); two pixels' windows as int16 columns in scratch
     (2 x 2 x kpad bytes, independent of the region), then the 2 x 2 SIMD GEMM.
@@ -29,24 +31,16 @@ from ..ir.graph import Graph, Op
 from ..ir.ops import OpKind
 from .common import in_tensor, out_tensor
 from .conv import geometry, requant_q
-from .cortexm import folded_bias, pad_row, per_op
+from .cortexm import fast_epilogue, pad_row, per_op
 from .cortexm_add import add_lut_context, is_add_lut
-from .cortexm_conv import (
-    _bias_values,
-    _conv_common,
-    _conv_ok,
-    _dw_ok,
-    _epilogue,
-    _kpad,
-    dw_context,
-    im2col_scratch,
-    is_direct,
-)
+from .cortexm_conv import _conv_common, _conv_ok, _dw_ok, _kpad, dw_context, im2col_scratch, is_direct
+from .cortexm_dw import _epilogue as dw_planar_epilogue
 from .cortexm_dw import is_dw3x3_planar_region, region_context
 from .cortexm_pair import STACK_COLUMNS, _kp, pair_weights_fit, quad_conv_context
 from .spec import Binding, Context, KernelSpec, TargetLike, no_scratch
 
 MAX_KPAD = 252  # the im2col columns of the whole-tensor kernel have the same limit
+PRESCALE_MAX = 8  # kernels/cortexm.py prescale folds a uniform left shift up to 8 into the int16 weights
 SIMD2_STACK = 2048  # stack bytes of dwconv_s8_simd2_region's window and zero-point row (the firmware stack is 8 KB)
 
 
@@ -148,11 +142,12 @@ def is_dw_simd2_region(op: Op, graph: Graph, target: TargetLike) -> bool:
     if not is_dw_region(op, graph, target):
         return False
     g = geometry(op, graph)
-    q = dw_context_q(op, graph)
+    q = dw_fast_q(op, graph)
     reach = (g["sw"] + (g["kw"] - 1) * g["dw"]) * g["cin"]
     return (
         bool(q["fast"])
-        and q["ls"] == 0
+        and q["ls"] is not None
+        and q["ls"] <= PRESCALE_MAX
         and reach <= 4095
         and g["kh"] <= 5
         and g["kh"] * g["kw"] <= 25
@@ -166,17 +161,20 @@ def _simd2_stack(g: dict) -> int:
     return g["kh"] * span + (g["sw"] + (g["kw"] - 1) * g["dw"] + 1) * g["cin"]
 
 
-def dw_context_q(op: Op, graph: Graph) -> dict:
-    """The requantization record of dw_context (after folding its pre-shift into the weights), once per op."""
+def dw_fast_q(op: Op, graph: Graph) -> dict:
+    """The fast requantization record of a depthwise op before any pre-shift is folded (the 3x3 planar kernels'
+    record, already computed for their predicates, when the window is 3x3), once per op."""
+    if in_tensor(graph, op, 1).shape[1:3] == (3, 3):
+        return dw_planar_epilogue(op, graph)[0]
 
     def compute() -> dict:
         g = geometry(op, graph)
-        c, taps = g["cout"], g["kh"] * g["kw"]
-        w = np.asarray(in_tensor(graph, op, 1).data).reshape(taps, c).T
-        bias = folded_bias(_bias_values(op, graph), w, g["in_offset"])
-        return _epilogue(requant_q(op, graph, c), w, bias, w)[0]
+        c = g["cout"]
+        w = np.asarray(in_tensor(graph, op, 1).data).reshape(g["kh"] * g["kw"], c).T.astype(np.int64)
+        bias_t = graph.tensor(op.inputs[2]).data if len(op.inputs) > 2 and op.inputs[2] else None
+        return fast_epilogue(requant_q(op, graph, c), w, bias_t, g["in_offset"])[1]
 
-    return per_op(graph, ("dw_simd2_q", op), compute)
+    return per_op(graph, ("dw_fast_q", op), compute)
 
 
 def _columns(npx: int, kw: int, sw: int, dw: int) -> list[tuple[int, list[tuple[int, int]]]]:

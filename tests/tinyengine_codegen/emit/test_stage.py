@@ -106,8 +106,11 @@ def _every_stage_kind():
     return s.graph(s.conv(s.conv(x, 3, 3, 2), 2, 1)), split
 
 
-@pytest.mark.parametrize("p", [2, 3])
-def test_a_stage_through_every_region_kernel_is_bit_exact_under_asan(tmp_path, p):
+@pytest.mark.parametrize(("p", "grid"), [(2, True), (3, True), (3, False)])
+def test_a_stage_through_every_region_kernel_is_bit_exact_under_asan(tmp_path, monkeypatch, p, grid):
+    """grid False: the per-patch region tables that a schedule off a grid of patches would take."""
+    if not grid:
+        monkeypatch.setattr("tinyengine_codegen.emit.model.region_grid", lambda graph, sched: None)
     graph, split = _every_stage_kind()
     mp = _staged(graph, split, p)
     assert set(mp.kernel_names[: split + 1]) == {
@@ -120,6 +123,7 @@ def test_a_stage_through_every_region_kernel_is_bit_exact_under_asan(tmp_path, p
     }
     project = write_project(graph, tmp_path / "m", plan=mp)
     assert project.arena_bytes == mp.plan.arena_bytes
+    assert ("tinyml_region_at(&r" in project.files["tinyml.c"]) == grid
     xs = np.random.default_rng(p).integers(-128, 128, (3,) + graph.tensor(graph.inputs[0]).shape, dtype=np.int8)
     got = run_host(build_host(tmp_path / "m", tmp_path / "m.exe", sanitize=True, opt="-O1"), xs)
     want = np.stack([run_graph(graph, [x])[0] for x in xs])

@@ -222,7 +222,7 @@ def test_planar_depthwise_compact_and_wide_records_share_one_core(seed):
 
 
 def test_planar_depthwise_stride1_and_stride2_share_one_copy():
-    """conv -> 6 x 6 x 8 depthwise stride 1 -> depthwise stride 2 (SAME): the same input plane rows and columns in
+    """conv -> 8 x 8 x 8 depthwise stride 1 -> depthwise stride 2 (SAME): the same input plane rows and columns in
     planes of different sizes, one four-channel copy function for both (planes apart as an argument)."""
     from tinyengine_codegen.kernels import cortexm_dw
     from tinyengine_codegen.kernels.conv import geometry
@@ -230,10 +230,10 @@ def test_planar_depthwise_stride1_and_stride2_share_one_copy():
     rng = np.random.default_rng(3)
     c, cin = 8, 24
     tensors = {
-        "x": act("x", (1, 6, 6, cin), 0.05, 3),
-        "y": act("y", (1, 6, 6, c), 0.08, -7),
-        "d": act("d", (1, 6, 6, c), 0.09, 11),
-        "e": act("e", (1, 3, 3, c), 0.1, -20),
+        "x": act("x", (1, 8, 8, cin), 0.05, 3),
+        "y": act("y", (1, 8, 8, c), 0.08, -7),
+        "d": act("d", (1, 8, 8, c), 0.09, 11),
+        "e": act("e", (1, 4, 4, c), 0.1, -20),
         "wc": const("wc", rng.integers(-127, 128, (c, 3, 3, cin), dtype=np.int8), scales=rng.uniform(0.002, 0.02, c)),
         "bc": const("bc", rng.integers(-3000, 3000, c, dtype=np.int32), scales=[1.0] * c),
     }

@@ -118,3 +118,24 @@ def test_simd2_region_kernel_is_bit_exact_on_random_stages(tmp_path, seed):
     res = run_qemu(fw.elf_path, board, count=False)
     want = run_graph(graph, [x])[0]
     np.testing.assert_array_equal(np.frombuffer(res.output_bytes, np.int8).reshape(want.shape), want)
+
+
+@pytest.mark.parametrize(("kh", "kw", "stride"), [(1, 5, 1), (5, 1, 2), (3, 3, 1)])
+def test_simd2_region_kernel_rectangular_windows(tmp_path, kh, kw, stride):
+    """1 x 5, 5 x 1 (stride 2) and 3 x 3 windows over 12 channels, split after them on 3 x 3 patches."""
+    s = Stack(np.random.default_rng(40 + kh), (1, 17, 19, 3))
+    x = s.conv(s.input, 12, 1)
+    attrs = DepthwiseConv2DAttrs(stride, stride, 1, 1, Padding.SAME, 1, Activation.RELU)
+    x = s._weighted(
+        OpKind.DEPTHWISE_CONV_2D, x, (1, kh, kw, 12), 12, kh * kw, attrs, max(kh, kw), stride, 1, Padding.SAME
+    )
+    graph, split = s.graph(s.conv(x, 4, 1)), len(s.ops) - 1
+    board = load_board("qemu-m4")
+    mp = _forced_plan(graph, split, 3, board)
+    assert mp.kernel_names[1] == (PLANAR if kh == kw else SIMD2), mp.kernel_names
+    x = np.random.default_rng(kw).integers(-128, 128, graph.tensor(graph.inputs[0]).shape, dtype=np.int8)
+    write_project(graph, tmp_path / "model", CompileOptions(target=board), plan=mp)
+    fw = build(prepare_project(tmp_path / "model", board, tmp_path / "fw", x), board)
+    res = run_qemu(fw.elf_path, board, count=False)
+    want = run_graph(graph, [x])[0]
+    np.testing.assert_array_equal(np.frombuffer(res.output_bytes, np.int8).reshape(want.shape), want)

@@ -168,10 +168,10 @@ def test_depthwise_in_place_chain_with_borders_and_constant_channel():
         tensors.update({t.name: t for t in ts})
     graph = verify(Graph("dw_chain", tensors, tuple(ops), pw.inputs, ("d3",)))
     res = _run(graph, seed=2)
-    # the 9 x 5 stride-1 layer takes the channel-planar kernel (one plane at a time at the graph's peak); stride 2
-    # to 8 output pixels the four-channel one; the 4 x 2 plane the small-plane kernel (real taps only)
-    planar = "dwconv3x3_s8_planar_inplace"
-    assert res.kernels == ("conv2d_s8_pair_stack", planar, "dwconv_s8_simd_inplace", "dwconv3x3_s8_small_inplace")
+    # the 9 x 5 stride-1 layer takes the channel-planar kernel (one plane at a time at the graph's peak); the 4 x 2
+    # planes (stride 2 from five columns, then stride 1) the small-plane kernel (real taps only)
+    planar, small = "dwconv3x3_s8_planar_inplace", "dwconv3x3_s8_small_inplace"
+    assert res.kernels == ("conv2d_s8_pair_stack", planar, small, small)
 
 
 def test_depthwise_out_of_place_beside_residual_add():

@@ -1,7 +1,7 @@
 """Cortex-M SIMD patch-stage kernels in QEMU (qemu-m4) against the numpy reference: two forced patch stages that
 run every SIMD region kernel (first conv through im2col incl. dilation, k x k direct with stride and VALID padding,
 pointwise, 3x3 (channel-planar tiles, stride 1; four channels, stride 2) and 5x5 depthwise, the ADD lookup table) on
-uneven patches, and two MLPerf Tiny models with
+uneven patches (1x1 layers on regions of one run and of one run per row too), and two MLPerf Tiny models with
 `--patches auto`, bit-exact and within an instruction budget (the portable region kernels need 4x to 5x more)."""
 
 from __future__ import annotations
@@ -87,6 +87,20 @@ def _wide(channels: int = 6):
     )
 
 
+def _pointwise_runs():
+    """conv 3x3/2 (cin 3) -> 1x1 (8 -> 12) -> dw 3x3 -> 1x1 (12 -> 8, split) -> conv 3x3 on a 21 x 19 map: the
+    first 1x1 reads and writes per-patch buffers (every region one run of pixels), the split 1x1 writes rows of the
+    whole output tensor (one run per row, odd widths end with a lone pixel)."""
+    s = Stack(np.random.default_rng(24), (1, 21, 19, 3))
+    x = s.conv(s.dw(s.conv(s.conv(s.input, 8, 3, 2), 12, 1), 3), 8, 1)
+    split = len(s.ops) - 1
+    return (
+        s.graph(s.conv(x, 4, 3)),
+        split,
+        ("conv2d_s8_pair_region", "conv2d_s8_pair_region", "dwconv3x3_s8_planar_region", "conv2d_s8_pair_region"),
+    )
+
+
 def _forced_plan(graph, split: int, p: int, board) -> ModelPlan:
     """Ops 0..split on p x p patches, every op on its fastest ordinary (not in-place) kernel."""
     sched = build_schedule(graph, split, p)
@@ -100,8 +114,8 @@ def _forced_plan(graph, split: int, p: int, board) -> ModelPlan:
 
 @pytest.mark.parametrize(
     "make,p",
-    [(_mobilenet_like, 3), (_odd_geometry, 2), (_wide, 2), (lambda: _wide(8), 2)],
-    ids=["mobilenet_like_p3", "odd_p2", "wide_p2", "wide8_p2"],
+    [(_mobilenet_like, 3), (_odd_geometry, 2), (_wide, 2), (lambda: _wide(8), 2), (_pointwise_runs, 3)],
+    ids=["mobilenet_like_p3", "odd_p2", "wide_p2", "wide8_p2", "pointwise_runs_p3"],
 )
 def test_every_simd_stage_kernel_is_bit_exact_on_uneven_patches(tmp_path, make, p):
     graph, split, stage_kernels = make()
