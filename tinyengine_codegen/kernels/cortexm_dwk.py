@@ -224,7 +224,7 @@ def planar_context(op: Op, graph: Graph, b: Binding) -> Context:
         widen=widen_loads(k),
         row_bytes=4 * (nw + 1),
         wb=4 * (nw + 1) * k,
-        frame=(4 * (nw + 1) * k + 76 + 7) // 8 * 8,
+        frame=(4 * (nw + 1) * k + 76 + 4 * npx + 7) // 8 * 8,
         plan=block_plan(k, st, npx),
         # a register the block leaves free holds the bias, which the first kernel row's multiplies add (no copies)
         breg=f"r{npx + 1}" if npx + 1 < 12 - len(PAIRS[k]) else None,
