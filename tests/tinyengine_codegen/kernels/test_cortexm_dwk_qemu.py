@@ -190,3 +190,40 @@ def test_kxk_planar_mcunet_like_model(patches):
     np.testing.assert_array_equal(res.output, run_graph(graph, [x])[0])
     dw = [k for k, op in zip(res.kernels, graph.ops, strict=True) if op.kind is OpKind.DEPTHWISE_CONV_2D]
     assert sum(k.startswith("dwconvkxk_s8_planar") for k in dw) >= (3 if patches == "off" else 2), dw
+
+
+def test_kxk_planar_shares_the_plane_copy_with_the_3x3_kernel():
+    """A 3x3 stride-2 and a 5x5 stride-1 depthwise of one 8 x 8 x 8 input frame planes of the same rows and columns:
+    both layers call one four-channel copy function, defined once in the generated C."""
+    from tinyengine_codegen.kernels import cortexm_dw, cortexm_dwk
+    from tinyengine_codegen.kernels.conv import geometry
+
+    rng = np.random.default_rng(5)
+    c, cin = 8, 40
+    tensors = {
+        "x": act("x", (1, 8, 8, cin), 0.05, 3),
+        "y": act("y", (1, 8, 8, c), 0.08, -7),
+        "d3": act("d3", (1, 4, 4, c), 0.09, 11),
+        "d5": act("d5", (1, 8, 8, c), 0.1, -20),
+        "wc": const("wc", rng.integers(-127, 128, (c, 1, 1, cin), dtype=np.int8), scales=rng.uniform(0.002, 0.02, c)),
+        "bc": const("bc", rng.integers(-3000, 3000, c, dtype=np.int32), scales=[1.0] * c),
+    }
+    ops = [
+        Op("conv", OpKind.CONV_2D, ("x", "wc", "bc"), ("y",), Conv2DAttrs(1, 1, 1, 1, Padding.SAME, Activation.NONE))
+    ]
+    for k, s, dst in ((3, 2, "d3"), (5, 1, "d5")):
+        tensors[f"w{k}"] = const(f"w{k}", rng.integers(-127, 128, (1, k, k, c), dtype=np.int8), [0.01] * c, axis=3)
+        tensors[f"b{k}"] = const(f"b{k}", rng.integers(-2000, 2000, c, dtype=np.int32), scales=[1.0] * c)
+        attrs = DepthwiseConv2DAttrs(s, s, 1, 1, Padding.SAME, 1, Activation.NONE)
+        ops.append(Op(f"dw{k}", OpKind.DEPTHWISE_CONV_2D, ("y", f"w{k}", f"b{k}"), (dst,), attrs))
+    graph = verify(Graph("dw_shared_copy_kxk", tensors, tuple(ops), ("x",), ("d3", "d5")))
+    op3, op5 = graph.ops[1:]
+    copy3 = cortexm_dw._core_context(op3, graph, geometry(op3, graph), True)["copy"]
+    lay5 = cortexm_dwk.plane_layout(geometry(op5, graph))
+    assert copy3 == "dw3_copy4_" + "_".join(str(lay5[f]) for f in ("cols", "prow", "sa", "sx", "s"))
+    x = np.random.default_rng(6).integers(-128, 128, size=(1, 8, 8, cin), dtype=np.int8)
+    res = run_model(graph, x, OPTIONS)
+    want = run_graph(graph, [x])
+    assert res.kernels[1:] == ("dwconv3x3_s8_planar4", "dwconvkxk_s8_planar4_inplace")
+    for got, ref in zip(res.outputs, want, strict=True):
+        np.testing.assert_array_equal(got, ref)
