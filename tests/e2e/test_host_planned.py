@@ -115,15 +115,25 @@ def test_debug_canaries_catch_a_stage_layer_writing_past_the_arena(tmp_path):
     np.testing.assert_array_equal(got.reshape(_reference(graph, xs).shape), _reference(graph, xs))
     split = project.manifest["patches"]["split"]
     src = (tmp_path / "m" / "tinyml.c").read_text()
-    table = src.index(f"static const tinyml_region_t l{split}_")
-    start = src.index("\n    {{", table) + 1
-    row = src[start : src.index("\n", start)]
-    fields = row.replace("{", "").replace("}", "").split(",")
-    # compact tinyml_region_t: {{in_off0, in_off1}, out_off, {in_row0, in_row1}, out_row, ...}
-    fields[2] = f" {project.arena_bytes}"  # out_off: the output region starts at the arena end
-    bad = "    {{{{{},{}}},{}, {{{},{}}},{}}},".format(
-        fields[0].strip(), fields[1], fields[2], fields[3].strip(), fields[4], ",".join(fields[5:-1])
-    )
+    if f"static const tinyml_region_x_t l{split}_" in src:
+        # a grid: the split layer's column part of patch column 0, {{ox in0, ox in1, ox out}, {rows}, ...}: the
+        # output's first byte inside its row moved to the arena end (patch row 0 starts at output row 0)
+        table = src.index(f"static const tinyml_region_x_t l{split}_")
+        start = src.index("\n    {{", table) + 1
+        row = src[start : src.index("\n", start)]
+        head, rest = row.split("}", 1)
+        ox = head.replace("{", "").split(",")
+        bad = "    {{" + f"{ox[0].strip()},{ox[1]}, {project.arena_bytes}" + "}" + rest
+    else:
+        table = src.index(f"static const tinyml_region_t l{split}_")
+        start = src.index("\n    {{", table) + 1
+        row = src[start : src.index("\n", start)]
+        fields = row.replace("{", "").replace("}", "").split(",")
+        # compact tinyml_region_t: {{in_off0, in_off1}, out_off, {in_row0, in_row1}, out_row, ...}
+        fields[2] = f" {project.arena_bytes}"  # out_off: the output region starts at the arena end
+        bad = "    {{{{{},{}}},{}, {{{},{}}},{}}},".format(
+            fields[0].strip(), fields[1], fields[2], fields[3].strip(), fields[4], ",".join(fields[5:-1])
+        )
     (tmp_path / "m" / "tinyml.c").write_text(src[:start] + bad + src[start + len(row) :])
     with pytest.raises(InternalError, match=f"returned {-(split + 1)}"):
         run_host(build_host(tmp_path / "m", tmp_path / "bad.exe"), xs[:1])
