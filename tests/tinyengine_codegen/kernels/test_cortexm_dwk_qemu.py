@@ -121,6 +121,8 @@ def test_kxk_planar_random_shapes_in_place(h, w, c, k, stride, padding, act_fn, 
         (11, 16, 5, 5, 2, Padding.VALID),  # channels no multiple of four: one plane at a time
         (9, 9, 12, 7, 1, Padding.VALID),  # 3 x 3 outputs of a 7 x 7 window
         (6, 6, 16, 7, 1, Padding.SAME),
+        (7, 7, 8, 7, 1, Padding.SAME),  # rows of 7: one block of 7 with four weight pairs per kernel row
+        (5, 28, 4, 7, 2, Padding.SAME),  # rows of 14: two such blocks
     ],
 )
 def test_kxk_planar_named_shapes_match_tflm(h, w, c, k, stride, padding):
