@@ -9,8 +9,8 @@ SXTB16 and SXTB16 ROR #8 give its pairs (x0, x2) and (x1, x3), and a pair that f
 pixel's window is one SMLAD with (w_t, w_t+2), any other tap one SMLAxy on a halfword (block_plan). Weights stay
 int8 in flash (k x k bytes per channel, in the model's row order); the core widens them per channel into its frame,
 doubled (the requantization's pre-shift, SADD16). Requantization is the exact fast path of cortexm.py from the
-shared compact 8-byte record (requant_words); the activation clip is two SSUB16/SEL pairs over two outputs. One
-core per (k, stride, block width, clipping or not): plane and output geometry, clips and output zero point are
+shared compact 8-byte record (requant_words); each activation clip is one SSUB16/SEL pair over two outputs. One
+core per (k, stride, block width, clips applied): plane and output geometry, clips and output zero point are
 run-time numbers (a per-layer table of 13 words), so layers share the core's code.
 """
 
@@ -25,14 +25,22 @@ from .cortexm import acc_bounds, fast_epilogue, has_dsp, per_op, requant_words
 from .spec import Binding, Context, KernelSpec, TargetLike
 
 KERNEL_SIZES = (5, 7)
-# the weight pairs (w_t, w_t+2) of one kernel row the core keeps in registers while it runs that row: every t, so
-# that whichever byte of a word a pixel's window starts at, the word's pairs (x0, x2) and (x1, x3) meet a weight pair
-# (for k = 7 the five pairs beat four: 0.95 against 0.98 data instructions per MAC in a block row)
-PAIRS = {5: (0, 1, 2), 7: (0, 1, 2, 3, 4)}
-# output pixels per block at most: accumulators r1..r<npx> beside the weight registers (r<12 - len(PAIRS)>..r11), the
-# plane pointer r0 and two temporaries
-NPX_MAX = {k: 11 - len(p) for k, p in PAIRS.items()}
-WEIGHT_REGS = {k: {t: f"r{12 - len(p) + i}" for i, t in enumerate(p)} for k, p in PAIRS.items()}
+# the weight pairs (w_t, w_t+2) of one kernel row the core may keep in registers while it runs that row: every t, so
+# that whichever byte of a word a pixel's window starts at, the word's pairs (x0, x2) and (x1, x3) meet a weight pair;
+# for k = 7 also all but (w2, w4), which leaves room for a seventh pixel (0.98 against 0.95 data instructions per MAC
+# in a block row, but rows of 7, 14, 28 pixels without overlap): config picks per layer
+PAIR_SETS = {5: ((0, 1, 2),), 7: ((0, 1, 2, 3, 4), (0, 1, 3, 4))}
+
+
+def npx_max(pairs: tuple[int, ...]) -> int:
+    """Output pixels per block at most: accumulators r1..r<npx> beside the weight registers (r<12 - len(pairs)>..r11),
+    the plane pointer r0 and two temporaries."""
+    return 11 - len(pairs)
+
+
+def weight_regs(pairs: tuple[int, ...]) -> dict[int, str]:
+    """t -> the register holding (w_t, w_t+2)."""
+    return {t: f"r{12 - len(pairs) + i}" for i, t in enumerate(pairs)}
 
 
 def _geometry_ok(op: Op, graph: Graph) -> bool:
@@ -67,10 +75,23 @@ def _geometry_check(op: Op, graph: Graph) -> bool:
 
 
 def block_npx(g: dict) -> int:
-    """Pixels per block: the fewest blocks of at most NPX_MAX pixels that cover a row, as even as they can be (the
-    last block of a row overlaps the one before when the row is no multiple: it recomputes a few pixels)."""
-    nb = -(-g["ow"] // NPX_MAX[g["kh"]])
-    return -(-g["ow"] // nb)
+    return config(g)[1]
+
+
+def config(g: dict) -> tuple[tuple[int, ...], int]:
+    """(weight pairs, pixels per block) of a layer: per pair set, the fewest blocks of at most npx_max pixels that
+    cover a row, as even as they can be (the last block of a row overlaps the one before when the row is no multiple:
+    it recomputes a few pixels); of those the one with the fewest estimated instructions per output row."""
+
+    def cost(pairs: tuple[int, ...]) -> tuple[float, tuple[int, ...], int]:
+        nb = -(-g["ow"] // npx_max(pairs))
+        npx = -(-g["ow"] // nb)
+        plan = block_plan(g["kh"], g["sh"], npx, pairs)
+        row = sum(1 + (0 if w["byte"] else w["p"] + w["q"]) + len(w["macs"]) for w in plan) + 3
+        return nb * (g["kh"] * row + 8 * npx + 25), pairs, npx
+
+    _, pairs, npx = min(cost(p) for p in PAIR_SETS[g["kh"]])
+    return pairs, npx
 
 
 def plane_layout(g: dict) -> dict:
@@ -86,7 +107,8 @@ def plane_layout(g: dict) -> dict:
     plane_bytes = (lead + rows * s + 4 + 3) // 4 * 4
     cols, prow = min(g["iw"], width - g["pad_l"]), min(g["ih"], rows - g["pad_t"])
     sa, sx = c, g["iw"] * c
-    group = 4 if c % 4 == 0 and 4 * sa <= 4095 and sx <= 65535 else 1
+    # the four-channel copy takes its strides as immediates (LDR/ADDW 12 bits, MOVW 16)
+    group = 4 if c % 4 == 0 and 4 * sa <= 4095 and sx <= 65535 and s - cols <= 4095 and prow <= 65535 else 1
     return dict(s=s, rows=rows, origin=origin, lead=lead, plane_bytes=plane_bytes, cols=cols, prow=prow, sa=sa, sx=sx,
                 group=group)  # fmt: skip
 
@@ -135,13 +157,14 @@ def planar4_scratch(op: Op, graph: Graph) -> int:
     return 4 * planar_scratch(op, graph)
 
 
-def block_plan(k: int, st: int, npx: int) -> list[dict]:
+def block_plan(k: int, st: int, npx: int, pairs: tuple[int, ...] | None = None) -> list[dict]:
     """The loads and multiplies of one kernel row of a block of npx pixels (pixel j's window starts at plane byte
     st * j): per plane word (at a multiple of four from the block's start) its offset, whether it is one
     sign-extended byte (LDRSB), which of its pairs it needs (P = (x0, x2) in lr, Q = (x1, x3) in r12) and its
-    multiplies (instruction, accumulator, input, weight register). A pair of bytes two apart that falls on two taps
-    of a pixel's window is one SMLAD with the weight pair (w_t, w_t+2); every other tap one SMLAxy on a halfword."""
-    wr = WEIGHT_REGS[k]
+    multiplies (instruction, accumulator, input, weight register, whether it is the accumulator's first). A pair of
+    bytes two apart that falls on two taps of a pixel's window is one SMLAD with the weight pair (w_t, w_t+2); every
+    other tap one SMLAxy on a halfword."""
+    wr = weight_regs(pairs or PAIR_SETS[k][0])
     words: dict[int, dict] = {}
 
     def use(b: int, mac: tuple) -> None:
@@ -162,19 +185,22 @@ def block_plan(k: int, st: int, npx: int) -> list[dict]:
                 reg, wh = (wr[t], "b") if t in wr else (wr[t - 2], "t")
                 use(b, (f"smla{'t' if b % 4 >= 2 else 'b'}{wh}", acc, "lr" if b % 2 == 0 else "r12", reg))
     out = [words[o] for o in sorted(words)]
+    seen: set[str] = set()
+    for wd in out:  # each accumulator's first multiply in the row: the first kernel row's may add the bias to it
+        wd["macs"] = [(*m, m[1] not in seen and not seen.add(m[1])) for m in wd["macs"]]
     for wd in out:
         if len(wd["macs"]) == 1 and wd["macs"][0][0] != "smlad":  # one byte: a byte load is one instruction
-            ins, acc, _, reg = wd["macs"][0]
+            ins, acc, _, reg, first = wd["macs"][0]
             b = wd["off"] + (2 if ins[4] == "t" else 0) + (1 if wd["q"] else 0)
-            wd.update(off=b, byte=True, p=False, q=False, macs=[(f"smlab{ins[5]}", acc, "lr", reg)])
+            wd.update(off=b, byte=True, p=False, q=False, macs=[(f"smlab{ins[5]}", acc, "lr", reg, first)])
     return out
 
 
-def widen_loads(k: int) -> list[tuple[int, int, int | None]]:
-    """How the core widens a kernel row: (byte offset in the row, frame slot of SXTB16's pair, of SXTB16 ROR 8's
-    pair or None): the word at t gives (w_t, w_t+2) and (w_t+1, w_t+3)."""
-    p = PAIRS[k]
-    return [(t, p.index(t), p.index(t + 1) if t + 1 in p else None) for t in p if t % 2 == 0]
+def widen_loads(pairs: tuple[int, ...]) -> list[tuple[int, int | None, int | None]]:
+    """How the core widens a kernel row: (byte offset in the row, slot of SXTB16's pair, of SXTB16 ROR 8's pair; None
+    where the pair is not kept): the word at t gives (w_t, w_t+2) and (w_t+1, w_t+3)."""
+    slot = {t: i for i, t in enumerate(pairs)}
+    return [(t, slot.get(t), slot.get(t + 1)) for t in range(0, max(pairs) + 1, 2) if t in slot or t + 1 in slot]
 
 
 def layer_table(g: dict, q: dict) -> list[int]:
@@ -200,27 +226,31 @@ def layer_table(g: dict, q: dict) -> list[int]:
 def planar_context(op: Op, graph: Graph, b: Binding) -> Context:
     g = geometry(op, graph)
     q, w, _ = _epilogue(op, graph)
-    k, st, npx = g["kh"], g["sh"], block_npx(g)
+    k, st = g["kh"], g["sh"]
+    pairs, npx = config(g)
     packed, mult = _words(op, graph)
     rec = np.stack([packed, mult], axis=1).reshape(-1).astype(np.int32).tolist()
     # k x k int8 weights per channel in row order, then three bytes a row's last word load may read past the end
     wbytes = np.concatenate([w.astype(np.int8).reshape(-1), np.zeros(3, np.int8)])
     lay = plane_layout(g)
-    nw = len(WEIGHT_REGS[k])
+    nw = len(pairs)
     copy = "_".join(str(v) for v in (lay["cols"], lay["prow"], lay["sa"], lay["sx"], lay["s"]))
-    clip = bool(q["lo_clip"] or q["hi_clip"])  # else the core has no clipping code (the clips are the int8 range)
+    # the clips beyond the int8 range the core applies ("" when none: no clipping code)
+    clip = ("lo" if q["lo_clip"] else "") + ("hi" if q["hi_clip"] else "")
     return dict(
         g,
         **lay,
         k=k,
         npx=npx,
-        wregs=[WEIGHT_REGS[k][t] for t in PAIRS[k]],
-        widen=widen_loads(k),
+        wregs=[weight_regs(pairs)[t] for t in pairs],
+        widen=widen_loads(pairs),
         row_bytes=4 * (nw + 1),
         wb=4 * (nw + 1) * k,
-        frame=(4 * (nw + 1) * k + 76 + 7) // 8 * 8,
-        plan=block_plan(k, st, npx),
-        core=f"dwk_core_k{k}_s{st}_n{npx}" + ("_clip" if clip else ""),
+        frame=(4 * (nw + 1) * k + 76 + 4 * npx + 7) // 8 * 8,
+        plan=block_plan(k, st, npx, pairs),
+        # a register the block leaves free holds the bias, which the first kernel row's multiplies add (no copies)
+        breg=f"r{npx + 1}" if npx < npx_max(pairs) else None,
+        core=f"dwk_core_k{k}_s{st}_n{npx}_p{''.join(map(str, pairs))}" + (f"_{clip}" if clip else ""),
         clip=clip,
         copy=f"dw3_copy4_{copy}",
         rec=rec,

@@ -40,7 +40,7 @@ def _out_size(n: int, k: int, stride: int, padding: Padding) -> int:
     return (n + stride - 1) // stride if padding is Padding.SAME else (n - k) // stride + 1
 
 
-def _graph(h, w, c, k, stride, padding, act_fn, seed, residual=False):
+def _graph(h, w, c, k, stride, padding, act_fn, seed, residual=False, out_zp=None):
     """1x1 conv from cin channels (the graph's peak, with room for four framed planes beside the depthwise) -> k x k
     depthwise [-> a 3x3 depthwise of the same input and an ADD: the k x k depthwise runs out of place]."""
     rng = np.random.default_rng(seed)
@@ -58,7 +58,7 @@ def _graph(h, w, c, k, stride, padding, act_fn, seed, residual=False):
     wt = const("wd", wd, scales=scales, axis=3)
     bias = const("bd", rng.integers(-4000, 4000, c, dtype=np.int32), scales=[1.0] * c)
     oh, ow = _out_size(h, k, stride, padding), _out_size(w, k, stride, padding)
-    d = act("d", (1, oh, ow, c), d_scale, int(rng.integers(-128, 100)))
+    d = act("d", (1, oh, ow, c), d_scale, int(rng.integers(-128, 100)) if out_zp is None else out_zp)
     attrs = DepthwiseConv2DAttrs(stride, stride, 1, 1, padding, 1, act_fn)
     dw = Op("dw", OpKind.DEPTHWISE_CONV_2D, ("y", "wd", "bd"), ("d",), attrs)
     ops, tensors, out = [conv, dw], {t.name: t for t in (x, y, wc, bc, wt, bias, d)}, "d"
@@ -121,6 +121,8 @@ def test_kxk_planar_random_shapes_in_place(h, w, c, k, stride, padding, act_fn, 
         (11, 16, 5, 5, 2, Padding.VALID),  # channels no multiple of four: one plane at a time
         (9, 9, 12, 7, 1, Padding.VALID),  # 3 x 3 outputs of a 7 x 7 window
         (6, 6, 16, 7, 1, Padding.SAME),
+        (7, 7, 8, 7, 1, Padding.SAME),  # rows of 7: one block of 7 with four weight pairs per kernel row
+        (5, 28, 4, 7, 2, Padding.SAME),  # rows of 14: two such blocks
     ],
 )
 def test_kxk_planar_named_shapes_match_tflm(h, w, c, k, stride, padding):
@@ -135,6 +137,24 @@ def test_kxk_planar_out_of_place(k, stride, w):
     graph = _graph(7, w, 8, k, stride, Padding.SAME, Activation.RELU, seed=w, residual=True)
     kernels = _check(graph, seed=w)
     assert kernels[1] in OUT_OF_PLACE
+
+
+@pytest.mark.parametrize(
+    "act_fn,out_zp,clips",
+    [
+        (Activation.RELU, 10, (True, False)),
+        (Activation.RELU6, -128, (False, True)),
+        (Activation.RELU6, -20, (True, True)),
+    ],
+)
+def test_kxk_planar_clip_variants(act_fn, out_zp, clips):
+    """The low clip alone (RELU), the high one alone (RELU6 from -128), both: one core variant each."""
+    from tinyengine_codegen.kernels import cortexm_dwk
+
+    graph = _graph(9, 10, 8, 5, 1, Padding.SAME, act_fn, seed=out_zp + 200, out_zp=out_zp)
+    q = cortexm_dwk._epilogue(graph.ops[1], graph)[0]
+    assert (q["lo_clip"], q["hi_clip"]) == clips
+    assert _check(graph, 3)[1] in IN_PLACE
 
 
 def _mcu_kk(hw: int, c: int, seed: int) -> Graph:
@@ -172,3 +192,40 @@ def test_kxk_planar_mcunet_like_model(patches):
     np.testing.assert_array_equal(res.output, run_graph(graph, [x])[0])
     dw = [k for k, op in zip(res.kernels, graph.ops, strict=True) if op.kind is OpKind.DEPTHWISE_CONV_2D]
     assert sum(k.startswith("dwconvkxk_s8_planar") for k in dw) >= (3 if patches == "off" else 2), dw
+
+
+def test_kxk_planar_shares_the_plane_copy_with_the_3x3_kernel():
+    """A 3x3 stride-2 and a 5x5 stride-1 depthwise of one 8 x 8 x 8 input frame planes of the same rows and columns:
+    both layers call one four-channel copy function, defined once in the generated C."""
+    from tinyengine_codegen.kernels import cortexm_dw, cortexm_dwk
+    from tinyengine_codegen.kernels.conv import geometry
+
+    rng = np.random.default_rng(5)
+    c, cin = 8, 40
+    tensors = {
+        "x": act("x", (1, 8, 8, cin), 0.05, 3),
+        "y": act("y", (1, 8, 8, c), 0.08, -7),
+        "d3": act("d3", (1, 4, 4, c), 0.09, 11),
+        "d5": act("d5", (1, 8, 8, c), 0.1, -20),
+        "wc": const("wc", rng.integers(-127, 128, (c, 1, 1, cin), dtype=np.int8), scales=rng.uniform(0.002, 0.02, c)),
+        "bc": const("bc", rng.integers(-3000, 3000, c, dtype=np.int32), scales=[1.0] * c),
+    }
+    ops = [
+        Op("conv", OpKind.CONV_2D, ("x", "wc", "bc"), ("y",), Conv2DAttrs(1, 1, 1, 1, Padding.SAME, Activation.NONE))
+    ]
+    for k, s, dst in ((3, 2, "d3"), (5, 1, "d5")):
+        tensors[f"w{k}"] = const(f"w{k}", rng.integers(-127, 128, (1, k, k, c), dtype=np.int8), [0.01] * c, axis=3)
+        tensors[f"b{k}"] = const(f"b{k}", rng.integers(-2000, 2000, c, dtype=np.int32), scales=[1.0] * c)
+        attrs = DepthwiseConv2DAttrs(s, s, 1, 1, Padding.SAME, 1, Activation.NONE)
+        ops.append(Op(f"dw{k}", OpKind.DEPTHWISE_CONV_2D, ("y", f"w{k}", f"b{k}"), (dst,), attrs))
+    graph = verify(Graph("dw_shared_copy_kxk", tensors, tuple(ops), ("x",), ("d3", "d5")))
+    op3, op5 = graph.ops[1:]
+    copy3 = cortexm_dw._core_context(op3, graph, geometry(op3, graph), True)["copy"]
+    lay5 = cortexm_dwk.plane_layout(geometry(op5, graph))
+    assert copy3 == "dw3_copy4_" + "_".join(str(lay5[f]) for f in ("cols", "prow", "sa", "sx", "s"))
+    x = np.random.default_rng(6).integers(-128, 128, size=(1, 8, 8, cin), dtype=np.int8)
+    res = run_model(graph, x, OPTIONS)
+    want = run_graph(graph, [x])
+    assert res.kernels[1:] == ("dwconv3x3_s8_planar4", "dwconvkxk_s8_planar4_inplace")
+    for got, ref in zip(res.outputs, want, strict=True):
+        np.testing.assert_array_equal(got, ref)
