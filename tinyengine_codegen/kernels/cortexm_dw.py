@@ -46,9 +46,11 @@ def _geometry_ok(op: Op, graph: Graph) -> bool:
     return per_op(graph, ("dw_planar_geometry", op), lambda: _geometry_check(op, graph))
 
 
-def _geometry_check(op: Op, graph: Graph) -> bool:
+def dw_operands_ok(op: Op, graph: Graph, sizes: tuple[int, ...] = (3,)) -> bool:
+    """What every channel-planar and small-plane depthwise kernel takes: batch 1, int8 activations, symmetric int8
+    weights, depth multiplier 1 and a square k x k window with k in `sizes`."""
     x, w, y = in_tensor(graph, op, 0), in_tensor(graph, op, 1), out_tensor(graph, op)
-    if not (
+    return (
         len(x.shape) == len(y.shape) == 4
         and x.shape[0] == y.shape[0] == 1
         and x.dtype == y.dtype == w.dtype == "int8"
@@ -56,8 +58,13 @@ def _geometry_check(op: Op, graph: Graph) -> bool:
         and not any(w.quant.zero_point)
         and op.attrs.depth_multiplier == 1
         and x.shape[3] == y.shape[3]
-        and w.shape[1] == w.shape[2] == 3
-    ):
+        and w.shape[1] == w.shape[2]
+        and w.shape[1] in sizes
+    )
+
+
+def _geometry_check(op: Op, graph: Graph) -> bool:
+    if not dw_operands_ok(op, graph):
         return False
     g = geometry(op, graph)
     return (

@@ -20,10 +20,9 @@ still needed stay in their registers across the stores).
 from __future__ import annotations
 
 from ..ir.graph import Graph, Op
-from .common import in_tensor, out_tensor
 from .conv import geometry
 from .cortexm import has_dsp, per_op
-from .cortexm_dw import MAX_LS, WEIGHT_ORDER, _epilogue, _records
+from .cortexm_dw import MAX_LS, WEIGHT_ORDER, _epilogue, _records, dw_operands_ok
 from .spec import Binding, Context, KernelSpec, TargetLike, no_scratch
 
 MAX_COLS = 3  # output columns at most (one accumulator each)
@@ -56,17 +55,7 @@ def _shape_ok(op: Op, graph: Graph) -> bool:
 
 
 def _types_ok(op: Op, graph: Graph) -> bool:
-    x, w, y = in_tensor(graph, op, 0), in_tensor(graph, op, 1), out_tensor(graph, op)
-    return (
-        len(x.shape) == len(y.shape) == 4
-        and x.shape[0] == y.shape[0] == 1
-        and x.dtype == y.dtype == w.dtype == "int8"
-        and w.quant is not None
-        and not any(w.quant.zero_point)
-        and op.attrs.depth_multiplier == 1
-        and x.shape[3] == y.shape[3]
-        and w.shape[1] == w.shape[2] == 3
-    )
+    return dw_operands_ok(op, graph)
 
 
 def schedule(g: dict) -> tuple[tuple[str, ...], bool] | None:

@@ -19,9 +19,10 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir.graph import Graph, Op
-from .common import in_tensor, out_tensor
+from .common import in_tensor
 from .conv import geometry, requant_q
 from .cortexm import acc_bounds, fast_epilogue, has_dsp, per_op, requant_words
+from .cortexm_dw import dw_operands_ok
 from .spec import Binding, Context, KernelSpec, TargetLike
 
 KERNEL_SIZES = (5, 7)
@@ -48,17 +49,7 @@ def _geometry_ok(op: Op, graph: Graph) -> bool:
 
 
 def _geometry_check(op: Op, graph: Graph) -> bool:
-    x, w, y = in_tensor(graph, op, 0), in_tensor(graph, op, 1), out_tensor(graph, op)
-    if not (
-        len(x.shape) == len(y.shape) == 4
-        and x.shape[0] == y.shape[0] == 1
-        and x.dtype == y.dtype == w.dtype == "int8"
-        and w.quant is not None
-        and not any(w.quant.zero_point)
-        and op.attrs.depth_multiplier == 1
-        and x.shape[3] == y.shape[3]
-        and w.shape[1] == w.shape[2] in KERNEL_SIZES
-    ):
+    if not dw_operands_ok(op, graph, KERNEL_SIZES):
         return False
     g = geometry(op, graph)
     k = g["kh"]
