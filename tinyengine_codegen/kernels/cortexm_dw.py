@@ -252,22 +252,27 @@ def _core_context(op: Op, graph: Graph, g: dict, transpose: bool) -> dict:
         for v in (g["sh"], lay["s"], o["ystep"], o["rowstep"], o["along"], o["nrows"], q["ls"], *clip)
     )
     copy = "_".join(str(v) for v in (lay["cols"], lay["prow"], lay["sa"], lay["sx"], lay["s"]))
-    rec, compact, asr1 = _records(op, graph)
     # the core reads either record (a wide one's address comes tagged with bit 0), so the geometry, the clips, the
     # pre-shift and the input zero point (the compact rounding constant) name it; a wide record with a zero shift
     # (no SSAT ... ASR #1) needs its own
+    return _core_fields(op, graph, lay, f"dw3_core_{core}_z{q['zp']}", copy, q, g["sh"], geo=None)
+
+
+def _core_fields(op: Op, graph: Graph, lay: dict, core: str, copy: str, q: dict, stride: int, **more) -> dict:
+    """The template fields every planar layer's core context has: plane layout, core and copy names, records."""
+    rec, compact, asr1 = _records(op, graph)
     return dict(
         lay,
         group=1,
         scratch_words=lay["plane_bytes"] // 4,
-        core=f"dw3_core_{core}_z{q['zp']}".replace("-", "m") + ("" if asr1 else "_s0"),
+        core=core.replace("-", "m") + ("" if asr1 else "_s0"),
         asr1=asr1,
         copy=f"dw3_copy4_{copy}",
         rec=rec,
         compact=compact,
         rnd_base=2 * q["zp"] + 1,
-        unroll=UNROLL_STEPS[g["sh"]],
-        geo=None,
+        unroll=UNROLL_STEPS[stride],
+        **more,
     )
 
 
@@ -277,26 +282,11 @@ def _shared_core_context(op: Op, graph: Graph, g: dict, s: int, clip: tuple) -> 
     lay, o, q = plane_layout(g, s=s), _orient(g), _epilogue(op, graph)[0]
     st, along, ys, rs = g["sh"], o["along"], o["ystep"], o["rowstep"]
     tail, rest = along % 2, o["nrows"] % 3
-    rec, compact, asr1 = _records(op, graph)
     core = "_".join(str(v) for v in (st, s, tail, rest, q["ls"], *clip, f"z{q['zp']}"))
     copy = "_".join(str(v) for v in (lay["cols"], lay["prow"], lay["sa"], lay["sx"], lay["s"]))
     geo = [ys, rs, along // 2 * 2 * ys, o["nrows"] // 3 * 3 * rs]
     geo += [v for nr in (3, rest or 3) for v in (nr * st * s - along * st, nr * rs - along * ys)]
-    return dict(
-        lay,
-        group=1,
-        scratch_words=lay["plane_bytes"] // 4,
-        core=f"dw3_core_rt_{core}".replace("-", "m") + ("" if asr1 else "_s0"),
-        asr1=asr1,
-        copy=f"dw3_copy4_{copy}",
-        rec=rec,
-        compact=compact,
-        rnd_base=2 * q["zp"] + 1,
-        unroll=UNROLL_STEPS[st],
-        geo=geo,
-        tail=tail,
-        rest=rest,
-    )
+    return _core_fields(op, graph, lay, f"dw3_core_rt_{core}", copy, q, st, geo=geo, tail=tail, rest=rest)
 
 
 def _records(op: Op, graph: Graph, unfolded: bool = False) -> tuple[list[int], bool, bool]:
