@@ -240,15 +240,12 @@ def per_op(graph: Graph, key: tuple, compute):
 
 def fast_epilogue(q0: dict, w: np.ndarray, bias_t, in_offset: int) -> tuple[np.ndarray, dict]:
     """(folded bias, requant_fast record) of weight rows w (channels x K, int64) with the op's bias (or None) and
-    input offset: folded_bias, acc_bounds and constant_channels with one pass over the weights for each of the
-    row sums and the row sums of |w| (zero exactly for the all-zero rows that become constants)."""
-    sums, spans = w.sum(axis=1), np.abs(w).sum(axis=1)
-    base = np.zeros(len(sums), np.int64) if bias_t is None else np.asarray(bias_t).astype(np.int64)
-    folded = base + in_offset * sums
-    assert np.all(np.abs(folded) < 2**31), "folded bias overflows int32"
-    bias = folded.astype(np.int32)
+    input offset: the accumulator bounds of acc_bounds from one pass over |w|, whose row sums are also zero exactly
+    for the all-zero rows constant_channels looks for (so it runs only when there is one)."""
+    bias = folded_bias(bias_t, w, in_offset)
+    spans = np.abs(w).sum(axis=1)
     const = constant_channels(q0, w, bias) if not spans.all() else {}
-    return bias, requant_fast(q0, np.abs(folded) + 128 * spans, const)
+    return bias, requant_fast(q0, np.abs(bias.astype(np.int64)) + 128 * spans, const)
 
 
 def gemm_facts(op: Op, graph: Graph) -> tuple[dict, np.ndarray, np.ndarray, dict]:

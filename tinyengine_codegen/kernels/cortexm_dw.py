@@ -95,16 +95,17 @@ def _orient(g: dict, transpose: bool = True) -> dict:
     return dict(transposed=t, along=along, nrows=nrows, ystep=ystep, rowstep=rowstep)
 
 
-def _epilogue(op: Op, graph: Graph) -> tuple[dict, np.ndarray, np.ndarray]:
-    """(requant record, weights channels x 9, folded bias) of op, computed once per op (every planar spec and its
-    context ask for it)."""
-    return per_op(graph, ("dw_planar_epilogue", op), lambda: _epilogue_compute(op, graph))
+def dw_epilogue(op: Op, graph: Graph) -> tuple[dict, np.ndarray, np.ndarray]:
+    """(fast requant record before any pre-shift, weights channels x kh*kw, folded bias) of a depthwise op (depth
+    multiplier 1), computed once per op: every depthwise kernel's predicate and context (3x3 and k x k planar,
+    small planes, patch-stage regions) start from it."""
+    return per_op(graph, ("dw_epilogue", op), lambda: _epilogue_compute(op, graph))
 
 
 def _epilogue_compute(op: Op, graph: Graph) -> tuple[dict, np.ndarray, np.ndarray]:
     g = geometry(op, graph)
     c = g["cout"]
-    w = np.asarray(in_tensor(graph, op, 1).data).reshape(9, c).T.astype(np.int64)
+    w = np.asarray(in_tensor(graph, op, 1).data).reshape(g["kh"] * g["kw"], c).T.astype(np.int64)
     bias_t = graph.tensor(op.inputs[2]).data if len(op.inputs) > 2 and op.inputs[2] else None
     bias, q = fast_epilogue(requant_q(op, graph, c), w, bias_t, g["in_offset"])
     return q, w, bias
@@ -113,7 +114,7 @@ def _epilogue_compute(op: Op, graph: Graph) -> tuple[dict, np.ndarray, np.ndarra
 def is_dw3x3_planar(op: Op, graph: Graph, target: TargetLike) -> bool:
     if not (has_dsp(target) and _geometry_ok(op, graph)):
         return False
-    q, _, _ = _epilogue(op, graph)
+    q, _, _ = dw_epilogue(op, graph)
     return bool(q["fast"]) and q["ls"] is not None and 1 <= q["ls"] <= MAX_LS
 
 
@@ -172,7 +173,7 @@ def plane_layout(g: dict, transpose: bool = True, s: int | None = None) -> dict:
 
 def planar_context(op: Op, graph: Graph, b: Binding, transpose: bool = True) -> Context:
     g = geometry(op, graph)
-    q, w, _ = _epilogue(op, graph)
+    q, w, _ = dw_epilogue(op, graph)
     o = _orient(g, transpose)
     taps = [(p % 3) * 3 + p // 3 for p in range(9)] if o["transposed"] else list(range(9))
     packed = np.ascontiguousarray(w[:, taps][:, list(WEIGHT_ORDER)].astype(np.int8)).reshape(-1)
@@ -187,7 +188,8 @@ def planar_context(op: Op, graph: Graph, b: Binding, transpose: bool = True) -> 
     )
 
 
-def _clip(q: dict) -> tuple:
+def clip_key(q: dict) -> tuple:
+    """The clips a fast record applies, as kernel names spell them: the bound, or "n" for none."""
     return (q["lo"] if q["lo_clip"] else "n", q["hi"] if q["hi_clip"] else "n")
 
 
@@ -207,14 +209,14 @@ def _shared_scan(graph: Graph) -> dict:
     for op in graph.ops:
         if op.kind is not OpKind.DEPTHWISE_CONV_2D or not _geometry_ok(op, graph):
             continue
-        q = _epilogue(op, graph)[0]
+        q = dw_epilogue(op, graph)[0]
         if not (q["fast"] and q["ls"] is not None and 1 <= q["ls"] <= MAX_LS):
             continue
         g = geometry(op, graph)
         o, lay = _orient(g), plane_layout(g)
         if o["along"] // 2 <= UNROLL_STEPS[g["sh"]] or o["nrows"] < 3:
             continue
-        key = (g["sh"], q["ls"], _clip(q), q["zp"], _records(op, graph)[2], o["along"] % 2, o["nrows"] % 3)
+        key = (g["sh"], q["ls"], clip_key(q), q["zp"], _records(op, graph)[2], o["along"] % 2, o["nrows"] % 3)
         classes.setdefault(key, []).append((op, g, lay))
     shared: dict[str, int] = {}
     for members in classes.values():
@@ -239,8 +241,8 @@ def _joins(g: dict, lay: dict, s: int, most: int) -> bool:
 
 
 def _core_context(op: Op, graph: Graph, g: dict, transpose: bool) -> dict:
-    q = _epilogue(op, graph)[0]
-    clip = _clip(q)
+    q = dw_epilogue(op, graph)[0]
+    clip = clip_key(q)
     wide = _shared_layout(op, graph) if transpose else None
     if wide is not None:
         return _shared_core_context(op, graph, g, wide, clip)
@@ -279,7 +281,7 @@ def _core_fields(op: Op, graph: Graph, lay: dict, core: str, copy: str, q: dict,
 def _shared_core_context(op: Op, graph: Graph, g: dict, s: int, clip: tuple) -> dict:
     """_core_context of a layer on a shared core (plane rows s bytes apart): the core's name says only what its
     code depends on; `geo` the layer's run-time geometry (dw3_core_rt)."""
-    lay, o, q = plane_layout(g, s=s), _orient(g), _epilogue(op, graph)[0]
+    lay, o, q = plane_layout(g, s=s), _orient(g), dw_epilogue(op, graph)[0]
     st, along, ys, rs = g["sh"], o["along"], o["ystep"], o["rowstep"]
     tail, rest = along % 2, o["nrows"] % 3
     core = "_".join(str(v) for v in (st, s, tail, rest, q["ls"], *clip, f"z{q['zp']}"))
@@ -296,7 +298,7 @@ def _records(op: Op, graph: Graph, unfolded: bool = False) -> tuple[list[int], b
     the shift, less one where every shift is at least 1 (asr1: SSAT shifts the last bit, as with compact ones).
     unfolded: the model's bias without the input offset's term (for a kernel that adds the offset to each input
     it reads: kernels/cortexm_dw_small.py); the accumulator it yields is the same."""
-    q, w, bias = _epilogue(op, graph)
+    q, w, bias = dw_epilogue(op, graph)
     ls = q["ls"]
     if unfolded:
         bias = np.asarray(bias, np.int64) - geometry(op, graph)["in_offset"] * w.sum(axis=1)

@@ -22,7 +22,7 @@ from __future__ import annotations
 from ..ir.graph import Graph, Op
 from .conv import geometry
 from .cortexm import has_dsp, per_op
-from .cortexm_dw import MAX_LS, WEIGHT_ORDER, _epilogue, _records, dw_operands_ok
+from .cortexm_dw import MAX_LS, WEIGHT_ORDER, _records, clip_key, dw_epilogue, dw_operands_ok
 from .spec import Binding, Context, KernelSpec, TargetLike, no_scratch
 
 MAX_COLS = 3  # output columns at most (one accumulator each)
@@ -204,7 +204,7 @@ def _schedule(op: Op, graph: Graph):
 def is_dw3x3_small(op: Op, graph: Graph, target: TargetLike) -> bool:
     if not (has_dsp(target) and _shape_ok(op, graph) and row_plan(geometry(op, graph)) is not None):
         return False
-    q, _, _ = _epilogue(op, graph)
+    q, _, _ = dw_epilogue(op, graph)
     return bool(q["fast"]) and q["ls"] is not None and 1 <= q["ls"] <= MAX_LS and _schedule(op, graph) is not None
 
 
@@ -219,10 +219,10 @@ def small_inplace_context(op: Op, graph: Graph, b: Binding) -> Context:
 
 def small_context(op: Op, graph: Graph, b: Binding, inplace: bool = False) -> Context:
     g = geometry(op, graph)
-    q, w, _ = _epilogue(op, graph)
+    q, w, _ = dw_epilogue(op, graph)
     rec, compact, asr1 = _records(op, graph, unfolded=True)
     lines, _ = _schedule(op, graph)
-    clip = (q["lo"] if q["lo_clip"] else "n", q["hi"] if q["hi_clip"] else "n")
+    clip = clip_key(q)
     name = "_".join(
         str(v) for v in (g["sh"], g["ih"], g["iw"], g["oh"], g["ow"], g["pad_t"], g["pad_l"], g["cin"], q["ls"], *clip)
     )

@@ -19,10 +19,9 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir.graph import Graph, Op
-from .common import in_tensor
-from .conv import geometry, requant_q
-from .cortexm import acc_bounds, fast_epilogue, has_dsp, per_op, requant_words
-from .cortexm_dw import dw_operands_ok
+from .conv import geometry
+from .cortexm import acc_bounds, has_dsp, per_op, requant_words
+from .cortexm_dw import dw_epilogue, dw_operands_ok
 from .spec import Binding, Context, KernelSpec, TargetLike
 
 KERNEL_SIZES = (5, 7)
@@ -104,25 +103,11 @@ def plane_layout(g: dict) -> dict:
                 group=group)  # fmt: skip
 
 
-def _epilogue(op: Op, graph: Graph) -> tuple[dict, np.ndarray, np.ndarray]:
-    """(requant record, weights channels x k*k, folded bias) of op, computed once per op."""
-    return per_op(graph, ("dwk_planar_epilogue", op), lambda: _epilogue_compute(op, graph))
-
-
-def _epilogue_compute(op: Op, graph: Graph) -> tuple[dict, np.ndarray, np.ndarray]:
-    g = geometry(op, graph)
-    c, k = g["cout"], g["kh"]
-    w = np.asarray(in_tensor(graph, op, 1).data).reshape(k * k, c).T.astype(np.int64)
-    bias_t = graph.tensor(op.inputs[2]).data if len(op.inputs) > 2 and op.inputs[2] else None
-    bias, q = fast_epilogue(requant_q(op, graph, c), w, bias_t, g["in_offset"])
-    return q, w, bias
-
-
 def _words(op: Op, graph: Graph):
     """The compact records (requant_words) of op, or None (a bias beyond 24 bits: the kernel does not apply)."""
 
     def compute():
-        q, w, bias = _epilogue(op, graph)
+        q, w, bias = dw_epilogue(op, graph)
         return requant_words(q, bias, q["ls"], acc_bounds(np.zeros(len(w), np.int64), w))
 
     return per_op(graph, ("dwk_planar_words", op), compute)
@@ -131,7 +116,7 @@ def _words(op: Op, graph: Graph):
 def is_dwk_planar(op: Op, graph: Graph, target: TargetLike) -> bool:
     if not (has_dsp(target) and _geometry_ok(op, graph)):
         return False
-    q, _, _ = _epilogue(op, graph)
+    q, _, _ = dw_epilogue(op, graph)
     # the fast requantization shifts right by at least one bit, so its pre-shift is the doubling alone (ls 1)
     return bool(q["fast"]) and q["ls"] == 1 and _words(op, graph) is not None
 
@@ -216,7 +201,7 @@ def layer_table(g: dict, q: dict) -> list[int]:
 
 def planar_context(op: Op, graph: Graph, b: Binding) -> Context:
     g = geometry(op, graph)
-    q, w, _ = _epilogue(op, graph)
+    q, w, _ = dw_epilogue(op, graph)
     k, st = g["kh"], g["sh"]
     pairs, npx = config(g)
     packed, mult = _words(op, graph)

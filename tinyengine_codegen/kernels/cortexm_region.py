@@ -30,12 +30,11 @@ import numpy as np
 from ..ir.graph import Graph, Op
 from ..ir.ops import OpKind
 from .common import in_tensor, out_tensor
-from .conv import geometry, requant_q
-from .cortexm import fast_epilogue, pad_row, per_op
+from .conv import geometry
+from .cortexm import pad_row
 from .cortexm_add import add_lut_context, is_add_lut
 from .cortexm_conv import _conv_common, _conv_ok, _dw_ok, _kpad, dw_context, im2col_scratch, is_direct
-from .cortexm_dw import _epilogue as dw_planar_epilogue
-from .cortexm_dw import is_dw3x3_planar_region, region_context
+from .cortexm_dw import clip_key, dw_epilogue, is_dw3x3_planar_region, region_context
 from .cortexm_pair import STACK_COLUMNS, _kp, pair_weights_fit, quad_conv_context
 from .spec import Binding, Context, KernelSpec, TargetLike, no_scratch
 
@@ -162,19 +161,9 @@ def _simd2_stack(g: dict) -> int:
 
 
 def dw_fast_q(op: Op, graph: Graph) -> dict:
-    """The fast requantization record of a depthwise op before any pre-shift is folded (the 3x3 planar kernels'
-    record, already computed for their predicates, when the window is 3x3), once per op."""
-    if in_tensor(graph, op, 1).shape[1:3] == (3, 3):
-        return dw_planar_epilogue(op, graph)[0]
-
-    def compute() -> dict:
-        g = geometry(op, graph)
-        c = g["cout"]
-        w = np.asarray(in_tensor(graph, op, 1).data).reshape(g["kh"] * g["kw"], c).T.astype(np.int64)
-        bias_t = graph.tensor(op.inputs[2]).data if len(op.inputs) > 2 and op.inputs[2] else None
-        return fast_epilogue(requant_q(op, graph, c), w, bias_t, g["in_offset"])[1]
-
-    return per_op(graph, ("dw_fast_q", op), compute)
+    """The fast requantization record of a depthwise op before any pre-shift is folded (cortexm_dw.dw_epilogue,
+    shared with the layer kernels' predicates), once per op."""
+    return dw_epilogue(op, graph)[0]
 
 
 def _columns(npx: int, kw: int, sw: int, dw: int) -> list[tuple[int, list[tuple[int, int]]]]:
@@ -196,7 +185,7 @@ def dw_simd2_context(op: Op, graph: Graph, b: Binding) -> Context:
     rec = np.concatenate([quads, rq], axis=1).reshape(-1)
     zp = -ctx["in_offset"]
     reach = (sw + (kw - 1) * dw + 1) * c  # bytes a padded row of a two-pixel window spans (plus a word)
-    clip = (q["lo"] if q["lo_clip"] else "n", q["hi"] if q["hi_clip"] else "n")
+    clip = clip_key(q)
     # the cores depend only on these numbers: layers that share them share the cores
     name = "_".join(str(v).replace("-", "m") for v in (kh, kw, sw, dw, c, *clip))
     return dict(

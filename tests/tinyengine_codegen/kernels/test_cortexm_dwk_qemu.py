@@ -149,10 +149,10 @@ def test_kxk_planar_out_of_place(k, stride, w):
 )
 def test_kxk_planar_clip_variants(act_fn, out_zp, clips):
     """The low clip alone (RELU), the high one alone (RELU6 from -128), both: one core variant each."""
-    from tinyengine_codegen.kernels import cortexm_dwk
+    from tinyengine_codegen.kernels import cortexm_dw
 
     graph = _graph(9, 10, 8, 5, 1, Padding.SAME, act_fn, seed=out_zp + 200, out_zp=out_zp)
-    q = cortexm_dwk._epilogue(graph.ops[1], graph)[0]
+    q = cortexm_dw.dw_epilogue(graph.ops[1], graph)[0]
     assert (q["lo_clip"], q["hi_clip"]) == clips
     assert _check(graph, 3)[1] in IN_PLACE
 
